@@ -1,0 +1,165 @@
+/**
+ * Records → events. Records are grouped by (node, timestamp:serial).
+ *
+ * audit.log has no EOE records, so an event also closes:
+ *  - at once, for record types that never belong to a syscall event
+ *    (user-space and daemon messages, our own SIGNAL_GENERATE);
+ *  - at PROCTITLE when the event already has its SYSCALL (the kernel writes
+ *    PROCTITLE last). ausearch also closes at a PROCTITLE that comes first, and
+ *    so splits pasted logs in two; we keep such an event open instead;
+ *  - when it is older than `windowSeconds` of audit time behind the newest
+ *    record seen, or when more than `maxInFlight` events are open;
+ *  - at EOE, which netlink and auditd plugins deliver; once a stream has shown
+ *    an EOE, PROCTITLE no longer closes events, EOE does;
+ *  - at end of input (`flush`).
+ * Interleaved and out-of-order records group correctly as long as they fall
+ * within the window.
+ */
+import type { SourceRef } from "../schema.ts";
+import { recordTypeNumber } from "../tables/record-types.ts";
+
+export interface PendingRecord {
+  type: string;
+  raw: string;
+  /** Where the fields start in `raw`. */
+  bodyStart: number;
+  source?: SourceRef;
+  /** Wall-clock time for records without an audit stamp (tracefs). */
+  time?: string;
+}
+
+export interface AssembledEvent {
+  node: string | null;
+  id: string;
+  seconds: number;
+  millis: number;
+  records: PendingRecord[];
+  warnings?: string[];
+}
+
+export interface AssemblerOptions {
+  /** Close events this many seconds (audit time) behind the newest record. Default 2, like auditd's end_of_event_timeout. */
+  windowSeconds?: number;
+  /** Close the oldest open event beyond this many. Default 4096. */
+  maxInFlight?: number;
+}
+
+interface OpenEvent extends AssembledEvent {
+  hasSyscall: boolean;
+}
+
+/** Types whose records never share an event with others. */
+export function isStandaloneType(type: string): boolean {
+  if (type === "SIGNAL_GENERATE") return true;
+  const nr = recordTypeNumber(type) ?? numberInUnknown(type);
+  if (nr === null) return false;
+  // 1100–1299 user-space and daemon messages; 2000–2999 user-space
+  // anomalies, integrity and virtualisation messages written by tools.
+  return (nr >= 1100 && nr < 1300) || (nr >= 2000 && nr < 3000);
+}
+
+function numberInUnknown(type: string): number | null {
+  const match = /^UNKNOWN\[(\d+)\]$/.exec(type);
+  return match ? Number(match[1]) : null;
+}
+
+const RECENTLY_CLOSED_LIMIT = 8192;
+
+/** The same record text (ignoring prefixes such as node= or a kernel-log wrapper). */
+function isSameRecord(a: PendingRecord, b: PendingRecord): boolean {
+  if (a.type !== b.type || a.raw.length - a.bodyStart !== b.raw.length - b.bodyStart) return false;
+  return a.raw.endsWith(b.raw.slice(b.bodyStart));
+}
+
+export class EventAssembler {
+  private readonly open = new Map<string, OpenEvent>();
+  private readonly recentlyClosed = new Set<string>();
+  private newestSeconds = 0;
+  private eoeStream = false;
+  private readonly windowSeconds: number;
+  private readonly maxInFlight: number;
+  private readonly standaloneCache = new Map<string, boolean>();
+  /** Late EOE records absorbed into an already-closed event (counted, not lost). */
+  lateEoe = 0;
+  /** Records identical to one already in their event (the same log fed twice), folded into it. */
+  duplicates = 0;
+
+  constructor(
+    private readonly emit: (event: AssembledEvent) => void,
+    options: AssemblerOptions = {},
+  ) {
+    this.windowSeconds = options.windowSeconds ?? 2;
+    this.maxInFlight = options.maxInFlight ?? 4096;
+  }
+
+  /** Add one record; may emit zero or more events. */
+  push(node: string | null, id: string, seconds: number, millis: number, record: PendingRecord): void {
+    const type = record.type;
+    const key = node === null ? id : `${node}\u0000${id}`;
+    let standalone = this.standaloneCache.get(type);
+    if (standalone === undefined) {
+      standalone = isStandaloneType(type);
+      this.standaloneCache.set(type, standalone);
+    }
+    let event = this.open.get(key);
+    if (standalone && event === undefined) {
+      this.emit({ node, id, seconds, millis, records: [record] });
+      return;
+    }
+    if (type === "EOE") this.eoeStream = true;
+    if (event === undefined) {
+      if (type === "EOE" && this.recentlyClosed.has(key)) {
+        this.lateEoe++;
+        return;
+      }
+      event = { node, id, seconds, millis, records: [], hasSyscall: false };
+      if (this.recentlyClosed.has(key)) {
+        event.warnings = ["records of this event arrived after it was closed; they form a second event with the same id"];
+      }
+      this.open.set(key, event);
+    }
+    if (event.records.some((r) => isSameRecord(r, record))) {
+      this.duplicates++;
+      return;
+    }
+    event.records.push(record);
+    if (type === "SYSCALL") event.hasSyscall = true;
+    if (type === "EOE" || standalone || (type === "PROCTITLE" && event.hasSyscall && !this.eoeStream)) {
+      this.close(key, event);
+    }
+    if (seconds > this.newestSeconds) {
+      this.newestSeconds = seconds;
+      this.expire();
+    } else if (this.open.size > this.maxInFlight) {
+      this.expire();
+    }
+  }
+
+  /** End of input: emit everything still open, oldest first. */
+  flush(): void {
+    for (const [key, event] of this.open) this.close(key, event);
+  }
+
+  get inFlight(): number {
+    return this.open.size;
+  }
+
+  private expire(): void {
+    const horizon = this.newestSeconds - this.windowSeconds;
+    for (const [key, event] of this.open) {
+      if (event.seconds >= horizon && this.open.size <= this.maxInFlight) break;
+      this.close(key, event);
+    }
+  }
+
+  private close(key: string, event: OpenEvent): void {
+    this.open.delete(key);
+    this.recentlyClosed.add(key);
+    if (this.recentlyClosed.size > RECENTLY_CLOSED_LIMIT) {
+      const oldest = this.recentlyClosed.values().next().value;
+      if (oldest !== undefined) this.recentlyClosed.delete(oldest);
+    }
+    const { hasSyscall: _, ...assembled } = event;
+    this.emit(assembled);
+  }
+}

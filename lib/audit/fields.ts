@@ -1,0 +1,131 @@
+/**
+ * The body of one record (`arch=c000003e syscall=62 … comm="bash" …`) →
+ * ordered fields.
+ *
+ * Value forms: bare (`exit=-3`, `tty=(none)`, hex `exe=2F7573…`), double
+ * quoted (no escapes inside: the kernel hex-encodes any value that would need
+ * one), and single quoted for user-space records' nested `msg='…'`. Anything
+ * after a 0x1d byte is auditd's ENRICHED tail. Words without `=` (AVC's
+ * `avc:  denied  { read } for`) are kept in order under `_text`.
+ */
+import type { FieldMap } from "../schema.ts";
+
+export interface ParsedFields {
+  fields: FieldMap;
+  /** Fields of a nested `msg='…'`, when the record has one. */
+  msg?: FieldMap;
+  enriched?: FieldMap;
+  /** Names of fields whose value was double-quoted (so it is text, never hex). */
+  quoted?: Set<string>;
+  msgQuoted?: Set<string>;
+  /** Problems that did not stop the parse (unterminated quote…). */
+  warnings?: string[];
+}
+
+const SPACE = 0x20;
+const GS = 0x1d;
+const EQ = 0x3d;
+const DQ = 0x22;
+const SQ = 0x27;
+
+export function newFieldMap(): FieldMap {
+  return Object.create(null) as FieldMap;
+}
+
+/** Parse `text` from `start` to its end. */
+export function parseFields(text: string, start = 0): ParsedFields {
+  const result: ParsedFields = { fields: newFieldMap() };
+  const gs = text.indexOf("\u001d", start);
+  const end = gs < 0 ? text.length : gs;
+  scan(text, start, end, result, result.fields, true);
+  if (gs >= 0) {
+    result.enriched = newFieldMap();
+    scan(text, gs + 1, text.length, result, result.enriched, false);
+  }
+  return result;
+}
+
+function put(map: FieldMap, key: string, value: string): void {
+  if (!(key in map)) {
+    map[key] = value;
+    return;
+  }
+  // Repeated names happen (laurel's ptrace sample has uid twice): keep all.
+  let n = 2;
+  while (`${key}#${n}` in map) n++;
+  map[`${key}#${n}`] = value;
+}
+
+function warn(result: ParsedFields, message: string): void {
+  (result.warnings ??= []).push(message);
+}
+
+function scan(text: string, start: number, end: number, result: ParsedFields, map: FieldMap, allowMsg: boolean): void {
+  let i = start;
+  let freeText: string | null = null;
+  while (i < end) {
+    while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === GS)) i++;
+    if (i >= end) break;
+    // Find the end of the key: "=" or a space (a word without a value).
+    let j = i;
+    let c = 0;
+    while (j < end) {
+      c = text.charCodeAt(j);
+      if (c === EQ || c === SPACE) break;
+      j++;
+    }
+    if (j >= end || c === SPACE) {
+      const word = text.slice(i, j);
+      freeText = freeText === null ? word : `${freeText} ${word}`;
+      i = j;
+      continue;
+    }
+    const key = text.slice(i, j);
+    let v = j + 1;
+    const q = v < end ? text.charCodeAt(v) : 0;
+    if (q === DQ) {
+      const close = text.indexOf('"', v + 1);
+      if (close < 0 || close >= end) {
+        warn(result, `unterminated quote in ${key}`);
+        put(map, key, text.slice(v + 1, end));
+        i = end;
+      } else {
+        put(map, key, text.slice(v + 1, close));
+        i = close + 1;
+      }
+      if (map !== result.enriched) (result.quoted ??= new Set()).add(key);
+      continue;
+    }
+    if (q === SQ) {
+      const close = findSingleQuoteEnd(text, v + 1, end);
+      const inner = text.slice(v + 1, close < 0 ? end : close);
+      if (close < 0) warn(result, `unterminated quote in ${key}`);
+      put(map, key, inner);
+      if (allowMsg && key === "msg" && result.msg === undefined) {
+        const nested: ParsedFields = { fields: newFieldMap() };
+        scan(inner, 0, inner.length, nested, nested.fields, false);
+        result.msg = nested.fields;
+        if (nested.quoted) result.msgQuoted = nested.quoted;
+        if (nested.warnings) for (const w of nested.warnings) warn(result, `msg: ${w}`);
+      }
+      i = close < 0 ? end : close + 1;
+      continue;
+    }
+    while (v < end && text.charCodeAt(v) !== SPACE) v++;
+    put(map, key, text.slice(j + 1, v));
+    i = v;
+  }
+  if (freeText !== null) put(map, "_text", freeText);
+}
+
+/** The `'` that ends a msg='…': one followed by a space, 0x1d or the end. */
+function findSingleQuoteEnd(text: string, from: number, end: number): number {
+  let at = from;
+  for (;;) {
+    const close = text.indexOf("'", at);
+    if (close < 0 || close >= end) return -1;
+    const next = close + 1 < end ? text.charCodeAt(close + 1) : SPACE;
+    if (next === SPACE || next === GS || close + 1 >= end) return close;
+    at = close + 1;
+  }
+}

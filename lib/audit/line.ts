@@ -1,0 +1,130 @@
+/**
+ * Raw input line → what kind of line it is, and for audit records the parts
+ * every later stage needs (type, node, stamp, where the fields start).
+ *
+ * Forms recognised (all seen in the corpus or on this machine):
+ *   type=SYSCALL msg=audit(1285245427.433:22): arch=…          audit.log RAW / ausearch --raw
+ *   … a 0x1d byte then UPPERCASE fields                          audit.log ENRICHED
+ *   node=web1 type=SYSCALL msg=audit(…): …                       name_format / remote logging
+ *   ----   and   time->Thu Sep 23 14:37:07 2010                  ausearch default output
+ *   [ 440.41] audit: type=1300 audit(…): …                       dmesg
+ *   Nov 29 06:55:00 host kernel: audit: type=1300 audit(…): …    journalctl -k / syslog
+ *   # comment                                                    fixtures, laurel test files
+ *
+ * Only the prefix is examined here; the fields are parsed lazily downstream.
+ */
+import { recordTypeName } from "../tables/record-types.ts";
+
+export type LineKind = "record" | "blank" | "comment" | "separator" | "time" | "invalid";
+
+export interface ParsedLine {
+  kind: LineKind;
+  /** Record type name (numeric types from kernel-log forms are named). */
+  type?: string;
+  node?: string | null;
+  /** `SEC.MS:SERIAL` */
+  id?: string;
+  seconds?: number;
+  millis?: number;
+  serial?: number;
+  /** Index in the line where the record's fields begin (after `): `). */
+  bodyStart?: number;
+  /** Why an invalid line is invalid. */
+  error?: string;
+}
+
+/** Classify one line (without its newline). Never throws. */
+export function parseLine(text: string): ParsedLine {
+  const first = text.charCodeAt(0);
+  if (text.length === 0 || (first <= 0x20 && text.trim() === "")) return { kind: "blank" };
+  // Fast path: a plain audit.log line.
+  if (text.startsWith("type=")) return parseRecordAt(text, 0, null);
+  if (text.startsWith("node=")) {
+    const space = text.indexOf(" ");
+    if (space > 5 && text.startsWith("type=", space + 1)) return parseRecordAt(text, space + 1, text.slice(5, space));
+  }
+  if (first === 0x23 /* # */) return { kind: "comment" };
+  if (text.startsWith("----")) return { kind: "separator" };
+  if (text.startsWith("time->")) return { kind: "time" };
+  // Kernel-log and syslog wrappers: the record starts at "type=" after an
+  // "audit" marker, possibly after "node=…".
+  const typeAt = findWrappedType(text);
+  if (typeAt >= 0) {
+    const nodeMatch = /(?:^|\s)node=(\S+) $/.exec(text.slice(Math.max(0, typeAt - 256), typeAt));
+    return parseRecordAt(text, typeAt, nodeMatch ? nodeMatch[1]! : null);
+  }
+  return { kind: "invalid", error: "not an audit record (no type=… msg=audit(…) stamp)" };
+}
+
+function findWrappedType(text: string): number {
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf("type=", from);
+    if (at < 0) return -1;
+    if (at === 0 || text.charCodeAt(at - 1) === 0x20) {
+      const prefix = text.slice(0, at);
+      if (/audit|node=/.test(prefix)) return at;
+    }
+    from = at + 5;
+  }
+}
+
+function parseRecordAt(text: string, typeAt: number, node: string | null): ParsedLine {
+  const typeStart = typeAt + 5;
+  const typeEnd = text.indexOf(" ", typeStart);
+  if (typeEnd < 0) return { kind: "invalid", error: "record has a type but no audit(…) stamp" };
+  let type = text.slice(typeStart, typeEnd);
+  if (type.length === 0) return { kind: "invalid", error: "empty record type" };
+  if (isDigits(type)) type = recordTypeName(Number(type));
+  // `msg=audit(` in audit.log, bare `audit(` in kernel-log forms.
+  let stampAt = typeEnd + 1;
+  if (text.startsWith("msg=", stampAt)) stampAt += 4;
+  if (!text.startsWith("audit(", stampAt)) return { kind: "invalid", type, error: "record has no audit(…) stamp after its type" };
+  const open = stampAt + 6;
+  const close = text.indexOf(")", open);
+  if (close < 0) return { kind: "invalid", type, error: "unterminated audit(…) stamp" };
+  const stamp = text.slice(open, close);
+  const colon = stamp.indexOf(":");
+  const dot = stamp.indexOf(".");
+  if (colon < 0 || dot < 0 || dot > colon) return { kind: "invalid", type, error: `malformed audit stamp (${stamp})` };
+  const secondsText = stamp.slice(0, dot);
+  const millisText = stamp.slice(dot + 1, colon);
+  const serialText = stamp.slice(colon + 1);
+  if (!isDigits(secondsText) || !isDigits(millisText) || !isDigits(serialText)) {
+    return { kind: "invalid", type, error: `malformed audit stamp (${stamp})` };
+  }
+  let bodyStart = close + 1;
+  if (text.charCodeAt(bodyStart) === 0x3a /* : */) bodyStart++;
+  while (text.charCodeAt(bodyStart) === 0x20) bodyStart++;
+  return {
+    kind: "record",
+    type,
+    node,
+    id: stamp,
+    seconds: Number(secondsText),
+    millis: Number(millisText),
+    serial: Number(serialText),
+    bodyStart,
+  };
+}
+
+function isDigits(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** `1285245427.433` + serial → ISO 8601 UTC with milliseconds. */
+export function stampToIso(seconds: number, millis: number): string {
+  return new Date(seconds * 1000 + millis).toISOString();
+}
+
+/** Parse a `SEC.MS:SERIAL` id. */
+export function parseId(id: string): { seconds: number; millis: number; serial: number } | null {
+  const match = /^(\d+)\.(\d+):(\d+)$/.exec(id);
+  if (!match) return null;
+  return { seconds: Number(match[1]), millis: Number(match[2]), serial: Number(match[3]) };
+}

@@ -1,0 +1,133 @@
+/**
+ * capture's sources wired to its output: files (with rotation), and the live
+ * sources (follow, checkpoint, netlink, tracefs), several of which may run at
+ * once and are merged as they arrive.
+ */
+import type { InputErrors } from "./audit/input-errors.ts";
+import { lineToRecord, type CaptureStats } from "./capture.ts";
+import type { LineWriter } from "./jsonl.ts";
+import type { GapLine, RecordLine } from "./schema.ts";
+import { readFileLines, rotatedFiles, type SourceLine } from "./sources/file.ts";
+
+export type CaptureMode = "follow" | "checkpoint" | "netlink" | "tracefs";
+
+export interface CaptureTotals extends CaptureStats {
+  gaps: number;
+}
+
+interface CommonOptions {
+  errors: InputErrors;
+  writer: LineWriter;
+  signal?: AbortSignal;
+}
+
+function writeLines(lines: SourceLine[], options: CommonOptions, stats: CaptureTotals): RecordLine | null {
+  let last: RecordLine | null = null;
+  for (const line of lines) {
+    const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats);
+    if (record) {
+      options.writer.write(record);
+      last = record;
+    }
+  }
+  return last;
+}
+
+export async function captureFiles(
+  paths: readonly string[],
+  options: CommonOptions & { rotated: boolean },
+): Promise<CaptureTotals> {
+  const stats: CaptureTotals = { records: 0, structural: 0, gaps: 0 };
+  const files = options.rotated ? paths.flatMap((path) => (path === "-" ? [path] : rotatedFiles(path))) : paths;
+  for (const file of files) {
+    for await (const lines of readFileLines(file, { signal: options.signal })) writeLines(lines, options, stats);
+  }
+  return stats;
+}
+
+export interface LiveOptions extends CommonOptions {
+  path: string;
+  checkpointFile?: string;
+  fromStart: boolean;
+  tracefsFilter?: string;
+}
+
+/** Run the live sources until they end or the signal aborts; flushes output per batch for latency. */
+export async function captureLive(modes: readonly CaptureMode[], options: LiveOptions): Promise<CaptureTotals> {
+  const stats: CaptureTotals = { records: 0, structural: 0, gaps: 0 };
+  const streams: AsyncGenerator<Array<RecordLine | GapLine>>[] = [];
+  let commit: ((lastId: string | null) => void) | null = null;
+  let lastId: string | null = null;
+
+  const fromLines = async function* (lines: AsyncIterable<SourceLine[]>) {
+    for await (const batch of lines) {
+      const records: RecordLine[] = [];
+      for (const line of batch) {
+        const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats);
+        if (record) records.push(record);
+      }
+      yield records;
+    }
+  };
+  const single = async function* <T>(items: AsyncIterable<T>) {
+    for await (const item of items) yield [item];
+  };
+
+  for (const mode of modes) {
+    if (mode === "follow") {
+      const { followFileLines } = await import("./sources/follow.ts");
+      streams.push(fromLines(followFileLines(options.path, { signal: options.signal, fromStart: options.fromStart })));
+    } else if (mode === "checkpoint") {
+      const { openCheckpointRead } = await import("./sources/checkpoint.ts");
+      const handle = openCheckpointRead(options.path, options.checkpointFile!, { signal: options.signal });
+      commit = (id) => handle.commit(id);
+      streams.push(fromLines(handle.lines));
+    } else if (mode === "netlink") {
+      const { netlinkRecords } = await import("./sources/netlink.ts");
+      streams.push(single(netlinkRecords({ signal: options.signal })));
+    } else {
+      const { tracefsRecords } = await import("./sources/tracefs.ts");
+      streams.push(single(tracefsRecords({ signal: options.signal, filter: options.tracefsFilter })));
+    }
+  }
+
+  for await (const batch of merge(streams)) {
+    for (const line of batch) {
+      if (line.kind === "gap") stats.gaps++;
+      else {
+        if (line.source.file === "netlink" || line.source.file === "tracefs") stats.records++;
+        lastId = line.id;
+      }
+      options.writer.write(line);
+    }
+    options.writer.flush();
+  }
+  // Only after the output is written: a crash before this re-reads rather than skips.
+  options.writer.flush();
+  commit?.(lastId);
+  return stats;
+}
+
+/** Interleave several async generators, yielding items as each produces them. */
+export async function* merge<T>(sources: AsyncGenerator<T>[]): AsyncGenerator<T> {
+  if (sources.length === 1) {
+    yield* sources[0]!;
+    return;
+  }
+  const pending = new Map<number, Promise<{ index: number; result: IteratorResult<T> }>>();
+  const next = (index: number) => sources[index]!.next().then((result) => ({ index, result }));
+  sources.forEach((_, index) => pending.set(index, next(index)));
+  try {
+    while (pending.size > 0) {
+      const { index, result } = await Promise.race(pending.values());
+      if (result.done) {
+        pending.delete(index);
+        continue;
+      }
+      pending.set(index, next(index));
+      yield result.value;
+    }
+  } finally {
+    await Promise.all(sources.map((source) => source.return(undefined)));
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * What every script shares: the flags used by more than one verb, and the
+ * wrapper that turns a thrown error into an exit code and one line on stderr.
+ */
+import { runCommand, showUsage, type ArgsDef, type CommandDef } from "citty";
+import { WhokilledError, exitCodeFor, usageError } from "./errors.ts";
+import { log } from "./log.ts";
+
+/** Input and decoding flags shared by decode, attribute and report. */
+export const inputArgs = {
+  file: {
+    type: "string",
+    alias: "f",
+    description: "Input file (repeatable; `-` is stdin). Default: stdin",
+    valueHint: "PATH",
+  },
+  strict: { type: "boolean", description: "Stop at the first malformed line (exit 1)" },
+  "no-lookup": {
+    type: "boolean",
+    description: "Do not resolve uid/gid names from the local passwd/group (deterministic output)",
+  },
+  passwd: { type: "string", description: "Resolve uids from this passwd file instead of /etc/passwd", valueHint: "FILE" },
+  group: { type: "string", description: "Resolve gids from this group file instead of /etc/group", valueHint: "FILE" },
+} as const satisfies ArgsDef;
+
+/** Filters on signal lines, shared by attribute and report. */
+export const signalFilterArgs = {
+  pid: { type: "string", description: "Only signals aimed at or delivered to this PID" },
+  "victim-comm": { type: "string", description: "Only signals whose victim has this comm" },
+  killer: { type: "string", description: "Only signals sent by this pid, comm or exe" },
+  signal: { type: "string", description: "Only this signal (name like KILL/SIGKILL, or number)" },
+  failed: { type: "boolean", description: "Only calls that failed (EPERM, ESRCH…)" },
+  since: { type: "string", description: "Only signals at or after this time (ISO 8601 or epoch seconds)" },
+  until: { type: "string", description: "Only signals before this time (ISO 8601 or epoch seconds)" },
+  probes: { type: "boolean", description: "Keep signal-0 existence probes (dropped by default)" },
+} as const satisfies ArgsDef;
+
+/** All values of a repeatable string flag (citty keeps only the last one). */
+export function repeatedFlag(rawArgs: readonly string[], name: string, alias?: string): string[] {
+  const values: string[] = [];
+  const names = new Set([`--${name}`, ...(alias ? [`-${alias}`] : [])]);
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") break;
+    const eq = arg.indexOf("=");
+    if (eq > 0 && names.has(arg.slice(0, eq))) values.push(arg.slice(eq + 1));
+    else if (names.has(arg)) {
+      const value = rawArgs[i + 1];
+      if (value === undefined) throw usageError(`${arg} needs a value`);
+      values.push(value);
+      i++;
+    }
+  }
+  return values;
+}
+
+/** Parse a flag that must be an integer; names the flag in the error. */
+export function intFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^-?\d+$/.test(value.trim())) throw usageError(`--${flag} must be a whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/**
+ * Run a citty command as a script: `--help` prints usage; errors become one
+ * line on stderr and an exit code (2 usage/permission, 1 otherwise).
+ */
+export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Promise<void> {
+  const rawArgs = process.argv.slice(2);
+  try {
+    if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
+      const { resolveSubCommandForHelp } = await import("./cli-help.ts");
+      const [cmd, parent] = await resolveSubCommandForHelp(command, rawArgs);
+      await showUsage(cmd, parent);
+      return;
+    }
+    await runCommand(command, { rawArgs });
+  } catch (error) {
+    // `… | head` closed our stdout: that is the reader's choice, not a failure.
+    if (error instanceof WhokilledError && error.code === "E_PIPE") return;
+    process.exitCode = error instanceof WhokilledError ? exitCodeFor(error) : isCittyError(error) ? 2 : 1;
+    const message = error instanceof Error ? error.message : String(error);
+    log.error(message);
+    if (!(error instanceof WhokilledError) && !isCittyError(error) && error instanceof Error) log.debug(error.stack);
+  }
+}
+
+function isCittyError(error: unknown): boolean {
+  return error instanceof Error && error.name === "CLIError";
+}

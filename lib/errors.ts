@@ -1,0 +1,38 @@
+/**
+ * Typed errors. The library throws these; only scripts turn them into an exit
+ * code and a one-line message (see lib/cli.ts).
+ */
+export type ErrorCode =
+  | "E_USAGE" // bad flag or argument value: exit 2
+  | "E_INPUT" // malformed input under --strict: exit 1
+  | "E_IO" // a file or device could not be read or written: exit 1
+  | "E_PERM" // needs root or a capability: exit 2
+  | "E_MISSING_TOOL" // e.g. auditctl not installed: exit 2
+  | "E_KERNEL" // the kernel refused (audit disabled, netlink bind failed…): exit 1
+  | "E_PIPE" // the reader of our stdout went away (`| head`): exit quietly
+  | "E_INTERNAL";
+
+export class WhokilledError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "WhokilledError";
+    this.code = code;
+  }
+}
+
+export const usageError = (message: string) => new WhokilledError("E_USAGE", message);
+
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof WhokilledError) {
+    switch (error.code) {
+      case "E_USAGE":
+      case "E_PERM":
+      case "E_MISSING_TOOL":
+        return 2;
+      default:
+        return 1;
+    }
+  }
+  return 1;
+}

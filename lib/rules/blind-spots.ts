@@ -1,0 +1,134 @@
+/**
+ * Processes audit cannot see. The kernel gives a task an audit context when
+ * it is forked, and only once audit has ever been enabled; a process forked
+ * before that never has its syscalls audited, whatever rules are added later
+ * (its threads created later do get a context). No /proc field shows this, so
+ * the only test is a process's start time against the enable time.
+ *
+ * Times are compared in clock ticks since boot, the unit of /proc/PID/stat's
+ * starttime (field 22) and, via /proc/uptime, of "now": both count
+ * CLOCK_BOOTTIME, so the comparison is exact to a tick and does not depend on
+ * the wall clock or on /proc/stat's whole-second btime. btime is used only to
+ * print ISO times.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  comm: string;
+  /** Field 22: start time in clock ticks since boot. */
+  startTicks: number;
+  /** PF_KTHREAD: kernel threads make no syscalls and are never blind spots. */
+  kernelThread: boolean;
+}
+
+const PF_KTHREAD = 0x00200000;
+
+/**
+ * Parse one /proc/PID/stat line. comm is in parentheses and may itself hold
+ * spaces and `)`, so the fields after it are found from the last `)`.
+ */
+export function parseProcStat(text: string): ProcStat | null {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 0 || close < open) return null;
+  const pid = Number(text.slice(0, open).trim());
+  const comm = text.slice(open + 1, close);
+  // After ")": field 3 (state) is rest[0], so field N is rest[N - 3].
+  const rest = text.slice(close + 1).trim().split(/\s+/);
+  const ppid = Number(rest[1]);
+  const flags = Number(rest[6]);
+  const startTicks = Number(rest[19]);
+  if (!Number.isInteger(pid) || !Number.isFinite(ppid) || !Number.isFinite(startTicks)) return null;
+  return { pid, ppid, comm, startTicks, kernelThread: (flags & PF_KTHREAD) !== 0 };
+}
+
+export interface ClockInfo {
+  /** USER_HZ, from `getconf CLK_TCK` (100 almost everywhere). */
+  ticksPerSecond: number;
+  /** /proc/stat btime: boot time in whole epoch seconds. */
+  bootTime: number;
+}
+
+/** `getconf CLK_TCK`, or 100 (the value every Linux architecture uses) when getconf is missing. */
+export function clockTicksPerSecond(): number {
+  try {
+    const result = Bun.spawnSync(["getconf", "CLK_TCK"], { stdout: "pipe", stderr: "ignore" });
+    const value = Number(result.stdout.toString().trim());
+    if (result.exitCode === 0 && Number.isInteger(value) && value > 0) return value;
+  } catch {
+    // Fall through to the constant.
+  }
+  return 100;
+}
+
+export function readBootTime(procRoot = "/proc"): number {
+  const match = /^btime (\d+)$/m.exec(readFileSync(join(procRoot, "stat"), "utf8"));
+  if (!match) throw new Error(`${procRoot}/stat has no btime line`);
+  return Number(match[1]);
+}
+
+/** Now, in clock ticks since boot (from /proc/uptime's first field). */
+export function uptimeTicks(ticksPerSecond: number, procRoot = "/proc"): number {
+  const seconds = Number(readFileSync(join(procRoot, "uptime"), "utf8").split(/\s+/)[0]);
+  return Math.floor(seconds * ticksPerSecond);
+}
+
+export function readClock(procRoot = "/proc"): ClockInfo {
+  return { ticksPerSecond: clockTicksPerSecond(), bootTime: readBootTime(procRoot) };
+}
+
+/** Every process (not thread) in /proc; ones that vanish while being read are skipped. */
+export function listProcesses(procRoot = "/proc"): ProcStat[] {
+  const processes: ProcStat[] = [];
+  for (const name of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = parseProcStat(readFileSync(join(procRoot, name, "stat"), "utf8"));
+      if (stat) processes.push(stat);
+    } catch {
+      // Exited between readdir and read.
+    }
+  }
+  return processes.sort((a, b) => a.pid - b.pid);
+}
+
+export function readProcStat(pid: number, procRoot = "/proc"): ProcStat | null {
+  try {
+    return parseProcStat(readFileSync(join(procRoot, String(pid), "stat"), "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+export interface BlindSpot {
+  pid: number;
+  ppid: number;
+  comm: string;
+  startTicks: number;
+  /** ISO time the process started. */
+  start: string;
+}
+
+/** Ticks since boot → ISO time (to btime's whole-second precision). */
+export function ticksToIso(ticks: number, clock: ClockInfo): string {
+  return new Date((clock.bootTime + ticks / clock.ticksPerSecond) * 1000).toISOString();
+}
+
+/**
+ * User processes started before `enabledTicks`: forked while audit was off,
+ * so none of their syscalls are audited. `exclude` drops pids the caller
+ * knows about (itself: it is about to exit).
+ */
+export function findBlindSpots(
+  processes: readonly ProcStat[],
+  enabledTicks: number,
+  clock: ClockInfo,
+  exclude: readonly number[] = [],
+): BlindSpot[] {
+  return processes
+    .filter((p) => !p.kernelThread && p.startTicks < enabledTicks && !exclude.includes(p.pid))
+    .map((p) => ({ pid: p.pid, ppid: p.ppid, comm: p.comm, startTicks: p.startTicks, start: ticksToIso(p.startTicks, clock) }));
+}

@@ -1,0 +1,174 @@
+/**
+ * Options → audit rules for the kill family. Pure: no process is run and no
+ * file is read, so every combination can be tested without root.
+ *
+ * One rule per (arch, set of syscalls sharing the same filters). The kernel
+ * matches a rule's -F fields against each syscall's own arguments, and the
+ * signal sits in a1 for four of the six calls but in a2 for tgkill and
+ * rt_tgsigqueueinfo, so filters on the signal split the family in two.
+ * pidfd_send_signal's a0 is a file descriptor, so a --pid filter splits it
+ * off as well.
+ */
+import { machine } from "node:os";
+
+export type Arch = "b64" | "b32";
+
+export const KILL_SYSCALLS = [
+  "kill",
+  "tkill",
+  "rt_sigqueueinfo",
+  "pidfd_send_signal",
+  "tgkill",
+  "rt_tgsigqueueinfo",
+] as const;
+export type KillSyscall = (typeof KILL_SYSCALLS)[number];
+
+/** Which argument holds the signal. */
+export const SIGNAL_ARG: Record<KillSyscall, "a1" | "a2"> = {
+  kill: "a1",
+  tkill: "a1",
+  rt_sigqueueinfo: "a1",
+  pidfd_send_signal: "a1",
+  tgkill: "a2",
+  rt_tgsigqueueinfo: "a2",
+};
+
+export const DEFAULT_KEY = "whokilled";
+
+export interface RuleOptions {
+  /** Rule key (`-k`); also names the persisted rules.d file. */
+  key: string;
+  /** Keep signal-0 existence probes (default: filtered out in the kernel). */
+  probes?: boolean;
+  /** Target pid as passed in a0 (negative: a group kill of process group −pid). */
+  pid?: number;
+  /** Only this signal number (0–64). Implies nothing about --probes: it is an exact match. */
+  signal?: number;
+  /** Only senders with this real uid. */
+  uid?: number;
+  /** ABIs to cover; default: both on a 64-bit kernel, b32 on a 32-bit one. */
+  arches?: readonly Arch[];
+}
+
+export interface BuiltRule {
+  arch: Arch;
+  syscalls: KillSyscall[];
+  /** `-F` fields after the arch, in order, e.g. `a0=1234`, `a1!=0`, `uid=0`. */
+  fields: string[];
+  key: string;
+  /** auditctl arguments that add the rule (`-a always,exit …`). */
+  args: string[];
+  /** The same rule as one auditctl / rules.d line. */
+  line: string;
+  /** What the rule matches and what it cannot, for people. */
+  detail: string;
+}
+
+const KERNEL_64 = new Set([
+  "x86_64",
+  "aarch64",
+  "arm64",
+  "ppc64",
+  "ppc64le",
+  "s390x",
+  "riscv64",
+  "mips64",
+  "sparc64",
+  "loongarch64",
+]);
+
+/**
+ * ABIs a kernel of this machine type can run. A 64-bit kernel runs 32-bit
+ * processes too (when built with compat support); they are logged with the
+ * 32-bit arch and syscall numbers, so they need their own rules.
+ */
+export function kernelArches(machineName: string = machine()): Arch[] {
+  return KERNEL_64.has(machineName) ? ["b64", "b32"] : ["b32"];
+}
+
+/** Keys become a file name and an auditctl argument: keep them plain. */
+export const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
+
+export function buildRules(options: RuleOptions): BuiltRule[] {
+  const arches = options.arches ?? kernelArches();
+  const rules: BuiltRule[] = [];
+  for (const arch of arches) {
+    // Syscalls whose filter lists are identical share one rule, in KILL_SYSCALLS order.
+    const groups = new Map<string, { syscalls: KillSyscall[]; fields: string[] }>();
+    for (const syscall of KILL_SYSCALLS) {
+      const fields = fieldsFor(syscall, options);
+      const id = fields.join(" ");
+      const group = groups.get(id);
+      if (group) group.syscalls.push(syscall);
+      else groups.set(id, { syscalls: [syscall], fields });
+    }
+    for (const { syscalls, fields } of groups.values()) {
+      const args = [
+        "-a",
+        "always,exit",
+        "-F",
+        `arch=${arch}`,
+        ...syscalls.flatMap((s) => ["-S", s]),
+        ...fields.flatMap((f) => ["-F", f]),
+        "-k",
+        options.key,
+      ];
+      rules.push({
+        arch,
+        syscalls,
+        fields,
+        key: options.key,
+        args,
+        line: args.join(" "),
+        detail: describe(arch, syscalls, options),
+      });
+    }
+  }
+  return rules;
+}
+
+function fieldsFor(syscall: KillSyscall, options: RuleOptions): string[] {
+  const fields: string[] = [];
+  if (options.pid !== undefined && syscall !== "pidfd_send_signal") fields.push(`a0=${options.pid}`);
+  const signalArg = SIGNAL_ARG[syscall];
+  if (options.signal !== undefined) fields.push(`${signalArg}=${options.signal}`);
+  else if (!options.probes) fields.push(`${signalArg}!=0`);
+  if (options.uid !== undefined) fields.push(`uid=${options.uid}`);
+  return fields;
+}
+
+function describe(arch: Arch, syscalls: readonly KillSyscall[], options: RuleOptions): string {
+  const parts = [`${syscalls.join(", ")} from ${arch === "b64" ? "64" : "32"}-bit callers`];
+  const signalArgs = [...new Set(syscalls.map((s) => SIGNAL_ARG[s]))].join("/");
+  if (options.signal !== undefined) parts.push(`only signal ${options.signal} (${signalArgs})`);
+  else if (!options.probes) parts.push(`signal-0 probes left out (${signalArgs}!=0)`);
+  if (options.pid !== undefined) {
+    if (syscalls.includes("pidfd_send_signal")) {
+      parts.push("not filtered by pid: pidfd_send_signal's a0 is a file descriptor, so this rule logs its signals to every process");
+    } else {
+      parts.push(pidDetail(options.pid, syscalls));
+    }
+  }
+  if (options.uid !== undefined) parts.push(`only senders with real uid ${options.uid}`);
+  return parts.join("; ");
+}
+
+function pidDetail(pid: number, syscalls: readonly KillSyscall[]): string {
+  // The kernel compares an argument's low 32 bits with the rule's u32 value,
+  // so -5 matches a0=fffffffb (32-bit caller) and a0=fffffffffffffffb (64-bit).
+  if (pid < -1) return `a0=${pid}: only kill(${pid}, …), a group kill of process group ${-pid}; the other calls reject a negative id`;
+  if (pid === -1) return "a0=-1: only kill(-1, …), a signal to every process the sender may signal";
+  if (pid === 0) return "a0=0: only kill(0, …), a signal to the sender's own process group";
+  const threadCalls = syscalls.includes("tkill") ? "; tkill's a0 is a thread id, so only its main thread matches" : "";
+  return `a0=${pid}: only calls aimed at pid ${pid} directly, not group kills of its process group${threadCalls}`;
+}
+
+/** The rules as /etc/audit/rules.d text, as `--persist` writes it and `print --format rules` shows it. */
+export function rulesFileText(rules: readonly BuiltRule[], options: RuleOptions, generatedBy = "whokilled setup-rule"): string {
+  const header = [
+    `## ${generatedBy}: who sends signals (kill family), key ${options.key}`,
+    "## Load with: augenrules --load   Remove with: setup-rule remove --persist",
+  ];
+  if (!options.probes && options.signal === undefined) header.push("## Signal-0 existence probes are left out (a1!=0 / a2!=0).");
+  return `${[...header, ...rules.map((r) => r.line)].join("\n")}\n`;
+}

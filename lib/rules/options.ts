@@ -1,0 +1,111 @@
+/**
+ * Command-line text → RuleOptions, with a usage error (exit 2) that names the
+ * flag for anything the kernel would misread. auditctl itself silently wraps
+ * a value above 2^32 (`-F a0=4294967296` becomes `a0=0x0`), so ranges are
+ * checked here.
+ */
+import { readFileSync } from "node:fs";
+import { usageError } from "../errors.ts";
+import { signalNumber } from "../tables/signals.ts";
+import { DEFAULT_KEY, KEY_PATTERN, kernelArches, type Arch, type RuleOptions } from "./build.ts";
+
+export interface RuleFlags {
+  key?: string;
+  probes?: boolean;
+  pid?: string;
+  signal?: string;
+  uid?: string;
+  /** `b64`, `b32` or `both`; default from the running kernel. */
+  arch?: string;
+  /** Resolve --uid names from this file instead of /etc/passwd. */
+  passwd?: string;
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+/** Linux's highest signal (SIGRTMAX) on every architecture but MIPS (128). */
+const MAX_SIGNAL = 64;
+
+export function ruleOptionsFromFlags(flags: RuleFlags): RuleOptions {
+  const options: RuleOptions = { key: parseKey(flags.key ?? DEFAULT_KEY), probes: flags.probes === true };
+  if (flags.pid !== undefined) options.pid = parsePid(flags.pid);
+  if (flags.signal !== undefined) options.signal = parseSignal(flags.signal);
+  if (flags.uid !== undefined) options.uid = parseUid(flags.uid, flags.passwd);
+  options.arches = parseArch(flags.arch);
+  return options;
+}
+
+export function parseKey(text: string): string {
+  if (!KEY_PATTERN.test(text)) {
+    throw usageError(
+      `--key ${JSON.stringify(text)}: use 1–255 letters, digits, '.', '_', '+' or '-', starting with a letter or digit (it also names the rules.d file)`,
+    );
+  }
+  return text;
+}
+
+/** A pid as the kernel's a0 holds it: a signed 32-bit number (negative = process group). */
+export function parsePid(text: string): number {
+  const trimmed = text.trim();
+  if (!/^-?\d+$/.test(trimmed)) throw usageError(`--pid must be a number (negative for a process group), got ${JSON.stringify(text)}`);
+  const pid = Number(trimmed);
+  if (pid < INT32_MIN || pid > INT32_MAX) throw usageError(`--pid ${trimmed} is outside the 32-bit range a pid can take`);
+  return pid;
+}
+
+/** A signal name (KILL, SIGKILL, sigterm, RTMIN+3…) or number 0–64. */
+export function parseSignal(text: string): number {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const nr = Number(trimmed);
+    if (nr > MAX_SIGNAL) throw usageError(`--signal ${trimmed}: signal numbers go from 0 to ${MAX_SIGNAL}`);
+    return nr;
+  }
+  const nr = signalNumber(trimmed);
+  if (nr === null || nr === undefined) throw usageError(`--signal ${JSON.stringify(text)}: unknown signal name (try KILL, SIGTERM, HUP or a number)`);
+  return nr;
+}
+
+/** A uid number, or a user name looked up in /etc/passwd (or `passwdFile`). */
+export function parseUid(text: string, passwdFile = "/etc/passwd"): number {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const uid = Number(trimmed);
+    // (uid_t)-1 is "unset" and never a sender's real uid.
+    if (uid >= 0xffffffff) throw usageError(`--uid ${trimmed} is not a valid uid (0–4294967294)`);
+    return uid;
+  }
+  const uid = uidForName(trimmed, passwdFile);
+  if (uid === null) throw usageError(`--uid ${JSON.stringify(text)}: no such user in ${passwdFile}`);
+  return uid;
+}
+
+export function uidForName(name: string, passwdFile = "/etc/passwd"): number | null {
+  let text: string;
+  try {
+    text = readFileSync(passwdFile, "utf8");
+  } catch (error) {
+    throw usageError(`--uid ${name}: cannot read ${passwdFile} to look the name up (${(error as Error).message})`);
+  }
+  for (const line of text.split("\n")) {
+    const [user, , uid] = line.split(":");
+    if (user === name && uid !== undefined && /^\d+$/.test(uid)) return Number(uid);
+  }
+  return null;
+}
+
+export function parseArch(text: string | undefined): Arch[] {
+  switch (text) {
+    case undefined:
+    case "":
+      return kernelArches();
+    case "b64":
+      return ["b64"];
+    case "b32":
+      return ["b32"];
+    case "both":
+      return ["b64", "b32"];
+    default:
+      throw usageError(`--arch must be b64, b32 or both, got ${JSON.stringify(text)}`);
+  }
+}

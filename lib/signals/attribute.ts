@@ -1,0 +1,116 @@
+/**
+ * Events → `signal` lines: who signalled whom, with what, and how it ended.
+ *
+ * One signal line per kill-family syscall event (kill, tkill, tgkill,
+ * rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal, either ABI) and
+ * per tracefs signal_generate record. Victims come from OBJ_PID records:
+ * none on ESRCH (the stale-PID case), one per member for a group kill. The
+ * target says what was aimed at even when nothing was hit.
+ */
+import type { AncestorInfo, EventLine, Killer, SignalLine, Victim } from "../schema.ts";
+import { isKillFamily } from "../tables/kill-family.ts";
+
+/** Is this event one attribute turns into a signal line? */
+export function isSignalEvent(event: EventLine): boolean {
+  if (event.type === "SIGNAL_GENERATE") return event.syscall?.signal !== undefined;
+  const name = event.syscall?.name;
+  return name != null && isKillFamily(name);
+}
+
+export function eventToSignal(event: EventLine): SignalLine | null {
+  if (!isSignalEvent(event)) return null;
+  const syscall = event.syscall!;
+  const process = event.process;
+  const fromTracefs = event.type === "SIGNAL_GENERATE";
+  const victims: Victim[] = event.targets.map((t) => ({ pid: t.pid, comm: t.comm, uid: t.uid, user: t.user }));
+  const killer: Killer = {
+    pid: process?.pid ?? null,
+    ppid: process?.ppid ?? null,
+    comm: process?.comm ?? null,
+    exe: process?.exe ?? null,
+    uid: process?.uid ?? null,
+    user: process?.user ?? null,
+    auid: process?.auid ?? null,
+    argv: event.proctitle ?? [],
+  };
+  const signal = syscall.signal ?? { nr: 0, name: null };
+  let target: SignalLine["target"];
+  if (syscall.name === "pidfd_send_signal") {
+    // a0 is a file descriptor; the process it names is only in OBJ_PID.
+    const fd = syscall.target?.pid ?? null;
+    target = { pid: victims[0]?.pid ?? null, scope: "pidfd", ...(fd !== null ? { fd } : {}) };
+  } else {
+    target = syscall.target ? { ...syscall.target } : { pid: null, scope: "process" };
+  }
+  const line: SignalLine = {
+    kind: "signal",
+    id: event.id,
+    node: event.node,
+    time: event.time,
+    syscall: syscall.name,
+    arch: syscall.arch,
+    signal,
+    result: { success: syscall.success, errno: syscall.errno },
+    killer,
+    target,
+    victims,
+    key: event.key,
+    source: fromTracefs ? "tracefs" : "audit",
+  };
+  if (signal.nr === 0) line.probe = true;
+  if (event.origin) line.origin = event.origin;
+  return line;
+}
+
+interface StreamProcess {
+  pid: number;
+  ppid: number | null;
+  comm: string | null;
+  exe: string | null;
+  argv?: string[];
+}
+
+/**
+ * Remembers what the stream said about processes (every syscall event names
+ * its pid, ppid, comm and exe; execve events add argv), so a killer's
+ * ancestry can be told from the log alone. Bounded: oldest entries go first.
+ */
+export class StreamAncestry {
+  private readonly processes = new Map<number, StreamProcess>();
+
+  constructor(private readonly limit = 65536) {}
+
+  observe(event: EventLine): void {
+    const p = event.process;
+    if (!p || p.pid === null || event.type === "SIGNAL_GENERATE") return;
+    const execve = event.syscall?.name === "execve" || event.syscall?.name === "execveat";
+    const known = this.processes.get(p.pid);
+    const entry: StreamProcess = { pid: p.pid, ppid: p.ppid, comm: p.comm, exe: p.exe };
+    if (execve && event.syscall?.success !== false && event.proctitle) entry.argv = event.proctitle;
+    else if (known?.argv && known.exe === p.exe) entry.argv = known.argv;
+    // Re-insert so the map's order is least recently seen first.
+    this.processes.delete(p.pid);
+    this.processes.set(p.pid, entry);
+    if (this.processes.size > this.limit) {
+      const oldest = this.processes.keys().next().value;
+      if (oldest !== undefined) this.processes.delete(oldest);
+    }
+  }
+
+  /** Parent first, up to `depth` generations, from what the stream has shown. */
+  ancestry(ppid: number | null, depth = 16): AncestorInfo[] {
+    const chain: AncestorInfo[] = [];
+    const seen = new Set<number>();
+    let pid = ppid;
+    while (pid !== null && pid > 0 && chain.length < depth && !seen.has(pid)) {
+      seen.add(pid);
+      const p = this.processes.get(pid);
+      if (!p) break;
+      const ancestor: AncestorInfo = { pid, comm: p.comm, exe: p.exe, from: "stream" };
+      if (p.argv) ancestor.argv = p.argv;
+      chain.push(ancestor);
+      pid = p.ppid;
+    }
+    return chain;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Plain-language names for killers, victims and durations, used in finding
+ * headlines. These strings are NOT escaped: comm/exe are attacker-controlled,
+ * and every renderer escapes whatever it prints (lib/render/escape.ts).
+ */
+
+export interface ProcessLike {
+  pid?: number | null;
+  pids?: readonly number[];
+  comm: string | null;
+  exe?: string | null;
+  uid: number | null;
+  user?: string | null;
+}
+
+function uidText(uid: number | null, user: string | null | undefined): string | null {
+  if (uid === null) return user ? `user ${user}` : null;
+  return user ? `uid ${uid} ${user}` : `uid ${uid}`;
+}
+
+/** `roxen (pid 4299, uid 0 root, /usr/local/roxen/server-4.5.241/pike/bin/pike)` */
+export function describeProcess(p: ProcessLike): string {
+  const name = p.comm ?? (p.exe ? p.exe.slice(p.exe.lastIndexOf("/") + 1) : null) ?? "unknown process";
+  const parts: string[] = [];
+  const pids = p.pids && p.pids.length > 0 ? p.pids : p.pid !== null && p.pid !== undefined ? [p.pid] : [];
+  if (pids.length === 1) parts.push(`pid ${pids[0]}`);
+  else if (pids.length > 1) parts.push(`pids ${pids.slice(0, 5).join(", ")}${pids.length > 5 ? ", …" : ""}`);
+  const uid = uidText(p.uid, p.user);
+  if (uid) parts.push(uid);
+  if (p.exe) parts.push(p.exe);
+  return parts.length > 0 ? `${name} (${parts.join(", ")})` : name;
+}
+
+/** `3 s`, `2 min 5 s`, `1 h 4 min`, `2 d 3 h` (coarse, for sentences). */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -1,0 +1,58 @@
+/**
+ * Filters on signal lines (attribute's and report's shared flags), compiled
+ * once into a predicate.
+ */
+import { usageError } from "../errors.ts";
+import type { SignalLine } from "../schema.ts";
+import { signalNumber } from "../tables/signals.ts";
+
+export interface SignalFilterOptions {
+  pid?: number;
+  victimComm?: string;
+  killer?: string;
+  signal?: string;
+  failed?: boolean;
+  since?: string;
+  until?: string;
+  probes?: boolean;
+}
+
+/** ISO 8601 or epoch seconds → ms. */
+export function parseTimeFlag(value: string, flag: string): number {
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value);
+  if (Number.isNaN(ms)) throw usageError(`--${flag} must be ISO 8601 (2010-09-23T12:37:07Z) or epoch seconds, got ${JSON.stringify(value)}`);
+  return ms;
+}
+
+export function compileSignalFilter(options: SignalFilterOptions): (signal: SignalLine) => boolean {
+  const checks: Array<(s: SignalLine) => boolean> = [];
+  if (!options.probes) checks.push((s) => s.probe !== true);
+  if (options.pid !== undefined) {
+    const pid = options.pid;
+    checks.push((s) => s.target.pid === pid || s.target.tid === pid || s.victims.some((v) => v.pid === pid));
+  }
+  if (options.victimComm !== undefined) {
+    const comm = options.victimComm;
+    checks.push((s) => s.victims.some((v) => v.comm === comm));
+  }
+  if (options.killer !== undefined) {
+    const who = options.killer;
+    const pid = /^\d+$/.test(who) ? Number(who) : null;
+    checks.push((s) => (pid !== null ? s.killer.pid === pid : s.killer.comm === who || s.killer.exe === who));
+  }
+  if (options.signal !== undefined) {
+    const nr = signalNumber(options.signal);
+    if (nr === null) throw usageError(`--signal: unknown signal ${JSON.stringify(options.signal)} (try KILL, SIGTERM or 15)`);
+    checks.push((s) => s.signal.nr === nr);
+  }
+  if (options.failed) checks.push((s) => s.result.success === false);
+  if (options.since !== undefined) {
+    const since = parseTimeFlag(options.since, "since");
+    checks.push((s) => s.time !== null && Date.parse(s.time) >= since);
+  }
+  if (options.until !== undefined) {
+    const until = parseTimeFlag(options.until, "until");
+    checks.push((s) => s.time !== null && Date.parse(s.time) < until);
+  }
+  return (signal) => checks.every((check) => check(signal));
+}

@@ -1,0 +1,110 @@
+/**
+ * The finding registry and the analyzer that runs a stream of SignalLines
+ * through the Summary and every detector in one pass.
+ *
+ * To add a finding: write lib/signals/findings/NAME.ts exporting a
+ * `defineDetector({...})`, and list it in DETECTORS below.
+ */
+import type { SignalLine } from "../schema.ts";
+import { SourceCorrelator, type CorrelateStats } from "./correlate.ts";
+import { blindSpot } from "./findings/blind-spot.ts";
+import { recycledPid } from "./findings/recycled-pid.ts";
+import { signalStorm } from "./findings/signal-storm.ts";
+import { stalePid } from "./findings/stale-pid.ts";
+import {
+  DEFAULT_FINDING_OPTIONS,
+  SEVERITY_ORDER,
+  type Finding,
+  type FindingDetector,
+  type FindingOptions,
+  type ObservedSignal,
+  type ResolvedFindingOptions,
+} from "./findings/types.ts";
+import { signalTimeMs } from "./keys.ts";
+import { SummaryBuilder, type Summary, type SummaryOptions } from "./summary.ts";
+
+export * from "./findings/types.ts";
+
+// Each detector keeps its own state type; the registry only needs the common shape.
+export const DETECTORS: ReadonlyArray<FindingDetector<any>> = [stalePid, recycledPid, signalStorm, blindSpot];
+
+export function detectorById(id: string): FindingDetector<any> | undefined {
+  return DETECTORS.find((d) => d.id === id);
+}
+
+export interface AnalyzeOptions extends SummaryOptions, FindingOptions {
+  /** Detectors to run (default: all of DETECTORS). */
+  detectors?: ReadonlyArray<FindingDetector<any>>;
+  /** tracefs signals waiting for an audit twin (see lib/signals/correlate.ts). */
+  maxPending?: number;
+}
+
+/** Everything a renderer needs. */
+export interface Report {
+  summary: Summary;
+  findings: Finding[];
+  /** How tracefs signals compared with audit ones (all zero when only one source was read). */
+  crossCheck: CorrelateStats;
+}
+
+export function resolveFindingOptions(options: FindingOptions = {}): ResolvedFindingOptions {
+  const out = { ...DEFAULT_FINDING_OPTIONS };
+  for (const key of Object.keys(out) as Array<keyof ResolvedFindingOptions>) {
+    const value = options[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** Most severe first, then the best-evidenced, then by id for a stable order. */
+export function sortFindings(findings: Finding[]): Finding[] {
+  return findings.sort(
+    (a, b) =>
+      SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+      b.evidence.count - a.evidence.count ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
+      (a.headline < b.headline ? -1 : a.headline > b.headline ? 1 : 0),
+  );
+}
+
+/** Feed signals one at a time (`add`), then `finish()` once. */
+export class Analyzer {
+  private readonly options: ResolvedFindingOptions;
+  private readonly summary: SummaryBuilder;
+  private readonly correlator: SourceCorrelator;
+  private readonly runs: Array<{ detector: FindingDetector<any>; state: unknown }>;
+
+  constructor(options: AnalyzeOptions = {}) {
+    this.options = resolveFindingOptions(options);
+    this.summary = new SummaryBuilder(options);
+    this.correlator = new SourceCorrelator({ toleranceSec: this.options.matchToleranceSec, maxPending: options.maxPending });
+    this.runs = (options.detectors ?? DETECTORS).map((detector) => ({ detector, state: detector.init(this.options) }));
+  }
+
+  add(signal: SignalLine): void {
+    for (const observed of this.correlator.push(signal, signalTimeMs(signal))) this.count(observed);
+  }
+
+  private count(observed: ObservedSignal): void {
+    this.summary.add(observed.signal, observed.ms);
+    for (const run of this.runs) run.detector.observe(run.state, observed);
+  }
+
+  finish(): Report {
+    for (const observed of this.correlator.flush()) this.count(observed);
+    const summary = this.summary.summary();
+    const findings: Finding[] = [];
+    for (const run of this.runs) findings.push(...run.detector.detect({ summary, state: run.state, options: this.options }));
+    return { summary, findings: sortFindings(findings), crossCheck: { ...this.correlator.stats } };
+  }
+}
+
+/** Summary + findings for a whole stream (array, generator, or async generator). */
+export async function analyze(
+  signals: Iterable<SignalLine> | AsyncIterable<SignalLine>,
+  options: AnalyzeOptions = {},
+): Promise<Report> {
+  const analyzer = new Analyzer(options);
+  for await (const signal of signals) analyzer.add(signal);
+  return analyzer.finish();
+}

@@ -1,0 +1,116 @@
+/**
+ * The interface every finding detector implements. Detectors live one per
+ * module in this directory and are listed in lib/signals/findings.ts.
+ *
+ * A detector sees the stream once (`observe`, with state it created in
+ * `init`) and then, with the finished Summary, says what it found
+ * (`detect`). Its state must stay bounded by the number of distinct keys it
+ * tracks, like the Summary's.
+ */
+import type { SignalLine } from "../../schema.ts";
+import type { Summary } from "../summary.ts";
+
+export type Severity = "critical" | "warning" | "info";
+
+export const SEVERITY_ORDER: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
+
+export interface FindingProcess {
+  key: string;
+  pids: number[];
+  comm: string | null;
+  exe: string | null;
+  uid: number | null;
+  user: string | null;
+}
+
+export interface Evidence {
+  /** How many signals back this finding. */
+  count: number;
+  first: string | null;
+  last: string | null;
+  /** A few event ids to look up (`ausearch -a ID`, or grep the JSON lines). */
+  examples: string[];
+  /** Named counts, e.g. `{ success: 2, ESRCH: 1 }`. */
+  counts: Record<string, number>;
+  /** Further facts, one short sentence each (not escaped: may hold comm/exe). */
+  notes: string[];
+}
+
+export interface Finding {
+  /** The detector's id: `stale-pid`, `recycled-pid`, `signal-storm`, `blind-spot`. */
+  id: string;
+  title: string;
+  severity: Severity;
+  /** One sentence naming who did what (not escaped). */
+  headline: string;
+  /** Why this matters and what probably causes it, in plain language. */
+  explanation: string;
+  /** What to do about it. */
+  advice: string;
+  killer: FindingProcess | null;
+  target: { pid: number | null } | null;
+  evidence: Evidence;
+}
+
+export interface FindingOptions {
+  /** stale-pid: calls to the same PID needed (default 3). */
+  staleMinCalls?: number;
+  /** stale-pid: first to last call at least this long apart, seconds (default 1). */
+  staleMinSpanSec?: number;
+  /** signal-storm: signals from one killer within the window (default 100). */
+  stormThreshold?: number;
+  /** signal-storm: window length in seconds (default 60). */
+  stormWindowSec?: number;
+  /** blind-spot: how far apart (seconds) an audit call and its tracefs twin may be (default 2). */
+  matchToleranceSec?: number;
+  /** Example ids per finding (default 5). */
+  maxExamples?: number;
+}
+
+export type ResolvedFindingOptions = Required<FindingOptions>;
+
+export const DEFAULT_FINDING_OPTIONS: ResolvedFindingOptions = {
+  staleMinCalls: 3,
+  staleMinSpanSec: 1,
+  stormThreshold: 100,
+  stormWindowSec: 60,
+  matchToleranceSec: 2,
+  maxExamples: 5,
+};
+
+/**
+ * How a tracefs signal compares with the audit signals in the same stream:
+ * `unmatched` = audit was running then but recorded no such call (a blind
+ * spot); `no-audit` = no audit signals cover that time, so nothing can be
+ * said. Audit signals carry null. Matched tracefs twins are merged away
+ * before detectors see them.
+ */
+export type CrossCheck = "unmatched" | "no-audit" | null;
+
+export interface ObservedSignal {
+  signal: SignalLine;
+  /** Epoch ms, or null when the signal carries no usable time. */
+  ms: number | null;
+  crossCheck: CrossCheck;
+}
+
+export interface DetectInput<S> {
+  summary: Summary;
+  state: S;
+  options: ResolvedFindingOptions;
+}
+
+export interface FindingDetector<S = unknown> {
+  id: string;
+  title: string;
+  /** One line for --help and docs. */
+  description: string;
+  init(options: ResolvedFindingOptions): S;
+  observe(state: S, observed: ObservedSignal): void;
+  detect(input: DetectInput<S>): Finding[];
+}
+
+/** Helper so each module can declare its state type and still go in one registry array. */
+export function defineDetector<S>(detector: FindingDetector<S>): FindingDetector<S> {
+  return detector;
+}

@@ -1,0 +1,70 @@
+/**
+ * Identity and time helpers shared by the summary, the finding detectors and
+ * the renderers, so that "the same killer" means the same thing everywhere.
+ */
+import type { Killer, SignalInfo, SignalLine, Victim } from "../schema.ts";
+
+/**
+ * A killer is its program (exe), its name (comm) and its uid, not its pid:
+ * a daemon that forks workers, or restarts, is still the same culprit.
+ * JSON keeps the key unambiguous whatever bytes comm or exe hold.
+ */
+export function killerKey(killer: Pick<Killer, "exe" | "comm" | "uid">): string {
+  return JSON.stringify([killer.exe, killer.comm, killer.uid]);
+}
+
+/** A victim is the process that held the PID: pid + comm + uid. */
+export function victimKey(victim: Pick<Victim, "pid" | "comm" | "uid">): string {
+  return JSON.stringify([victim.pid, victim.comm, victim.uid]);
+}
+
+/** `SIGKILL` whether upstream wrote `KILL`, `SIGKILL` or only the number. */
+export function signalName(signal: SignalInfo): string {
+  const name = signal.name?.trim();
+  if (name) return /^SIG/i.test(name) ? name.toUpperCase() : `SIG${name.toUpperCase()}`;
+  return `SIG${signal.nr}`;
+}
+
+const AUDIT_ID = /^(\d+)(?:\.(\d{1,9}))?:\d+$/;
+
+/**
+ * Epoch milliseconds of a signal, or null. `time` is ISO; an audit id
+ * (`SEC.MS:SERIAL`) carries the same instant, so it stands in when an
+ * upstream stage left `time` empty.
+ */
+export function signalTimeMs(signal: Pick<SignalLine, "time" | "id">): number | null {
+  if (signal.time) {
+    const ms = Date.parse(signal.time);
+    if (Number.isFinite(ms)) return ms;
+    if (/^\d+(\.\d+)?$/.test(signal.time)) return Math.round(Number(signal.time) * 1000);
+  }
+  const match = AUDIT_ID.exec(signal.id);
+  if (match) {
+    const frac = (match[2] ?? "0").padEnd(3, "0").slice(0, 3);
+    return Number(match[1]) * 1000 + Number(frac);
+  }
+  return null;
+}
+
+export function isoTime(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** Did the call fail because nobody held the target PID? */
+export function isEsrch(signal: SignalLine): boolean {
+  return signal.result.success === false && (signal.result.errno ?? "").toUpperCase() === "ESRCH";
+}
+
+/**
+ * The processes a signal actually hit. A successful process-directed call
+ * whose OBJ_PID record is missing (grep'd logs, old kernels) still hit
+ * whoever held the PID: keep that as a victim with unknown comm and uid.
+ */
+export function victimsOf(signal: SignalLine): Victim[] {
+  if (signal.victims.length > 0) return signal.victims;
+  const pid = signal.target.tid ?? signal.target.pid;
+  if (signal.result.success !== false && pid !== null && pid > 0 && signal.target.scope !== "group" && signal.target.scope !== "all") {
+    return [{ pid, comm: null, uid: null, user: null }];
+  }
+  return [];
+}

@@ -1,0 +1,153 @@
+/**
+ * Upstream forms → `signal` lines: the stage attribute and report share.
+ * Raw audit text and `record` lines are decoded first, but only events that
+ * can matter (kill-family syscalls, execve for ancestry, tracefs signals) are
+ * interpreted; everything else is grouped and counted, never parsed, which
+ * is what makes attribute fast on a large log.
+ */
+import type { AssembledEvent } from "../audit/assemble.ts";
+import { InputErrors } from "../audit/input-errors.ts";
+import { readInputs, type InputItem } from "../jsonl.ts";
+import { EventStage, type DecodeSettings } from "../pipeline.ts";
+import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
+import { archName } from "../tables/arch.ts";
+import { killFamilyNumbers } from "../tables/kill-family.ts";
+import { syscallNumber } from "../tables/syscalls.ts";
+import { eventToSignal, StreamAncestry } from "./attribute.ts";
+import { compileSignalFilter, type SignalFilterOptions } from "./filter.ts";
+import { enrichFromProc, ProcReader } from "./proc.ts";
+
+export interface SignalStageOptions extends DecodeSettings {
+  filter: SignalFilterOptions;
+  /** Enrich killers from live /proc (only when the process predates the event). */
+  proc?: boolean;
+}
+
+export interface SignalStageStats {
+  signals: number;
+  filtered: number;
+  gaps: number;
+  ignored: number;
+}
+
+/** arch hex → syscall numbers worth interpreting (kill family + execve). */
+const interestingByArch = new Map<string, Set<number> | null>();
+
+function interestingNumbers(archHex: string): Set<number> | null {
+  let set = interestingByArch.get(archHex);
+  if (set !== undefined) return set;
+  const arch = archName(archHex);
+  if (arch === null) set = null;
+  else {
+    set = new Set(killFamilyNumbers(arch));
+    for (const name of ["execve", "execveat"]) {
+      const nr = syscallNumber(arch, name);
+      if (nr !== null) set.add(nr);
+    }
+  }
+  interestingByArch.set(archHex, set);
+  return set;
+}
+
+/** Field value by name from a raw record, without parsing the rest. */
+function rawField(raw: string, name: string, from: number): string | null {
+  const at = raw.indexOf(` ${name}=`, from - 1);
+  if (at < 0) return null;
+  const start = at + name.length + 2;
+  let end = raw.indexOf(" ", start);
+  if (end < 0) end = raw.length;
+  return raw.slice(start, end);
+}
+
+/** Does this event need interpreting for attribution? */
+export function mattersForSignals(event: AssembledEvent): boolean {
+  for (const record of event.records) {
+    if (record.type === "SIGNAL_GENERATE") return true;
+    if (record.type !== "SYSCALL") continue;
+    const arch = rawField(record.raw, "arch", record.bodyStart);
+    const nr = rawField(record.raw, "syscall", record.bodyStart);
+    if (arch === null || nr === null) return true; // odd record: let the interpreter judge it
+    const numbers = interestingNumbers(arch.toLowerCase());
+    if (numbers === null || numbers.has(Number(nr))) return true;
+  }
+  return false;
+}
+
+export class SignalStage {
+  private readonly events: EventStage;
+  private readonly accept: (signal: SignalLine) => boolean;
+  private readonly ancestry = new StreamAncestry();
+  private readonly proc: ProcReader | null;
+  readonly stats: SignalStageStats = { signals: 0, filtered: 0, gaps: 0, ignored: 0 };
+
+  constructor(options: SignalStageOptions, errors: InputErrors) {
+    this.events = new EventStage({ ...options, eventFilter: mattersForSignals }, errors);
+    this.accept = compileSignalFilter(options.filter);
+    this.proc = options.proc ? new ProcReader() : null;
+  }
+
+  push(items: readonly InputItem[]): Array<SignalLine | GapLine> {
+    return this.convert(this.events.push(items));
+  }
+
+  flush(): Array<SignalLine | GapLine> {
+    return this.convert(this.events.flush());
+  }
+
+  get eventStats() {
+    return this.events.stats;
+  }
+
+  private convert(lines: AnyLine[]): Array<SignalLine | GapLine> {
+    const out: Array<SignalLine | GapLine> = [];
+    for (const line of lines) {
+      if (line.kind === "event") {
+        const signal = this.fromEvent(line);
+        if (signal) this.keep(signal, out);
+      } else if (line.kind === "signal") {
+        this.keep(line, out);
+      } else if (line.kind === "gap") {
+        this.stats.gaps++;
+        out.push(line);
+      } else {
+        this.stats.ignored++;
+      }
+    }
+    return out;
+  }
+
+  private fromEvent(event: EventLine): SignalLine | null {
+    const signal = eventToSignal(event);
+    if (!signal) {
+      this.ancestry.observe(event);
+      return null;
+    }
+    if (signal.source === "audit") {
+      const chain = this.ancestry.ancestry(signal.killer.ppid);
+      if (chain.length > 0) signal.killer.ancestry = chain;
+    }
+    return signal;
+  }
+
+  private keep(signal: SignalLine, out: Array<SignalLine | GapLine>): void {
+    if (!this.accept(signal)) {
+      this.stats.filtered++;
+      return;
+    }
+    if (this.proc && signal.killer.ancestry?.[0]?.from !== "proc") enrichFromProc(signal.killer, signal.time, this.proc);
+    this.stats.signals++;
+    out.push(signal);
+  }
+}
+
+/** Every signal line from these inputs (report's and tests' entry point). */
+export async function* signalsFrom(
+  inputs: readonly string[],
+  options: SignalStageOptions & { errors: InputErrors; signal?: AbortSignal },
+): AsyncGenerator<SignalLine | GapLine> {
+  const stage = new SignalStage(options, options.errors);
+  for await (const batch of readInputs(inputs, options.errors, { signal: options.signal })) {
+    yield* stage.push(batch);
+  }
+  yield* stage.flush();
+}

@@ -1,0 +1,92 @@
+/**
+ * `attribute --proc`: add what live /proc knows about a killer (cmdline, exe,
+ * parent chain up to PID 1), but only when the process now holding that PID
+ * started before the signal was sent. Otherwise the PID was recycled and the
+ * process there now is innocent.
+ */
+import { readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import type { AncestorInfo, Killer } from "../schema.ts";
+
+export interface ProcSnapshot {
+  pid: number;
+  ppid: number;
+  comm: string;
+  exe: string | null;
+  argv: string[];
+  /** Wall-clock start, in ms since the epoch. */
+  startMs: number;
+}
+
+export class ProcReader {
+  private bootMs: number | null = null;
+  private readonly ticksPerSecond: number;
+
+  constructor(
+    private readonly root = "/proc",
+    ticksPerSecond = 100,
+  ) {
+    this.ticksPerSecond = ticksPerSecond;
+  }
+
+  private boot(): number {
+    if (this.bootMs === null) {
+      const stat = readFileSync(join(this.root, "stat"), "utf8");
+      const match = /^btime (\d+)$/m.exec(stat);
+      this.bootMs = match ? Number(match[1]) * 1000 : 0;
+    }
+    return this.bootMs;
+  }
+
+  read(pid: number): ProcSnapshot | null {
+    try {
+      const stat = readFileSync(join(this.root, String(pid), "stat"), "utf8");
+      // comm may hold spaces and parentheses: it ends at the last ')'.
+      const open = stat.indexOf("(");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(open + 1, close);
+      const rest = stat.slice(close + 2).split(" ");
+      const ppid = Number(rest[1]);
+      const startTicks = Number(rest[19]);
+      const cmdline = readFileSync(join(this.root, String(pid), "cmdline"));
+      const argv = cmdline.length === 0 ? [] : cmdline.toString("utf8").replace(/\0$/, "").split("\0");
+      let exe: string | null = null;
+      try {
+        exe = readlinkSync(join(this.root, String(pid), "exe"));
+      } catch {
+        // Kernel threads and other users' processes without ptrace access have no readable exe.
+      }
+      return { pid, ppid, comm, exe, argv, startMs: this.boot() + (startTicks * 1000) / this.ticksPerSecond };
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** Start times are in clock ticks (10 ms) and audit's clock is coarse: allow this much. */
+const START_SLACK_MS = 20;
+
+/**
+ * Enrich `killer` in place from /proc when the live process is the same one
+ * (started no later than the event). Returns whether it did.
+ */
+export function enrichFromProc(killer: Killer, eventTime: string | null, proc: ProcReader, depth = 32): boolean {
+  if (killer.pid === null || eventTime === null) return false;
+  const eventMs = Date.parse(eventTime);
+  const live = proc.read(killer.pid);
+  if (!live || live.startMs > eventMs + START_SLACK_MS) return false;
+  if (killer.argv.length === 0) killer.argv = live.argv;
+  if (killer.exe === null) killer.exe = live.exe;
+  const ancestry: AncestorInfo[] = [];
+  let pid = live.ppid;
+  const seen = new Set<number>();
+  while (pid > 0 && ancestry.length < depth && !seen.has(pid)) {
+    seen.add(pid);
+    const parent = proc.read(pid);
+    if (!parent) break;
+    ancestry.push({ pid, comm: parent.comm, exe: parent.exe, argv: parent.argv, from: "proc" });
+    pid = parent.ppid;
+  }
+  killer.ancestry = ancestry;
+  return true;
+}

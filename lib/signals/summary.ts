@@ -1,0 +1,455 @@
+/**
+ * SignalLines → a Summary: who signals whom, how often, and when.
+ *
+ * Built incrementally (`SummaryBuilder.add`) so a report can read a stream of
+ * any length: memory grows with the number of distinct killers, victims and
+ * time buckets, never with the number of signals; every list of examples or
+ * pids kept per key has a fixed cap.
+ */
+import type { SignalLine } from "../schema.ts";
+import { isoTime, killerKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
+
+export type BucketUnit = "minute" | "hour";
+export type BucketChoice = BucketUnit | "auto";
+
+export interface SummaryOptions {
+  /** Timeline bucket size; `auto` picks minutes for spans up to `autoMinuteSpanMinutes`, hours beyond. */
+  bucket?: BucketChoice;
+  /** Example event ids kept per killer/victim (default 5). */
+  maxExamples?: number;
+  /** Distinct target pids remembered per killer (default 1000; the count stays exact up to this). */
+  maxTargetPids?: number;
+  /** Span (minutes) up to which `auto` uses minute buckets (default 180). */
+  autoMinuteSpanMinutes?: number;
+}
+
+export interface KillerSummary {
+  key: string;
+  comm: string | null;
+  exe: string | null;
+  uid: number | null;
+  user: string | null;
+  /** Sender pids seen (at most 20). */
+  pids: number[];
+  /** argv of the first call that had one. */
+  argv: string[];
+  total: number;
+  success: number;
+  failure: number;
+  /** Calls whose result is not known (tracefs lines, truncated events). */
+  unknown: number;
+  /** Signal name → count, most frequent first. */
+  signals: Record<string, number>;
+  /** errno name → count, most frequent first. */
+  errnos: Record<string, number>;
+  first: string | null;
+  last: string | null;
+  /** Distinct target pids (exact up to maxTargetPids, then a lower bound). */
+  targetPidCount: number;
+  targetPidsTruncated: boolean;
+  /** The first few target pids, ascending. */
+  targetPids: number[];
+  sources: { audit: number; tracefs: number };
+  examples: string[];
+}
+
+export interface VictimSummary {
+  key: string;
+  pid: number | null;
+  comm: string | null;
+  uid: number | null;
+  user: string | null;
+  total: number;
+  signals: Record<string, number>;
+  /** Who hit it, most frequent first (at most 20; the rest add up in `otherKillers`). */
+  killers: Array<{ key: string; comm: string | null; exe: string | null; uid: number | null; count: number }>;
+  otherKillers: number;
+  first: string | null;
+  last: string | null;
+  examples: string[];
+}
+
+export interface TimelineBucket {
+  /** ISO start of the bucket (UTC). */
+  start: string;
+  count: number;
+  failed: number;
+}
+
+export interface Timeline {
+  unit: BucketUnit;
+  /** Consecutive buckets from the first signal to the last (empty ones included) unless `sparse`. */
+  buckets: TimelineBucket[];
+  /** True when the span was too long to list every bucket: only non-empty ones are listed. */
+  sparse: boolean;
+}
+
+export interface SummaryTotals {
+  signals: number;
+  success: number;
+  failure: number;
+  unknown: number;
+  /** Signal-0 existence checks among `signals`. */
+  probes: number;
+  killers: number;
+  victims: number;
+  /** Signals with no usable time (not on the timeline). */
+  untimed: number;
+  sources: { audit: number; tracefs: number };
+  errnos: Record<string, number>;
+  first: string | null;
+  last: string | null;
+}
+
+export interface Summary {
+  totals: SummaryTotals;
+  /** Ranked: most signals first. */
+  killers: KillerSummary[];
+  /** Ranked: most often hit first. */
+  victims: VictimSummary[];
+  /** Signal name → count, most frequent first. */
+  signals: Record<string, number>;
+  timeline: Timeline;
+}
+
+const MAX_KILLER_PIDS = 20;
+const MAX_SHOWN_TARGET_PIDS = 20;
+const MAX_VICTIM_KILLERS = 20;
+/** Past this many distinct minutes, auto mode folds into hours while reading. */
+const MAX_MINUTE_BUCKETS = 20_000;
+const MAX_DENSE_BUCKETS = 5_000;
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+interface KillerAcc {
+  key: string;
+  comm: string | null;
+  exe: string | null;
+  uid: number | null;
+  user: string | null;
+  pids: Set<number>;
+  argv: string[];
+  total: number;
+  success: number;
+  failure: number;
+  unknown: number;
+  signals: Map<string, number>;
+  errnos: Map<string, number>;
+  first: number | null;
+  last: number | null;
+  targetPids: Set<number>;
+  targetPidsTruncated: boolean;
+  sources: { audit: number; tracefs: number };
+  examples: string[];
+}
+
+interface VictimAcc {
+  key: string;
+  pid: number | null;
+  comm: string | null;
+  uid: number | null;
+  user: string | null;
+  total: number;
+  signals: Map<string, number>;
+  killers: Map<string, number>;
+  otherKillers: number;
+  first: number | null;
+  last: number | null;
+  examples: string[];
+}
+
+interface BucketAcc {
+  count: number;
+  failed: number;
+}
+
+function bump(map: Map<string, number>, key: string, by = 1): void {
+  map.set(key, (map.get(key) ?? 0) + by);
+}
+
+/** Map → plain object, most frequent first, ties by name, so output is stable. */
+export function rankedRecord(map: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of [...map].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) out[k] = v;
+  return out;
+}
+
+function minTime(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+function maxTime(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
+
+export class SummaryBuilder {
+  private readonly bucketChoice: BucketChoice;
+  private readonly maxExamples: number;
+  private readonly maxTargetPids: number;
+  private readonly autoMinuteSpan: number;
+  private readonly killers = new Map<string, KillerAcc>();
+  private readonly victims = new Map<string, VictimAcc>();
+  private readonly signals = new Map<string, number>();
+  private readonly errnos = new Map<string, number>();
+  /** Bucket start (epoch ms) → counts, in `bucketUnit` granularity. */
+  private buckets = new Map<number, BucketAcc>();
+  private bucketUnit: BucketUnit;
+  private total = 0;
+  private success = 0;
+  private failure = 0;
+  private unknown = 0;
+  private probes = 0;
+  private untimed = 0;
+  private readonly sources = { audit: 0, tracefs: 0 };
+  private first: number | null = null;
+  private last: number | null = null;
+
+  constructor(options: SummaryOptions = {}) {
+    this.bucketChoice = options.bucket ?? "auto";
+    this.maxExamples = options.maxExamples ?? 5;
+    this.maxTargetPids = options.maxTargetPids ?? 1000;
+    this.autoMinuteSpan = options.autoMinuteSpanMinutes ?? 180;
+    this.bucketUnit = this.bucketChoice === "hour" ? "hour" : "minute";
+  }
+
+  /** Count one signal. `ms` may be passed when the caller already parsed the time. */
+  add(signal: SignalLine, ms: number | null = signalTimeMs(signal)): void {
+    const name = signalName(signal.signal);
+    const ok = signal.result.success;
+    const errno = ok === false ? signal.result.errno ?? "unknown" : null;
+
+    this.total++;
+    if (ok === true) this.success++;
+    else if (ok === false) this.failure++;
+    else this.unknown++;
+    if (signal.signal.nr === 0) this.probes++;
+    if (signal.source === "tracefs") this.sources.tracefs++;
+    else this.sources.audit++;
+    bump(this.signals, name);
+    if (errno) bump(this.errnos, errno);
+    if (ms === null) this.untimed++;
+    else {
+      this.first = minTime(this.first, ms);
+      this.last = maxTime(this.last, ms);
+      this.addToTimeline(ms, ok === false);
+    }
+
+    const kKey = killerKey(signal.killer);
+    let killer = this.killers.get(kKey);
+    if (!killer) {
+      killer = {
+        key: kKey,
+        comm: signal.killer.comm,
+        exe: signal.killer.exe,
+        uid: signal.killer.uid,
+        user: signal.killer.user,
+        pids: new Set(),
+        argv: [],
+        total: 0,
+        success: 0,
+        failure: 0,
+        unknown: 0,
+        signals: new Map(),
+        errnos: new Map(),
+        first: null,
+        last: null,
+        targetPids: new Set(),
+        targetPidsTruncated: false,
+        sources: { audit: 0, tracefs: 0 },
+        examples: [],
+      };
+      this.killers.set(kKey, killer);
+    }
+    killer.total++;
+    if (ok === true) killer.success++;
+    else if (ok === false) killer.failure++;
+    else killer.unknown++;
+    bump(killer.signals, name);
+    if (errno) bump(killer.errnos, errno);
+    if (signal.source === "tracefs") killer.sources.tracefs++;
+    else killer.sources.audit++;
+    killer.user ??= signal.killer.user;
+    if (signal.killer.pid !== null && killer.pids.size < MAX_KILLER_PIDS) killer.pids.add(signal.killer.pid);
+    if (killer.argv.length === 0 && signal.killer.argv.length > 0) killer.argv = signal.killer.argv.slice(0, 64);
+    killer.first = minTime(killer.first, ms);
+    killer.last = maxTime(killer.last, ms);
+    const targetPid = signal.target.pid;
+    if (targetPid !== null && !killer.targetPids.has(targetPid)) {
+      if (killer.targetPids.size < this.maxTargetPids) killer.targetPids.add(targetPid);
+      else killer.targetPidsTruncated = true;
+    }
+    if (killer.examples.length < this.maxExamples) killer.examples.push(signal.id);
+
+    for (const v of victimsOf(signal)) {
+      const vKey = victimKey(v);
+      let victim = this.victims.get(vKey);
+      if (!victim) {
+        victim = {
+          key: vKey,
+          pid: v.pid,
+          comm: v.comm,
+          uid: v.uid,
+          user: v.user,
+          total: 0,
+          signals: new Map(),
+          killers: new Map(),
+          otherKillers: 0,
+          first: null,
+          last: null,
+          examples: [],
+        };
+        this.victims.set(vKey, victim);
+      }
+      victim.total++;
+      victim.user ??= v.user;
+      bump(victim.signals, name);
+      if (victim.killers.has(kKey) || victim.killers.size < MAX_VICTIM_KILLERS) bump(victim.killers, kKey);
+      else victim.otherKillers++;
+      victim.first = minTime(victim.first, ms);
+      victim.last = maxTime(victim.last, ms);
+      if (victim.examples.length < this.maxExamples) victim.examples.push(signal.id);
+    }
+  }
+
+  private addToTimeline(ms: number, failed: boolean): void {
+    const size = this.bucketUnit === "hour" ? HOUR : MINUTE;
+    const start = Math.floor(ms / size) * size;
+    let bucket = this.buckets.get(start);
+    if (!bucket) {
+      bucket = { count: 0, failed: 0 };
+      this.buckets.set(start, bucket);
+    }
+    bucket.count++;
+    if (failed) bucket.failed++;
+    // So many distinct minutes means a span auto mode would show in hours anyway.
+    if (this.bucketChoice === "auto" && this.bucketUnit === "minute" && this.buckets.size > MAX_MINUTE_BUCKETS) {
+      this.buckets = foldToHours(this.buckets);
+      this.bucketUnit = "hour";
+    }
+  }
+
+  /** The summary so far; the builder can keep accepting signals afterwards. */
+  summary(): Summary {
+    let unit = this.bucketUnit;
+    let buckets = this.buckets;
+    if (this.bucketChoice === "auto" && unit === "minute" && this.first !== null && this.last !== null) {
+      const spanMinutes = (Math.floor(this.last / MINUTE) - Math.floor(this.first / MINUTE)) + 1;
+      if (spanMinutes > this.autoMinuteSpan) {
+        buckets = foldToHours(buckets);
+        unit = "hour";
+      }
+    }
+
+    const killers = [...this.killers.values()]
+      .sort((a, b) => b.total - a.total || b.failure - a.failure || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((k): KillerSummary => ({
+        key: k.key,
+        comm: k.comm,
+        exe: k.exe,
+        uid: k.uid,
+        user: k.user,
+        pids: [...k.pids].sort((a, b) => a - b),
+        argv: k.argv,
+        total: k.total,
+        success: k.success,
+        failure: k.failure,
+        unknown: k.unknown,
+        signals: rankedRecord(k.signals),
+        errnos: rankedRecord(k.errnos),
+        first: isoTime(k.first),
+        last: isoTime(k.last),
+        targetPidCount: k.targetPids.size,
+        targetPidsTruncated: k.targetPidsTruncated,
+        targetPids: [...k.targetPids].sort((a, b) => a - b).slice(0, MAX_SHOWN_TARGET_PIDS),
+        sources: { ...k.sources },
+        examples: [...k.examples],
+      }));
+
+    const victims = [...this.victims.values()]
+      .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map((v): VictimSummary => ({
+        key: v.key,
+        pid: v.pid,
+        comm: v.comm,
+        uid: v.uid,
+        user: v.user,
+        total: v.total,
+        signals: rankedRecord(v.signals),
+        killers: [...v.killers]
+          .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+          .map(([key, count]) => {
+            const k = this.killers.get(key);
+            return { key, comm: k?.comm ?? null, exe: k?.exe ?? null, uid: k?.uid ?? null, count };
+          }),
+        otherKillers: v.otherKillers,
+        first: isoTime(v.first),
+        last: isoTime(v.last),
+        examples: [...v.examples],
+      }));
+
+    return {
+      totals: {
+        signals: this.total,
+        success: this.success,
+        failure: this.failure,
+        unknown: this.unknown,
+        probes: this.probes,
+        killers: this.killers.size,
+        victims: this.victims.size,
+        untimed: this.untimed,
+        sources: { ...this.sources },
+        errnos: rankedRecord(this.errnos),
+        first: isoTime(this.first),
+        last: isoTime(this.last),
+      },
+      killers,
+      victims,
+      signals: rankedRecord(this.signals),
+      timeline: buildTimeline(buckets, unit),
+    };
+  }
+}
+
+function foldToHours(minutes: Map<number, BucketAcc>): Map<number, BucketAcc> {
+  const hours = new Map<number, BucketAcc>();
+  for (const [start, b] of minutes) {
+    const hour = Math.floor(start / HOUR) * HOUR;
+    const acc = hours.get(hour);
+    if (acc) {
+      acc.count += b.count;
+      acc.failed += b.failed;
+    } else hours.set(hour, { count: b.count, failed: b.failed });
+  }
+  return hours;
+}
+
+function buildTimeline(buckets: Map<number, BucketAcc>, unit: BucketUnit): Timeline {
+  const size = unit === "hour" ? HOUR : MINUTE;
+  const starts = [...buckets.keys()].sort((a, b) => a - b);
+  if (starts.length === 0) return { unit, buckets: [], sparse: false };
+  const firstStart = starts[0]!;
+  const lastStart = starts[starts.length - 1]!;
+  const dense = (lastStart - firstStart) / size + 1;
+  if (dense > MAX_DENSE_BUCKETS) {
+    return {
+      unit,
+      sparse: true,
+      buckets: starts.map((s) => ({ start: new Date(s).toISOString(), count: buckets.get(s)!.count, failed: buckets.get(s)!.failed })),
+    };
+  }
+  const out: TimelineBucket[] = [];
+  for (let s = firstStart; s <= lastStart; s += size) {
+    const b = buckets.get(s);
+    out.push({ start: new Date(s).toISOString(), count: b?.count ?? 0, failed: b?.failed ?? 0 });
+  }
+  return { unit, buckets: out, sparse: false };
+}
+
+/** Summarise a whole iterable or async iterable of SignalLines. */
+export async function summarize(
+  signals: Iterable<SignalLine> | AsyncIterable<SignalLine>,
+  options: SummaryOptions = {},
+): Promise<Summary> {
+  const builder = new SummaryBuilder(options);
+  for await (const signal of signals) builder.add(signal);
+  return builder.summary();
+}

@@ -1,0 +1,284 @@
+/**
+ * Line-level file sources: a plain file, a gzip file, or stdin, yielded as
+ * batches of lines with their byte positions. Records are built by the caller.
+ *
+ * Batches, not single lines: a 250 MB audit.log has ~1M lines, and one promise
+ * per line would cost more than reading and splitting the whole file.
+ */
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { WhokilledError } from "../errors.ts";
+import { LineSplitter, type Line } from "./lines.ts";
+
+export interface SourceLine {
+  /**
+   * The line without "\n" / "\r\n". A view into the chunk it was read in: copy
+   * it (Buffer.from) if you keep it for long, or it pins the whole chunk.
+   */
+  bytes: Buffer;
+  /** The path the line was read from (`-` for stdin). */
+  file: string;
+  /** 1-based line number within that file. */
+  line: number;
+  /** Byte offset of the line's first byte (in the decompressed stream for .gz). */
+  offset: number;
+  /** Byte offset just past the line's newline: where the next line starts. */
+  end: number;
+  /** Inode of the file read (of the .gz file itself when compressed); absent for stdin pipes. */
+  inode?: number;
+}
+
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /** Byte offset to start at (in the decompressed stream for .gz). Must be a line start. */
+  startOffset?: number;
+  /** Line number of the line at startOffset (default 1). */
+  startLine?: number;
+  /** Read size (default 4 MiB). */
+  chunkBytes?: number;
+}
+
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** An opened input: the fd pins the file's identity even if it is renamed meanwhile. */
+export interface OpenSource {
+  fd: number;
+  /** The name it was opened under. */
+  name: string;
+  gz: boolean;
+  /** Regular file: positional reads work. False for pipes, ttys, sockets. */
+  regular: boolean;
+  ino: number;
+  dev: number;
+  /** Size and mtime when opened (compressed size for .gz). */
+  size: number;
+  mtimeMs: number;
+  /** False for stdin: never closed by us. */
+  owned: boolean;
+}
+
+export function ioError(path: string, error: unknown): WhokilledError {
+  const e = error as NodeJS.ErrnoException;
+  const detail = e?.code ? `${e.code} ${e.message.replace(/^\w+:\s*/, "")}` : String(e?.message ?? error);
+  return new WhokilledError("E_IO", `cannot read ${path}: ${detail}`, { cause: error });
+}
+
+export const isGzipName = (path: string) => path.endsWith(".gz");
+
+/** Open a path (or `-` for stdin). Throws E_IO when missing, unreadable or a directory. */
+export function openSource(path: string): OpenSource {
+  if (path === "-") {
+    const st = fstatSync(0);
+    return { fd: 0, name: "-", gz: false, regular: st.isFile(), ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, owned: false };
+  }
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    throw ioError(path, error);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    return { fd, name: path, gz: isGzipName(path), regular: st.isFile(), ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, owned: true };
+  } catch (error) {
+    closeSync(fd);
+    throw ioError(path, error);
+  }
+}
+
+export function closeSource(source: OpenSource): void {
+  if (!source.owned) return;
+  try {
+    closeSync(source.fd);
+  } catch {
+    // Already closed: nothing left to release.
+  }
+}
+
+/** readSync that waits out EAGAIN (a non-blocking fd with nothing to read yet). */
+async function readRetry(fd: number, buffer: Buffer, position: number | null, signal?: AbortSignal): Promise<number> {
+  for (;;) {
+    try {
+      return readSync(fd, buffer, 0, buffer.length, position);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN" || signal?.aborted) throw error;
+      await Bun.sleep(10);
+    }
+  }
+}
+
+/**
+ * The input's bytes from `startOffset` on, decompressed for .gz. Plain files
+ * are read with positional readSync (no stream machinery on the hot path);
+ * each chunk is a fresh buffer so lines handed out earlier stay valid.
+ */
+export async function* rawChunks(source: OpenSource, startOffset = 0, chunkBytes = DEFAULT_CHUNK_BYTES, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  if (source.gz) {
+    yield* skipBytes(gunzipChunks(source, chunkBytes, signal), startOffset);
+    return;
+  }
+  if (!source.regular) {
+    yield* skipBytes(streamChunks(source, chunkBytes, signal), startOffset);
+    return;
+  }
+  let position = startOffset;
+  // The first read is sized to what the file holds, so a small file does not allocate 4 MiB.
+  let want = Math.max(Math.min(chunkBytes, source.size - position), 64 * 1024);
+  for (;;) {
+    if (signal?.aborted) return;
+    const buffer = Buffer.allocUnsafe(want);
+    let n: number;
+    try {
+      n = await readRetry(source.fd, buffer, position, signal);
+    } catch (error) {
+      throw ioError(source.name, error);
+    }
+    if (n === 0) return;
+    position += n;
+    yield n === buffer.length ? buffer : buffer.subarray(0, n);
+    want = chunkBytes;
+  }
+}
+
+async function* skipBytes(chunks: AsyncGenerator<Buffer>, skip: number): AsyncGenerator<Buffer> {
+  let left = skip;
+  for await (const chunk of chunks) {
+    if (left >= chunk.length) {
+      left -= chunk.length;
+      continue;
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
+  }
+}
+
+async function* gunzipChunks(source: OpenSource, chunkBytes: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const fd = source.fd;
+  const compressed = Readable.from(
+    (function* () {
+      let position = 0;
+      for (;;) {
+        const buffer = Buffer.allocUnsafe(1024 * 1024);
+        const n = readSync(fd, buffer, 0, buffer.length, position);
+        if (n === 0) return;
+        position += n;
+        yield buffer.subarray(0, n);
+      }
+    })(),
+  );
+  const gunzip = createGunzip({ chunkSize: Math.min(chunkBytes, 1024 * 1024) });
+  compressed.on("error", (error) => gunzip.destroy(error));
+  compressed.pipe(gunzip);
+  try {
+    for await (const chunk of gunzip) {
+      if (signal?.aborted) return;
+      yield chunk as Buffer;
+    }
+  } catch (error) {
+    throw ioError(source.name, error);
+  } finally {
+    compressed.destroy();
+    gunzip.destroy();
+  }
+}
+
+/** Pipes and ttys (stdin): Bun's stream, which copes with non-blocking fds. */
+async function* streamChunks(source: OpenSource, _chunkBytes: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const stream = source.fd === 0 ? Bun.stdin.stream() : Bun.file(source.fd).stream();
+  const reader = stream.getReader();
+  const onAbort = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (;;) {
+      if (signal?.aborted) return;
+      const { done, value } = await reader.read();
+      if (done || signal?.aborted) return;
+      if (value && value.length > 0) yield Buffer.from(value.buffer, value.byteOffset, value.length);
+    }
+  } catch (error) {
+    if (signal?.aborted) return;
+    throw ioError(source.name, error);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    reader.releaseLock();
+  }
+}
+
+export interface SourceReadOptions extends ReadOptions {
+  /**
+   * Do not yield a last line that has no newline: the writer may be mid-line
+   * (a live log). Default false: a finished file's unterminated last line is a line.
+   */
+  holdPartial?: boolean;
+}
+
+/** Lines of an already opened source, one batch per chunk read. */
+export async function* readSourceLines(source: OpenSource, options: SourceReadOptions = {}): AsyncGenerator<SourceLine[]> {
+  const { signal, startOffset = 0, startLine = 1, chunkBytes = DEFAULT_CHUNK_BYTES } = options;
+  const splitter = new LineSplitter(startLine, startOffset);
+  const file = source.name;
+  const inode = source.regular || source.gz ? source.ino : undefined;
+  let batch: SourceLine[] = [];
+  const emit = (l: Line) => {
+    batch.push({ bytes: l.bytes, file, line: l.line, offset: l.offset, end: l.end, inode });
+  };
+  for await (const chunk of rawChunks(source, startOffset, chunkBytes, signal)) {
+    splitter.push(chunk, emit);
+    if (batch.length > 0) {
+      const out = batch;
+      batch = [];
+      yield out;
+    }
+    if (signal?.aborted) return;
+  }
+  if (signal?.aborted || options.holdPartial) return;
+  const last = splitter.flush();
+  if (last) yield [{ bytes: last.bytes, file, line: last.line, offset: last.offset, end: last.end, inode }];
+}
+
+/**
+ * Lines of a file (`-` = stdin; `*.gz` is gunzipped while read), in batches.
+ * Throws E_IO when the file cannot be opened or read.
+ */
+export async function* readFileLines(path: string, options: SourceReadOptions = {}): AsyncGenerator<SourceLine[]> {
+  const source = openSource(path);
+  try {
+    yield* readSourceLines(source, options);
+  } finally {
+    closeSource(source);
+  }
+}
+
+/**
+ * The rotated generations of a log and the log itself, oldest first:
+ * `path.N` … `path.1`, then `path`. auditd numbers `.1` as the newest
+ * rotation; logrotate may have compressed some to `.N.gz`. When both `path.N`
+ * and `path.N.gz` exist (compression in progress), the uncompressed one wins.
+ * `path` is always listed last, whether it exists or not, so a missing log
+ * is reported by the reader rather than skipped silently.
+ */
+export function rotatedFiles(path: string): string[] {
+  const dir = dirname(path);
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [path];
+  }
+  const byNumber = new Map<number, string>();
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const match = /^(\d+)(\.gz)?$/.exec(name.slice(base.length + 1));
+    if (!match) continue;
+    const n = Number(match[1]);
+    if (n < 1) continue;
+    const known = byNumber.get(n);
+    if (known === undefined || (known.endsWith(".gz") && !match[2])) byNumber.set(n, name);
+  }
+  const numbers = [...byNumber.keys()].sort((a, b) => b - a);
+  return [...numbers.map((n) => join(dir, byNumber.get(n)!)), path];
+}

@@ -1,0 +1,78 @@
+/**
+ * The six syscalls that send a signal, and where each keeps its arguments.
+ * Argument indexes are N in the SYSCALL record's aN fields.
+ */
+import { syscallNumber } from "./syscalls.ts";
+
+export type KillSyscall = "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo" | "pidfd_send_signal";
+
+/**
+ * What a signal was aimed at.
+ * - process: one thread group, pid a0
+ * - group: a process group; pgid −a0, or the caller's own group when a0 is 0
+ * - all: every process the caller may signal (kill(-1, sig))
+ * - thread: one thread; tid is in the spec's tidArg (tgid in a0 for the tg* calls)
+ * - pidfd: a0 is a file descriptor; only OBJ_PID names the target
+ */
+export type KillScope = "process" | "group" | "all" | "thread" | "pidfd";
+
+export interface KillSpec {
+  readonly name: KillSyscall;
+  /** aN holding the signal number. */
+  readonly signalArg: number;
+  /** aN holding the target: pid, pgid (kill), tid (tkill), tgid (tg*) or pidfd. Always a0. */
+  readonly targetArg: number;
+  /** aN holding the thread id, for thread-directed calls. */
+  readonly tidArg: number | null;
+  /** The scope when a0 > 0. Only kill widens it for a0 <= 0: see killScope. */
+  readonly scope: KillScope;
+  /** kill(2) alone reads a0's sign as process / own group / all / group −a0. */
+  readonly signedTarget: boolean;
+}
+
+export const KILL_FAMILY: Readonly<Record<KillSyscall, KillSpec>> = {
+  kill: { name: "kill", signalArg: 1, targetArg: 0, tidArg: null, scope: "process", signedTarget: true },
+  tkill: { name: "tkill", signalArg: 1, targetArg: 0, tidArg: 0, scope: "thread", signedTarget: false },
+  tgkill: { name: "tgkill", signalArg: 2, targetArg: 0, tidArg: 1, scope: "thread", signedTarget: false },
+  rt_sigqueueinfo: { name: "rt_sigqueueinfo", signalArg: 1, targetArg: 0, tidArg: null, scope: "process", signedTarget: false },
+  rt_tgsigqueueinfo: { name: "rt_tgsigqueueinfo", signalArg: 2, targetArg: 0, tidArg: 1, scope: "thread", signedTarget: false },
+  pidfd_send_signal: { name: "pidfd_send_signal", signalArg: 1, targetArg: 0, tidArg: null, scope: "pidfd", signedTarget: false },
+};
+
+export const KILL_SYSCALLS: readonly KillSyscall[] = Object.keys(KILL_FAMILY) as KillSyscall[];
+
+export function isKillFamily(name: string): name is KillSyscall {
+  return Object.hasOwn(KILL_FAMILY, name);
+}
+
+/** The scope of one call, given a0 already read with toSigned32. */
+export function killScope(spec: KillSpec, a0: number): KillScope {
+  if (!spec.signedTarget || a0 > 0) return spec.scope;
+  if (a0 === -1) return "all";
+  return "group";
+}
+
+const EMPTY: ReadonlySet<number> = new Set();
+const numbersByArch = new Map<string, ReadonlySet<number>>();
+
+/** The family's syscall numbers on this arch (empty for an unknown arch). The same Set each call: do not mutate. */
+export function killFamilyNumbers(arch: string): ReadonlySet<number> {
+  const cached = numbersByArch.get(arch);
+  if (cached !== undefined) return cached;
+  const numbers = KILL_SYSCALLS.map((name) => syscallNumber(arch, name)).filter((nr) => nr !== null);
+  // Unknown arches are not cached, so arbitrary input cannot grow the map.
+  if (numbers.length === 0) return EMPTY;
+  const set: ReadonlySet<number> = new Set(numbers);
+  numbersByArch.set(arch, set);
+  return set;
+}
+
+/**
+ * An audit argument (hex, no 0x, up to 64 bits) as a signed 32-bit number.
+ * pids and signals are ints, and a 64-bit caller's -1 is ffffffffffffffff while
+ * a 32-bit caller's is ffffffff, so only the low 32 bits count. NaN if not hex.
+ */
+export function toSigned32(hex: string): number {
+  if (!/^[0-9a-fA-F]{1,16}$/.test(hex)) return Number.NaN;
+  return Number.parseInt(hex.length > 8 ? hex.slice(-8) : hex, 16) | 0;
+}

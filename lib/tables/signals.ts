@@ -1,0 +1,75 @@
+/**
+ * Signal numbers as the kernel sees them. 1..31 are the x86/asm-generic
+ * numbering, which every arch we decode shares (alpha, mips, parisc and sparc
+ * differ). Real-time signals use the kernel's range, 32..64: glibc reserves 32
+ * and 33 for itself and calls 34 SIGRTMIN, so `kill -l` in bash numbers the
+ * same signals two higher (its RTMIN+3 is our RTMIN+5, both 37).
+ */
+
+/** Kernel real-time range. */
+export const SIGRTMIN = 32;
+export const SIGRTMAX = 64;
+
+const CLASSIC: readonly string[] = [
+  "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
+  "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
+  "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
+  "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+];
+
+/** Other names accepted on input (kill(1) accepts them too). */
+const ALIASES: ReadonlyMap<string, number> = new Map([
+  ["IOT", 6],
+  ["CLD", 17],
+  ["POLL", 29],
+]);
+
+/**
+ * Names a real-time signal the way bash's `kill -l` does: SIGRTMIN+n up to the
+ * midpoint of the range, SIGRTMAX-n above it. With glibc's range (34..64) this
+ * reproduces `kill -l`; the defaults give the kernel's view.
+ */
+export function rtSignalName(nr: number, rtmin = SIGRTMIN, rtmax = SIGRTMAX): string | null {
+  if (!Number.isInteger(nr) || nr < rtmin || nr > rtmax) return null;
+  if (nr === rtmin) return "SIGRTMIN";
+  if (nr === rtmax) return "SIGRTMAX";
+  const up = nr - rtmin;
+  return up <= Math.floor((rtmax - rtmin) / 2) ? `SIGRTMIN+${up}` : `SIGRTMAX-${rtmax - nr}`;
+}
+
+/** Index = signal number; [0] is null (signal 0 only probes). */
+export const SIGNALS: readonly (string | null)[] = [
+  null,
+  ...CLASSIC,
+  ...Array.from({ length: SIGRTMAX - SIGRTMIN + 1 }, (_, i) => rtSignalName(SIGRTMIN + i)),
+];
+
+const BY_NAME = new Map<string, number>();
+for (const [nr, name] of SIGNALS.entries()) if (name) BY_NAME.set(name.slice(3), nr);
+for (const [name, nr] of ALIASES) BY_NAME.set(name, nr);
+
+/** 9 → "SIGKILL", 34 → "SIGRTMIN+2"; null for 0 (a probe) and out of range. */
+export function signalName(nr: number): string | null {
+  return SIGNALS[nr] ?? null;
+}
+
+/**
+ * "KILL", "SIGKILL", "sigkill", "9", "RTMIN+3", "SIGRTMAX-2" → number; any
+ * RTMIN+n / RTMAX-n inside the range, not only the canonical spelling. "0" gives
+ * 0, the probe. null when unknown.
+ */
+export function signalNumber(text: string): number | null {
+  const t = text.trim().toUpperCase();
+  if (/^\d+$/.test(t)) {
+    const nr = Number(t);
+    return nr <= SIGRTMAX ? nr : null;
+  }
+  const name = t.startsWith("SIG") ? t.slice(3) : t;
+  const known = BY_NAME.get(name);
+  if (known !== undefined) return known;
+  const rt = /^RT(MIN|MAX)([+-])(\d{1,2})$/.exec(name);
+  if (!rt) return null;
+  const offset = Number(rt[3]);
+  const nr = rt[1] === "MIN" && rt[2] === "+" ? SIGRTMIN + offset : rt[1] === "MAX" && rt[2] === "-" ? SIGRTMAX - offset : Number.NaN;
+  return nr >= SIGRTMIN && nr <= SIGRTMAX ? nr : null;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bun
+/**
+ * decode: audit records → one JSON `event` per line (docs/SCHEMA.md).
+ * Reads raw audit text (audit.log, ausearch output, kernel log) or capture's
+ * `record` lines; passes other JSON line kinds through.
+ */
+import { defineCommand } from "citty";
+import { inputArgs, runScript } from "../lib/cli.ts";
+import { readInputs, LineWriter } from "../lib/jsonl.ts";
+import { EventStage } from "../lib/pipeline.ts";
+import { inputErrors, inputPaths, logSummary } from "../lib/script-io.ts";
+
+const command = defineCommand({
+  meta: {
+    name: "decode",
+    description: [
+      "Group audit records into events and interpret them (arch, syscall, signal, errno, ids, hex strings).",
+      "",
+      "Examples:",
+      "  bun scripts/decode.ts < /var/log/audit/audit.log",
+      "  bun scripts/capture.ts --rotated | bun scripts/decode.ts --no-lookup",
+      "  bun scripts/decode.ts test/fixtures/seed-ausearch-block.log | jq .syscall",
+    ].join("\n"),
+  },
+  args: {
+    ...inputArgs,
+    window: { type: "string", description: "Close an event this many seconds (audit time) behind the newest record", default: "2" },
+    paths: { type: "positional", required: false, description: "Input files (as --file)" },
+  },
+  async run({ args, rawArgs }) {
+    const errors = inputErrors(args.strict);
+    const stage = new EventStage(
+      { lookup: !args["no-lookup"], passwdFile: args.passwd, groupFile: args.group, windowSeconds: Number(args.window) },
+      errors,
+    );
+    const writer = new LineWriter();
+    try {
+      for await (const batch of readInputs(inputPaths(rawArgs, args._), errors)) {
+        for (const line of stage.push(batch)) writer.write(line);
+      }
+      for (const line of stage.flush()) writer.write(line);
+    } finally {
+      writer.flush();
+    }
+    const { records, events, structural } = stage.stats;
+    logSummary("decode", { records, events, "structural lines": structural, "duplicate records folded": stage.decoder.folded }, errors);
+  },
+});
+
+await runScript(command);

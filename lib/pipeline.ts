@@ -43,6 +43,7 @@ export class EventStage {
         this.out.push(item.value);
       }
     }
+    this.decoder.settle();
     return this.take();
   }
 

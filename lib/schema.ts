@@ -190,6 +190,12 @@ export interface BaitLine {
   exitCode: number | null;
   method: "ns_last_pid" | "fork-loop";
   attempts: number;
+  /** The child's comm (what a killer's OBJ_PID `ocomm` shows). */
+  comm?: string;
+  /** The uid the child ran as. */
+  uid?: number | null;
+  /** Milliseconds from the first attempt until the child held the PID. */
+  takeMs?: number;
 }
 
 /**

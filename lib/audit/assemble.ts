@@ -4,9 +4,12 @@
  * audit.log has no EOE records, so an event also closes:
  *  - at once, for record types that never belong to a syscall event
  *    (user-space and daemon messages, our own SIGNAL_GENERATE);
- *  - at PROCTITLE when the event already has its SYSCALL (the kernel writes
- *    PROCTITLE last). ausearch also closes at a PROCTITLE that comes first, and
- *    so splits pasted logs in two; we keep such an event open instead;
+ *  - soon after PROCTITLE when the event already has its SYSCALL (the kernel
+ *    writes PROCTITLE last): such an event is complete, and is emitted at the
+ *    end of the current input batch (`settle`) or once `holdRecords` more
+ *    records have arrived, so a straggler that was reordered in the same
+ *    batch still joins it. ausearch closes at any PROCTITLE, even one that
+ *    comes first, and so splits pasted logs in two; we do not;
  *  - when it is older than `windowSeconds` of audit time behind the newest
  *    record seen, or when more than `maxInFlight` events are open;
  *  - at EOE, which netlink and auditd plugins deliver; once a stream has shown
@@ -42,6 +45,8 @@ export interface AssemblerOptions {
   windowSeconds?: number;
   /** Close the oldest open event beyond this many. Default 4096. */
   maxInFlight?: number;
+  /** Emit a complete event after this many further records at the latest. Default 256. */
+  holdRecords?: number;
 }
 
 interface OpenEvent extends AssembledEvent {
@@ -79,6 +84,10 @@ export class EventAssembler {
   private readonly windowSeconds: number;
   private readonly maxInFlight: number;
   private readonly standaloneCache = new Map<string, boolean>();
+  /** Complete events not yet emitted, with the record count when they completed. */
+  private readonly complete = new Map<string, number>();
+  private recordCount = 0;
+  private readonly holdRecords: number;
   /** Late EOE records absorbed into an already-closed event (counted, not lost). */
   lateEoe = 0;
   /** Records identical to one already in their event (the same log fed twice), folded into it. */
@@ -90,6 +99,7 @@ export class EventAssembler {
   ) {
     this.windowSeconds = options.windowSeconds ?? 2;
     this.maxInFlight = options.maxInFlight ?? 4096;
+    this.holdRecords = options.holdRecords ?? 256;
   }
 
   /** Add one record; may emit zero or more events. */
@@ -124,8 +134,17 @@ export class EventAssembler {
     }
     event.records.push(record);
     if (type === "SYSCALL") event.hasSyscall = true;
-    if (type === "EOE" || standalone || (type === "PROCTITLE" && event.hasSyscall && !this.eoeStream)) {
+    this.recordCount++;
+    if (type === "EOE" || standalone) {
       this.close(key, event);
+    } else if (type === "PROCTITLE" && event.hasSyscall && !this.eoeStream && !this.complete.has(key)) {
+      this.complete.set(key, this.recordCount);
+    }
+    for (const [completeKey, at] of this.complete) {
+      if (at + this.holdRecords > this.recordCount) break;
+      const done = this.open.get(completeKey);
+      if (done) this.close(completeKey, done);
+      else this.complete.delete(completeKey);
     }
     if (seconds > this.newestSeconds) {
       this.newestSeconds = seconds;
@@ -133,6 +152,15 @@ export class EventAssembler {
     } else if (this.open.size > this.maxInFlight) {
       this.expire();
     }
+  }
+
+  /** No more input for now (end of a batch): emit the events known to be complete. */
+  settle(): void {
+    for (const key of this.complete.keys()) {
+      const event = this.open.get(key);
+      if (event) this.close(key, event);
+    }
+    this.complete.clear();
   }
 
   /** End of input: emit everything still open, oldest first. */
@@ -154,6 +182,7 @@ export class EventAssembler {
 
   private close(key: string, event: OpenEvent): void {
     this.open.delete(key);
+    this.complete.delete(key);
     this.recentlyClosed.add(key);
     if (this.recentlyClosed.size > RECENTLY_CLOSED_LIMIT) {
       const oldest = this.recentlyClosed.values().next().value;

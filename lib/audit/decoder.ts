@@ -83,6 +83,11 @@ export class Decoder {
     });
   }
 
+  /** End of an input batch: emit events known to be complete. */
+  settle(): void {
+    this.assembler.settle();
+  }
+
   flush(): void {
     this.assembler.flush();
   }

@@ -75,7 +75,12 @@ function parseRecordAt(text: string, typeAt: number, node: string | null): Parse
   if (typeEnd < 0) return { kind: "invalid", error: "record has a type but no audit(…) stamp" };
   let type = text.slice(typeStart, typeEnd);
   if (type.length === 0) return { kind: "invalid", error: "empty record type" };
+  // Kernel-log forms number the type; auditd writes UNKNOWN[N] for numbers
+  // it has no name for. Name them when we know the number, as ausearch does.
   if (isDigits(type)) type = recordTypeName(Number(type));
+  else if (type.startsWith("UNKNOWN[") && type.endsWith("]") && isDigits(type.slice(8, -1))) {
+    type = recordTypeName(Number(type.slice(8, -1)));
+  }
   // `msg=audit(` in audit.log, bare `audit(` in kernel-log forms.
   let stampAt = typeEnd + 1;
   if (text.startsWith("msg=", stampAt)) stampAt += 4;

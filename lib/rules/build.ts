@@ -10,28 +10,15 @@
  * off as well.
  */
 import { machine } from "node:os";
+import { archBits } from "../tables/arch.ts";
+import { KILL_FAMILY, KILL_SYSCALLS, type KillSyscall } from "../tables/kill-family.ts";
 
 export type Arch = "b64" | "b32";
 
-export const KILL_SYSCALLS = [
-  "kill",
-  "tkill",
-  "rt_sigqueueinfo",
-  "pidfd_send_signal",
-  "tgkill",
-  "rt_tgsigqueueinfo",
-] as const;
-export type KillSyscall = (typeof KILL_SYSCALLS)[number];
-
-/** Which argument holds the signal. */
-export const SIGNAL_ARG: Record<KillSyscall, "a1" | "a2"> = {
-  kill: "a1",
-  tkill: "a1",
-  rt_sigqueueinfo: "a1",
-  pidfd_send_signal: "a1",
-  tgkill: "a2",
-  rt_tgsigqueueinfo: "a2",
-};
+/** The argument (`a1` or `a2`) holding this call's signal. */
+export function signalArg(syscall: KillSyscall): string {
+  return `a${KILL_FAMILY[syscall].signalArg}`;
+}
 
 export const DEFAULT_KEY = "whokilled";
 
@@ -64,26 +51,15 @@ export interface BuiltRule {
   detail: string;
 }
 
-const KERNEL_64 = new Set([
-  "x86_64",
-  "aarch64",
-  "arm64",
-  "ppc64",
-  "ppc64le",
-  "s390x",
-  "riscv64",
-  "mips64",
-  "sparc64",
-  "loongarch64",
-]);
-
 /**
  * ABIs a kernel of this machine type can run. A 64-bit kernel runs 32-bit
  * processes too (when built with compat support); they are logged with the
  * 32-bit arch and syscall numbers, so they need their own rules.
  */
 export function kernelArches(machineName: string = machine()): Arch[] {
-  return KERNEL_64.has(machineName) ? ["b64", "b32"] : ["b32"];
+  // uname -m names (x86_64, aarch64, ppc64le…) are the audit arch names; an
+  // unknown one (i686, armv7l) is a 32-bit machine.
+  return archBits(machineName) === 64 ? ["b64", "b32"] : ["b32"];
 }
 
 /** Keys become a file name and an auditctl argument: keep them plain. */
@@ -130,16 +106,16 @@ export function buildRules(options: RuleOptions): BuiltRule[] {
 function fieldsFor(syscall: KillSyscall, options: RuleOptions): string[] {
   const fields: string[] = [];
   if (options.pid !== undefined && syscall !== "pidfd_send_signal") fields.push(`a0=${options.pid}`);
-  const signalArg = SIGNAL_ARG[syscall];
-  if (options.signal !== undefined) fields.push(`${signalArg}=${options.signal}`);
-  else if (!options.probes) fields.push(`${signalArg}!=0`);
+  const arg = signalArg(syscall);
+  if (options.signal !== undefined) fields.push(`${arg}=${options.signal}`);
+  else if (!options.probes) fields.push(`${arg}!=0`);
   if (options.uid !== undefined) fields.push(`uid=${options.uid}`);
   return fields;
 }
 
 function describe(arch: Arch, syscalls: readonly KillSyscall[], options: RuleOptions): string {
   const parts = [`${syscalls.join(", ")} from ${arch === "b64" ? "64" : "32"}-bit callers`];
-  const signalArgs = [...new Set(syscalls.map((s) => SIGNAL_ARG[s]))].join("/");
+  const signalArgs = [...new Set(syscalls.map(signalArg))].join("/");
   if (options.signal !== undefined) parts.push(`only signal ${options.signal} (${signalArgs})`);
   else if (!options.probes) parts.push(`signal-0 probes left out (${signalArgs}!=0)`);
   if (options.pid !== undefined) {

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileS
 import { join } from "node:path";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
+import { escapeControl } from "../render/escape.ts";
 import type { BlindSpotLine, RuleLine } from "../schema.ts";
 import {
   addRule,
@@ -166,7 +167,7 @@ function enableAndFindBlindSpots(run: AuditctlRunner, env: RulesEnv): { enabledA
   const blindSpots = findBlindSpots(listProcesses(procRoot), ticks, clock, [process.pid]);
   log.warn(
     `audit was off; enabled it now (auditctl -e 1). Processes started before now are not audited, whatever the rules: ${blindSpots.length} blind spot(s)` +
-      (blindSpots.length ? `:\n  ${blindSpots.map((b) => `${b.pid} ${escapeForLog(b.comm)} (started ${b.start})`).join("\n  ")}` : ""),
+      (blindSpots.length ? `:\n  ${blindSpots.map((b) => `${b.pid} ${escapeControl(b.comm)} (started ${b.start})`).join("\n  ")}` : ""),
   );
   log.warn("restart those you care about, or boot with audit=1 so that every process is audited");
   return { enabledAt, blindSpots };
@@ -174,11 +175,6 @@ function enableAndFindBlindSpots(run: AuditctlRunner, env: RulesEnv): { enabledA
 
 export function blindSpotLine(b: BlindSpot, enabledAt: string, basis: BlindSpotLine["basis"]): BlindSpotLine {
   return { kind: "blindspot", pid: b.pid, ppid: b.ppid, comm: b.comm, start: b.start, enabledAt, basis };
-}
-
-/** comm is chosen by the process: keep control bytes off the terminal. */
-export function escapeForLog(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 export interface RecordedEnable {

@@ -5,6 +5,7 @@
  * `0xFFFFFFFB`), `-k K` as `-F key=K`. Two rules are the same when list,
  * action, arch, syscall set, field set and keys are.
  */
+import { archBits } from "../tables/arch.ts";
 
 export interface NormalRule {
   /** `exit`, `task`, `user`, `exclude`, `filesystem`, `io_uring`; null for watches or other lines. */
@@ -24,23 +25,6 @@ export interface NormalRule {
 
 const LISTS = new Set(["exit", "task", "user", "exclude", "filesystem", "io_uring", "entry"]);
 const FIELD = /^([A-Za-z0-9_]+)(!=|<=|>=|&=|=|<|>|&)(.*)$/;
-const ARCH_ALIASES: Record<string, string> = {
-  b64: "b64",
-  b32: "b32",
-  x86_64: "b64",
-  aarch64: "b64",
-  ppc64: "b64",
-  ppc64le: "b64",
-  s390x: "b64",
-  riscv64: "b64",
-  i386: "b32",
-  i686: "b32",
-  arm: "b32",
-  armeb: "b32",
-  ppc: "b32",
-  s390: "b32",
-};
-
 /** Parse a rule given as one line (`auditctl -l` or rules.d) or as argv. */
 export function parseRule(rule: string | readonly string[]): NormalRule {
   const tokens = typeof rule === "string" ? rule.trim().split(/\s+/).filter(Boolean) : [...rule];
@@ -76,7 +60,7 @@ export function parseRule(rule: string | readonly string[]): NormalRule {
         }
         const [, name, op, raw] = match as unknown as [string, string, string, string];
         if (name === "key" && op === "=") normal.keys.push(...raw.split("\u0001"));
-        else if (name === "arch" && op === "=") normal.arch = ARCH_ALIASES[raw] ?? raw;
+        else if (name === "arch" && op === "=") normal.arch = foldArch(raw);
         else normal.fields.push(`${name}${op}${canonicalValue(raw)}`);
         break;
       }
@@ -93,6 +77,13 @@ export function parseRule(rule: string | readonly string[]): NormalRule {
   normal.keys.sort();
   normal.other.sort();
   return normal;
+}
+
+/** `-F arch=` takes b64/b32 or a machine name (x86_64, i386…); fold the names onto b64/b32. */
+function foldArch(raw: string): string {
+  if (raw === "b64" || raw === "b32") return raw;
+  const bits = archBits(raw) ?? (raw === "i686" ? 32 : null);
+  return bits === 64 ? "b64" : bits === 32 ? "b32" : raw;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { usageError } from "../errors.ts";
-import { signalNumber } from "../tables/signals.ts";
+import { SIGRTMAX, signalNumber } from "../tables/signals.ts";
 import { DEFAULT_KEY, KEY_PATTERN, kernelArches, type Arch, type RuleOptions } from "./build.ts";
 
 export interface RuleFlags {
@@ -23,8 +23,6 @@ export interface RuleFlags {
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
-/** Linux's highest signal (SIGRTMAX) on every architecture but MIPS (128). */
-const MAX_SIGNAL = 64;
 
 export function ruleOptionsFromFlags(flags: RuleFlags): RuleOptions {
   const options: RuleOptions = { key: parseKey(flags.key ?? DEFAULT_KEY), probes: flags.probes === true };
@@ -53,17 +51,12 @@ export function parsePid(text: string): number {
   return pid;
 }
 
-/** A signal name (KILL, SIGKILL, sigterm, RTMIN+3…) or number 0–64. */
+/** A signal name (KILL, SIGKILL, sigterm, RTMIN+3…) or number 0–64 (lib/tables/signals.ts). */
 export function parseSignal(text: string): number {
-  const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) {
-    const nr = Number(trimmed);
-    if (nr > MAX_SIGNAL) throw usageError(`--signal ${trimmed}: signal numbers go from 0 to ${MAX_SIGNAL}`);
-    return nr;
-  }
-  const nr = signalNumber(trimmed);
-  if (nr === null || nr === undefined) throw usageError(`--signal ${JSON.stringify(text)}: unknown signal name (try KILL, SIGTERM, HUP or a number)`);
-  return nr;
+  const nr = signalNumber(text);
+  if (nr !== null) return nr;
+  const what = /^\s*\d+\s*$/.test(text) ? `signal numbers go from 0 to ${SIGRTMAX}` : "unknown signal name (try KILL, SIGTERM, HUP or a number)";
+  throw usageError(`--signal ${JSON.stringify(text)}: ${what}`);
 }
 
 /** A uid number, or a user name looked up in /etc/passwd (or `passwdFile`). */

@@ -55,7 +55,8 @@ function matchKeys(signal: SignalLine): string[] {
 /** Does this tracefs signal come from a process (something audit could have recorded)? */
 function fromProcess(signal: SignalLine): boolean {
   const kind = signal.origin?.kind;
-  return kind !== "kernel" && kind !== "fault" && signal.signal.nr !== 0;
+  // kernel, fault, timer and other si_codes never come from a kill-family call.
+  return (kind === undefined || kind === "user" || kind === "queue" || kind === "tkill") && signal.signal.nr !== 0;
 }
 
 export class SourceCorrelator {
@@ -89,7 +90,7 @@ export class SourceCorrelator {
   /** Feed one signal; returns the signals ready for counting (possibly none, possibly older ones). */
   push(signal: SignalLine, ms: number | null): ObservedSignal[] {
     if (signal.source !== "tracefs") return this.pushAudit(signal, ms);
-    if (!fromProcess(signal)) return [{ signal, ms, crossCheck: this.auditCount > 0 ? "unmatched" : "no-audit" }];
+    if (!fromProcess(signal)) return [{ signal, ms, crossCheck: null }];
     const keys = matchKeys(signal);
     for (const key of keys) {
       const times = this.audit.get(key);

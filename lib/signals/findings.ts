@@ -5,7 +5,7 @@
  * To add a finding: write lib/signals/findings/NAME.ts exporting a
  * `defineDetector({...})`, and list it in DETECTORS below.
  */
-import type { SignalLine } from "../schema.ts";
+import type { GapLine, SignalLine } from "../schema.ts";
 import { SourceCorrelator, type CorrelateStats } from "./correlate.ts";
 import { blindSpot } from "./findings/blind-spot.ts";
 import { recycledPid } from "./findings/recycled-pid.ts";
@@ -45,6 +45,18 @@ export interface Report {
   findings: Finding[];
   /** How tracefs signals compared with audit ones (all zero when only one source was read). */
   crossCheck: CorrelateStats;
+  /** Gaps the capture knew it had: signals in them are missing from this report. */
+  gaps: GapStats;
+}
+
+export interface GapStats {
+  count: number;
+  /** Records lost, summed over the gaps that said how many. */
+  lost: number;
+  /** Gaps that did not say how many records they lost. */
+  lostUnknown: number;
+  first: string | null;
+  last: string | null;
 }
 
 export function resolveFindingOptions(options: FindingOptions = {}): ResolvedFindingOptions {
@@ -73,6 +85,7 @@ export class Analyzer {
   private readonly summary: SummaryBuilder;
   private readonly correlator: SourceCorrelator;
   private readonly runs: Array<{ detector: FindingDetector<any>; state: unknown }>;
+  private readonly gaps: GapStats = { count: 0, lost: 0, lostUnknown: 0, first: null, last: null };
 
   constructor(options: AnalyzeOptions = {}) {
     this.options = resolveFindingOptions(options);
@@ -85,6 +98,19 @@ export class Analyzer {
     for (const observed of this.correlator.push(signal, signalTimeMs(signal))) this.count(observed);
   }
 
+  /** Note a gap line (lost records) from the capture. */
+  gap(line: GapLine): void {
+    this.gaps.count++;
+    if (line.lost === null) this.gaps.lostUnknown++;
+    else this.gaps.lost += line.lost;
+    const ms = Date.parse(line.time);
+    if (Number.isFinite(ms)) {
+      const iso = new Date(ms).toISOString();
+      if (this.gaps.first === null || iso < this.gaps.first) this.gaps.first = iso;
+      if (this.gaps.last === null || iso > this.gaps.last) this.gaps.last = iso;
+    }
+  }
+
   private count(observed: ObservedSignal): void {
     this.summary.add(observed.signal, observed.ms);
     for (const run of this.runs) run.detector.observe(run.state, observed);
@@ -95,16 +121,23 @@ export class Analyzer {
     const summary = this.summary.summary();
     const findings: Finding[] = [];
     for (const run of this.runs) findings.push(...run.detector.detect({ summary, state: run.state, options: this.options }));
-    return { summary, findings: sortFindings(findings), crossCheck: { ...this.correlator.stats } };
+    return { summary, findings: sortFindings(findings), crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps } };
   }
 }
 
-/** Summary + findings for a whole stream (array, generator, or async generator). */
+/**
+ * Summary + findings for a whole stream (array, generator, or async
+ * generator, e.g. `signalsFrom` from lib/signals/pipeline.ts). Gap lines in
+ * the stream are counted, not analysed.
+ */
 export async function analyze(
-  signals: Iterable<SignalLine> | AsyncIterable<SignalLine>,
+  lines: Iterable<SignalLine | GapLine> | AsyncIterable<SignalLine | GapLine>,
   options: AnalyzeOptions = {},
 ): Promise<Report> {
   const analyzer = new Analyzer(options);
-  for await (const signal of signals) analyzer.add(signal);
+  for await (const line of lines) {
+    if (line.kind === "signal") analyzer.add(line);
+    else analyzer.gap(line);
+  }
   return analyzer.finish();
 }

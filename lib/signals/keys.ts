@@ -22,7 +22,7 @@ export function victimKey(victim: Pick<Victim, "pid" | "comm" | "uid">): string 
 export function signalName(signal: SignalInfo): string {
   const name = signal.name?.trim();
   if (name) return /^SIG/i.test(name) ? name.toUpperCase() : `SIG${name.toUpperCase()}`;
-  return `SIG${signal.nr}`;
+  return signal.nr === 0 ? "0 (probe)" : `SIG${signal.nr}`;
 }
 
 const AUDIT_ID = /^(\d+)(?:\.(\d{1,9}))?:\d+$/;

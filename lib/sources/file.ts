@@ -36,11 +36,11 @@ export interface ReadOptions {
   startOffset?: number;
   /** Line number of the line at startOffset (default 1). */
   startLine?: number;
-  /** Read size (default 4 MiB). */
+  /** Read size (default 128 KiB: measured faster than 4 MiB, the batch stays in cache). */
   chunkBytes?: number;
 }
 
-export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_CHUNK_BYTES = 128 * 1024;
 
 /** An opened input: the fd pins the file's identity even if it is renamed meanwhile. */
 export interface OpenSource {
@@ -125,8 +125,8 @@ export async function* rawChunks(source: OpenSource, startOffset = 0, chunkBytes
     return;
   }
   let position = startOffset;
-  // The first read is sized to what the file holds, so a small file does not allocate 4 MiB.
-  let want = Math.max(Math.min(chunkBytes, source.size - position), 64 * 1024);
+  // The first read is sized to what the file holds, so a small file does not allocate a whole chunk.
+  let want = Math.max(Math.min(chunkBytes, source.size - position), 4096);
   for (;;) {
     if (signal?.aborted) return;
     const buffer = Buffer.allocUnsafe(want);

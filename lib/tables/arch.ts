@@ -84,6 +84,12 @@ export function archName(auditArchHex: string): string | null {
   return NAME_BY_HEX.get(Number.parseInt(auditArchHex, 16).toString(16)) ?? null;
 }
 
+/** "x86_64" → "c000003e", as audit writes it; null for an unknown name. */
+export function archHex(name: string): string | null {
+  const value = VALUE_BY_NAME.get(name);
+  return value === undefined ? null : value.toString(16);
+}
+
 /** Word size from the AUDIT_ARCH 64-bit flag; null for an unknown name. */
 export function archBits(name: string): 32 | 64 | null {
   const value = VALUE_BY_NAME.get(name);

@@ -1,5 +1,5 @@
 /** Interpretation tables: arches, syscalls, the kill family, signals, errno, audit record types. */
-export { ARCH_NAMES, archBits, archForRules, archName } from "./arch.ts";
+export { ARCH_NAMES, archBits, archForRules, archHex, archName } from "./arch.ts";
 export { errnoName } from "./errno.ts";
 export {
   KILL_FAMILY,

@@ -2,6 +2,7 @@
  * The six syscalls that send a signal, and where each keeps its arguments.
  * Argument indexes are N in the SYSCALL record's aN fields.
  */
+import type { TargetScope } from "../schema.ts";
 import { syscallNumber } from "./syscalls.ts";
 
 export type KillSyscall = "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo" | "pidfd_send_signal";
@@ -14,7 +15,7 @@ export type KillSyscall = "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "rt_
  * - thread: one thread; tid is in the spec's tidArg (tgid in a0 for the tg* calls)
  * - pidfd: a0 is a file descriptor; only OBJ_PID names the target
  */
-export type KillScope = "process" | "group" | "all" | "thread" | "pidfd";
+export type KillScope = TargetScope;
 
 export interface KillSpec {
   readonly name: KillSyscall;

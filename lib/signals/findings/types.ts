@@ -82,8 +82,9 @@ export const DEFAULT_FINDING_OPTIONS: ResolvedFindingOptions = {
  * How a tracefs signal compares with the audit signals in the same stream:
  * `unmatched` = audit was running then but recorded no such call (a blind
  * spot); `no-audit` = no audit signals cover that time, so nothing can be
- * said. Audit signals carry null. Matched tracefs twins are merged away
- * before detectors see them.
+ * said. Audit signals, and tracefs signals no kill-family call could have
+ * caused (kernel, fault, timer…), carry null. Matched tracefs twins are
+ * merged away before detectors see them.
  */
 export type CrossCheck = "unmatched" | "no-audit" | null;
 

@@ -1,0 +1,411 @@
+/**
+ * bait: take hold of a chosen PID with a child process and wait there to be
+ * killed, then say how that child died. This is the `findpid` trick from the
+ * original case: a killer that keeps signalling one PID number gives itself
+ * away in the audit log as soon as something lives at that number.
+ *
+ * Two ways to get a given PID:
+ * - `ns_last_pid`: write PID−1 to /proc/sys/kernel/ns_last_pid (CAP_SYS_ADMIN
+ *   or CAP_CHECKPOINT_RESTORE over our PID namespace) and spawn at once; the
+ *   allocator hands out the next free number. Another process can slip in
+ *   between the write and our fork, so we check and retry.
+ * - `fork-loop`: spawn and discard children until the allocator's cursor comes
+ *   round to the PID. Works unprivileged but costs one spawn per PID between
+ *   the cursor and the target (about 1 ms each).
+ *
+ * The child is `sleep infinity` run through a symlink named after the wanted
+ * comm (the kernel takes comm from the exec'd path's basename), in its own
+ * session so a terminal's Ctrl-C reaches only bait, and with a parent-death
+ * signal (setpriv --pdeathsig) so it never outlives a bait killed hard.
+ */
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WhokilledError, usageError } from "./errors.ts";
+import { log } from "./log.ts";
+import { describeHolder, NS_LAST_PID_FILE, pidInUse, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "./pid-space.ts";
+import type { BaitLine, SignalInfo } from "./schema.ts";
+import { signalName, signalNumber } from "./tables/signals.ts";
+
+export type BaitMethod = BaitLine["method"];
+
+export const DEFAULT_BAIT_COMM = "wk-bait";
+
+export interface BaitOptions {
+  /** The PID to take. 2 … pid_max − 1. */
+  pid: number;
+  /** Children to park on the PID one after another; 0 = until stopped. Default 1. */
+  count?: number;
+  /** Per child: after this long bait ends the child itself (outcome "stopped"). */
+  timeoutMs?: number;
+  /** Run the child as this user (needs root); gid defaults to the user's primary group. */
+  uid?: number;
+  gid?: number;
+  /** Abort = stop: end our child, yield its "stopped" line, return. */
+  signal?: AbortSignal;
+  /** The child's comm (max 15 bytes, no '/'). Default `wk-bait`. */
+  comm?: string;
+  /** How to take the PID. `auto` (default): ns_last_pid, else the fork loop. */
+  method?: BaitMethod | "auto";
+  /** If the PID is held by someone else, poll this long for it to become free. Default 0: fail at once. */
+  waitMs?: number;
+  /** Give up taking the PID after this long (the fork loop can take a while). Default 300 s. */
+  takeTimeoutMs?: number;
+  /** Retries of ns_last_pid when another process got the PID first. Default 50. */
+  maxAttempts?: number;
+  /** Called as soon as the child holds the PID and runs under its final comm. */
+  onHold?: (hold: BaitHold) => void;
+}
+
+export interface BaitHold {
+  pid: number;
+  comm: string;
+  method: BaitMethod;
+  attempts: number;
+  /** Time from the first attempt until the child held the PID. */
+  takeMs: number;
+}
+
+const STOP_GRACE_MS = 1000;
+const READY_TIMEOUT_MS = 5000;
+const PROGRESS_EVERY_MS = 5000;
+
+/** Check options against the kernel's limits before touching anything. */
+export function validateBaitOptions(options: BaitOptions, pidMax = readPidMax()): void {
+  const { pid } = options;
+  if (!Number.isInteger(pid)) throw usageError(`--pid must be a whole number, got ${String(pid)}`);
+  if (pid <= 1) throw usageError(`--pid ${pid}: PID 1 and below cannot be taken (0 is the scheduler, 1 is init)`);
+  if (pid >= pidMax) {
+    throw usageError(`--pid ${pid}: the kernel hands out PIDs below pid_max (${pidMax}, ${"/proc/sys/kernel/pid_max"}), so nothing can ever hold it`);
+  }
+  if (options.count !== undefined && (!Number.isInteger(options.count) || options.count < 0)) {
+    throw usageError(`--count must be a whole number ≥ 0 (0 = until stopped), got ${options.count}`);
+  }
+  for (const [name, value] of [
+    ["--timeout", options.timeoutMs],
+    ["--wait", options.waitMs],
+    ["--take-timeout", options.takeTimeoutMs],
+  ] as const) {
+    if (value !== undefined && (!Number.isFinite(value) || value < 0)) throw usageError(`${name} must be a number of seconds ≥ 0`);
+  }
+  const comm = options.comm ?? DEFAULT_BAIT_COMM;
+  if (comm === "" || comm === "." || comm === ".." || /[/\0]/.test(comm)) throw usageError(`--comm ${JSON.stringify(comm)}: must be a file name (no '/')`);
+  if (Buffer.byteLength(comm) > 15) throw usageError(`--comm ${JSON.stringify(comm)}: the kernel keeps only 15 bytes of a comm; use a shorter name`);
+  if (options.uid !== undefined && (!Number.isInteger(options.uid) || options.uid < 0)) throw usageError(`--uid must be a user name or id ≥ 0`);
+  if ((options.uid !== undefined || options.gid !== undefined) && process.getuid?.() !== 0) {
+    throw new WhokilledError("E_PERM", "--uid needs root (bait switches user before running the child)");
+  }
+}
+
+/** `nobody` or `65534` → ids, from /etc/passwd (a bare number not listed there gets gid = uid). */
+export function resolveUser(spec: string, passwdFile = "/etc/passwd"): { uid: number; gid: number; name: string | null } {
+  let entries: string[][] = [];
+  try {
+    entries = readFileSync(passwdFile, "utf8")
+      .split("\n")
+      .filter((line) => line && !line.startsWith("#"))
+      .map((line) => line.split(":"));
+  } catch {
+    // No passwd file: only numeric ids work.
+  }
+  const numeric = /^\d+$/.test(spec);
+  const entry = entries.find((fields) => (numeric ? fields[2] === spec : fields[0] === spec));
+  if (entry) return { uid: Number(entry[2]), gid: Number(entry[3]), name: entry[0] ?? null };
+  if (numeric) return { uid: Number(spec), gid: Number(spec), name: null };
+  throw usageError(`--uid ${JSON.stringify(spec)}: no such user in ${passwdFile}`);
+}
+
+/** A seconds flag ("2", "0.5") → milliseconds; undefined when absent. */
+export function secondsFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const seconds = Number(value.trim());
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(seconds)) {
+    throw usageError(`--${flag} must be a number of seconds, got ${JSON.stringify(value)}`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** The program that becomes the child: a symlink named `comm` to sleep, plus setpriv when present. */
+interface ChildImage {
+  argv: string[];
+  comm: string;
+  cleanup(): void;
+}
+
+function prepareChildImage(comm: string): ChildImage {
+  const path = `${process.env.PATH ?? ""}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`;
+  const sleep = Bun.which("sleep", { PATH: path });
+  if (!sleep) throw new WhokilledError("E_MISSING_TOOL", "sleep not found (coreutils)");
+  const setpriv = Bun.which("setpriv", { PATH: path });
+  const dir = mkdtempSync(join(tmpdir(), "whokilled-bait-"));
+  // Another user (--uid) must be able to reach the symlink.
+  chmodSync(dir, 0o755);
+  const link = join(dir, comm);
+  symlinkSync(sleep, link);
+  const argv = setpriv ? [setpriv, "--pdeathsig", "KILL", "--", link, "infinity"] : [link, "infinity"];
+  if (!setpriv) log.debug("bait: setpriv (util-linux) not found; a child could outlive a bait killed with SIGKILL");
+  return { argv, comm, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+class ChildFactory {
+  constructor(
+    private readonly image: ChildImage,
+    private readonly uid: number | undefined,
+    private readonly gid: number | undefined,
+  ) {}
+
+  spawn(): Bun.Subprocess {
+    try {
+      return Bun.spawn(this.image.argv, {
+        stdio: ["ignore", "ignore", "ignore"],
+        // Own session: a terminal's Ctrl-C or hangup goes to bait, which then ends the child itself.
+        detached: true,
+        cwd: "/",
+        env: {},
+        ...(this.uid !== undefined ? { uid: this.uid, gid: this.gid ?? this.uid } : {}),
+      });
+    } catch (error) {
+      throw new WhokilledError("E_KERNEL", `cannot start the bait child: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
+/** End a child of ours that did not get the PID. It is unreaped until `exited`, so its number cannot be reused meanwhile. */
+async function discard(child: Bun.Subprocess): Promise<void> {
+  child.kill("SIGKILL");
+  await child.exited;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+
+/**
+ * Wait until nobody holds pid. Resolves false on abort; throws E_USAGE when
+ * it is still held at the deadline (at once when waitMs is 0).
+ */
+async function waitUntilFree(pid: number, waitMs: number, signal?: AbortSignal): Promise<boolean> {
+  if (!pidInUse(pid)) return true;
+  const deadline = Date.now() + waitMs;
+  let logged = false;
+  while (Date.now() < deadline) {
+    if (!logged) {
+      log.info(`bait: PID ${pid} is held by ${describeHolder(pid)}; waiting up to ${Math.round(waitMs / 1000)} s for it to be free`);
+      logged = true;
+    }
+    await sleep(Math.min(100, Math.max(0, deadline - Date.now())), signal);
+    if (signal?.aborted) return false;
+    if (!pidInUse(pid)) return true;
+  }
+  throw usageError(
+    `PID ${pid} is in use: ${describeHolder(pid)}. Choose a free PID, or pass --wait SECONDS to wait for it to be free`,
+  );
+}
+
+interface Taken {
+  child: Bun.Subprocess;
+  method: BaitMethod;
+  attempts: number;
+  takeMs: number;
+}
+
+class PidTaker {
+  /** Cleared once a write to ns_last_pid is refused, so later rounds go straight to the fork loop. */
+  private nsLastPidUsable: boolean;
+
+  constructor(
+    private readonly factory: ChildFactory,
+    private readonly options: Required<Pick<BaitOptions, "method" | "waitMs" | "takeTimeoutMs" | "maxAttempts">> & {
+      signal?: AbortSignal;
+    },
+  ) {
+    this.nsLastPidUsable = options.method !== "fork-loop";
+  }
+
+  /** A child of ours holding pid, or null when aborted first. */
+  async take(pid: number): Promise<Taken | null> {
+    const started = performance.now();
+    if (this.nsLastPidUsable) {
+      const taken = await this.viaNsLastPid(pid, started);
+      if (taken !== "refused") return taken;
+    }
+    return await this.viaForkLoop(pid, started);
+  }
+
+  private async viaNsLastPid(pid: number, started: number): Promise<Taken | null | "refused"> {
+    const { signal, maxAttempts, waitMs } = this.options;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      if (signal?.aborted) return null;
+      if (!(await waitUntilFree(pid, waitMs, signal))) return null;
+      try {
+        writeFileSync(NS_LAST_PID_FILE, String(pid - 1));
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? String(error);
+        this.nsLastPidUsable = false;
+        if (this.options.method === "ns_last_pid") {
+          throw new WhokilledError(
+            code === "EPERM" || code === "EACCES" ? "E_PERM" : "E_KERNEL",
+            `cannot write ${NS_LAST_PID_FILE} (${code}): needs root (CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE in this PID namespace)`,
+          );
+        }
+        log.info(`bait: ${NS_LAST_PID_FILE} is not writable (${code}); spawning children until one gets PID ${pid}`);
+        return "refused";
+      }
+      const child = this.factory.spawn();
+      if (child.pid === pid) return { child, method: "ns_last_pid", attempts: attempt, takeMs: performance.now() - started };
+      // Another task got the number between our write and our fork.
+      await discard(child);
+      log.debug(`bait: attempt ${attempt}: got PID ${child.pid}, not ${pid}; retrying`);
+      await sleep(Math.min(attempt, 20), signal);
+    }
+    throw new WhokilledError("E_KERNEL", `could not take PID ${pid}: other tasks got it first ${maxAttempts} times in a row`);
+  }
+
+  private async viaForkLoop(pid: number, started: number): Promise<Taken | null> {
+    const { signal, waitMs, takeTimeoutMs } = this.options;
+    const pidMax = readPidMax();
+    const lastPid = readLastPid();
+    // Below RESERVED_PIDS only counts once the allocator has wrapped, which on a running system it has.
+    if (pid < RESERVED_PIDS && (lastPid === null || lastPid >= RESERVED_PIDS)) {
+      throw usageError(`PID ${pid} is below ${RESERVED_PIDS}: after the first wrap the kernel only hands those out via ns_last_pid (needs root)`);
+    }
+    if (lastPid !== null) {
+      const ahead = pid > lastPid ? pid - lastPid : pidMax - lastPid + (pid - RESERVED_PIDS);
+      log.debug(`bait: fork loop: PID ${pid} is about ${ahead} allocations ahead of the cursor (${lastPid})`);
+    }
+    const deadline = Date.now() + takeTimeoutMs;
+    // Two full turns of the PID space: enough unless others keep taking the number.
+    const maxSpawns = 2 * pidMax;
+    let nextProgress = Date.now() + PROGRESS_EVERY_MS;
+    for (let attempt = 1; attempt <= maxSpawns; attempt++) {
+      if (signal?.aborted) return null;
+      if (!(await waitUntilFree(pid, waitMs, signal))) return null;
+      const child = this.factory.spawn();
+      if (child.pid === pid) return { child, method: "fork-loop", attempts: attempt, takeMs: performance.now() - started };
+      await discard(child);
+      const now = Date.now();
+      if (now >= deadline) {
+        throw new WhokilledError(
+          "E_KERNEL",
+          `could not take PID ${pid} within ${Math.round(takeTimeoutMs / 1000)} s (${attempt} spawns, last got ${child.pid}); raise --take-timeout or run as root for ns_last_pid`,
+        );
+      }
+      if (now >= nextProgress) {
+        log.info(`bait: fork loop: ${attempt} spawns so far, last got PID ${child.pid}, want ${pid}`);
+        nextProgress = now + PROGRESS_EVERY_MS;
+      }
+    }
+    throw new WhokilledError("E_KERNEL", `could not take PID ${pid}: ${maxSpawns} spawns went round the PID space twice without getting it`);
+  }
+}
+
+/** Wait until the child runs under its final comm (setpriv execs it), or it dies first. */
+async function waitReady(child: Bun.Subprocess, comm: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let dead = false;
+  void child.exited.then(() => (dead = true));
+  while (!dead && Date.now() < deadline) {
+    if (readPidStat(child.pid)?.comm === comm) return;
+    await Bun.sleep(1);
+  }
+  if (!dead) log.warn(`bait: child ${child.pid} did not show comm ${JSON.stringify(comm)} within ${READY_TIMEOUT_MS} ms`);
+}
+
+function signalInfo(code: NodeJS.Signals | number): SignalInfo {
+  if (typeof code === "number") return { nr: code, name: signalName(code) };
+  const nr = signalNumber(code);
+  return { nr: nr ?? -1, name: nr === null ? code : signalName(nr) };
+}
+
+/**
+ * Take the PID, wait there to be killed, report; `count` times. Yields one
+ * BaitLine per child after it is gone. Only ever signals its own children.
+ */
+export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
+  validateBaitOptions(options);
+  const { pid, signal } = options;
+  const count = options.count ?? 1;
+  const comm = options.comm ?? DEFAULT_BAIT_COMM;
+  const image = prepareChildImage(comm);
+  const factory = new ChildFactory(image, options.uid, options.gid);
+  const taker = new PidTaker(factory, {
+    method: options.method ?? "auto",
+    waitMs: options.waitMs ?? 0,
+    takeTimeoutMs: options.takeTimeoutMs ?? 300_000,
+    maxAttempts: options.maxAttempts ?? 50,
+    signal,
+  });
+  let current: Bun.Subprocess | null = null;
+  try {
+    for (let round = 0; count === 0 || round < count; round++) {
+      if (signal?.aborted) return;
+      const taken = await taker.take(pid);
+      if (!taken) return;
+      current = taken.child;
+      const child = taken.child;
+      await waitReady(child, comm);
+      const start = new Date().toISOString();
+      options.onHold?.({ pid: child.pid, comm, method: taken.method, attempts: taken.attempts, takeMs: taken.takeMs });
+
+      let stopped = false;
+      let escalated = false;
+      const stop = async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        stopped = true;
+        child.kill("SIGTERM");
+        const gone = await Promise.race([child.exited.then(() => true), Bun.sleep(STOP_GRACE_MS).then(() => false)]);
+        if (!gone) {
+          escalated = true;
+          child.kill("SIGKILL");
+        }
+      };
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => void stop();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal?.aborted) void stop();
+      if (options.timeoutMs !== undefined) timer = setTimeout(() => void stop(), options.timeoutMs);
+      try {
+        await child.exited;
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      }
+      current = null;
+
+      const sig = child.signalCode;
+      const byUs = stopped && (sig === "SIGTERM" || (sig === "SIGKILL" && escalated));
+      const line: BaitLine = {
+        kind: "bait",
+        pid: child.pid,
+        wanted: pid,
+        start,
+        end: new Date().toISOString(),
+        outcome: byUs ? "stopped" : sig !== null ? "signal" : "exit",
+        signal: byUs || sig === null ? null : signalInfo(sig),
+        exitCode: byUs || sig !== null ? null : child.exitCode,
+        method: taken.method,
+        attempts: taken.attempts,
+        comm,
+        uid: options.uid ?? process.getuid?.() ?? null,
+        takeMs: Math.round(taken.takeMs * 10) / 10,
+      };
+      yield line;
+      if (byUs && signal?.aborted) return;
+    }
+  } finally {
+    // Only reached with a live child on an error or an early return(): end it, it is ours.
+    if (current && current.exitCode === null && current.signalCode === null) {
+      current.kill("SIGKILL");
+      await current.exited;
+    }
+    image.cleanup();
+  }
+}

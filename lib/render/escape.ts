@@ -1,0 +1,52 @@
+/**
+ * Escaping for text people read. comm, exe, argv, even user names and ids
+ * come from the audited processes (or from whoever wrote the input file), so
+ * they may hold terminal escape sequences, newlines that forge extra report
+ * lines, or bidi overrides that reorder what is shown.
+ *
+ * One convention everywhere: `\xHH` for C0 controls, DEL and C1 controls
+ * (ESC → `\x1b`, newline → `\x0a`), `\u{HHHH}` for Unicode line separators
+ * and bidi controls, and `\\` for a backslash, so an escaped string can never
+ * pass for another one.
+ */
+
+// C0, DEL, C1, backslash; U+2028/2029 line/paragraph separators; bidi marks, embeddings, overrides and isolates.
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\\\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeChar(ch: string): string {
+  if (ch === "\\") return "\\\\";
+  const code = ch.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+}
+
+/** Make a string safe to print on a terminal or in a one-line field. */
+export function escapeControl(s: string): string {
+  // String(): a JSON input line may hold a number or worse where a string belongs.
+  return String(s).replace(UNSAFE, escapeChar);
+}
+
+/** escapeControl for possibly-missing values: null/undefined → `fallback`. */
+export function escapeOr(s: string | null | undefined, fallback = "?"): string {
+  return s === null || s === undefined ? fallback : escapeControl(s);
+}
+
+const HTML: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+/** HTML text and attribute values. Apply to already control-escaped text. */
+export function escapeHtml(s: string): string {
+  return String(s).replace(/[&<>"']/g, (ch) => HTML[ch]!);
+}
+
+/**
+ * Markdown inline text (table cells included): control-escape, then
+ * backslash-escape what Markdown or GFM could read as inline syntax (emphasis,
+ * code, links, table pipes, strikethrough, raw HTML, entities), and a block
+ * marker (`#`, `>`, `-`, `+`, `1.`) at the very start. Paths keep their dots
+ * and dashes, so the raw text stays readable in a mail.
+ */
+export function escapeMarkdown(s: string): string {
+  return escapeControl(s)
+    .replace(/[\\`*_[\]<>|~&]/g, (ch) => `\\${ch}`)
+    .replace(/^([#+=-])/, "\\$1")
+    .replace(/^(\d+)([.)])/, "$1\\$2");
+}

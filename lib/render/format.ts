@@ -1,0 +1,120 @@
+/**
+ * Small formatting pieces every renderer shares: times, counts, ANSI colour,
+ * display width. Apart from the fallbacks noted below, nothing here escapes:
+ * callers escape attacker-controlled text before handing it to these helpers.
+ */
+import { escapeControl } from "./escape.ts";
+
+/** `2010-09-23 12:37:07Z` (UTC, whole seconds) or `-`. */
+export function formatTime(iso: string | null, withMs = false): string {
+  if (!iso) return "-";
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) return escapeControl(iso);
+  const text = new Date(ms).toISOString();
+  return `${text.slice(0, 10)} ${text.slice(11, withMs ? 23 : 19)}Z`;
+}
+
+/**
+ * A pid/uid for display. Input lines are JSON written by anyone, so a
+ * "number" may be a string carrying escape sequences: only real numbers pass.
+ */
+export function num(value: unknown, fallback = "?"): string {
+  return typeof value === "number" && Number.isFinite(value) ? String(value) : fallback;
+}
+
+/** Label of a timeline bucket: `2010-09-23 12:37` or `2010-09-23 12:00`. */
+export function bucketLabel(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)}`;
+}
+
+/** `SIGKILL×3 SIGTERM×1` from a ranked record. */
+export function countsText(record: Record<string, number>, sep = " "): string {
+  return Object.entries(record)
+    .map(([name, n]) => `${name}×${n}`)
+    .join(sep);
+}
+
+/** `0(root)`, `1010`, `?`; the user name is escaped here. */
+export function uidLabel(uid: number | null, user: string | null): string {
+  const name = typeof user === "string" && user !== "" ? escapeControl(user) : null;
+  if (typeof uid !== "number") return name ?? "?";
+  return name && name !== String(uid) ? `${uid}(${name})` : String(uid);
+}
+
+/** Terminal display width (wide CJK counts 2, ANSI sequences 0). */
+export function displayWidth(s: string): number {
+  return Bun.stringWidth(s);
+}
+
+export function padEnd(s: string, width: number): string {
+  const w = displayWidth(s);
+  return w >= width ? s : s + " ".repeat(width - w);
+}
+
+export function padStart(s: string, width: number): string {
+  const w = displayWidth(s);
+  return w >= width ? s : " ".repeat(width - w) + s;
+}
+
+/** Cut to `max` display columns with an ellipsis (for already-escaped text). */
+export function truncate(s: string, max: number): string {
+  if (displayWidth(s) <= max) return s;
+  let out = "";
+  for (const ch of s) {
+    if (displayWidth(out + ch) > max - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
+
+export type Style = "bold" | "dim" | "red" | "green" | "yellow" | "blue" | "magenta" | "cyan";
+
+const ANSI: Record<Style, [number, number]> = {
+  bold: [1, 22],
+  dim: [2, 22],
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  blue: [34, 39],
+  magenta: [35, 39],
+  cyan: [36, 39],
+};
+
+/** A colouring function that is the identity when colour is off. */
+export function painter(color: boolean): (text: string, ...styles: Style[]) => string {
+  if (!color) return (text) => text;
+  return (text, ...styles) => {
+    let out = text;
+    for (const style of styles) {
+      const [on, off] = ANSI[style];
+      out = `\x1b[${on}m${out}\x1b[${off}m`;
+    }
+    return out;
+  };
+}
+
+/**
+ * Should text output be coloured? Only on a terminal, and never when
+ * NO_COLOR is set to a non-empty value (https://no-color.org), nor when
+ * writing to a file.
+ */
+export function shouldColor(options: { isTTY: boolean | undefined; env?: Record<string, string | undefined>; toFile?: boolean }): boolean {
+  if (options.toFile) return false;
+  const noColor = (options.env ?? process.env).NO_COLOR;
+  if (noColor !== undefined && noColor !== "") return false;
+  return options.isTTY === true;
+}
+
+/** Greedy word wrap to `width` columns, every line prefixed with `indent`. */
+export function wrap(text: string, width: number, indent = ""): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && displayWidth(indent + line + " " + word) > width) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(indent + line);
+  return lines;
+}

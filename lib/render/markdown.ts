@@ -1,0 +1,117 @@
+/**
+ * The report as Markdown (GFM tables), for tickets, wikis and mail. Every
+ * value from the input goes through escapeMarkdown (control characters and
+ * Markdown syntax), so a comm cannot forge a heading, a link or raw HTML.
+ */
+import type { Report } from "../signals/findings.ts";
+import { escapeMarkdown } from "./escape.ts";
+import { countsText, formatTime, num, uidLabel } from "./format.ts";
+import { gapText, timelineLines } from "./text.ts";
+
+export interface MarkdownOptions {
+  /** Rows in the killer and victim tables (default 50). */
+  maxRows?: number;
+}
+
+const md = (s: string | null | undefined, fallback = "?") => (s === null || s === undefined ? fallback : escapeMarkdown(s));
+
+function table(headers: string[], rows: string[][], right: boolean[] = []): string[] {
+  return [
+    `| ${headers.join(" | ")} |`,
+    `|${headers.map((_, i) => (right[i] ? " ---: " : " --- ")).join("|")}|`,
+    ...rows.map((r) => `| ${r.map((c) => c || " ").join(" | ")} |`),
+  ];
+}
+
+export function renderMarkdown(report: Report, options: MarkdownOptions = {}): string {
+  const maxRows = options.maxRows ?? 50;
+  const { summary, findings } = report;
+  const t = summary.totals;
+  const out: string[] = ["# whokilled report", ""];
+
+  out.push(
+    `**${t.signals} signal${t.signals === 1 ? "" : "s"}** (${t.success} succeeded, ${t.failure} failed${t.unknown ? `, ${t.unknown} unknown` : ""}) ` +
+      `from ${t.killers} killer${t.killers === 1 ? "" : "s"} to ${t.victims} victim${t.victims === 1 ? "" : "s"}` +
+      (t.first ? `, ${formatTime(t.first)} to ${formatTime(t.last)} (UTC).` : "."),
+  );
+  out.push("");
+  if (Object.keys(summary.signals).length > 0) out.push(`Signals: ${md(countsText(summary.signals, ", "))}  `);
+  if (Object.keys(t.errnos).length > 0) out.push(`Errors: ${md(countsText(t.errnos, ", "))}  `);
+  if (t.sources.tracefs > 0) out.push(`Sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs (${report.crossCheck.merged} tracefs duplicates merged)  `);
+  const gaps = gapText(report);
+  if (gaps) out.push(`**Warning:** ${gaps}  `);
+  out.push("");
+
+  out.push(`## Findings (${findings.length})`, "");
+  if (findings.length === 0) out.push("Nothing suspicious found.", "");
+  findings.forEach((f, i) => {
+    out.push(`### ${i + 1}. ${f.severity.toUpperCase()}: ${md(f.title)} (${md(f.id)})`, "");
+    out.push(md(f.headline), "");
+    const e = f.evidence;
+    out.push(
+      `- **Evidence:** ${Object.entries(e.counts)
+        .map(([k, v]) => `${md(k)} ${v}`)
+        .join(", ")}; ${formatTime(e.first)} → ${formatTime(e.last)}`,
+    );
+    if (e.examples.length > 0) out.push(`- **Example events:** ${e.examples.map((id) => md(id)).join(", ")}`);
+    for (const note of e.notes) out.push(`- ${md(note)}`);
+    out.push(`- **Why:** ${md(f.explanation)}`);
+    out.push(`- **What to do:** ${md(f.advice)}`);
+    out.push("");
+  });
+
+  out.push("## Killers", "");
+  if (summary.killers.length === 0) out.push("None.", "");
+  else {
+    out.push(
+      ...table(
+        ["#", "Killer", "PID", "UID", "Exe", "Signals", "OK", "Failed", "Errno", "PIDs hit", "First", "Last"],
+        summary.killers.slice(0, maxRows).map((k, i) => [
+          String(i + 1),
+          md(k.comm),
+          k.pids.map((p) => num(p)).join(", ") || "?",
+          md(uidLabel(k.uid, k.user)),
+          md(k.exe, "-"),
+          md(countsText(k.signals, ", ")),
+          String(k.success),
+          String(k.failure),
+          md(countsText(k.errnos, ", ")) || "-",
+          `${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}`,
+          formatTime(k.first),
+          formatTime(k.last),
+        ]),
+        [true, false, false, false, false, false, true, true, false, true],
+      ),
+    );
+    if (summary.killers.length > maxRows) out.push("", `…and ${summary.killers.length - maxRows} more.`);
+    out.push("");
+  }
+
+  out.push("## Victims", "");
+  if (summary.victims.length === 0) out.push("None.", "");
+  else {
+    out.push(
+      ...table(
+        ["PID", "Comm", "UID", "Hits", "Signals", "By", "First", "Last"],
+        summary.victims.slice(0, maxRows).map((v) => [
+          num(v.pid),
+          md(v.comm),
+          md(uidLabel(v.uid, v.user)),
+          String(v.total),
+          md(countsText(v.signals, ", ")),
+          v.killers.map((k) => `${md(k.comm)} ×${k.count}`).join(", ") + (v.otherKillers ? `, +${v.otherKillers}` : ""),
+          formatTime(v.first),
+          formatTime(v.last),
+        ]),
+        [true, false, false, true],
+      ),
+    );
+    if (summary.victims.length > maxRows) out.push("", `…and ${summary.victims.length - maxRows} more.`);
+    out.push("");
+  }
+
+  out.push(`## Timeline (per ${summary.timeline.unit}, UTC)`, "");
+  // Labels and counts only: nothing from the input reaches the code block.
+  out.push("```", ...timelineLines(summary.timeline, { width: 80 }), "```", "");
+  return out.join("\n");
+}

@@ -1,0 +1,210 @@
+/**
+ * The terminal report: findings first (what to do), then who signalled whom
+ * in aligned columns, then a bar-chart timeline. Colour is the caller's
+ * decision (`shouldColor` in format.ts): only on a TTY without NO_COLOR.
+ */
+import type { Report } from "../signals/findings.ts";
+import type { Finding } from "../signals/findings/types.ts";
+import type { Timeline } from "../signals/summary.ts";
+import { escapeControl, escapeOr } from "./escape.ts";
+import { bucketLabel, countsText, formatTime, num, padEnd, padStart, painter, truncate, uidLabel, wrap, type Style } from "./format.ts";
+
+export { formatSignalRow } from "./signal-row.ts";
+export { shouldColor } from "./format.ts";
+
+export interface TextOptions {
+  color?: boolean;
+  /** Line width for wrapping and the timeline bars (default 100). */
+  width?: number;
+  /** Rows shown in the killer and victim tables (default 20). */
+  maxRows?: number;
+}
+
+type Paint = ReturnType<typeof painter>;
+
+const SEVERITY_STYLE: Record<Finding["severity"], Style[]> = {
+  critical: ["bold", "red"],
+  warning: ["bold", "yellow"],
+  info: ["bold", "blue"],
+};
+
+/**
+ * Columns padded to their widest cell. `right` marks numeric columns. The
+ * last column is not padded, so long paths do not push trailing spaces.
+ */
+export function formatColumns(
+  headers: string[],
+  rows: string[][],
+  options: { right?: boolean[]; paint?: Paint; indent?: string; styles?: Array<Style | null> } = {},
+): string[] {
+  const paint = options.paint ?? ((t: string) => t);
+  const indent = options.indent ?? "  ";
+  const widths = headers.map((h, i) => Math.max(Bun.stringWidth(h), ...rows.map((r) => Bun.stringWidth(r[i] ?? ""))));
+  const line = (cells: string[], header: boolean) =>
+    indent +
+    cells
+      .map((cell, i) => {
+        const last = i === cells.length - 1;
+        const padded = options.right?.[i] ? padStart(cell, widths[i]!) : last ? cell : padEnd(cell, widths[i]!);
+        const style = options.styles?.[i];
+        return header ? paint(padded, "bold") : style ? paint(padded, style) : padded;
+      })
+      .join("  ")
+      .trimEnd();
+  return [line(headers, true), ...rows.map((r) => line(r, false))];
+}
+
+/** One sentence about capture gaps, or null when there were none. */
+export function gapText(report: Report): string | null {
+  const g = report.gaps;
+  if (g.count === 0) return null;
+  const lost = g.lost > 0 ? `, ${g.lost}${g.lostUnknown ? "+" : ""} records lost` : g.lostUnknown ? ", an unknown number of records lost" : "";
+  const when = g.first ? ` (${formatTime(g.first)}${g.last !== g.first ? ` → ${formatTime(g.last)}` : ""})` : "";
+  return `the capture had ${g.count} gap${g.count === 1 ? "" : "s"}${lost}${when}: signals may be missing from this report.`;
+}
+
+function findingLines(f: Finding, index: number, paint: Paint, width: number): string[] {
+  const out: string[] = [];
+  const sev = paint(f.severity.toUpperCase(), ...SEVERITY_STYLE[f.severity]);
+  out.push(`  ${index}. ${sev} ${paint(f.id, "bold")}: ${escapeControl(f.title)}`);
+  out.push(...wrap(escapeControl(f.headline), width, "     "));
+  const e = f.evidence;
+  const counts = Object.entries(e.counts)
+    .map(([k, v]) => `${escapeControl(k)} ${v}`)
+    .join(", ");
+  out.push(...wrap(`Evidence: ${counts}; ${formatTime(e.first)} → ${formatTime(e.last)}`, width, "     "));
+  if (e.examples.length > 0) out.push(...wrap(`Example events: ${e.examples.map(escapeControl).join(", ")}`, width, "     "));
+  for (const note of e.notes) out.push(...wrap(escapeControl(note), width, "     "));
+  out.push(...wrap(`${paint("Why:", "bold")} ${escapeControl(f.explanation)}`, width, "     "));
+  out.push(...wrap(`${paint("What to do:", "bold")} ${escapeControl(f.advice)}`, width, "     "));
+  return out;
+}
+
+/** Bars for each bucket; runs of 3+ empty buckets fold into one line. */
+export function timelineLines(timeline: Timeline, options: { paint?: Paint; width?: number } = {}): string[] {
+  const paint = options.paint ?? ((t: string) => t);
+  const buckets = timeline.buckets;
+  if (buckets.length === 0) return ["  (no signals with a time)"];
+  const max = Math.max(...buckets.map((b) => b.count));
+  const labelWidth = 16;
+  const countWidth = String(max).length;
+  const barWidth = Math.max(10, (options.width ?? 100) - labelWidth - countWidth - 8);
+  const unit = timeline.unit;
+  const out: string[] = [];
+  let i = 0;
+  while (i < buckets.length) {
+    const b = buckets[i]!;
+    if (b.count === 0) {
+      let j = i;
+      while (j < buckets.length && buckets[j]!.count === 0) j++;
+      if (j - i >= 3) {
+        out.push(`  ${padEnd(bucketLabel(b.start), labelWidth)} ${paint(`┆ ${j - i} quiet ${unit}s`, "dim")}`);
+        i = j;
+        continue;
+      }
+    }
+    const cells = Math.round((b.count / max) * barWidth);
+    const failedCells = b.count === 0 ? 0 : Math.round((b.failed / b.count) * cells);
+    const ok = "█".repeat(Math.max(0, cells - failedCells));
+    const failed = "▒".repeat(failedCells);
+    const bar = b.count > 0 && cells === 0 ? "▏" : paint(ok, "green") + paint(failed, "red");
+    const failedNote = b.failed > 0 ? paint(` (${b.failed} failed)`, "dim") : "";
+    out.push(`  ${padEnd(bucketLabel(b.start), labelWidth)} │${bar} ${padStart(String(b.count), countWidth)}${failedNote}`.trimEnd());
+    i++;
+  }
+  return out;
+}
+
+export function renderText(report: Report, options: TextOptions = {}): string {
+  const paint = painter(options.color === true);
+  const width = options.width ?? 100;
+  const maxRows = options.maxRows ?? 20;
+  const { summary, findings } = report;
+  const t = summary.totals;
+  const out: string[] = [];
+
+  out.push(paint("whokilled report", "bold"));
+  const range = t.first ? `, ${formatTime(t.first)} → ${formatTime(t.last)}` : "";
+  out.push(
+    `  ${t.signals} signal${t.signals === 1 ? "" : "s"} (${t.success} ok, ${t.failure} failed${t.unknown ? `, ${t.unknown} result unknown` : ""}) ` +
+      `from ${t.killers} killer${t.killers === 1 ? "" : "s"} to ${t.victims} victim${t.victims === 1 ? "" : "s"}${range}`,
+  );
+  if (Object.keys(summary.signals).length > 0) out.push(`  Signals: ${escapeControl(countsText(summary.signals))}`);
+  if (Object.keys(t.errnos).length > 0) out.push(`  Errors: ${escapeControl(countsText(t.errnos))}`);
+  if (t.sources.tracefs > 0) {
+    const cc = report.crossCheck;
+    out.push(
+      `  Sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs` +
+        (cc.merged ? ` (+${cc.merged} tracefs duplicates of audit calls merged)` : ""),
+    );
+  }
+  const gaps = gapText(report);
+  if (gaps) out.push(`  ${paint("Warning:", "bold", "yellow")} ${gaps}`);
+  out.push("");
+
+  out.push(paint(`Findings: ${findings.length}`, "bold"));
+  if (findings.length === 0) out.push("  Nothing suspicious found.");
+  findings.forEach((f, i) => {
+    out.push(...findingLines(f, i + 1, paint, width));
+    out.push("");
+  });
+  if (findings.length === 0) out.push("");
+
+  out.push(paint("Killers", "bold"));
+  if (summary.killers.length === 0) out.push("  (none)");
+  else {
+    const rows = summary.killers.slice(0, maxRows).map((k, i) => [
+      String(i + 1),
+      String(k.total),
+      String(k.success),
+      String(k.failure),
+      escapeControl(countsText(k.errnos, ",")) || "-",
+      escapeControl(countsText(k.signals, ",")),
+      `${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}`,
+      formatTime(k.last),
+      uidLabel(k.uid, k.user),
+      k.pids.length > 0 ? k.pids.slice(0, 3).map((p) => num(p)).join(",") + (k.pids.length > 3 ? ",…" : "") : "?",
+      truncate(escapeOr(k.comm), 20),
+      escapeOr(k.exe, "-"),
+    ]);
+    out.push(
+      ...formatColumns(["#", "SIGNALS", "OK", "FAILED", "ERRNO", "SIGNAL", "PIDS HIT", "LAST", "UID", "PID", "COMM", "EXE"], rows, {
+        right: [true, true, true, true, false, false, true],
+        paint,
+        styles: [null, null, "green", "red", null, "yellow", null, null, null, null, "bold", null],
+      }),
+    );
+    if (summary.killers.length > maxRows) out.push(`  … ${summary.killers.length - maxRows} more`);
+  }
+  out.push("");
+
+  out.push(paint("Victims", "bold"));
+  if (summary.victims.length === 0) out.push("  (none)");
+  else {
+    const rows = summary.victims.slice(0, maxRows).map((v) => [
+      num(v.pid),
+      truncate(escapeOr(v.comm), 20),
+      uidLabel(v.uid, v.user),
+      String(v.total),
+      escapeControl(countsText(v.signals, ",")),
+      formatTime(v.last),
+      v.killers
+        .slice(0, 3)
+        .map((k) => `${escapeOr(k.comm)}${k.count !== v.total ? `×${k.count}` : ""}`)
+        .join(", ") + (v.killers.length > 3 || v.otherKillers ? ", …" : ""),
+    ]);
+    out.push(
+      ...formatColumns(["PID", "COMM", "UID", "HITS", "SIGNAL", "LAST", "BY"], rows, {
+        right: [true, false, false, true],
+        paint,
+        styles: [null, "cyan", null, null, "yellow", null, null],
+      }),
+    );
+    if (summary.victims.length > maxRows) out.push(`  … ${summary.victims.length - maxRows} more`);
+  }
+  out.push("");
+
+  out.push(paint(`Timeline (per ${summary.timeline.unit}, UTC)`, "bold"));
+  out.push(...timelineLines(summary.timeline, { paint, width }));
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,193 @@
+/**
+ * `capture --follow`: read a growing log like `tail -F`, across rotation and
+ * truncation, by polling. fs.watch loses track of a file renamed away, and a
+ * poll of fstat(fd) + stat(path) every ~100 ms is cheap and predictable.
+ */
+import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { WhokilledError } from "../errors.ts";
+import { log } from "../log.ts";
+import { DEFAULT_CHUNK_BYTES, ioError, readFileLines, type SourceLine } from "./file.ts";
+import { LineSplitter, type Line } from "./lines.ts";
+
+export interface FollowOptions {
+  signal?: AbortSignal;
+  /** Read the file's existing lines first (default: start at its end, like `tail -F -n 0`). */
+  fromStart?: boolean;
+  /** Poll interval (default 100 ms). */
+  pollMs?: number;
+  /** Largest single read (default 128 KiB). */
+  chunkBytes?: number;
+}
+
+interface Cursor {
+  fd: number;
+  ino: number;
+  dev: number;
+  /** Next byte to read: the splitter's consumed offset + its pending partial line. */
+  position: number;
+  splitter: LineSplitter;
+}
+
+const NEWLINE = 0x0a;
+
+function openCursor(path: string, atEnd: boolean, chunkBytes: number): Cursor | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw ioError(path, error);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new WhokilledError("E_IO", `cannot follow ${path}: not a regular file`);
+    if (!atEnd) return { fd, ino: st.ino, dev: st.dev, position: 0, splitter: new LineSplitter(1, 0) };
+    // Start after the last complete line, not at the size: a writer caught
+    // mid-line would otherwise hand us the tail of a line as if it were one.
+    // Counting the newlines on the way keeps line numbers true to the file.
+    const { lines, lastLineEnd } = countLines(fd, st.size, chunkBytes);
+    return { fd, ino: st.ino, dev: st.dev, position: lastLineEnd, splitter: new LineSplitter(lines + 1, lastLineEnd) };
+  } catch (error) {
+    closeSync(fd);
+    throw error instanceof WhokilledError ? error : ioError(path, error);
+  }
+}
+
+function countLines(fd: number, size: number, chunkBytes: number): { lines: number; lastLineEnd: number } {
+  const buffer = Buffer.allocUnsafe(Math.max(chunkBytes, 64 * 1024));
+  let lines = 0;
+  let lastLineEnd = 0;
+  let position = 0;
+  while (position < size) {
+    const n = readSync(fd, buffer, 0, Math.min(buffer.length, size - position), position);
+    if (n === 0) break;
+    for (let i = buffer.indexOf(NEWLINE, 0); i >= 0 && i < n; i = buffer.indexOf(NEWLINE, i + 1)) {
+      lines++;
+      lastLineEnd = position + i + 1;
+    }
+    position += n;
+  }
+  return { lines, lastLineEnd };
+}
+
+const toSourceLine = (l: Line, file: string, inode: number): SourceLine => ({ bytes: l.bytes, file, line: l.line, offset: l.offset, end: l.end, inode });
+
+/** Everything the fd holds past our position, one batch per read. */
+function* drain(cursor: Cursor, file: string, chunkBytes: number): Generator<SourceLine[]> {
+  for (;;) {
+    const size = fstatSync(cursor.fd).size;
+    if (size <= cursor.position) return;
+    // Sized to what is there: in steady state reads are a few hundred bytes,
+    // and a line keeps its whole read buffer alive.
+    const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, size - cursor.position));
+    const n = readSync(cursor.fd, buffer, 0, buffer.length, cursor.position);
+    if (n === 0) return;
+    cursor.position += n;
+    const batch: SourceLine[] = [];
+    cursor.splitter.push(n === buffer.length ? buffer : buffer.subarray(0, n), (l) => batch.push(toSourceLine(l, file, cursor.ino)));
+    if (batch.length > 0) yield batch;
+  }
+}
+
+/**
+ * Was the file truncated (or truncated and refilled past our offset) since we
+ * last read it? The byte before the end of our last line must still be its newline.
+ */
+function truncated(cursor: Cursor, probe: Buffer): string | null {
+  const size = fstatSync(cursor.fd).size;
+  if (size < cursor.position) return `size ${size} < offset ${cursor.position}`;
+  const consumed = cursor.splitter.consumedOffset;
+  if (consumed > 0 && (readSync(cursor.fd, probe, 0, 1, consumed - 1) !== 1 || probe[0] !== NEWLINE)) {
+    return `the line before offset ${consumed} changed`;
+  }
+  return null;
+}
+
+function pathIdentity(path: string): { ino: number; dev: number } | null {
+  try {
+    const st = statSync(path);
+    return { ino: st.ino, dev: st.dev };
+  } catch {
+    // Mid-rotation the name may be absent for a moment; keep reading the old fd.
+    return null;
+  }
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Lines appended to `path`, as they arrive, until the signal aborts.
+ *
+ * - Rotation (the name now points at another inode): the old fd is read to its
+ *   end first, since the writer may have added records just before renaming,
+ *   then the new file is read from offset 0.
+ * - Truncation: reading restarts at offset 0 with a warning.
+ * - A line is yielded only once its newline has been written; the one
+ *   exception is an unterminated last line of a file rotated away, which
+ *   will never get its newline (yielded with a warning).
+ * - `file` is always `path`; `inode` tells the generations apart, `line` and
+ *   `offset` are positions in that generation.
+ * - A missing file is waited for (with one warning). `-` reads stdin to its end.
+ */
+export async function* followFileLines(path: string, options: FollowOptions = {}): AsyncGenerator<SourceLine[]> {
+  const { signal, fromStart = false, pollMs = 100, chunkBytes = DEFAULT_CHUNK_BYTES } = options;
+  if (path === "-") {
+    yield* readFileLines("-", { signal });
+    return;
+  }
+  const probe = Buffer.alloc(1);
+  let cursor = openCursor(path, !fromStart, chunkBytes);
+  if (!cursor) log.warn(`${path} does not exist (yet); waiting for it to appear`);
+  try {
+    while (!signal?.aborted) {
+      if (!cursor) {
+        await pause(pollMs, signal);
+        if (signal?.aborted) break;
+        // A file that appears after we started is new: all of it is unread.
+        cursor = openCursor(path, false, chunkBytes);
+        continue;
+      }
+      const why = truncated(cursor, probe);
+      if (why) {
+        log.warn(`${path} was truncated (${why}); reading it again from the start`);
+        cursor.position = 0;
+        cursor.splitter = new LineSplitter(1, 0);
+      }
+      for (const batch of drain(cursor, path, chunkBytes)) {
+        yield batch;
+        if (signal?.aborted) return;
+      }
+      const now = pathIdentity(path);
+      if (now && (now.ino !== cursor.ino || now.dev !== cursor.dev)) {
+        // Rotated. What the writer put in the old file before the rename comes first.
+        for (const batch of drain(cursor, path, chunkBytes)) {
+          yield batch;
+          if (signal?.aborted) return;
+        }
+        const last = cursor.splitter.flush();
+        if (last) {
+          log.warn(`${path}: the rotated file ended without a newline; passing on its last line as is`);
+          yield [toSourceLine(last, path, cursor.ino)];
+        }
+        closeSync(cursor.fd);
+        cursor = null;
+        cursor = openCursor(path, false, chunkBytes);
+        continue;
+      }
+      await pause(pollMs, signal);
+    }
+  } finally {
+    if (cursor) closeSync(cursor.fd);
+  }
+}

@@ -1,0 +1,186 @@
+#!/usr/bin/env bun
+/**
+ * setup-rule: the audit rules that make the kernel log every kill-family call
+ * (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal).
+ * Each verb writes JSON Lines of what it did (docs/SCHEMA.md: rule, status,
+ * blindspot); logs go to stderr.
+ */
+import { defineCommand, type ArgsDef } from "citty";
+import { repeatedFlag, runScript } from "../lib/cli.ts";
+import { usageError } from "../lib/errors.ts";
+import { LineWriter } from "../lib/jsonl.ts";
+import { log } from "../lib/log.ts";
+import { buildRules, DEFAULT_KEY, rulesFileText } from "../lib/rules/build.ts";
+import { DEFAULT_RULES_DIR, installRules, listInstalled, removeRules } from "../lib/rules/install.ts";
+import { parseKey, ruleOptionsFromFlags } from "../lib/rules/options.ts";
+import { statusReport } from "../lib/rules/status.ts";
+
+const keyArg = {
+  key: { type: "string", alias: "k", description: `Rule key (-k); also names the rules.d file`, default: DEFAULT_KEY, valueHint: "KEY" },
+} as const satisfies ArgsDef;
+
+const ruleArgs = {
+  ...keyArg,
+  probes: { type: "boolean", description: "Also log signal-0 existence probes (left out by default: a1!=0 / a2!=0)" },
+  pid: {
+    type: "string",
+    description: "Only calls aimed at this pid (a0); negative = group kill of that process group. pidfd_send_signal stays unfiltered",
+    valueHint: "PID",
+  },
+  signal: { type: "string", description: "Only this signal: name (KILL, SIGTERM, RTMIN+2) or number 0-64", valueHint: "SIG" },
+  uid: { type: "string", description: "Only senders with this real uid (number or user name from /etc/passwd)", valueHint: "UID|USER" },
+  arch: { type: "string", description: "ABIs to cover: b64, b32 or both (default: both on a 64-bit kernel, b32 on a 32-bit one)", valueHint: "ABI" },
+} as const satisfies ArgsDef;
+
+const persistArgs = {
+  persist: { type: "boolean", description: `Also write (install) or delete (remove) ${DEFAULT_RULES_DIR}/KEY.rules` },
+  "rules-dir": { type: "string", description: `Directory for --persist (default ${DEFAULT_RULES_DIR})`, valueHint: "DIR" },
+} as const satisfies ArgsDef;
+
+type RuleArgValues = { key: string; probes?: boolean; pid?: string; signal?: string; uid?: string; arch?: string };
+
+/** citty keeps the last of a repeated flag; a filter given twice is more likely a mistake than an override. */
+function onlyOnce(rawArgs: readonly string[], names: readonly string[]): void {
+  for (const name of names) {
+    const values = repeatedFlag(rawArgs, name, name === "key" ? "k" : undefined);
+    if (values.length > 1) throw usageError(`--${name} was given ${values.length} times; a rule takes one value (install twice for two)`);
+  }
+}
+
+function optionsFrom(args: RuleArgValues, rawArgs: readonly string[]) {
+  onlyOnce(rawArgs, ["key", "pid", "signal", "uid", "arch"]);
+  return ruleOptionsFromFlags(args);
+}
+
+function examples(lines: string[]): string {
+  return ["", "", "Examples:", ...lines.map((l) => `  ${l}`)].join("\n");
+}
+
+function emit(lines: readonly unknown[]): void {
+  const writer = new LineWriter();
+  try {
+    for (const line of lines) writer.write(line);
+  } finally {
+    writer.flush();
+  }
+}
+
+const print = defineCommand({
+  meta: {
+    name: "print",
+    description:
+      "Print the rules without touching the kernel (no root needed): JSON lines, or rules.d text with --format rules." +
+      examples([
+        "bun scripts/setup-rule.ts print",
+        "bun scripts/setup-rule.ts print --format rules > /etc/audit/rules.d/whokilled.rules",
+        "bun scripts/setup-rule.ts print --pid 1234 --signal KILL",
+        "bun scripts/setup-rule.ts print --probes --uid www-data --arch b64",
+      ]),
+  },
+  args: {
+    ...ruleArgs,
+    format: { type: "string", description: "jsonl (default) or rules (plain rules.d text, as --persist writes)", default: "jsonl", valueHint: "FORMAT" },
+  },
+  run({ args, rawArgs }) {
+    const options = optionsFrom(args, rawArgs);
+    const rules = buildRules(options);
+    if (args.format === "rules") {
+      process.stdout.write(rulesFileText(rules, options));
+      return;
+    }
+    if (args.format !== "jsonl") throw usageError(`--format must be jsonl or rules, got ${JSON.stringify(args.format)}`);
+    emit(rules.map((r) => ({ kind: "rule", action: "print", rule: r.line, key: r.key, result: "ok", detail: r.detail })));
+  },
+});
+
+const install = defineCommand({
+  meta: {
+    name: "install",
+    description:
+      "Add the rules to the running kernel through auditctl (root). Rules already there are reported as present. " +
+      "If audit is off it is switched on (auditctl -e 1) and the processes started before that are listed: audit never sees them." +
+      examples([
+        "bun scripts/setup-rule.ts install",
+        "bun scripts/setup-rule.ts install --persist            # also /etc/audit/rules.d/whokilled.rules",
+        "bun scripts/setup-rule.ts install --pid 1234 --key watch-1234",
+        "bun scripts/setup-rule.ts install --signal KILL --uid 1000",
+      ]),
+  },
+  args: { ...ruleArgs, ...persistArgs },
+  run({ args, rawArgs }) {
+    const options = optionsFrom(args, rawArgs);
+    const report = installRules({ ...options, persist: args.persist === true, rulesDir: args["rules-dir"] });
+    emit(report.lines);
+    log.info(`${report.added.length} rule(s) added, ${report.present.length} already present (key ${report.key})`);
+  },
+});
+
+const remove = defineCommand({
+  meta: {
+    name: "remove",
+    description:
+      "Delete every audit rule carrying the key, and no other rule (root)." +
+      examples([
+        "bun scripts/setup-rule.ts remove",
+        "bun scripts/setup-rule.ts remove --key watch-1234",
+        "bun scripts/setup-rule.ts remove --persist   # also deletes /etc/audit/rules.d/whokilled.rules",
+      ]),
+  },
+  args: { ...keyArg, ...persistArgs },
+  run({ args, rawArgs }) {
+    onlyOnce(rawArgs, ["key"]);
+    const key = parseKey(args.key);
+    const lines = removeRules(key, { persist: args.persist === true, rulesDir: args["rules-dir"] });
+    emit(lines);
+    log.info(`${lines.filter((l) => l.action === "remove" && l.result === "removed").length} rule(s) with key ${key} removed`);
+  },
+});
+
+const list = defineCommand({
+  meta: {
+    name: "list",
+    description:
+      "Show our rules as the kernel holds them (auditctl -l syntax); --all shows every rule (root)." +
+      examples(["bun scripts/setup-rule.ts list", "bun scripts/setup-rule.ts list --all | jq -r .rule"]),
+  },
+  args: { ...keyArg, all: { type: "boolean", description: "Every installed rule, not only ours" } },
+  run({ args, rawArgs }) {
+    onlyOnce(rawArgs, ["key"]);
+    emit(listInstalled(parseKey(args.key), args.all === true));
+  },
+});
+
+const status = defineCommand({
+  meta: {
+    name: "status",
+    description:
+      "Can audit see a kill right now? One JSON line per fact: audit switch, auditd, our rules (missing ones named), " +
+      "backlog and lost records, and the processes started before audit was switched on (blind spots; the enable time is a heuristic, the output says which). " +
+      "Takes the same rule options as install to know which rules to expect (root)." +
+      examples([
+        "bun scripts/setup-rule.ts status",
+        "bun scripts/setup-rule.ts status --pid 1234 --key watch-1234",
+        "bun scripts/setup-rule.ts status | jq 'select(.kind==\"status\")'",
+      ]),
+  },
+  args: ruleArgs,
+  run({ args, rawArgs }) {
+    emit(statusReport(optionsFrom(args, rawArgs)));
+  },
+});
+
+const command = defineCommand({
+  meta: {
+    name: "setup-rule",
+    description:
+      "Manage the audit rules that log who sends signals (kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal; 64- and 32-bit callers)." +
+      examples([
+        "bun scripts/setup-rule.ts print --format rules",
+        "bun scripts/setup-rule.ts install && bun scripts/setup-rule.ts status",
+        "bun scripts/setup-rule.ts remove",
+      ]),
+  },
+  subCommands: { print, install, remove, list, status },
+});
+
+await runScript(command);

@@ -1,0 +1,40 @@
+/**
+ * Golden fixtures: every test/fixtures/*.log is decoded (and attributed) and
+ * compared with the *.jsonl (and *.signals.jsonl) beside it. Host lookups are
+ * off (a fixed passwd/group), so output is the same on every machine.
+ * Regenerate with WHOKILLED_UPDATE_GOLDEN=1 bun test test/golden.test.ts, then
+ * review with git diff.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { attributeFiles, decodeFiles, fixturesDir } from "./helpers/run.ts";
+
+const update = process.env.WHOKILLED_UPDATE_GOLDEN === "1";
+const logs = readdirSync(fixturesDir).filter((name) => name.endsWith(".log")).sort();
+const toJsonl = (lines: unknown[]) => lines.map((line) => JSON.stringify(line)).join("\n") + (lines.length ? "\n" : "");
+
+function compareGolden(goldenPath: string, actual: string) {
+  if (update || !existsSync(goldenPath)) {
+    writeFileSync(goldenPath, actual);
+    return;
+  }
+  expect(actual).toBe(readFileSync(goldenPath, "utf8"));
+}
+
+describe("golden fixtures", () => {
+  test("there are fixtures", () => expect(logs.length).toBeGreaterThanOrEqual(8));
+  for (const name of logs) {
+    // Paths relative to the repo root, so source refs in the output do not depend on the checkout's location.
+    const path = relative(process.cwd(), join(fixturesDir, name));
+    test(`decode ${name}`, async () => {
+      const { lines, messages } = await decodeFiles([path]);
+      compareGolden(join(fixturesDir, name.replace(/\.log$/, ".jsonl")), toJsonl(lines));
+      compareGolden(join(fixturesDir, name.replace(/\.log$/, ".errors.txt")), messages.join("\n") + (messages.length ? "\n" : ""));
+    });
+    test(`attribute ${name}`, async () => {
+      const { lines } = await attributeFiles([path], { probes: true });
+      compareGolden(join(fixturesDir, name.replace(/\.log$/, ".signals.jsonl")), toJsonl(lines));
+    });
+  }
+});

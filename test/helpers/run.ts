@@ -1,0 +1,41 @@
+/**
+ * Run pipeline stages in-process over files, the way the scripts do, and
+ * collect everything: output lines, error messages, counters.
+ */
+import { join } from "node:path";
+import { InputErrors } from "../../lib/audit/input-errors.ts";
+import { readInputs } from "../../lib/jsonl.ts";
+import { EventStage, type DecodeSettings } from "../../lib/pipeline.ts";
+import type { AnyLine, GapLine, SignalLine } from "../../lib/schema.ts";
+import { SignalStage } from "../../lib/signals/pipeline.ts";
+import type { SignalFilterOptions } from "../../lib/signals/filter.ts";
+
+export const fixturesDir = join(import.meta.dir, "..", "fixtures");
+export const corpusDir = join(import.meta.dir, "..", "..", "..", "shared", "corpus");
+
+/** The same minimal passwd/group the corpus oracle was generated with: only root and nobody have names. */
+export const oracleIds: DecodeSettings = {
+  lookup: true,
+  passwdFile: join(fixturesDir, "passwd.minimal"),
+  groupFile: join(fixturesDir, "group.minimal"),
+};
+
+export async function decodeFiles(paths: string[], settings: DecodeSettings = oracleIds) {
+  const messages: string[] = [];
+  const errors = new InputErrors({ strict: false, print: (m) => messages.push(m), printLimit: 10_000 });
+  const stage = new EventStage(settings, errors);
+  const lines: AnyLine[] = [];
+  for await (const batch of readInputs(paths, errors)) lines.push(...stage.push(batch));
+  lines.push(...stage.flush());
+  return { lines, messages, errors: errors.count, stats: stage.stats, folded: stage.decoder.folded };
+}
+
+export async function attributeFiles(paths: string[], filter: SignalFilterOptions = {}, settings: DecodeSettings = oracleIds) {
+  const messages: string[] = [];
+  const errors = new InputErrors({ strict: false, print: (m) => messages.push(m), printLimit: 10_000 });
+  const stage = new SignalStage({ ...settings, filter }, errors);
+  const lines: Array<SignalLine | GapLine> = [];
+  for await (const batch of readInputs(paths, errors)) lines.push(...stage.push(batch));
+  lines.push(...stage.flush());
+  return { lines, signals: lines.filter((l): l is SignalLine => l.kind === "signal"), messages, errors: errors.count, stats: stage.stats };
+}

@@ -30,6 +30,10 @@ const ruleArgs = {
   signal: { type: "string", description: "Only this signal: name (KILL, SIGTERM, RTMIN+2) or number 0-64", valueHint: "SIG" },
   uid: { type: "string", description: "Only senders with this real uid (number or user name from /etc/passwd)", valueHint: "UID|USER" },
   arch: { type: "string", description: "ABIs to cover: b64, b32 or both (default: both on a 64-bit kernel, b32 on a 32-bit one)", valueHint: "ABI" },
+  first: {
+    type: "boolean",
+    description: "Put the rules at the head of the list (-A): the kernel logs a call under the first matching rule, so an earlier rule would take these events",
+  },
 } as const satisfies ArgsDef;
 
 const persistArgs = {
@@ -37,7 +41,7 @@ const persistArgs = {
   "rules-dir": { type: "string", description: `Directory for --persist (default ${DEFAULT_RULES_DIR})`, valueHint: "DIR" },
 } as const satisfies ArgsDef;
 
-type RuleArgValues = { key: string; probes?: boolean; pid?: string; signal?: string; uid?: string; arch?: string };
+type RuleArgValues = { key: string; probes?: boolean; first?: boolean; pid?: string; signal?: string; uid?: string; arch?: string };
 
 /** citty keeps the last of a repeated flag; a filter given twice is more likely a mistake than an override. */
 function onlyOnce(rawArgs: readonly string[], names: readonly string[]): void {

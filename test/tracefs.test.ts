@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { parseSignalGenerate, signalOrigin, tracefsResultNames } from "../lib/audit/tracefs-line.ts";
-import { findTracefs, tracefsRecords } from "../lib/sources/tracefs.ts";
+import { findTracefs, lostEvents, tracefsRecords } from "../lib/sources/tracefs.ts";
 import { WhokilledError } from "../lib/errors.ts";
-import type { RecordLine } from "../lib/schema.ts";
+import type { GapLine, RecordLine } from "../lib/schema.ts";
 import { spawnVictim, tracefsSkipReason, waitFor } from "./helpers/live.ts";
 import { buildSender, senderSkipReason } from "./helpers/sender.ts";
 import { makeMemoryCgroup, memoryCgroupSkipReason } from "./helpers/cgroup.ts";
@@ -59,6 +59,17 @@ describe("parseSignalGenerate", () => {
     expect(parseSignalGenerate("bash-1 [000] d..1. 1.0: signal_deliver: sig=9 errno=0 code=0 sa_handler=0 sa_flags=0")).toBeNull();
     expect(parseSignalGenerate("bash-1 [000] d..1. 1.0: signal_generate: garbage")).toBeNull();
   });
+});
+
+test("lostEvents reads trace_pipe's overflow notice", () => {
+  expect(lostEvents("CPU:1 [LOST 42 EVENTS]", new Date(0))).toEqual({
+    kind: "gap",
+    source: "tracefs",
+    time: "1970-01-01T00:00:00.000Z",
+    reason: "trace buffer overflow: the kernel dropped 42 events on CPU 1 (reader too slow; raise bufferSizeKb)",
+    lost: 42,
+  });
+  expect(lostEvents("bash-1 [000] d..1. 1.0: signal_generate: sig=9 errno=0 code=0 comm=x pid=2 grp=1 res=0")).toBeNull();
 });
 
 describe("signalOrigin", () => {
@@ -165,7 +176,10 @@ describe.skipIf(skip !== null)("tracefs on the real kernel", () => {
     const { parsed, record, arrived } = hit!;
     console.error(`tracefs: user kill seen ${arrived - before} ms after the sender started: ${record.raw.trim()}`);
     expect(parsed.sender.pid).toBe(killer.pid);
-    expect(parsed.sender.comm).toBe(sender!.comm);
+    // tracefs names the sender from its saved-cmdline cache; about 1 line in 200
+    // printed `<...>` here under load. The pid is always exact.
+    if (parsed.sender.comm === null) console.error("tracefs: the sender printed as <...> (its comm was not cached)");
+    expect([sender!.comm, null]).toContain(parsed.sender.comm);
     expect(parsed.target.comm).toBe("sleep");
     expect(parsed.code).toBe(0);
     expect(parsed.result).toBe(0);
@@ -239,6 +253,46 @@ describe.skipIf(skip !== null)("tracefs on the real kernel", () => {
     }
     expect(existsSync(dir)).toBe(false);
   });
+
+  test.skipIf(!sender)("a stalled consumer with a tiny ring buffer: lost events are reported through onLost", async () => {
+    const victim = spawnVictim();
+    children.push(victim);
+    const controller = new AbortController();
+    const gaps: GapLine[] = [];
+    const stream = tracefsRecords({
+      instanceName: `whokilled-test-lost-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      filter: `pid == ${victim.pid}`,
+      bufferSizeKb: 4,
+      signal: controller.signal,
+      onLost: (gap) => gaps.push(gap),
+    });
+    let pending: Promise<IteratorResult<RecordLine>> | null = null;
+    const pull = async (ms: number) => {
+      pending ??= stream.next();
+      const result = await Promise.race([pending, Bun.sleep(ms).then(() => null)]);
+      if (result) pending = null;
+      return result;
+    };
+    try {
+      // The first pull starts the instance; the generator then parks at its first yield while 20,000 SIGCONTs pile up.
+      const first = pull(10);
+      await Bun.sleep(300);
+      const killer = Bun.spawn([sender!.path, "loop", "20000", "kill", String(victim.pid), "18"], { stdout: "ignore", stderr: "pipe" });
+      expect(await killer.exited).toBe(0);
+      await first;
+      let records = 0;
+      for (let next = await pull(1000); next && !next.done; next = await pull(1000)) records++;
+      const lost = gaps.reduce((sum, gap) => sum + (gap.lost ?? 0), 0);
+      console.error(`tracefs: 20,000 signals into a 4 KiB/CPU buffer: ${records} lines read, ${gaps.length} gap lines, ${lost} events reported lost`);
+      expect(gaps.length).toBeGreaterThan(0);
+      expect(gaps[0]).toMatchObject({ kind: "gap", source: "tracefs" });
+      expect(lost).toBeGreaterThan(0);
+    } finally {
+      controller.abort();
+      await pending;
+      await stream.return(undefined);
+    }
+  }, 30000);
 
   test("a bad filter is a usage error and leaves no instance behind", async () => {
     const name = `whokilled-test-badfilter-${process.pid}`;

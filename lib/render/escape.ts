@@ -40,13 +40,12 @@ export function escapeHtml(s: string): string {
 /**
  * Markdown inline text (table cells included): control-escape, then
  * backslash-escape what Markdown or GFM could read as inline syntax (emphasis,
- * code, links, table pipes, strikethrough, raw HTML, entities), and a block
- * marker (`#`, `>`, `-`, `+`, `1.`) at the very start. Paths keep their dots
- * and dashes, so the raw text stays readable in a mail.
+ * code, links, table pipes, strikethrough, raw HTML, entities). With
+ * `lineStart`, also a block marker (`#`, `>`, `-`, `+`, `=`, `1.`) at the
+ * start, for text that begins a line. Paths keep their dots and dashes, so
+ * the raw text stays readable in a mail.
  */
-export function escapeMarkdown(s: string): string {
-  return escapeControl(s)
-    .replace(/[\\`*_[\]<>|~&]/g, (ch) => `\\${ch}`)
-    .replace(/^([#+=-])/, "\\$1")
-    .replace(/^(\d+)([.)])/, "$1\\$2");
+export function escapeMarkdown(s: string, options: { lineStart?: boolean } = {}): string {
+  const inline = escapeControl(s).replace(/[\\`*_[\]<>|~&]/g, (ch) => `\\${ch}`);
+  return options.lineStart ? inline.replace(/^([#+=-])/, "\\$1").replace(/^(\d+)([.)])/, "$1\\$2") : inline;
 }

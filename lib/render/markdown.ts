@@ -46,7 +46,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   if (findings.length === 0) out.push("Nothing suspicious found.", "");
   findings.forEach((f, i) => {
     out.push(`### ${i + 1}. ${f.severity.toUpperCase()}: ${md(f.title)} (${md(f.id)})`, "");
-    out.push(md(f.headline), "");
+    out.push(escapeMarkdown(f.headline, { lineStart: true }), "");
     const e = f.evidence;
     out.push(
       `- **Evidence:** ${Object.entries(e.counts)

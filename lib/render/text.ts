@@ -88,7 +88,7 @@ export function timelineLines(timeline: Timeline, options: { paint?: Paint; widt
   const max = Math.max(...buckets.map((b) => b.count));
   const labelWidth = 16;
   const countWidth = String(max).length;
-  const barWidth = Math.max(10, (options.width ?? 100) - labelWidth - countWidth - 8);
+  const barWidth = Math.max(10, (options.width ?? 100) - labelWidth - countWidth - 22);
   const unit = timeline.unit;
   const out: string[] = [];
   let i = 0;

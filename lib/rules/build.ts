@@ -12,6 +12,7 @@
 import { machine } from "node:os";
 import { archBits } from "../tables/arch.ts";
 import { KILL_FAMILY, KILL_SYSCALLS, type KillSyscall } from "../tables/kill-family.ts";
+import { signalName } from "../tables/signals.ts";
 
 export type Arch = "b64" | "b32";
 
@@ -35,6 +36,14 @@ export interface RuleOptions {
   uid?: number;
   /** ABIs to cover; default: both on a 64-bit kernel, b32 on a 32-bit one. */
   arches?: readonly Arch[];
+  /**
+   * Insert at the head of the exit list (`-A`) instead of appending (`-a`).
+   * The kernel logs a syscall under the first rule that matches it, so an
+   * earlier broad rule would log these calls under its own key, and an earlier
+   * `never` rule would hide them. First place wins that back, at the cost of
+   * taking kill-family events away from the keys of later rules.
+   */
+  first?: boolean;
 }
 
 export interface BuiltRule {
@@ -80,7 +89,7 @@ export function buildRules(options: RuleOptions): BuiltRule[] {
     }
     for (const { syscalls, fields } of groups.values()) {
       const args = [
-        "-a",
+        options.first ? "-A" : "-a",
         "always,exit",
         "-F",
         `arch=${arch}`,
@@ -116,7 +125,10 @@ function fieldsFor(syscall: KillSyscall, options: RuleOptions): string[] {
 function describe(arch: Arch, syscalls: readonly KillSyscall[], options: RuleOptions): string {
   const parts = [`${syscalls.join(", ")} from ${arch === "b64" ? "64" : "32"}-bit callers`];
   const signalArgs = [...new Set(syscalls.map(signalArg))].join("/");
-  if (options.signal !== undefined) parts.push(`only signal ${options.signal} (${signalArgs})`);
+  if (options.signal !== undefined) {
+    const name = signalName(options.signal) ?? (options.signal === 0 ? "the existence probe" : "?");
+    parts.push(`only signal ${options.signal}, ${name} (${signalArgs})`);
+  }
   else if (!options.probes) parts.push(`signal-0 probes left out (${signalArgs}!=0)`);
   if (options.pid !== undefined) {
     if (syscalls.includes("pidfd_send_signal")) {
@@ -126,6 +138,7 @@ function describe(arch: Arch, syscalls: readonly KillSyscall[], options: RuleOpt
     }
   }
   if (options.uid !== undefined) parts.push(`only senders with real uid ${options.uid}`);
+  if (options.first) parts.push("at the head of the list (-A): matched before any other rule");
   return parts.join("; ");
 }
 
@@ -143,7 +156,7 @@ function pidDetail(pid: number, syscalls: readonly KillSyscall[]): string {
 export function rulesFileText(rules: readonly BuiltRule[], options: RuleOptions, generatedBy = "whokilled setup-rule"): string {
   const header = [
     `## ${generatedBy}: who sends signals (kill family), key ${options.key}`,
-    "## Load with: augenrules --load   Remove with: setup-rule remove --persist",
+    `## Load with: augenrules --load   Remove with: setup-rule remove --persist${options.key === DEFAULT_KEY ? "" : ` --key ${options.key}`}`,
   ];
   if (!options.probes && options.signal === undefined) header.push("## Signal-0 existence probes are left out (a1!=0 / a2!=0).");
   return `${[...header, ...rules.map((r) => r.line)].join("\n")}\n`;

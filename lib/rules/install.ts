@@ -129,7 +129,9 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
         file: file.path,
       });
     }
-    log.info(`rules written to ${file.path}; they are active now, and \`augenrules --load\` makes them the boot-time set`);
+    log.info(
+      `${file.changed ? "rules written to" : "rules already up to date in"} ${file.path}: they are active now; run \`augenrules --load\` to load the rules.d set (read at boot too); note it replaces every loaded rule with that set (Debian's audit.rules starts with -D)`,
+    );
   }
 
   if (status.enabled === 0) {

@@ -12,6 +12,7 @@ import { DEFAULT_KEY, KEY_PATTERN, kernelArches, type Arch, type RuleOptions } f
 export interface RuleFlags {
   key?: string;
   probes?: boolean;
+  first?: boolean;
   pid?: string;
   signal?: string;
   uid?: string;
@@ -26,6 +27,7 @@ const INT32_MAX = 2 ** 31 - 1;
 
 export function ruleOptionsFromFlags(flags: RuleFlags): RuleOptions {
   const options: RuleOptions = { key: parseKey(flags.key ?? DEFAULT_KEY), probes: flags.probes === true };
+  if (flags.first) options.first = true;
   if (flags.pid !== undefined) options.pid = parsePid(flags.pid);
   if (flags.signal !== undefined) options.signal = parseSignal(flags.signal);
   if (flags.uid !== undefined) options.uid = parseUid(flags.uid, flags.passwd);

@@ -126,7 +126,7 @@ export async function* rawChunks(source: OpenSource, startOffset = 0, chunkBytes
   }
   let position = startOffset;
   // The first read is sized to what the file holds, so a small file does not allocate a whole chunk.
-  let want = Math.max(Math.min(chunkBytes, source.size - position), 4096);
+  let want = Math.min(chunkBytes, Math.max(source.size - position, 4096));
   for (;;) {
     if (signal?.aborted) return;
     const buffer = Buffer.allocUnsafe(want);

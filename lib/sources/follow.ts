@@ -6,7 +6,18 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
-import { DEFAULT_CHUNK_BYTES, ioError, readFileLines, type SourceLine } from "./file.ts";
+import {
+  closeSource,
+  DEFAULT_CHUNK_BYTES,
+  ioError,
+  isGzipName,
+  openSource,
+  readFileLines,
+  readSourceLines,
+  rotatedFiles,
+  type OpenSource,
+  type SourceLine,
+} from "./file.ts";
 import { LineSplitter, type Line } from "./lines.ts";
 
 export interface FollowOptions {
@@ -103,6 +114,40 @@ function truncated(cursor: Cursor, probe: Buffer): string | null {
   return null;
 }
 
+/**
+ * Rotated files newer than the one we were reading (identified by inode) but
+ * older than the new current one, opened now so later renames cannot move
+ * them under us. Empty when the previous file is no longer among them
+ * (compressed or deleted): then nothing can be said about what lay between.
+ */
+function skippedGenerations(path: string, previous: { ino: number; dev: number }, current: Cursor | null): OpenSource[] {
+  const rotated = rotatedFiles(path).filter((name) => name !== path && !isGzipName(name));
+  const ids = rotated.map((name) => {
+    try {
+      const st = statSync(name);
+      return { name, ino: st.ino, dev: st.dev };
+    } catch {
+      return null;
+    }
+  });
+  const at = ids.findIndex((id) => id !== null && id.ino === previous.ino && id.dev === previous.dev);
+  if (at < 0) return [];
+  const opened: OpenSource[] = [];
+  for (const id of ids.slice(at + 1)) {
+    if (!id || (current && id.ino === current.ino && id.dev === current.dev)) continue;
+    try {
+      const src = openSource(id.name);
+      // Renamed again between stat and open: whatever is there now is not the file we meant.
+      if (src.ino === id.ino && src.dev === id.dev) opened.push(src);
+      else closeSource(src);
+    } catch {
+      // Gone already: nothing to read.
+    }
+  }
+  if (opened.length > 0) log.warn(`${path} was rotated ${opened.length + 1} times between two polls; reading the ${opened.length} generation(s) in between`);
+  return opened;
+}
+
 function pathIdentity(path: string): { ino: number; dev: number } | null {
   try {
     const st = statSync(path);
@@ -132,6 +177,8 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
  * - Rotation (the name now points at another inode): the old fd is read to its
  *   end first, since the writer may have added records just before renaming,
  *   then the new file is read from offset 0.
+ * - Several rotations between two polls: the generations in between, still
+ *   under their rotated names, are read whole before the new file.
  * - Truncation: reading restarts at offset 0 with a warning.
  * - A line is yielded only once its newline has been written; the one
  *   exception is an unterminated last line of a file rotated away, which
@@ -180,9 +227,22 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
           log.warn(`${path}: the rotated file ended without a newline; passing on its last line as is`);
           yield [toSourceLine(last, path, cursor.ino)];
         }
+        const previous = { ino: cursor.ino, dev: cursor.dev };
         closeSync(cursor.fd);
         cursor = null;
         cursor = openCursor(path, false, chunkBytes);
+        // More than one rotation since the last poll: the generations in between
+        // are complete files we never saw under the name. Read them whole.
+        for (const src of skippedGenerations(path, previous, cursor)) {
+          try {
+            for await (const batch of readSourceLines(src, { signal, chunkBytes })) {
+              yield batch.map((l) => ({ ...l, file: path }));
+              if (signal?.aborted) return;
+            }
+          } finally {
+            closeSource(src);
+          }
+        }
         continue;
       }
       await pause(pollMs, signal);

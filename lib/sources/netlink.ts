@@ -8,7 +8,7 @@
  * seq, pid) followed by `audit(SEC.MS:SERIAL): fields`, without the `type=`
  * prefix audit.log has. Unlike audit.log, the multicast stream carries EOE.
  */
-import { dlopen, read } from "bun:ffi";
+import { dlopen, FFIType, read } from "bun:ffi";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
@@ -57,7 +57,7 @@ function openLibc() {
     bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
     setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
     getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
-    recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64_fast" },
+    recv: { args: ["i32", "ptr", "u64", "i32"], returns: FFIType.i64_fast },
     close: { args: ["i32"], returns: "i32" },
     __errno_location: { args: [], returns: "ptr" },
   }).symbols;
@@ -200,7 +200,7 @@ export async function* netlinkRecords(options: NetlinkOptions = {}): AsyncGenera
     let idle = IDLE_SLEEP_MIN_MS;
     while (!signal?.aborted) {
       // recv never blocks (MSG_DONTWAIT): a blocking call would freeze the event loop.
-      const received = c.recv(fd, buffer, buffer.length, MSG_DONTWAIT);
+      const received = Number(c.recv(fd, buffer, buffer.length, MSG_DONTWAIT));
       if (received < 0) {
         const err = errno(c);
         if (err === EAGAIN) {

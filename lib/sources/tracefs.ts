@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { dlopen } from "bun:ffi";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
-import type { RecordLine } from "../schema.ts";
+import type { GapLine, RecordLine } from "../schema.ts";
 import { LineSplitter } from "./lines.ts";
 
 export const DEFAULT_TRACEFS_MOUNT = "/sys/kernel/tracing";
@@ -147,6 +147,13 @@ export interface TracefsOptions {
   instanceName?: string;
   /** Called once the event is enabled: signals from then on will be seen. */
   onReady?: () => void;
+  /**
+   * Called when the ring buffer overflowed and the kernel dropped events
+   * (trace_pipe's `CPU:N [LOST M EVENTS]`). Without it, the loss is logged.
+   */
+  onLost?: (gap: GapLine) => void;
+  /** Per-CPU ring buffer size of the instance (buffer_size_kb); default: the kernel's. */
+  bufferSizeKb?: number;
 }
 
 const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -156,7 +163,10 @@ const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  * until `signal` aborts or the consumer stops.
  */
 export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenerator<RecordLine> {
-  const { signal, filter = DEFAULT_SIGNAL_FILTER, onReady } = options;
+  const { signal, filter = DEFAULT_SIGNAL_FILTER, onReady, onLost, bufferSizeKb } = options;
+  if (bufferSizeKb !== undefined && !(Number.isInteger(bufferSizeKb) && bufferSizeKb > 0)) {
+    throw new WhokilledError("E_USAGE", `tracefs: bufferSizeKb must be a positive integer, not ${bufferSizeKb}`);
+  }
   const name = options.instanceName ?? `whokilled-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   if (!INSTANCE_NAME.test(name)) throw new WhokilledError("E_USAGE", `tracefs: bad instance name ${JSON.stringify(name)}`);
   if (signal?.aborted) return;
@@ -199,6 +209,7 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
   try {
     const clock = pickClock(join(dir, "trace_clock"));
     writeControl(join(dir, "trace_clock"), clock.name);
+    if (bufferSizeKb !== undefined) writeControl(join(dir, "buffer_size_kb"), String(bufferSizeKb));
     if (!existsSync(enablePath)) throw new WhokilledError("E_KERNEL", "tracefs: this kernel has no signal:signal_generate tracepoint");
     if (filter.trim() !== "") {
       try {
@@ -245,7 +256,9 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
       for (const raw of lines) {
         const at = raw.indexOf(MARKER);
         if (at < 0) {
-          if (/\[LOST \d+ EVENTS\]/.test(raw)) log.warn(`tracefs: the trace buffer overflowed: ${raw.trim()}`);
+          const gap = lostEvents(raw);
+          if (gap && onLost) onLost(gap);
+          else if (gap) log.warn(`tracefs: ${gap.reason}`);
           continue;
         }
         counter++;
@@ -263,6 +276,21 @@ function pickClock(path: string): (typeof CLOCKS)[number] {
   const clock = CLOCKS.find((c) => available.has(c.name));
   if (!clock) throw new WhokilledError("E_KERNEL", `tracefs: neither the boot nor the mono trace clock is available (${[...available].join(" ")})`);
   return clock;
+}
+
+const LOST = /^CPU:(\d+) \[LOST (\d+) EVENTS\]/;
+
+/** trace_pipe's overflow notice → a GapLine; null for any other line. */
+export function lostEvents(raw: string, now = new Date()): GapLine | null {
+  const match = LOST.exec(raw.trim());
+  if (!match) return null;
+  return {
+    kind: "gap",
+    source: "tracefs",
+    time: now.toISOString(),
+    reason: `trace buffer overflow: the kernel dropped ${match[2]} events on CPU ${match[1]} (reader too slow; raise bufferSizeKb)`,
+    lost: Number(match[2]),
+  };
 }
 
 const TIMESTAMP = /(\d+)\.(\d+):$/;

@@ -1,0 +1,106 @@
+#!/usr/bin/env bun
+/**
+ * report: who signalled whom, summed up, and what looks wrong (stale PIDs,
+ * recycled PIDs, signal storms, blind spots), for people and for cron.
+ * Reads anything upstream: raw audit text, record, event or signal lines.
+ */
+import { writeFileSync } from "node:fs";
+import { defineCommand } from "citty";
+import { inputArgs, intFlag, runScript, signalFilterArgs } from "../lib/cli.ts";
+import { WhokilledError, usageError } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
+import { renderReport, REPORT_FORMATS, type ReportFormat } from "../lib/render/index.ts";
+import { shouldColor } from "../lib/render/format.ts";
+import { analyze } from "../lib/signals/findings.ts";
+import { signalsFrom } from "../lib/signals/pipeline.ts";
+import type { BucketChoice } from "../lib/signals/summary.ts";
+import { abortOnSignals, inputErrors, inputPaths } from "../lib/script-io.ts";
+
+/** Exit code when --fail-on findings and something was found (1 and 2 are errors). */
+export const EXIT_FINDINGS = 3;
+
+const command = defineCommand({
+  meta: {
+    name: "report",
+    description: [
+      "Summarise who signalled whom and flag what looks wrong: a killer stuck on a stale PID,",
+      "a PID hit whoever holds it, signal storms, signals audit could not see.",
+      "",
+      "Examples:",
+      "  bun scripts/report.ts -f /var/log/audit/audit.log",
+      "  bun scripts/report.ts --format html --output report.html < signals.jsonl",
+      "  bun scripts/capture.ts --checkpoint /var/lib/whokilled/cp.json | bun scripts/report.ts --quiet-if-clean",
+      "  bun scripts/report.ts --format json --fail-on findings -f audit.log || echo 'something is killing processes'",
+    ].join("\n"),
+  },
+  args: {
+    ...inputArgs,
+    ...signalFilterArgs,
+    format: { type: "enum", options: [...REPORT_FORMATS], default: "text", description: "text, markdown, json (one object) or html (one self-contained page)" },
+    output: { type: "string", alias: "o", description: "Write the report to FILE instead of stdout", valueHint: "FILE" },
+    bucket: { type: "enum", options: ["auto", "minute", "hour"], default: "auto", description: "Timeline bucket size (auto: minutes for spans up to 3 h)" },
+    "quiet-if-clean": { type: "boolean", description: "Print nothing when there are no findings (cron mails any output)" },
+    "fail-on": { type: "enum", options: ["findings", "never"], default: "never", description: `findings: exit ${EXIT_FINDINGS} when there are findings` },
+    "storm-threshold": { type: "string", description: "signal-storm: signals from one killer within the window (default 100)", valueHint: "N" },
+    "storm-window": { type: "string", description: "signal-storm: window length in seconds (default 60)", valueHint: "SECONDS" },
+    paths: { type: "positional", required: false, description: "Input files (as --file)" },
+  },
+  async run({ args, rawArgs }) {
+    const format = args.format as ReportFormat;
+    if (!REPORT_FORMATS.includes(format)) throw usageError(`--format must be one of ${REPORT_FORMATS.join(", ")}`);
+    const stormThreshold = intFlag(args["storm-threshold"], "storm-threshold");
+    const stormWindow = intFlag(args["storm-window"], "storm-window");
+    if (stormThreshold !== undefined && stormThreshold < 1) throw usageError("--storm-threshold must be at least 1");
+    if (stormWindow !== undefined && stormWindow < 1) throw usageError("--storm-window must be at least 1 second");
+    const quiet = args["quiet-if-clean"] === true;
+
+    const errors = inputErrors(args.strict);
+    const controller = abortOnSignals();
+    const lines = signalsFrom(inputPaths(rawArgs, args._), {
+      errors,
+      signal: controller.signal,
+      lookup: !args["no-lookup"],
+      passwdFile: args.passwd,
+      groupFile: args.group,
+      filter: {
+        pid: intFlag(args.pid, "pid"),
+        victimComm: args["victim-comm"],
+        killer: args.killer,
+        signal: args.signal,
+        failed: args.failed === true,
+        since: args.since,
+        until: args.until,
+        probes: args.probes === true,
+      },
+    });
+    const report = await analyze(lines, {
+      bucket: args.bucket as BucketChoice,
+      stormThreshold,
+      stormWindowSec: stormWindow,
+    });
+
+    const clean = report.findings.length === 0;
+    const toFile = typeof args.output === "string" && args.output !== "";
+    const color = format === "text" && shouldColor({ isTTY: process.stdout.isTTY, toFile });
+    const text = renderReport(report, format, { color });
+    if (toFile) {
+      try {
+        writeFileSync(args.output!, text);
+      } catch (error) {
+        throw new WhokilledError("E_IO", `cannot write ${args.output}: ${(error as Error).message}`, { cause: error });
+      }
+    } else if (!(quiet && clean)) {
+      process.stdout.write(text);
+    }
+
+    // cron mails stderr too: stay silent on a clean run unless something went wrong.
+    const t = report.summary.totals;
+    const line = `report: ${t.signals} signals, ${report.findings.length} findings, ${errors.count} input error${errors.count === 1 ? "" : "s"}`;
+    if (errors.count > 0) log.warn(line);
+    else if (!quiet) log.info(line);
+
+    if (args["fail-on"] === "findings" && !clean) process.exitCode = EXIT_FINDINGS;
+  },
+});
+
+await runScript(command);

@@ -1,0 +1,499 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { SignalLine } from "../lib/schema.ts";
+import { escapeControl, escapeHtml, escapeMarkdown } from "../lib/render/escape.ts";
+import { shouldColor } from "../lib/render/format.ts";
+import { renderReport } from "../lib/render/index.ts";
+import { renderJson } from "../lib/render/json.ts";
+import { formatSignalRow } from "../lib/render/signal-row.ts";
+import { renderText } from "../lib/render/text.ts";
+import { analyze, Analyzer, DETECTORS, type Report } from "../lib/signals/findings.ts";
+import { signalTimeMs } from "../lib/signals/keys.ts";
+import { summarize, SummaryBuilder } from "../lib/signals/summary.ts";
+import { ORIGIN_FAULT, ORIGIN_KERNEL, ORIGIN_USER, seedSignals, sig } from "./helpers/report-fixtures.ts";
+
+const T0 = Date.parse("2026-03-01T10:00:00Z") / 1000;
+const CRON = { pid: 901, comm: "cron", exe: "/usr/sbin/cron", uid: 0, user: "root", argv: ["/usr/sbin/cron", "-f"] };
+const EVIL = "evil\x1b[2J\nFAKE LINE";
+
+async function* slowly<T>(items: T[]): AsyncGenerator<T> {
+  for (const item of items) {
+    await Promise.resolve();
+    yield item;
+  }
+}
+
+const ids = (report: Report, id: string) => report.findings.filter((f) => f.id === id);
+
+describe("summary", () => {
+  test("seed: one killer, counts per signal, success/failure, errno, time range", async () => {
+    const s = await summarize(seedSignals());
+    expect(s.totals).toMatchObject({ signals: 3, success: 2, failure: 1, killers: 1, errnos: { ESRCH: 1 } });
+    expect(s.totals.first).toBe("2010-09-23T12:37:07.433Z");
+    expect(s.totals.last).toBe("2010-09-23T12:37:10.434Z");
+    const k = s.killers[0]!;
+    expect(k).toMatchObject({ comm: "roxen", exe: "/usr/local/roxen/server-4.5.241/pike/bin/pike", uid: 0, pids: [4299] });
+    expect(k).toMatchObject({ total: 3, success: 2, failure: 1, signals: { SIGKILL: 3 }, errnos: { ESRCH: 1 }, targetPidCount: 1, targetPids: [26880] });
+    expect(k.examples).toEqual(["1285245427.433:22", "1285245427.433:23", "1285245430.434:34"]);
+    expect(s.signals).toEqual({ SIGKILL: 3 });
+    // findpid (named by OBJ_PID) and the unnamed holder of 26880 in :23; ESRCH hit nobody.
+    const findpid = s.victims.find((v) => v.comm === "findpid")!;
+    expect(findpid).toMatchObject({ pid: 26880, uid: 1010, total: 1, examples: ["1285245427.433:22"] });
+    expect(findpid.killers[0]).toMatchObject({ comm: "roxen", count: 1 });
+    expect(s.timeline.unit).toBe("minute");
+    expect(s.timeline.buckets).toEqual([{ start: "2010-09-23T12:37:00.000Z", count: 3, failed: 1 }]);
+  });
+
+  test("killers ranked by count, then failures; victims by hits", async () => {
+    const a = { comm: "a", exe: "/bin/a", pid: 1 };
+    const b = { comm: "b", exe: "/bin/b", pid: 2 };
+    const c = { comm: "c", exe: "/bin/c", pid: 3 };
+    const signals = [
+      ...Array.from({ length: 5 }, (_, i) => sig({ id: `a${i}`, time: T0 + i, killer: a, target: 100 + i, victims: [{ comm: "x", uid: 5 }] })),
+      sig({ id: "b0", time: T0, killer: b, target: 7, victims: [{ comm: "v", uid: 5 }] }),
+      sig({ id: "b1", time: T0 + 1, killer: b, target: 7, victims: [{ comm: "v", uid: 5 }] }),
+      sig({ id: "c0", time: T0, killer: c, success: false, target: 8 }),
+      sig({ id: "c1", time: T0 + 1, killer: c, target: 8, victims: [{ comm: "w", uid: 5 }] }),
+    ];
+    const s = await summarize(slowly(signals));
+    expect(s.killers.map((k) => k.comm)).toEqual(["a", "c", "b"]);
+    expect(s.killers[0]!.targetPidCount).toBe(5);
+    expect(s.victims[0]).toMatchObject({ pid: 7, comm: "v", total: 2 });
+    expect(s.totals.killers).toBe(3);
+  });
+
+  test("same exe+comm+uid from different pids is one killer; another uid is another", async () => {
+    const s = await summarize([
+      sig({ id: "1", time: T0, killer: { pid: 10 } }),
+      sig({ id: "2", time: T0, killer: { pid: 11 } }),
+      sig({ id: "3", time: T0, killer: { pid: 12, uid: 33, user: "www-data" } }),
+    ]);
+    expect(s.killers.length).toBe(2);
+    expect(s.killers[0]).toMatchObject({ total: 2, pids: [10, 11] });
+  });
+
+  test("timeline: auto picks minutes for short spans, hours for long ones; forced units", async () => {
+    const short = [sig({ id: "1", time: T0 }), sig({ id: "2", time: T0 + 150 })];
+    const long = [sig({ id: "1", time: T0 }), sig({ id: "2", time: T0 + 5 * 3600 + 10, success: false })];
+    const s1 = await summarize(short);
+    expect(s1.timeline.unit).toBe("minute");
+    expect(s1.timeline.buckets.map((b) => b.count)).toEqual([1, 0, 1]);
+    const s2 = await summarize(long);
+    expect(s2.timeline.unit).toBe("hour");
+    expect(s2.timeline.buckets.length).toBe(6);
+    expect(s2.timeline.buckets[5]).toMatchObject({ count: 1, failed: 1 });
+    const s3 = await summarize(long, { bucket: "minute" });
+    expect(s3.timeline.unit).toBe("minute");
+    expect(s3.timeline.buckets.length).toBe(301);
+    const s4 = await summarize(short, { bucket: "hour" });
+    expect(s4.timeline).toMatchObject({ unit: "hour", buckets: [{ start: "2026-03-01T10:00:00.000Z", count: 2, failed: 0 }] });
+  });
+
+  test("bounded: examples and target pids are capped, counts stay exact", () => {
+    const b = new SummaryBuilder({ maxExamples: 2, maxTargetPids: 10 });
+    for (let i = 0; i < 1000; i++) b.add(sig({ id: `id${i}`, time: T0 + i, target: 1000 + i, victims: [{ comm: "v", uid: 1 }] }));
+    const s = b.summary();
+    expect(s.killers[0]!.total).toBe(1000);
+    expect(s.killers[0]!.examples).toEqual(["id0", "id1"]);
+    expect(s.killers[0]!.targetPidCount).toBe(10);
+    expect(s.killers[0]!.targetPidsTruncated).toBe(true);
+    expect(s.victims.length).toBe(1000);
+    expect(s.victims[0]!.examples.length).toBe(1);
+  });
+
+  test("signals without a time are counted but not on the timeline; id stands in for time", async () => {
+    expect(signalTimeMs({ id: "1285245427.433:22", time: null })).toBe(1285245427433);
+    const s = await summarize([sig({ id: "x", time: null }), sig({ id: "1285245427.433:22", time: null })]);
+    expect(s.totals).toMatchObject({ signals: 2, untimed: 1 });
+    expect(s.timeline.buckets.length).toBe(1);
+  });
+});
+
+describe("findings: stale-pid", () => {
+  test("the seed's three calls raise it", async () => {
+    const report = await analyze(seedSignals());
+    const stale = ids(report, "stale-pid");
+    expect(stale.length).toBe(1);
+    const f = stale[0]!;
+    expect(f.severity).toBe("critical");
+    expect(f.killer).toMatchObject({ comm: "roxen", uid: 0, exe: "/usr/local/roxen/server-4.5.241/pike/bin/pike", pids: [4299] });
+    expect(f.target).toEqual({ pid: 26880 });
+    expect(f.evidence).toMatchObject({ count: 3, first: "2010-09-23T12:37:07.433Z", last: "2010-09-23T12:37:10.434Z" });
+    expect(f.evidence.counts).toMatchObject({ calls: 3, success: 2, ESRCH: 1 });
+    expect(f.evidence.examples).toEqual(["1285245427.433:22", "1285245427.433:23", "1285245430.434:34"]);
+    expect(f.headline).toContain("26880");
+    expect(f.explanation).toMatch(/lost track of a child/);
+    expect(f.advice).toMatch(/Restart the killer/);
+    expect(f.evidence.notes.join(" ")).toContain("findpid");
+  });
+
+  test("only failures: still raised, as a warning", async () => {
+    const report = await analyze([0, 5, 10].map((d, i) => sig({ id: `f${i}`, time: T0 + d, success: false })));
+    expect(ids(report, "stale-pid").map((f) => f.severity)).toEqual(["warning"]);
+  });
+
+  test("not raised without ESRCH, with too few calls, in one instant, across PIDs, for probes or group kills", async () => {
+    const cases: SignalLine[][] = [
+      [0, 5, 10].map((d, i) => sig({ id: `ok${i}`, time: T0 + d })),
+      [sig({ id: "1", time: T0 }), sig({ id: "2", time: T0 + 5, success: false })],
+      [0, 0, 0].map((d, i) => sig({ id: `burst${i}`, time: T0 + d, success: i === 2 ? false : true })),
+      [0, 5, 10].map((d, i) => sig({ id: `p${i}`, time: T0 + d, target: 500 + i, success: i !== 1 })),
+      [0, 5, 10].map((d, i) => sig({ id: `probe${i}`, time: T0 + d, nr: 0, success: i !== 1 })),
+      [0, 5, 10].map((d, i) => sig({ id: `g${i}`, time: T0 + d, scope: "group", success: i !== 1 })),
+      // Different killers share nothing.
+      [0, 5, 10].map((d, i) => sig({ id: `k${i}`, time: T0 + d, killer: { comm: `k${i}` }, success: i !== 1 })),
+    ];
+    for (const signals of cases) {
+      const report = await analyze(signals);
+      expect(ids(report, "stale-pid")).toEqual([]);
+    }
+  });
+
+  test("thresholds are options", async () => {
+    const two = [sig({ id: "1", time: T0 }), sig({ id: "2", time: T0 + 5, success: false })];
+    expect(ids(await analyze(two, { staleMinCalls: 2 }), "stale-pid").length).toBe(1);
+  });
+});
+
+describe("findings: recycled-pid", () => {
+  test("same killer, same PID, different holders (comm and uid)", async () => {
+    const report = await analyze([
+      sig({ id: "1", time: T0, victims: [{ comm: "cron", uid: 0, user: "root" }] }),
+      sig({ id: "2", time: T0 + 6, victims: [{ comm: "findpid", uid: 1010 }] }),
+      sig({ id: "3", time: T0 + 12, victims: [{ comm: "findpid", uid: 1010 }] }),
+    ]);
+    const f = ids(report, "recycled-pid");
+    expect(f.length).toBe(1);
+    expect(f[0]!.severity).toBe("critical");
+    expect(f[0]!.target).toEqual({ pid: 26880 });
+    expect(f[0]!.headline).toMatch(/cron, findpid/);
+    expect(f[0]!.evidence.count).toBe(3);
+    expect(f[0]!.evidence.notes.length).toBe(2);
+  });
+
+  test("different uid alone is enough", async () => {
+    const report = await analyze([
+      sig({ id: "1", time: T0, victims: [{ comm: "sh", uid: 0 }] }),
+      sig({ id: "2", time: T0 + 6, victims: [{ comm: "sh", uid: 1000 }] }),
+    ]);
+    expect(ids(report, "recycled-pid").length).toBe(1);
+  });
+
+  test("not raised for one holder, unknown holders, different killers, or group kills", async () => {
+    const cases: SignalLine[][] = [
+      [sig({ id: "1", time: T0, victims: [{ comm: "a", uid: 1 }] }), sig({ id: "2", time: T0 + 5, victims: [{ comm: "a", uid: 1 }] })],
+      seedSignals(), // one named holder, one unnamed
+      [sig({ id: "1", time: T0, victims: [{ comm: "a", uid: 1 }] }), sig({ id: "2", time: T0 + 5, killer: CRON, victims: [{ comm: "b", uid: 2 }] })],
+      [
+        sig({ id: "1", time: T0, scope: "group", victims: [{ pid: 1, comm: "a", uid: 1 }, { pid: 2, comm: "b", uid: 2 }] }),
+        sig({ id: "2", time: T0 + 5, scope: "group", victims: [{ pid: 3, comm: "c", uid: 3 }] }),
+      ],
+    ];
+    for (const signals of cases) expect(ids(await analyze(signals), "recycled-pid")).toEqual([]);
+  });
+});
+
+describe("findings: signal-storm", () => {
+  const burst = (n: number, spreadSec: number, killer = CRON) =>
+    Array.from({ length: n }, (_, i) => sig({ id: `s${i}`, time: T0 + (i * spreadSec) / n, killer, target: 2000 + i }));
+
+  test("100 signals within 60 s from one killer", async () => {
+    const report = await analyze(burst(100, 50));
+    const f = ids(report, "signal-storm");
+    expect(f.length).toBe(1);
+    expect(f[0]!.killer).toMatchObject({ comm: "cron" });
+    expect(f[0]!.evidence.count).toBeGreaterThanOrEqual(100);
+    expect(f[0]!.evidence.counts).toMatchObject({ peak: 100, windowSeconds: 60, total: 100 });
+    expect(f[0]!.evidence.examples.length).toBeGreaterThan(0);
+  });
+
+  test("not raised below the threshold, when spread out, or when split across killers", async () => {
+    expect(ids(await analyze(burst(99, 30)), "signal-storm")).toEqual([]);
+    expect(ids(await analyze(burst(100, 200)), "signal-storm")).toEqual([]);
+    const split = [...burst(60, 20), ...burst(60, 20, { ...CRON, comm: "other", exe: "/bin/other" })];
+    expect(ids(await analyze(split), "signal-storm")).toEqual([]);
+  });
+
+  test("threshold and window are options; out-of-order input still counts", async () => {
+    const signals = burst(10, 4).reverse();
+    expect(ids(await analyze(signals, { stormThreshold: 10, stormWindowSec: 5 }), "signal-storm").length).toBe(1);
+    expect(ids(await analyze(signals, { stormThreshold: 11, stormWindowSec: 5 }), "signal-storm")).toEqual([]);
+  });
+});
+
+describe("findings: blind-spot", () => {
+  const tracefs = (spec: Parameters<typeof sig>[0]) => sig({ ...spec, source: "tracefs", success: spec.success ?? null, errno: null });
+  const oomVictim = [{ pid: 7777, comm: "mysqld", uid: 27 }];
+
+  test("the kernel's own SIGKILL (OOM killer) is a blind spot", async () => {
+    const report = await analyze([tracefs({ id: "t1", time: T0, killer: { pid: 7777, comm: "mysqld", exe: null, uid: null, user: null }, target: 7777, victims: oomVictim, origin: ORIGIN_KERNEL })]);
+    const f = ids(report, "blind-spot");
+    expect(f.length).toBe(1);
+    expect(f[0]!.severity).toBe("warning");
+    expect(f[0]!.headline).toMatch(/kernel itself sent SIGKILL/);
+    expect(f[0]!.headline).toContain("mysqld[7777]");
+    expect(f[0]!.advice).toMatch(/Out of memory/);
+  });
+
+  test("faults are reported as info; SIGCHLD and timer signals are not reported", async () => {
+    const report = await analyze([
+      tracefs({ id: "t1", time: T0, nr: 11, target: 50, victims: [{ pid: 50, comm: "crashy" }], origin: ORIGIN_FAULT }),
+      tracefs({ id: "t2", time: T0, nr: 17, target: 50, origin: { code: 1, kind: "other", label: "child" } }),
+      tracefs({ id: "t3", time: T0, nr: 14, name: "SIGALRM", target: 50, origin: ORIGIN_KERNEL }),
+    ]);
+    const f = ids(report, "blind-spot");
+    expect(f.map((x) => x.severity)).toEqual(["info"]);
+    expect(f[0]!.headline).toMatch(/SIGSEGV raised by a fault/);
+  });
+
+  test("a tracefs signal with its audit twin is merged, not a finding, not counted twice", async () => {
+    const killer = { pid: 4299 };
+    for (const order of ["audit-first", "tracefs-first"]) {
+      const audit = sig({ id: "a1", time: T0, killer, victims: [{ comm: "sleep", uid: 0 }] });
+      const trace = tracefs({ id: "t1", time: T0 + 0.5, killer: { ...killer, exe: null, uid: null, user: null }, victims: [{ comm: "sleep" }], origin: ORIGIN_USER });
+      const report = await analyze(order === "audit-first" ? [audit, trace] : [trace, audit]);
+      expect(ids(report, "blind-spot")).toEqual([]);
+      expect(report.crossCheck.merged).toBe(1);
+      expect(report.summary.totals.signals).toBe(1);
+      expect(report.summary.totals.sources).toEqual({ audit: 1, tracefs: 0 });
+    }
+  });
+
+  test("a process's signal that audit missed while audit was running is a blind spot", async () => {
+    const report = await analyze([
+      sig({ id: "a1", time: T0, killer: { pid: 10 }, target: 20 }),
+      tracefs({ id: "t1", time: T0 + 3, killer: { pid: 666, comm: "sneaky", exe: null, uid: null, user: null }, target: 30, victims: [{ comm: "app" }], nr: 15, origin: ORIGIN_USER }),
+      sig({ id: "a2", time: T0 + 10, killer: { pid: 10 }, target: 21 }),
+    ]);
+    const f = ids(report, "blind-spot");
+    expect(f.length).toBe(1);
+    expect(f[0]!.headline).toMatch(/sneaky .*SIGTERM.*audit did not record/);
+    expect(f[0]!.killer).toMatchObject({ comm: "sneaky", pids: [666] });
+    expect(report.crossCheck.unmatched).toBe(1);
+  });
+
+  test("tracefs alone (no audit at all, or outside audit's time) raises nothing for process signals", async () => {
+    const only = [tracefs({ id: "t1", time: T0, killer: { pid: 666, comm: "x" }, target: 30, nr: 15, origin: ORIGIN_USER })];
+    const r1 = await analyze(only);
+    expect(ids(r1, "blind-spot")).toEqual([]);
+    expect(r1.crossCheck.noAudit).toBe(1);
+    expect(r1.summary.totals.signals).toBe(1);
+    const r2 = await analyze([sig({ id: "a1", time: T0 - 3600 }), ...only]);
+    expect(ids(r2, "blind-spot")).toEqual([]);
+  });
+});
+
+describe("registry and analyzer", () => {
+  test("every detector has an id, title and detect; ids are the four documented ones", () => {
+    expect(DETECTORS.map((d) => d.id)).toEqual(["stale-pid", "recycled-pid", "signal-storm", "blind-spot"]);
+    for (const d of DETECTORS) expect(d.title.length).toBeGreaterThan(5);
+  });
+
+  test("findings sorted most severe first; a clean stream has none", async () => {
+    const report = await analyze([
+      ...seedSignals(),
+      sig({ id: "t", time: "2010-09-23T12:37:08Z", source: "tracefs", nr: 11, target: 50, origin: ORIGIN_FAULT }),
+    ]);
+    expect(report.findings[0]!.severity).toBe("critical");
+    expect(report.findings.at(-1)!.severity).toBe("info");
+    const clean = await analyze([sig({ id: "1", time: T0, victims: [{ comm: "a", uid: 1 }] })]);
+    expect(clean.findings).toEqual([]);
+  });
+
+  test("gap lines are counted", async () => {
+    const report = await analyze([...seedSignals(), { kind: "gap", source: "netlink", time: "2010-09-23T12:37:09Z", reason: "ENOBUFS", lost: 12 }]);
+    expect(report.gaps).toMatchObject({ count: 1, lost: 12 });
+    expect(renderText(report)).toMatch(/1 gap, 12 records lost/);
+  });
+
+  test("Analyzer can be fed one signal at a time", () => {
+    const a = new Analyzer();
+    for (const s of seedSignals()) a.add(s);
+    expect(a.finish().findings.map((f) => f.id)).toEqual(["stale-pid"]);
+  });
+});
+
+describe("escaping", () => {
+  test("escapeControl: C0, DEL, C1, ESC, backslash, bidi", () => {
+    expect(escapeControl("a\x1b[31mb\nc\td")).toBe("a\\x1b[31mb\\x0ac\\x09d");
+    expect(escapeControl("\x00\x7f\x9b\u0085")).toBe("\\x00\\x7f\\x9b\\x85");
+    expect(escapeControl("back\\slash")).toBe("back\\\\slash");
+    expect(escapeControl("abc\u202eexe.txt")).toBe("abc\\u{202e}exe.txt");
+    expect(escapeControl("plain ünïcödé 日本 /usr/bin/x")).toBe("plain ünïcödé 日本 /usr/bin/x");
+  });
+
+  test("escapeHtml and escapeMarkdown", () => {
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe("&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    expect(escapeMarkdown("*b* | `c` [l](u) <i>")).toBe("\\*b\\* \\| \\`c\\` \\[l\\](u) \\<i\\>");
+    expect(escapeMarkdown("# heading", { lineStart: true })).toBe("\\# heading");
+    expect(escapeMarkdown("/usr/local/x-1.2")).toBe("/usr/local/x-1.2");
+  });
+
+  const evilReport = () =>
+    analyze([
+      sig({ id: "1", time: T0, killer: { comm: EVIL, exe: `/tmp/${EVIL}` }, victims: [{ comm: EVIL, uid: 1 }] }),
+      sig({ id: "2", time: T0 + 5, killer: { comm: EVIL, exe: `/tmp/${EVIL}` }, victims: [{ comm: "other", uid: 2 }] }),
+      sig({ id: "3", time: T0 + 9, killer: { comm: EVIL, exe: `/tmp/${EVIL}` }, success: false }),
+    ]);
+
+  test("a comm holding ESC and a newline is escaped in text, markdown and html", async () => {
+    const report = await evilReport();
+    expect(report.findings.length).toBeGreaterThan(0);
+    // How the escaped comm reads in each format's source (Markdown escapes its own backslashes and brackets).
+    const expected = {
+      text: "evil\\x1b[2J\\x0aFAKE LINE",
+      markdown: "evil\\\\x1b\\[2J\\\\x0aFAKE LINE",
+      html: "evil\\x1b[2J\\x0aFAKE LINE",
+    };
+    for (const format of ["text", "markdown", "html"] as const) {
+      const out = renderReport(report, format, { color: false });
+      expect(out).not.toContain("\x1b");
+      // The newline in comm must not start a forged line of its own.
+      expect(out).not.toMatch(/^\s*FAKE LINE/m);
+      expect(out).toContain(expected[format]);
+    }
+    // Colour adds our own sequences, never the input's.
+    const colored = renderText(report, { color: true });
+    expect(colored).toContain("\x1b[");
+    expect(colored).not.toContain("\x1b[2J");
+    expect(colored).toContain("evil\\x1b[2J\\x0aFAKE LINE");
+  });
+
+  test("json keeps the comm as it is (JSON's own escaping only)", async () => {
+    const report = await evilReport();
+    const text = renderJson(report);
+    expect(text.endsWith("}\n")).toBe(true);
+    expect(text.split("\n").length).toBe(2); // one line + final newline
+    expect(text).not.toContain("\x1b");
+    const parsed = JSON.parse(text);
+    expect(parsed.kind).toBe("report");
+    expect(parsed.summary.killers[0].comm).toBe(EVIL);
+    expect(parsed.findings.some((f: { killer: { comm: string } | null }) => f.killer?.comm === EVIL)).toBe(true);
+    // Stable: same input, same bytes; fixed top-level key order.
+    expect(renderJson(await evilReport())).toBe(text);
+    expect(Object.keys(parsed)).toEqual(["kind", "version", "summary", "findings", "crossCheck", "gaps"]);
+  });
+
+  test("formatSignalRow: readable and escaped", () => {
+    const [a, , c] = seedSignals();
+    expect(formatSignalRow(a!)).toBe(
+      "2010-09-23 12:37:07.433Z  roxen[4299] uid 0(root) /usr/local/roxen/server-4.5.241/pike/bin/pike  SIGKILL → 26880 findpid[26880] uid 1010  ok",
+    );
+    expect(formatSignalRow(c!)).toMatch(/SIGKILL → 26880 \(no such process\)  failed ESRCH$/);
+    const evil = formatSignalRow(sig({ id: "e", time: T0, killer: { comm: EVIL, argv: [EVIL, "--x"] }, victims: [{ comm: EVIL, uid: 1 }] }));
+    expect(evil).not.toContain("\x1b");
+    expect(evil).not.toContain("\n");
+    expect(evil).toContain("evil\\x1b[2J\\x0aFAKE LINE[4299]");
+    const colored = formatSignalRow(a!, { color: true });
+    expect(colored).toContain("\x1b[");
+    expect(colored.replace(/\x1b\[\d+m/g, "")).toBe(formatSignalRow(a!));
+  });
+
+  test("hostile non-string values from JSON input do not get through", () => {
+    const s = sig({ id: "x", time: T0 });
+    (s.killer as unknown as { pid: unknown }).pid = "\x1b[2J";
+    (s.target as unknown as { pid: unknown }).pid = "\x1b]0;title\x07";
+    const row = formatSignalRow(s);
+    expect(row).not.toContain("\x1b");
+  });
+});
+
+describe("colour", () => {
+  test("only on a TTY, never with NO_COLOR or to a file", () => {
+    expect(shouldColor({ isTTY: true, env: {} })).toBe(true);
+    expect(shouldColor({ isTTY: false, env: {} })).toBe(false);
+    expect(shouldColor({ isTTY: undefined, env: {} })).toBe(false);
+    expect(shouldColor({ isTTY: true, env: { NO_COLOR: "1" } })).toBe(false);
+    expect(shouldColor({ isTTY: true, env: { NO_COLOR: "" } })).toBe(true);
+    expect(shouldColor({ isTTY: true, env: {}, toFile: true })).toBe(false);
+  });
+
+  test("text has ANSI codes only when asked", async () => {
+    const report = await analyze(seedSignals());
+    expect(renderText(report, { color: false })).not.toContain("\x1b");
+    expect(renderText(report, { color: true })).toContain("\x1b[");
+    expect(renderText(report)).toContain("Timeline (per minute, UTC)");
+    expect(renderText(report)).toMatch(/12:37 +│█+▒+ 3 \(1 failed\)/);
+  });
+});
+
+describe("scripts/report.ts", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wk-report-"));
+  const write = (name: string, signals: SignalLine[]) => {
+    const path = join(dir, name);
+    writeFileSync(path, signals.map((s) => JSON.stringify(s)).join("\n") + "\n");
+    return path;
+  };
+  const seedFile = write("seed.jsonl", seedSignals());
+  const cleanFile = write("clean.jsonl", [sig({ id: "1", time: T0, victims: [{ comm: "a", uid: 1 }] })]);
+  const script = join(import.meta.dir, "..", "scripts", "report.ts");
+
+  function run(args: string[], env: Record<string, string> = {}) {
+    const proc = Bun.spawnSync([process.execPath, script, "--no-lookup", ...args], {
+      env: { ...process.env, NO_COLOR: "", ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
+  }
+
+  test("text report of the seed (signal lines in)", () => {
+    const r = run(["-f", seedFile]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("stale-pid");
+    expect(r.stdout).toContain("roxen");
+    expect(r.stdout).not.toContain("\x1b"); // stdout is a pipe
+  });
+
+  test("raw audit text in (the seed's grep'd SYSCALL lines)", () => {
+    const r = run(["-f", "/work/shared/corpus/seed/ausearch-grep-kill.log", "--format", "json"]);
+    if (!existsSync("/work/shared/corpus/seed/ausearch-grep-kill.log")) return;
+    expect(r.code).toBe(0);
+    const parsed = JSON.parse(r.stdout);
+    expect(parsed.findings.map((f: { id: string }) => f.id)).toEqual(["stale-pid"]);
+    expect(parsed.summary.totals.signals).toBe(3);
+  });
+
+  test("--fail-on findings exits 3 when there are findings, 0 when clean", () => {
+    expect(run(["-f", seedFile, "--fail-on", "findings"]).code).toBe(3);
+    expect(run(["-f", cleanFile, "--fail-on", "findings"]).code).toBe(0);
+    expect(run(["-f", seedFile, "--fail-on", "never"]).code).toBe(0);
+  });
+
+  test("--quiet-if-clean prints nothing at all on a clean run, the report otherwise", () => {
+    const clean = run(["-f", cleanFile, "--quiet-if-clean"]);
+    expect(clean).toEqual({ code: 0, stdout: "", stderr: "" });
+    const dirty = run(["-f", seedFile, "--quiet-if-clean", "--fail-on", "findings"]);
+    expect(dirty.code).toBe(3);
+    expect(dirty.stdout).toContain("stale-pid");
+  });
+
+  test("stdin, --output, formats, storm flags", () => {
+    const out = join(dir, "r.html");
+    const r = Bun.spawnSync([process.execPath, script, "--no-lookup", "--format", "html", "--output", out], {
+      stdin: Bun.file(seedFile),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toBe("");
+    expect(readFileSync(out, "utf8")).toContain("<svg");
+    expect(run(["-f", seedFile, "--format", "markdown"]).stdout).toContain("# whokilled report");
+    const storm = write("storm.jsonl", Array.from({ length: 12 }, (_, i) => sig({ id: `s${i}`, time: T0 + i / 4, killer: CRON, target: 3000 + i })));
+    expect(run(["-f", storm, "--format", "json"]).stdout).not.toContain("signal-storm");
+    expect(run(["-f", storm, "--format", "json", "--storm-threshold", "10", "--storm-window", "5"]).stdout).toContain("signal-storm");
+    expect(run(["-f", storm, "--storm-threshold", "ten"]).code).toBe(2);
+  });
+
+  test("filters from signalFilterArgs apply", () => {
+    const r = run(["-f", seedFile, "--format", "json", "--failed"]);
+    const parsed = JSON.parse(r.stdout);
+    expect(parsed.summary.totals.signals).toBe(1);
+  });
+
+  test("cleanup", () => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,513 @@
+/**
+ * setup-rule's library without the kernel: rule generation for each option
+ * combination, flag validation, the normaliser against `auditctl -l` output
+ * captured on this kind of machine (auditd 3.0.9, kernel 6.18), /proc
+ * parsing, and install/remove/status driven through a fake auditctl so the
+ * "audit was off" path can be tested without ever switching audit off.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WhokilledError } from "../lib/errors.ts";
+import type { AuditctlResult, AuditctlRunner } from "../lib/rules/auditctl.ts";
+import { findBlindSpots, parseProcStat, listProcesses, readClock } from "../lib/rules/blind-spots.ts";
+import { buildRules, kernelArches, rulesFileText, type RuleOptions } from "../lib/rules/build.ts";
+import { installRules, listInstalled, readRecordedEnable, removeRules } from "../lib/rules/install.ts";
+import { canonicalRule, canonicalValue, parseRule, sameRule } from "../lib/rules/normalise.ts";
+import { parseArch, parseKey, parsePid, parseSignal, parseUid, ruleOptionsFromFlags } from "../lib/rules/options.ts";
+import { statusReport } from "../lib/rules/status.ts";
+import type { BlindSpotLine, StatusLine } from "../lib/schema.ts";
+
+const both = ["b64", "b32"] as const;
+const lines = (options: Omit<RuleOptions, "key"> & { key?: string }) =>
+  buildRules({ key: "whokilled", arches: both, ...options }).map((r) => r.line);
+
+const tmpDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "wk-rules-"));
+  tmpDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function usageErrorOf(fn: () => unknown): WhokilledError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(WhokilledError);
+    return error as WhokilledError;
+  }
+  throw new Error("expected a usage error");
+}
+
+describe("buildRules", () => {
+  test("default: probes left out, split by signal argument, both ABIs", () => {
+    expect(lines({})).toEqual([
+      "-a always,exit -F arch=b64 -S kill -S tkill -S rt_sigqueueinfo -S pidfd_send_signal -F a1!=0 -k whokilled",
+      "-a always,exit -F arch=b64 -S tgkill -S rt_tgsigqueueinfo -F a2!=0 -k whokilled",
+      "-a always,exit -F arch=b32 -S kill -S tkill -S rt_sigqueueinfo -S pidfd_send_signal -F a1!=0 -k whokilled",
+      "-a always,exit -F arch=b32 -S tgkill -S rt_tgsigqueueinfo -F a2!=0 -k whokilled",
+    ]);
+  });
+
+  test("--probes: one rule per ABI with all six calls and no signal filter", () => {
+    expect(lines({ probes: true })).toEqual([
+      "-a always,exit -F arch=b64 -S kill -S tkill -S tgkill -S rt_sigqueueinfo -S rt_tgsigqueueinfo -S pidfd_send_signal -k whokilled",
+      "-a always,exit -F arch=b32 -S kill -S tkill -S tgkill -S rt_sigqueueinfo -S rt_tgsigqueueinfo -S pidfd_send_signal -k whokilled",
+    ]);
+  });
+
+  test("every kill-family call is covered exactly once per ABI, whatever the options", () => {
+    const combos: Omit<RuleOptions, "key">[] = [
+      {},
+      { probes: true },
+      { pid: 42 },
+      { pid: 42, probes: true },
+      { signal: 9 },
+      { uid: 1000 },
+      { pid: -7, signal: 15, uid: 0 },
+    ];
+    for (const combo of combos) {
+      const rules = buildRules({ key: "k", arches: both, ...combo });
+      for (const arch of both) {
+        const calls = rules.filter((r) => r.arch === arch).flatMap((r) => r.syscalls);
+        expect(calls.sort()).toEqual(["kill", "pidfd_send_signal", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "tgkill", "tkill"]);
+      }
+    }
+  });
+
+  test("--pid: a0 on every call but pidfd_send_signal, which stays unfiltered and says why", () => {
+    const rules = buildRules({ key: "whokilled", arches: ["b64"], pid: 1234 });
+    expect(rules.map((r) => r.line)).toEqual([
+      "-a always,exit -F arch=b64 -S kill -S tkill -S rt_sigqueueinfo -F a0=1234 -F a1!=0 -k whokilled",
+      "-a always,exit -F arch=b64 -S tgkill -S rt_tgsigqueueinfo -F a0=1234 -F a2!=0 -k whokilled",
+      "-a always,exit -F arch=b64 -S pidfd_send_signal -F a1!=0 -k whokilled",
+    ]);
+    expect(rules[2]!.detail).toContain("file descriptor");
+    expect(rules[0]!.detail).toContain("not group kills");
+  });
+
+  test("--pid with --probes: the a1 and a2 calls share a rule again", () => {
+    expect(lines({ pid: 1234, probes: true, arches: ["b64"] })).toEqual([
+      "-a always,exit -F arch=b64 -S kill -S tkill -S tgkill -S rt_sigqueueinfo -S rt_tgsigqueueinfo -F a0=1234 -k whokilled",
+      "-a always,exit -F arch=b64 -S pidfd_send_signal -k whokilled",
+    ]);
+  });
+
+  test("--pid negative: a group kill, written as the signed number", () => {
+    const rules = buildRules({ key: "g", arches: ["b64"], pid: -4321 });
+    expect(rules[0]!.line).toBe("-a always,exit -F arch=b64 -S kill -S tkill -S rt_sigqueueinfo -F a0=-4321 -F a1!=0 -k g");
+    expect(rules[0]!.detail).toContain("group kill of process group 4321");
+  });
+
+  test("--signal: exact match on a1 or a2, replacing the probe filter", () => {
+    expect(lines({ signal: 9, arches: ["b32"] })).toEqual([
+      "-a always,exit -F arch=b32 -S kill -S tkill -S rt_sigqueueinfo -S pidfd_send_signal -F a1=9 -k whokilled",
+      "-a always,exit -F arch=b32 -S tgkill -S rt_tgsigqueueinfo -F a2=9 -k whokilled",
+    ]);
+    expect(buildRules({ key: "k", arches: ["b64"], signal: 9 })[0]!.detail).toContain("SIGKILL");
+  });
+
+  test("--uid and --key on every rule", () => {
+    for (const line of lines({ uid: 33, key: "mykey" })) expect(line).toEndWith("-F uid=33 -k mykey");
+  });
+
+  test("all filters at once", () => {
+    expect(lines({ pid: 99, signal: 15, uid: 0, arches: ["b64"] })).toEqual([
+      "-a always,exit -F arch=b64 -S kill -S tkill -S rt_sigqueueinfo -F a0=99 -F a1=15 -F uid=0 -k whokilled",
+      "-a always,exit -F arch=b64 -S tgkill -S rt_tgsigqueueinfo -F a0=99 -F a2=15 -F uid=0 -k whokilled",
+      "-a always,exit -F arch=b64 -S pidfd_send_signal -F a1=15 -F uid=0 -k whokilled",
+    ]);
+  });
+
+  test("args are the line split, ready for auditctl without a shell", () => {
+    for (const rule of buildRules({ key: "k", arches: both, pid: 5 })) expect(rule.args.join(" ")).toBe(rule.line);
+  });
+
+  test("ABIs follow the kernel: both on 64-bit machines, b32 alone on 32-bit ones", () => {
+    expect(kernelArches("x86_64")).toEqual(["b64", "b32"]);
+    expect(kernelArches("aarch64")).toEqual(["b64", "b32"]);
+    expect(kernelArches("i686")).toEqual(["b32"]);
+    expect(kernelArches("armv7l")).toEqual(["b32"]);
+    expect(buildRules({ key: "k", arches: kernelArches("i686") }).every((r) => r.arch === "b32")).toBe(true);
+  });
+
+  test("rules.d text: comments, then the same lines print shows", () => {
+    const options: RuleOptions = { key: "whokilled", arches: both };
+    const text = rulesFileText(buildRules(options), options);
+    const ruleLines = text.split("\n").filter((l) => l.startsWith("-"));
+    expect(ruleLines).toEqual(lines({}));
+    expect(text.split("\n").filter((l) => l && !l.startsWith("-")).every((l) => l.startsWith("#"))).toBe(true);
+    expect(text).toEndWith("\n");
+    expect(text).not.toContain("--key");
+    const custom: RuleOptions = { key: "other", arches: both };
+    expect(rulesFileText(buildRules(custom), custom)).toContain("remove --persist --key other");
+  });
+});
+
+describe("flags", () => {
+  test("signals by name, with or without SIG, any case, or number", () => {
+    expect(parseSignal("KILL")).toBe(9);
+    expect(parseSignal("sigterm")).toBe(15);
+    expect(parseSignal("15")).toBe(15);
+    expect(parseSignal("0")).toBe(0);
+    expect(parseSignal("RTMIN+2")).toBe(34);
+  });
+
+  test("bad signals name the problem", () => {
+    expect(usageErrorOf(() => parseSignal("FOO")).message).toContain('"FOO"');
+    expect(usageErrorOf(() => parseSignal("65")).message).toContain("0 to 64");
+    expect(usageErrorOf(() => parseSignal("FOO")).code).toBe("E_USAGE");
+  });
+
+  test("pids: numbers, negative for groups, within 32 bits", () => {
+    expect(parsePid("1234")).toBe(1234);
+    expect(parsePid("-77")).toBe(-77);
+    expect(usageErrorOf(() => parsePid("abc")).message).toContain('"abc"');
+    expect(usageErrorOf(() => parsePid("12x")).code).toBe("E_USAGE");
+    // auditctl would silently wrap 2^32 to 0.
+    expect(usageErrorOf(() => parsePid("4294967296")).message).toContain("32-bit");
+  });
+
+  test("uids: numbers or names from a passwd file", () => {
+    const dir = tempDir();
+    const passwd = join(dir, "passwd");
+    writeFileSync(passwd, "root:x:0:0:root:/root:/bin/bash\nalice:x:1001:1001::/home/alice:/bin/sh\n");
+    expect(parseUid("alice", passwd)).toBe(1001);
+    expect(parseUid("root", passwd)).toBe(0);
+    expect(parseUid("4242", passwd)).toBe(4242);
+    expect(usageErrorOf(() => parseUid("bob", passwd)).message).toContain('"bob"');
+    expect(usageErrorOf(() => parseUid("4294967295", passwd)).code).toBe("E_USAGE");
+  });
+
+  test("keys stay plain: they name a file and an auditctl argument", () => {
+    expect(parseKey("whokilled")).toBe("whokilled");
+    expect(parseKey("wk-test-x-1.2_3")).toBe("wk-test-x-1.2_3");
+    for (const bad of ["", "a b", "../etc/x", "-k", "k\u0001j", "x".repeat(256)]) expect(usageErrorOf(() => parseKey(bad)).code).toBe("E_USAGE");
+  });
+
+  test("arch override", () => {
+    expect(parseArch("b64")).toEqual(["b64"]);
+    expect(parseArch("both")).toEqual(["b64", "b32"]);
+    expect(usageErrorOf(() => parseArch("x86")).code).toBe("E_USAGE");
+  });
+
+  test("ruleOptionsFromFlags puts it together", () => {
+    expect(ruleOptionsFromFlags({ key: "k", pid: "-3", signal: "HUP", uid: "0", arch: "b32", probes: true })).toEqual({
+      key: "k",
+      probes: true,
+      pid: -3,
+      signal: 1,
+      uid: 0,
+      arches: ["b32"],
+    });
+    expect(ruleOptionsFromFlags({}).key).toBe("whokilled");
+  });
+});
+
+describe("normaliser", () => {
+  // `auditctl -l` after adding the rules above, captured on this machine
+  // (auditd 3.0.9, x86_64): names joined in number order, values in hex, -k as key=.
+  const listed = {
+    a1: "-a always,exit -F arch=b64 -S kill,rt_sigqueueinfo,tkill,pidfd_send_signal -F a1!=0x0 -F key=whokilled",
+    a2: "-a always,exit -F arch=b64 -S tgkill,rt_tgsigqueueinfo -F a2!=0x0 -F key=whokilled",
+    b32: "-a always,exit -F arch=b32 -S kill,rt_sigqueueinfo,tkill,pidfd_send_signal -F a1!=0x0 -F key=whokilled",
+    filtered: "-a always,exit -F arch=b64 -S tgkill,rt_tgsigqueueinfo -F a2!=0x0 -F uid=0 -F a0=0x7B -F key=whokilled",
+    negative: "-a always,exit -F arch=b64 -S kill -F a0=0xFFFFFFFB -F key=whokilled",
+    probes: "-a always,exit -F arch=b64 -S kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_send_signal -F key=whokilled",
+  };
+
+  test("our generated rules equal what auditctl -l prints for them", () => {
+    const [a1, a2, b32] = buildRules({ key: "whokilled", arches: both });
+    expect(sameRule(a1!.args, listed.a1)).toBe(true);
+    expect(sameRule(a2!.line, listed.a2)).toBe(true);
+    expect(sameRule(b32!.args, listed.b32)).toBe(true);
+    expect(sameRule(buildRules({ key: "whokilled", arches: ["b64"], probes: true })[0]!.args, listed.probes)).toBe(true);
+  });
+
+  test("field order, hex, -k vs key=, syscall order do not matter", () => {
+    expect(sameRule("-a always,exit -F arch=b64 -S tgkill -S rt_tgsigqueueinfo -F a0=123 -F a2!=0 -F uid=0 -k whokilled", listed.filtered)).toBe(true);
+    expect(sameRule("-a exit,always -F arch=b64 -S rt_tgsigqueueinfo,tgkill -F a2!=0 -F key=whokilled", listed.a2)).toBe(true);
+    expect(sameRule("auditctl -a always,exit -F arch=x86_64 -S tgkill -S rt_tgsigqueueinfo -F a2!=0 -k whokilled", listed.a2)).toBe(true);
+  });
+
+  test("a negative pid is the same value as its u32 hex", () => {
+    expect(sameRule("-a always,exit -F arch=b64 -S kill -F a0=-5 -k whokilled", listed.negative)).toBe(true);
+    expect(canonicalValue("-5")).toBe(canonicalValue("0xFFFFFFFB"));
+    expect(canonicalValue("4294967291")).toBe("4294967291");
+    expect(canonicalValue("unset")).toBe("4294967295");
+    expect(canonicalValue("/usr/bin/x")).toBe("/usr/bin/x");
+  });
+
+  test("anything that changes the meaning makes a different rule", () => {
+    const base = "-a always,exit -F arch=b64 -S tgkill -S rt_tgsigqueueinfo -F a2!=0 -k whokilled";
+    expect(sameRule(base, listed.a2)).toBe(true);
+    expect(sameRule(base.replace("whokilled", "other"), listed.a2)).toBe(false);
+    expect(sameRule(base.replace("b64", "b32"), listed.a2)).toBe(false);
+    expect(sameRule(base.replace("a2!=0", "a2=0"), listed.a2)).toBe(false);
+    expect(sameRule(base.replace("a2!=0", "a1!=0"), listed.a2)).toBe(false);
+    expect(sameRule(base.replace(" -S rt_tgsigqueueinfo", ""), listed.a2)).toBe(false);
+    expect(sameRule(base.replace("always", "never"), listed.a2)).toBe(false);
+    expect(sameRule(`${base} -F uid=0`, listed.a2)).toBe(false);
+  });
+
+  test("parseRule keeps what it does not understand", () => {
+    const watch = parseRule("-w /etc/passwd -p wa -k identity");
+    expect(watch.keys).toEqual(["identity"]);
+    expect(watch.other).toEqual(["-p wa", "-w /etc/passwd"]);
+    expect(canonicalRule(watch)).toContain("O=-p wa -w /etc/passwd");
+  });
+});
+
+describe("/proc parsing", () => {
+  const statLine = (pid: number, comm: string, ppid: number, flags: number, start: number) =>
+    `${pid} (${comm}) S ${ppid} ${pid} ${pid} 0 -1 ${flags} 100 0 0 0 1 2 0 0 20 0 1 0 ${start} 1000 50 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`;
+
+  test("field 22 and comm with spaces and parentheses", () => {
+    const stat = parseProcStat(statLine(42, "a) b (c", 1, 0x400100, 12345));
+    expect(stat).toEqual({ pid: 42, ppid: 1, comm: "a) b (c", startTicks: 12345, kernelThread: false });
+    expect(parseProcStat(statLine(2, "kthreadd", 0, 0x208040, 0))!.kernelThread).toBe(true);
+    expect(parseProcStat("garbage")).toBeNull();
+  });
+
+  test("this process's own stat parses", () => {
+    const self = parseProcStat(readFileSync(`/proc/${process.pid}/stat`, "utf8"));
+    expect(self?.pid).toBe(process.pid);
+    expect(self!.startTicks).toBeGreaterThan(0);
+  });
+
+  test("blind spots: user processes started before the enable time", () => {
+    const root = fakeProc([
+      [1, "init", 0, 0x400100, 5],
+      [2, "kthreadd", 0, 0x208040, 5],
+      [300, "old daemon", 1, 0x400100, 900],
+      [400, "new", 1, 0x400100, 1000],
+      [500, "newer", 1, 0x400100, 1500],
+    ]);
+    const clock = { ticksPerSecond: 100, bootTime: 1_700_000_000 };
+    const blind = findBlindSpots(listProcesses(root), 1000, clock);
+    expect(blind.map((b) => b.pid)).toEqual([1, 300]);
+    expect(blind[1]).toEqual({ pid: 300, ppid: 1, comm: "old daemon", startTicks: 900, start: new Date((1_700_000_000 + 9) * 1000).toISOString() });
+    expect(findBlindSpots(listProcesses(root), 1000, clock, [1]).map((b) => b.pid)).toEqual([300]);
+  });
+});
+
+/** A /proc with the given processes: [pid, comm, ppid, flags, startTicks]. */
+function fakeProc(processes: [number, string, number, number, number][], uptime = "20.00 10.00", cmdline = "quiet"): string {
+  const root = tempDir();
+  writeFileSync(join(root, "stat"), "cpu  1 2 3\nbtime 1700000000\nprocesses 9\n");
+  writeFileSync(join(root, "uptime"), `${uptime}\n`);
+  writeFileSync(join(root, "cmdline"), `${cmdline}\n`);
+  mkdirSync(join(root, "sys/kernel/random"), { recursive: true });
+  writeFileSync(join(root, "sys/kernel/random/boot_id"), "11111111-2222-3333-4444-555555555555\n");
+  for (const [pid, comm, ppid, flags, start] of processes) {
+    mkdirSync(join(root, String(pid)));
+    writeFileSync(
+      join(root, String(pid), "stat"),
+      `${pid} (${comm}) S ${ppid} ${pid} ${pid} 0 -1 ${flags} 100 0 0 0 1 2 0 0 20 0 1 0 ${start} 1000 50 0\n`,
+    );
+  }
+  return root;
+}
+
+/**
+ * A stand-in for auditctl: -s, -l, -a, -d and -e on an in-memory rule list.
+ * Lines are listed as given, so the normaliser is exercised across spellings.
+ */
+class FakeAuditctl {
+  enabled: number;
+  pid: number;
+  rules: string[] = [];
+  calls: string[][] = [];
+  failOnAdd: number | null = null;
+  private adds = 0;
+
+  constructor(enabled: number, pid = 0, rules: string[] = []) {
+    this.enabled = enabled;
+    this.pid = pid;
+    this.rules = [...rules];
+  }
+
+  readonly run: AuditctlRunner = (args) => {
+    this.calls.push([...args]);
+    const ok = (stdout = ""): AuditctlResult => ({ exitCode: 0, stdout, stderr: "" });
+    const fail = (stderr: string): AuditctlResult => ({ exitCode: 255, stdout: "", stderr });
+    switch (args[0]) {
+      case "-s":
+        return ok(`enabled ${this.enabled}\nfailure 1\npid ${this.pid}\nrate_limit 0\nbacklog_limit 8192\nlost 3\nbacklog 0\nbacklog_wait_time 60000\n`);
+      case "-l":
+        return ok(this.rules.length ? `${this.rules.join("\n")}\n` : "No rules\n");
+      case "-e":
+        if (args[1] !== "1") throw new Error(`the code under test asked for auditctl -e ${args[1]}`);
+        this.enabled = 1;
+        return ok();
+      case "-a": {
+        if (this.failOnAdd !== null && ++this.adds >= this.failOnAdd) return fail("Error sending add rule data request (Invalid argument)");
+        const line = args.join(" ");
+        if (this.rules.some((r) => sameRule(r, line))) return fail("Error sending add rule data request (Rule exists)");
+        this.rules.push(line);
+        return ok();
+      }
+      case "-d": {
+        const target = ["-a", ...args.slice(1)];
+        const index = this.rules.findIndex((r) => sameRule(r, target));
+        if (index < 0) return fail("Error sending delete rule data request (No such file or directory)");
+        this.rules.splice(index, 1);
+        return ok();
+      }
+      default:
+        return fail(`fake auditctl: unsupported ${args.join(" ")}`);
+    }
+  };
+}
+
+describe("install, remove, list and status through a fake auditctl", () => {
+  const options = { key: "whokilled", arches: ["b64"] as const };
+
+  test("audit off: rules added, audit enabled with -e 1 only, blind spots reported and recorded", () => {
+    const fake = new FakeAuditctl(0);
+    // uptime 10.00 s = 1000 ticks: pid 300 (900) predates it, 400 (1000) does not.
+    const procRoot = fakeProc(
+      [
+        [1, "init", 0, 0x400100, 5],
+        [2, "kthreadd", 0, 0x208040, 5],
+        [300, "old\u001b[31m", 1, 0x400100, 900],
+        [400, "new", 1, 0x400100, 1000],
+      ],
+      "10.00 5.00",
+    );
+    const stateDir = join(tempDir(), "state");
+    const report = installRules({ ...options, arches: ["b64"] }, { run: fake.run, procRoot, stateDir });
+    expect(report.enabledAudit).toBe(true);
+    expect(fake.enabled).toBe(1);
+    expect(fake.calls.filter((c) => c[0] === "-e")).toEqual([["-e", "1"]]);
+    expect(report.added).toHaveLength(2);
+    expect(report.blindSpots.map((b) => b.pid)).toEqual([1, 300]);
+    const blindLines = report.lines.filter((l): l is BlindSpotLine => l.kind === "blindspot");
+    expect(blindLines.map((l) => [l.pid, l.basis])).toEqual([
+      [1, "install"],
+      [300, "install"],
+    ]);
+    expect(blindLines[0]!.enabledAt).toBe(new Date((1_700_000_000 + 10) * 1000).toISOString());
+    // The record lets a later `status` use the exact time.
+    expect(readRecordedEnable({ procRoot, stateDir })?.ticks).toBe(1000);
+    const status = statusReport({ ...options, arches: ["b64"] }, { run: fake.run, procRoot, stateDir });
+    const spots = status.find((l): l is StatusLine => l.kind === "status" && l.topic === "blind-spots");
+    expect(spots).toMatchObject({ basis: "recorded", count: 2 });
+  });
+
+  test("audit on: no -e at all, second install reports present", () => {
+    const fake = new FakeAuditctl(1);
+    installRules({ ...options, arches: ["b64"] }, { run: fake.run });
+    const again = installRules({ ...options, arches: ["b64"] }, { run: fake.run });
+    expect(again.lines.map((l) => (l.kind === "rule" ? l.result : l.kind))).toEqual(["present", "present"]);
+    expect(fake.calls.some((c) => c[0] === "-e")).toBe(false);
+  });
+
+  test("rules listed the auditctl -l way count as present", () => {
+    const fake = new FakeAuditctl(1, 0, [
+      "-a always,exit -F arch=b64 -S kill,rt_sigqueueinfo,tkill,pidfd_send_signal -F a1!=0x0 -F key=whokilled",
+    ]);
+    const report = installRules({ ...options, arches: ["b64"] }, { run: fake.run });
+    expect(report.present).toHaveLength(1);
+    expect(report.added).toHaveLength(1);
+  });
+
+  test("locked audit (enabled 2) is refused before anything is added", () => {
+    const fake = new FakeAuditctl(2);
+    expect(() => installRules({ ...options, arches: ["b64"] }, { run: fake.run })).toThrow(/locked/);
+    expect(fake.calls.some((c) => c[0] === "-a")).toBe(false);
+  });
+
+  test("a failure half-way takes back what this call added", () => {
+    const fake = new FakeAuditctl(1, 0, ["-a always,exit -F arch=b64 -S kill -k someone-else"]);
+    fake.failOnAdd = 2;
+    expect(() => installRules({ ...options, arches: ["b64"] }, { run: fake.run })).toThrow(/Invalid argument/);
+    expect(fake.rules).toEqual(["-a always,exit -F arch=b64 -S kill -k someone-else"]);
+  });
+
+  test("remove deletes exactly our key's rules; list shows ours or all", () => {
+    const others = [
+      "-a always,exit -F arch=b64 -S kill -F key=whokilledx",
+      "-a always,exit -F arch=b64 -S kill,rt_sigqueueinfo,tkill,pidfd_send_signal -F a1!=0x0 -F key=decoy",
+      "-w /etc/passwd -p wa -k whokilled-watch",
+    ];
+    const fake = new FakeAuditctl(1, 0, others);
+    installRules({ ...options, arches: both }, { run: fake.run });
+    expect(listInstalled("whokilled", false, { run: fake.run })).toHaveLength(4);
+    expect(listInstalled("whokilled", true, { run: fake.run }).map((l) => l.key)).toEqual([
+      "whokilledx",
+      "decoy",
+      "whokilled-watch",
+      "whokilled",
+      "whokilled",
+      "whokilled",
+      "whokilled",
+    ]);
+    const removed = removeRules("whokilled", {}, { run: fake.run });
+    expect(removed.map((l) => l.result)).toEqual(["removed", "removed", "removed", "removed"]);
+    expect(fake.rules).toEqual(others);
+    expect(removeRules("whokilled", {}, { run: fake.run })).toEqual([
+      { kind: "rule", action: "remove", rule: "", key: "whokilled", result: "absent", detail: "no rule with key whokilled is installed" },
+    ]);
+  });
+
+  test("--persist writes KEY.rules once, remove --persist deletes it", () => {
+    const fake = new FakeAuditctl(1);
+    const rulesDir = join(tempDir(), "rules.d");
+    const first = installRules({ ...options, arches: both, persist: true, rulesDir }, { run: fake.run });
+    const file = join(rulesDir, "whokilled.rules");
+    expect(first.persistedTo).toBe(file);
+    expect(readFileSync(file, "utf8")).toBe(rulesFileText(buildRules({ ...options, arches: both }), { ...options, arches: both }));
+    const second = installRules({ ...options, arches: both, persist: true, rulesDir }, { run: fake.run });
+    expect(second.lines.filter((l) => l.kind === "rule" && l.action === "persist").every((l) => l.kind === "rule" && l.result === "present")).toBe(true);
+    const removed = removeRules("whokilled", { persist: true, rulesDir }, { run: fake.run });
+    expect(removed.filter((l) => l.action === "persist").map((l) => [l.result, l.file])).toEqual(Array(4).fill(["removed", file]));
+    expect(existsSync(file)).toBe(false);
+  });
+
+  test("status: one line per fact group, missing rules named", () => {
+    const procRoot = fakeProc([
+      [1, "init", 0, 0x400100, 5],
+      [77, "auditd", 1, 0x400140, 700],
+      [300, "old", 1, 0x400100, 600],
+      [400, "new", 1, 0x400100, 800],
+    ]);
+    const fake = new FakeAuditctl(1, 77, ["-a always,exit -F arch=b64 -S tgkill,rt_tgsigqueueinfo -F a2!=0x0 -F key=whokilled"]);
+    const status = statusReport({ ...options, arches: ["b64"] }, { run: fake.run, procRoot, stateDir: join(tempDir(), "none") });
+    const topics = status.filter((l): l is StatusLine => l.kind === "status").map((l) => l.topic);
+    expect(topics).toEqual(["audit", "auditd", "rules", "backlog", "blind-spots"]);
+    const byTopic = Object.fromEntries(status.filter((l): l is StatusLine => l.kind === "status").map((l) => [l.topic, l]));
+    expect(byTopic.auditd).toMatchObject({ running: true, pid: 77, comm: "auditd" });
+    expect(byTopic.rules).toMatchObject({
+      present: ["-a always,exit -F arch=b64 -S tgkill -S rt_tgsigqueueinfo -F a2!=0 -k whokilled"],
+      missing: ["-a always,exit -F arch=b64 -S kill -S tkill -S rt_sigqueueinfo -S pidfd_send_signal -F a1!=0 -k whokilled"],
+    });
+    expect(byTopic.backlog).toMatchObject({ lost: 3, backlogLimit: 8192 });
+    expect(byTopic.backlog!.detail).toContain("dropped 3");
+    expect(byTopic["blind-spots"]).toMatchObject({ basis: "auditd-start", count: 2 });
+    expect(byTopic["blind-spots"]!.detail).toContain("heuristic");
+    expect(status.filter((l) => l.kind === "blindspot").map((l) => (l as BlindSpotLine).pid)).toEqual([1, 300]);
+  });
+
+  test("status: audit=1 at boot means no blind spots; no daemon and no record means unknown", () => {
+    const fake = new FakeAuditctl(1, 0);
+    const booted = statusReport({ ...options, arches: ["b64"] }, { run: fake.run, procRoot: fakeProc([[1, "init", 0, 0, 5]], "9.0 1.0", "quiet audit=1") });
+    expect(booted.find((l) => l.kind === "status" && l.topic === "blind-spots")).toMatchObject({ basis: "boot", count: 0 });
+    const unknown = statusReport(
+      { ...options, arches: ["b64"] },
+      { run: fake.run, procRoot: fakeProc([[1, "init", 0, 0, 5]]), stateDir: join(tempDir(), "none") },
+    );
+    expect(unknown.find((l) => l.kind === "status" && l.topic === "blind-spots")).toMatchObject({ basis: "unknown", count: null, enabledAt: null });
+    expect(unknown.some((l) => l.kind === "blindspot")).toBe(false);
+  });
+
+  test("the real clock is readable", () => {
+    const clock = readClock();
+    expect(clock.ticksPerSecond).toBeGreaterThan(0);
+    expect(clock.bootTime).toBeGreaterThan(1_000_000_000);
+  });
+});

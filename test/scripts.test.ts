@@ -1,0 +1,183 @@
+/**
+ * The data scripts as users run them: subprocesses, stdin and files, JSON on
+ * stdout only, errors named on stderr, exit codes.
+ */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { fixturesDir } from "./helpers/run.ts";
+
+const root = join(import.meta.dir, "..");
+const script = (name: string) => join(root, "scripts", `${name}.ts`);
+
+async function run(args: string[], stdin?: string | Uint8Array) {
+  const child = Bun.spawn([process.execPath, ...args], {
+    cwd: root,
+    stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return {
+    stdout,
+    stderr,
+    code,
+    get lines() {
+      return stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    },
+  };
+}
+
+const seed = join(fixturesDir, "seed.log");
+const corrupted = join(fixturesDir, "corrupted.log");
+
+describe("capture", () => {
+  test("files become record lines, structure is counted, stdout is only JSON", async () => {
+    const { lines, stderr, code } = await run([script("capture"), "--file", seed]);
+    expect(code).toBe(0);
+    expect(lines.map((l) => `${l.kind} ${l.type} ${l.id}`)).toEqual([
+      "record OBJ_PID 1285245427.433:22",
+      "record SYSCALL 1285245427.433:22",
+      "record SYSCALL 1285245427.433:23",
+      "record SYSCALL 1285245430.434:34",
+    ]);
+    expect(lines[0].source).toEqual({ file: seed, line: 5 });
+    expect(lines[0].node).toBeNull();
+    expect(stderr).toContain("4 records, 4 structural lines");
+  });
+
+  test("repeatable --file and - for stdin, in order", async () => {
+    const text = await Bun.file(seed).text();
+    const { lines } = await run([script("capture"), "--file", "-", "--file", join(fixturesDir, "ausearch-block.log")], text);
+    expect(lines.length).toBe(6);
+    expect(lines[0].source.file).toBe("-");
+    expect(lines[5].source.file).toContain("ausearch-block.log");
+  });
+
+  test("a missing file is an error naming it, exit 1", async () => {
+    const { stderr, code } = await run([script("capture"), "--file", "/nonexistent/audit.log"]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("/nonexistent/audit.log");
+    expect(stderr).toContain("ENOENT");
+  });
+
+  test("bad lines are reported with file and line, the rest goes on; --strict stops with exit 1", async () => {
+    const loose = await run([script("capture"), "--file", corrupted]);
+    expect(loose.code).toBe(0);
+    expect(loose.stderr).toContain(`${corrupted}:8: unterminated audit(…) stamp`);
+    expect(loose.stderr).toContain("6 errors");
+    expect(loose.lines.length).toBe(4);
+    const strict = await run([script("capture"), "--strict", "--file", corrupted]);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain(`${corrupted}:7:`);
+  });
+
+  test("--rotated reads audit.log.N(.gz) … audit.log oldest first", async () => {
+    const dir = (await import("node:fs")).mkdtempSync("/tmp/wk-rotated-");
+    const lines = (await Bun.file(seed).text()).split("\n").filter((l) => l.startsWith("type="));
+    await Bun.write(join(dir, "audit.log.2.gz"), Bun.gzipSync(Buffer.from(`${lines[0]}\n${lines[1]}\n`)));
+    await Bun.write(join(dir, "audit.log.1"), `${lines[2]}\n`);
+    await Bun.write(join(dir, "audit.log"), `${lines[3]}\n`);
+    const { lines: out } = await run([script("capture"), "--rotated", "--file", join(dir, "audit.log")]);
+    expect(out.map((l) => l.id)).toEqual(["1285245427.433:22", "1285245427.433:22", "1285245427.433:23", "1285245430.434:34"]);
+    expect(out[0].source.file).toBe(join(dir, "audit.log.2.gz"));
+  });
+});
+
+describe("decode", () => {
+  test("reads raw text on stdin (decode < audit.log)", async () => {
+    const { lines, code } = await run([script("decode"), "--no-lookup"], await Bun.file(seed).text());
+    expect(code).toBe(0);
+    expect(lines.map((l) => l.id)).toEqual(["1285245427.433:22", "1285245427.433:23", "1285245430.434:34"]);
+    expect(lines[2].syscall).toMatchObject({ success: false, exit: -3, errno: "ESRCH" });
+  });
+
+  test("reads capture's record lines, and gives the same events", async () => {
+    const captured = await run([script("capture"), "--file", seed]);
+    const fromRecords = await run([script("decode"), "--no-lookup"], captured.stdout);
+    const fromRaw = await run([script("decode"), "--no-lookup", seed]);
+    const strip = (ls: any[]) => ls.map((e) => ({ ...e, records: e.records.map((r: any) => ({ ...r, source: undefined })) }));
+    expect(strip(fromRecords.lines)).toEqual(strip(fromRaw.lines));
+  });
+
+  test("event lines pass through untouched", async () => {
+    const once = await run([script("decode"), "--no-lookup", seed]);
+    const twice = await run([script("decode"), "--no-lookup"], once.stdout);
+    expect(twice.lines).toEqual(once.lines);
+  });
+
+  test("an invalid JSON line is an error with its line number", async () => {
+    const { stderr, code } = await run([script("decode")], '{"kind":"record",\n');
+    expect(code).toBe(0);
+    expect(stderr).toContain("-:1: invalid JSON");
+  });
+
+  test("a closed pipe ends quietly", async () => {
+    const proc = Bun.spawn(["sh", "-c", `"${process.execPath}" "${script("decode")}" --no-lookup "${join(fixturesDir, "live-kill-family.log")}" | head -c 10`], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const stderr = await new Response(proc.stderr).text();
+    expect(await proc.exited).toBe(0);
+    expect(stderr).not.toMatch(/\[error\]|EPIPE|closed/);
+  });
+});
+
+describe("attribute", () => {
+  test("the original case: roxen (pid 4299) SIGKILLed PID 26880, the bait findpid", async () => {
+    const { lines, code } = await run([script("attribute"), "--no-lookup", seed]);
+    expect(code).toBe(0);
+    expect(lines).toHaveLength(3);
+    for (const signal of lines) {
+      expect(signal.killer).toMatchObject({ pid: 4299, comm: "roxen", exe: "/usr/local/roxen/server-4.5.241/pike/bin/pike", uid: 0 });
+      expect(signal.signal).toEqual({ nr: 9, name: "SIGKILL" });
+      expect(signal.target).toEqual({ pid: 26880, scope: "process" });
+      expect(signal.arch).toBe("i386");
+    }
+    expect(lines[0].victims).toEqual([{ pid: 26880, comm: "findpid", uid: 1010, user: null }]);
+    expect(lines[2].result).toEqual({ success: false, errno: "ESRCH" });
+    expect(lines[2].victims).toEqual([]);
+  });
+
+  test("filters: --pid, --failed, --signal, --killer, --since/--until, probes", async () => {
+    const live = join(fixturesDir, "live-kill-family.log");
+    const ids = async (...flags: string[]) => (await run([script("attribute"), "--no-lookup", live, ...flags])).lines.map((l) => l.id.split(":")[1]);
+    expect(await ids()).not.toContain("16307"); // the signal-0 probe is dropped by default
+    expect(await ids("--probes")).toContain("16307");
+    expect(await ids("--failed")).toEqual(["16267", "16545"]);
+    expect(await ids("--pid", "4000000")).toEqual(["16267"]);
+    expect(await ids("--pid", "10544")).toEqual(["16541"]); // a victim of the group kill
+    expect(await ids("--signal", "SIGRTMAX")).toEqual(["16288"]);
+    expect(await ids("--signal", "term")).toEqual(["16263"]);
+    expect((await ids("--killer", "wk-sender")).length).toBe(9);
+    expect(await ids("--killer", "10484")).toEqual(["16274"]);
+    expect(await ids("--since", "2026-11-29T07:03:07.100Z", "--until", "1795935787.200")).toEqual(["16541", "16545"]);
+    expect(await ids("--victim-comm", "sh")).toEqual(["16541"]);
+  });
+
+  test("bad flag values exit 2 with a message", async () => {
+    const bad = await run([script("attribute"), seed, "--signal", "SIGNOPE"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("unknown signal");
+    const pid = await run([script("attribute"), seed, "--pid", "abc"]);
+    expect(pid.code).toBe(2);
+    expect(pid.stderr).toContain("--pid must be a whole number");
+  });
+
+  test("--format table escapes control characters in comm and exe", async () => {
+    const { stdout, code } = await run([script("attribute"), "--no-lookup", "--format", "table", join(fixturesDir, "live-kill-family.log")]);
+    expect(code).toBe(0);
+    expect(stdout).not.toContain("\u001b");
+    expect(stdout).toContain("bad name\\x1b[31m");
+    expect(stdout.split("\n").filter(Boolean).length).toBe(10);
+  });
+
+  test("reads event lines and signal lines too", async () => {
+    const events = await run([script("decode"), "--no-lookup", seed]);
+    const fromEvents = await run([script("attribute")], events.stdout);
+    const direct = await run([script("attribute"), "--no-lookup", seed]);
+    expect(fromEvents.lines).toEqual(direct.lines);
+    const again = await run([script("attribute")], direct.stdout);
+    expect(again.lines).toEqual(direct.lines);
+  });
+});

@@ -128,6 +128,8 @@ export function secondsFlag(value: string | undefined, flag: string): number | u
 /** The program that becomes the child: a symlink named `comm` to sleep, plus setpriv when present. */
 interface ChildImage {
   argv: string[];
+  /** A plain short sleep: what the fork loop burns PIDs with. */
+  burnerArgv: string[];
   comm: string;
   cleanup(): void;
 }
@@ -144,7 +146,7 @@ function prepareChildImage(comm: string): ChildImage {
   symlinkSync(sleep, link);
   const argv = setpriv ? [setpriv, "--pdeathsig", "KILL", "--", link, "infinity"] : [link, "infinity"];
   if (!setpriv) log.debug("bait: setpriv (util-linux) not found; a child could outlive a bait killed with SIGKILL");
-  return { argv, comm, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { argv, burnerArgv: [sleep, "30"], comm, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 class ChildFactory {
@@ -155,14 +157,23 @@ class ChildFactory {
   ) {}
 
   spawn(): Bun.Subprocess {
+    return this.run(this.image.argv, true);
+  }
+
+  /** A throwaway child that only uses up a PID (cheaper: no setpriv, no user switch). */
+  burn(): Bun.Subprocess {
+    return this.run(this.image.burnerArgv, false);
+  }
+
+  private run(argv: string[], asUser: boolean): Bun.Subprocess {
     try {
-      return Bun.spawn(this.image.argv, {
+      return Bun.spawn(argv, {
         stdio: ["ignore", "ignore", "ignore"],
         // Own session: a terminal's Ctrl-C or hangup goes to bait, which then ends the child itself.
         detached: true,
         cwd: "/",
         env: {},
-        ...(this.uid !== undefined ? { uid: this.uid, gid: this.gid ?? this.uid } : {}),
+        ...(asUser && this.uid !== undefined ? { uid: this.uid, gid: this.gid ?? this.uid } : {}),
       });
     } catch (error) {
       throw new WhokilledError("E_KERNEL", `cannot start the bait child: ${(error as Error).message}`, { cause: error });
@@ -277,25 +288,32 @@ class PidTaker {
     if (pid < RESERVED_PIDS && (lastPid === null || lastPid >= RESERVED_PIDS)) {
       throw usageError(`PID ${pid} is below ${RESERVED_PIDS}: after the first wrap the kernel only hands those out via ns_last_pid (needs root)`);
     }
-    if (lastPid !== null) {
-      const ahead = pid > lastPid ? pid - lastPid : pidMax - lastPid + (pid - RESERVED_PIDS);
-      log.debug(`bait: fork loop: PID ${pid} is about ${ahead} allocations ahead of the cursor (${lastPid})`);
-    }
+    if (lastPid !== null) log.debug(`bait: fork loop: cursor at ${lastPid}, want ${pid}`);
     const deadline = Date.now() + takeTimeoutMs;
     // Two full turns of the PID space: enough unless others keep taking the number.
     const maxSpawns = 2 * pidMax;
     let nextProgress = Date.now() + PROGRESS_EVERY_MS;
+    let realTries = 0;
     for (let attempt = 1; attempt <= maxSpawns; attempt++) {
       if (signal?.aborted) return null;
       if (!(await waitUntilFree(pid, waitMs, signal))) return null;
-      const child = this.factory.spawn();
-      if (child.pid === pid) return { child, method: "fork-loop", attempts: attempt, takeMs: performance.now() - started };
+      // Burn PIDs with cheap children until the very next one handed out should be ours.
+      const real = nextAllocationIs(pid, pidMax);
+      const child = real ? this.factory.spawn() : this.factory.burn();
+      if (real) realTries++;
+      if (child.pid === pid) {
+        if (real) return { child, method: "fork-loop", attempts: attempt, takeMs: performance.now() - started };
+        // A burner got it (the cursor moved under us): swap it for the real child at once.
+        await discard(child);
+        continue;
+      }
       await discard(child);
+      if (real) log.debug(`bait: fork loop: another task took PID ${pid} first (we got ${child.pid}); going round again`);
       const now = Date.now();
       if (now >= deadline) {
         throw new WhokilledError(
           "E_KERNEL",
-          `could not take PID ${pid} within ${Math.round(takeTimeoutMs / 1000)} s (${attempt} spawns, last got ${child.pid}); raise --take-timeout or run as root for ns_last_pid`,
+          `could not take PID ${pid} within ${Math.round(takeTimeoutMs / 1000)} s (${attempt} spawns, ${realTries} at the right moment, last got ${child.pid}); raise --take-timeout or run as root for ns_last_pid`,
         );
       }
       if (now >= nextProgress) {
@@ -305,6 +323,23 @@ class PidTaker {
     }
     throw new WhokilledError("E_KERNEL", `could not take PID ${pid}: ${maxSpawns} spawns went round the PID space twice without getting it`);
   }
+}
+
+/**
+ * Whether the allocator's next PID should be `pid`: it hands out the first
+ * free number after the cursor (ns_last_pid), wrapping from pid_max back to
+ * RESERVED_PIDS. True when unknown, so the loop then just tries.
+ */
+export function nextAllocationIs(pid: number, pidMax: number, lastPid = readLastPid(), inUse = pidInUse): boolean {
+  if (lastPid === null) return true;
+  let next = lastPid + 1;
+  for (let step = 0; step < 64; step++) {
+    if (next >= pidMax) next = RESERVED_PIDS;
+    if (next === pid) return true;
+    if (!inUse(next)) return false;
+    next++;
+  }
+  return false;
 }
 
 /** Wait until the child runs under its final comm (setpriv execs it), or it dies first. */

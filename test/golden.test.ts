@@ -38,3 +38,10 @@ describe("golden fixtures", () => {
     });
   }
 });
+
+test("a field named __proto__ is kept as data, not as a prototype", async () => {
+  const { parseFields } = await import("../lib/audit/fields.ts");
+  const parsed = parseFields('__proto__=evil toString=x uid=1 uid=2');
+  expect(Object.getPrototypeOf(parsed.fields)).toBe(Object.prototype);
+  expect(JSON.parse(JSON.stringify(parsed.fields))).toEqual({ ["__proto__"]: "evil", toString: "x", uid: "1", "uid#2": "2" });
+});

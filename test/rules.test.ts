@@ -123,6 +123,12 @@ describe("buildRules", () => {
     ]);
   });
 
+  test("--first inserts at the head (-A); the normaliser still sees the same rule", () => {
+    const [first] = buildRules({ key: "whokilled", arches: ["b64"], first: true });
+    expect(first!.line).toBe("-A always,exit -F arch=b64 -S kill -S tkill -S rt_sigqueueinfo -S pidfd_send_signal -F a1!=0 -k whokilled");
+    expect(sameRule(first!.args, lines({ arches: ["b64"] })[0]!)).toBe(true);
+  });
+
   test("args are the line split, ready for auditctl without a shell", () => {
     for (const rule of buildRules({ key: "k", arches: both, pid: 5 })) expect(rule.args.join(" ")).toBe(rule.line);
   });

@@ -188,7 +188,8 @@ export class EventAssembler {
       const oldest = this.recentlyClosed.values().next().value;
       if (oldest !== undefined) this.recentlyClosed.delete(oldest);
     }
-    const { hasSyscall: _, ...assembled } = event;
+    const assembled: AssembledEvent = { node: event.node, id: event.id, seconds: event.seconds, millis: event.millis, records: event.records };
+    if (event.warnings) assembled.warnings = event.warnings;
     this.emit(assembled);
   }
 }

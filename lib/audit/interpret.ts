@@ -18,7 +18,7 @@ import { isKillFamily, KILL_FAMILY, killScope, toSigned32, type KillSpec } from 
 import { signalName } from "../tables/signals.ts";
 import { syscallName } from "../tables/syscalls.ts";
 import type { AssembledEvent, PendingRecord } from "./assemble.ts";
-import { ESCAPED_FIELDS, GID_FIELDS, SESSION_FIELDS, UID_FIELDS } from "./field-types.ts";
+import { ENRICHED_NAME, FIELD_KINDS, FieldKind } from "./field-types.ts";
 import { newFieldMap, parseFields, type ParsedFields } from "./fields.ts";
 import { IdNames, isUnsetId } from "./ids.ts";
 import { stampToIso } from "./line.ts";
@@ -55,62 +55,91 @@ function idName(
   kind: "user" | "group",
 ): string {
   if (isUnsetId(value)) return "unset";
-  const fromHost = enriched?.[field.toUpperCase()];
-  if (fromHost !== undefined) return fromHost;
-  if (!/^\d+$/.test(value)) return value;
-  const name = kind === "user" ? ids.user(Number(value)) : ids.group(Number(value));
+  if (enriched !== undefined) {
+    const fromHost = enriched[ENRICHED_NAME.get(field) ?? field.toUpperCase()];
+    if (fromHost !== undefined) return fromHost;
+  }
+  const id = Number(value);
+  if (!Number.isInteger(id) || id < 0) return value;
+  const name = kind === "user" ? ids.user(id) : ids.group(id);
   return name ?? `unknown(${value})`;
 }
 
 const EXECVE_ARG = /^a\d+(?:\[\d+\])?$/;
 
+function kindOf(name: string): FieldKind | undefined {
+  const kind = FIELD_KINDS.get(name);
+  if (kind !== undefined) return kind;
+  // A repeated field is stored as `name#2`: interpret it like `name`.
+  const hash = name.indexOf("#");
+  return hash > 0 ? FIELD_KINDS.get(name.slice(0, hash)) : undefined;
+}
+
 /** Decode one record's fields. */
 export function decodeRecord(record: PendingRecord, options: InterpretOptions): DecodedRecord & { parsed: ParsedFields } {
   const parsed = parseFields(record.raw, record.bodyStart);
-  const { fields, enriched } = parsed;
+  const { fields, enriched, quoted } = parsed;
   const decoded = newFieldMap();
   const isSyscall = record.type === "SYSCALL";
   const isExecve = record.type === "EXECVE";
   let arch: string | null = null;
   for (const name in fields) {
     const value = fields[name]!;
-    const bare = name.includes("#") ? name.slice(0, name.indexOf("#")) : name;
-    if (ESCAPED_FIELDS.has(bare)) {
-      if (bare === "proctitle") {
-        const argv = decodeProctitle(value, parsed.quoted?.has(name) === true);
-        if (argv !== null) decoded[name] = argv.join(" ");
-      } else {
-        const text = decodeEscaped(value, parsed.quoted?.has(name) === true);
+    switch (kindOf(name)) {
+      case FieldKind.Escaped: {
+        const text = decodeEscaped(value, quoted?.has(name) === true);
         if (text !== value) decoded[name] = text;
+        break;
       }
-    } else if (UID_FIELDS.has(bare)) {
-      decoded[name] = idName(bare, value, enriched, options.ids, "user");
-    } else if (GID_FIELDS.has(bare)) {
-      decoded[name] = idName(bare, value, enriched, options.ids, "group");
-    } else if (SESSION_FIELDS.has(bare)) {
-      if (isUnsetId(value)) decoded[name] = "unset";
-    } else if (isSyscall) {
-      if (bare === "arch") {
-        arch = archName(value);
-        if (arch) decoded[name] = arch;
-      } else if (bare === "syscall") {
-        const sc = arch ? syscallName(arch, Number(value)) : null;
-        if (sc) decoded[name] = sc;
-      } else if (bare === "exit") {
-        const n = Number(value);
-        if (n < 0) {
-          const errno = errnoName(-n);
+      case FieldKind.Proctitle: {
+        const argv = decodeProctitle(value, quoted?.has(name) === true);
+        if (argv !== null) decoded[name] = argv.join(" ");
+        break;
+      }
+      case FieldKind.Uid:
+        decoded[name] = idName(name, value, enriched, options.ids, "user");
+        break;
+      case FieldKind.Gid:
+        decoded[name] = idName(name, value, enriched, options.ids, "group");
+        break;
+      case FieldKind.Session:
+        if (isUnsetId(value)) decoded[name] = "unset";
+        break;
+      case FieldKind.Arch:
+        if (isSyscall) {
+          arch = archName(value);
+          if (arch) decoded[name] = arch;
+        }
+        break;
+      case FieldKind.Syscall:
+        if (isSyscall && arch) {
+          const sc = syscallName(arch, Number(value));
+          if (sc) decoded[name] = sc;
+        }
+        break;
+      case FieldKind.Exit:
+        if (isSyscall && value.charCodeAt(0) === 0x2d /* - */) {
+          const errno = errnoName(-Number(value));
           if (errno) decoded[name] = errno;
         }
-      } else if (/^a[0-3]$/.test(bare)) {
-        decoded[name] = `0x${value}`;
+        break;
+      case FieldKind.Arg:
+        if (isSyscall) decoded[name] = `0x${value}`;
+        else if (isExecve) {
+          const text = decodeEscaped(value, quoted?.has(name) === true);
+          if (text !== value) decoded[name] = text;
+        }
+        break;
+      case FieldKind.Signal: {
+        const sig = signalName(Number(value));
+        if (sig) decoded[name] = sig;
+        break;
       }
-    } else if (isExecve && EXECVE_ARG.test(bare)) {
-      const text = decodeEscaped(value, parsed.quoted?.has(name) === true);
-      if (text !== value) decoded[name] = text;
-    } else if (bare === "sig" && /^\d+$/.test(value)) {
-      const sig = signalName(Number(value));
-      if (sig) decoded[name] = sig;
+      default:
+        if (isExecve && EXECVE_ARG.test(name)) {
+          const text = decodeEscaped(value, quoted?.has(name) === true);
+          if (text !== value) decoded[name] = text;
+        }
     }
   }
   if (isSyscall) {

@@ -111,7 +111,7 @@ export function timelineSvg(timeline: Timeline, size: { width?: number; height?:
 
   // Axis and at most ~8 x labels, evenly spread, always the first and last bucket.
   parts.push(`<line x1="${m.left}" x2="${width - m.right}" y1="${y(0)}" y2="${y(0)}" stroke="#8a93a3" stroke-width="1"/>`);
-  const labelCount = Math.min(buckets.length, 8);
+  const labelCount = buckets.length <= 12 ? buckets.length : 8;
   const labelled = new Set<number>();
   for (let k = 0; k < labelCount; k++) labelled.add(labelCount === 1 ? 0 : Math.round((k * (buckets.length - 1)) / (labelCount - 1)));
   for (const i of [...labelled].sort((a, b) => a - b)) {
@@ -179,15 +179,16 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
   const gaps = gapText(report);
   if (gaps) body.push(`<p class="gap"><b>Warning:</b> ${escapeHtml(gaps)}</p>`);
 
-  body.push(`<h2>Findings</h2>`);
-  if (findings.length === 0) body.push(`<p class="clean">Nothing suspicious found.</p>`);
-  else body.push(...findings.map(findingHtml));
-
   body.push(`<h2>Timeline <small class="id">per ${summary.timeline.unit}, UTC</small></h2>`);
   body.push(
     `<div class="timeline">${timelineSvg(summary.timeline)}` +
       `<div class="legend"><i style="background:#4c8bf5"></i>succeeded or unknown<i style="background:#e0524a"></i>failed</div></div>`,
   );
+
+
+  body.push(`<h2>Findings</h2>`);
+  if (findings.length === 0) body.push(`<p class="clean">Nothing suspicious found.</p>`);
+  else body.push(...findings.map(findingHtml));
 
   body.push(`<h2>Killers</h2>`);
   if (summary.killers.length === 0) body.push("<p>None.</p>");

@@ -68,12 +68,20 @@ export function resolveFindingOptions(options: FindingOptions = {}): ResolvedFin
   return out;
 }
 
-/** Most severe first, then the best-evidenced, then by id for a stable order. */
+/**
+ * Most severe first, then the best-evidenced, then in registry order (the
+ * diagnosis, stale-pid, before its symptoms), then by headline.
+ */
 export function sortFindings(findings: Finding[]): Finding[] {
+  const rank = (id: string) => {
+    const i = DETECTORS.findIndex((d) => d.id === id);
+    return i < 0 ? DETECTORS.length : i;
+  };
   return findings.sort(
     (a, b) =>
       SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
       b.evidence.count - a.evidence.count ||
+      rank(a.id) - rank(b.id) ||
       (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
       (a.headline < b.headline ? -1 : a.headline > b.headline ? 1 : 0),
   );

@@ -13,6 +13,20 @@ export function killerKey(killer: Pick<Killer, "exe" | "comm" | "uid">): string 
   return JSON.stringify([killer.exe, killer.comm, killer.uid]);
 }
 
+/**
+ * Who to blame for a signal. For a tracefs signal the kernel raised itself
+ * (SI_KERNEL: OOM killer…; a fault), the task tracefs names as sender is
+ * only whatever was running at the time, often the victim: the real sender
+ * is the kernel, so that is who the summary and findings count.
+ */
+export function blamedKiller(signal: SignalLine): Killer {
+  const kind = signal.origin?.kind;
+  if (signal.source === "tracefs" && (kind === "kernel" || kind === "fault")) {
+    return { pid: null, ppid: null, comm: kind === "kernel" ? "[kernel]" : "[fault]", exe: null, uid: null, user: null, auid: null, argv: [] };
+  }
+  return signal.killer;
+}
+
 /** A victim is the process that held the PID: pid + comm + uid. */
 export function victimKey(victim: Pick<Victim, "pid" | "comm" | "uid">): string {
   return JSON.stringify([victim.pid, victim.comm, victim.uid]);

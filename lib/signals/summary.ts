@@ -7,7 +7,7 @@
  * pids kept per key has a fixed cap.
  */
 import type { SignalLine } from "../schema.ts";
-import { isoTime, killerKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
+import { blamedKiller, isoTime, killerKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
 
 export type BucketUnit = "minute" | "hour";
 export type BucketChoice = BucketUnit | "auto";
@@ -233,15 +233,16 @@ export class SummaryBuilder {
       this.addToTimeline(ms, ok === false);
     }
 
-    const kKey = killerKey(signal.killer);
+    const who = blamedKiller(signal);
+    const kKey = killerKey(who);
     let killer = this.killers.get(kKey);
     if (!killer) {
       killer = {
         key: kKey,
-        comm: signal.killer.comm,
-        exe: signal.killer.exe,
-        uid: signal.killer.uid,
-        user: signal.killer.user,
+        comm: who.comm,
+        exe: who.exe,
+        uid: who.uid,
+        user: who.user,
         pids: new Set(),
         argv: [],
         total: 0,
@@ -267,9 +268,9 @@ export class SummaryBuilder {
     if (errno) bump(killer.errnos, errno);
     if (signal.source === "tracefs") killer.sources.tracefs++;
     else killer.sources.audit++;
-    killer.user ??= signal.killer.user;
-    if (signal.killer.pid !== null && killer.pids.size < MAX_KILLER_PIDS) killer.pids.add(signal.killer.pid);
-    if (killer.argv.length === 0 && signal.killer.argv.length > 0) killer.argv = signal.killer.argv.slice(0, 64);
+    killer.user ??= who.user;
+    if (who.pid !== null && killer.pids.size < MAX_KILLER_PIDS) killer.pids.add(who.pid);
+    if (killer.argv.length === 0 && who.argv.length > 0) killer.argv = who.argv.slice(0, 64);
     killer.first = minTime(killer.first, ms);
     killer.last = maxTime(killer.last, ms);
     const targetPid = signal.target.pid;

@@ -40,6 +40,8 @@ export interface CheckpointState {
   lastId: string | null;
   /** That file's mtime (ms since the epoch) when it was last read. */
   mtime: number;
+  /** That file's creation time (ms), or 0 where the filesystem does not record one. */
+  birthtime: number;
   /** Fingerprint of the last line read: where it starts, and SHA-1 of its bytes without the newline. */
   lastLine: { offset: number; sha1: string } | null;
   /** When the checkpoint was written (ISO). */
@@ -58,8 +60,9 @@ export interface CheckpointRun extends AsyncIterable<SourceLine[]> {
   /**
    * Save the position after the last line yielded (or after `through`, when
    * the caller stopped part-way through a batch). Call it after your output
-   * for those lines is written. `lastId` is the id of the last record handled;
-   * omitted, the previous one is kept if the position did not move.
+   * for those lines is written. `lastId` is the id of the last record handled
+   * (from this source); omitted or null, the previous one is kept if the
+   * position did not move.
    */
   commit(lastId?: string | null, through?: SourceLine): CheckpointState;
   /** Filled in once `lines` has started: how the resume point was found. */
@@ -86,6 +89,7 @@ function isState(value: unknown): value is CheckpointState {
     typeof s.offset === "number" &&
     typeof s.line === "number" &&
     typeof s.mtime === "number" &&
+    (s.birthtime === undefined || typeof s.birthtime === "number") &&
     (s.lastId === null || typeof s.lastId === "string") &&
     (s.lastLine === null || (typeof s.lastLine === "object" && typeof s.lastLine?.offset === "number" && typeof s.lastLine?.sha1 === "string"))
   );
@@ -243,9 +247,12 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
 
   // (a) The same inode, and the fingerprint (or, without one, a line boundary) where we left off.
   const byInode = cands.findIndex((c) => c.src.ino === state.inode && c.src.dev === state.device);
+  // A filesystem reuses a freed inode for the next new file: the creation time
+  // tells them apart; without one, a truncated file was at least modified since.
+  const sameFile = (src: OpenSource) => (state.birthtime && src.birthtimeMs ? src.birthtimeMs === state.birthtime : src.mtimeMs >= state.mtime);
   if (byInode >= 0) {
     const src = cands[byInode]!.src;
-    const ok = state.lastLine ? await holdsLastLine(src, state) : await plausibleWithoutFingerprint(src, state);
+    const ok = state.lastLine ? await holdsLastLine(src, state) : sameFile(src) && (await plausibleWithoutFingerprint(src, state));
     if (ok) return startAt(byInode, state.offset, state.line + 1, true);
   }
   // (b) The fingerprint at the same offset in another generation: a compressed or copied rotation.
@@ -265,12 +272,12 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
       }
     }
   }
-  // (d) The file is still there but not what we read: truncated, or its inode reused.
-  if (byInode >= 0) {
+  // (d) The file is still there but not what we read: truncated.
+  if (byInode >= 0 && sameFile(cands[byInode]!.src)) {
     notice("truncated", `${cands[byInode]!.src.name} was truncated or replaced since the last run; reading it from the start (records written before the truncation may be lost)`);
     return startAt(byInode, 0, 1, false);
   }
-  // (e) The checkpointed file is gone (rotated away and deleted).
+  // (e) The checkpointed file is gone (rotated away and deleted; its inode may live on in another file).
   const newer = cands.filter((c) => c.current || c.src.mtimeMs > state.mtime);
   notice(
     "lost",
@@ -382,8 +389,9 @@ export function readSinceCheckpoint(path: string, checkpointFile: string, option
       offset: at.offset,
       size: src.gz ? src.size : Math.max(src.size, at.offset),
       line: at.line,
-      lastId: lastId !== undefined ? lastId : stayed ? (start?.lastId ?? null) : null,
+      lastId: lastId ?? (stayed ? (start?.lastId ?? null) : null),
       mtime: src.mtimeMs,
+      birthtime: src.birthtimeMs,
       lastLine: at.lastLine,
       savedAt: new Date().toISOString(),
     };

@@ -55,6 +55,8 @@ export interface OpenSource {
   /** Size and mtime when opened (compressed size for .gz). */
   size: number;
   mtimeMs: number;
+  /** Creation time where the filesystem records it (0 when not): tells a reused inode from the old file. */
+  birthtimeMs: number;
   /** False for stdin: never closed by us. */
   owned: boolean;
 }
@@ -71,7 +73,7 @@ export const isGzipName = (path: string) => path.endsWith(".gz");
 export function openSource(path: string): OpenSource {
   if (path === "-") {
     const st = fstatSync(0);
-    return { fd: 0, name: "-", gz: false, regular: st.isFile(), ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, owned: false };
+    return { fd: 0, name: "-", gz: false, regular: st.isFile(), ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, birthtimeMs: st.birthtimeMs || 0, owned: false };
   }
   let fd: number;
   try {
@@ -82,7 +84,7 @@ export function openSource(path: string): OpenSource {
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
-    return { fd, name: path, gz: isGzipName(path), regular: st.isFile(), ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, owned: true };
+    return { fd, name: path, gz: isGzipName(path), regular: st.isFile(), ino: st.ino, dev: st.dev, size: st.size, mtimeMs: st.mtimeMs, birthtimeMs: st.birthtimeMs || 0, owned: true };
   } catch (error) {
     closeSync(fd);
     throw ioError(path, error);

@@ -233,15 +233,16 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
         cursor = openCursor(path, false, chunkBytes);
         // More than one rotation since the last poll: the generations in between
         // are complete files we never saw under the name. Read them whole.
-        for (const src of skippedGenerations(path, previous, cursor)) {
-          try {
+        const skipped = skippedGenerations(path, previous, cursor);
+        try {
+          for (const src of skipped) {
             for await (const batch of readSourceLines(src, { signal, chunkBytes })) {
               yield batch.map((l) => ({ ...l, file: path }));
               if (signal?.aborted) return;
             }
-          } finally {
-            closeSource(src);
           }
+        } finally {
+          for (const src of skipped) closeSource(src);
         }
         continue;
       }

@@ -103,7 +103,8 @@ export const blindSpot = defineDetector<BlindState>({
     if (group.examples.length < state.maxExamples) group.examples.push(signal.id);
     const victims = signal.victims.length > 0 ? signal.victims : [{ pid: signal.target.tid ?? signal.target.pid, comm: null, uid: null, user: null }];
     for (const v of victims) {
-      if (senderPid !== null && v.pid === senderPid) group.selfSent++;
+      // For kernel/fault signals the "sender" is just the running task: self-sending means nothing there.
+      if (kind === "unmatched" && senderPid !== null && v.pid === senderPid) group.selfSent++;
       const vKey = victimKey(v);
       const acc = group.victims.get(vKey);
       if (acc) acc.count++;

@@ -3,7 +3,7 @@
  * both ask "what happened every time this killer aimed at this PID?".
  */
 import type { SignalLine } from "../../schema.ts";
-import { isEsrch, isoTime, killerKey, signalName, victimsOf } from "../keys.ts";
+import { blamedKiller, isEsrch, isoTime, killerKey, signalName, victimsOf } from "../keys.ts";
 import type { Evidence, FindingProcess, ObservedSignal } from "./types.ts";
 
 const MAX_PIDS = 10;
@@ -49,7 +49,8 @@ export class PairTable {
   add({ signal, ms }: ObservedSignal): PairAcc | null {
     const targetPid = PairTable.targetOf(signal);
     if (targetPid === null) return null;
-    const kKey = killerKey(signal.killer);
+    const who = blamedKiller(signal);
+    const kKey = killerKey(who);
     const key = `${kKey}\n${targetPid}`;
     let pair = this.pairs.get(key);
     if (!pair) {
@@ -57,10 +58,10 @@ export class PairTable {
         killer: {
           key: kKey,
           pids: [],
-          comm: signal.killer.comm,
-          exe: signal.killer.exe,
-          uid: signal.killer.uid,
-          user: signal.killer.user,
+          comm: who.comm,
+          exe: who.exe,
+          uid: who.uid,
+          user: who.user,
         },
         targetPid,
         total: 0,
@@ -83,8 +84,8 @@ export class PairTable {
     else if (signal.result.success === false) pair.otherFailure++;
     const name = signalName(signal.signal);
     pair.signals.set(name, (pair.signals.get(name) ?? 0) + 1);
-    pair.killer.user ??= signal.killer.user;
-    const pid = signal.killer.pid;
+    pair.killer.user ??= who.user;
+    const pid = who.pid;
     if (pid !== null && !pair.killer.pids.includes(pid) && pair.killer.pids.length < MAX_PIDS) pair.killer.pids.push(pid);
     if (ms !== null) {
       pair.first = pair.first === null ? ms : Math.min(pair.first, ms);

@@ -4,7 +4,7 @@
  * windows' worth of slots whatever the rate.
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
-import { isoTime, killerKey, signalName } from "../keys.ts";
+import { blamedKiller, isoTime, killerKey, signalName } from "../keys.ts";
 import { defineDetector, type Finding, type FindingProcess, type ResolvedFindingOptions } from "./types.ts";
 
 const TITLE = "Signal storm from one sender";
@@ -55,11 +55,12 @@ export const signalStorm = defineDetector<StormState>({
   description: "One killer sends at least --storm-threshold signals within --storm-window seconds",
   init: (options: ResolvedFindingOptions) => ({ windowSec: Math.max(1, options.stormWindowSec), killers: new Map() }),
   observe(state, { signal, ms }) {
-    const key = killerKey(signal.killer);
+    const who = blamedKiller(signal);
+    const key = killerKey(who);
     let acc = state.killers.get(key);
     if (!acc) {
       acc = {
-        killer: { key, pids: [], comm: signal.killer.comm, exe: signal.killer.exe, uid: signal.killer.uid, user: signal.killer.user },
+        killer: { key, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user },
         total: 0,
         slots: [],
         peak: 0,
@@ -76,7 +77,7 @@ export const signalStorm = defineDetector<StormState>({
     acc.total++;
     const name = signalName(signal.signal);
     acc.signals.set(name, (acc.signals.get(name) ?? 0) + 1);
-    const pid = signal.killer.pid;
+    const pid = who.pid;
     if (pid !== null && !acc.killer.pids.includes(pid) && acc.killer.pids.length < MAX_PIDS) acc.killer.pids.push(pid);
     const target = signal.target.pid;
     if (target !== null && !acc.targets.has(target)) {

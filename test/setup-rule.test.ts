@@ -327,7 +327,7 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
     removeKeyNow(key);
   }, LIVE_TIMEOUT);
 
-  test("a negative --pid matches group kills of that group, for 64-bit callers too", async () => {
+  test("a negative --pid matches kill(-pgid), not kill(pid)", async () => {
     // setsid execs sleep in a new session: its pid is its process group id.
     const leader = victim(["setsid", "sleep", "120"]);
     const pgrp = await waitFor(() => {

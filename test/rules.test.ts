@@ -392,6 +392,10 @@ describe("install, remove, list and status through a fake auditctl", () => {
     expect(fake.calls.filter((c) => c[0] === "-e")).toEqual([["-e", "1"]]);
     expect(report.added).toHaveLength(2);
     expect(report.blindSpots.map((b) => b.pid)).toEqual([1, 300]);
+    expect(report.lines.filter((l) => l.kind === "status")).toMatchObject([
+      { topic: "audit", enabled: 1 },
+      { topic: "blind-spots", basis: "install", count: 2 },
+    ]);
     const blindLines = report.lines.filter((l): l is BlindSpotLine => l.kind === "blindspot");
     expect(blindLines.map((l) => [l.pid, l.basis])).toEqual([
       [1, "install"],
@@ -410,6 +414,7 @@ describe("install, remove, list and status through a fake auditctl", () => {
     installRules({ ...options, arches: ["b64"] }, { run: fake.run });
     const again = installRules({ ...options, arches: ["b64"] }, { run: fake.run });
     expect(again.lines.map((l) => (l.kind === "rule" ? l.result : l.kind))).toEqual(["present", "present"]);
+    expect(again.lines.some((l) => l.kind !== "rule")).toBe(false);
     expect(fake.calls.some((c) => c[0] === "-e")).toBe(false);
   });
 

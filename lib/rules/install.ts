@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
-import type { BlindSpotLine, RuleLine } from "../schema.ts";
+import type { BlindSpotLine, RuleLine, StatusLine } from "../schema.ts";
 import {
   addRule,
   auditctl,
@@ -48,8 +48,12 @@ export interface InstallOptions extends RuleOptions {
 export interface InstallReport {
   key: string;
   rules: BuiltRule[];
-  /** One per rule (result ok = added, present = was there), then persist lines, then blind spots. */
-  lines: (RuleLine | BlindSpotLine)[];
+  /**
+   * One per rule (result ok = added, present = was there); when audit was
+   * off, an `audit` and a `blind-spots` status line and one `blindspot` line
+   * per process that predates the switch; then the persist lines.
+   */
+  lines: (RuleLine | StatusLine | BlindSpotLine)[];
   added: string[];
   present: string[];
   /** Rules with our key that these options do not generate; left in place. */
@@ -116,6 +120,23 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
     );
   }
 
+  if (status.enabled === 0) {
+    const enabled = enableAndFindBlindSpots(run, env);
+    report.enabledAudit = true;
+    report.blindSpots = enabled.blindSpots;
+    report.lines.push(
+      { kind: "status", topic: "audit", enabled: 1, failure: status.failure ?? 0, detail: "audit was off: this install switched it on (auditctl -e 1)" },
+      {
+        kind: "status",
+        topic: "blind-spots",
+        enabledAt: enabled.enabledAt,
+        basis: "install",
+        count: enabled.blindSpots.length,
+        detail: "processes started before audit was switched on are never audited, whatever the rules; restart the ones that matter",
+      },
+      ...enabled.blindSpots.map((b) => blindSpotLine(b, enabled.enabledAt, "install")),
+    );
+  }
   if (options.persist) {
     const file = persistRules(rules, options);
     report.persistedTo = file.path;
@@ -134,12 +155,6 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
     );
   }
 
-  if (status.enabled === 0) {
-    const enabled = enableAndFindBlindSpots(run, env);
-    report.enabledAudit = true;
-    report.blindSpots = enabled.blindSpots;
-    report.lines.push(...enabled.blindSpots.map((b) => blindSpotLine(b, enabled.enabledAt, "install")));
-  }
   return report;
 }
 

@@ -22,7 +22,7 @@ function uidText(uid: number | null, user: string | null | undefined): string | 
 export function describeProcess(p: ProcessLike): string {
   const name = p.comm ?? (p.exe ? p.exe.slice(p.exe.lastIndexOf("/") + 1) : null) ?? "unknown process";
   const parts: string[] = [];
-  const pids = p.pids && p.pids.length > 0 ? p.pids : p.pid !== null && p.pid !== undefined ? [p.pid] : [];
+  const pids = p.pids && p.pids.length > 0 ? [...p.pids].sort((a, b) => a - b) : p.pid !== null && p.pid !== undefined ? [p.pid] : [];
   if (pids.length === 1) parts.push(`pid ${pids[0]}`);
   else if (pids.length > 1) parts.push(`pids ${pids.slice(0, 5).join(", ")}${pids.length > 5 ? ", …" : ""}`);
   const uid = uidText(p.uid, p.user);

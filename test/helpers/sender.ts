@@ -54,3 +54,50 @@ export async function send(build: SenderBuild, op: string, ...args: number[]): P
   const child = Bun.spawn([build.path, op, ...args.map(String)], { stdout: "ignore", stderr: "pipe" });
   return await child.exited;
 }
+
+let victimPath: string | null | undefined;
+
+/** Build test/helpers/victim.c (64-bit); null if gcc fails. */
+export function buildVictim(): string | null {
+  if (victimPath !== undefined) return victimPath;
+  mkdirSync(outDir, { recursive: true });
+  const path = join(outDir, "wk-victim");
+  const result = Bun.spawnSync(["gcc", "-O1", "-pthread", "-o", path, join(import.meta.dir, "victim.c")], { stderr: "pipe" });
+  victimPath = result.exitCode === 0 ? path : null;
+  return victimPath;
+}
+
+export interface Victim {
+  process: Bun.Subprocess<"pipe", "pipe", "ignore">;
+  tgid: number;
+  /** The extra thread, named wk-thread. */
+  tid: number;
+  /** End it (SIGKILL to our own child) if still alive. */
+  stop(): Promise<void>;
+}
+
+/** Start a fresh victim and wait for it to report its ids. */
+export async function startVictim(options: { uid?: number } = {}): Promise<Victim> {
+  const path = buildVictim();
+  if (!path) throw new Error("cannot build test/helpers/victim.c");
+  const argv = options.uid === undefined ? [path] : ["setpriv", `--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", path];
+  const child = Bun.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "ignore" });
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("victim ended before reporting its ids");
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const [tgid, tid] = text.trim().split(" ").map(Number) as [number, number];
+  return {
+    process: child,
+    tgid,
+    tid,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await child.exited;
+    },
+  };
+}

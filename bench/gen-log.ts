@@ -135,7 +135,8 @@ function regHex(value: number, bits: 32 | 64): string {
 
 const UNSET = 4294967295;
 const GROUP_FIELDS = new Set(["GID", "EGID", "SGID", "FSGID"]);
-const USERS: Record<number, string> = {
+/** Users the log refers to (bench.ts gives ausearch a passwd with these, see there). */
+export const USERS: Record<number, string> = {
   0: "root",
   33: "www-data",
   113: "postgres",
@@ -147,7 +148,7 @@ const USERS: Record<number, string> = {
   1003: "deploy",
   65534: "nobody",
 };
-const GROUPS: Record<number, string> = {
+export const GROUPS: Record<number, string> = {
   0: "root",
   33: "www-data",
   120: "postgres",

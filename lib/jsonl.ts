@@ -16,7 +16,7 @@ export type InputItem =
   | { form: "raw"; text: string; source: SourceRef }
   | { form: "json"; value: AnyLine; source: SourceRef };
 
-const KINDS = new Set(["record", "gap", "event", "signal", "bait", "rule", "status"]);
+const KINDS = new Set(["record", "gap", "event", "signal", "bait", "rule", "status", "blindspot"]);
 
 /** Classify one input line. Returns null (and reports) for a JSON line we cannot use. */
 export function classifyLine(text: string, source: SourceRef, errors: InputErrors): InputItem | null {

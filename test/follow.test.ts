@@ -261,7 +261,8 @@ describe("followFileLines", () => {
         await Bun.sleep(3);
         appendFileSync(path, chunk.slice(cut));
       }
-      if (existsSync(`${path}.1`)) renameSync(`${path}.1`, `${path}.2.${generation}`);
+      // auditd's numbering: .N → .N+1, the log → .1.
+      for (let k = generation; k >= 1; k--) if (existsSync(`${path}.${k}`)) renameSync(`${path}.${k}`, `${path}.${k + 1}`);
       renameSync(path, `${path}.1`);
       writeFileSync(path, "");
       await Bun.sleep(generation * 15);

@@ -137,6 +137,7 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
       ...enabled.blindSpots.map((b) => blindSpotLine(b, enabled.enabledAt, "install")),
     );
   }
+
   if (options.persist) {
     const file = persistRules(rules, options);
     report.persistedTo = file.path;
@@ -154,7 +155,6 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
       `${file.changed ? "rules written to" : "rules already up to date in"} ${file.path}: they are active now; run \`augenrules --load\` to load the rules.d set (read at boot too); note it replaces every loaded rule with that set (Debian's audit.rules starts with -D)`,
     );
   }
-
   return report;
 }
 

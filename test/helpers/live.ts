@@ -29,7 +29,11 @@ export function uniqueKey(name: string): string {
 const keysToRemove = new Set<string>();
 let hooked = false;
 
-/** Remove this key's rules when the test process ends, however it ends. */
+/**
+ * A second line of defence: remove this key's rules on Ctrl-C/SIGTERM and at
+ * process exit. Under `bun test` 1.4 the exit hook does not run, so every
+ * test file must also remove its keys in afterAll (removeKeyNow/removeRules).
+ */
 export function removeOnExit(key: string): void {
   keysToRemove.add(key);
   if (hooked) return;

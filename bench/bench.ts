@@ -1,0 +1,602 @@
+#!/usr/bin/env bun
+/**
+ * Benchmark: whokilled decode/attribute against ausearch on one generated log.
+ *
+ *   bun bench/bench.ts [--lines N] [--runs N] [--stat median|min] [--skip-ausearch]
+ *                      [--skip-family] [--file LOG] [--seed S] [--json OUT]
+ *
+ * Prints figures, never asserts: exit 0 whatever the speed, non-zero only when
+ * a command fails (its stderr is shown).
+ *
+ * Method (also printed with the results):
+ * - Every command runs once untimed with stdout piped into a counter (warm-up
+ *   and sanity counts), then --runs times with stdout on /dev/null; wall time
+ *   is measured here, CPU time and peak RSS by /usr/bin/time (GNU). Bun's own
+ *   `resourceUsage().maxRSS` is not used: Bun spawns with vfork semantics, so
+ *   the child's max RSS starts at the parent's RSS (a 330 MB bench process
+ *   made `/usr/bin/true` report 330 MB).
+ * - ausearch runs with TZ=UTC LC_ALL=C and, when root and unshare(1) work, in
+ *   a private mount namespace whose /etc/passwd and /etc/group also name the
+ *   users in the log. Without that, `ausearch -i` spends ~90 % of its time in
+ *   failing NSS lookups (nss-systemd walks /run/systemd/userdb for every
+ *   unknown uid, uncached), which would flatter us by an order of magnitude.
+ * - ausearch matches one syscall per invocation (-sc takes one value, a
+ *   repeated -sc overrides), and without --arch only the machine's ABI. The
+ *   full kill-family equivalent is 12 runs, `--arch b64|b32 -sc NAME -i` for
+ *   the six syscalls, whose times are summed. `-sc NUMBER` would not do:
+ *   i386 numbers collide with unrelated x86_64 ones (37 is alarm, 270 pselect6).
+ */
+import { cpus, loadavg, release, totalmem, availableParallelism } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  DEFAULT_LINES,
+  DEFAULT_SEED,
+  GROUPS,
+  KILL_SYSCALLS,
+  USERS,
+  defaultLogPath,
+  ensureLog,
+  stampPath,
+  type GenStats,
+} from "./gen-log.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BUN = process.execPath;
+const GNU_TIME = "/usr/bin/time";
+const AUSEARCH_ENV = { ...process.env, TZ: "UTC", LC_ALL: "C" };
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  lines: number;
+  seed: number;
+  runs: number;
+  stat: "median" | "min";
+  skipAusearch: boolean;
+  skipFamily: boolean;
+  file: string | null;
+  json: string | null;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      lines: { type: "string" },
+      seed: { type: "string" },
+      runs: { type: "string" },
+      stat: { type: "string" },
+      "skip-ausearch": { type: "boolean" },
+      "skip-family": { type: "boolean" },
+      file: { type: "string" },
+      json: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(
+      [
+        "usage: bun bench/bench.ts [options]",
+        "  --lines N        generate/use a log of about N lines (default 1000000)",
+        "  --seed S         generator seed",
+        "  --runs N         timed runs per command (default 3)",
+        "  --stat S         median (default) or min of the timed runs",
+        "  --skip-ausearch  time only our tools",
+        "  --skip-family    skip the 12-run ausearch kill-family equivalent",
+        "  --file LOG       benchmark an existing log instead (sanity counts need its .stamp.json)",
+        "  --json OUT       also write all figures as JSON to OUT",
+        "",
+      ].join("\n"),
+    );
+    process.exit(0);
+  }
+  const int = (v: string | undefined, name: string, dflt: number, min = 1): number => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) fail(`--${name} must be a whole number >= ${min}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+  const stat = values.stat ?? "median";
+  if (stat !== "median" && stat !== "min") fail(`--stat must be median or min, got ${JSON.stringify(stat)}`);
+  return {
+    lines: int(values.lines, "lines", DEFAULT_LINES),
+    seed: int(values.seed, "seed", DEFAULT_SEED, 0),
+    runs: int(values.runs, "runs", 3),
+    stat,
+    skipAusearch: values["skip-ausearch"] === true,
+    skipFamily: values["skip-family"] === true,
+    file: values.file ?? null,
+    json: values.json ?? null,
+  };
+}
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(code);
+}
+
+// ---------------------------------------------------------------- running things
+
+/** Counts lines, and lines starting with `prefix`, across arbitrary chunk boundaries. */
+export class LineCounter {
+  lines = 0;
+  matches = 0;
+  private seen = 0;
+  private ok = true;
+  private readonly prefix: Uint8Array;
+  constructor(prefix: string) {
+    this.prefix = new TextEncoder().encode(prefix);
+  }
+  push(chunk: Uint8Array): void {
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const plen = this.prefix.length;
+    let i = 0;
+    while (i < buf.length) {
+      if (this.seen < plen) {
+        const b = buf[i]!;
+        if (b === 0x0a) {
+          this.endLine();
+        } else {
+          if (b !== this.prefix[this.seen]) this.ok = false;
+          this.seen++;
+        }
+        i++;
+        continue;
+      }
+      const nl = buf.indexOf(0x0a, i);
+      if (nl < 0) return;
+      this.endLine();
+      i = nl + 1;
+    }
+  }
+  finish(): void {
+    if (this.seen > 0) this.endLine();
+  }
+  private endLine(): void {
+    this.lines++;
+    if (this.ok && this.seen >= this.prefix.length) this.matches++;
+    this.seen = 0;
+    this.ok = true;
+  }
+}
+
+interface Cmd {
+  argv: string[];
+  env?: Record<string, string | undefined>;
+  /** ausearch exits 1 with `<no matches>` on stderr when nothing matched: not a failure. */
+  noMatchOk?: boolean;
+}
+
+interface Measured {
+  wall: number;
+  cpu: number | null;
+  rssMB: number | null;
+}
+
+class CommandFailed extends Error {
+  constructor(
+    readonly cmd: Cmd,
+    readonly code: number | null,
+    readonly stderr: string,
+  ) {
+    super(`command failed (exit ${code}): ${cmd.argv.join(" ")}`);
+  }
+}
+
+function okExit(cmd: Cmd, code: number | null, stderr: string): boolean {
+  if (code === 0) return true;
+  return cmd.noMatchOk === true && code === 1 && stderr.includes("<no matches>");
+}
+
+/** Untimed run with stdout counted; returns the counter. */
+async function countRun(cmd: Cmd, prefix: string): Promise<LineCounter> {
+  const proc = Bun.spawn(cmd.argv, { cwd: ROOT, env: cmd.env ?? process.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const counter = new LineCounter(prefix);
+  const stderrText = new Response(proc.stderr).text();
+  for await (const chunk of proc.stdout) counter.push(chunk);
+  counter.finish();
+  const code = await proc.exited;
+  const stderr = await stderrText;
+  if (!okExit(cmd, code, stderr)) throw new CommandFailed(cmd, code, stderr);
+  return counter;
+}
+
+const haveGnuTime = existsSync(GNU_TIME);
+
+/** One timed run, stdout to /dev/null. */
+async function timedRun(cmd: Cmd, tmpDir: string): Promise<Measured> {
+  const timeFile = `${tmpDir}/time.out`;
+  const argv = haveGnuTime ? [GNU_TIME, "-f", "%U %S %M", "-o", timeFile, ...cmd.argv] : cmd.argv;
+  const started = performance.now();
+  const proc = Bun.spawn(argv, { cwd: ROOT, env: cmd.env ?? process.env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const stderrText = new Response(proc.stderr).text();
+  // Without GNU time, sample VmHWM (the peak so far) until the process is gone.
+  let hwmKB = 0;
+  let poller: ReturnType<typeof setInterval> | null = null;
+  if (!haveGnuTime) {
+    poller = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"));
+        if (m) hwmKB = Math.max(hwmKB, Number(m[1]));
+      } catch {
+        // gone between ticks
+      }
+    }, 5);
+  }
+  const code = await proc.exited;
+  const wall = (performance.now() - started) / 1000;
+  if (poller) clearInterval(poller);
+  const stderr = await stderrText;
+  if (haveGnuTime) {
+    // GNU time prefixes "Command exited with non-zero status N" to its -o file.
+    const text = existsSync(timeFile) ? readFileSync(timeFile, "utf8").trim().split("\n").pop() ?? "" : "";
+    rmSync(timeFile, { force: true });
+    if (!okExit(cmd, code, stderr)) throw new CommandFailed(cmd, code, stderr);
+    const [u, s, m] = text.split(/\s+/).map(Number);
+    return { wall, cpu: u !== undefined && s !== undefined ? u + s : null, rssMB: m !== undefined ? (m * 1024) / 1e6 : null };
+  }
+  if (!okExit(cmd, code, stderr)) throw new CommandFailed(cmd, code, stderr);
+  const ru = proc.resourceUsage();
+  const cpu = ru ? Number(ru.cpuTime.total) / 1e6 : null;
+  return { wall, cpu, rssMB: hwmKB > 0 ? (hwmKB * 1024) / 1e6 : null };
+}
+
+interface TaskResult {
+  name: string;
+  /** Which of our rows this ausearch row is compared with. */
+  versus?: string;
+  invocations: number;
+  runs: Measured[];
+  seconds: number;
+  cpu: number | null;
+  rssMB: number | null;
+  /** Counted output: lines, and lines with the task's prefix. */
+  lines: number;
+  matches: number;
+  standIn?: string;
+  /** Per-invocation match counts (kill-family set). */
+  parts?: Record<string, number>;
+}
+
+function pickStat(values: number[], stat: "median" | "min"): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (stat === "min") return sorted[0]!;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * A task is one or more invocations (the kill-family set is 12); a timed run
+ * of the task runs them all in sequence and sums the wall and CPU times.
+ */
+async function runTask(
+  name: string,
+  cmds: { label: string; cmd: Cmd }[],
+  prefix: string,
+  opts: Options,
+  tmpDir: string,
+  extra: Partial<TaskResult> = {},
+): Promise<TaskResult> {
+  const started = performance.now();
+  process.stderr.write(`bench: ${name}: count run`);
+  let lines = 0;
+  let matches = 0;
+  const parts: Record<string, number> = {};
+  for (const { label, cmd } of cmds) {
+    const c = await countRun(cmd, prefix);
+    lines += c.lines;
+    matches += c.matches;
+    parts[label] = c.matches;
+  }
+  const runs: Measured[] = [];
+  for (let r = 0; r < opts.runs; r++) {
+    process.stderr.write(`, run ${r + 1}/${opts.runs}`);
+    let wall = 0;
+    let cpu: number | null = 0;
+    let rss: number | null = null;
+    for (const { cmd } of cmds) {
+      const m = await timedRun(cmd, tmpDir);
+      wall += m.wall;
+      cpu = cpu === null || m.cpu === null ? null : cpu + m.cpu;
+      if (m.rssMB !== null) rss = Math.max(rss ?? 0, m.rssMB);
+    }
+    runs.push({ wall, cpu, rssMB: rss });
+  }
+  process.stderr.write(` (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+  const cpus = runs.map((r) => r.cpu).filter((c): c is number => c !== null);
+  const rsses = runs.map((r) => r.rssMB).filter((c): c is number => c !== null);
+  return {
+    name,
+    invocations: cmds.length,
+    runs,
+    seconds: pickStat(
+      runs.map((r) => r.wall),
+      opts.stat,
+    ),
+    cpu: cpus.length === runs.length ? pickStat(cpus, opts.stat) : null,
+    rssMB: rsses.length ? Math.max(...rsses) : null,
+    lines,
+    matches,
+    ...(cmds.length > 1 ? { parts } : {}),
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------- environment
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    if (m) return m[1]!.trim();
+  } catch {
+    // not Linux /proc
+  }
+  return cpus()[0]?.model ?? "unknown";
+}
+
+function commandOutput(argv: string[]): string | null {
+  try {
+    const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe", env: AUSEARCH_ENV });
+    return (r.stdout.toString() + r.stderr.toString()).trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A passwd/group pair: this machine's, plus the log's users that are missing,
+ * so `ausearch -i` finds every id (as it would on the machine that wrote the log).
+ */
+function writeNsFiles(dir: string): { passwd: string; group: string } {
+  const passwdText = readFileSync("/etc/passwd", "utf8");
+  const groupText = readFileSync("/etc/group", "utf8");
+  const ids = (text: string) => new Set(text.split("\n").filter(Boolean).map((l) => Number(l.split(":")[2])));
+  const names = (text: string) => new Set(text.split("\n").filter(Boolean).map((l) => l.split(":")[0]));
+  const haveUid = ids(passwdText);
+  const haveUser = names(passwdText);
+  const haveGid = ids(groupText);
+  const haveGroup = names(groupText);
+  let passwd = passwdText.endsWith("\n") ? passwdText : passwdText + "\n";
+  for (const [uid, name] of Object.entries(USERS)) {
+    if (haveUid.has(Number(uid))) continue;
+    passwd += `${haveUser.has(name) ? `wk-${name}` : name}:x:${uid}:${uid}::/nonexistent:/usr/sbin/nologin\n`;
+  }
+  let group = groupText.endsWith("\n") ? groupText : groupText + "\n";
+  for (const [gid, name] of Object.entries(GROUPS)) {
+    if (haveGid.has(Number(gid))) continue;
+    group += `${haveGroup.has(name) ? `wk-${name}` : name}:x:${gid}:\n`;
+  }
+  const p = `${dir}/passwd`;
+  const g = `${dir}/group`;
+  writeFileSync(p, passwd);
+  writeFileSync(g, group);
+  return { passwd: p, group: g };
+}
+
+/** argv prefix that runs a command with those files bind-mounted, or null if not possible here. */
+function nsPrefix(files: { passwd: string; group: string }): string[] | null {
+  if (process.getuid?.() !== 0 || !existsSync("/usr/bin/unshare")) return null;
+  const prefix = [
+    "/usr/bin/unshare",
+    "-m",
+    "--propagation",
+    "private",
+    "/bin/sh",
+    "-c",
+    'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && shift 2 && exec "$@"',
+    "sh",
+    files.passwd,
+    files.group,
+  ];
+  const probe = Bun.spawnSync([...prefix, "/usr/bin/id", "-nu", "1001"], { stdout: "pipe", stderr: "pipe" });
+  return probe.exitCode === 0 ? prefix : null;
+}
+
+interface Tool {
+  path: string;
+  present: boolean;
+  args: string[];
+  notes: string[];
+}
+
+/** Our script's argv for FILE, using the flags its --help advertises. */
+function ourTool(script: string, file: string, wanted: string[]): Tool {
+  const path = `${ROOT}/${script}`;
+  if (!existsSync(path)) return { path, present: false, args: ["/bin/cat", file], notes: [`${script} missing: stand-in \`cat FILE\``] };
+  const help = Bun.spawnSync([BUN, path, "--help"], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+  const text = (help.stdout.toString() + help.stderr.toString()).replace(/\x1b\[[0-9;]*m/g, "");
+  const flags = wanted.filter((f) => text.includes(f));
+  const notes = wanted.filter((f) => !flags.includes(f)).map((f) => `${script} has no ${f}`);
+  // Positional PATHS if advertised, else --file.
+  const fileArgs = /\[PATHS?\]|\bPATHS?\b/.test(text) ? [file] : ["--file", file];
+  return { path, present: true, args: [BUN, path, ...flags, ...fileArgs], notes };
+}
+
+// ---------------------------------------------------------------- report
+
+function fmt(n: number | null, digits = 2): string {
+  return n === null || !Number.isFinite(n) ? "-" : n.toFixed(digits);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  return rows
+    .map((r, i) => {
+      const line = r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ");
+      return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+    })
+    .join("\n");
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const started = performance.now();
+  const load0 = loadavg();
+
+  // 1. The log.
+  let logPath: string;
+  let stats: GenStats | null = null;
+  if (opts.file) {
+    logPath = resolve(opts.file);
+    if (!existsSync(logPath)) fail(`no such file: ${logPath}`);
+    try {
+      stats = JSON.parse(readFileSync(stampPath(logPath), "utf8")) as GenStats;
+    } catch {
+      stats = null;
+    }
+  } else {
+    logPath = resolve(ROOT, defaultLogPath(opts.lines));
+    process.stderr.write(`bench: log ${logPath} …\n`);
+    const r = ensureLog(logPath, { seed: opts.seed, lines: opts.lines });
+    stats = r.stats;
+    process.stderr.write(`bench: ${r.reused ? "reused" : `generated in ${r.seconds.toFixed(1)} s`}: ${stats.lines} lines, ${(stats.bytes / 1e6).toFixed(1)} MB\n`);
+  }
+  const bytes = Bun.file(logPath).size;
+  const tmpDir = resolve(dirname(logPath), `.bench-tmp-${process.pid}`);
+  mkdirSync(tmpDir, { recursive: true });
+
+  // 2. Commands.
+  const decode = ourTool("scripts/decode.ts", logPath, ["--no-lookup"]);
+  const attribute = ourTool("scripts/attribute.ts", logPath, ["--no-lookup", "--probes"]);
+  const ausearchPath = Bun.which("ausearch") ?? (existsSync("/usr/sbin/ausearch") ? "/usr/sbin/ausearch" : null);
+  const runAusearch = !opts.skipAusearch && ausearchPath !== null;
+  const notes: string[] = [...decode.notes, ...attribute.notes];
+  if (!opts.skipAusearch && ausearchPath === null) notes.push("ausearch not installed: ausearch rows skipped (apt-get install auditd)");
+  let ns: string[] | null = null;
+  if (runAusearch) {
+    ns = nsPrefix(writeNsFiles(tmpDir));
+    notes.push(
+      ns
+        ? "ausearch ran in a private mount namespace whose passwd/group name every uid/gid in the log (fair: no NSS misses)"
+        : "ausearch ran with this machine's passwd/group: uids unknown here cost it failing NSS lookups, so its -i figures are pessimistic (run as root with unshare(1) for fair figures)",
+    );
+  }
+  const aus = (...args: string[]): Cmd => ({ argv: [...(ns ?? []), ausearchPath!, "-if", logPath, ...args], env: AUSEARCH_ENV, noMatchOk: true });
+
+  const results: TaskResult[] = [];
+  try {
+    if (runAusearch) results.push(await runTask("ausearch -i", [{ label: "all", cmd: aus("-i") }], "----", opts, tmpDir, { versus: "decode" }));
+    results.push(
+      await runTask("decode", [{ label: "decode", cmd: { argv: decode.args } }], decode.present ? '{"kind":"event"' : "type=", opts, tmpDir, decode.present ? {} : { standIn: "cat" }),
+    );
+    if (runAusearch) results.push(await runTask("ausearch -sc kill -i", [{ label: "b64 kill", cmd: aus("-sc", "kill", "-i") }], "----", opts, tmpDir, { versus: "attribute" }));
+    if (runAusearch && !opts.skipFamily) {
+      const cmds = (["b64", "b32"] as const).flatMap((abi) => KILL_SYSCALLS.map((name) => ({ label: `${abi} ${name}`, cmd: aus("--arch", abi, "-sc", name, "-i") })));
+      results.push(await runTask("ausearch kill family ×12", cmds, "----", opts, tmpDir, { versus: "attribute" }));
+    }
+    results.push(
+      await runTask(
+        "attribute",
+        [{ label: "attribute", cmd: { argv: attribute.args } }],
+        attribute.present ? '{"kind":"signal"' : "type=SYSCALL",
+        opts,
+        tmpDir,
+        attribute.present ? {} : { standIn: "cat" },
+      ),
+    );
+  } catch (error) {
+    rmSync(tmpDir, { recursive: true, force: true });
+    if (error instanceof CommandFailed) {
+      process.stderr.write(`bench: ${error.message}\n${error.stderr}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  rmSync(tmpDir, { recursive: true, force: true });
+  const load1 = loadavg();
+
+  // 3. Report.
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const mb = bytes / 1e6;
+  const out: string[] = [];
+  const nproc = availableParallelism();
+  out.push(`whokilled benchmark — ${new Date().toISOString()}`);
+  out.push(`input    ${logPath.replace(ROOT + "/", "")}: ${stats?.lines ?? "?"} lines, ${mb.toFixed(1)} MB, ${stats ? `${stats.events} events (${stats.ausearchEvents} as ausearch counts), ${stats.kill.total} kill-family syscalls (${stats.kill.probes} signal-0 probes), ${stats.enrichedFormatLines} lines in ENRICHED stretches (${stats.enrichedLines} with a 0x1d tail), seed ${stats.seed}, generator v${stats.generatorVersion}` : "no stamp: sanity counts unavailable"}`);
+  out.push(`machine  ${nproc} CPUs (nproc), ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`);
+  out.push(`load     ${load0.map((l) => l.toFixed(2)).join(" ")} at start, ${load1.map((l) => l.toFixed(2)).join(" ")} at end (1/5/15 min)${load0[0]! > nproc || load1[0]! > nproc ? "  ⚠ busy machine: wall times inflated; CPU s is steadier" : ""}`);
+  out.push(`versions bun ${Bun.version}, ${runAusearch ? (commandOutput([ausearchPath!, "-v"]) ?? "ausearch ?") : "ausearch (not run)"}`);
+  out.push(`method   ${opts.stat} of ${opts.runs} timed runs after 1 untimed counting run; stdout → /dev/null; wall by bench, CPU (user+sys) and peak RSS by ${haveGnuTime ? "GNU time" : "/proc VmHWM polling"}`);
+  out.push("");
+
+  const rows: string[][] = [["tool", "seconds", "MB/s", "CPU s", "peak RSS MB", "ausearch/ours"]];
+  const commands: string[] = [];
+  for (const r of results) {
+    const ours = r.versus ? byName.get(r.versus) : undefined;
+    const ratio = ours && !ours.standIn ? r.seconds / ours.seconds : null;
+    const label = r.standIn ? `${r.name} (stand-in: ${r.standIn})` : r.name;
+    const show = (args: string[]) => args.map((a) => (a === logPath ? "FILE" : a === BUN ? "bun" : a.replace(ROOT + "/", ""))).join(" ");
+    const cmd =
+      r.name === "decode"
+        ? show(decode.args)
+        : r.name === "attribute"
+          ? show(attribute.args)
+          : r.name === "ausearch kill family ×12"
+            ? "ausearch -if FILE --arch {b64,b32} -sc {kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_send_signal} -i (sum)"
+            : `ausearch -if FILE ${r.name.slice("ausearch ".length)}`;
+    rows.push([label, fmt(r.seconds), fmt(mb / r.seconds, 1), fmt(r.cpu), fmt(r.rssMB, 1), ratio === null ? "" : `${fmt(ratio, 1)}×`]);
+    commands.push(`  ${label}: ${cmd}`);
+  }
+  out.push(table(rows));
+  out.push("");
+  out.push("commands (FILE = the input above; ausearch with TZ=UTC LC_ALL=C)");
+  out.push(...commands);
+  out.push("");
+
+  // Goals.
+  const goal = (label: string, ok: boolean | null, detail: string) => out.push(`  ${ok === null ? "n/a " : ok ? "MET " : "MISS"}  ${label}: ${detail}`);
+  const dec = byName.get("decode");
+  const att = byName.get("attribute");
+  const ausI = byName.get("ausearch -i");
+  const ausK = byName.get("ausearch -sc kill -i");
+  const ausF = byName.get("ausearch kill family ×12");
+  out.push("goals");
+  if (dec && ausI && !dec.standIn) goal("decode ≥ 3× faster than ausearch -i", ausI.seconds / dec.seconds >= 3, `${fmt(ausI.seconds / dec.seconds, 1)}×`);
+  else goal("decode ≥ 3× faster than ausearch -i", null, dec?.standIn ? "decode is a stand-in" : "ausearch not run");
+  if (att && ausK && !att.standIn) {
+    goal("attribute ≥ 5× faster than ausearch -sc kill -i", ausK.seconds / att.seconds >= 5, `${fmt(ausK.seconds / att.seconds, 1)}×${ausF ? ` (vs the full 12-run kill-family equivalent: ${fmt(ausF.seconds / att.seconds, 1)}×)` : ""}`);
+  } else goal("attribute ≥ 5× faster than ausearch -sc kill -i", null, att?.standIn ? "attribute is a stand-in" : "ausearch not run");
+  for (const r of [dec, att]) {
+    if (!r) continue;
+    goal(`${r.name} peak RSS < 150 MB`, r.standIn || r.rssMB === null ? null : r.rssMB < 150, r.rssMB === null ? "not measured" : `${fmt(r.rssMB, 1)} MB`);
+  }
+  out.push("");
+
+  // Sanity: a fast-but-wrong run should stand out.
+  out.push("sanity (counted from the untimed run's stdout)");
+  const check = (label: string, got: number | null, want: number | null, note = "") => {
+    const status = got === null || want === null ? "n/a " : got === want ? "OK  " : "DIFF";
+    out.push(`  ${status}  ${label}: ${got ?? "-"} (expected ${want ?? "?"})${note ? `  ${note}` : ""}`);
+  };
+  const killWant = stats ? (attribute.args.includes("--probes") ? stats.kill.total : stats.kill.total - stats.kill.probes) : null;
+  if (dec) check("decode event lines vs distinct event ids", dec.standIn ? null : dec.matches, stats?.events ?? null, dec.standIn ? "(stand-in)" : dec.lines !== dec.matches ? `(${dec.lines - dec.matches} other lines)` : "");
+  if (ausI) check("ausearch -i `----` blocks vs generated", ausI.matches, stats?.ausearchEvents ?? null, stats ? `(auparse splits LOGIN from its SYSCALL: ${stats.ausearchEvents - stats.events} extra)` : "");
+  if (att) check(`attribute signal lines vs kill-family SYSCALL records${attribute.args.includes("--probes") ? "" : " minus probes"}`, att.standIn ? null : att.matches, killWant, att.standIn ? "(stand-in)" : "");
+  if (ausK) check("ausearch -sc kill -i blocks vs b64 kill records", ausK.matches, stats?.kill.byAbiName["b64 kill"] ?? null);
+  if (ausF) {
+    check("ausearch kill family ×12 blocks vs kill-family records", ausF.matches, stats?.kill.total ?? null);
+    if (stats && ausF.parts) {
+      const off = Object.entries(ausF.parts).filter(([k, v]) => stats!.kill.byAbiName[k] !== v);
+      if (off.length) out.push(`        differing: ${off.map(([k, v]) => `${k} ${v}≠${stats!.kill.byAbiName[k]}`).join(", ")}`);
+    }
+  }
+  out.push("");
+  if (notes.length) {
+    out.push("notes");
+    for (const n of notes) out.push(`  - ${n}`);
+    out.push("");
+  }
+  out.push(`total bench time ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  process.stdout.write(out.join("\n") + "\n");
+
+  if (opts.json) {
+    writeFileSync(
+      opts.json,
+      JSON.stringify({ logPath, bytes, stats, machine: { nproc, cpu: cpuModel(), kernel: release(), load: [load0, load1] }, bun: Bun.version, opts, results, notes }, null, 2) + "\n",
+    );
+  }
+}
+
+if (import.meta.main) await main();

@@ -6,7 +6,9 @@
 import type { InputErrors } from "./audit/input-errors.ts";
 import { lineToRecord, type CaptureStats } from "./capture.ts";
 import type { LineWriter } from "./jsonl.ts";
+import { log } from "./log.ts";
 import type { GapLine, RecordLine } from "./schema.ts";
+import type { CheckpointRun } from "./sources/checkpoint.ts";
 import { readFileLines, rotatedFiles, type SourceLine } from "./sources/file.ts";
 
 export type CaptureMode = "follow" | "checkpoint" | "netlink" | "tracefs";
@@ -56,15 +58,19 @@ export interface LiveOptions extends CommonOptions {
 export async function captureLive(modes: readonly CaptureMode[], options: LiveOptions): Promise<CaptureTotals> {
   const stats: CaptureTotals = { records: 0, structural: 0, gaps: 0 };
   const streams: AsyncGenerator<Array<RecordLine | GapLine>>[] = [];
-  let commit: ((lastId: string | null) => void) | null = null;
-  let lastId: string | null = null;
+  let checkpoint: CheckpointRun | null = null;
+  // The id the checkpoint remembers must come from the checkpointed log itself.
+  let lastCheckpointId: string | null = null;
 
-  const fromLines = async function* (lines: AsyncIterable<SourceLine[]>) {
+  const fromLines = async function* (lines: AsyncIterable<SourceLine[]>, checkpointed: boolean) {
     for await (const batch of lines) {
       const records: RecordLine[] = [];
       for (const line of batch) {
         const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats);
-        if (record) records.push(record);
+        if (record) {
+          records.push(record);
+          if (checkpointed) lastCheckpointId = record.id;
+        }
       }
       yield records;
     }
@@ -76,35 +82,42 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
   for (const mode of modes) {
     if (mode === "follow") {
       const { followFileLines } = await import("./sources/follow.ts");
-      streams.push(fromLines(followFileLines(options.path, { signal: options.signal, fromStart: options.fromStart })));
+      streams.push(fromLines(followFileLines(options.path, { signal: options.signal, fromStart: options.fromStart }), false));
+      log.info(`follow: watching ${options.path}`);
     } else if (mode === "checkpoint") {
-      const { openCheckpointRead } = await import("./sources/checkpoint.ts");
-      const handle = openCheckpointRead(options.path, options.checkpointFile!, { signal: options.signal });
-      commit = (id) => handle.commit(id);
-      streams.push(fromLines(handle.lines));
+      const { readSinceCheckpoint } = await import("./sources/checkpoint.ts");
+      checkpoint = readSinceCheckpoint(options.path, options.checkpointFile!, { signal: options.signal });
+      streams.push(fromLines(checkpoint.lines, true));
     } else if (mode === "netlink") {
       const { netlinkRecords } = await import("./sources/netlink.ts");
-      streams.push(single(netlinkRecords({ signal: options.signal })));
+      streams.push(single(netlinkRecords({ signal: options.signal, onReady: () => log.info("netlink: listening to the kernel's audit multicast group") })));
     } else {
       const { tracefsRecords } = await import("./sources/tracefs.ts");
-      streams.push(single(tracefsRecords({ signal: options.signal, filter: options.tracefsFilter })));
+      streams.push(
+        single(tracefsRecords({ signal: options.signal, filter: options.tracefsFilter, onReady: () => log.info("tracefs: listening to signal:signal_generate") })),
+      );
     }
   }
 
   for await (const batch of merge(streams)) {
     for (const line of batch) {
       if (line.kind === "gap") stats.gaps++;
-      else {
-        if (line.source.file === "netlink" || line.source.file === "tracefs") stats.records++;
-        lastId = line.id;
-      }
+      else if (line.source.file === "netlink" || line.source.file === "tracefs") stats.records++;
       options.writer.write(line);
     }
     options.writer.flush();
   }
-  // Only after the output is written: a crash before this re-reads rather than skips.
-  options.writer.flush();
-  commit?.(lastId);
+  if (checkpoint) {
+    // Records may be missing between runs: say so in the data, not only on stderr.
+    for (const notice of checkpoint.notices) {
+      if (notice.kind !== "lost" && notice.kind !== "truncated") continue;
+      stats.gaps++;
+      options.writer.write({ kind: "gap", source: "checkpoint", time: new Date().toISOString(), reason: notice.message, lost: null } satisfies GapLine);
+    }
+    options.writer.flush();
+    // Only after the output is written: a crash before this re-reads rather than skips.
+    checkpoint.commit(lastCheckpointId);
+  }
   return stats;
 }
 

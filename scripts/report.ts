@@ -17,7 +17,7 @@ import type { BucketChoice } from "../lib/signals/summary.ts";
 import { abortOnSignals, inputErrors, inputPaths } from "../lib/script-io.ts";
 
 /** Exit code when --fail-on findings and something was found (1 and 2 are errors). */
-export const EXIT_FINDINGS = 3;
+const EXIT_FINDINGS = 3;
 
 const command = defineCommand({
   meta: {
@@ -82,7 +82,9 @@ const command = defineCommand({
     const clean = report.findings.length === 0;
     const toFile = typeof args.output === "string" && args.output !== "";
     const color = format === "text" && shouldColor({ isTTY: process.stdout.isTTY, toFile });
-    const text = renderReport(report, format, { color });
+    // On a terminal, use its width (within reason); files and pipes get a stable 100 columns.
+    const width = !toFile && process.stdout.isTTY ? Math.max(60, Math.min(process.stdout.columns ?? 100, 160)) : 100;
+    const text = renderReport(report, format, { color, width });
     if (toFile) {
       try {
         writeFileSync(args.output!, text);

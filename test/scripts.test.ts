@@ -181,3 +181,27 @@ describe("attribute", () => {
     expect(again.lines).toEqual(direct.lines);
   });
 });
+
+describe("capture --checkpoint (cron runs)", () => {
+  test("each record exactly once across appends and a rotation between runs", async () => {
+    const { mkdtempSync, appendFileSync, renameSync } = await import("node:fs");
+    const dir = mkdtempSync("/tmp/wk-cron-");
+    const log = join(dir, "audit.log");
+    const cp = join(dir, "cp.json");
+    const records = (await Bun.file(join(fixturesDir, "live-kill-family.log")).text()).split("\n").filter((l) => l.startsWith("type="));
+    const cron = async () => (await run([script("capture"), "--checkpoint", cp, "--file", log])).lines.map((l) => l.raw);
+    appendFileSync(log, records.slice(0, 10).join("\n") + "\n");
+    const first = await cron();
+    appendFileSync(log, records.slice(10, 15).join("\n") + "\n");
+    const second = await cron();
+    appendFileSync(log, records.slice(15, 20).join("\n") + "\n");
+    renameSync(log, `${log}.1`); // auditd rotates: rename, then a new file
+    appendFileSync(log, records.slice(20).join("\n") + "\n");
+    const third = await cron();
+    const fourth = await cron();
+    expect(first).toEqual(records.slice(0, 10));
+    expect(second).toEqual(records.slice(10, 15));
+    expect(third).toEqual(records.slice(15));
+    expect(fourth).toEqual([]);
+  });
+});

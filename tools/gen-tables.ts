@@ -8,7 +8,7 @@
  *
  *   npx bun tools/gen-tables.ts
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../lib/log.ts";
 
@@ -125,6 +125,17 @@ function recordTypeTable(): string {
     aliasRows.map(([name, nr]) => `  ${name}: ${nr},\n`).join("") +
     "};\n"
   );
+}
+
+const NEEDED: [string, boolean][] = [
+  ["auditd (ausyscall)", Bun.which("ausyscall", { PATH }) !== null],
+  ["linux-libc-dev", [...ERRNO_HEADERS, AUDIT_HEADERS[0] ?? ""].every((f) => existsSync(f))],
+  ["libaudit-dev", AUDIT_HEADERS.every((f) => existsSync(f))],
+];
+const missing = NEEDED.filter(([, ok]) => !ok).map(([pkg]) => pkg);
+if (missing.length) {
+  log.error(`missing: ${missing.join(", ")}. Install with apt-get install -y auditd linux-libc-dev libaudit-dev`);
+  process.exit(1);
 }
 
 const outputs: [string, () => string][] = [

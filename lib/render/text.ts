@@ -155,23 +155,23 @@ export function renderText(report: Report, options: TextOptions = {}): string {
   else {
     const rows = summary.killers.slice(0, maxRows).map((k, i) => [
       String(i + 1),
+      truncate(escapeOr(k.comm), 20),
+      k.pids.length > 0 ? k.pids.slice(0, 3).map((p) => num(p)).join(",") + (k.pids.length > 3 ? ",…" : "") : "?",
+      uidLabel(k.uid, k.user),
       String(k.total),
       String(k.success),
       String(k.failure),
-      escapeControl(countsText(k.errnos, ",")) || "-",
-      escapeControl(countsText(k.signals, ",")),
+      truncate(escapeControl(countsText(k.errnos, ",")), 24) || "-",
+      truncate(escapeControl(countsText(k.signals, ",")), 28),
       `${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}`,
       formatTime(k.last),
-      uidLabel(k.uid, k.user),
-      k.pids.length > 0 ? k.pids.slice(0, 3).map((p) => num(p)).join(",") + (k.pids.length > 3 ? ",…" : "") : "?",
-      truncate(escapeOr(k.comm), 20),
       escapeOr(k.exe, "-"),
     ]);
     out.push(
-      ...formatColumns(["#", "SIGNALS", "OK", "FAILED", "ERRNO", "SIGNAL", "PIDS HIT", "LAST", "UID", "PID", "COMM", "EXE"], rows, {
-        right: [true, true, true, true, false, false, true],
+      ...formatColumns(["#", "COMM", "PID", "UID", "SIGNALS", "OK", "FAILED", "ERRNO", "SIGNAL", "PIDS HIT", "LAST", "EXE"], rows, {
+        right: [true, false, false, false, true, true, true, false, false, true],
         paint,
-        styles: [null, null, "green", "red", null, "yellow", null, null, null, null, "bold", null],
+        styles: [null, "bold", null, null, null, "green", "red", null, "yellow", null, null, null],
       }),
     );
     if (summary.killers.length > maxRows) out.push(`  … ${summary.killers.length - maxRows} more`);

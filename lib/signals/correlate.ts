@@ -14,7 +14,7 @@
  * twin that may come later. Memory is bounded by those two caps.
  */
 import type { SignalLine } from "../schema.ts";
-import type { ObservedSignal } from "./findings/types.ts";
+import type { CorrelatedSignal } from "./findings/types.ts";
 
 export interface CorrelateOptions {
   /** Seconds between an audit call and its tracefs twin (clock skew, batching); default 2. */
@@ -88,7 +88,7 @@ export class SourceCorrelator {
   }
 
   /** Feed one signal; returns the signals ready for counting (possibly none, possibly older ones). */
-  push(signal: SignalLine, ms: number | null): ObservedSignal[] {
+  push(signal: SignalLine, ms: number | null): CorrelatedSignal[] {
     if (signal.source !== "tracefs") return this.pushAudit(signal, ms);
     if (!fromProcess(signal)) return [{ signal, ms, crossCheck: null }];
     const keys = matchKeys(signal);
@@ -110,7 +110,7 @@ export class SourceCorrelator {
       if (!set) this.pendingByKey.set(key, (set = new Set()));
       set.add(entry.seq);
     }
-    const out: ObservedSignal[] = [];
+    const out: CorrelatedSignal[] = [];
     while (this.pending.size > this.maxPending) {
       const oldest = this.pending.values().next().value as Pending;
       out.push(this.release(oldest));
@@ -118,7 +118,7 @@ export class SourceCorrelator {
     return out;
   }
 
-  private pushAudit(signal: SignalLine, ms: number | null): ObservedSignal[] {
+  private pushAudit(signal: SignalLine, ms: number | null): CorrelatedSignal[] {
     this.auditCount++;
     if (ms !== null) {
       this.auditFirst = this.auditFirst === null ? ms : Math.min(this.auditFirst, ms);
@@ -182,7 +182,7 @@ export class SourceCorrelator {
     }
   }
 
-  private release(p: Pending): ObservedSignal {
+  private release(p: Pending): CorrelatedSignal {
     this.drop(p);
     const covered =
       this.auditFirst !== null &&
@@ -196,8 +196,8 @@ export class SourceCorrelator {
   }
 
   /** End of input: every waiting tracefs signal is released. */
-  flush(): ObservedSignal[] {
-    const out: ObservedSignal[] = [];
+  flush(): CorrelatedSignal[] {
+    const out: CorrelatedSignal[] = [];
     for (const p of [...this.pending.values()]) out.push(this.release(p));
     return out;
   }

@@ -17,10 +17,10 @@ import {
   type Finding,
   type FindingDetector,
   type FindingOptions,
-  type ObservedSignal,
+  type CorrelatedSignal,
   type ResolvedFindingOptions,
 } from "./findings/types.ts";
-import { signalTimeMs } from "./keys.ts";
+import { blamedKiller, killerKey, signalTimeMs } from "./keys.ts";
 import { SummaryBuilder, type Summary, type SummaryOptions } from "./summary.ts";
 
 export * from "./findings/types.ts";
@@ -99,7 +99,8 @@ export class Analyzer {
     this.options = resolveFindingOptions(options);
     this.summary = new SummaryBuilder(options);
     this.correlator = new SourceCorrelator({ toleranceSec: this.options.matchToleranceSec, maxPending: options.maxPending });
-    this.runs = (options.detectors ?? DETECTORS).map((detector) => ({ detector, state: detector.init(this.options) }));
+    const shared = new Map<string, unknown>();
+    this.runs = (options.detectors ?? DETECTORS).map((detector) => ({ detector, state: detector.init(this.options, shared) }));
   }
 
   add(signal: SignalLine): void {
@@ -119,8 +120,9 @@ export class Analyzer {
     }
   }
 
-  private count(observed: ObservedSignal): void {
-    this.summary.add(observed.signal, observed.ms);
+  private count(correlated: CorrelatedSignal): void {
+    const observed = { ...correlated, killerKey: killerKey(blamedKiller(correlated.signal)) };
+    this.summary.add(observed.signal, observed.ms, observed.killerKey);
     for (const run of this.runs) run.detector.observe(run.state, observed);
   }
 

@@ -211,8 +211,8 @@ export class SummaryBuilder {
     this.bucketUnit = this.bucketChoice === "hour" ? "hour" : "minute";
   }
 
-  /** Count one signal. `ms` may be passed when the caller already parsed the time. */
-  add(signal: SignalLine, ms: number | null = signalTimeMs(signal)): void {
+  /** Count one signal. `ms` and `kKey` may be passed when the caller already has them. */
+  add(signal: SignalLine, ms: number | null = signalTimeMs(signal), kKey?: string): void {
     const name = signalName(signal.signal);
     const ok = signal.result.success;
     const errno = ok === false ? signal.result.errno ?? "unknown" : null;
@@ -234,7 +234,7 @@ export class SummaryBuilder {
     }
 
     const who = blamedKiller(signal);
-    const kKey = killerKey(who);
+    kKey ??= killerKey(who);
     let killer = this.killers.get(kKey);
     if (!killer) {
       killer = {

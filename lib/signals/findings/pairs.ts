@@ -1,9 +1,11 @@
 /**
  * Per (killer, target PID) bookkeeping shared by stale-pid and recycled-pid:
- * both ask "what happened every time this killer aimed at this PID?".
+ * both ask "what happened every time this killer aimed at this PID?". One
+ * table serves both (see `sharedPairTable`), and a pair holds only counts
+ * and a few ids, since a busy host can have many thousands of pairs.
  */
 import type { SignalLine } from "../../schema.ts";
-import { blamedKiller, isEsrch, isoTime, killerKey, signalName, victimsOf } from "../keys.ts";
+import { blamedKiller, isEsrch, isoTime, signalName, victimsOf } from "../keys.ts";
 import type { Evidence, FindingProcess, ObservedSignal } from "./types.ts";
 
 const MAX_PIDS = 10;
@@ -18,23 +20,27 @@ export interface Holder {
 }
 
 export interface PairAcc {
+  /** Shared by every pair of the same killer. */
   killer: FindingProcess;
   targetPid: number;
   total: number;
   success: number;
   esrch: number;
   otherFailure: number;
-  signals: Map<string, number>;
+  signals: Record<string, number>;
   first: number | null;
   last: number | null;
   examples: string[];
-  esrchExamples: string[];
-  holders: Map<string, Holder>;
+  esrchExamples: string[] | null;
+  holders: Holder[] | null;
   moreHolders: number;
 }
 
 export class PairTable {
   readonly pairs = new Map<string, PairAcc>();
+  private readonly killers = new Map<string, FindingProcess>();
+  private last: ObservedSignal | null = null;
+
   constructor(private readonly maxExamples: number) {}
 
   /** Which PID a call aimed at, or null for calls that are not about one PID. */
@@ -43,80 +49,89 @@ export class PairTable {
     const scope = signal.target.scope;
     if (scope === "group" || scope === "all") return null; // members differ by design
     const pid = signal.target.tid ?? signal.target.pid;
-    return pid !== null && pid > 0 ? pid : null;
+    return typeof pid === "number" && pid > 0 ? pid : null;
   }
 
-  add({ signal, ms }: ObservedSignal): PairAcc | null {
+  /** Count one signal. Safe to call from several detectors: the same signal counts once. */
+  add(observed: ObservedSignal): void {
+    if (observed === this.last) return;
+    this.last = observed;
+    const { signal, ms, killerKey: kKey } = observed;
     const targetPid = PairTable.targetOf(signal);
-    if (targetPid === null) return null;
+    if (targetPid === null) return;
     const who = blamedKiller(signal);
-    const kKey = killerKey(who);
+    let killer = this.killers.get(kKey);
+    if (!killer) {
+      killer = { key: kKey, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user };
+      this.killers.set(kKey, killer);
+    }
+    killer.user ??= who.user;
+    if (who.pid !== null && killer.pids.length < MAX_PIDS && !killer.pids.includes(who.pid)) killer.pids.push(who.pid);
+
     const key = `${kKey}\n${targetPid}`;
     let pair = this.pairs.get(key);
     if (!pair) {
       pair = {
-        killer: {
-          key: kKey,
-          pids: [],
-          comm: who.comm,
-          exe: who.exe,
-          uid: who.uid,
-          user: who.user,
-        },
+        killer,
         targetPid,
         total: 0,
         success: 0,
         esrch: 0,
         otherFailure: 0,
-        signals: new Map(),
+        signals: {},
         first: null,
         last: null,
         examples: [],
-        esrchExamples: [],
-        holders: new Map(),
+        esrchExamples: null,
+        holders: null,
         moreHolders: 0,
       };
       this.pairs.set(key, pair);
     }
     pair.total++;
+    const esrch = isEsrch(signal);
     if (signal.result.success === true) pair.success++;
-    else if (isEsrch(signal)) pair.esrch++;
+    else if (esrch) pair.esrch++;
     else if (signal.result.success === false) pair.otherFailure++;
     const name = signalName(signal.signal);
-    pair.signals.set(name, (pair.signals.get(name) ?? 0) + 1);
-    pair.killer.user ??= who.user;
-    const pid = who.pid;
-    if (pid !== null && !pair.killer.pids.includes(pid) && pair.killer.pids.length < MAX_PIDS) pair.killer.pids.push(pid);
+    pair.signals[name] = (pair.signals[name] ?? 0) + 1;
     if (ms !== null) {
       pair.first = pair.first === null ? ms : Math.min(pair.first, ms);
       pair.last = pair.last === null ? ms : Math.max(pair.last, ms);
     }
     if (pair.examples.length < this.maxExamples) pair.examples.push(signal.id);
-    if (isEsrch(signal) && pair.esrchExamples.length < this.maxExamples) pair.esrchExamples.push(signal.id);
+    if (esrch) {
+      pair.esrchExamples ??= [];
+      if (pair.esrchExamples.length < this.maxExamples) pair.esrchExamples.push(signal.id);
+    }
     for (const v of victimsOf(signal)) {
       if (v.comm === null && v.uid === null) continue; // holder unknown: says nothing about who held the PID
-      const hKey = JSON.stringify([v.comm, v.uid]);
-      const holder = pair.holders.get(hKey);
+      pair.holders ??= [];
+      const holder = pair.holders.find((h) => h.comm === v.comm && h.uid === v.uid);
       if (holder) holder.count++;
-      else if (pair.holders.size < MAX_HOLDERS) pair.holders.set(hKey, { comm: v.comm, uid: v.uid, user: v.user, count: 1, firstId: signal.id });
+      else if (pair.holders.length < MAX_HOLDERS) pair.holders.push({ comm: v.comm, uid: v.uid, user: v.user, count: 1, firstId: signal.id });
       else pair.moreHolders++;
     }
-    return pair;
   }
 }
 
-/** Examples with the telling ones (ESRCH) first, then the rest, no repeats. */
-export function pairExamples(pair: PairAcc, max: number): string[] {
-  const out: string[] = [];
-  for (const id of [...pair.examples, ...pair.esrchExamples]) {
-    if (!out.includes(id)) out.push(id);
+/** The one PairTable of an analyzer run, created by whichever detector asks first. */
+export function sharedPairTable(shared: Map<string, unknown>, maxExamples: number): PairTable {
+  let table = shared.get("pairs") as PairTable | undefined;
+  if (!table) {
+    table = new PairTable(maxExamples);
+    shared.set("pairs", table);
   }
-  // Keep chronological-ish order from `examples`, but make sure at least one ESRCH id survives the cut.
-  if (out.length > max) {
-    const esrch = pair.esrchExamples[0];
-    const cut = out.slice(0, max);
-    if (esrch && !cut.includes(esrch)) cut[max - 1] = esrch;
-    return cut;
+  return table;
+}
+
+/** Examples in arrival order, but make sure at least one ESRCH id survives the cut. */
+export function pairExamples(pair: PairAcc, max: number): string[] {
+  const out = pair.examples.slice(0, max);
+  const esrch = pair.esrchExamples?.[0];
+  if (esrch && !out.includes(esrch)) {
+    if (out.length < max) out.push(esrch);
+    else out[max - 1] = esrch;
   }
   return out;
 }
@@ -124,7 +139,7 @@ export function pairExamples(pair: PairAcc, max: number): string[] {
 export function pairEvidence(pair: PairAcc, max: number, notes: string[]): Evidence {
   const counts: Record<string, number> = { calls: pair.total, success: pair.success, ESRCH: pair.esrch };
   if (pair.otherFailure) counts.otherFailures = pair.otherFailure;
-  for (const [name, n] of [...pair.signals].sort((a, b) => b[1] - a[1])) counts[name] = n;
+  for (const [name, n] of Object.entries(pair.signals).sort((a, b) => b[1] - a[1])) counts[name] = n;
   return {
     count: pair.total,
     first: isoTime(pair.first),
@@ -141,7 +156,7 @@ export function pairEvidence(pair: PairAcc, max: number, notes: string[]): Evide
  */
 export function distinctHolders(pair: PairAcc): Holder[] {
   const out: Holder[] = [];
-  for (const h of pair.holders.values()) {
+  for (const h of pair.holders ?? []) {
     const same = out.find(
       (o) => (o.comm === null || h.comm === null || o.comm === h.comm) && (o.uid === null || h.uid === null || o.uid === h.uid),
     );
@@ -154,4 +169,9 @@ export function distinctHolders(pair: PairAcc): Holder[] {
 export function holderText(h: Holder): string {
   const uid = h.uid === null ? "uid ?" : h.user ? `uid ${h.uid} ${h.user}` : `uid ${h.uid}`;
   return `${h.comm ?? "?"} (${uid}), hit ${h.count}×, first in ${h.firstId}`;
+}
+
+/** A copy of the pair's killer with pids sorted, for a Finding. */
+export function findingKiller(pair: PairAcc): FindingProcess {
+  return { ...pair.killer, pids: [...pair.killer.pids].sort((a, b) => a - b) };
 }

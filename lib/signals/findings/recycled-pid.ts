@@ -4,7 +4,7 @@
  * whoever holds that number pays.
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
-import { distinctHolders, holderText, pairEvidence, PairTable } from "./pairs.ts";
+import { distinctHolders, findingKiller, holderText, pairEvidence, sharedPairTable, type PairTable } from "./pairs.ts";
 import { defineDetector, type Finding } from "./types.ts";
 
 const TITLE = "Killer hits whichever process holds a PID";
@@ -13,7 +13,7 @@ export const recycledPid = defineDetector<PairTable>({
   id: "recycled-pid",
   title: TITLE,
   description: "The same killer and target PID hit processes with different comm or uid",
-  init: (options) => new PairTable(options.maxExamples),
+  init: (options, shared) => sharedPairTable(shared, options.maxExamples),
   observe: (table, observed) => {
     table.add(observed);
   },
@@ -42,7 +42,7 @@ export const recycledPid = defineDetector<PairTable>({
           "Restart or stop the killer now, since it will keep hitting whichever process gets that PID next. " +
           "Then find out why it remembers the PID: a child it never reaped, a stale PID file, or a supervisor that does not notice its child exit. " +
           "Programs should signal through a pidfd, or check the process identity (start time) before signalling.",
-        killer: { ...pair.killer, pids: [...pair.killer.pids].sort((a, b) => a - b) },
+        killer: findingKiller(pair),
         target: { pid: pair.targetPid },
         evidence: pairEvidence(pair, options.maxExamples, notes),
       });

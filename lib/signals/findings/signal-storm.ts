@@ -4,7 +4,7 @@
  * windows' worth of slots whatever the rate.
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
-import { blamedKiller, isoTime, killerKey, signalName } from "../keys.ts";
+import { blamedKiller, isoTime, signalName } from "../keys.ts";
 import { defineDetector, type Finding, type FindingProcess, type ResolvedFindingOptions } from "./types.ts";
 
 const TITLE = "Signal storm from one sender";
@@ -54,9 +54,8 @@ export const signalStorm = defineDetector<StormState>({
   title: TITLE,
   description: "One killer sends at least --storm-threshold signals within --storm-window seconds",
   init: (options: ResolvedFindingOptions) => ({ windowSec: Math.max(1, options.stormWindowSec), killers: new Map() }),
-  observe(state, { signal, ms }) {
+  observe(state, { signal, ms, killerKey: key }) {
     const who = blamedKiller(signal);
-    const key = killerKey(who);
     let acc = state.killers.get(key);
     if (!acc) {
       acc = {

@@ -4,7 +4,7 @@
  * of a child: it keeps the dead child's PID and signals whoever gets it next.
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
-import { distinctHolders, holderText, pairEvidence, PairTable } from "./pairs.ts";
+import { distinctHolders, findingKiller, holderText, pairEvidence, sharedPairTable, type PairTable } from "./pairs.ts";
 import { defineDetector, type Finding } from "./types.ts";
 
 const TITLE = "Killer keeps signalling a PID it no longer owns";
@@ -13,7 +13,7 @@ export const stalePid = defineDetector<PairTable>({
   id: "stale-pid",
   title: TITLE,
   description: "The same killer signals the same PID repeatedly over time and some calls fail with ESRCH",
-  init: (options) => new PairTable(options.maxExamples),
+  init: (options, shared) => sharedPairTable(shared, options.maxExamples),
   observe: (table, observed) => {
     table.add(observed);
   },
@@ -25,7 +25,7 @@ export const stalePid = defineDetector<PairTable>({
       // Repeated calls in one instant are one burst, not a program that keeps coming back.
       const span = pair.first !== null && pair.last !== null ? pair.last - pair.first : 0;
       if (span < minSpanMs) continue;
-      const signals = [...pair.signals.keys()].join("/");
+      const signals = Object.keys(pair.signals).join("/");
       const holders = distinctHolders(pair);
       const notes: string[] = [];
       if (holders.length > 0) notes.push(`Processes that held PID ${pair.targetPid} when hit: ${holders.map(holderText).join("; ")}`);
@@ -48,7 +48,7 @@ export const stalePid = defineDetector<PairTable>({
           "Then fix or report the program: it should reap its children, forget a child's PID once the child has exited, " +
           "or hold a pidfd (pidfd_open/pidfd_send_signal), which cannot point at a recycled PID. " +
           `Until then, avoid running anything important as PID ${pair.targetPid}.`,
-        killer: { ...pair.killer, pids: [...pair.killer.pids].sort((a, b) => a - b) },
+        killer: findingKiller(pair),
         target: { pid: pair.targetPid },
         evidence: pairEvidence(pair, options.maxExamples, notes),
       });

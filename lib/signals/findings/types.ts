@@ -88,11 +88,18 @@ export const DEFAULT_FINDING_OPTIONS: ResolvedFindingOptions = {
  */
 export type CrossCheck = "unmatched" | "no-audit" | null;
 
-export interface ObservedSignal {
+/** What the correlator hands on: a signal with its parsed time and cross-check. */
+export interface CorrelatedSignal {
   signal: SignalLine;
   /** Epoch ms, or null when the signal carries no usable time. */
   ms: number | null;
   crossCheck: CrossCheck;
+}
+
+/** What detectors observe: one object per signal (detectors may use identity to count a signal once). */
+export interface ObservedSignal extends CorrelatedSignal {
+  /** `killerKey(blamedKiller(signal))`, computed once for everyone. */
+  killerKey: string;
 }
 
 export interface DetectInput<S> {
@@ -106,7 +113,12 @@ export interface FindingDetector<S = unknown> {
   title: string;
   /** One line for --help and docs. */
   description: string;
-  init(options: ResolvedFindingOptions): S;
+  /**
+   * Fresh state for one run. `shared` is one map per run, for state that
+   * several detectors can share (e.g. the per-PID table of stale-pid and
+   * recycled-pid).
+   */
+  init(options: ResolvedFindingOptions, shared: Map<string, unknown>): S;
   observe(state: S, observed: ObservedSignal): void;
   detect(input: DetectInput<S>): Finding[];
 }

@@ -1,0 +1,83 @@
+/**
+ * The benchmark's log generator: same seed, same bytes; and real ausearch
+ * accepts every event it writes and finds the kill-family calls it counted,
+ * so the benchmark's sanity figures rest on something checked.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_SEED, KILL_SYSCALLS, generateString, needsHex, proctitle, untrusted } from "../bench/gen-log.ts";
+
+const LINES = 2000;
+const ausearch = Bun.which("ausearch", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` });
+const ausearchSkip = ausearch ? null : "ausearch not installed (apt-get install -y auditd)";
+
+const dir = mkdtempSync(join(tmpdir(), "wk-bench-gen-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("bench/gen-log.ts", () => {
+  const a = generateString({ seed: DEFAULT_SEED, lines: LINES });
+
+  test("same seed, same bytes; another seed, other bytes", () => {
+    const b = generateString({ seed: DEFAULT_SEED, lines: LINES });
+    expect(b.text).toBe(a.text);
+    expect(b.stats).toEqual(a.stats);
+    expect(generateString({ seed: DEFAULT_SEED + 1, lines: LINES }).text).not.toBe(a.text);
+  });
+
+  test("counts in the stamp match the text", () => {
+    const lines = a.text.split("\n").slice(0, -1);
+    expect(lines.length).toBe(a.stats.lines);
+    expect(a.stats.lines).toBeGreaterThanOrEqual(LINES);
+    expect(Buffer.byteLength(a.text)).toBe(a.stats.bytes);
+    const ids = new Set(lines.map((l) => /msg=audit\(([^)]+)\)/.exec(l)?.[1]));
+    expect(ids.size).toBe(a.stats.events);
+    expect(lines.filter((l) => l.includes("\x1d")).length).toBe(a.stats.enrichedLines);
+    const killSyscalls = lines.filter((l) => /^type=SYSCALL .* syscall=(62|200|234|129|297|424|37|238|270|178|335) /.test(l) && / arch=(c000003e|40000003) /.test(l));
+    // x86_64 numbers and i386 numbers must each only appear with their own arch.
+    const killByArch = killSyscalls.filter((l) =>
+      / arch=c000003e syscall=(62|200|234|129|297|424) /.test(l) || / arch=40000003 syscall=(37|238|270|178|335|424)[ ]/.test(l),
+    );
+    expect(killByArch.length).toBe(a.stats.kill.total);
+    expect(a.stats.kill.total).toBeGreaterThan(0);
+  });
+
+  test("the kernel's hex rule for untrusted strings", () => {
+    expect(untrusted("sleep")).toBe('"sleep"');
+    expect(untrusted("Web Content")).toBe("57656220436F6E74656E74");
+    expect(untrusted('a"b')).toBe("612262");
+    expect(untrusted("naïve")).toBe("6E61C3AF7665");
+    expect(needsHex("~!")).toBe(false);
+    expect(proctitle(["-bash"])).toBe('"-bash"');
+    expect(proctitle(["sleep", "30"])).toBe("736C656570003330");
+    expect(proctitle(["x".repeat(200)]).length).toBe(128 + 2);
+  });
+
+  describe.skipIf(ausearchSkip !== null)(`ausearch accepts the sample${ausearchSkip ? ` (skipped: ${ausearchSkip})` : ""}`, () => {
+    const file = join(dir, "sample.log");
+    writeFileSync(file, a.text);
+    const env = { ...process.env, TZ: "UTC", LC_ALL: "C" };
+    const run = (...args: string[]) => {
+      const r = Bun.spawnSync([ausearch!, "-if", file, ...args], { env, stdout: "pipe", stderr: "pipe" });
+      const stdout = r.stdout.toString();
+      const stderr = r.stderr.toString();
+      // rc 1 with "<no matches>" is ausearch's way of saying zero.
+      if (r.exitCode !== 0 && !(r.exitCode === 1 && stderr.includes("<no matches>"))) throw new Error(`ausearch ${args.join(" ")}: exit ${r.exitCode}: ${stderr}`);
+      return { stdout, blocks: stdout.split("\n").filter((l) => l.startsWith("----")).length };
+    };
+
+    test("every line and every event", () => {
+      expect(run("--raw").stdout.split("\n").filter(Boolean).length).toBe(a.stats.lines);
+      expect(run().blocks).toBe(a.stats.ausearchEvents);
+      expect(run("-i").blocks).toBe(a.stats.ausearchEvents);
+    });
+
+    test("every kill-family call, per ABI and syscall", () => {
+      const found: Record<string, number> = {};
+      for (const abi of ["b64", "b32"]) for (const name of KILL_SYSCALLS) found[`${abi} ${name}`] = run("--arch", abi, "-sc", name).blocks;
+      expect(found).toEqual(a.stats.kill.byAbiName);
+      expect(run("-sc", "kill", "-i").blocks).toBe(a.stats.kill.byAbiName["b64 kill"]!);
+    });
+  });
+});

@@ -160,7 +160,7 @@ describe("flags", () => {
     expect(parseSignal("sigterm")).toBe(15);
     expect(parseSignal("15")).toBe(15);
     expect(parseSignal("0")).toBe(0);
-    expect(parseSignal("RTMIN+2")).toBe(34);
+    expect(parseSignal("RTMIN+2")).toBe(36);
   });
 
   test("bad signals name the problem", () => {

@@ -1,13 +1,16 @@
 /**
- * Signal numbers as the kernel sees them. 1..31 are the x86/asm-generic
- * numbering, which every arch we decode shares (alpha, mips, parisc and sparc
- * differ). Real-time signals use the kernel's range, 32..64: glibc reserves 32
- * and 33 for itself and calls 34 SIGRTMIN, so `kill -l` in bash numbers the
- * same signals two higher (its RTMIN+3 is our RTMIN+5, both 37).
+ * Signal numbers. 1..31 are the x86/asm-generic numbering, which every arch
+ * we decode shares (alpha, mips, parisc and sparc differ). The kernel's
+ * real-time range is 32..64, but glibc keeps 32 and 33 for itself and calls
+ * 34 SIGRTMIN; that is what `kill -l`, `kill -s RTMIN+3` and every C program
+ * on a glibc system mean, so real-time signals are named that way here
+ * (37 is SIGRTMIN+3, as in bash). 32 and 33 become SIGRTMIN-2 and SIGRTMIN-1.
  */
 
-/** Kernel real-time range. */
-export const SIGRTMIN = 32;
+/** The kernel's first real-time signal. */
+export const KERNEL_SIGRTMIN = 32;
+/** glibc's SIGRTMIN, the one users type. */
+export const SIGRTMIN = 34;
 export const SIGRTMAX = 64;
 
 const CLASSIC: readonly string[] = [
@@ -41,6 +44,7 @@ export function rtSignalName(nr: number, rtmin = SIGRTMIN, rtmax = SIGRTMAX): st
 export const SIGNALS: readonly (string | null)[] = [
   null,
   ...CLASSIC,
+  ...Array.from({ length: SIGRTMIN - KERNEL_SIGRTMIN }, (_, i) => `SIGRTMIN-${SIGRTMIN - KERNEL_SIGRTMIN - i}`),
   ...Array.from({ length: SIGRTMAX - SIGRTMIN + 1 }, (_, i) => rtSignalName(SIGRTMIN + i)),
 ];
 
@@ -48,7 +52,7 @@ const BY_NAME = new Map<string, number>();
 for (const [nr, name] of SIGNALS.entries()) if (name) BY_NAME.set(name.slice(3), nr);
 for (const [name, nr] of ALIASES) BY_NAME.set(name, nr);
 
-/** 9 → "SIGKILL", 34 → "SIGRTMIN+2"; null for 0 (a probe) and out of range. */
+/** 9 → "SIGKILL", 36 → "SIGRTMIN+2", 32 → "SIGRTMIN-2"; null for 0 (a probe) and out of range. */
 export function signalName(nr: number): string | null {
   return SIGNALS[nr] ?? null;
 }
@@ -70,6 +74,7 @@ export function signalNumber(text: string): number | null {
   const rt = /^RT(MIN|MAX)([+-])(\d{1,2})$/.exec(name);
   if (!rt) return null;
   const offset = Number(rt[3]);
-  const nr = rt[1] === "MIN" && rt[2] === "+" ? SIGRTMIN + offset : rt[1] === "MAX" && rt[2] === "-" ? SIGRTMAX - offset : Number.NaN;
-  return nr >= SIGRTMIN && nr <= SIGRTMAX ? nr : null;
+  const base = rt[1] === "MIN" ? SIGRTMIN : SIGRTMAX;
+  const nr = rt[2] === "+" ? base + offset : base - offset;
+  return nr >= KERNEL_SIGRTMIN && nr <= SIGRTMAX ? nr : null;
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bun
+/**
+ * Entry point of the demo's rogue, run as its own process so its kill calls
+ * carry their own pid and comm in the audit log:
+ *
+ *   bun lib/demo/rogue-main.ts --pid 26880 --ancestor $DEMO_PID --for 30
+ *
+ * Not a user-facing verb (scripts/ holds those); see lib/demo/rogue.ts for the
+ * safety rules.
+ */
+import { defineCommand } from "citty";
+import { intFlag, runScript } from "../cli.ts";
+import { secondsFlag } from "../bait.ts";
+import { usageError } from "../errors.ts";
+import { LineWriter } from "../jsonl.ts";
+import { log } from "../log.ts";
+import { readPidStat } from "../pid-space.ts";
+import { abortOnSignals } from "../script-io.ts";
+import { DEFAULT_ROGUE_COMM, describeAttempt, rogue, setOwnComm } from "./rogue.ts";
+
+const command = defineCommand({
+  meta: { name: "rogue", description: "Send SIGKILL to one PID every few seconds, like the original case's web server (demo only)." },
+  args: {
+    pid: { type: "string", required: true, description: "The PID to keep killing", valueHint: "PID" },
+    ancestor: { type: "string", required: true, description: "The demo's PID: a held PID is killed only if it descends from it", valueHint: "PID" },
+    "bait-comm": { type: "string", default: "wk-bait", description: "…and only if its comm is this", valueHint: "NAME" },
+    interval: { type: "string", default: "2", description: "Seconds between kills", valueHint: "SECONDS" },
+    for: { type: "string", default: "60", description: "Stop after this many seconds", valueHint: "SECONDS" },
+    comm: { type: "string", default: DEFAULT_ROGUE_COMM, description: "Our own comm, as audit will show it", valueHint: "NAME" },
+    signal: { type: "string", default: "SIGKILL", description: "Signal to send", valueHint: "SIG" },
+    json: { type: "boolean", description: "Also write each attempt as a JSON line on stdout" },
+  },
+  async run({ args }) {
+    const pid = intFlag(args.pid, "pid");
+    const ancestor = intFlag(args.ancestor, "ancestor");
+    if (pid === undefined || ancestor === undefined) throw usageError("--pid and --ancestor are required");
+    const forMs = secondsFlag(args.for, "for") ?? 60_000;
+    const intervalMs = secondsFlag(args.interval, "interval") ?? 2000;
+    setOwnComm(args.comm);
+    const controller = abortOnSignals();
+    const writer = new LineWriter();
+    for await (const attempt of rogue({
+      pid,
+      ancestor,
+      baitComm: args["bait-comm"],
+      intervalMs,
+      forMs,
+      sendSignal: args.signal,
+      parentPid: readPidStat(process.pid)?.ppid,
+      signal: controller.signal,
+    })) {
+      if (args.json) {
+        writer.write(attempt);
+        writer.flush();
+      }
+      (attempt.action === "killed" ? log.warn : log.info)(`rogue: ${describeAttempt(attempt)}`);
+    }
+  },
+});
+
+await runScript(command);

@@ -893,7 +893,10 @@ export function ensureLog(logPath: string, opts: { seed: number; lines: number; 
     if (existing) return { stats: existing, reused: true, seconds: 0 };
   }
   const started = performance.now();
-  mkdirSync(dirname(resolve(logPath)), { recursive: true });
+  const dir = dirname(resolve(logPath));
+  mkdirSync(dir, { recursive: true });
+  // Keep 200 MB logs out of git even before the root .gitignore knows bench/.data/.
+  if (dir.endsWith("/bench/.data") && !existsSync(`${dir}/.gitignore`)) writeFileSync(`${dir}/.gitignore`, "*\n");
   const tmp = `${logPath}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w");
   let buffered: string[] = [];

@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WhokilledError, usageError } from "./errors.ts";
 import { log } from "./log.ts";
-import { describeHolder, NS_LAST_PID_FILE, pidInUse, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "./pid-space.ts";
+import { describeHolder, NS_LAST_PID_FILE, PID_MAX_FILE, pidInUse, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "./pid-space.ts";
 import type { BaitLine, SignalInfo } from "./schema.ts";
 import { signalName, signalNumber } from "./tables/signals.ts";
 
@@ -67,6 +67,8 @@ export interface BaitHold {
 }
 
 const STOP_GRACE_MS = 1000;
+/** Fork loop: spawn the real child (not a burner) once the target is at most this many allocations away. */
+const REAL_CHILD_WITHIN = 2;
 const READY_TIMEOUT_MS = 5000;
 const PROGRESS_EVERY_MS = 5000;
 
@@ -76,7 +78,7 @@ export function validateBaitOptions(options: BaitOptions, pidMax = readPidMax())
   if (!Number.isInteger(pid)) throw usageError(`--pid must be a whole number, got ${String(pid)}`);
   if (pid <= 1) throw usageError(`--pid ${pid}: PID 1 and below cannot be taken (0 is the scheduler, 1 is init)`);
   if (pid >= pidMax) {
-    throw usageError(`--pid ${pid}: the kernel hands out PIDs below pid_max (${pidMax}, ${"/proc/sys/kernel/pid_max"}), so nothing can ever hold it`);
+    throw usageError(`--pid ${pid}: the kernel hands out PIDs below pid_max (${pidMax}, ${PID_MAX_FILE}), so nothing can ever hold it`);
   }
   if (options.count !== undefined && (!Number.isInteger(options.count) || options.count < 0)) {
     throw usageError(`--count must be a whole number ≥ 0 (0 = until stopped), got ${options.count}`);
@@ -128,7 +130,7 @@ export function secondsFlag(value: string | undefined, flag: string): number | u
 /** The program that becomes the child: a symlink named `comm` to sleep, plus setpriv when present. */
 interface ChildImage {
   argv: string[];
-  /** A plain short sleep: what the fork loop burns PIDs with. */
+  /** `true`: what the fork loop burns PIDs with. It exits by itself, so no kill(2) shows up in the audit log per PID. */
   burnerArgv: string[];
   comm: string;
   cleanup(): void;
@@ -139,6 +141,7 @@ function prepareChildImage(comm: string): ChildImage {
   const sleep = Bun.which("sleep", { PATH: path });
   if (!sleep) throw new WhokilledError("E_MISSING_TOOL", "sleep not found (coreutils)");
   const setpriv = Bun.which("setpriv", { PATH: path });
+  const burner = Bun.which("true", { PATH: path }) ?? sleep;
   const dir = mkdtempSync(join(tmpdir(), "whokilled-bait-"));
   // Another user (--uid) must be able to reach the symlink.
   chmodSync(dir, 0o755);
@@ -146,7 +149,7 @@ function prepareChildImage(comm: string): ChildImage {
   symlinkSync(sleep, link);
   const argv = setpriv ? [setpriv, "--pdeathsig", "KILL", "--", link, "infinity"] : [link, "infinity"];
   if (!setpriv) log.debug("bait: setpriv (util-linux) not found; a child could outlive a bait killed with SIGKILL");
-  return { argv, burnerArgv: [sleep, "30"], comm, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { argv, burnerArgv: burner === sleep ? [sleep, "0"] : [burner], comm, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 class ChildFactory {
@@ -160,9 +163,11 @@ class ChildFactory {
     return this.run(this.image.argv, true);
   }
 
-  /** A throwaway child that only uses up a PID (cheaper: no setpriv, no user switch). */
-  burn(): Bun.Subprocess {
-    return this.run(this.image.burnerArgv, false);
+  /** A throwaway child that only uses up a PID, reaped before this returns its number. */
+  async burn(): Promise<number> {
+    const child = this.run(this.image.burnerArgv, false);
+    await child.exited;
+    return child.pid;
   }
 
   private run(argv: string[], asUser: boolean): Bun.Subprocess {
@@ -251,11 +256,21 @@ class PidTaker {
     return await this.viaForkLoop(pid, started);
   }
 
+  /**
+   * How long to wait for a held PID. Held before our first attempt: the
+   * user's --wait (0: fail at once). Taken while we were trying: we lost a
+   * race to a process that is likely short-lived, so wait out the take budget.
+   */
+  private holdWait(attempt: number, started: number): number {
+    if (attempt === 1) return this.options.waitMs;
+    return Math.max(this.options.waitMs, this.options.takeTimeoutMs - (performance.now() - started));
+  }
+
   private async viaNsLastPid(pid: number, started: number): Promise<Taken | null | "refused"> {
-    const { signal, maxAttempts, waitMs } = this.options;
+    const { signal, maxAttempts } = this.options;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (signal?.aborted) return null;
-      if (!(await waitUntilFree(pid, waitMs, signal))) return null;
+      if (!(await waitUntilFree(pid, this.holdWait(attempt, started), signal))) return null;
       try {
         writeFileSync(NS_LAST_PID_FILE, String(pid - 1));
       } catch (error) {
@@ -281,7 +296,7 @@ class PidTaker {
   }
 
   private async viaForkLoop(pid: number, started: number): Promise<Taken | null> {
-    const { signal, waitMs, takeTimeoutMs } = this.options;
+    const { signal, takeTimeoutMs } = this.options;
     const pidMax = readPidMax();
     const lastPid = readLastPid();
     // Below RESERVED_PIDS only counts once the allocator has wrapped, which on a running system it has.
@@ -296,28 +311,32 @@ class PidTaker {
     let realTries = 0;
     for (let attempt = 1; attempt <= maxSpawns; attempt++) {
       if (signal?.aborted) return null;
-      if (!(await waitUntilFree(pid, waitMs, signal))) return null;
-      // Burn PIDs with cheap children until the very next one handed out should be ours.
-      const real = nextAllocationIs(pid, pidMax);
-      const child = real ? this.factory.spawn() : this.factory.burn();
-      if (real) realTries++;
-      if (child.pid === pid) {
-        if (real) return { child, method: "fork-loop", attempts: attempt, takeMs: performance.now() - started };
-        // A burner got it (the cursor moved under us): swap it for the real child at once.
+      if (!(await waitUntilFree(pid, this.holdWait(attempt, started), signal))) return null;
+      // Burn PIDs with short-lived children (they exit by themselves, so no
+      // kill per PID shows up in the audit log) until the target is a few
+      // allocations away; from there on spawn real children, so other tasks
+      // taking numbers meanwhile cannot make a burner overshoot the target.
+      let got: number;
+      if (allocationsBefore(pid, pidMax) <= REAL_CHILD_WITHIN) {
+        realTries++;
+        const child = this.factory.spawn();
+        if (child.pid === pid) return { child, method: "fork-loop", attempts: attempt, takeMs: performance.now() - started };
+        got = child.pid;
         await discard(child);
-        continue;
+        if (!isBefore(got, pid, pidMax)) log.debug(`bait: fork loop: another task took PID ${pid} first (we got ${got}); going round again`);
+      } else {
+        got = await this.factory.burn();
+        if (got === pid) log.debug(`bait: fork loop: a burner got PID ${pid} (the cursor moved under us); going round again`);
       }
-      await discard(child);
-      if (real) log.debug(`bait: fork loop: another task took PID ${pid} first (we got ${child.pid}); going round again`);
       const now = Date.now();
       if (now >= deadline) {
         throw new WhokilledError(
           "E_KERNEL",
-          `could not take PID ${pid} within ${Math.round(takeTimeoutMs / 1000)} s (${attempt} spawns, ${realTries} at the right moment, last got ${child.pid}); raise --take-timeout or run as root for ns_last_pid`,
+          `could not take PID ${pid} within ${Math.round(takeTimeoutMs / 1000)} s (${attempt} spawns, ${realTries} at the right moment, last got ${got}); raise --take-timeout or run as root for ns_last_pid`,
         );
       }
       if (now >= nextProgress) {
-        log.info(`bait: fork loop: ${attempt} spawns so far, last got PID ${child.pid}, want ${pid}`);
+        log.info(`bait: fork loop: ${attempt} spawns so far, last got PID ${got}, want ${pid}`);
         nextProgress = now + PROGRESS_EVERY_MS;
       }
     }
@@ -326,20 +345,28 @@ class PidTaker {
 }
 
 /**
- * Whether the allocator's next PID should be `pid`: it hands out the first
+ * How many PIDs the allocator will hand out before `pid`: it gives the first
  * free number after the cursor (ns_last_pid), wrapping from pid_max back to
- * RESERVED_PIDS. True when unknown, so the loop then just tries.
+ * RESERVED_PIDS. 0 = `pid` is next. Infinity when more than `limit` away;
+ * 0 when the cursor is unknown, so the loop then just tries.
  */
-export function nextAllocationIs(pid: number, pidMax: number, lastPid = readLastPid(), inUse = pidInUse): boolean {
-  if (lastPid === null) return true;
+export function allocationsBefore(pid: number, pidMax: number, lastPid = readLastPid(), inUse = pidInUse, limit = 64): number {
+  if (lastPid === null) return 0;
   let next = lastPid + 1;
-  for (let step = 0; step < 64; step++) {
+  let free = 0;
+  for (let step = 0; step < limit; step++) {
     if (next >= pidMax) next = RESERVED_PIDS;
-    if (next === pid) return true;
-    if (!inUse(next)) return false;
+    if (next === pid) return free;
+    if (!inUse(next)) free++;
     next++;
   }
-  return false;
+  return Number.POSITIVE_INFINITY;
+}
+
+/** Whether `got` lies shortly (< 64) before `pid` in allocation order. */
+function isBefore(got: number, pid: number, pidMax: number): boolean {
+  const distance = got < pid ? pid - got : pidMax - got + (pid - RESERVED_PIDS);
+  return distance > 0 && distance < 64;
 }
 
 /** Wait until the child runs under its final comm (setpriv execs it), or it dies first. */
@@ -386,8 +413,9 @@ export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
       if (!taken) return;
       current = taken.child;
       const child = taken.child;
-      await waitReady(child, comm);
+      // From here the PID is ours: a kill arriving while setpriv still execs counts too.
       const start = new Date().toISOString();
+      await waitReady(child, comm);
       options.onHold?.({ pid: child.pid, comm, method: taken.method, attempts: taken.attempts, takeMs: taken.takeMs });
 
       let stopped = false;

@@ -10,7 +10,16 @@ import { writeSync } from "node:fs";
 import { WhokilledError } from "./errors.ts";
 import type { AnyLine, SourceRef } from "./schema.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
-import { closeSource, openSource, rawChunks, type OpenSource } from "./sources/file.ts";
+import { closeSource, openSource, rawChunks } from "./sources/file.ts";
+
+/**
+ * Drops raw lines a stage does not need before they are cut out of their
+ * chunk and classified (see lib/signals/prefilter.ts). `filter` calls `take`
+ * for each line to keep, in order; it may hold a line and give it later.
+ */
+export interface LinePrefilter {
+  filter(text: string, start: number, end: number, line: number, take: (text: string, start: number, end: number, line: number) => void): void;
+}
 
 export type InputItem =
   | { form: "raw"; text: string; source: SourceRef }
@@ -91,50 +100,54 @@ export class LineWriter {
 /**
  * Every input (`-` = stdin; `.gz` gunzipped) as batches of classified items,
  * one batch per chunk read, files one after another in the order given.
- * Each chunk is decoded to text once and split in JS: cheaper than one
- * Buffer → string conversion per line, which is what a 1M-line log costs.
+ *
+ * Each chunk is decoded to text once and split in JS: per-line Buffer views
+ * or per-line decoding cost more than everything else on a 1M-line log. A
+ * line is a slice of its chunk's text, so state kept for a whole run must
+ * hold copies (lib/strings.ts `detach`), or it pins whole chunks.
  */
 export async function* readInputs(
   paths: readonly string[],
   errors: InputErrors,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; prefilter?: LinePrefilter } = {},
 ): AsyncGenerator<InputItem[]> {
+  const prefilter = options.prefilter;
   for (const path of paths) {
     const source = openSource(path);
     try {
-      yield* readTextLines(source, path, errors, options.signal);
+      // stream: true keeps a multi-byte character split across chunks intact.
+      const decoder = new TextDecoder("utf-8");
+      let carry = "";
+      let lineNumber = 0;
+      let items: InputItem[] = [];
+      const take = (text: string, start: number, end: number, line: number) => {
+        if (end > start && text.charCodeAt(end - 1) === 0x0d) end--;
+        const item = classifyLine(text.slice(start, end), { file: path, line }, errors);
+        if (item) items.push(item);
+      };
+      const consider = (text: string, start: number, end: number) => {
+        lineNumber++;
+        if (prefilter) prefilter.filter(text, start, end, lineNumber, take);
+        else take(text, start, end, lineNumber);
+      };
+      for await (const chunk of rawChunks(source, 0, undefined, options.signal, true)) {
+        const text = carry + decoder.decode(chunk, { stream: true });
+        let start = 0;
+        for (let newline = text.indexOf("\n"); newline >= 0; newline = text.indexOf("\n", start)) {
+          consider(text, start, newline);
+          start = newline + 1;
+        }
+        carry = text.slice(start);
+        if (items.length > 0) {
+          yield items;
+          items = [];
+        }
+      }
+      const rest = carry + decoder.decode();
+      if (rest.length > 0) consider(rest, 0, rest.length);
+      if (items.length > 0) yield items;
     } finally {
       closeSource(source);
     }
-  }
-}
-
-async function* readTextLines(source: OpenSource, file: string, errors: InputErrors, signal?: AbortSignal): AsyncGenerator<InputItem[]> {
-  // stream: true keeps a multi-byte character split across chunks intact.
-  const decoder = new TextDecoder("utf-8");
-  let carry = "";
-  let lineNumber = 0;
-  const take = (text: string, items: InputItem[]) => {
-    lineNumber++;
-    const end = text.charCodeAt(text.length - 1) === 0x0d ? text.length - 1 : text.length;
-    const item = classifyLine(end === text.length ? text : text.slice(0, end), { file, line: lineNumber }, errors);
-    if (item) items.push(item);
-  };
-  for await (const chunk of rawChunks(source, 0, undefined, signal)) {
-    const text = carry + decoder.decode(chunk, { stream: true });
-    const items: InputItem[] = [];
-    let start = 0;
-    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
-      take(text.slice(start, nl), items);
-      start = nl + 1;
-    }
-    carry = text.slice(start);
-    if (items.length > 0) yield items;
-  }
-  const rest = carry + decoder.decode();
-  if (rest.length > 0) {
-    const items: InputItem[] = [];
-    take(rest, items);
-    yield items;
   }
 }

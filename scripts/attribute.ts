@@ -65,7 +65,7 @@ const command = defineCommand({
     };
     const controller = abortOnSignals();
     try {
-      for await (const batch of readInputs(inputPaths(rawArgs, args._), errors, { signal: controller.signal })) {
+      for await (const batch of readInputs(inputPaths(rawArgs, args._), errors, { signal: controller.signal, prefilter: stage.prefilter })) {
         for (const line of stage.push(batch)) emit(line);
         // A live pipeline (capture --follow | attribute) must see each line now.
         if (batch.length < 64) writer.flush();
@@ -74,9 +74,14 @@ const command = defineCommand({
     } finally {
       writer.flush();
     }
-    const { records, skipped } = stage.eventStats;
+    const { records } = stage.eventStats;
+    const unrelated = stage.unrelated;
     const { signals, filtered, gaps } = stage.stats;
-    logSummary("attribute", { records, "other events": skipped, signals, "filtered out": filtered, gaps }, errors);
+    logSummary(
+      "attribute",
+      { "records read": records, "unrelated lines skipped": unrelated.lines, "unrelated events": unrelated.events, signals, "filtered out": filtered, gaps },
+      errors,
+    );
   },
 });
 

@@ -69,8 +69,7 @@ const command = defineCommand({
           : line.outcome === "exit"
             ? `exited with status ${line.exitCode}`
             : "stopped by bait";
-      const level = line.outcome === "signal" ? "warn" : "info";
-      log[level](`child ${line.pid} ${what}`);
+      log.info(`child ${line.pid} ${what}`);
     }
     if (controller.signal.aborted && lines === 0) log.info("bait: stopped before any child held the PID");
   },

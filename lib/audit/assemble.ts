@@ -19,6 +19,7 @@
  * within the window.
  */
 import type { SourceRef } from "../schema.ts";
+import { detach } from "../strings.ts";
 import { recordTypeNumber } from "../tables/record-types.ts";
 
 export interface PendingRecord {
@@ -78,7 +79,9 @@ function isSameRecord(a: PendingRecord, b: PendingRecord): boolean {
 
 export class EventAssembler {
   private readonly open = new Map<string, OpenEvent>();
-  private readonly recentlyClosed = new Set<string>();
+  /** Keys of recently closed events, in two generations so forgetting old ones costs nothing per event. */
+  private closedNow = new Set<string>();
+  private closedBefore = new Set<string>();
   private newestSeconds = 0;
   private eoeStream = false;
   private readonly windowSeconds: number;
@@ -118,12 +121,13 @@ export class EventAssembler {
     }
     if (type === "EOE") this.eoeStream = true;
     if (event === undefined) {
-      if (type === "EOE" && this.recentlyClosed.has(key)) {
+      const wasClosed = this.closedNow.has(key) || this.closedBefore.has(key);
+      if (type === "EOE" && wasClosed) {
         this.lateEoe++;
         return;
       }
       event = { node, id, seconds, millis, records: [], hasSyscall: false };
-      if (this.recentlyClosed.has(key)) {
+      if (wasClosed) {
         event.warnings = ["records of this event arrived after it was closed; they form a second event with the same id"];
       }
       this.open.set(key, event);
@@ -183,10 +187,11 @@ export class EventAssembler {
   private close(key: string, event: OpenEvent): void {
     this.open.delete(key);
     this.complete.delete(key);
-    this.recentlyClosed.add(key);
-    if (this.recentlyClosed.size > RECENTLY_CLOSED_LIMIT) {
-      const oldest = this.recentlyClosed.values().next().value;
-      if (oldest !== undefined) this.recentlyClosed.delete(oldest);
+    // A copy: the key is a slice of its input chunk, and this set outlives the chunk.
+    this.closedNow.add(detach(key));
+    if (this.closedNow.size >= RECENTLY_CLOSED_LIMIT) {
+      this.closedBefore = this.closedNow;
+      this.closedNow = new Set();
     }
     const assembled: AssembledEvent = { node: event.node, id: event.id, seconds: event.seconds, millis: event.millis, records: event.records };
     if (event.warnings) assembled.warnings = event.warnings;

@@ -88,16 +88,30 @@ function parseRecordAt(text: string, typeAt: number, node: string | null): Parse
   const open = stampAt + 6;
   const close = text.indexOf(")", open);
   if (close < 0) return { kind: "invalid", type, error: "unterminated audit(…) stamp" };
-  const stamp = text.slice(open, close);
-  const colon = stamp.indexOf(":");
-  const dot = stamp.indexOf(".");
-  if (colon < 0 || dot < 0 || dot > colon) return { kind: "invalid", type, error: `malformed audit stamp (${stamp})` };
-  const secondsText = stamp.slice(0, dot);
-  const millisText = stamp.slice(dot + 1, colon);
-  const serialText = stamp.slice(colon + 1);
-  if (!isDigits(secondsText) || !isDigits(millisText) || !isDigits(serialText)) {
-    return { kind: "invalid", type, error: `malformed audit stamp (${stamp})` };
+  // SECONDS.MILLIS:SERIAL, read in one pass (every input line goes through here).
+  let seconds = 0;
+  let millis = 0;
+  let serial = 0;
+  let part = 0;
+  let digits = 0;
+  for (let i = open; i < close; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      const d = c - 0x30;
+      if (part === 0) seconds = seconds * 10 + d;
+      else if (part === 1) millis = millis * 10 + d;
+      else serial = serial * 10 + d;
+      digits++;
+    } else if (digits > 0 && ((part === 0 && c === 0x2e) || (part === 1 && c === 0x3a))) {
+      part++;
+      digits = 0;
+    } else {
+      part = -1;
+      break;
+    }
   }
+  if (part !== 2 || digits === 0) return { kind: "invalid", type, error: `malformed audit stamp (${text.slice(open, close)})` };
+  const stamp = text.slice(open, close);
   let bodyStart = close + 1;
   if (text.charCodeAt(bodyStart) === 0x3a /* : */) bodyStart++;
   while (text.charCodeAt(bodyStart) === 0x20) bodyStart++;
@@ -106,9 +120,9 @@ function parseRecordAt(text: string, typeAt: number, node: string | null): Parse
     type,
     node,
     id: stamp,
-    seconds: Number(secondsText),
-    millis: Number(millisText),
-    serial: Number(serialText),
+    seconds,
+    millis,
+    serial,
     bodyStart,
   };
 }

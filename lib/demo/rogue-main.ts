@@ -53,7 +53,7 @@ const command = defineCommand({
         writer.write(attempt);
         writer.flush();
       }
-      (attempt.action === "killed" ? log.warn : log.info)(`rogue: ${describeAttempt(attempt)}`);
+      log.info(`rogue: ${describeAttempt(attempt)}`);
     }
   },
 });

@@ -8,6 +8,7 @@
  * target says what was aimed at even when nothing was hit.
  */
 import type { AncestorInfo, EventLine, Killer, SignalLine, Victim } from "../schema.ts";
+import { detach } from "../strings.ts";
 import { isKillFamily } from "../tables/kill-family.ts";
 
 /** Is this event one attribute turns into a signal line? */
@@ -71,30 +72,35 @@ interface StreamProcess {
 }
 
 /**
- * Remembers what the stream said about processes (every syscall event names
- * its pid, ppid, comm and exe; execve events add argv), so a killer's
- * ancestry can be told from the log alone. Bounded: oldest entries go first.
+ * Remembers what the stream said about processes (execve events give pid,
+ * ppid, comm, exe and argv), so a killer's ancestry can be told from the log
+ * alone. Bounded: two generations of `limit` entries; when the newer one is
+ * full the older one is dropped whole (no per-entry eviction, which a JS Map
+ * makes slow).
  */
 export class StreamAncestry {
-  private readonly processes = new Map<number, StreamProcess>();
+  private current = new Map<number, StreamProcess>();
+  private previous = new Map<number, StreamProcess>();
 
-  constructor(private readonly limit = 65536) {}
+  constructor(private readonly limit = 8192) {}
 
   observe(event: EventLine): void {
     const p = event.process;
     if (!p || p.pid === null || event.type === "SIGNAL_GENERATE") return;
     const execve = event.syscall?.name === "execve" || event.syscall?.name === "execveat";
-    const known = this.processes.get(p.pid);
-    const entry: StreamProcess = { pid: p.pid, ppid: p.ppid, comm: p.comm, exe: p.exe };
-    if (execve && event.syscall?.success !== false && event.proctitle) entry.argv = event.proctitle;
+    const known = this.lookup(p.pid);
+    const entry: StreamProcess = { pid: p.pid, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
+    if (execve && event.syscall?.success !== false && event.proctitle) entry.argv = event.proctitle.map((arg) => detach(arg));
     else if (known?.argv && known.exe === p.exe) entry.argv = known.argv;
-    // Re-insert so the map's order is least recently seen first.
-    this.processes.delete(p.pid);
-    this.processes.set(p.pid, entry);
-    if (this.processes.size > this.limit) {
-      const oldest = this.processes.keys().next().value;
-      if (oldest !== undefined) this.processes.delete(oldest);
+    this.current.set(p.pid, entry);
+    if (this.current.size >= this.limit) {
+      this.previous = this.current;
+      this.current = new Map();
     }
+  }
+
+  private lookup(pid: number): StreamProcess | undefined {
+    return this.current.get(pid) ?? this.previous.get(pid);
   }
 
   /** Parent first, up to `depth` generations, from what the stream has shown. */
@@ -104,7 +110,7 @@ export class StreamAncestry {
     let pid = ppid;
     while (pid !== null && pid > 0 && chain.length < depth && !seen.has(pid)) {
       seen.add(pid);
-      const p = this.processes.get(pid);
+      const p = this.lookup(pid);
       if (!p) break;
       const ancestor: AncestorInfo = { pid, comm: p.comm, exe: p.exe, from: "stream" };
       if (p.argv) ancestor.argv = p.argv;

@@ -10,11 +10,9 @@ import { InputErrors } from "../audit/input-errors.ts";
 import { readInputs, type InputItem } from "../jsonl.ts";
 import { EventStage, type DecodeSettings } from "../pipeline.ts";
 import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
-import { archName } from "../tables/arch.ts";
-import { killFamilyNumbers } from "../tables/kill-family.ts";
-import { syscallNumber } from "../tables/syscalls.ts";
 import { eventToSignal, StreamAncestry } from "./attribute.ts";
 import { compileSignalFilter, type SignalFilterOptions } from "./filter.ts";
+import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
 
 export interface SignalStageOptions extends DecodeSettings {
@@ -28,25 +26,6 @@ export interface SignalStageStats {
   filtered: number;
   gaps: number;
   ignored: number;
-}
-
-/** arch hex → syscall numbers worth interpreting (kill family + execve). */
-const interestingByArch = new Map<string, Set<number> | null>();
-
-function interestingNumbers(archHex: string): Set<number> | null {
-  let set = interestingByArch.get(archHex);
-  if (set !== undefined) return set;
-  const arch = archName(archHex);
-  if (arch === null) set = null;
-  else {
-    set = new Set(killFamilyNumbers(arch));
-    for (const name of ["execve", "execveat"]) {
-      const nr = syscallNumber(arch, name);
-      if (nr !== null) set.add(nr);
-    }
-  }
-  interestingByArch.set(archHex, set);
-  return set;
 }
 
 /** Field value by name from a raw record, without parsing the rest. */
@@ -67,7 +46,7 @@ export function mattersForSignals(event: AssembledEvent): boolean {
     const arch = rawField(record.raw, "arch", record.bodyStart);
     const nr = rawField(record.raw, "syscall", record.bodyStart);
     if (arch === null || nr === null) return true; // odd record: let the interpreter judge it
-    const numbers = interestingNumbers(arch.toLowerCase());
+    const numbers = signalSyscallNumbers(arch);
     if (numbers === null || numbers.has(Number(nr))) return true;
   }
   return false;
@@ -79,6 +58,8 @@ export class SignalStage {
   private readonly ancestry = new StreamAncestry();
   private readonly proc: ProcReader | null;
   readonly stats: SignalStageStats = { signals: 0, filtered: 0, gaps: 0, ignored: 0 };
+  /** Give this to readInputs: raw lines that cannot matter are skipped before decoding. */
+  readonly prefilter = new SignalLinePrefilter();
 
   constructor(options: SignalStageOptions, errors: InputErrors) {
     this.events = new EventStage({ ...options, eventFilter: mattersForSignals }, errors);
@@ -91,7 +72,13 @@ export class SignalStage {
   }
 
   flush(): Array<SignalLine | GapLine> {
+    this.prefilter.finish();
     return this.convert(this.events.flush());
+  }
+
+  /** Raw lines skipped unread by the prefilter, plus events grouped but not interpreted. */
+  get unrelated(): { lines: number; events: number } {
+    return { lines: this.prefilter.skipped, events: this.events.stats.skipped };
   }
 
   get eventStats() {
@@ -146,7 +133,7 @@ export async function* signalsFrom(
   options: SignalStageOptions & { errors: InputErrors; signal?: AbortSignal },
 ): AsyncGenerator<SignalLine | GapLine> {
   const stage = new SignalStage(options, options.errors);
-  for await (const batch of readInputs(inputs, options.errors, { signal: options.signal })) {
+  for await (const batch of readInputs(inputs, options.errors, { signal: options.signal, prefilter: stage.prefilter })) {
     yield* stage.push(batch);
   }
   yield* stage.flush();

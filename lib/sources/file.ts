@@ -117,7 +117,14 @@ async function readRetry(fd: number, buffer: Buffer, position: number | null, si
  * are read with positional readSync (no stream machinery on the hot path);
  * each chunk is a fresh buffer so lines handed out earlier stay valid.
  */
-export async function* rawChunks(source: OpenSource, startOffset = 0, chunkBytes = DEFAULT_CHUNK_BYTES, signal?: AbortSignal): AsyncGenerator<Buffer> {
+export async function* rawChunks(
+  source: OpenSource,
+  startOffset = 0,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+  signal?: AbortSignal,
+  /** Read every chunk into one buffer: for callers done with a chunk before asking for the next. */
+  reuseBuffer = false,
+): AsyncGenerator<Buffer> {
   if (source.gz) {
     yield* skipBytes(gunzipChunks(source, chunkBytes, signal), startOffset);
     return;
@@ -129,9 +136,11 @@ export async function* rawChunks(source: OpenSource, startOffset = 0, chunkBytes
   let position = startOffset;
   // The first read is sized to what the file holds, so a small file does not allocate a whole chunk.
   let want = Math.min(chunkBytes, Math.max(source.size - position, 4096));
+  let reused: Buffer | null = null;
   for (;;) {
     if (signal?.aborted) return;
-    const buffer = Buffer.allocUnsafe(want);
+    // Off-heap buffers do not press the garbage collector, so fresh ones pile up.
+    const buffer: Buffer = reuseBuffer ? (reused = reused && reused.length >= want ? reused : Buffer.allocUnsafe(want)) : Buffer.allocUnsafe(want);
     let n: number;
     try {
       n = await readRetry(source.fd, buffer, position, signal);

@@ -47,24 +47,32 @@ export class LineSplitter {
 
   /** Split a chunk; calls `emit` for each complete line, in order. */
   push(chunk: Buffer, emit: (line: Line) => void): void {
-    let buffer = chunk;
-    let base = this.nextOffset;
-    if (this.pending) {
-      buffer = Buffer.concat([this.pending, chunk]);
-      base = this.pendingOffset;
-      this.pending = null;
-    }
+    const base = this.nextOffset;
     let start = 0;
+    if (this.pending) {
+      // Only the partial line is copied, never the whole chunk.
+      const newline = chunk.indexOf(NEWLINE);
+      if (newline < 0) {
+        this.pending = Buffer.concat([this.pending, chunk]);
+        this.nextOffset = base + chunk.length;
+        return;
+      }
+      const joined = Buffer.concat([this.pending, chunk.subarray(0, newline)]);
+      const stop = joined.length > 0 && joined[joined.length - 1] === CR ? joined.length - 1 : joined.length;
+      emit({ bytes: joined.subarray(0, stop), line: this.nextLine++, offset: this.pendingOffset, end: base + newline + 1 });
+      this.pending = null;
+      start = newline + 1;
+    }
     for (;;) {
-      const newline = buffer.indexOf(NEWLINE, start);
+      const newline = chunk.indexOf(NEWLINE, start);
       if (newline < 0) break;
-      const stop = newline > start && buffer[newline - 1] === CR ? newline - 1 : newline;
-      emit({ bytes: buffer.subarray(start, stop), line: this.nextLine++, offset: base + start, end: base + newline + 1 });
+      const stop = newline > start && chunk[newline - 1] === CR ? newline - 1 : newline;
+      emit({ bytes: chunk.subarray(start, stop), line: this.nextLine++, offset: base + start, end: base + newline + 1 });
       start = newline + 1;
     }
     this.pendingOffset = base + start;
-    this.nextOffset = base + buffer.length;
-    if (start < buffer.length) this.pending = Buffer.from(buffer.subarray(start));
+    this.nextOffset = base + chunk.length;
+    if (start < chunk.length) this.pending = Buffer.from(chunk.subarray(start));
   }
 
   /** The last line if it had no newline; resets the partial state. */

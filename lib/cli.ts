@@ -5,6 +5,7 @@
 import { runCommand, showUsage, type ArgsDef, type CommandDef } from "citty";
 import { WhokilledError, exitCodeFor, usageError } from "./errors.ts";
 import { log } from "./log.ts";
+import type { SignalFilterOptions } from "./signals/filter.ts";
 
 /** Input and decoding flags shared by decode, attribute and report. */
 export const inputArgs = {
@@ -33,7 +34,39 @@ export const signalFilterArgs = {
   since: { type: "string", description: "Only signals at or after this time (ISO 8601 or epoch seconds)" },
   until: { type: "string", description: "Only signals before this time (ISO 8601 or epoch seconds)" },
   probes: { type: "boolean", description: "Keep signal-0 existence probes (dropped by default)" },
+  key: { type: "string", description: "Only signals logged under this audit rule key" },
+  "exclude-self": {
+    type: "boolean",
+    description: "Drop signals a process sent to itself or its own threads (runtimes do this for GC; abort() does it too)",
+  },
 } as const satisfies ArgsDef;
+
+/** The parsed `signalFilterArgs` as filter options (throws E_USAGE on a bad --pid). */
+export function signalFilterFromArgs(args: {
+  pid?: string;
+  "victim-comm"?: string;
+  killer?: string;
+  signal?: string;
+  failed?: boolean;
+  since?: string;
+  until?: string;
+  probes?: boolean;
+  key?: string;
+  "exclude-self"?: boolean;
+}): SignalFilterOptions {
+  return {
+    pid: intFlag(args.pid, "pid"),
+    victimComm: args["victim-comm"],
+    killer: args.killer,
+    signal: args.signal,
+    failed: args.failed === true,
+    since: args.since,
+    until: args.until,
+    probes: args.probes === true,
+    key: args.key,
+    excludeSelf: args["exclude-self"] === true,
+  };
+}
 
 /** All values of a repeatable string flag (citty keeps only the last one). */
 export function repeatedFlag(rawArgs: readonly string[], name: string, alias?: string): string[] {

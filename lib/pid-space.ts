@@ -4,6 +4,7 @@
  * demo's own bait). PIDs here are those of our own PID namespace.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { WhokilledError } from "./errors.ts";
 
 export const PID_MAX_FILE = "/proc/sys/kernel/pid_max";
 export const NS_LAST_PID_FILE = "/proc/sys/kernel/ns_last_pid";
@@ -87,4 +88,21 @@ export function describeHolder(pid: number): string {
   if (!stat) return `PID ${pid} (gone)`;
   const thread = stat.tgid !== null && stat.tgid !== pid ? `, a thread of ${stat.tgid}` : "";
   return `PID ${pid} (comm ${JSON.stringify(stat.comm)}, ppid ${stat.ppid}, state ${stat.state}${thread})`;
+}
+
+/**
+ * A free PID about `ahead` allocations after the kernel's cursor (with some
+ * randomness, so parallel runs differ), whose neighbours are free too, and
+ * which the allocator will not hand out soon. Wraps like the kernel does.
+ */
+export function pickFreePid(ahead = 5000): number {
+  const pidMax = readPidMax();
+  const last = readLastPid() ?? RESERVED_PIDS;
+  const span = pidMax - RESERVED_PIDS;
+  let pid = last + ahead + Math.floor(Math.random() * 1000);
+  for (let tries = 0; tries < 10_000; tries++, pid++) {
+    if (pid >= pidMax) pid = RESERVED_PIDS + ((pid - pidMax) % span);
+    if (!pidInUse(pid) && !pidInUse(pid - 1) && !pidInUse(pid + 1)) return pid;
+  }
+  throw new WhokilledError("E_KERNEL", "no free PID found");
 }

@@ -174,6 +174,8 @@ export interface SignalLine {
   key: string | null;
   source: "audit" | "tracefs";
   probe?: boolean;
+  /** The killer signalled its own thread group (abort(), raise(), or a runtime suspending its threads for GC). */
+  self?: boolean;
   origin?: SignalOrigin;
 }
 

@@ -6,7 +6,7 @@
  * `record` lines or `event` lines.
  */
 import { defineCommand } from "citty";
-import { inputArgs, intFlag, runScript, signalFilterArgs } from "../lib/cli.ts";
+import { inputArgs, runScript, signalFilterArgs, signalFilterFromArgs } from "../lib/cli.ts";
 import { readInputs, LineWriter } from "../lib/jsonl.ts";
 import { formatSignalRow } from "../lib/render/signal-row.ts";
 import { SignalStage } from "../lib/signals/pipeline.ts";
@@ -42,16 +42,7 @@ const command = defineCommand({
         passwdFile: args.passwd,
         groupFile: args.group,
         proc: args.proc === true,
-        filter: {
-          pid: intFlag(args.pid, "pid"),
-          victimComm: args["victim-comm"],
-          killer: args.killer,
-          signal: args.signal,
-          failed: args.failed === true,
-          since: args.since,
-          until: args.until,
-          probes: args.probes === true,
-        },
+        filter: signalFilterFromArgs(args),
       },
       errors,
     );

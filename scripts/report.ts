@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { defineCommand } from "citty";
-import { inputArgs, intFlag, runScript, signalFilterArgs } from "../lib/cli.ts";
+import { inputArgs, intFlag, runScript, signalFilterArgs, signalFilterFromArgs } from "../lib/cli.ts";
 import { WhokilledError, usageError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { renderReport, REPORT_FORMATS, type ReportFormat } from "../lib/render/index.ts";
@@ -62,16 +62,7 @@ const command = defineCommand({
       lookup: !args["no-lookup"],
       passwdFile: args.passwd,
       groupFile: args.group,
-      filter: {
-        pid: intFlag(args.pid, "pid"),
-        victimComm: args["victim-comm"],
-        killer: args.killer,
-        signal: args.signal,
-        failed: args.failed === true,
-        since: args.since,
-        until: args.until,
-        probes: args.probes === true,
-      },
+      filter: signalFilterFromArgs(args),
     });
     const report = await analyze(lines, {
       bucket: args.bucket as BucketChoice,

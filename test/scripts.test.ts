@@ -155,6 +155,19 @@ describe("attribute", () => {
     expect(await ids("--victim-comm", "sh")).toEqual(["16541"]);
   });
 
+  test("--exclude-self drops a process signalling itself (kill -9 $$), --key keeps one rule's signals", async () => {
+    const file = join(fixturesDir, "null-and-hexkey.log");
+    const all = (await run([script("attribute"), "--no-lookup", file])).lines;
+    expect(all.map((l) => [l.id, l.self ?? false])).toEqual([
+      ["1588703361.452:26860", false],
+      ["1691303777.054:117", true],
+    ]);
+    const others = (await run([script("attribute"), "--no-lookup", "--exclude-self", file])).lines;
+    expect(others.map((l) => l.id)).toEqual(["1588703361.452:26860"]);
+    const keyed = (await run([script("attribute"), "--no-lookup", "--key", '"killshot"', file])).lines;
+    expect(keyed.map((l) => l.id)).toEqual(["1588703361.452:26860"]);
+  });
+
   test("bad flag values exit 2 with a message", async () => {
     const bad = await run([script("attribute"), seed, "--signal", "SIGNOPE"]);
     expect(bad.code).toBe(2);

@@ -59,6 +59,7 @@ export function eventToSignal(event: EventLine): SignalLine | null {
     source: fromTracefs ? "tracefs" : "audit",
   };
   if (signal.nr === 0) line.probe = true;
+  if (killer.pid !== null && (target.pid === killer.pid || (victims.length > 0 && victims.every((v) => v.pid === killer.pid)))) line.self = true;
   if (event.origin) line.origin = event.origin;
   return line;
 }

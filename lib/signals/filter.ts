@@ -15,6 +15,10 @@ export interface SignalFilterOptions {
   since?: string;
   until?: string;
   probes?: boolean;
+  /** Only signals logged under this audit rule key. */
+  key?: string;
+  /** Drop signals a process sent to itself or its own threads. */
+  excludeSelf?: boolean;
 }
 
 /** ISO 8601 or epoch seconds → ms. */
@@ -45,6 +49,11 @@ export function compileSignalFilter(options: SignalFilterOptions): (signal: Sign
     if (nr === null) throw usageError(`--signal: unknown signal ${JSON.stringify(options.signal)} (try KILL, SIGTERM or 15)`);
     checks.push((s) => s.signal.nr === nr);
   }
+  if (options.key !== undefined) {
+    const key = options.key;
+    checks.push((s) => s.key !== null && s.key.split(",").includes(key));
+  }
+  if (options.excludeSelf) checks.push((s) => s.self !== true);
   if (options.failed) checks.push((s) => s.result.success === false);
   if (options.since !== undefined) {
     const since = parseTimeFlag(options.since, "since");

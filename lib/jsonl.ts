@@ -10,15 +10,17 @@ import { writeSync } from "node:fs";
 import { WhokilledError } from "./errors.ts";
 import type { AnyLine, SourceRef } from "./schema.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
-import { closeSource, openSource, rawChunks } from "./sources/file.ts";
+import { closeSource, openSource, rawChunks, type OpenSource } from "./sources/file.ts";
+import { LineSplitter } from "./sources/lines.ts";
 
 /**
- * Drops raw lines a stage does not need before they are cut out of their
- * chunk and classified (see lib/signals/prefilter.ts). `filter` calls `take`
- * for each line to keep, in order; it may hold a line and give it later.
+ * Drops raw lines a stage does not need before they become strings (see
+ * lib/signals/prefilter.ts). `filter` looks at bytes[start, stop) and calls
+ * `take` with the text of each line to keep, in order; it may hold a line and
+ * give it later. The bytes are only valid during the call.
  */
 export interface LinePrefilter {
-  filter(text: string, start: number, end: number, line: number, take: (text: string, start: number, end: number, line: number) => void): void;
+  filter(bytes: Buffer, start: number, stop: number, line: number, take: (text: string, line: number) => void): void;
 }
 
 export type InputItem =
@@ -101,53 +103,82 @@ export class LineWriter {
  * Every input (`-` = stdin; `.gz` gunzipped) as batches of classified items,
  * one batch per chunk read, files one after another in the order given.
  *
- * Each chunk is decoded to text once and split in JS: per-line Buffer views
- * or per-line decoding cost more than everything else on a 1M-line log. A
- * line is a slice of its chunk's text, so state kept for a whole run must
- * hold copies (lib/strings.ts `detach`), or it pins whole chunks.
+ * Without a prefilter each chunk is decoded to text once and split in JS:
+ * per-line Buffer views or per-line decoding cost more than everything else
+ * on a 1M-line log. A line is then a slice of its chunk's text, so state
+ * kept for a whole run must hold copies (lib/strings.ts `detach`), or it
+ * pins whole chunks. With a prefilter, lines are judged on their bytes and
+ * only the kept ones become (independent) strings.
  */
 export async function* readInputs(
   paths: readonly string[],
   errors: InputErrors,
   options: { signal?: AbortSignal; prefilter?: LinePrefilter } = {},
 ): AsyncGenerator<InputItem[]> {
-  const prefilter = options.prefilter;
   for (const path of paths) {
     const source = openSource(path);
     try {
-      // stream: true keeps a multi-byte character split across chunks intact.
-      const decoder = new TextDecoder("utf-8");
-      let carry = "";
-      let lineNumber = 0;
-      let items: InputItem[] = [];
-      const take = (text: string, start: number, end: number, line: number) => {
-        if (end > start && text.charCodeAt(end - 1) === 0x0d) end--;
-        const item = classifyLine(text.slice(start, end), { file: path, line }, errors);
-        if (item) items.push(item);
-      };
-      const consider = (text: string, start: number, end: number) => {
-        lineNumber++;
-        if (prefilter) prefilter.filter(text, start, end, lineNumber, take);
-        else take(text, start, end, lineNumber);
-      };
-      for await (const chunk of rawChunks(source, 0, undefined, options.signal, true)) {
-        const text = carry + decoder.decode(chunk, { stream: true });
-        let start = 0;
-        for (let newline = text.indexOf("\n"); newline >= 0; newline = text.indexOf("\n", start)) {
-          consider(text, start, newline);
-          start = newline + 1;
-        }
-        carry = text.slice(start);
-        if (items.length > 0) {
-          yield items;
-          items = [];
-        }
-      }
-      const rest = carry + decoder.decode();
-      if (rest.length > 0) consider(rest, 0, rest.length);
-      if (items.length > 0) yield items;
+      yield* options.prefilter
+        ? filteredLines(source, path, errors, options.prefilter, options.signal)
+        : textLines(source, path, errors, options.signal);
     } finally {
       closeSource(source);
     }
   }
+}
+
+async function* textLines(source: OpenSource, file: string, errors: InputErrors, signal?: AbortSignal): AsyncGenerator<InputItem[]> {
+  // stream: true keeps a multi-byte character split across chunks intact.
+  const decoder = new TextDecoder("utf-8");
+  let carry = "";
+  let lineNumber = 0;
+  let items: InputItem[] = [];
+  const take = (text: string, start: number, end: number) => {
+    lineNumber++;
+    if (end > start && text.charCodeAt(end - 1) === 0x0d) end--;
+    const item = classifyLine(text.slice(start, end), { file, line: lineNumber }, errors);
+    if (item) items.push(item);
+  };
+  for await (const chunk of rawChunks(source, 0, undefined, signal, true)) {
+    const text = carry + decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let newline = text.indexOf("\n"); newline >= 0; newline = text.indexOf("\n", start)) {
+      take(text, start, newline);
+      start = newline + 1;
+    }
+    carry = text.slice(start);
+    if (items.length > 0) {
+      yield items;
+      items = [];
+    }
+  }
+  const rest = carry + decoder.decode();
+  if (rest.length > 0) take(rest, 0, rest.length);
+  if (items.length > 0) yield items;
+}
+
+async function* filteredLines(
+  source: OpenSource,
+  file: string,
+  errors: InputErrors,
+  prefilter: LinePrefilter,
+  signal?: AbortSignal,
+): AsyncGenerator<InputItem[]> {
+  const splitter = new LineSplitter();
+  let items: InputItem[] = [];
+  const take = (text: string, line: number) => {
+    const item = classifyLine(text, { file, line }, errors);
+    if (item) items.push(item);
+  };
+  const consider = (bytes: Buffer, start: number, stop: number, line: number) => prefilter.filter(bytes, start, stop, line, take);
+  for await (const chunk of rawChunks(source, 0, undefined, signal, true)) {
+    splitter.scan(chunk, consider);
+    if (items.length > 0) {
+      yield items;
+      items = [];
+    }
+  }
+  const last = splitter.flush();
+  if (last) consider(last.bytes, 0, last.bytes.length, last.line);
+  if (items.length > 0) yield items;
 }

@@ -70,7 +70,15 @@ const command = defineCommand({
     const { signals, filtered, gaps } = stage.stats;
     logSummary(
       "attribute",
-      { "records read": records, "unrelated lines skipped": unrelated.lines, "unrelated events": unrelated.events, signals, "filtered out": filtered, gaps },
+      {
+        "records decoded": records,
+        "execve lines read for ancestry": unrelated.ancestry,
+        "unrelated lines skipped": unrelated.lines,
+        "unrelated events": unrelated.events,
+        signals,
+        "filtered out": filtered,
+        gaps,
+      },
       errors,
     );
   },

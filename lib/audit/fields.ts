@@ -31,7 +31,7 @@ const SQ = 0x27;
 /**
  * A plain object: JSC keeps one shape for records of the same type, which
  * makes both building and JSON.stringify faster than a prototype-less map.
- * put() guards the names a plain object treats specially.
+ * build() guards the names a plain object treats specially.
  */
 export function newFieldMap(): FieldMap {
   return {};
@@ -54,16 +54,30 @@ function has(map: FieldMap, key: string): boolean {
   return map[key] !== undefined && Object.hasOwn(map, key);
 }
 
-function put(map: FieldMap, key: string, value: string): void {
-  if (!has(map, key)) {
-    if (key === "__proto__") Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
-    else map[key] = value;
-    return;
+/**
+ * Names and values in order → the map. Repeated names happen (laurel's
+ * ptrace sample has uid twice) and keep every value, as `name#2`…; they are
+ * rare, so the fast path assigns blindly and only checks the count.
+ */
+function build(map: FieldMap, names: string[], values: string[]): void {
+  let special = false;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name === "__proto__") special = true;
+    else map[name] = values[i]!;
   }
-  // Repeated names happen (laurel's ptrace sample has uid twice): keep all.
-  let n = 2;
-  while (has(map, `${key}#${n}`)) n++;
-  map[`${key}#${n}`] = value;
+  if (!special && Object.keys(map).length === names.length) return;
+  for (const name of Object.keys(map)) delete map[name];
+  for (let i = 0; i < names.length; i++) {
+    let name = names[i]!;
+    if (has(map, name)) {
+      let n = 2;
+      while (has(map, `${name}#${n}`)) n++;
+      name = `${name}#${n}`;
+    }
+    // A plain object treats __proto__ as its prototype: define it as data.
+    Object.defineProperty(map, name, { value: values[i]!, enumerable: true, writable: true, configurable: true });
+  }
 }
 
 function warn(result: ParsedFields, message: string): void {
@@ -73,6 +87,12 @@ function warn(result: ParsedFields, message: string): void {
 function scan(text: string, start: number, end: number, result: ParsedFields, map: FieldMap, allowMsg: boolean): void {
   let i = start;
   let freeText: string | null = null;
+  const names: string[] = [];
+  const values: string[] = [];
+  const add = (name: string, value: string) => {
+    names.push(name);
+    values.push(value);
+  };
   while (i < end) {
     while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === GS)) i++;
     if (i >= end) break;
@@ -97,10 +117,10 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
       const close = text.indexOf('"', v + 1);
       if (close < 0 || close >= end) {
         warn(result, `unterminated quote in ${key}`);
-        put(map, key, text.slice(v + 1, end));
+        add(key, text.slice(v + 1, end));
         i = end;
       } else {
-        put(map, key, text.slice(v + 1, close));
+        add(key, text.slice(v + 1, close));
         i = close + 1;
       }
       if (map !== result.enriched) (result.quoted ??= new Set()).add(key);
@@ -110,7 +130,7 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
       const close = findSingleQuoteEnd(text, v + 1, end);
       const inner = text.slice(v + 1, close < 0 ? end : close);
       if (close < 0) warn(result, `unterminated quote in ${key}`);
-      put(map, key, inner);
+      add(key, inner);
       if (allowMsg && key === "msg" && result.msg === undefined) {
         const nested: ParsedFields = { fields: newFieldMap() };
         scan(inner, 0, inner.length, nested, nested.fields, false);
@@ -122,10 +142,11 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
       continue;
     }
     while (v < end && text.charCodeAt(v) !== SPACE) v++;
-    put(map, key, text.slice(j + 1, v));
+    add(key, text.slice(j + 1, v));
     i = v;
   }
-  if (freeText !== null) put(map, "_text", freeText);
+  if (freeText !== null) add("_text", freeText);
+  build(map, names, values);
 }
 
 /** The `'` that ends a msg='…': one followed by a space, 0x1d or the end. */

@@ -8,8 +8,10 @@
  * target says what was aimed at even when nothing was hit.
  */
 import type { AncestorInfo, EventLine, Killer, SignalLine, Victim } from "../schema.ts";
+import { decodeEscaped, decodeProctitle } from "../audit/interpret.ts";
 import { detach } from "../strings.ts";
 import { isKillFamily } from "../tables/kill-family.ts";
+import type { ProcessSighting } from "./prefilter.ts";
 
 /** Is this event one attribute turns into a signal line? */
 export function isSignalEvent(event: EventLine): boolean {
@@ -64,6 +66,12 @@ export function eventToSignal(event: EventLine): SignalLine | null {
   return line;
 }
 
+/** A raw comm/exe value: `"text"` as written, or hex; `(null)` and `?` are no value. */
+function rawText(value: string | null): string | null {
+  if (value === null || value === "(null)" || value === "?") return null;
+  return value.startsWith('"') ? value.slice(1, -1) : decodeEscaped(value, false);
+}
+
 interface StreamProcess {
   pid: number;
   ppid: number | null;
@@ -93,7 +101,27 @@ export class StreamAncestry {
     const entry: StreamProcess = { pid: p.pid, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
     if (execve && event.syscall?.success !== false && event.proctitle) entry.argv = event.proctitle.map((arg) => detach(arg));
     else if (known?.argv && known.exe === p.exe) entry.argv = known.argv;
-    this.current.set(p.pid, entry);
+    this.remember(entry);
+  }
+
+  /** An execve read off raw bytes by the prefilter (values as written: quoted or hex). */
+  sighted(sighting: ProcessSighting): void {
+    const entry: StreamProcess = {
+      pid: sighting.pid,
+      ppid: sighting.ppid,
+      comm: rawText(sighting.comm),
+      exe: rawText(sighting.exe),
+    };
+    if (sighting.proctitle !== undefined) {
+      const quoted = sighting.proctitle.startsWith('"');
+      const argv = decodeProctitle(quoted ? sighting.proctitle.slice(1, -1) : sighting.proctitle, quoted);
+      if (argv) entry.argv = argv;
+    }
+    this.remember(entry);
+  }
+
+  private remember(entry: StreamProcess): void {
+    this.current.set(entry.pid, entry);
     if (this.current.size >= this.limit) {
       this.previous = this.current;
       this.current = new Map();

@@ -59,7 +59,7 @@ export class SignalStage {
   private readonly proc: ProcReader | null;
   readonly stats: SignalStageStats = { signals: 0, filtered: 0, gaps: 0, ignored: 0 };
   /** Give this to readInputs: raw lines that cannot matter are skipped before decoding. */
-  readonly prefilter = new SignalLinePrefilter();
+  readonly prefilter = new SignalLinePrefilter((sighting) => this.ancestry.sighted(sighting));
 
   constructor(options: SignalStageOptions, errors: InputErrors) {
     this.events = new EventStage({ ...options, eventFilter: mattersForSignals }, errors);
@@ -77,8 +77,8 @@ export class SignalStage {
   }
 
   /** Raw lines skipped unread by the prefilter, plus events grouped but not interpreted. */
-  get unrelated(): { lines: number; events: number } {
-    return { lines: this.prefilter.skipped, events: this.events.stats.skipped };
+  get unrelated(): { lines: number; events: number; ancestry: number } {
+    return { lines: this.prefilter.skipped, events: this.events.stats.skipped, ancestry: this.prefilter.sighted };
   }
 
   get eventStats() {

@@ -47,6 +47,16 @@ export class LineSplitter {
 
   /** Split a chunk; calls `emit` for each complete line, in order. */
   push(chunk: Buffer, emit: (line: Line) => void): void {
+    this.scan(chunk, (bytes, start, stop, line, offset, end) => emit({ bytes: bytes.subarray(start, stop), line, offset, end }));
+  }
+
+  /**
+   * Like push, without making a Buffer view per line (which costs more than
+   * finding the line): `emit` gets the buffer and the line's [start, stop)
+   * in it. The buffer is the chunk itself, or a small one holding a line that
+   * crossed chunks; either is only valid during the call.
+   */
+  scan(chunk: Buffer, emit: (bytes: Buffer, start: number, stop: number, line: number, offset: number, end: number) => void): void {
     const base = this.nextOffset;
     let start = 0;
     if (this.pending) {
@@ -59,7 +69,7 @@ export class LineSplitter {
       }
       const joined = Buffer.concat([this.pending, chunk.subarray(0, newline)]);
       const stop = joined.length > 0 && joined[joined.length - 1] === CR ? joined.length - 1 : joined.length;
-      emit({ bytes: joined.subarray(0, stop), line: this.nextLine++, offset: this.pendingOffset, end: base + newline + 1 });
+      emit(joined, 0, stop, this.nextLine++, this.pendingOffset, base + newline + 1);
       this.pending = null;
       start = newline + 1;
     }
@@ -67,7 +77,7 @@ export class LineSplitter {
       const newline = chunk.indexOf(NEWLINE, start);
       if (newline < 0) break;
       const stop = newline > start && chunk[newline - 1] === CR ? newline - 1 : newline;
-      emit({ bytes: chunk.subarray(start, stop), line: this.nextLine++, offset: base + start, end: base + newline + 1 });
+      emit(chunk, start, stop, this.nextLine++, base + start, base + newline + 1);
       start = newline + 1;
     }
     this.pendingOffset = base + start;

@@ -6,7 +6,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { InputErrors } from "../lib/audit/input-errors.ts";
+import type { InputItem } from "../lib/jsonl.ts";
 import { installRules, removeRules } from "../lib/rules/install.ts";
+import type { SignalLine } from "../lib/schema.ts";
+import { SignalStage } from "../lib/signals/pipeline.ts";
 import { auditSkipReason, removeOnExit, uniqueKey, waitFor } from "./helpers/live.ts";
 import { buildSender, send, startVictim, type Victim } from "./helpers/sender.ts";
 
@@ -66,6 +70,17 @@ async function killAndTime(capture: ReturnType<typeof startCapture>) {
     5,
   );
   expect(hit, "the kill's OBJ_PID record on capture's stdout").toBeDefined();
+  // What capture wrote is enough for attribute to name killer, victim and signal.
+  await waitFor(() => capture.lines.find((l) => l.value.kind === "record" && l.value.type === "PROCTITLE" && l.value.id === hit!.value.id), 3000);
+  const stage = new SignalStage({ lookup: true, filter: {} }, new InputErrors({ strict: true, print: () => {} }));
+  const items: InputItem[] = capture.lines
+    .filter((l) => l.value.kind === "record" && l.value.id === hit!.value.id)
+    .map((l) => ({ form: "json", value: l.value, source: l.value.source }));
+  const signals = [...stage.push(items), ...stage.flush()].filter((l): l is SignalLine => l.kind === "signal");
+  expect(signals).toHaveLength(1);
+  expect(signals[0]!.killer).toMatchObject({ comm: sender.comm, exe: sender.path, uid: 0 });
+  expect(signals[0]!.signal).toEqual({ nr: 15, name: "SIGTERM" });
+  expect(signals[0]!.victims).toEqual([{ pid: victim.tgid, comm: "wk-victim", uid: 0, user: "root" }]);
   return hit!.at - sentAt;
 }
 

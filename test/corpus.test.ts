@@ -12,6 +12,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { DecodedRecord, EventLine } from "../lib/schema.ts";
+import { eventToSignal } from "../lib/signals/attribute.ts";
 import { isKillFamily } from "../lib/tables/kill-family.ts";
 import { corpusDir, decodeFiles, fixturesDir } from "./helpers/run.ts";
 import { oracleTimeToIso, parseOracle, type OracleRecord } from "./helpers/oracle.ts";
@@ -113,6 +114,16 @@ function checkKillEvent(event: EventLine, oracle: OracleRecord[]): void {
     .map((r) => `${r.fields.opid} ${r.decoded.ouid} ${r.decoded.ocomm ?? r.fields.ocomm}`)
     .sort();
   expect(ourTargets).toEqual(oracleTargets);
+
+  // attribute's signal line says the same.
+  const signal = eventToSignal(event)!;
+  expect(signal.killer).toMatchObject({ pid: Number(f.pid), comm: f.comm!, exe: f.exe!, user: event.process!.user });
+  expect(signal.syscall).toBe(f.syscall!);
+  expect(signal.result).toEqual({ success: f.success === "yes", errno: s.errno });
+  expect(signal.target.pid).toBe(s.name === "pidfd_send_signal" ? (signal.victims[0]?.pid ?? null) : s.target!.pid);
+  expect(signal.victims.map((v) => `${v.pid} ${v.comm}`).sort()).toEqual(
+    oracle.filter((r) => r.type === "OBJ_PID" && r.serial === serial).map((r) => `${r.fields.opid} ${r.fields.ocomm}`).sort(),
+  );
 }
 
 describe("kill-family events agree with ausearch -i", () => {

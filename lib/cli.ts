@@ -2,7 +2,7 @@
  * What every script shares: the flags used by more than one verb, and the
  * wrapper that turns a thrown error into an exit code and one line on stderr.
  */
-import { runCommand, showUsage, type ArgsDef, type CommandDef } from "citty";
+import { runCommand, showUsage, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
 import { WhokilledError, exitCodeFor, usageError } from "./errors.ts";
 import { log } from "./log.ts";
 import type { SignalFilterOptions } from "./signals/filter.ts";
@@ -42,18 +42,7 @@ export const signalFilterArgs = {
 } as const satisfies ArgsDef;
 
 /** The parsed `signalFilterArgs` as filter options (throws E_USAGE on a bad --pid). */
-export function signalFilterFromArgs(args: {
-  pid?: string;
-  "victim-comm"?: string;
-  killer?: string;
-  signal?: string;
-  failed?: boolean;
-  since?: string;
-  until?: string;
-  probes?: boolean;
-  key?: string;
-  "exclude-self"?: boolean;
-}): SignalFilterOptions {
+export function signalFilterFromArgs(args: Pick<ParsedArgs<typeof signalFilterArgs>, keyof typeof signalFilterArgs>): SignalFilterOptions {
   return {
     pid: intFlag(args.pid, "pid"),
     victimComm: args["victim-comm"],

@@ -14,6 +14,7 @@ import { log } from "../log.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
 import { errnoName } from "../tables/errno.ts";
 import { recordTypeName } from "../tables/record-types.ts";
+import { abortableSleep } from "../abortable-sleep.ts";
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -161,19 +162,6 @@ export function netlinkMessageToRecord(type: number, body: Uint8Array, line: num
   };
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (!signal) return Bun.sleep(ms);
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 export interface NetlinkOptions {
   signal?: AbortSignal;
@@ -204,7 +192,7 @@ export async function* netlinkRecords(options: NetlinkOptions = {}): AsyncGenera
       if (received < 0) {
         const err = errno(c);
         if (err === EAGAIN) {
-          await sleep(idle, signal);
+          await abortableSleep(idle, signal);
           idle = Math.min(idle * 2, IDLE_SLEEP_MAX_MS);
           continue;
         }

@@ -14,6 +14,7 @@ import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
 import { LineSplitter } from "./lines.ts";
+import { abortableSleep } from "../abortable-sleep.ts";
 
 export const DEFAULT_TRACEFS_MOUNT = "/sys/kernel/tracing";
 /** SIGCHLD (17) fires on every child exit and says nothing about who killed whom. */
@@ -106,19 +107,6 @@ function writeControl(path: string, value: string): void {
   writeFileSync(path, value);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (!signal) return Bun.sleep(ms);
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** Remove an instance directory; tracefs answers EBUSY while a reader is still closing. */
 function removeInstanceDir(dir: string): void {
@@ -235,7 +223,7 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
       } catch (error) {
         const code = errorCode(error);
         if (code === "EAGAIN" || code === "EWOULDBLOCK") {
-          await sleep(idle, signal);
+          await abortableSleep(idle, signal);
           idle = Math.min(idle * 2, IDLE_SLEEP_MAX_MS);
           continue;
         }
@@ -243,7 +231,7 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
         throw new WhokilledError("E_IO", `tracefs: reading ${dir}/trace_pipe: ${(error as Error).message}`, { cause: error });
       }
       if (count === 0) {
-        await sleep(idle, signal);
+        await abortableSleep(idle, signal);
         idle = Math.min(idle * 2, IDLE_SLEEP_MAX_MS);
         continue;
       }

@@ -12,7 +12,7 @@ import type { RecordLine, SignalLine } from "../lib/schema.ts";
 import { SignalStage } from "../lib/signals/pipeline.ts";
 import { netlinkRecords } from "../lib/sources/netlink.ts";
 import { auditSkipReason, removeOnExit, uniqueKey, waitFor } from "./helpers/live.ts";
-import { buildSender, send, startVictim, type SenderBuild, type Victim } from "./helpers/sender.ts";
+import { buildSender, senderSkipReason, startVictim, type SenderBuild, type Victim } from "./helpers/sender.ts";
 
 const skip = auditSkipReason();
 if (skip) console.error(`skip: live attribute tests: ${skip}`);
@@ -28,7 +28,7 @@ const extraChildren: Bun.Subprocess[] = [];
 beforeAll(async () => {
   if (skip) return;
   removeOnExit(key);
-  installRules({ key, arches: ["b64"] });
+  installRules({ key, arches: ["b64", "b32"] });
   sender = buildSender("b64")!;
   let ready!: () => void;
   const isReady = new Promise<void>((resolve) => (ready = resolve));
@@ -52,8 +52,8 @@ afterAll(async () => {
 });
 
 /** Send from a fresh sender process; return its pid, exit status (errno) and the signal line it caused. */
-async function signalFrom(op: string, args: number[], options: { uid?: number } = {}) {
-  const argv = [sender.path, op, ...args.map(String)];
+async function signalFrom(op: string, args: number[], options: { uid?: number; build?: SenderBuild } = {}) {
+  const argv = [(options.build ?? sender).path, op, ...args.map(String)];
   const wrapped = options.uid === undefined ? argv : ["setpriv", `--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", ...argv];
   const child = Bun.spawn(wrapped, { stdout: "ignore", stderr: "ignore" });
   const status = await child.exited;
@@ -184,5 +184,18 @@ describe.skipIf(skip !== null)("attribute on the real kernel", () => {
       expect(signal.result).toEqual({ success: true, errno: null });
       expect(signal.victims).toHaveLength(1);
     }
+  });
+
+  // A 32-bit process on a 64-bit kernel uses the i386 numbers (kill is 37): the b32 rules must catch it.
+  const sender32 = skip === null ? buildSender("b32") : null;
+  if (skip === null && !sender32) console.error(`skip: 32-bit sender: ${senderSkipReason("b32")}`);
+  test.skipIf(!sender32)("a 32-bit sender is caught by the b32 rules and decoded with i386 numbers", async () => {
+    const victim = await startVictim();
+    victims.push(victim);
+    const { status, signal, pid } = await signalFrom("kill", [victim.tgid, 15], { build: sender32! });
+    expect(status).toBe(0);
+    expect(signal).toMatchObject({ syscall: "kill", arch: "i386", signal: { nr: 15, name: "SIGTERM" }, target: { pid: victim.tgid, scope: "process" } });
+    expect(signal.killer).toMatchObject({ pid, comm: sender32!.comm });
+    expect(signal.victims).toEqual([{ pid: victim.tgid, comm: "wk-victim", uid: 0, user: "root" }]);
   });
 });

@@ -79,6 +79,28 @@ export class LineWriter {
     this.writeLine(JSON.stringify(value));
   }
 
+  /**
+   * For serializers that encode straight into the buffer: room for `n` more
+   * bytes from `offset`. Write there, then `commit` the end of what you wrote
+   * (whole lines, each with its newline). The buffer may change between calls.
+   */
+  reserve(n: number): Buffer {
+    if (this.used + n > this.buffer.length) {
+      this.flush();
+      if (n > this.buffer.length) this.buffer = Buffer.allocUnsafe(n);
+    }
+    return this.buffer;
+  }
+
+  get offset(): number {
+    return this.used;
+  }
+
+  commit(end: number, lines = 1): void {
+    this.used = end;
+    this.lines += lines;
+  }
+
   flush(): void {
     let offset = 0;
     while (offset < this.used) {

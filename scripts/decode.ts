@@ -29,16 +29,16 @@ const command = defineCommand({
   },
   async run({ args, rawArgs }) {
     const errors = inputErrors(args.strict);
+    const writer = new LineWriter();
+    // The stage writes to `writer` itself: events as bytes, other lines as they come.
     const stage = new EventStage(
       { lookup: !args["no-lookup"], passwdFile: args.passwd, groupFile: args.group, windowSeconds: Number(args.window) },
       errors,
+      writer,
     );
-    const writer = new LineWriter();
     try {
-      for await (const batch of readInputs(inputPaths(rawArgs, args._), errors)) {
-        for (const line of stage.push(batch)) writer.write(line);
-      }
-      for (const line of stage.flush()) writer.write(line);
+      for await (const batch of readInputs(inputPaths(rawArgs, args._), errors)) stage.push(batch);
+      stage.flush();
     } finally {
       writer.flush();
     }

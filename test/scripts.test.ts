@@ -65,7 +65,7 @@ describe("capture", () => {
     const loose = await run([script("capture"), "--file", corrupted]);
     expect(loose.code).toBe(0);
     expect(loose.stderr).toContain(`${corrupted}:8: unterminated audit(…) stamp`);
-    expect(loose.stderr).toContain("6 errors");
+    expect(loose.stderr).toContain("7 errors");
     expect(loose.lines.length).toBe(4);
     const strict = await run([script("capture"), "--strict", "--file", corrupted]);
     expect(strict.code).toBe(1);

@@ -30,6 +30,8 @@ export interface PendingRecord {
   source?: SourceRef;
   /** Wall-clock time for records without an audit stamp (tracefs). */
   time?: string;
+  /** From a JSON `record` line: its source is whatever that line held. */
+  fromJson?: boolean;
 }
 
 export interface AssembledEvent {
@@ -51,7 +53,12 @@ export interface AssemblerOptions {
 }
 
 interface OpenEvent extends AssembledEvent {
+  key: string;
+  serial: number;
   hasSyscall: boolean;
+  /** The record count when the event became complete (PROCTITLE after SYSCALL), or -1. */
+  completeAt: number;
+  closed: boolean;
 }
 
 /** Types whose records never share an event with others. */
@@ -79,6 +86,14 @@ function isSameRecord(a: PendingRecord, b: PendingRecord): boolean {
 
 export class EventAssembler {
   private readonly open = new Map<string, OpenEvent>();
+  /**
+   * How many open events have each serial: most records start a standalone
+   * event or join the one before them, and this tells both cases apart from
+   * a reordered record without making and hashing a key string.
+   */
+  private readonly openSerials = new Map<number, number>();
+  /** The event the last record joined or opened, while it is open. */
+  private last: OpenEvent | undefined;
   /** Keys of recently closed events, in two generations so forgetting old ones costs nothing per event. */
   private closedNow = new Set<string>();
   private closedBefore = new Set<string>();
@@ -87,8 +102,9 @@ export class EventAssembler {
   private readonly windowSeconds: number;
   private readonly maxInFlight: number;
   private readonly standaloneCache = new Map<string, boolean>();
-  /** Complete events not yet emitted, with the record count when they completed. */
-  private readonly complete = new Map<string, number>();
+  /** Complete events not yet emitted, in the order they completed (closed ones are skipped). */
+  private complete: OpenEvent[] = [];
+  private completeHead = 0;
   private recordCount = 0;
   private readonly holdRecords: number;
   /** Late EOE records absorbed into an already-closed event (counted, not lost). */
@@ -105,51 +121,59 @@ export class EventAssembler {
     this.holdRecords = options.holdRecords ?? 256;
   }
 
-  /** Add one record; may emit zero or more events. */
-  push(node: string | null, id: string, seconds: number, millis: number, record: PendingRecord): void {
+  /** Add one record (`serial` is the id's last part); may emit zero or more events. */
+  push(node: string | null, id: string, seconds: number, millis: number, record: PendingRecord, serial: number): void {
     const type = record.type;
-    const key = node === null ? id : `${node}\u0000${id}`;
     let standalone = this.standaloneCache.get(type);
     if (standalone === undefined) {
       standalone = isStandaloneType(type);
       this.standaloneCache.set(type, standalone);
     }
-    let event = this.open.get(key);
+    // Past 2^53 two spellings of one id may parse to different numbers: one bucket for them all.
+    if (!Number.isSafeInteger(serial)) serial = -1;
+    let event: OpenEvent | undefined;
+    const last = this.last;
+    if (last !== undefined && last.serial === serial && last.seconds === seconds && last.millis === millis && last.node === node && last.id === id) {
+      event = last;
+    } else if (this.openSerials.has(serial)) {
+      event = this.open.get(node === null ? id : `${node}\u0000${id}`);
+    }
     if (standalone && event === undefined) {
       this.emit({ node, id, seconds, millis, records: [record] });
       return;
     }
     if (type === "EOE") this.eoeStream = true;
     if (event === undefined) {
+      const key = node === null ? id : `${node}\u0000${id}`;
       const wasClosed = this.closedNow.has(key) || this.closedBefore.has(key);
       if (type === "EOE" && wasClosed) {
         this.lateEoe++;
         return;
       }
-      event = { node, id, seconds, millis, records: [], hasSyscall: false };
+      event = { node, id, seconds, millis, records: [], key, serial, hasSyscall: false, completeAt: -1, closed: false };
       if (wasClosed) {
         event.warnings = ["records of this event arrived after it was closed; they form a second event with the same id"];
       }
       this.open.set(key, event);
+      this.openSerials.set(serial, (this.openSerials.get(serial) ?? 0) + 1);
     }
-    if (event.records.some((r) => isSameRecord(r, record))) {
-      this.duplicates++;
-      return;
+    this.last = event;
+    for (const other of event.records) {
+      if (isSameRecord(other, record)) {
+        this.duplicates++;
+        return;
+      }
     }
     event.records.push(record);
     if (type === "SYSCALL") event.hasSyscall = true;
     this.recordCount++;
     if (type === "EOE" || standalone) {
-      this.close(key, event);
-    } else if (type === "PROCTITLE" && event.hasSyscall && !this.eoeStream && !this.complete.has(key)) {
-      this.complete.set(key, this.recordCount);
+      this.close(event);
+    } else if (type === "PROCTITLE" && event.hasSyscall && !this.eoeStream && event.completeAt < 0) {
+      event.completeAt = this.recordCount;
+      this.complete.push(event);
     }
-    for (const [completeKey, at] of this.complete) {
-      if (at + this.holdRecords > this.recordCount) break;
-      const done = this.open.get(completeKey);
-      if (done) this.close(completeKey, done);
-      else this.complete.delete(completeKey);
-    }
+    this.closeDue();
     if (seconds > this.newestSeconds) {
       this.newestSeconds = seconds;
       this.expire();
@@ -160,35 +184,52 @@ export class EventAssembler {
 
   /** No more input for now (end of a batch): emit the events known to be complete. */
   settle(): void {
-    for (const key of this.complete.keys()) {
-      const event = this.open.get(key);
-      if (event) this.close(key, event);
+    for (let i = this.completeHead; i < this.complete.length; i++) {
+      const event = this.complete[i]!;
+      if (!event.closed) this.close(event);
     }
-    this.complete.clear();
+    this.complete = [];
+    this.completeHead = 0;
   }
 
   /** End of input: emit everything still open, oldest first. */
   flush(): void {
-    for (const [key, event] of this.open) this.close(key, event);
+    for (const event of this.open.values()) this.close(event);
   }
 
   get inFlight(): number {
     return this.open.size;
   }
 
-  private expire(): void {
-    const horizon = this.newestSeconds - this.windowSeconds;
-    for (const [key, event] of this.open) {
-      if (event.seconds >= horizon && this.open.size <= this.maxInFlight) break;
-      this.close(key, event);
+  /** Complete events that `holdRecords` further records did not join: emit them. */
+  private closeDue(): void {
+    while (this.completeHead < this.complete.length) {
+      const event = this.complete[this.completeHead]!;
+      if (!event.closed) {
+        if (event.completeAt + this.holdRecords > this.recordCount) return;
+        this.close(event);
+      }
+      this.completeHead++;
     }
   }
 
-  private close(key: string, event: OpenEvent): void {
-    this.open.delete(key);
-    this.complete.delete(key);
+  private expire(): void {
+    const horizon = this.newestSeconds - this.windowSeconds;
+    for (const event of this.open.values()) {
+      if (event.seconds >= horizon && this.open.size <= this.maxInFlight) break;
+      this.close(event);
+    }
+  }
+
+  private close(event: OpenEvent): void {
+    event.closed = true;
+    if (this.last === event) this.last = undefined;
+    this.open.delete(event.key);
+    const others = this.openSerials.get(event.serial)! - 1;
+    if (others > 0) this.openSerials.set(event.serial, others);
+    else this.openSerials.delete(event.serial);
     // A copy: the key is a slice of its input chunk, and this set outlives the chunk.
-    this.closedNow.add(detach(key));
+    this.closedNow.add(detach(event.key));
     if (this.closedNow.size >= RECENTLY_CLOSED_LIMIT) {
       this.closedBefore = this.closedNow;
       this.closedNow = new Set();

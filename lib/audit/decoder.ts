@@ -1,17 +1,17 @@
 /**
  * The decode stage as one streaming object: raw audit lines or `record`
- * lines in, `event` lines out through a callback, with an explicit `flush()`
+ * lines in, assembled events out through a callback (EventStage interprets
+ * them, or writes them straight as JSON bytes), with an explicit `flush()`
  * at end of input. Every input line ends up in an event, is counted as
  * structure (blank, comment, ausearch separators), or is reported as an
  * error with its file and line.
  */
-import type { EventLine, RecordLine, SourceRef } from "../schema.ts";
+import type { RecordLine, SourceRef } from "../schema.ts";
 import { EventAssembler, type AssembledEvent, type AssemblerOptions } from "./assemble.ts";
 import { InputErrors } from "./input-errors.ts";
-import { interpretEvent, type InterpretOptions } from "./interpret.ts";
 import { parseLine, parseId } from "./line.ts";
 
-export interface DecoderOptions extends InterpretOptions, AssemblerOptions {
+export interface DecoderOptions extends AssemblerOptions {
   errors: InputErrors;
   /** Interpret only events this accepts; the others are counted in `skipped`. */
   eventFilter?: (event: AssembledEvent) => boolean;
@@ -31,7 +31,7 @@ export class Decoder {
 
   constructor(
     private readonly options: DecoderOptions,
-    private readonly emit: (event: EventLine) => void,
+    private readonly emit: (event: AssembledEvent) => void,
   ) {
     this.assembler = new EventAssembler((event) => this.emitEvent(event), options);
   }
@@ -41,12 +41,14 @@ export class Decoder {
     const parsed = parseLine(text);
     if (parsed.kind === "record") {
       this.stats.records++;
-      this.assembler.push(parsed.node ?? null, parsed.id!, parsed.seconds!, parsed.millis!, {
-        type: parsed.type!,
-        raw: text,
-        bodyStart: parsed.bodyStart!,
-        source,
-      });
+      this.assembler.push(
+        parsed.node ?? null,
+        parsed.id!,
+        parsed.seconds!,
+        parsed.millis!,
+        { type: parsed.type!, raw: text, bodyStart: parsed.bodyStart!, source },
+        parsed.serial!,
+      );
     } else if (parsed.kind === "invalid") {
       this.options.errors.report(source, parsed.error ?? "invalid line", text);
     } else {
@@ -59,13 +61,21 @@ export class Decoder {
     if (record.type === "SIGNAL_GENERATE") {
       const stamp = parseId(record.id);
       this.stats.records++;
-      this.assembler.push(record.node, record.id, stamp?.seconds ?? 0, stamp?.millis ?? 0, {
-        type: record.type,
-        raw: record.raw,
-        bodyStart: 0,
-        source: record.source,
-        ...(record.time ? { time: record.time } : {}),
-      });
+      this.assembler.push(
+        record.node,
+        record.id,
+        stamp?.seconds ?? 0,
+        stamp?.millis ?? 0,
+        {
+          type: record.type,
+          raw: record.raw,
+          bodyStart: 0,
+          source: record.source,
+          fromJson: true,
+          ...(record.time ? { time: record.time } : {}),
+        },
+        stamp?.serial ?? 0,
+      );
       return;
     }
     const parsed = parseLine(record.raw);
@@ -75,12 +85,14 @@ export class Decoder {
     }
     this.stats.records++;
     // The record line's node wins: capture may know it when the raw text does not say.
-    this.assembler.push(record.node ?? parsed.node ?? null, parsed.id!, parsed.seconds!, parsed.millis!, {
-      type: parsed.type!,
-      raw: record.raw,
-      bodyStart: parsed.bodyStart!,
-      source: record.source,
-    });
+    this.assembler.push(
+      record.node ?? parsed.node ?? null,
+      parsed.id!,
+      parsed.seconds!,
+      parsed.millis!,
+      { type: parsed.type!, raw: record.raw, bodyStart: parsed.bodyStart!, source: record.source, fromJson: true },
+      parsed.serial!,
+    );
   }
 
   /** End of an input batch: emit events known to be complete. */
@@ -103,6 +115,6 @@ export class Decoder {
       return;
     }
     this.stats.events++;
-    this.emit(interpretEvent(event, this.options));
+    this.emit(event);
   }
 }

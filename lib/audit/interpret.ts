@@ -28,7 +28,7 @@ export interface InterpretOptions {
   ids: IdNames;
 }
 
-const HEX = /^[0-9A-Fa-f]+$/;
+export const HEX = /^[0-9A-Fa-f]+$/;
 const utf8 = new TextDecoder("utf-8");
 
 /** Decode an untrusted-string field: hex when unquoted and hex-shaped, else as written. */
@@ -47,7 +47,7 @@ export function decodeProctitle(value: string, quoted: boolean): string[] | null
   return argv;
 }
 
-function idName(
+export function idName(
   field: string,
   value: string,
   enriched: FieldMap | undefined,
@@ -65,9 +65,10 @@ function idName(
   return name ?? `unknown(${value})`;
 }
 
-const EXECVE_ARG = /^a\d+(?:\[\d+\])?$/;
+/** EXECVE's argument fields (`a4`, `a5[0]` for one split in parts; a0–a3 are FieldKind.Arg). */
+export const EXECVE_ARG = /^a\d+(?:\[\d+\])?$/;
 
-function kindOf(name: string): FieldKind | undefined {
+export function kindOf(name: string): FieldKind | undefined {
   const kind = FIELD_KINDS.get(name);
   if (kind !== undefined) return kind;
   // A repeated field is stored as `name#2`: interpret it like `name`.
@@ -200,7 +201,7 @@ export function killTarget(syscall: string, args: string[]): { pid: number; scop
   return target;
 }
 
-function buildSyscall(record: DecodedRecord): SyscallInfo {
+export function buildSyscall(record: DecodedRecord): SyscallInfo {
   const { fields, decoded } = record;
   const name = decoded.syscall ?? null;
   const exit = num(fields.exit);

@@ -13,7 +13,10 @@
  *
  * Only the prefix is examined here; the fields are parsed lazily downstream.
  */
+import { detach } from "../strings.ts";
 import { recordTypeName } from "../tables/record-types.ts";
+
+const MAX_STAMP_SECONDS = 8.64e12;
 
 export type LineKind = "record" | "blank" | "comment" | "separator" | "time" | "invalid";
 
@@ -69,18 +72,41 @@ function findWrappedType(text: string): number {
   }
 }
 
-function parseRecordAt(text: string, typeAt: number, node: string | null): ParsedLine {
-  const typeStart = typeAt + 5;
-  const typeEnd = text.indexOf(" ", typeStart);
-  if (typeEnd < 0) return { kind: "invalid", error: "record has a type but no audit(…) stamp" };
-  let type = text.slice(typeStart, typeEnd);
-  if (type.length === 0) return { kind: "invalid", error: "empty record type" };
+/**
+ * Type names by their spelling in the line, in a small direct-mapped cache:
+ * every line goes through here, and a hit costs neither a slice nor a
+ * lookup by string. The names kept are copies (lib/strings.ts `detach`), so
+ * all records of a type share one string that pins no input chunk.
+ */
+const TYPE_SLOTS = 256;
+const typeSpellings: (string | undefined)[] = new Array(TYPE_SLOTS);
+const typeNames: string[] = new Array(TYPE_SLOTS);
+
+function recordType(text: string, start: number, end: number): string {
+  let hash = end - start;
+  for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
+  const slot = (hash ^ (hash >>> 8)) & (TYPE_SLOTS - 1);
+  const spelled = typeSpellings[slot];
+  if (spelled !== undefined && spelled.length === end - start && text.startsWith(spelled, start)) return typeNames[slot]!;
+  const raw = detach(text.slice(start, end));
+  let type = raw;
   // Kernel-log forms number the type; auditd writes UNKNOWN[N] for numbers
   // it has no name for. Name them when we know the number, as ausearch does.
   if (isDigits(type)) type = recordTypeName(Number(type));
   else if (type.startsWith("UNKNOWN[") && type.endsWith("]") && isDigits(type.slice(8, -1))) {
     type = recordTypeName(Number(type.slice(8, -1)));
   }
+  typeSpellings[slot] = raw;
+  typeNames[slot] = type;
+  return type;
+}
+
+function parseRecordAt(text: string, typeAt: number, node: string | null): ParsedLine {
+  const typeStart = typeAt + 5;
+  const typeEnd = text.indexOf(" ", typeStart);
+  if (typeEnd < 0) return { kind: "invalid", error: "record has a type but no audit(…) stamp" };
+  if (typeEnd === typeStart) return { kind: "invalid", error: "empty record type" };
+  const type = recordType(text, typeStart, typeEnd);
   // `msg=audit(` in audit.log, bare `audit(` in kernel-log forms.
   let stampAt = typeEnd + 1;
   if (text.startsWith("msg=", stampAt)) stampAt += 4;
@@ -111,6 +137,8 @@ function parseRecordAt(text: string, typeAt: number, node: string | null): Parse
     }
   }
   if (part !== 2 || digits === 0) return { kind: "invalid", type, error: `malformed audit stamp (${text.slice(open, close)})` };
+  // JS dates end at 8.64e15 ms; a stamp past that is damage, not a time.
+  if (seconds > MAX_STAMP_SECONDS) return { kind: "invalid", type, error: `audit stamp out of range (${text.slice(open, close)})` };
   const stamp = text.slice(open, close);
   let bodyStart = close + 1;
   if (text.charCodeAt(bodyStart) === 0x3a /* : */) bodyStart++;

@@ -1,0 +1,184 @@
+/**
+ * decode's byte writer (lib/audit/event-json.ts) against the reference path
+ * (JSON.stringify of interpretEvent): the same bytes, line by line, over the
+ * golden fixtures, every corpus file, a generated log, hand-made edge cases
+ * and the generated log with characters sprinkled in at random.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { DEFAULT_SEED, Rng, generateString } from "../bench/gen-log.ts";
+import { InputErrors } from "../lib/audit/input-errors.ts";
+import { LineWriter, readInputs } from "../lib/jsonl.ts";
+import { EventStage, type DecodeSettings } from "../lib/pipeline.ts";
+import { corpusDir, fixturesDir, oracleIds } from "./helpers/run.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "wk-event-json-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const noLookup: DecodeSettings = { lookup: false };
+
+function errors(): InputErrors {
+  return new InputErrors({ strict: false, print: () => {}, printLimit: 0 });
+}
+
+/** The reference: every line the stage returns, JSON.stringify'd. */
+async function reference(path: string, settings: DecodeSettings): Promise<string> {
+  const stage = new EventStage(settings, errors());
+  const out: string[] = [];
+  for await (const batch of readInputs([path], stage.errors)) for (const line of stage.push(batch)) out.push(JSON.stringify(line));
+  for (const line of stage.flush()) out.push(JSON.stringify(line));
+  return out.map((line) => `${line}\n`).join("");
+}
+
+/** decode's path: the stage writing bytes to a file. */
+async function fast(path: string, settings: DecodeSettings): Promise<{ text: string; counts: { fast: number; reference: number } }> {
+  const outPath = join(dir, "out.jsonl");
+  const fd = openSync(outPath, "w");
+  try {
+    // A small buffer, so lines also cross flushes.
+    const writer = new LineWriter(fd, 4096);
+    const stage = new EventStage(settings, errors(), writer);
+    for await (const batch of readInputs([path], stage.errors)) expect(stage.push(batch)).toEqual([]);
+    expect(stage.flush()).toEqual([]);
+    writer.flush();
+    return { text: readFileSync(outPath, "utf8"), counts: stage.eventWriter!.counts };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Compares line by line; returns how many events took the fast path and how many the reference one. */
+async function expectSame(path: string, settings: DecodeSettings = oracleIds): Promise<{ fast: number; reference: number }> {
+  const want = (await reference(path, settings)).split("\n");
+  const { text, counts } = await fast(path, settings);
+  const got = text.split("\n");
+  for (let i = 0; i < Math.max(want.length, got.length); i++) {
+    if (got[i] !== want[i]) expect({ line: i + 1, got: got[i] }).toEqual({ line: i + 1, got: want[i] });
+  }
+  return counts;
+}
+
+function walk(path: string): string[] {
+  if (!existsSync(path)) return [];
+  return readdirSync(path).flatMap((name) => {
+    const full = join(path, name);
+    return statSync(full).isDirectory() ? walk(full) : [full];
+  });
+}
+
+const ORACLE_OUTPUT = /\.(ausearch-[\w-]+|aureport)\.txt$/;
+const NOT_INPUT = new Set(["SOURCES.md", "ORACLE-RUNS.tsv", "README.txt"]);
+const corpus = walk(corpusDir)
+  .filter((path) => !ORACLE_OUTPUT.test(path) && !NOT_INPUT.has(path.split("/").pop()!))
+  .sort();
+
+describe("fixtures", () => {
+  for (const name of readdirSync(fixturesDir).filter((n) => n.endsWith(".log")).sort()) {
+    test(name, async () => {
+      const counts = await expectSame(join(fixturesDir, name));
+      expect(counts.fast + counts.reference).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe("corpus", () => {
+  test("the corpus is there", () => expect(corpus.length).toBeGreaterThan(50));
+  for (const path of corpus) test(relative(corpusDir, path), async () => void (await expectSame(path)));
+});
+
+describe("generated log", () => {
+  const { text } = generateString({ seed: DEFAULT_SEED, lines: 20_000 });
+  const path = join(dir, "generated.log");
+  writeFileSync(path, text);
+  // Nearly all of it takes the fast path (AVC records, with words without a value, too).
+  const mostlyFast = (counts: { fast: number; reference: number }) => {
+    expect(counts.fast).toBeGreaterThan(5000);
+    expect(counts.reference).toBeLessThan(counts.fast / 100);
+  };
+  test("20,000 lines, local names", async () => mostlyFast(await expectSame(path)));
+  test("20,000 lines, --no-lookup", async () => mostlyFast(await expectSame(path, noLookup)));
+
+  test("with characters sprinkled in", async () => {
+    // Every shape the scanner has to get right or hand over: quotes, separators,
+    // escapes, non-ASCII, the ENRICHED separator, digits and repeated names.
+    const rng = new Rng(7);
+    const extras = ['"', "'", "=", " ", "  ", "\x1d", "\\", "\x01", "\x00", "\t", "é", "😀", "\ud800", "0", "uid=1 ", "msg='", "a1=", "=x", "__proto__=1 ", "_text=1 ", "7=x "];
+    const lines = text.split("\n").slice(0, 6000);
+    const mutated = lines.map((line, i) => {
+      if (i % 3 !== 0 || line.length === 0) return line;
+      let out = line;
+      for (let n = rng.int(1, 3); n > 0; n--) {
+        const at = rng.int(20, Math.max(20, out.length));
+        out = out.slice(0, at) + rng.pick(extras) + out.slice(at);
+      }
+      return out;
+    });
+    const mutatedPath = join(dir, "mutated.log");
+    writeFileSync(mutatedPath, mutated.join("\n") + "\n");
+    const counts = await expectSame(mutatedPath);
+    expect(counts.fast).toBeGreaterThan(1000);
+    expect(counts.reference).toBeGreaterThan(100);
+  });
+});
+
+describe("edge cases", () => {
+  const cases: Record<string, string[]> = {
+    "names and values": [
+      'type=SYSCALL msg=audit(1700000000.001:1): arch=c000003e syscall=62 success=yes exit=0 a0=7b a1=9 a2=0 a3=0 items=0 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm="kill" exe="/usr/bin/kill" key="a\\b"',
+      "type=OBJ_PID msg=audit(1700000000.001:1): opid=123 oauid=-1 ouid=0 oses=-1 obj=unconfined ocomm=736C656570",
+      "type=PROCTITLE msg=audit(1700000000.001:1): proctitle=6B696C6C002D39003132330000",
+      "type=SYSCALL msg=audit(1700000000.002:2): arch=40000003 syscall=270 success=no exit=-3 a0=1 a1=2 a2=ffffffff a3=0 pid=5 uid=007 auid=4294967295 ses=4294967295 comm=(null) exe=2F7573722F62696E2F74657374 key=6B31016B32",
+      "type=PROCTITLE msg=audit(1700000000.002:2): proctitle=(null)",
+      "type=PROCTITLE msg=audit(1700000000.002:2): proctitle=\"bash -c\"",
+      "type=SYSCALL msg=audit(1700000000.003:3): a1=9 arch=c000003e syscall=62 a0=1 success=maybe exit=12345678901234567890 pid= uid= tty=(none) comm=\"x\" key=(null)",
+      "type=SYSCALL msg=audit(1700000000.004:4): syscall=62 arch=c000003e a0=0 a1=0 comm=28 exe=E282AC key=\"k\"",
+      "type=PROCTITLE msg=audit(1700000000.004:4): proctitle=00",
+      "type=EXECVE msg=audit(1700000000.005:5): argc=4 a0=\"ls\" a1=2D6C a2=E282AC a3=22 a4=5C a5[0]=41 a5_len=2 a10=7F",
+      "type=USER_CMD msg=audit(1700000000.006:6): pid=1 uid=0 auid=1000 ses=2 msg='cwd=\"/root\" cmd=6C73 terminal=pts/0 res=success'",
+      "type=USER_LOGIN msg=audit(1700000000.007:7): pid=1 uid=0 msg='op=login id=1000 acct=\"x\" res=failed' extra='a'b' c",
+      "type=AVC msg=audit(1700000000.008:8): avc:  denied  { read } for  pid=1 comm=\"x\" name=\"y\" scontext=a tcontext=b tclass=file permissive=0",
+      "type=ANOM_ABEND msg=audit(1700000000.009:9): auid=1000 uid=1000 gid=1000 ses=1 pid=4 comm=\"a\" exe=\"/b\" sig=11 res=1",
+      "type=LOGIN msg=audit(1700000000.010:10): pid=1 uid=0 old-auid=4294967295 auid=1000 tty=(none) old-ses=4294967295 ses=1 res=1\x1dUID=\"root\" OLD-AUID=\"unset\" AUID=\"alice \\\"a\\\"\"",
+      "type=SYSCALL msg=audit(1700000000.011:11): arch=c000003e syscall=200 success=yes exit=0 a0=10 a1=9 pid=1 uid=1000 gid=1000 comm=\"a\"\x1dARCH=x86_64 SYSCALL=tkill UID=\"bob\" GID=\"bob\" UID=\"again\"",
+      "type=SYSCALL msg=audit(1700000000.012:12): arch=c000003e syscall=424 success=yes exit=0 a0=3 a1=f a2=0 a3=0 pid=1 uid=0 \x1d\x1dUID=root  EUID",
+      "node=web1 type=SYSCALL msg=audit(1700000000.013:13): arch=c000003e syscall=62 success=yes exit=0 a0=ffffffff a1=f pid=1 uid=0",
+      "type=CWD msg=audit(1700000000.014:14): cwd=\"/tmp\" extra=\"unterminated",
+      "type=PATH msg=audit(1700000000.015:15): item=0 name=\"caf\u00e9\" inode=1",
+      "type=PATH msg=audit(1700000000.016:16): item=0 name=2F746D702F00 inode=1 ouid=0 ogid=0 constructor=1 toString=2 hasOwnProperty=3",
+      "type=UNKNOWN[1334] msg=audit(1700000000.017:17): prog-id=1 op=LOAD",
+      "type=1300 audit(1700000000.018:18): arch=c000003e syscall=62 a0=1 a1=0",
+      "type=SYSCALL msg=audit(4398046511103.019:19): arch=c000003e syscall=1",
+      "type=SYSCALL msg=audit(4398046511104.019:19): arch=c000003e syscall=1",
+      "type=SYSCALL msg=audit(1700000000.1234:20): arch=c000003e syscall=1",
+      "type=SYSCALL msg=audit(01700000000.021:021): arch=C000003E syscall=0x3e exit=-0x3 a0=1 a1=9 sig=0x9",
+      "type=SYSCALL msg=audit(1700000000.022:22): =x = == arch=c000003e syscall=62 a0=1 a1=9 a2= a3 a4",
+      "type=SYSCALL msg=audit(1700000000.023:23): arch=c000003e syscall=62 a0=1 a1=zz",
+      "type=EOE msg=audit(1700000000.023:23): ",
+      "type=EOE msg=audit(1700000000.023:23): ",
+      'type=SYSCALL msg=audit(1700000000.024:24): arch=c000003e syscall=62 uid=1 uid=2',
+      'type=SYSCALL msg=audit(1700000000.025:25): arch=c000003e syscall=62 __proto__=1',
+      'type=SYSCALL msg=audit(1700000000.026:26): arch=c000003e syscall=62 12=x',
+      'type=SYSCALL msg=audit(1700000000.027:27): arch=c000003e syscall=62 x="a\tb" y=a\x7fb',
+      "type=SYSCALL msg=audit(1700000000.028:28): arch=c000003e syscall=62 success=yes exit=0 a0=1 a1=9 proctitle=41 ses=-1 auid=-1",
+      "type=PROCTITLE msg=audit(1700000000.028:28): proctitle=\"\"",
+      "type=PROCTITLE msg=audit(1700000000.028:28): proctitle=6100",
+      '{"kind":"record","type":"SYSCALL","id":"1700000000.029:29","node":"n","raw":"type=SYSCALL msg=audit(1700000000.029:29): arch=c000003e syscall=62 a0=1 a1=9","source":{"line":9,"file":"x","extra":[1]}}',
+      '{"kind":"record","type":"SYSCALL","id":"1700000000.030:30","node":null,"raw":"type=SYSCALL msg=audit(1700000000.030:30): arch=c000003e syscall=62 a0=1 a1=9 comm=\\"\\ud800\\""}',
+      '{"kind":"signal","id":"1:2","passed":"through"}',
+      "type=SYSCALL msg=audit(1700000000.031:31): arch=c000003e syscall=62 a0=1 a1=9 uid=0 comm=\"\u00e9\"",
+    ],
+  };
+  for (const [name, lines] of Object.entries(cases)) {
+    test(name, async () => {
+      const path = join(dir, "edge.log");
+      writeFileSync(path, lines.join("\n") + "\n");
+      for (const settings of [oracleIds, noLookup]) {
+        const counts = await expectSame(path, settings);
+        expect(counts.fast).toBeGreaterThan(10);
+        expect(counts.reference).toBeGreaterThan(5);
+      }
+    });
+  }
+});

@@ -185,6 +185,18 @@ describe("attribute", () => {
     expect(stdout.split("\n").filter(Boolean).length).toBe(10);
   });
 
+  test("ancestry from execve events: the same from raw text (prefilter) as from decoded events, argv from EXECVE", async () => {
+    const file = join(fixturesDir, "ancestry.log");
+    const raw = (await run([script("attribute"), "--no-lookup", file])).lines;
+    const events = await run([script("decode"), "--no-lookup", file]);
+    const viaEvents = (await run([script("attribute")], events.stdout)).lines;
+    expect(viaEvents).toEqual(raw);
+    // PROCTITLE of that execve still shows the old program (bash -c …); EXECVE has the new argv.
+    expect(raw[0].killer.ancestry).toEqual([
+      { pid: 29965, comm: "sh", exe: "/usr/bin/dash", from: "stream", argv: ["cron-wrapper", "-c", "/tmp/fx/wk-sender kill 29963 15; true"] },
+    ]);
+  });
+
   test("reads event lines and signal lines too", async () => {
     const events = await run([script("decode"), "--no-lookup", seed]);
     const fromEvents = await run([script("attribute")], events.stdout);

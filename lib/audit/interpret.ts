@@ -162,6 +162,32 @@ export function decodeRecord(record: PendingRecord, options: InterpretOptions): 
   return out;
 }
 
+/**
+ * argv from an EXECVE record: `argc=N a0=… a1=…`, each argument quoted or
+ * hex, and a long one split as `aI_len=… aI[0]=… aI[1]=…`. null when the
+ * record is incomplete (the kernel drops arguments past its size limit).
+ */
+export function execveArgv(fields: FieldMap, quoted: ReadonlySet<string> | undefined): string[] | null {
+  const argc = Number(fields.argc);
+  if (!Number.isInteger(argc) || argc < 0) return null;
+  const argv: string[] = [];
+  for (let i = 0; i < argc; i++) {
+    const whole = fields[`a${i}`];
+    if (whole !== undefined) {
+      argv.push(decodeEscaped(whole, quoted?.has(`a${i}`) === true));
+      continue;
+    }
+    if (fields[`a${i}_len`] === undefined) return null;
+    let text = "";
+    for (let part = 0; fields[`a${i}[${part}]`] !== undefined; part++) {
+      const name = `a${i}[${part}]`;
+      text += decodeEscaped(fields[name]!, quoted?.has(name) === true);
+    }
+    argv.push(text);
+  }
+  return argv;
+}
+
 function num(value: string | undefined): number | null {
   if (value === undefined || value === "" || !/^-?\d+$/.test(value)) return null;
   return Number(value);

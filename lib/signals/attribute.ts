@@ -7,8 +7,9 @@
  * none on ESRCH (the stale-PID case), one per member for a group kill. The
  * target says what was aimed at even when nothing was hit.
  */
-import type { AncestorInfo, EventLine, Killer, SignalLine, Victim } from "../schema.ts";
-import { decodeEscaped, decodeProctitle } from "../audit/interpret.ts";
+import type { AncestorInfo, DecodedRecord, EventLine, Killer, SignalLine, Victim } from "../schema.ts";
+import { parseFields } from "../audit/fields.ts";
+import { decodeEscaped, decodeProctitle, execveArgv } from "../audit/interpret.ts";
 import { detach } from "../strings.ts";
 import { isKillFamily } from "../tables/kill-family.ts";
 import type { ProcessSighting } from "./prefilter.ts";
@@ -78,6 +79,16 @@ interface StreamProcess {
   comm: string | null;
   exe: string | null;
   argv?: string[];
+  /** The EXECVE record's line, decoded into argv when first needed. */
+  execveRaw?: string;
+}
+
+/** Names of a decoded record's double-quoted fields (a quoted value is text, never hex). */
+function quotedNames(record: DecodedRecord): Set<string> {
+  // The raw line tells: `name="…"`.
+  const names = new Set<string>();
+  for (const match of record.raw.matchAll(/ ([\w\[\]]+)="/g)) names.add(match[1]!);
+  return names;
 }
 
 /**
@@ -99,8 +110,13 @@ export class StreamAncestry {
     const execve = event.syscall?.name === "execve" || event.syscall?.name === "execveat";
     const known = this.lookup(p.pid);
     const entry: StreamProcess = { pid: p.pid, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
-    if (execve && event.syscall?.success !== false && event.proctitle) entry.argv = event.proctitle.map((arg) => detach(arg));
-    else if (known?.argv && known.exe === p.exe) entry.argv = known.argv;
+    if (execve && event.syscall?.success !== false) {
+      // EXECVE holds the new program's argv; the PROCTITLE of an execve can
+      // still show the old one (the kernel caches it per task; seen here).
+      const record = event.records.find((r) => r.type === "EXECVE");
+      const argv = (record && execveArgv(record.fields, quotedNames(record))) ?? event.proctitle;
+      if (argv) entry.argv = argv.map((arg) => detach(arg));
+    } else if (known?.argv && known.exe === p.exe) entry.argv = known.argv;
     this.remember(entry);
   }
 
@@ -112,7 +128,8 @@ export class StreamAncestry {
       comm: rawText(sighting.comm),
       exe: rawText(sighting.exe),
     };
-    if (sighting.proctitle !== undefined) {
+    if (sighting.execve !== undefined) entry.execveRaw = sighting.execve;
+    else if (sighting.proctitle !== undefined) {
       const quoted = sighting.proctitle.startsWith('"');
       const argv = decodeProctitle(quoted ? sighting.proctitle.slice(1, -1) : sighting.proctitle, quoted);
       if (argv) entry.argv = argv;
@@ -142,6 +159,13 @@ export class StreamAncestry {
       const p = this.lookup(pid);
       if (!p) break;
       const ancestor: AncestorInfo = { pid, comm: p.comm, exe: p.exe, from: "stream" };
+      if (p.execveRaw !== undefined) {
+        // Decoded only now: most processes never turn up in a killer's chain.
+        const parsed = parseFields(p.execveRaw, p.execveRaw.indexOf("): ") + 3);
+        const argv = execveArgv(parsed.fields, parsed.quoted);
+        if (argv) p.argv = argv;
+        delete p.execveRaw;
+      }
       if (p.argv) ancestor.argv = p.argv;
       chain.push(ancestor);
       pid = p.ppid;

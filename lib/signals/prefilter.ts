@@ -34,6 +34,7 @@ const NODE = bytesOf("node=");
 const SYSCALL = bytesOf("SYSCALL ");
 const OBJ_PID = bytesOf("OBJ_PID ");
 const PROCTITLE = bytesOf("PROCTITLE ");
+const EXECVE = bytesOf("EXECVE ");
 const EOE = bytesOf("EOE ");
 const SIGNAL_GENERATE = bytesOf("SIGNAL_GENERATE ");
 const ARCH = bytesOf(" arch=");
@@ -57,6 +58,8 @@ export interface ProcessSighting {
   exe: string | null;
   /** The raw proctitle value (hex or quoted), when its record has been seen. */
   proctitle?: string;
+  /** The EXECVE record's whole line: the new program's argv (PROCTITLE may still show the old one). */
+  execve?: string;
 }
 
 function execveNumbers(archHex: string): ReadonlySet<number> {
@@ -168,6 +171,15 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (startsWithAt(bytes, SYSCALL, nameAt, stop)) return this.syscall(bytes, start, stop, line, nameAt, take);
     if (startsWithAt(bytes, OBJ_PID, nameAt, stop) || startsWithAt(bytes, SIGNAL_GENERATE, nameAt, stop)) {
       return take(bytes.toString("utf8", start, stop), line);
+    }
+    if (this.sightings.size > 0 && startsWithAt(bytes, EXECVE, nameAt, stop)) {
+      const id = stampIn(bytes, nameAt, stop);
+      const sighting = id === null ? undefined : this.sightings.get(id);
+      if (sighting) {
+        this.sighted++;
+        sighting.execve = bytes.toString("utf8", start, stop);
+        return;
+      }
     }
     const proctitle = startsWithAt(bytes, PROCTITLE, nameAt, stop);
     if (proctitle || startsWithAt(bytes, EOE, nameAt, stop)) {

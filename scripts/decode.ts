@@ -37,7 +37,11 @@ const command = defineCommand({
       writer,
     );
     try {
-      for await (const batch of readInputs(inputPaths(rawArgs, args._), errors)) stage.push(batch);
+      for await (const batch of readInputs(inputPaths(rawArgs, args._), errors)) {
+        stage.push(batch);
+        // A live pipeline (capture --follow | decode) must see each event now.
+        if (batch.length < 64) writer.flush();
+      }
       stage.flush();
     } finally {
       writer.flush();

@@ -93,8 +93,19 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
       streams.push(single(netlinkRecords({ signal: options.signal, onReady: () => log.info("netlink: listening to the kernel's audit multicast group") })));
     } else {
       const { tracefsRecords } = await import("./sources/tracefs.ts");
+      // The ring buffer's "[LOST N EVENTS]" arrives as a callback: yield it in order, as a gap line.
+      const lost: GapLine[] = [];
+      const records = tracefsRecords({
+        signal: options.signal,
+        filter: options.tracefsFilter,
+        onReady: () => log.info("tracefs: listening to signal:signal_generate"),
+        onLost: (gap) => lost.push(gap),
+      });
       streams.push(
-        single(tracefsRecords({ signal: options.signal, filter: options.tracefsFilter, onReady: () => log.info("tracefs: listening to signal:signal_generate") })),
+        (async function* () {
+          for await (const record of records) yield [...lost.splice(0), record];
+          if (lost.length > 0) yield lost.splice(0);
+        })(),
       );
     }
   }

@@ -9,20 +9,14 @@ import { bait, allocationsBefore, resolveUser, secondsFlag, validateBaitOptions,
 import { WhokilledError } from "../lib/errors.ts";
 import { NS_LAST_PID_FILE, pidInUse, readPidMax, readPidStat } from "../lib/pid-space.ts";
 import type { BaitLine } from "../lib/schema.ts";
-import { spawnVictim } from "./helpers/live.ts";
+import { spawnVictim, trackedChildren } from "./helpers/live.ts";
 import { killOurs, pickFreePid, waitHeld } from "./helpers/pids.ts";
 
 const root = join(import.meta.dir, "..");
 const script = join(root, "scripts", "bait.ts");
 const isRoot = process.getuid?.() === 0;
-const spawned: Bun.Subprocess[] = [];
-
-afterAll(async () => {
-  for (const child of spawned) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await child.exited;
-  }
-});
+const spawned = trackedChildren();
+afterAll(spawned.killAll);
 
 /** Run bait in this process; kill each child as soon as it holds the PID (it is our own child). */
 async function baitAndKill(options: Omit<BaitOptions, "onHold">, signal: NodeJS.Signals = "SIGKILL") {
@@ -42,7 +36,7 @@ async function baitAndKill(options: Omit<BaitOptions, "onHold">, signal: NodeJS.
 
 function runBait(args: string[]) {
   const child = Bun.spawn([process.execPath, script, ...args], { cwd: root, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  spawned.push(child);
+  spawned.add(child);
   return child;
 }
 
@@ -147,7 +141,7 @@ describe.skipIf(!isRoot)("bait on the real kernel (root)", () => {
         [setpriv, "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--", process.execPath, script, "--pid", String(pid), "--timeout", "0.2", "--take-timeout", "20"],
         { cwd: root, stdout: "pipe", stderr: "pipe", stdin: "ignore" },
       );
-      spawned.push(child);
+      spawned.add(child);
       const code = await child.exited;
       last = { code, stdout: await new Response(child.stdout).text(), stderr: await new Response(child.stderr).text() };
       if (code !== 0 && /could not take/.test(last.stderr)) continue; // someone else got there first
@@ -190,7 +184,7 @@ describe.skipIf(!isRoot)("bait on the real kernel (root)", () => {
   test("script: Ctrl-C ends its own child and nothing else, prints the final line, exits 0", async () => {
     const pid = pickFreePid();
     const bystander = spawnVictim(60);
-    spawned.push(bystander);
+    spawned.add(bystander);
     const child = runBait(["--pid", String(pid)]);
     expect(await waitHeld(pid, child.pid, "wk-bait")).toBe(true);
     child.kill("SIGINT");

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { NETLINK_GAP_REASON, netlinkDatagramToRecords, netlinkRecords } from "../lib/sources/netlink.ts";
 import { auditctl, auditStatus } from "../lib/rules/auditctl.ts";
 import type { GapLine, RecordLine } from "../lib/schema.ts";
-import { auditSkipReason, removeKeyNow, removeOnExit, spawnVictim, uniqueKey, waitFor } from "./helpers/live.ts";
+import { auditSkipReason, deadlinePuller, removeKeyNow, removeOnExit, spawnVictim, uniqueKey, waitFor } from "./helpers/live.ts";
 import { buildSender, senderSkipReason } from "./helpers/sender.ts";
 
 /** nlmsghdr (little-endian, as on every Linux target we run on) + body. */
@@ -233,14 +233,7 @@ describe.skipIf(skip !== null || !sender)("netlink on the real kernel", () => {
     children.push(victim);
     const controller = new AbortController();
     const stream = netlinkRecords({ receiveBufferBytes: 4096, signal: controller.signal });
-    // A pull with a deadline that never drops a value: an unfinished next() is kept for the following pull.
-    let pending: Promise<IteratorResult<RecordLine | GapLine>> | null = null;
-    const pull = async (ms: number) => {
-      pending ??= stream.next();
-      const result = await Promise.race([pending, Bun.sleep(ms).then(() => null)]);
-      if (result) pending = null;
-      return result;
-    };
+    const { pull, drain } = deadlinePuller(stream);
     try {
       // The first record (our own EVENT_LISTENER) proves the socket is bound; then stop pulling.
       expect((await pull(5000))?.done).toBe(false);
@@ -271,7 +264,7 @@ describe.skipIf(skip !== null || !sender)("netlink on the real kernel", () => {
     } finally {
       // Abort first: a next() still waiting for data would otherwise hold return() up.
       controller.abort();
-      await pending;
+      await drain();
       await stream.return(undefined);
     }
   }, 30000);

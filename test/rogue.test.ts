@@ -11,24 +11,18 @@ import { aheadOfCursor, rogueVerdict, type RogueAttempt } from "../lib/demo/rogu
 import { pidInUse, readPidStat } from "../lib/pid-space.ts";
 import { auditctlOrThrow } from "../lib/rules/auditctl.ts";
 import type { BaitLine } from "../lib/schema.ts";
-import { auditSkipReason, removeKeyNow, removeOnExit, spawnVictim, uniqueKey, waitFor } from "./helpers/live.ts";
+import { auditSkipReason, removeKeyNow, removeOnExit, spawnVictim, trackedChildren, uniqueKey, waitFor } from "./helpers/live.ts";
 import { pickFreePid } from "./helpers/pids.ts";
 
 const root = join(import.meta.dir, "..");
 const rogueMain = join(root, "lib", "demo", "rogue-main.ts");
 const isRoot = process.getuid?.() === 0;
-const spawned: Bun.Subprocess[] = [];
-
-afterAll(async () => {
-  for (const child of spawned) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await child.exited;
-  }
-});
+const spawned = trackedChildren();
+afterAll(spawned.killAll);
 
 function runRogue(args: string[]) {
   const child = Bun.spawn([process.execPath, rogueMain, "--json", ...args], { cwd: root, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  spawned.push(child);
+  spawned.add(child);
   return child;
 }
 
@@ -51,7 +45,7 @@ describe("rogue: what it may kill", () => {
   });
   test("not a process of ours with another comm", () => {
     const victim = spawnVictim(30);
-    spawned.push(victim);
+    spawned.add(victim);
     const verdict = rogueVerdict(victim.pid, opts);
     expect(verdict).toMatchObject({ go: false, comm: "sleep" });
   });
@@ -119,7 +113,7 @@ describe.skipIf(!isRoot)("rogue on the real kernel (root)", () => {
           ["sh", "-c", '"$@" --ancestor $$; exit $?', "sh", process.execPath, rogueMain, "--json", "--pid", String(pid), "--interval", "0.2", "--for", "0.8"],
           { cwd: root, stdout: "pipe", stderr: "pipe", stdin: "ignore" },
         );
-        spawned.push(rogue);
+        spawned.add(rogue);
         void rogue.exited.then(() => controller.abort());
       },
     })) {
@@ -136,7 +130,7 @@ describe.skipIf(!isRoot)("rogue on the real kernel (root)", () => {
 
   test("bad flags exit 2: PID ≤ 1, an ancestor that is not ours", async () => {
     const stranger = spawnVictim(30);
-    spawned.push(stranger);
+    spawned.add(stranger);
     for (const args of [
       ["--pid", "1", "--ancestor", String(process.pid)],
       ["--pid", "0", "--ancestor", String(process.pid)],
@@ -156,7 +150,7 @@ describe.skipIf(!isRoot)("rogue on the real kernel (root)", () => {
       ["sh", "-c", '"$@" --ancestor $$ & echo "rogue $!"; read line', "sh", process.execPath, rogueMain, "--json", "--pid", String(pid), "--interval", "0.2", "--for", "30"],
       { cwd: root, stdout: "pipe", stderr: "ignore", stdin: "pipe" },
     );
-    spawned.push(sh);
+    spawned.add(sh);
     const reader = sh.stdout.getReader();
     let text = "";
     // Wait for the rogue's PID and its first attempt, so it is surely running.

@@ -10,7 +10,7 @@ import { parseSignalGenerate, signalOrigin, tracefsResultNames } from "../lib/au
 import { findTracefs, lostEvents, tracefsRecords } from "../lib/sources/tracefs.ts";
 import { WhokilledError } from "../lib/errors.ts";
 import type { GapLine, RecordLine } from "../lib/schema.ts";
-import { spawnVictim, tracefsSkipReason, waitFor } from "./helpers/live.ts";
+import { deadlinePuller, spawnVictim, tracefsSkipReason, waitFor } from "./helpers/live.ts";
 import { buildSender, senderSkipReason } from "./helpers/sender.ts";
 import { makeMemoryCgroup, memoryCgroupSkipReason } from "./helpers/cgroup.ts";
 
@@ -266,13 +266,7 @@ describe.skipIf(skip !== null)("tracefs on the real kernel", () => {
       signal: controller.signal,
       onLost: (gap) => gaps.push(gap),
     });
-    let pending: Promise<IteratorResult<RecordLine>> | null = null;
-    const pull = async (ms: number) => {
-      pending ??= stream.next();
-      const result = await Promise.race([pending, Bun.sleep(ms).then(() => null)]);
-      if (result) pending = null;
-      return result;
-    };
+    const { pull, drain } = deadlinePuller(stream);
     try {
       // The first pull starts the instance; the generator then parks at its first yield while 20,000 SIGCONTs pile up.
       const first = pull(10);
@@ -289,7 +283,7 @@ describe.skipIf(skip !== null)("tracefs on the real kernel", () => {
       expect(lost).toBeGreaterThan(0);
     } finally {
       controller.abort();
-      await pending;
+      await drain();
       await stream.return(undefined);
     }
   }, 30000);

@@ -7,7 +7,7 @@
  * none on ESRCH (the stale-PID case), one per member for a group kill. The
  * target says what was aimed at even when nothing was hit.
  */
-import type { AncestorInfo, DecodedRecord, EventLine, Killer, SignalLine, Victim } from "../schema.ts";
+import type { AncestorInfo, EventLine, Killer, SignalLine, Victim } from "../schema.ts";
 import { parseFields } from "../audit/fields.ts";
 import { decodeEscaped, decodeProctitle, execveArgv } from "../audit/interpret.ts";
 import { detach } from "../strings.ts";
@@ -83,14 +83,6 @@ interface StreamProcess {
   execveRaw?: string;
 }
 
-/** Names of a decoded record's double-quoted fields (a quoted value is text, never hex). */
-function quotedNames(record: DecodedRecord): Set<string> {
-  // The raw line tells: `name="…"`.
-  const names = new Set<string>();
-  for (const match of record.raw.matchAll(/ ([\w\[\]]+)="/g)) names.add(match[1]!);
-  return names;
-}
-
 /**
  * Remembers what the stream said about processes (execve events give pid,
  * ppid, comm, exe and argv), so a killer's ancestry can be told from the log
@@ -113,9 +105,11 @@ export class StreamAncestry {
     if (execve && event.syscall?.success !== false) {
       // EXECVE holds the new program's argv; the PROCTITLE of an execve can
       // still show the old one (the kernel caches it per task; seen here).
+      // Its line is kept and decoded, like the prefilter's, only if a chain needs it.
+      // PROCTITLE stays the fallback for an EXECVE record the kernel cut short.
       const record = event.records.find((r) => r.type === "EXECVE");
-      const argv = (record && execveArgv(record.fields, quotedNames(record))) ?? event.proctitle;
-      if (argv) entry.argv = argv.map((arg) => detach(arg));
+      if (record) entry.execveRaw = detach(record.raw);
+      if (event.proctitle) entry.argv = event.proctitle.map((arg) => detach(arg));
     } else if (known?.argv && known.exe === p.exe) entry.argv = known.argv;
     this.remember(entry);
   }

@@ -41,8 +41,6 @@ const ARCH = bytesOf(" arch=");
 const SYSCALL_FIELD = bytesOf(" syscall=");
 const STAMP = bytesOf("audit(");
 
-const interestingByArch = new Map<string, ReadonlySet<number> | null>();
-const execveByArch = new Map<string, ReadonlySet<number>>();
 const PID = bytesOf(" pid=");
 const PPID = bytesOf(" ppid=");
 const COMM = bytesOf(" comm=");
@@ -62,15 +60,6 @@ export interface ProcessSighting {
   execve?: string;
 }
 
-function execveNumbers(archHex: string): ReadonlySet<number> {
-  let set = execveByArch.get(archHex);
-  if (set) return set;
-  const arch = archName(archHex);
-  set = new Set(arch === null ? [] : ["execve", "execveat"].map((name) => syscallNumber(arch, name)).filter((nr) => nr !== null));
-  if (execveByArch.size < 64) execveByArch.set(archHex, set);
-  return set;
-}
-
 /** A field's raw value (hex, or quoted with the quotes removed) and whether it was quoted. */
 function rawValueIn(bytes: Buffer, name: Buffer, from: number, stop: number): string | null {
   const at = bytes.indexOf(name, from);
@@ -85,27 +74,36 @@ function rawValueIn(bytes: Buffer, name: Buffer, from: number, stop: number): st
   return bytes.toString("latin1", start, end);
 }
 
+/** Per `arch=` value (hex): the syscalls attribute interprets, and which of them are execve. */
+interface ArchNumbers {
+  /** The kill family plus execve/execveat (for ancestry). */
+  all: ReadonlySet<number>;
+  execve: ReadonlySet<number>;
+}
+
+const numbersByArch = new Map<string, ArchNumbers | null>();
+
+function archNumbers(archHex: string): ArchNumbers | null {
+  const cached = numbersByArch.get(archHex);
+  if (cached !== undefined) return cached;
+  const arch = archName(archHex);
+  let numbers: ArchNumbers | null = null;
+  if (arch !== null) {
+    const execve = new Set(["execve", "execveat"].map((name) => syscallNumber(arch, name)).filter((nr) => nr !== null));
+    numbers = { all: new Set([...killFamilyNumbers(arch), ...execve]), execve };
+  }
+  // Bounded: arbitrary input cannot grow the cache past a handful of arches.
+  if (numbersByArch.size < 64) numbersByArch.set(archHex, numbers);
+  return numbers;
+}
+
 /**
  * The syscall numbers attribute interprets on this `arch=` value (hex): the
  * kill family, plus execve/execveat for ancestry. null for an arch we cannot
  * judge, whose events are then kept.
  */
 export function signalSyscallNumbers(archHex: string): ReadonlySet<number> | null {
-  const cached = interestingByArch.get(archHex);
-  if (cached !== undefined) return cached;
-  const arch = archName(archHex);
-  let numbers: ReadonlySet<number> | null = null;
-  if (arch !== null) {
-    const set = new Set(killFamilyNumbers(arch));
-    for (const name of ["execve", "execveat"]) {
-      const nr = syscallNumber(arch, name);
-      if (nr !== null) set.add(nr);
-    }
-    numbers = set;
-  }
-  // Bounded: arbitrary input cannot grow the cache past a handful of arches.
-  if (interestingByArch.size < 64) interestingByArch.set(archHex, numbers);
-  return numbers;
+  return archNumbers(archHex)?.all ?? null;
 }
 
 function startsWithAt(bytes: Buffer, prefix: Buffer, at: number, stop: number): boolean {
@@ -249,12 +247,12 @@ export class SignalLinePrefilter implements LinePrefilter {
     const nr = decimalIn(bytes, SYSCALL_FIELD, from, stop);
     const arch = fieldIn(bytes, ARCH, from, stop);
     if (arch !== null && nr >= 0) {
-      const numbers = signalSyscallNumbers(arch);
-      if (numbers !== null && !numbers.has(nr)) {
+      const numbers = archNumbers(arch);
+      if (numbers !== null && !numbers.all.has(nr)) {
         this.skipped++;
         return;
       }
-      if (execveNumbers(arch).has(nr)) return this.sight(bytes, from, stop);
+      if (numbers?.execve.has(nr)) return this.sight(bytes, from, stop);
     }
     const id = stampIn(bytes, from, stop);
     if (id !== null) {

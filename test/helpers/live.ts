@@ -78,3 +78,41 @@ export async function waitFor<T>(check: () => T | undefined | Promise<T | undefi
 export function spawnVictim(seconds = 60): Bun.Subprocess {
   return Bun.spawn(["sleep", String(seconds)], { stdout: "ignore", stderr: "ignore" });
 }
+
+/**
+ * Pull from an async generator with a deadline, never dropping a value: a
+ * next() still unfinished at the deadline is kept for the following pull.
+ * `pull` resolves null when the deadline passes first; `drain` waits for a
+ * kept next() (after an abort, before the generator's return()).
+ */
+export function deadlinePuller<T>(stream: AsyncGenerator<T>) {
+  let pending: Promise<IteratorResult<T>> | null = null;
+  return {
+    async pull(ms: number): Promise<IteratorResult<T> | null> {
+      pending ??= stream.next();
+      const result = await Promise.race([pending, Bun.sleep(ms).then(() => null)]);
+      if (result) pending = null;
+      return result;
+    },
+    async drain(): Promise<void> {
+      await pending;
+    },
+  };
+}
+
+/** Children a test file started; `afterAll(children.killAll)` ends those still running (ours only). */
+export function trackedChildren() {
+  const all: Bun.Subprocess[] = [];
+  return {
+    add<T extends Bun.Subprocess>(child: T): T {
+      all.push(child);
+      return child;
+    },
+    async killAll(): Promise<void> {
+      for (const child of all) {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+        await child.exited;
+      }
+    },
+  };
+}

@@ -11,16 +11,19 @@ import { WhokilledError } from "./errors.ts";
 import type { AnyLine, SourceRef } from "./schema.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
 import { closeSource, openSource, rawChunks, type OpenSource } from "./sources/file.ts";
-import { LineSplitter } from "./sources/lines.ts";
 
 /**
  * Drops raw lines a stage does not need before they become strings (see
- * lib/signals/prefilter.ts). `filter` looks at bytes[start, stop) and calls
- * `take` with the text of each line to keep, in order; it may hold a line and
- * give it later. The bytes are only valid during the call.
+ * lib/signals/prefilter.ts). It takes an input's bytes chunk by chunk, splits
+ * them into lines itself, and calls `take` with the text and line number of
+ * each line to keep, in order; it may hold a line and give it later.
  */
 export interface LinePrefilter {
-  filter(bytes: Buffer, start: number, stop: number, line: number, take: (text: string, line: number) => void): void;
+  /** Where to read a regular file's chunks, saving a copy; any other chunk is accepted too. */
+  readonly readBuffer: Buffer;
+  push(chunk: Buffer, take: (text: string, line: number) => void): void;
+  /** End of one input: its last line if it had no newline. Line numbers start again. */
+  endInput(take: (text: string, line: number) => void): void;
 }
 
 export type InputItem =
@@ -186,21 +189,18 @@ async function* filteredLines(
   prefilter: LinePrefilter,
   signal?: AbortSignal,
 ): AsyncGenerator<InputItem[]> {
-  const splitter = new LineSplitter();
   let items: InputItem[] = [];
   const take = (text: string, line: number) => {
     const item = classifyLine(text, { file, line }, errors);
     if (item) items.push(item);
   };
-  const consider = (bytes: Buffer, start: number, stop: number, line: number) => prefilter.filter(bytes, start, stop, line, take);
-  for await (const chunk of rawChunks(source, 0, undefined, signal, true)) {
-    splitter.scan(chunk, consider);
+  for await (const chunk of rawChunks(source, 0, prefilter.readBuffer.length, signal, prefilter.readBuffer)) {
+    prefilter.push(chunk, take);
     if (items.length > 0) {
       yield items;
       items = [];
     }
   }
-  const last = splitter.flush();
-  if (last) consider(last.bytes, 0, last.bytes.length, last.line);
+  prefilter.endInput(take);
   if (items.length > 0) yield items;
 }

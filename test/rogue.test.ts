@@ -11,7 +11,7 @@ import { aheadOfCursor, rogueVerdict, type RogueAttempt } from "../lib/demo/rogu
 import { pidInUse, readPidStat } from "../lib/pid-space.ts";
 import { auditctlOrThrow } from "../lib/rules/auditctl.ts";
 import type { BaitLine } from "../lib/schema.ts";
-import { auditSkipReason, removeKeyNow, removeOnExit, spawnVictim, trackedChildren, uniqueKey, waitFor } from "./helpers/live.ts";
+import { auditdSkipReason, removeKeyNow, removeOnExit, spawnVictim, trackedChildren, uniqueKey, waitFor } from "./helpers/live.ts";
 import { pickFreePid } from "./helpers/pids.ts";
 
 const root = join(import.meta.dir, "..");
@@ -170,7 +170,8 @@ describe.skipIf(!isRoot)("rogue on the real kernel (root)", () => {
     reader.releaseLock();
   });
 
-  const auditSkip = auditSkipReason();
+  // It reads auditd's log.
+  const auditSkip = auditdSkipReason();
   test.skipIf(auditSkip !== null)(`audit sees kill (syscall 62) with comm rogue-httpd, ESRCH and a hit${auditSkip ? ` [skip: ${auditSkip}]` : ""}`, async () => {
     const pid = pickFreePid();
     const key = uniqueKey("rogue");

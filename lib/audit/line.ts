@@ -16,7 +16,7 @@
 import { detach } from "../strings.ts";
 import { recordTypeName } from "../tables/record-types.ts";
 
-const MAX_STAMP_SECONDS = 8.64e12;
+export const MAX_STAMP_SECONDS = 8.64e12;
 
 export type LineKind = "record" | "blank" | "comment" | "separator" | "time" | "invalid";
 

@@ -10,9 +10,11 @@ import { InputErrors } from "../audit/input-errors.ts";
 import { readInputs, type InputItem } from "../jsonl.ts";
 import { EventStage, type DecodeSettings } from "../pipeline.ts";
 import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
-import { eventToSignal, StreamAncestry } from "./attribute.ts";
+import { StreamAncestry } from "./ancestry.ts";
+import { eventToSignal } from "./attribute.ts";
 import { compileSignalFilter, type SignalFilterOptions } from "./filter.ts";
 import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
+import { idKey } from "../audit/line-bytes.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
 
 export interface SignalStageOptions extends DecodeSettings {
@@ -55,11 +57,11 @@ export function mattersForSignals(event: AssembledEvent): boolean {
 export class SignalStage {
   private readonly events: EventStage;
   private readonly accept: (signal: SignalLine) => boolean;
-  private readonly ancestry = new StreamAncestry();
   private readonly proc: ProcReader | null;
   readonly stats: SignalStageStats = { signals: 0, filtered: 0, gaps: 0, ignored: 0 };
   /** Give this to readInputs: raw lines that cannot matter are skipped before decoding. */
-  readonly prefilter = new SignalLinePrefilter((sighting) => this.ancestry.sighted(sighting));
+  readonly prefilter = new SignalLinePrefilter();
+  private readonly ancestry = new StreamAncestry(this.prefilter.sightings);
 
   constructor(options: SignalStageOptions, errors: InputErrors) {
     this.events = new EventStage({ ...options, eventFilter: mattersForSignals }, errors);
@@ -110,7 +112,8 @@ export class SignalStage {
       return null;
     }
     if (signal.source === "audit") {
-      const chain = this.ancestry.ancestry(signal.killer.ppid);
+      // From raw text the prefilter read ahead to the end of the chunk: ask for the processes as they were at the kill.
+      const chain = this.ancestry.ancestry(signal.killer.ppid, this.prefilter.sightingsAt(idKey(event.id)));
       if (chain.length > 0) signal.killer.ancestry = chain;
     }
     return signal;

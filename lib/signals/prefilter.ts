@@ -2,99 +2,83 @@
  * attribute's fast path over raw audit text: decide from a line's bytes,
  * before it becomes a string, whether it can matter for a signal line.
  *
- * Only SYSCALL records of the kill family (and execve, for ancestry), their
- * OBJ_PID and PROCTITLE records, EOE, and our SIGNAL_GENERATE are kept. On a
- * typical log that is a few per cent of the lines; the rest are counted and
- * skipped without being decoded. Lines that do not start with `type=` or
- * `node=… type=` (JSON lines, kernel-log forms, ausearch separators, garbage)
- * are always kept, so the normal path still handles or reports them.
+ * Only SYSCALL records of the kill family, their OBJ_PID, PROCTITLE and EOE
+ * records, and our SIGNAL_GENERATE are kept for decoding. On a typical log
+ * that is about one line in a hundred; the rest are counted and skipped.
+ * Lines that do not start with `type=` or `node=… type=` (JSON lines,
+ * kernel-log forms, ausearch separators, garbage) are always kept, so the
+ * normal path still handles or reports them.
+ *
+ * It takes whole chunks and splits them itself, in one loop with no call per
+ * line, reading type names, stamps and syscall numbers as bytes; a 210 MB
+ * log costs little more than reading it. Chunks are read straight into its
+ * own memory (`readBuffer`), where a partial last line is moved in front of
+ * the next chunk and kept lines are copied with copyWithin.
  *
  * A PROCTITLE or EOE is kept when its event's SYSCALL was kept. ausearch
  * pastes sometimes put PROCTITLE first, so the last few skipped PROCTITLE
  * lines are held and released if their SYSCALL turns up.
  *
  * execve events only feed the killers' ancestry, and a log has many of them,
- * so they are not decoded at all: pid, ppid, comm and exe are read off the
- * SYSCALL line's bytes, and the argv from its PROCTITLE, and handed to
- * `onProcess` (lib/signals/attribute.ts StreamAncestry).
+ * so they are not decoded at all: their SYSCALL, EXECVE and PROCTITLE lines
+ * go to `sightings` as bytes (lib/signals/ancestry.ts).
  */
+import { ascii, decimalAt, decimalIn, hexAt, hexIn, stampKeyAt, startsWithAt } from "../audit/line-bytes.ts";
+import { ByteArena } from "../byte-arena.ts";
 import type { LinePrefilter } from "../jsonl.ts";
 import { archName } from "../tables/arch.ts";
 import { killFamilyNumbers } from "../tables/kill-family.ts";
 import { syscallNumber } from "../tables/syscalls.ts";
-
-const HELD_LIMIT = 16;
-const WANTED_LIMIT = 4096;
+import { ProcessSightings } from "./ancestry.ts";
 
 type Take = (text: string, line: number) => void;
 
-const bytesOf = (text: string) => Buffer.from(text, "latin1");
-const TYPE = bytesOf("type=");
-const NODE = bytesOf("node=");
-const SYSCALL = bytesOf("SYSCALL ");
-const OBJ_PID = bytesOf("OBJ_PID ");
-const PROCTITLE = bytesOf("PROCTITLE ");
-const EXECVE = bytesOf("EXECVE ");
-const EOE = bytesOf("EOE ");
-const SIGNAL_GENERATE = bytesOf("SIGNAL_GENERATE ");
-const ARCH = bytesOf(" arch=");
-const SYSCALL_FIELD = bytesOf(" syscall=");
-const STAMP = bytesOf("audit(");
+const HELD_LIMIT = 16;
+const WANTED_LIMIT = 4096;
+/** Room for the execve sightings' lines (lib/signals/ancestry.ts): its pages are touched as it fills. */
+const ARENA_BYTES = 8 << 20;
+/** A partial line longer than this waits in a separate buffer (slow, and rare). */
+const CARRY_BYTES = 1 << 20;
+const READ_BYTES = 1 << 20;
 
-const PID = bytesOf(" pid=");
-const PPID = bytesOf(" ppid=");
-const COMM = bytesOf(" comm=");
-const EXE = bytesOf(" exe=");
-const SUCCESS_NO = bytesOf(" success=no");
-const PROCTITLE_FIELD = bytesOf(" proctitle=");
+const NODE = ascii("node=");
+const SYSCALL = ascii("SYSCALL ");
+const SIGNAL_GENERATE = ascii("SIGNAL_GENERATE ");
+const OBJ_PID = ascii("OBJ_PID ");
+const PROCTITLE = ascii("PROCTITLE ");
+const EXECVE = ascii("EXECVE ");
+const EOE = ascii("EOE ");
+const MSG_AUDIT = ascii("msg=audit(");
+const AUDIT_OPEN = ascii("audit(");
+const ARCH_FIRST = ascii(": arch=");
+const SYSCALL_NEXT = ascii(" syscall=");
+const ARCH = ascii(" arch=");
+const PID = ascii(" pid=");
+const SUCCESS_NO = ascii(" success=no");
 
-/** What an execve event says about a process, for ancestry. */
-export interface ProcessSighting {
-  pid: number;
-  ppid: number | null;
-  comm: string | null;
-  exe: string | null;
-  /** The raw proctitle value (hex or quoted), when its record has been seen. */
-  proctitle?: string;
-  /** The EXECVE record's whole line: the new program's argv (PROCTITLE may still show the old one). */
-  execve?: string;
-}
+/** What a syscall number means to attribute, per arch. */
+const SKIP = 0;
+const KILL = 1;
+const EXEC = 2;
 
-/** A field's raw value (hex, or quoted with the quotes removed) and whether it was quoted. */
-function rawValueIn(bytes: Buffer, name: Buffer, from: number, stop: number): string | null {
-  const at = bytes.indexOf(name, from);
-  if (at < 0 || at >= stop) return null;
-  const start = at + name.length;
-  if (bytes[start] === 0x22 /* " */) {
-    const close = bytes.indexOf(0x22, start + 1);
-    return close < 0 || close > stop ? null : `"${bytes.toString("utf8", start + 1, close)}"`;
-  }
-  let end = bytes.indexOf(0x20, start);
-  if (end < 0 || end > stop) end = stop;
-  return bytes.toString("latin1", start, end);
-}
+/** Per AUDIT_ARCH value: kind by syscall number (null: an arch we cannot judge, whose events are kept). */
+const kindsByArch = new Map<number, Uint8Array | null>();
 
-/** Per `arch=` value (hex): the syscalls attribute interprets, and which of them are execve. */
-interface ArchNumbers {
-  /** The kill family plus execve/execveat (for ancestry). */
-  all: ReadonlySet<number>;
-  execve: ReadonlySet<number>;
-}
-
-const numbersByArch = new Map<string, ArchNumbers | null>();
-
-function archNumbers(archHex: string): ArchNumbers | null {
-  const cached = numbersByArch.get(archHex);
+function syscallKinds(arch: number): Uint8Array | null {
+  const cached = kindsByArch.get(arch);
   if (cached !== undefined) return cached;
-  const arch = archName(archHex);
-  let numbers: ArchNumbers | null = null;
-  if (arch !== null) {
-    const execve = new Set(["execve", "execveat"].map((name) => syscallNumber(arch, name)).filter((nr) => nr !== null));
-    numbers = { all: new Set([...killFamilyNumbers(arch), ...execve]), execve };
+  const name = archName(arch.toString(16));
+  let kinds: Uint8Array | null = null;
+  if (name !== null) {
+    const kill = [...killFamilyNumbers(name)];
+    const exec = ["execve", "execveat"].map((syscall) => syscallNumber(name, syscall)).filter((nr) => nr !== null);
+    kinds = new Uint8Array(Math.max(0, ...kill, ...exec) + 1);
+    for (const nr of kill) kinds[nr] = KILL;
+    for (const nr of exec) kinds[nr] = EXEC;
   }
   // Bounded: arbitrary input cannot grow the cache past a handful of arches.
-  if (numbersByArch.size < 64) numbersByArch.set(archHex, numbers);
-  return numbers;
+  if (kindsByArch.size < 64) kindsByArch.set(arch, kinds);
+  return kinds;
 }
 
 /**
@@ -103,174 +87,331 @@ function archNumbers(archHex: string): ArchNumbers | null {
  * judge, whose events are then kept.
  */
 export function signalSyscallNumbers(archHex: string): ReadonlySet<number> | null {
-  return archNumbers(archHex)?.all ?? null;
-}
-
-function startsWithAt(bytes: Buffer, prefix: Buffer, at: number, stop: number): boolean {
-  if (stop < at + prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false;
-  return true;
-}
-
-/** `name=value` in bytes[from, stop): the value as a (fresh) string, or null. */
-function fieldIn(bytes: Buffer, name: Buffer, from: number, stop: number): string | null {
-  const at = bytes.indexOf(name, from);
-  if (at < 0 || at >= stop) return null;
-  const start = at + name.length;
-  let end = bytes.indexOf(0x20, start);
-  if (end < 0 || end > stop) end = stop;
-  return bytes.toString("latin1", start, end);
-}
-
-/** The unsigned decimal at bytes[from…], or -1: no string made. */
-function decimalIn(bytes: Buffer, name: Buffer, from: number, stop: number): number {
-  const at = bytes.indexOf(name, from);
-  if (at < 0 || at >= stop) return -1;
-  let value = 0;
-  let i = at + name.length;
-  for (; i < stop; i++) {
-    const c = bytes[i]!;
-    if (c < 0x30 || c > 0x39) break;
-    value = value * 10 + c - 0x30;
+  const cached = numbersByArchHex.get(archHex);
+  if (cached !== undefined) return cached;
+  const value = /^[0-9a-f]{1,8}$/i.test(archHex) ? Number.parseInt(archHex, 16) : -1;
+  const kinds = value < 0 ? null : syscallKinds(value);
+  let numbers: Set<number> | null = null;
+  if (kinds !== null) {
+    numbers = new Set<number>();
+    for (let nr = 0; nr < kinds.length; nr++) if (kinds[nr] !== SKIP) numbers.add(nr);
   }
-  return i === at + name.length ? -1 : value;
+  if (numbersByArchHex.size < 64) numbersByArchHex.set(archHex, numbers);
+  return numbers;
 }
 
-/** The `SEC.MS:SERIAL` of `audit(…)` in bytes[from, stop). */
-function stampIn(bytes: Buffer, from: number, stop: number): string | null {
-  const open = bytes.indexOf(STAMP, from);
-  if (open < 0 || open >= stop) return null;
-  const close = bytes.indexOf(0x29 /* ) */, open + STAMP.length);
-  return close < 0 || close > stop ? null : bytes.toString("latin1", open + STAMP.length, close);
-}
+const numbersByArchHex = new Map<string, ReadonlySet<number> | null>();
 
 export class SignalLinePrefilter implements LinePrefilter {
   /** Lines judged irrelevant and not decoded. */
   skipped = 0;
-  /** Lines read only for ancestry (execve SYSCALL and PROCTITLE), not decoded. */
+  /** Lines read only for ancestry (execve SYSCALL, EXECVE and PROCTITLE), not decoded. */
   sighted = 0;
-  /** execve ids whose PROCTITLE should complete a sighting. */
-  private sightings = new Map<string, ProcessSighting>();
 
-  constructor(private readonly onProcess: (sighting: ProcessSighting) => void = () => {}) {}
-  private wantedNow = new Set<string>();
-  private wantedBefore = new Set<string>();
-  private held: Array<{ id: string; text: string; line: number }> = [];
+  // Not zeroed: on these VMs a first touch costs ~10 µs a page, so an 18 MB
+  // zero-fill alone would cost more than scanning a 200 MB log.
+  private readonly memory = Buffer.allocUnsafe(ARENA_BYTES + CARRY_BYTES + READ_BYTES);
+  private readonly readStart = ARENA_BYTES + CARRY_BYTES;
+  readonly readBuffer = this.memory.subarray(this.readStart);
+  readonly sightings = new ProcessSightings(new ByteArena(this.memory, 0, ARENA_BYTES));
 
-  filter(bytes: Buffer, start: number, stop: number, line: number, take: Take): void {
+  /** Line number within the current input. */
+  private lineNumber = 0;
+  /** Bytes of a partial line waiting just before readStart. */
+  private carried = 0;
+  /** A partial line too long to carry. */
+  private overflow: Buffer | null = null;
+  private readonly cursor = { end: 0 };
+
+  /** Stamp keys of kept kill-family SYSCALLs → sightings.now then (two generations). */
+  private wantedNow = new Map<number, number>();
+  private wantedBefore = new Map<number, number>();
+  /** execve sightings waiting for their EXECVE and PROCTITLE: stamp key and sequence number. */
+  private readonly pendingKey = new Float64Array(HELD_LIMIT).fill(-1);
+  private readonly pendingSeq = new Float64Array(HELD_LIMIT);
+  private pendingNext = 0;
+  /**
+   * The last HELD_LIMIT skipped PROCTITLE lines, held in case their SYSCALL
+   * comes later: a ring of stamp keys and positions in the chunk, made text
+   * only if still held when the chunk is done.
+   */
+  private readonly heldKey = new Float64Array(HELD_LIMIT).fill(-1);
+  private readonly heldStart = new Int32Array(HELD_LIMIT);
+  private readonly heldStop = new Int32Array(HELD_LIMIT);
+  private readonly heldLine = new Float64Array(HELD_LIMIT);
+  private readonly heldText: Array<string | null> = new Array(HELD_LIMIT).fill(null);
+  private heldNext = 0;
+
+  push(chunk: Buffer, take: Take): void {
+    if (chunk.buffer === this.memory.buffer && chunk.byteOffset === this.memory.byteOffset + this.readStart) {
+      this.scan(chunk.length, take);
+      return;
+    }
+    for (let at = 0; at < chunk.length; at += READ_BYTES) {
+      const piece = chunk.subarray(at, Math.min(at + READ_BYTES, chunk.length));
+      this.memory.set(piece, this.readStart);
+      this.scan(piece.length, take);
+    }
+  }
+
+  endInput(take: Take): void {
+    if (this.overflow) {
+      const line = this.overflow;
+      this.overflow = null;
+      this.lineNumber++;
+      this.line(line, 0, withoutCr(line, 0, line.length), take);
+    } else if (this.carried > 0) {
+      this.lineNumber++;
+      this.line(this.memory, this.readStart - this.carried, withoutCr(this.memory, this.readStart - this.carried, this.readStart), take);
+    }
+    this.carried = 0;
+    this.lineNumber = 0;
+  }
+
+  /** End of all input: held lines never claimed were skipped. */
+  finish(): void {
+    for (let i = 0; i < HELD_LIMIT; i++) {
+      if (this.heldKey[i] === -1) continue;
+      this.heldKey[i] = -1;
+      this.heldText[i] = null;
+      this.skipped++;
+    }
+  }
+
+  /** sightings.now when the kill-family SYSCALL with this event id's stamp key was read, if it was. */
+  sightingsAt(key: number): number | undefined {
+    return this.wantedNow.get(key) ?? this.wantedBefore.get(key);
+  }
+
+  private scan(length: number, take: Take): void {
+    const bytes = this.memory;
+    const end = this.readStart + length;
+    // A newline just past the data stops indexOf there, not in an older chunk's bytes.
+    if (end < bytes.length) bytes[end] = 0x0a;
+    let start = this.readStart - this.carried;
+    if (this.overflow) {
+      const newline = bytes.indexOf(0x0a, this.readStart);
+      if (newline < 0 || newline >= end) {
+        this.overflow = Buffer.concat([this.overflow, bytes.subarray(this.readStart, end)]);
+        return;
+      }
+      const line = Buffer.concat([this.overflow, bytes.subarray(this.readStart, newline)]);
+      this.overflow = null;
+      this.lineNumber++;
+      this.line(line, 0, withoutCr(line, 0, line.length), take);
+      start = newline + 1;
+    }
+    for (;;) {
+      const newline = bytes.indexOf(0x0a, start);
+      if (newline < 0 || newline >= end) break;
+      this.lineNumber++;
+      this.line(bytes, start, newline > start && bytes[newline - 1] === 0x0d ? newline - 1 : newline, take);
+      start = newline + 1;
+    }
+    // Held lines still point into this chunk, which the next read overwrites.
+    for (let i = 0; i < HELD_LIMIT; i++) {
+      if (this.heldKey[i] !== -1 && this.heldText[i] === null) this.heldText[i] = bytes.toString("utf8", this.heldStart[i], this.heldStop[i]);
+    }
+    const rest = end - start;
+    if (rest > CARRY_BYTES) {
+      this.overflow = Buffer.from(bytes.subarray(start, end));
+      this.carried = 0;
+    } else {
+      bytes.copyWithin(this.readStart - rest, start, end);
+      this.carried = rest;
+    }
+  }
+
+  private line(bytes: Buffer, start: number, stop: number, take: Take): void {
     let typeAt = start;
-    if (startsWithAt(bytes, NODE, start, stop)) {
+    if (bytes[start] === 0x6e /* n */ && startsWithAt(bytes, NODE, start, stop)) {
       const space = bytes.indexOf(0x20, start);
-      if (space < 0 || space >= stop) return take(bytes.toString("utf8", start, stop), line);
+      if (space < 0 || space >= stop) return this.keep(bytes, start, stop, take);
       typeAt = space + 1;
     }
-    if (!startsWithAt(bytes, TYPE, typeAt, stop)) return take(bytes.toString("utf8", start, stop), line);
-    const nameAt = typeAt + TYPE.length;
-    if (startsWithAt(bytes, SYSCALL, nameAt, stop)) return this.syscall(bytes, start, stop, line, nameAt, take);
-    if (startsWithAt(bytes, OBJ_PID, nameAt, stop) || startsWithAt(bytes, SIGNAL_GENERATE, nameAt, stop)) {
-      return take(bytes.toString("utf8", start, stop), line);
+    if (
+      stop - typeAt < 6 ||
+      bytes[typeAt] !== 0x74 /* t */ ||
+      bytes[typeAt + 1] !== 0x79 /* y */ ||
+      bytes[typeAt + 2] !== 0x70 /* p */ ||
+      bytes[typeAt + 3] !== 0x65 /* e */ ||
+      bytes[typeAt + 4] !== 0x3d /* = */
+    ) {
+      return this.keep(bytes, start, stop, take);
     }
-    if (this.sightings.size > 0 && startsWithAt(bytes, EXECVE, nameAt, stop)) {
-      const id = stampIn(bytes, nameAt, stop);
-      const sighting = id === null ? undefined : this.sightings.get(id);
-      if (sighting) {
-        this.sighted++;
-        sighting.execve = bytes.toString("utf8", start, stop);
-        return;
-      }
+    const name = typeAt + 5;
+    switch (bytes[name]) {
+      case 0x53 /* S */:
+        if (startsWithAt(bytes, SYSCALL, name, stop)) return this.syscall(bytes, start, stop, name + SYSCALL.length, take);
+        if (startsWithAt(bytes, SIGNAL_GENERATE, name, stop)) return this.keep(bytes, start, stop, take);
+        break;
+      case 0x4f /* O */:
+        if (startsWithAt(bytes, OBJ_PID, name, stop)) return this.keep(bytes, start, stop, take);
+        break;
+      case 0x50 /* P */:
+        if (startsWithAt(bytes, PROCTITLE, name, stop)) return this.proctitle(bytes, start, stop, name + PROCTITLE.length, take);
+        break;
+      case 0x45 /* E */:
+        if (startsWithAt(bytes, EXECVE, name, stop)) return this.execve(bytes, start, stop, name + EXECVE.length, take);
+        if (startsWithAt(bytes, EOE, name, stop)) return this.eoe(bytes, start, stop, name + EOE.length, take);
+        break;
     }
-    const proctitle = startsWithAt(bytes, PROCTITLE, nameAt, stop);
-    if (proctitle || startsWithAt(bytes, EOE, nameAt, stop)) {
-      const id = stampIn(bytes, nameAt, stop);
-      if (proctitle && id !== null && this.completeSighting(id, bytes, nameAt, stop)) return;
-      if (id === null || this.isWanted(id)) return take(bytes.toString("utf8", start, stop), line);
-      if (proctitle) {
-        this.held.push({ id, text: bytes.toString("utf8", start, stop), line });
-        if (this.held.length > HELD_LIMIT) {
-          this.held.shift();
+    this.skip(bytes, start, stop, name, take);
+  }
+
+  private keep(bytes: Buffer, start: number, stop: number, take: Take): void {
+    take(bytes.toString("utf8", start, stop), this.lineNumber);
+  }
+
+  /**
+   * The stamp key of the record whose `msg=audit(` (or `audit(`) starts at
+   * `from`, just after its type; cursor.end is then after the `)`. -1 where
+   * parseLine would find no sound stamp: the line is kept, so the decoder
+   * reports it just as it would without the prefilter.
+   */
+  private stampKey(bytes: Buffer, from: number, stop: number): number {
+    if (startsWithAt(bytes, MSG_AUDIT, from, stop)) return stampKeyAt(bytes, from + MSG_AUDIT.length, stop, this.cursor);
+    if (startsWithAt(bytes, AUDIT_OPEN, from, stop)) return stampKeyAt(bytes, from + AUDIT_OPEN.length, stop, this.cursor);
+    return -1;
+  }
+
+  /** A line of a type attribute never needs: counted, unless its stamp is unsound (then kept, to be reported). */
+  private skip(bytes: Buffer, start: number, stop: number, name: number, take: Take): void {
+    let space = name;
+    while (space < stop && bytes[space] !== 0x20) space++;
+    if (space > name && this.stampKey(bytes, space + 1, stop) >= 0) this.skipped++;
+    else this.keep(bytes, start, stop, take);
+  }
+
+  private syscall(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
+    const key = this.stampKey(bytes, from, stop);
+    if (key < 0) return this.keep(bytes, start, stop, take);
+    let arch = -1;
+    let nr = -1;
+    // The kernel writes `): arch=… syscall=…` first; read it in place, else search.
+    const after = this.cursor.end;
+    if (startsWithAt(bytes, ARCH_FIRST, after, stop)) {
+      arch = hexAt(bytes, after + ARCH_FIRST.length, stop);
+      const next = bytes.indexOf(0x20, after + ARCH_FIRST.length);
+      if (arch >= 0 && startsWithAt(bytes, SYSCALL_NEXT, next, stop)) nr = decimalAt(bytes, next + SYSCALL_NEXT.length, stop);
+    }
+    if (arch < 0 || nr < 0) {
+      arch = hexIn(bytes, ARCH, from, stop);
+      nr = decimalIn(bytes, SYSCALL_NEXT, from, stop);
+    }
+    if (arch >= 0 && nr >= 0) {
+      const kinds = syscallKinds(arch);
+      if (kinds !== null) {
+        const kind = nr < kinds.length ? kinds[nr] : SKIP;
+        if (kind === SKIP) {
           this.skipped++;
+          return;
         }
-        return;
+        if (kind === EXEC) return this.sight(bytes, start, stop, from, key);
       }
     }
-    this.skipped++;
-  }
-
-  /** End of input: held lines never claimed are skipped lines; sightings without argv still count. */
-  finish(): void {
-    this.skipped += this.held.length;
-    this.held = [];
-    for (const sighting of this.sightings.values()) this.onProcess(sighting);
-    this.sightings.clear();
-  }
-
-  private completeSighting(id: string, bytes: Buffer, from: number, stop: number): boolean {
-    const sighting = this.sightings.get(id);
-    if (!sighting) return false;
-    this.sightings.delete(id);
-    this.sighted++;
-    const proctitle = rawValueIn(bytes, PROCTITLE_FIELD, from, stop);
-    if (proctitle !== null) sighting.proctitle = proctitle;
-    this.onProcess(sighting);
-    return true;
+    // The kill family, or a SYSCALL we cannot judge: decode it.
+    this.wantedNow.set(key, this.sightings.now);
+    if (this.wantedNow.size >= WANTED_LIMIT) {
+      this.wantedBefore = this.wantedNow;
+      this.wantedNow = new Map();
+    }
+    const held = this.heldWith(key);
+    if (held >= 0) take(this.claim(held), this.heldLine[held]!);
+    this.keep(bytes, start, stop, take);
   }
 
   /** An execve SYSCALL: note the process, decode nothing. */
-  private sight(bytes: Buffer, from: number, stop: number): void {
+  private sight(bytes: Buffer, start: number, stop: number, from: number, key: number): void {
     this.sighted++;
-    const id = stampIn(bytes, from, stop);
+    const failed = bytes.indexOf(SUCCESS_NO, from);
+    if (failed >= 0 && failed < stop) return;
     const pid = decimalIn(bytes, PID, from, stop);
     if (pid < 0) return;
-    const ppid = decimalIn(bytes, PPID, from, stop);
-    const sighting: ProcessSighting = { pid, ppid: ppid < 0 ? null : ppid, comm: rawValueIn(bytes, COMM, from, stop), exe: rawValueIn(bytes, EXE, from, stop) };
-    if (bytes.indexOf(SUCCESS_NO, from) >= 0 && bytes.indexOf(SUCCESS_NO, from) < stop) return;
-    if (id === null) return this.onProcess(sighting);
-    const held = this.held.findIndex((h) => h.id === id);
+    const seq = this.sightings.addRaw(bytes, start, stop, pid);
+    if (seq < 0) return;
+    const held = this.heldWith(key);
     if (held >= 0) {
-      const [claimed] = this.held.splice(held, 1);
-      const title = /proctitle=(\S+)/.exec(claimed!.text);
-      if (title) sighting.proctitle = title[1]!;
-      return this.onProcess(sighting);
+      const text = Buffer.from(this.claim(held), "utf8");
+      this.sightings.attach(seq, "title", text, 0, text.length);
     }
-    // Bounded: a PROCTITLE normally follows within a few lines.
-    if (this.sightings.size >= HELD_LIMIT) {
-      const oldest = this.sightings.keys().next().value;
-      if (oldest !== undefined) {
-        this.onProcess(this.sightings.get(oldest)!);
-        this.sightings.delete(oldest);
-      }
-    }
-    this.sightings.set(id, sighting);
+    this.pendingKey[this.pendingNext] = key;
+    this.pendingSeq[this.pendingNext] = seq;
+    this.pendingNext = (this.pendingNext + 1) % HELD_LIMIT;
   }
 
-  private syscall(bytes: Buffer, start: number, stop: number, line: number, from: number, take: Take): void {
-    const nr = decimalIn(bytes, SYSCALL_FIELD, from, stop);
-    const arch = fieldIn(bytes, ARCH, from, stop);
-    if (arch !== null && nr >= 0) {
-      const numbers = archNumbers(arch);
-      if (numbers !== null && !numbers.all.has(nr)) {
-        this.skipped++;
-        return;
-      }
-      if (numbers?.execve.has(nr)) return this.sight(bytes, from, stop);
-    }
-    const id = stampIn(bytes, from, stop);
-    if (id !== null) {
-      this.wantedNow.add(id);
-      if (this.wantedNow.size >= WANTED_LIMIT) {
-        this.wantedBefore = this.wantedNow;
-        this.wantedNow = new Set();
-      }
-      const index = this.held.findIndex((h) => h.id === id);
-      if (index >= 0) {
-        const [claimed] = this.held.splice(index, 1);
-        take(claimed!.text, claimed!.line);
-      }
-    }
-    take(bytes.toString("utf8", start, stop), line);
+  /** The pending execve sighting with this stamp key: its slot, or -1. */
+  private pending(key: number): number {
+    if (key < 0) return -1;
+    for (let i = 0; i < HELD_LIMIT; i++) if (this.pendingKey[i] === key) return i;
+    return -1;
   }
 
-  private isWanted(id: string): boolean {
-    return this.wantedNow.has(id) || this.wantedBefore.has(id);
+  private isWanted(key: number): boolean {
+    return this.wantedNow.has(key) || this.wantedBefore.has(key);
   }
+
+  private execve(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
+    const key = this.stampKey(bytes, from, stop);
+    const slot = this.pending(key);
+    if (slot >= 0) {
+      this.sighted++;
+      this.sightings.attach(this.pendingSeq[slot]!, "execve", bytes, start, stop);
+      return;
+    }
+    if (key < 0 || this.isWanted(key)) return this.keep(bytes, start, stop, take);
+    this.skipped++;
+  }
+
+  private proctitle(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
+    const key = this.stampKey(bytes, from, stop);
+    const slot = this.pending(key);
+    if (slot >= 0) {
+      // An execve's PROCTITLE ends its event: the sighting is complete.
+      this.sighted++;
+      this.sightings.attach(this.pendingSeq[slot]!, "title", bytes, start, stop);
+      this.pendingKey[slot] = -1;
+      return;
+    }
+    if (key < 0 || this.isWanted(key)) return this.keep(bytes, start, stop, take);
+    const hold = this.heldNext;
+    this.heldNext = (hold + 1) % HELD_LIMIT;
+    if (this.heldKey[hold] !== -1) this.skipped++; // the oldest held line was never claimed
+    this.heldKey[hold] = key;
+    this.heldLine[hold] = this.lineNumber;
+    if (bytes === this.memory) {
+      this.heldStart[hold] = start;
+      this.heldStop[hold] = stop;
+      this.heldText[hold] = null;
+    } else {
+      this.heldText[hold] = bytes.toString("utf8", start, stop);
+    }
+  }
+
+  /** The held PROCTITLE with this stamp key (oldest first): its slot, or -1. */
+  private heldWith(key: number): number {
+    for (let age = 0; age < HELD_LIMIT; age++) {
+      const slot = (this.heldNext + age) % HELD_LIMIT;
+      if (this.heldKey[slot] === key) return slot;
+    }
+    return -1;
+  }
+
+  /** Release a held line: its text. */
+  private claim(slot: number): string {
+    const text = this.heldText[slot] ?? this.memory.toString("utf8", this.heldStart[slot], this.heldStop[slot]);
+    this.heldKey[slot] = -1;
+    this.heldText[slot] = null;
+    return text;
+  }
+
+  private eoe(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
+    const key = this.stampKey(bytes, from, stop);
+    if (key < 0 || this.isWanted(key)) return this.keep(bytes, start, stop, take);
+    this.skipped++;
+  }
+}
+
+function withoutCr(bytes: Uint8Array, start: number, stop: number): number {
+  return stop > start && bytes[stop - 1] === 0x0d ? stop - 1 : stop;
 }

@@ -122,8 +122,12 @@ export async function* rawChunks(
   startOffset = 0,
   chunkBytes = DEFAULT_CHUNK_BYTES,
   signal?: AbortSignal,
-  /** Read every chunk into one buffer: for callers done with a chunk before asking for the next. */
-  reuseBuffer = false,
+  /**
+   * Read every chunk of a regular file into one buffer, for callers done with
+   * a chunk before asking for the next: true for one of our own, or the
+   * caller's (its length is then the chunk size).
+   */
+  reuseBuffer: boolean | Buffer = false,
 ): AsyncGenerator<Buffer> {
   if (source.gz) {
     yield* skipBytes(gunzipChunks(source, chunkBytes, signal), startOffset);
@@ -140,7 +144,12 @@ export async function* rawChunks(
   for (;;) {
     if (signal?.aborted) return;
     // Off-heap buffers do not press the garbage collector, so fresh ones pile up.
-    const buffer: Buffer = reuseBuffer ? (reused = reused && reused.length >= want ? reused : Buffer.allocUnsafe(want)) : Buffer.allocUnsafe(want);
+    const buffer: Buffer =
+      reuseBuffer === false
+        ? Buffer.allocUnsafe(want)
+        : typeof reuseBuffer !== "boolean"
+          ? reuseBuffer
+          : (reused = reused && reused.length >= want ? reused : Buffer.allocUnsafe(want));
     let n: number;
     try {
       n = await readRetry(source.fd, buffer, position, signal);

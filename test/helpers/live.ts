@@ -15,6 +15,16 @@ export function auditSkipReason(): string | null {
   return null;
 }
 
+/** Why a live test that reads auditd's log cannot run here, or null when it can. */
+export function auditdSkipReason(): string | null {
+  const audit = auditSkipReason();
+  if (audit) return audit;
+  const status = auditctl(["-s"]);
+  const pid = /^pid (\d+)$/m.exec(status.stdout)?.[1];
+  if (!pid || pid === "0" || !existsSync("/var/log/audit/audit.log")) return "auditd is not running (start it with `auditd`; .ci/run does)";
+  return null;
+}
+
 export function tracefsSkipReason(): string | null {
   if (process.getuid?.() !== 0) return "needs root";
   if (!existsSync("/sys/kernel/tracing") && !existsSync("/sys/kernel/debug/tracing")) return "no tracefs mount point";

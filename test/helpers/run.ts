@@ -30,12 +30,18 @@ export async function decodeFiles(paths: string[], settings: DecodeSettings = or
   return { lines, messages, errors: errors.count, stats: stage.stats, folded: stage.decoder.folded };
 }
 
-export async function attributeFiles(paths: string[], filter: SignalFilterOptions = {}, settings: DecodeSettings = oracleIds) {
+/** As attribute runs: raw lines through the byte prefilter, unless `prefilter: false` (every line decoded). */
+export async function attributeFiles(
+  paths: string[],
+  filter: SignalFilterOptions = {},
+  settings: DecodeSettings = oracleIds,
+  { prefilter = true }: { prefilter?: boolean } = {},
+) {
   const messages: string[] = [];
   const errors = new InputErrors({ strict: false, print: (m) => messages.push(m), printLimit: 10_000 });
   const stage = new SignalStage({ ...settings, filter }, errors);
   const lines: Array<SignalLine | GapLine> = [];
-  for await (const batch of readInputs(paths, errors)) lines.push(...stage.push(batch));
+  for await (const batch of readInputs(paths, errors, prefilter ? { prefilter: stage.prefilter } : {})) lines.push(...stage.push(batch));
   lines.push(...stage.flush());
   return { lines, signals: lines.filter((l): l is SignalLine => l.kind === "signal"), messages, errors: errors.count, stats: stage.stats };
 }

@@ -1,0 +1,129 @@
+/**
+ * Reading a raw audit line's bytes without making strings: for the fast
+ * paths that look at many lines and keep few (lib/signals/prefilter.ts).
+ * Values come back as numbers, or as strings only when asked for one.
+ */
+
+import { MAX_STAMP_SECONDS } from "./line.ts";
+
+export const ascii = (text: string): Buffer => Buffer.from(text, "latin1");
+
+const HEX_DIGIT = (() => {
+  const table = new Int8Array(256).fill(-1);
+  for (let c = 0; c < 10; c++) table[0x30 + c] = c;
+  for (let c = 0; c < 6; c++) table[0x61 + c] = table[0x41 + c] = 10 + c;
+  return table;
+})();
+
+/** bytes[at, at + prefix.length) === prefix, within stop. */
+export function startsWithAt(bytes: Uint8Array, prefix: Uint8Array, at: number, stop: number): boolean {
+  if (stop < at + prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** Unsigned decimal digits at bytes[at…]: the value, or -1 when there are none (or over 15). */
+export function decimalAt(bytes: Uint8Array, at: number, stop: number): number {
+  let value = 0;
+  let i = at;
+  for (; i < stop && i - at < 15; i++) {
+    const c = bytes[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    value = value * 10 + c - 0x30;
+  }
+  return i === at ? -1 : value;
+}
+
+/** The unsigned decimal after `name` (e.g. ` pid=`) in bytes[from, stop), or -1. */
+export function decimalIn(bytes: Buffer, name: Uint8Array, from: number, stop: number): number {
+  const at = bytes.indexOf(name, from);
+  if (at < 0 || at >= stop) return -1;
+  return decimalAt(bytes, at + name.length, stop);
+}
+
+/** Up to 8 hex digits at bytes[at…] ending at a space or stop: the value, or -1. */
+export function hexAt(bytes: Uint8Array, at: number, stop: number): number {
+  let value = 0;
+  let i = at;
+  for (; i < stop; i++) {
+    const digit = HEX_DIGIT[bytes[i]!]!;
+    if (digit < 0) break;
+    value = value * 16 + digit;
+  }
+  if (i === at || i - at > 8 || (i < stop && bytes[i] !== 0x20)) return -1;
+  return value;
+}
+
+/** The hex value after `name` (e.g. ` arch=`) in bytes[from, stop), or -1. */
+export function hexIn(bytes: Buffer, name: Uint8Array, from: number, stop: number): number {
+  const at = bytes.indexOf(name, from);
+  if (at < 0 || at >= stop) return -1;
+  return hexAt(bytes, at + name.length, stop);
+}
+
+/**
+ * A field's value as written: hex, or `"text"` with its quotes (so the
+ * caller can tell the two apart), or null when the field is not there.
+ */
+export function rawValueIn(bytes: Buffer, name: Uint8Array, from: number, stop: number): string | null {
+  const at = bytes.indexOf(name, from);
+  if (at < 0 || at >= stop) return null;
+  const start = at + name.length;
+  if (bytes[start] === 0x22 /* " */) {
+    const close = bytes.indexOf(0x22, start + 1);
+    return close < 0 || close > stop ? null : `"${bytes.toString("utf8", start + 1, close)}"`;
+  }
+  let end = bytes.indexOf(0x20, start);
+  if (end < 0 || end > stop) end = stop;
+  return bytes.toString("latin1", start, end);
+}
+
+/**
+ * `SEC.MS:SERIAL)` at bytes[at…] as one number, serial × 1000 + ms, or -1
+ * when it is not a stamp parseLine accepts (or the serial is over 32 bits).
+ * Two events can share it only if their serials and milliseconds both match
+ * (other seconds or nodes): callers use it to keep lines, so a clash keeps an
+ * extra line for the decoder, never drops one. `cursor.end` is then the
+ * index after the `)`.
+ */
+export function stampKeyAt(bytes: Uint8Array, at: number, stop: number, cursor: { end: number }): number {
+  // The checks parseLine makes (lib/audit/line.ts), so a line passing here is
+  // one it accepts. One pass: this runs on nearly every line of a log.
+  let i = at;
+  let seconds = 0;
+  for (; i < stop && i - at <= 13; i++) {
+    const digit = bytes[i]! - 0x30;
+    if (digit < 0 || digit > 9) break;
+    seconds = seconds * 10 + digit;
+  }
+  if (i === at || seconds > MAX_STAMP_SECONDS || bytes[i] !== 0x2e /* . */) return -1;
+  const millisAt = ++i;
+  let millis = 0;
+  for (; i < stop && i - millisAt < 9; i++) {
+    const digit = bytes[i]! - 0x30;
+    if (digit < 0 || digit > 9) break;
+    millis = millis * 10 + digit;
+  }
+  if (i === millisAt || bytes[i] !== 0x3a /* : */) return -1;
+  const serialAt = ++i;
+  let serial = 0;
+  for (; i < stop && i - serialAt < 11; i++) {
+    const digit = bytes[i]! - 0x30;
+    if (digit < 0 || digit > 9) break;
+    serial = serial * 10 + digit;
+  }
+  if (i === serialAt || bytes[i] !== 0x29 /* ) */ || serial > 0xffffffff) return -1;
+  cursor.end = i + 1;
+  return serial * 1000 + millis;
+}
+
+/** The same key from an event id string ("SEC.MS:SERIAL"), or -1. */
+export function idKey(id: string): number {
+  const dot = id.indexOf(".");
+  const colon = id.indexOf(":", dot + 1);
+  if (dot <= 0 || colon < 0) return -1;
+  const millis = Number(id.slice(dot + 1, colon));
+  const serial = Number(id.slice(colon + 1));
+  if (!Number.isInteger(millis) || !Number.isInteger(serial) || millis < 0 || serial < 0) return -1;
+  return serial * 1000 + millis;
+}

@@ -1,0 +1,270 @@
+/**
+ * What the stream said about processes, so a killer's ancestry can be told
+ * from the log alone: execve events give pid, ppid, comm, exe and argv.
+ *
+ * A large log holds tens of thousands of execve events and only a handful of
+ * killers, so sightings are kept as the raw lines' bytes (in a ByteArena) and
+ * decoded only when a chain reaches them. Each sighting has a sequence
+ * number; a lookup can ask for what was known before a given one, so a kill
+ * is explained by the processes as they were then, not by a later exec of a
+ * recycled parent PID read further on in the same chunk.
+ *
+ * Bounded: a ring of `capacity` sightings; older ones are forgotten.
+ */
+import type { AncestorInfo, EventLine } from "../schema.ts";
+import { parseFields } from "../audit/fields.ts";
+import { decodeEscaped, decodeProctitle, execveArgv } from "../audit/interpret.ts";
+import { ascii, decimalIn, rawValueIn } from "../audit/line-bytes.ts";
+import type { ByteArena } from "../byte-arena.ts";
+import { detach } from "../strings.ts";
+
+const PPID = ascii(" ppid=");
+const COMM = ascii(" comm=");
+const EXE = ascii(" exe=");
+const PROCTITLE = ascii(" proctitle=");
+
+export interface StreamProcess {
+  pid: number;
+  ppid: number | null;
+  comm: string | null;
+  exe: string | null;
+  argv?: string[];
+  /** An EXECVE record's line, decoded into argv when first needed. */
+  execveRaw?: string;
+}
+
+/** A raw comm/exe value: `"text"` as written, or hex; `(null)` and `?` are no value. */
+function rawText(value: string | null): string | null {
+  if (value === null || value === "(null)" || value === "?") return null;
+  return value.startsWith('"') ? value.slice(1, -1) : decodeEscaped(value, false);
+}
+
+/** argv from an EXECVE record's line. */
+function execveLineArgv(line: string): string[] | null {
+  const body = line.indexOf("): ");
+  if (body < 0) return null;
+  const parsed = parseFields(line, body + 3);
+  return execveArgv(parsed.fields, parsed.quoted);
+}
+
+const NONE = -1;
+
+export class ProcessSightings {
+  private nextSeq = 0;
+  private readonly pidOf: Int32Array;
+  private readonly seqOf: Float64Array;
+  /** The same pid's sighting before this one, or NONE. */
+  private readonly previousOf: Float64Array;
+  /** Raw lines in the arena: the execve SYSCALL, its EXECVE and its PROCTITLE (NONE when absent). */
+  private readonly syscallAt: Float64Array;
+  private readonly syscallLength: Int32Array;
+  private readonly execveAt: Float64Array;
+  private readonly execveLength: Int32Array;
+  private readonly titleAt: Float64Array;
+  private readonly titleLength: Int32Array;
+  private readonly decoded: Array<StreamProcess | undefined>;
+  /**
+   * pid → its newest sequence number: open addressing on typed arrays (a JS
+   * Map costs ~0.4 µs a set at this size). pid + 1 is stored, 0 is empty;
+   * entries whose sighting left the ring go at the next rebuild.
+   */
+  private readonly tablePid: Int32Array;
+  private readonly tableSeq: Float64Array;
+  private readonly tableShift: number;
+  private tableUsed = 0;
+
+  constructor(
+    private readonly arena: ByteArena,
+    private readonly capacity = 16384,
+  ) {
+    this.pidOf = new Int32Array(capacity);
+    this.seqOf = new Float64Array(capacity).fill(NONE);
+    this.previousOf = new Float64Array(capacity);
+    this.syscallAt = new Float64Array(capacity);
+    this.syscallLength = new Int32Array(capacity);
+    this.execveAt = new Float64Array(capacity);
+    this.execveLength = new Int32Array(capacity);
+    this.titleAt = new Float64Array(capacity);
+    this.titleLength = new Int32Array(capacity);
+    this.decoded = new Array(capacity);
+    const bits = Math.max(4, Math.ceil(Math.log2(capacity * 4)));
+    this.tablePid = new Int32Array(1 << bits);
+    this.tableSeq = new Float64Array(1 << bits);
+    this.tableShift = 32 - bits;
+  }
+
+  /** The sequence number the next sighting gets: "as of now" for `get`. */
+  get now(): number {
+    return this.nextSeq;
+  }
+
+  /** An execve SYSCALL line, kept as bytes. Returns its sequence number, or NONE if it could not be kept. */
+  addRaw(bytes: Uint8Array, start: number, end: number, pid: number): number {
+    const at = this.arena.put(bytes, start, end);
+    if (at < 0) return NONE;
+    const seq = this.add(pid);
+    const slot = seq % this.capacity;
+    this.syscallAt[slot] = at;
+    this.syscallLength[slot] = end - start;
+    return seq;
+  }
+
+  /** The EXECVE or PROCTITLE line of a sighting's event. */
+  attach(seq: number, part: "execve" | "title", bytes: Uint8Array, start: number, end: number): void {
+    const slot = seq % this.capacity;
+    if (this.seqOf[slot] !== seq) return;
+    const at = this.arena.put(bytes, start, end);
+    (part === "execve" ? this.execveAt : this.titleAt)[slot] = at;
+    (part === "execve" ? this.execveLength : this.titleLength)[slot] = end - start;
+    this.decoded[slot] = undefined;
+  }
+
+  /** A process already decoded (from an event line). */
+  addEntry(entry: StreamProcess): number {
+    const seq = this.add(entry.pid);
+    this.decoded[seq % this.capacity] = entry;
+    return seq;
+  }
+
+  /** The newest sighting of `pid` before sequence number `before`. */
+  get(pid: number, before = Number.POSITIVE_INFINITY): StreamProcess | undefined {
+    let seq = this.newest(pid);
+    while (seq !== NONE) {
+      const slot = seq % this.capacity;
+      if (this.seqOf[slot] !== seq) return undefined; // forgotten
+      if (seq < before) return this.entry(slot);
+      seq = this.previousOf[slot]!;
+    }
+    return undefined;
+  }
+
+  private add(pid: number): number {
+    const seq = this.nextSeq++;
+    const slot = seq % this.capacity;
+    this.pidOf[slot] = pid;
+    this.seqOf[slot] = seq;
+    this.syscallAt[slot] = NONE;
+    this.execveAt[slot] = NONE;
+    this.titleAt[slot] = NONE;
+    this.decoded[slot] = undefined;
+    this.previousOf[slot] = this.setNewest(pid, seq);
+    return seq;
+  }
+
+  private newest(pid: number): number {
+    const mask = this.tablePid.length - 1;
+    for (let i = Math.imul(pid, 0x9e3779b1) >>> this.tableShift; ; i = (i + 1) & mask) {
+      const stored = this.tablePid[i]!;
+      if (stored === 0) return NONE;
+      if (stored === pid + 1) return this.tableSeq[i]!;
+    }
+  }
+
+  /** Make `seq` the newest sighting of `pid`; returns the one it replaces, or NONE. */
+  private setNewest(pid: number, seq: number): number {
+    const mask = this.tablePid.length - 1;
+    for (let i = Math.imul(pid, 0x9e3779b1) >>> this.tableShift; ; i = (i + 1) & mask) {
+      const stored = this.tablePid[i]!;
+      if (stored === pid + 1) {
+        const before = this.tableSeq[i]!;
+        this.tableSeq[i] = seq;
+        return before;
+      }
+      if (stored === 0) {
+        this.tablePid[i] = pid + 1;
+        this.tableSeq[i] = seq;
+        if (++this.tableUsed > this.tablePid.length >>> 1) this.rebuild();
+        return NONE;
+      }
+    }
+  }
+
+  /** Keep only pids whose sightings are still in the ring. */
+  private rebuild(): void {
+    this.tablePid.fill(0);
+    this.tableUsed = 0;
+    for (let seq = Math.max(0, this.nextSeq - this.capacity); seq < this.nextSeq; seq++) {
+      const slot = seq % this.capacity;
+      if (this.seqOf[slot] === seq) this.setNewest(this.pidOf[slot]!, seq);
+    }
+  }
+
+  private entry(slot: number): StreamProcess | undefined {
+    const known = this.decoded[slot];
+    if (known) return known;
+    const at = this.syscallAt[slot]!;
+    const length = this.syscallLength[slot]!;
+    if (at === NONE || !this.arena.holds(at, length)) return undefined;
+    const { bytes, start } = this.arena.at(at);
+    const end = start + length;
+    const ppid = decimalIn(bytes, PPID, start, end);
+    const entry: StreamProcess = {
+      pid: this.pidOf[slot]!,
+      ppid: ppid < 0 ? null : ppid,
+      comm: rawText(rawValueIn(bytes, COMM, start, end)),
+      exe: rawText(rawValueIn(bytes, EXE, start, end)),
+    };
+    // EXECVE holds the new program's argv; the PROCTITLE of an execve can
+    // still show the old one (the kernel caches it per task; seen here).
+    // PROCTITLE stays the fallback for an EXECVE record the kernel cut short.
+    let argv: string[] | null = null;
+    const execveAt = this.execveAt[slot]!;
+    if (execveAt !== NONE && this.arena.holds(execveAt, this.execveLength[slot]!)) {
+      argv = execveLineArgv(this.arena.text(execveAt, this.execveLength[slot]!));
+    }
+    const titleAt = this.titleAt[slot]!;
+    if (argv === null && titleAt !== NONE && this.arena.holds(titleAt, this.titleLength[slot]!)) {
+      const title = this.arena.at(titleAt);
+      const value = rawValueIn(title.bytes, PROCTITLE, title.start, title.start + this.titleLength[slot]!);
+      if (value !== null) {
+        const quoted = value.startsWith('"');
+        argv = decodeProctitle(quoted ? value.slice(1, -1) : value, quoted);
+      }
+    }
+    if (argv) entry.argv = argv;
+    this.decoded[slot] = entry;
+    return entry;
+  }
+}
+
+export class StreamAncestry {
+  constructor(readonly sightings: ProcessSightings) {}
+
+  /** Any event with a process: the newest word on that pid (execve events also give argv). */
+  observe(event: EventLine): void {
+    const p = event.process;
+    if (!p || p.pid === null || event.type === "SIGNAL_GENERATE") return;
+    const execve = event.syscall?.name === "execve" || event.syscall?.name === "execveat";
+    const known = this.sightings.get(p.pid);
+    const entry: StreamProcess = { pid: p.pid, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
+    if (execve && event.syscall?.success !== false) {
+      const record = event.records.find((r) => r.type === "EXECVE");
+      if (record) entry.execveRaw = detach(record.raw);
+      if (event.proctitle) entry.argv = event.proctitle.map((arg) => detach(arg));
+    } else if (known?.argv && known.exe === p.exe) entry.argv = known.argv;
+    this.sightings.addEntry(entry);
+  }
+
+  /** Parent first, up to `depth` generations, from sightings before sequence number `before`. */
+  ancestry(ppid: number | null, before = Number.POSITIVE_INFINITY, depth = 16): AncestorInfo[] {
+    const chain: AncestorInfo[] = [];
+    const seen = new Set<number>();
+    let pid = ppid;
+    while (pid !== null && pid > 0 && chain.length < depth && !seen.has(pid)) {
+      seen.add(pid);
+      const p = this.sightings.get(pid, before);
+      if (!p) break;
+      const ancestor: AncestorInfo = { pid, comm: p.comm, exe: p.exe, from: "stream" };
+      if (p.execveRaw !== undefined) {
+        // Decoded only now: most processes never turn up in a killer's chain.
+        const argv = execveLineArgv(p.execveRaw);
+        if (argv) p.argv = argv;
+        delete p.execveRaw;
+      }
+      if (p.argv) ancestor.argv = p.argv;
+      chain.push(ancestor);
+      pid = p.ppid;
+    }
+    return chain;
+  }
+}

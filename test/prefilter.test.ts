@@ -1,0 +1,133 @@
+/**
+ * attribute's byte prefilter (lib/signals/prefilter.ts) must not change what
+ * attribute says: over every fixture, every corpus file and a generated log,
+ * the signal lines with it are the ones without it (every line decoded). Its
+ * own line splitting must not depend on where chunks end, or on CRLF, a
+ * missing last newline, or a line longer than its carry area.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
+import { SignalLinePrefilter } from "../lib/signals/prefilter.ts";
+import { attributeFiles, corpusDir, fixturesDir } from "./helpers/run.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "wk-prefilter-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const generated = join(dir, "generated.log");
+writeFileSync(generated, generateString({ seed: DEFAULT_SEED, lines: 20_000 }).text);
+
+function filesUnder(root: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(root).sort()) {
+    const path = join(root, name);
+    if (statSync(path).isDirectory()) out.push(...filesUnder(path));
+    else if (/\.(log|txt)$/.test(name) && !/ausearch|aureport|SOURCES|README/i.test(name)) out.push(path);
+  }
+  return out;
+}
+
+/** What the prefilter keeps, with line numbers, and its counters, for these chunks of one input. */
+function keptLines(chunks: Buffer[]) {
+  const prefilter = new SignalLinePrefilter();
+  const kept: Array<[string, number]> = [];
+  const take = (text: string, line: number) => kept.push([text, line]);
+  for (const chunk of chunks) prefilter.push(chunk, take);
+  prefilter.endInput(take);
+  prefilter.finish();
+  return { kept, skipped: prefilter.skipped, sighted: prefilter.sighted };
+}
+
+function chunked(bytes: Buffer, size: (i: number) => number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0, i = 0; at < bytes.length; i++) {
+    const n = Math.max(1, size(i));
+    // Fresh copies: the prefilter must not rely on a chunk outliving the call.
+    chunks.push(Buffer.from(bytes.subarray(at, at + n)));
+    at += n;
+  }
+  return chunks;
+}
+
+describe("prefilter line splitting", () => {
+  const sample = readFileSync(generated);
+  const whole = keptLines([sample]);
+  const lineCount = sample.toString("latin1").split("\n").length - 1;
+
+  test("keeps few lines, and accounts for every line", () => {
+    expect(whole.kept.length).toBeGreaterThan(0);
+    expect(whole.kept.length).toBeLessThan(lineCount / 5);
+    expect(whole.kept.length + whole.skipped + whole.sighted).toBe(lineCount);
+  });
+
+  for (const [name, size] of [
+    ["1-byte chunks", () => 1],
+    ["7-byte chunks", () => 7],
+    ["uneven chunks", (i: number) => ((i * 7919) % 4093) + 1],
+    ["64 KiB chunks", () => 65536],
+  ] as const) {
+    test(`same lines from ${name}`, () => {
+      // 1-byte chunks over the whole sample would be slow; the first 300 KB has every kind of line.
+      const bytes = name === "1-byte chunks" ? sample.subarray(0, sample.indexOf(0x0a, 300_000) + 1) : sample;
+      const expected = name === "1-byte chunks" ? keptLines([bytes]) : whole;
+      expect(keptLines(chunked(bytes, size))).toEqual(expected);
+    });
+  }
+
+  test("CRLF, no final newline, and a line longer than the carry area", () => {
+    const syscall =
+      'type=SYSCALL msg=audit(1700000000.001:7): arch=c000003e syscall=62 success=yes exit=0 a0=2a a1=9 a2=0 a3=0 items=0 ppid=1 pid=100 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="k" exe="/k" key=(null)';
+    const objPid = "type=OBJ_PID msg=audit(1700000000.001:7): opid=42 oauid=-1 ouid=0 oses=-1 ocomm=\"v\"";
+    const proctitle = "type=PROCTITLE msg=audit(1700000000.001:7): proctitle=6B";
+    const long = "x".repeat(1_500_000);
+    const other = "type=CWD msg=audit(1700000000.002:8): cwd=\"/\"";
+    const text = [syscall, long, objPid, other, proctitle].join("\r\n");
+    const expected: Array<[string, number]> = [
+      [syscall, 1],
+      [long, 2],
+      [objPid, 3],
+      [proctitle, 5],
+    ];
+    for (const size of [text.length, 1 << 20, 100_000, 4099]) {
+      const result = keptLines(chunked(Buffer.from(text), () => size));
+      expect(result.kept).toEqual(expected);
+      expect(result.skipped).toBe(1);
+    }
+  });
+
+  test("PROCTITLE before its SYSCALL (ausearch pastes) is held and released", () => {
+    const lines = [
+      "type=PROCTITLE msg=audit(1700000000.001:7): proctitle=6B",
+      "type=CWD msg=audit(1700000000.001:7): cwd=\"/\"",
+      "type=SYSCALL msg=audit(1700000000.001:7): arch=c000003e syscall=62 success=yes exit=0 a0=2a a1=9 a2=0 a3=0 items=0 ppid=1 pid=100 comm=\"k\" exe=\"/k\"",
+      "type=PROCTITLE msg=audit(1700000000.005:9): proctitle=6B",
+    ];
+    const result = keptLines(chunked(Buffer.from(lines.join("\n") + "\n"), () => 30));
+    expect(result.kept).toEqual([
+      [lines[0]!, 1],
+      [lines[2]!, 3],
+    ]);
+    expect(result.skipped).toBe(2);
+  });
+});
+
+describe("attribute: the prefilter changes nothing", () => {
+  const inputs = [
+    ...readdirSync(fixturesDir)
+      .filter((name) => name.endsWith(".log"))
+      .map((name) => join(fixturesDir, name)),
+    ...filesUnder(corpusDir),
+    generated,
+  ];
+  test("there are inputs", () => expect(inputs.length).toBeGreaterThan(10));
+  for (const path of inputs) {
+    test(relative(join(import.meta.dir, ".."), path), async () => {
+      const fast = await attributeFiles([path], { probes: true });
+      const full = await attributeFiles([path], { probes: true }, undefined, { prefilter: false });
+      expect(fast.lines).toEqual(full.lines);
+      expect(fast.messages).toEqual(full.messages);
+    });
+  }
+});

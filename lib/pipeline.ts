@@ -9,7 +9,10 @@ import { EventJsonWriter } from "./audit/event-json.ts";
 import { IdNames } from "./audit/ids.ts";
 import { InputErrors } from "./audit/input-errors.ts";
 import { interpretEvent } from "./audit/interpret.ts";
-import type { InputItem, LineWriter } from "./jsonl.ts";
+import { classifyLine, type InputItem, type LineWriter } from "./jsonl.ts";
+import type { ByteRecord } from "./audit/byte-record.ts";
+import { closeSource, openSource } from "./sources/file.ts";
+import { SLOT_COUNT, SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 import type { AnyLine } from "./schema.ts";
 
 export interface DecodeSettings {
@@ -55,17 +58,59 @@ export class EventStage {
 
   /** Feed a batch; returns the lines that are ready (events and passed-through lines, in order). */
   push(items: readonly InputItem[]): AnyLine[] {
-    for (const item of items) {
-      if (item.form === "raw") {
-        this.decoder.pushRaw(item.text, item.source);
-      } else if (item.value.kind === "record") {
-        this.decoder.pushRecord(item.value);
-      } else {
-        this.pass(item.value);
-      }
-    }
+    for (const item of items) this.pushItem(item);
     this.decoder.settle();
     return this.take();
+  }
+
+  private pushItem(item: InputItem): void {
+    if (item.form === "raw") {
+      this.decoder.pushRaw(item.text, item.source);
+    } else if (item.value.kind === "record") {
+      this.decoder.pushRecord(item.value);
+    } else {
+      this.pass(item.value);
+    }
+  }
+
+  /**
+   * Input as bytes from a SlotReader (decode's path): plain ASCII record
+   * lines become records without a string per line; JSON lines and other
+   * forms are read as text, as `push` would. `onBatch` runs after each chunk
+   * with how many lines it had (a short one: a live input, flush now).
+   */
+  bytesSink(file: string, onBatch: (lines: number) => void): SlotLineSink {
+    let lines = 0;
+    return {
+      line: (bytes, start, end, line, slot, ascii) => {
+        lines++;
+        this.pushLineBytes(bytes, start, end, line, slot, ascii, file);
+      },
+      reuse: (slot) => {
+        const held = this.held[slot];
+        if (!held) return;
+        for (const record of held) record.copyOut();
+        held.length = 0;
+      },
+      batch: () => {
+        this.decoder.settle();
+        onBatch(lines);
+        lines = 0;
+      },
+    };
+  }
+
+  /** Records read as bytes, per reader slot, until their slot is reused. */
+  private readonly held: ByteRecord[][] = Array.from({ length: SLOT_COUNT }, () => []);
+
+  private pushLineBytes(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean, file: string): void {
+    if (slot < 0 || bytes[start] === 0x7b /* { */ || (!ascii && !isAsciiRange(bytes, start, end))) {
+      const item = classifyLine(bytes.toString("utf8", start, end), { file, line }, this.errors);
+      if (item) this.pushItem(item);
+      return;
+    }
+    const record = this.decoder.pushBytes(bytes, start, end, line, file);
+    if (record) this.held[slot]!.push(record);
   }
 
   /** End of input: whatever events are still open. */
@@ -83,4 +128,25 @@ export class EventStage {
     this.out = [];
     return ready;
   }
+}
+
+/**
+ * decode's input loop: each path (`-` is stdin) read as bytes into the stage,
+ * which writes to its LineWriter; `onBatch` after each chunk, with its line
+ * count. End with stage.flush().
+ */
+export async function pushFiles(stage: EventStage, paths: readonly string[], onBatch: (lines: number) => void, reader = new SlotReader()): Promise<void> {
+  for (const path of paths) {
+    const source = openSource(path);
+    try {
+      await reader.read(source, stage.bytesSink(path, onBatch));
+    } finally {
+      closeSource(source);
+    }
+  }
+}
+
+function isAsciiRange(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
 }

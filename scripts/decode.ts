@@ -6,8 +6,8 @@
  */
 import { defineCommand } from "citty";
 import { inputArgs, runScript } from "../lib/cli.ts";
-import { readInputs, LineWriter } from "../lib/jsonl.ts";
-import { EventStage } from "../lib/pipeline.ts";
+import { LineWriter } from "../lib/jsonl.ts";
+import { EventStage, pushFiles } from "../lib/pipeline.ts";
 import { inputErrors, inputPaths, logSummary } from "../lib/script-io.ts";
 
 const command = defineCommand({
@@ -37,11 +37,8 @@ const command = defineCommand({
       writer,
     );
     try {
-      for await (const batch of readInputs(inputPaths(rawArgs, args._), errors)) {
-        stage.push(batch);
-        // A live pipeline (capture --follow | decode) must see each event now.
-        if (batch.length < 64) writer.flush();
-      }
+      // Read as bytes (lib/sources/slot-reader.ts); a short chunk means a live pipeline, which must see each event now.
+      await pushFiles(stage, inputPaths(rawArgs, args._), (lines) => lines < 64 && writer.flush());
       stage.flush();
     } finally {
       writer.flush();

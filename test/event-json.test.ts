@@ -11,7 +11,9 @@ import { join, relative } from "node:path";
 import { DEFAULT_SEED, Rng, generateString } from "../bench/gen-log.ts";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { LineWriter, readInputs } from "../lib/jsonl.ts";
-import { EventStage, type DecodeSettings } from "../lib/pipeline.ts";
+import { EventStage, pushFiles, type DecodeSettings } from "../lib/pipeline.ts";
+import { DEFAULT_CHUNK_BYTES } from "../lib/sources/file.ts";
+import { SlotReader } from "../lib/sources/slot-reader.ts";
 import { corpusDir, fixturesDir, oracleIds } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-event-json-"));
@@ -32,15 +34,20 @@ async function reference(path: string, settings: DecodeSettings): Promise<string
   return out.map((line) => `${line}\n`).join("");
 }
 
-/** decode's path: the stage writing bytes to a file. */
-async function fast(path: string, settings: DecodeSettings): Promise<{ text: string; counts: { fast: number; reference: number } }> {
+/**
+ * decode's path: the stage writing bytes to a file, fed lines as bytes
+ * (decode's reader) or as strings (how `record` lines from capture arrive).
+ * The reader's chunks are readInputs' size, so events close in the same order.
+ */
+async function fast(path: string, settings: DecodeSettings, input: "bytes" | "strings" = "bytes"): Promise<{ text: string; counts: { fast: number; reference: number } }> {
   const outPath = join(dir, "out.jsonl");
   const fd = openSync(outPath, "w");
   try {
     // A small buffer, so lines also cross flushes.
     const writer = new LineWriter(fd, 4096);
     const stage = new EventStage(settings, errors(), writer);
-    for await (const batch of readInputs([path], stage.errors)) expect(stage.push(batch)).toEqual([]);
+    if (input === "bytes") await pushFiles(stage, [path], () => {}, new SlotReader(DEFAULT_CHUNK_BYTES));
+    else for await (const batch of readInputs([path], stage.errors)) expect(stage.push(batch)).toEqual([]);
     expect(stage.flush()).toEqual([]);
     writer.flush();
     return { text: readFileSync(outPath, "utf8"), counts: stage.eventWriter!.counts };
@@ -49,13 +56,17 @@ async function fast(path: string, settings: DecodeSettings): Promise<{ text: str
   }
 }
 
-/** Compares line by line; returns how many events took the fast path and how many the reference one. */
+/** Compares line by line, for both inputs; returns how many events took the fast path and how many the reference one. */
 async function expectSame(path: string, settings: DecodeSettings = oracleIds): Promise<{ fast: number; reference: number }> {
   const want = (await reference(path, settings)).split("\n");
-  const { text, counts } = await fast(path, settings);
-  const got = text.split("\n");
-  for (let i = 0; i < Math.max(want.length, got.length); i++) {
-    if (got[i] !== want[i]) expect({ line: i + 1, got: got[i] }).toEqual({ line: i + 1, got: want[i] });
+  let counts = { fast: 0, reference: 0 };
+  for (const input of ["strings", "bytes"] as const) {
+    const result = await fast(path, settings, input);
+    const got = result.text.split("\n");
+    for (let i = 0; i < Math.max(want.length, got.length); i++) {
+      if (got[i] !== want[i]) expect({ input, line: i + 1, got: got[i] }).toEqual({ input, line: i + 1, got: want[i] });
+    }
+    counts = result.counts;
   }
   return counts;
 }
@@ -181,4 +192,75 @@ describe("edge cases", () => {
       }
     });
   }
+});
+
+describe("decode's reader (lib/sources/slot-reader.ts)", () => {
+  /** decode's output with the reader's chunks this small, lines sorted (chunk ends decide when held events close). */
+  async function sortedBytes(path: string, readBytes: number): Promise<string[]> {
+    const outPath = join(dir, `slots-${readBytes}.jsonl`);
+    const fd = openSync(outPath, "w");
+    try {
+      const writer = new LineWriter(fd, 4096);
+      const stage = new EventStage(oracleIds, errors(), writer);
+      await pushFiles(stage, [path], () => {}, new SlotReader(readBytes));
+      stage.flush();
+      writer.flush();
+    } finally {
+      closeSync(fd);
+    }
+    return readFileSync(outPath, "utf8").split("\n").filter(Boolean).sort();
+  }
+  const sortedReference = async (path: string) => (await reference(path, oracleIds)).split("\n").filter(Boolean).sort();
+
+  test("tiny chunks: lines cut anywhere, slots reused while their events are open", async () => {
+    const { text } = generateString({ seed: DEFAULT_SEED + 3, lines: 3000 });
+    const path = join(dir, "tiny-chunks.log");
+    writeFileSync(path, text);
+    const want = await sortedReference(path);
+    for (const size of [997, 4096]) expect(await sortedBytes(path, size)).toEqual(want);
+  });
+
+  test("CRLF, a line longer than the carry area, non-ASCII lines, JSON lines, no final newline", async () => {
+    const stamp = (n: number) => `msg=audit(1700000000.${String(n).padStart(3, "0")}:${n})`;
+    const lines = [
+      `type=SYSCALL ${stamp(1)}: arch=c000003e syscall=62 success=yes exit=0 a0=2a a1=9 a2=0 a3=0 items=0 ppid=1 pid=100 auid=0 uid=0 comm="k" exe="/k" key=(null)\r`,
+      `type=OBJ_PID ${stamp(1)}: opid=42 oauid=-1 ouid=0 oses=-1 ocomm="v"`,
+      `type=USER_CMD ${stamp(2)}: pid=1 uid=0 msg='cwd="/" cmd=${"41".repeat(50_000)} res=success'`,
+      `type=PROCTITLE ${stamp(1)}: proctitle=6B`,
+      `type=USER_END ${stamp(3)}: pid=1 uid=0 msg='op=PAM:session_close acct="jürgen" res=success'`,
+      JSON.stringify({ kind: "record", type: "CWD", id: "1700000000.004:4", node: null, raw: `type=CWD ${stamp(4)}: cwd="/"`, source: { file: "x", line: 1 } }),
+      `type=CWD ${stamp(5)}: cwd="/tmp"`,
+    ];
+    const path = join(dir, "odd-lines.log");
+    writeFileSync(path, lines.join("\n"));
+    const want = await sortedReference(path);
+    expect(want.length).toBe(5);
+    for (const size of [64, 1000, 1 << 20]) expect(await sortedBytes(path, size)).toEqual(want);
+  });
+});
+
+test("decode's reader: a record held in an open event outlives its slot (copied out before reuse)", async () => {
+  const stamp = (n: number) => `msg=audit(1700000000.000:${n})`;
+  const lines = [`type=SYSCALL ${stamp(1)}: arch=c000003e syscall=62 success=yes exit=0 a0=2a a1=9 a2=0 a3=0 items=0 ppid=1 pid=100 auid=0 uid=0 comm="k" exe="/k" key=(null)`];
+  // Standalone records in between: far more bytes than the reader's four slots hold.
+  for (let n = 2; n < 200; n++) lines.push(`type=USER_CMD ${stamp(n)}: pid=${n} uid=0 msg='cwd="/" cmd=6C73 res=success'`);
+  lines.push(`type=OBJ_PID ${stamp(1)}: opid=42 oauid=-1 ouid=0 oses=-1 ocomm="v"`, `type=PROCTITLE ${stamp(1)}: proctitle=6B`);
+  const path = join(dir, "held-across-slots.log");
+  writeFileSync(path, lines.join("\n") + "\n");
+  const outPath = join(dir, "held.jsonl");
+  const fd = openSync(outPath, "w");
+  try {
+    const writer = new LineWriter(fd, 4096);
+    const stage = new EventStage(oracleIds, errors(), writer);
+    await pushFiles(stage, [path], () => {}, new SlotReader(1000));
+    stage.flush();
+    writer.flush();
+  } finally {
+    closeSync(fd);
+  }
+  const events = readFileSync(outPath, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+  const kill = events.find((event) => event.id === "1700000000.000:1");
+  expect(kill.records.map((r: { raw: string }) => r.raw)).toEqual([lines[0], lines[lines.length - 2], lines[lines.length - 1]]);
+  expect(kill.targets).toEqual([{ pid: 42, comm: "v", uid: 0, user: "root", auid: null, ses: null }]);
+  expect(events.length).toBe(199);
 });

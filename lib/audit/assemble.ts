@@ -20,6 +20,7 @@
  */
 import type { SourceRef } from "../schema.ts";
 import { detach } from "../strings.ts";
+import { ByteRecord, sameBody } from "./byte-record.ts";
 import { recordTypeNumber } from "../tables/record-types.ts";
 
 export interface PendingRecord {
@@ -59,6 +60,8 @@ interface OpenEvent extends AssembledEvent {
   /** The record count when the event became complete (PROCTITLE after SYSCALL), or -1. */
   completeAt: number;
   closed: boolean;
+  /** The key shares no memory with an input chunk (made from bytes), so needs no copy to outlive it. */
+  keyIsCopy: boolean;
 }
 
 /** Types whose records never share an event with others. */
@@ -80,6 +83,8 @@ const RECENTLY_CLOSED_LIMIT = 8192;
 
 /** The same record text (ignoring prefixes such as node= or a kernel-log wrapper). */
 function isSameRecord(a: PendingRecord, b: PendingRecord): boolean {
+  // Most records of an event are compared here: do not make strings of lines read as bytes.
+  if (a instanceof ByteRecord && b instanceof ByteRecord && a.bytes !== null && b.bytes !== null) return sameBody(a, b);
   if (a.type !== b.type || a.raw.length - a.bodyStart !== b.raw.length - b.bodyStart) return false;
   return a.raw.endsWith(b.raw.slice(b.bodyStart));
 }
@@ -121,8 +126,11 @@ export class EventAssembler {
     this.holdRecords = options.holdRecords ?? 256;
   }
 
-  /** Add one record (`serial` is the id's last part); may emit zero or more events. */
-  push(node: string | null, id: string, seconds: number, millis: number, record: PendingRecord, serial: number): void {
+  /**
+   * Add one record (`serial` is the id's last part); may emit zero or more
+   * events. `idIsCopy`: id and node share no memory with an input chunk.
+   */
+  push(node: string | null, id: string, seconds: number, millis: number, record: PendingRecord, serial: number, idIsCopy = false): void {
     const type = record.type;
     let standalone = this.standaloneCache.get(type);
     if (standalone === undefined) {
@@ -150,7 +158,7 @@ export class EventAssembler {
         this.lateEoe++;
         return;
       }
-      event = { node, id, seconds, millis, records: [], key, serial, hasSyscall: false, completeAt: -1, closed: false };
+      event = { node, id, seconds, millis, records: [], key, serial, hasSyscall: false, completeAt: -1, closed: false, keyIsCopy: idIsCopy };
       if (wasClosed) {
         event.warnings = ["records of this event arrived after it was closed; they form a second event with the same id"];
       }
@@ -229,7 +237,7 @@ export class EventAssembler {
     if (others > 0) this.openSerials.set(event.serial, others);
     else this.openSerials.delete(event.serial);
     // A copy: the key is a slice of its input chunk, and this set outlives the chunk.
-    this.closedNow.add(detach(event.key));
+    this.closedNow.add(event.keyIsCopy ? event.key : detach(event.key));
     if (this.closedNow.size >= RECENTLY_CLOSED_LIMIT) {
       this.closedBefore = this.closedNow;
       this.closedNow = new Set();

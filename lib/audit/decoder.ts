@@ -9,7 +9,14 @@
 import type { RecordLine, SourceRef } from "../schema.ts";
 import { EventAssembler, type AssembledEvent, type AssemblerOptions } from "./assemble.ts";
 import { InputErrors } from "./input-errors.ts";
-import { parseLine, parseId } from "./line.ts";
+import { ByteRecord } from "./byte-record.ts";
+import { startsWithAt } from "./line-bytes.ts";
+import { MAX_STAMP_SECONDS, parseLine, parseId, TypeNames } from "./line.ts";
+
+const NODE = Buffer.from("node=");
+const TYPE = Buffer.from("type=");
+const MSG = Buffer.from("msg=");
+const AUDIT_OPEN = Buffer.from("audit(");
 
 export interface DecoderOptions extends AssemblerOptions {
   errors: InputErrors;
@@ -54,6 +61,123 @@ export class Decoder {
     } else {
       this.stats.structural++;
     }
+  }
+
+  /**
+   * One raw line as ASCII bytes in reader memory (lib/sources/slot-reader.ts).
+   * A plain `[node=… ]type=… msg=audit(…):` line becomes a ByteRecord with no
+   * string made; any other form goes the string way (pushRaw), which also
+   * reports what is wrong with a bad line. Returns the ByteRecord, if one was
+   * made, so the caller can copy it out before its memory is reused.
+   */
+  pushBytes(bytes: Buffer, start: number, end: number, line: number, file: string): ByteRecord | null {
+    let typeAt = start;
+    let node: string | null = null;
+    if (bytes[start] === 0x6e /* n */ && startsWithAt(bytes, NODE, start, end)) {
+      let space = start + 5;
+      while (space < end && bytes[space] !== 0x20) space++;
+      if (space > start + 5 && space < end && startsWithAt(bytes, TYPE, space + 1, end)) {
+        node = this.nodeName(bytes, start + 5, space);
+        typeAt = space + 1;
+      } else typeAt = -1;
+    } else if (!startsWithAt(bytes, TYPE, start, end)) typeAt = -1;
+    const parsed = typeAt < 0 ? -1 : this.parseHeader(bytes, typeAt, end);
+    if (parsed < 0) {
+      this.pushRaw(bytes.toString("latin1", start, end), { file, line });
+      return null;
+    }
+    const header = this.header;
+    const record = new ByteRecord(header.type, bytes, start, end, header.bodyStart - start, file, line);
+    this.stats.records++;
+    this.assembler.push(node, header.id, header.seconds, header.millis, record, header.serial, true);
+    return record;
+  }
+
+  /** parseRecordAt's checks on bytes, into `header`; -1 for anything it would not take as is. */
+  private parseHeader(bytes: Buffer, typeAt: number, end: number): number {
+    const typeStart = typeAt + 5;
+    let typeEnd = typeStart;
+    while (typeEnd < end && bytes[typeEnd] !== 0x20) typeEnd++;
+    if (typeEnd === end || typeEnd === typeStart) return -1;
+    const type = this.types.name(bytes, typeStart, typeEnd);
+    if (type === null) return -1;
+    let at = typeEnd + 1;
+    if (startsWithAt(bytes, MSG, at, end)) at += 4;
+    if (!startsWithAt(bytes, AUDIT_OPEN, at, end)) return -1;
+    const open = at + 6;
+    let seconds = 0;
+    let millis = 0;
+    let serial = 0;
+    let part = 0;
+    let digits = 0;
+    let close = open;
+    for (; close < end; close++) {
+      const c = bytes[close]!;
+      if (c >= 0x30 && c <= 0x39) {
+        const d = c - 0x30;
+        if (part === 0) seconds = seconds * 10 + d;
+        else if (part === 1) millis = millis * 10 + d;
+        else serial = serial * 10 + d;
+        digits++;
+      } else if (digits > 0 && ((part === 0 && c === 0x2e) || (part === 1 && c === 0x3a))) {
+        part++;
+        digits = 0;
+      } else break;
+    }
+    if (close === end || bytes[close] !== 0x29 /* ) */ || part !== 2 || digits === 0 || seconds > MAX_STAMP_SECONDS) return -1;
+    let bodyStart = close + 1;
+    if (bytes[bodyStart] === 0x3a /* : */ && bodyStart < end) bodyStart++;
+    while (bodyStart < end && bytes[bodyStart] === 0x20) bodyStart++;
+    const header = this.header;
+    header.type = type;
+    header.id = this.idString(bytes, open, close);
+    header.seconds = seconds;
+    header.millis = millis;
+    header.serial = serial;
+    header.bodyStart = bodyStart;
+    return 0;
+  }
+
+  private readonly header = { type: "", id: "", seconds: 0, millis: 0, serial: 0, bodyStart: 0 };
+  /** The last stamp's spelling and its string: most records share their event's stamp with the line before. */
+  private lastStamp = new Uint8Array(64);
+  private lastStampLength = -1;
+  private lastId = "";
+
+  private idString(bytes: Buffer, start: number, end: number): string {
+    const length = end - start;
+    if (length === this.lastStampLength) {
+      const last = this.lastStamp;
+      let i = 0;
+      while (i < length && last[i] === bytes[start + i]) i++;
+      if (i === length) return this.lastId;
+    }
+    this.lastId = bytes.toString("latin1", start, end);
+    if (length <= this.lastStamp.length) {
+      for (let i = 0; i < length; i++) this.lastStamp[i] = bytes[start + i]!;
+      this.lastStampLength = length;
+    } else this.lastStampLength = -1;
+    return this.lastId;
+  }
+  private readonly types = new TypeNames();
+  private lastNodeBytes: Buffer | null = null;
+  private lastNode = "";
+
+  private nodeName(bytes: Buffer, start: number, end: number): string {
+    const last = this.lastNodeBytes;
+    if (last !== null && last.length === end - start) {
+      let same = true;
+      for (let i = 0; i < last.length; i++) {
+        if (last[i] !== bytes[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.lastNode;
+    }
+    this.lastNodeBytes = Buffer.from(bytes.subarray(start, end));
+    this.lastNode = bytes.toString("latin1", start, end);
+    return this.lastNode;
   }
 
   /** One `record` line from capture. */
@@ -112,9 +236,12 @@ export class Decoder {
   private emitEvent(event: AssembledEvent): void {
     if (this.options.eventFilter && !this.options.eventFilter(event)) {
       this.stats.skipped++;
+      for (const record of event.records) if (record instanceof ByteRecord) record.release();
       return;
     }
     this.stats.events++;
     this.emit(event);
+    // Written: lines read as bytes no longer hold their reader memory.
+    for (const record of event.records) if (record instanceof ByteRecord) record.release();
   }
 }

@@ -46,6 +46,7 @@ import { isKillFamily, KILL_FAMILY, toSigned32 } from "../tables/kill-family.ts"
 import { signalName } from "../tables/signals.ts";
 import { syscallName } from "../tables/syscalls.ts";
 import type { AssembledEvent, PendingRecord } from "./assemble.ts";
+import { ByteRecord } from "./byte-record.ts";
 import { FieldKind } from "./field-types.ts";
 import { FieldNames, hashOf, MAX_NAMES } from "./field-names.ts";
 import type { IdNames } from "./ids.ts";
@@ -58,6 +59,11 @@ import {
   interpretEvent,
   type InterpretOptions,
 } from "./interpret.ts";
+
+/** What the writer needs of a record's text: slices (a string, or the line's bytes read as Latin-1). */
+interface TextSource {
+  slice(start: number, end: number): string;
+}
 
 const SPACE = 0x20;
 const GS = 0x1d;
@@ -148,7 +154,7 @@ function digitsValue(line: Uint8Array, start: number, end: number): number {
 }
 
 /** Number(value) as interpret.ts computes it, without slicing when the value is plain digits. */
-function numberOf(text: string, line: Uint8Array, start: number, end: number): number {
+function numberOf(text: TextSource, line: Uint8Array, start: number, end: number): number {
   const n = digitsValue(line, start, end);
   return n >= 0 ? n : Number(text.slice(start, end));
 }
@@ -237,6 +243,8 @@ export class EventJsonWriter {
   private bytes = new Uint8Array(4096);
   /** The record's line as bytes (ASCII: one per UTF-16 unit). */
   private line = Buffer.allocUnsafe(1 << 16);
+  /** Slices of `line` as strings, for a record read as bytes (no `raw` string made). */
+  private readonly lineText: TextSource = { slice: (start, end) => this.line.toString("latin1", start, end) };
 
   // The current record's main fields, in order: name id, value in the line, value in rec, quoted.
   private fName = new Int32Array(256);
@@ -414,12 +422,23 @@ export class EventJsonWriter {
 
   /** One record into `rec`, and into the summary when it feeds it. False: leave the event to the reference path. */
   private record(record: PendingRecord, first: boolean): boolean {
-    const text = record.raw;
-    const length = text.length;
-    this.reserveRecord(length, record.type.length);
-    // One native copy to bytes, which also tells ASCII lines (one byte per unit) from the rest.
+    let text: TextSource;
+    let length: number;
+    if (record instanceof ByteRecord && record.bytes !== null) {
+      // Read as ASCII bytes: copied as they are, and sliced into strings only where a value needs one.
+      length = record.length;
+      this.reserveRecord(length, record.type.length);
+      record.bytes.copy(this.line, 0, record.start, record.end);
+      text = this.lineText;
+    } else {
+      const raw = record.raw;
+      length = raw.length;
+      this.reserveRecord(length, record.type.length);
+      // One native copy to bytes, which also tells ASCII lines (one byte per unit) from the rest.
+      if (this.line.write(raw, 0, "utf8") !== length) return false;
+      text = raw;
+    }
     const line = this.line;
-    if (line.write(text, 0, "utf8") !== length) return false;
     // The prefix (type, stamp) to raw here; the scans write the rest.
     this.raw.pos = copyEscaped(line, 0, record.bodyStart, this.raw.buf, 0);
     const recordStart = this.rec.pos;
@@ -430,7 +449,10 @@ export class EventJsonWriter {
     p = writeString(out, p, record.type);
     p = putBytes(out, p, B.fieldsOpen);
     this.rec.pos = p;
-    const gs = text.indexOf("\u001d", record.bodyStart);
+    // A sentinel: past `length` the scratch buffer holds older lines (reserveRecord left room).
+    line[length] = GS;
+    const gsAt = line.indexOf(GS, record.bodyStart);
+    const gs = gsAt < length ? gsAt : -1;
     this.hasMsg = false;
     this.msg.pos = 0;
     this.enr.pos = 0;
@@ -688,7 +710,7 @@ export class EventJsonWriter {
   // ------------------------------------------------------------ decoded
 
   /** interpret.ts decodeRecord's `decoded` map, written to rec. */
-  private decode(text: string, line: Uint8Array, type: string): boolean {
+  private decode(text: TextSource, line: Uint8Array, type: string): boolean {
     const isSyscall = type === "SYSCALL";
     const isExecve = type === "EXECVE";
     const isProctitle = type === "PROCTITLE";
@@ -838,7 +860,7 @@ export class EventJsonWriter {
   }
 
   /** decodeEscaped: a hex-encoded untrusted string (unquoted, even, all hex) is decoded; otherwise nothing. */
-  private decodeEscapedField(id: number, text: string, line: Uint8Array, start: number, end: number, quoted: boolean): void {
+  private decodeEscapedField(id: number, text: TextSource, line: Uint8Array, start: number, end: number, quoted: boolean): void {
     if (quoted) return;
     const n = this.unhex(line, start, end);
     if (n === -1) return;
@@ -864,7 +886,7 @@ export class EventJsonWriter {
    * decodeProctitle → argv joined with spaces; for the event's first
    * PROCTITLE also the argv array (`summary`).
    */
-  private decodeProctitleField(id: number, k: number, text: string, line: Uint8Array, summary: boolean): void {
+  private decodeProctitleField(id: number, k: number, text: TextSource, line: Uint8Array, summary: boolean): void {
     const start = this.fStart[k]!;
     const end = this.fEnd[k]!;
     if (start === end || bytesAre(line, start, end, NULL_TEXT)) return;
@@ -947,7 +969,7 @@ export class EventJsonWriter {
   }
 
   /** idName: unset, the ENRICHED tail's name, the local name, or unknown(N). */
-  private decodeIdField(id: number, text: string, line: Uint8Array, start: number, end: number): void {
+  private decodeIdField(id: number, text: TextSource, line: Uint8Array, start: number, end: number): void {
     if (isUnset(line, start, end)) {
       this.putDecodedBytes(id, B.unset);
       return;
@@ -977,7 +999,7 @@ export class EventJsonWriter {
   // ------------------------------------------------------------ summary
 
   /** num(): an optional minus and digits, else null (NaN here). */
-  private numberField(id: number, text: string, line: Uint8Array): number {
+  private numberField(id: number, text: TextSource, line: Uint8Array): number {
     const k = this.field(id);
     if (k < 0) return Number.NaN;
     let start = this.fStart[k]!;
@@ -994,7 +1016,7 @@ export class EventJsonWriter {
   }
 
   /** idOrNull(): NaN for unset or not a number. */
-  private idField(id: number, text: string, line: Uint8Array): number {
+  private idField(id: number, text: TextSource, line: Uint8Array): number {
     const k = this.field(id);
     if (k >= 0 && isUnset(line, this.fStart[k]!, this.fEnd[k]!)) return Number.NaN;
     return this.numberField(id, text, line);
@@ -1008,7 +1030,7 @@ export class EventJsonWriter {
    * num(fields[id]) (or idOrNull, `id` true) as JSON. A plain decimal (no
    * leading zero, no -0, up to 15 digits) is its own JSON text: copied.
    */
-  private putNumberField(out: Buffer, p: number, id: number, text: string, line: Uint8Array, unsetIsNull: boolean): number {
+  private putNumberField(out: Buffer, p: number, id: number, text: TextSource, line: Uint8Array, unsetIsNull: boolean): number {
     const k = this.field(id);
     if (k >= 0) {
       const start = this.fStart[k]!;
@@ -1067,7 +1089,7 @@ export class EventJsonWriter {
   }
 
   /** interpret.ts buildSyscall + buildProcess, and the key, for the event's first SYSCALL record. */
-  private summarizeSyscall(text: string, line: Uint8Array, recordBytes: number): void {
+  private summarizeSyscall(text: TextSource, line: Uint8Array, recordBytes: number): void {
     this.hasSyscall = true;
     const id = this.id;
     let out = this.head.ensure(16 * recordBytes + 1024);
@@ -1167,7 +1189,7 @@ export class EventJsonWriter {
   }
 
   /** interpret.ts buildTarget for an OBJ_PID record. */
-  private summarizeTarget(text: string, line: Uint8Array, recordBytes: number): void {
+  private summarizeTarget(text: TextSource, line: Uint8Array, recordBytes: number): void {
     const out = this.targets.ensure(4 * recordBytes + 256);
     let p = this.targets.pos;
     if (this.targetCount++ > 0) out[p++] = COMMA;
@@ -1175,7 +1197,7 @@ export class EventJsonWriter {
   }
 
   /** An object of the summary, its members taken from the record as `shape` says. */
-  private putObject(out: Buffer, p: number, shape: Shape, text: string, line: Uint8Array): number {
+  private putObject(out: Buffer, p: number, shape: Shape, text: TextSource, line: Uint8Array): number {
     for (let m = 0; m < shape.ids.length; m++) {
       p = putBytes(out, p, shape.keys[m]!);
       const id = shape.ids[m]!;
@@ -1202,6 +1224,7 @@ export class EventJsonWriter {
   }
 
   private putSource(record: PendingRecord): void {
+    if (record instanceof ByteRecord) return this.putFileLine(record.file, record.line);
     const source = record.source!;
     if (record.fromJson) {
       const json = JSON.stringify(source);
@@ -1212,13 +1235,17 @@ export class EventJsonWriter {
       return;
     }
     // readInputs makes every source {file, line}, with one file string per input.
-    if (source.file !== this.sourceFile) {
-      this.sourceFile = source.file;
-      this.sourcePrefix = concatBytes(concatBytes(B.sourceOpen, B.fileOpen), concatBytes(jsonBytes(source.file), B.lineOpen));
+    this.putFileLine(source.file, source.line);
+  }
+
+  private putFileLine(file: string, line: number): void {
+    if (file !== this.sourceFile) {
+      this.sourceFile = file;
+      this.sourcePrefix = concatBytes(concatBytes(B.sourceOpen, B.fileOpen), concatBytes(jsonBytes(file), B.lineOpen));
     }
     const out = this.rec.ensure(this.sourcePrefix.length + 32);
     let p = putBytes(out, this.rec.pos, this.sourcePrefix);
-    p = putNumber(out, p, source.line);
+    p = putNumber(out, p, line);
     out[p++] = 0x7d;
     this.rec.pos = p;
   }

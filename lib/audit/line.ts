@@ -101,6 +101,38 @@ function recordType(text: string, start: number, end: number): string {
   return type;
 }
 
+/**
+ * recordType for a line read as bytes: the same names from the same kind of
+ * cache. null for spellings recordType renames (numbers, UNKNOWN[N]): the
+ * caller then takes the string way.
+ */
+export class TypeNames {
+  private readonly spellings: (Buffer | undefined)[] = new Array(TYPE_SLOTS);
+  private readonly names: string[] = new Array(TYPE_SLOTS);
+
+  name(bytes: Uint8Array, start: number, end: number): string | null {
+    let hash = end - start;
+    for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
+    const slot = (hash ^ (hash >>> 8)) & (TYPE_SLOTS - 1);
+    const spelled = this.spellings[slot];
+    if (spelled !== undefined && spelled.length === end - start) {
+      let same = true;
+      for (let i = 0; i < spelled.length; i++) {
+        if (spelled[i] !== bytes[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.names[slot]!;
+    }
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1", start, end);
+    if (isDigits(text) || text.startsWith("UNKNOWN[")) return null;
+    this.spellings[slot] = Buffer.from(bytes.subarray(start, end));
+    this.names[slot] = text;
+    return text;
+  }
+}
+
 function parseRecordAt(text: string, typeAt: number, node: string | null): ParsedLine {
   const typeStart = typeAt + 5;
   const typeEnd = text.indexOf(" ", typeStart);

@@ -123,11 +123,11 @@ export async function* rawChunks(
   chunkBytes = DEFAULT_CHUNK_BYTES,
   signal?: AbortSignal,
   /**
-   * Read every chunk of a regular file into one buffer, for callers done with
-   * a chunk before asking for the next: true for one of our own, or the
-   * caller's (its length is then the chunk size).
+   * Read a regular file's chunks into buffers the caller is done with before
+   * asking for the next: true for one of our own, reused; or the caller's
+   * (its length is then the chunk size), or a function giving the next one.
    */
-  reuseBuffer: boolean | Buffer = false,
+  reuseBuffer: boolean | Buffer | (() => Buffer) = false,
 ): AsyncGenerator<Buffer> {
   if (source.gz) {
     yield* skipBytes(gunzipChunks(source, chunkBytes, signal), startOffset);
@@ -147,9 +147,11 @@ export async function* rawChunks(
     const buffer: Buffer =
       reuseBuffer === false
         ? Buffer.allocUnsafe(want)
-        : typeof reuseBuffer !== "boolean"
-          ? reuseBuffer
-          : (reused = reused && reused.length >= want ? reused : Buffer.allocUnsafe(want));
+        : typeof reuseBuffer === "function"
+          ? reuseBuffer()
+          : typeof reuseBuffer !== "boolean"
+            ? reuseBuffer
+            : (reused = reused && reused.length >= want ? reused : Buffer.allocUnsafe(want));
     let n: number;
     try {
       n = await readRetry(source.fd, buffer, position, signal);

@@ -51,32 +51,36 @@ const NONE = -1;
 
 export class ProcessSightings {
   private nextSeq = 0;
-  private readonly pidOf: Int32Array;
-  private readonly seqOf: Float64Array;
+  // Allocated at the first sighting: zeroed pages cost ~10 µs each on first touch, and most runs see no execve.
+  private pidOf = new Int32Array(0);
+  private seqOf = new Float64Array(0);
   /** The same pid's sighting before this one, or NONE. */
-  private readonly previousOf: Float64Array;
+  private previousOf = new Float64Array(0);
   /** Raw lines in the arena: the execve SYSCALL, its EXECVE and its PROCTITLE (NONE when absent). */
-  private readonly syscallAt: Float64Array;
-  private readonly syscallLength: Int32Array;
-  private readonly execveAt: Float64Array;
-  private readonly execveLength: Int32Array;
-  private readonly titleAt: Float64Array;
-  private readonly titleLength: Int32Array;
-  private readonly decoded: Array<StreamProcess | undefined>;
+  private syscallAt = new Float64Array(0);
+  private syscallLength = new Int32Array(0);
+  private execveAt = new Float64Array(0);
+  private execveLength = new Int32Array(0);
+  private titleAt = new Float64Array(0);
+  private titleLength = new Int32Array(0);
+  private decoded: Array<StreamProcess | undefined> = [];
   /**
    * pid → its newest sequence number: open addressing on typed arrays (a JS
    * Map costs ~0.4 µs a set at this size). pid + 1 is stored, 0 is empty;
    * entries whose sighting left the ring go at the next rebuild.
    */
-  private readonly tablePid: Int32Array;
-  private readonly tableSeq: Float64Array;
-  private readonly tableShift: number;
+  private tablePid = new Int32Array(0);
+  private tableSeq = new Float64Array(0);
+  private tableShift = 0;
   private tableUsed = 0;
 
   constructor(
     private readonly arena: ByteArena,
     private readonly capacity = 16384,
-  ) {
+  ) {}
+
+  private allocate(): void {
+    const capacity = this.capacity;
     this.pidOf = new Int32Array(capacity);
     this.seqOf = new Float64Array(capacity).fill(NONE);
     this.previousOf = new Float64Array(capacity);
@@ -139,6 +143,7 @@ export class ProcessSightings {
   }
 
   private add(pid: number): number {
+    if (this.nextSeq === 0) this.allocate();
     const seq = this.nextSeq++;
     const slot = seq % this.capacity;
     this.pidOf[slot] = pid;
@@ -152,6 +157,7 @@ export class ProcessSightings {
   }
 
   private newest(pid: number): number {
+    if (this.nextSeq === 0) return NONE;
     const mask = this.tablePid.length - 1;
     for (let i = Math.imul(pid, 0x9e3779b1) >>> this.tableShift; ; i = (i + 1) & mask) {
       const stored = this.tablePid[i]!;

@@ -242,8 +242,7 @@ export class EventAssembler {
       this.closedBefore = this.closedNow;
       this.closedNow = new Set();
     }
-    const assembled: AssembledEvent = { node: event.node, id: event.id, seconds: event.seconds, millis: event.millis, records: event.records };
-    if (event.warnings) assembled.warnings = event.warnings;
-    this.emit(assembled);
+    // The open event itself (it is an AssembledEvent): closed, it is never touched again.
+    this.emit(event);
   }
 }

@@ -12,7 +12,7 @@ import { interpretEvent } from "./audit/interpret.ts";
 import { classifyLine, type InputItem, type LineWriter } from "./jsonl.ts";
 import type { ByteRecord } from "./audit/byte-record.ts";
 import { closeSource, openSource } from "./sources/file.ts";
-import { SLOT_COUNT, SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
+import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 import type { AnyLine } from "./schema.ts";
 
 export interface DecodeSettings {
@@ -101,7 +101,7 @@ export class EventStage {
   }
 
   /** Records read as bytes, per reader slot, until their slot is reused. */
-  private readonly held: ByteRecord[][] = Array.from({ length: SLOT_COUNT }, () => []);
+  private readonly held: ByteRecord[][] = [];
 
   private pushLineBytes(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean, file: string): void {
     if (slot < 0 || bytes[start] === 0x7b /* { */ || (!ascii && !isAsciiRange(bytes, start, end))) {
@@ -110,7 +110,7 @@ export class EventStage {
       return;
     }
     const record = this.decoder.pushBytes(bytes, start, end, line, file);
-    if (record) this.held[slot]!.push(record);
+    if (record) (this.held[slot] ??= []).push(record);
   }
 
   /** End of input: whatever events are still open. */

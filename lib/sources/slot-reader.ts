@@ -27,7 +27,7 @@ export interface SlotLineSink {
   batch(): void;
 }
 
-export const SLOT_COUNT = 4;
+const SLOT_COUNT = 4;
 const CARRY_BYTES = 64 * 1024;
 
 export class SlotReader {

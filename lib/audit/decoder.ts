@@ -10,8 +10,8 @@ import type { RecordLine, SourceRef } from "../schema.ts";
 import { EventAssembler, type AssembledEvent, type AssemblerOptions } from "./assemble.ts";
 import { InputErrors } from "./input-errors.ts";
 import { ByteRecord } from "./byte-record.ts";
-import { startsWithAt } from "./line-bytes.ts";
-import { MAX_STAMP_SECONDS, parseLine, parseId, TypeNames } from "./line.ts";
+import { readStamp, startsWithAt, type Stamp } from "./line-bytes.ts";
+import { parseLine, parseId, TypeNames } from "./line.ts";
 
 const NODE = Buffer.from("node=");
 const TYPE = Buffer.from("type=");
@@ -105,40 +105,24 @@ export class Decoder {
     if (startsWithAt(bytes, MSG, at, end)) at += 4;
     if (!startsWithAt(bytes, AUDIT_OPEN, at, end)) return -1;
     const open = at + 6;
-    let seconds = 0;
-    let millis = 0;
-    let serial = 0;
-    let part = 0;
-    let digits = 0;
-    let close = open;
-    for (; close < end; close++) {
-      const c = bytes[close]!;
-      if (c >= 0x30 && c <= 0x39) {
-        const d = c - 0x30;
-        if (part === 0) seconds = seconds * 10 + d;
-        else if (part === 1) millis = millis * 10 + d;
-        else serial = serial * 10 + d;
-        digits++;
-      } else if (digits > 0 && ((part === 0 && c === 0x2e) || (part === 1 && c === 0x3a))) {
-        part++;
-        digits = 0;
-      } else break;
-    }
-    if (close === end || bytes[close] !== 0x29 /* ) */ || part !== 2 || digits === 0 || seconds > MAX_STAMP_SECONDS) return -1;
+    const stamp = this.stamp;
+    if (!readStamp(bytes, open, end, stamp)) return -1;
+    const close = stamp.close;
     let bodyStart = close + 1;
     if (bytes[bodyStart] === 0x3a /* : */ && bodyStart < end) bodyStart++;
     while (bodyStart < end && bytes[bodyStart] === 0x20) bodyStart++;
     const header = this.header;
     header.type = type;
     header.id = this.idString(bytes, open, close);
-    header.seconds = seconds;
-    header.millis = millis;
-    header.serial = serial;
+    header.seconds = stamp.seconds;
+    header.millis = stamp.millis;
+    header.serial = stamp.serial;
     header.bodyStart = bodyStart;
     return 0;
   }
 
   private readonly header = { type: "", id: "", seconds: 0, millis: 0, serial: 0, bodyStart: 0 };
+  private readonly stamp: Stamp = { seconds: 0, millis: 0, serial: 0, close: 0 };
   /** The last stamp's spelling and its string: most records share their event's stamp with the line before. */
   private lastStamp = new Uint8Array(64);
   private lastStampLength = -1;

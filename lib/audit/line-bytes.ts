@@ -78,43 +78,66 @@ export function rawValueIn(bytes: Buffer, name: Uint8Array, from: number, stop: 
   return bytes.toString("latin1", start, end);
 }
 
+/** An audit stamp's parts; `close` is the index of its `)`. */
+export interface Stamp {
+  seconds: number;
+  millis: number;
+  serial: number;
+  close: number;
+}
+
 /**
- * `SEC.MS:SERIAL)` at bytes[at…] as one number, serial × 1000 + ms, or -1
- * when it is not a stamp parseLine accepts (or the serial is over 32 bits).
- * Two events can share it only if their serials and milliseconds both match
- * (other seconds or nodes): callers use it to keep lines, so a clash keeps an
- * extra line for the decoder, never drops one. `cursor.end` is then the
- * index after the `)`.
+ * `SEC.MS:SERIAL)` at bytes[at…], by parseRecordAt's rules (lib/audit/line.ts):
+ * digits, `.`, digits, `:`, digits, then `)`, seconds in range. False where
+ * it would not take the stamp as it is.
  */
-export function stampKeyAt(bytes: Uint8Array, at: number, stop: number, cursor: { end: number }): number {
-  // The checks parseLine makes (lib/audit/line.ts), so a line passing here is
-  // one it accepts. One pass: this runs on nearly every line of a log.
+export function readStamp(bytes: Uint8Array, at: number, stop: number, out: Stamp): boolean {
+  // Three tight loops: this runs on nearly every line of a log, and is
+  // measurably faster than one loop with a state variable.
   let i = at;
   let seconds = 0;
-  for (; i < stop && i - at <= 13; i++) {
+  for (; i < stop; i++) {
     const digit = bytes[i]! - 0x30;
     if (digit < 0 || digit > 9) break;
     seconds = seconds * 10 + digit;
   }
-  if (i === at || seconds > MAX_STAMP_SECONDS || bytes[i] !== 0x2e /* . */) return -1;
+  if (i === at || i >= stop || bytes[i] !== 0x2e /* . */) return false;
   const millisAt = ++i;
   let millis = 0;
-  for (; i < stop && i - millisAt < 9; i++) {
+  for (; i < stop; i++) {
     const digit = bytes[i]! - 0x30;
     if (digit < 0 || digit > 9) break;
     millis = millis * 10 + digit;
   }
-  if (i === millisAt || bytes[i] !== 0x3a /* : */) return -1;
+  if (i === millisAt || i >= stop || bytes[i] !== 0x3a /* : */) return false;
   const serialAt = ++i;
   let serial = 0;
-  for (; i < stop && i - serialAt < 11; i++) {
+  for (; i < stop; i++) {
     const digit = bytes[i]! - 0x30;
     if (digit < 0 || digit > 9) break;
     serial = serial * 10 + digit;
   }
-  if (i === serialAt || bytes[i] !== 0x29 /* ) */ || serial > 0xffffffff) return -1;
-  cursor.end = i + 1;
-  return serial * 1000 + millis;
+  if (i === serialAt || i >= stop || bytes[i] !== 0x29 /* ) */ || seconds > MAX_STAMP_SECONDS) return false;
+  out.seconds = seconds;
+  out.millis = millis;
+  out.serial = serial;
+  out.close = i;
+  return true;
+}
+
+const scratch: Stamp = { seconds: 0, millis: 0, serial: 0, close: 0 };
+
+/**
+ * The stamp at bytes[at…] as one number, serial × 1000 + ms, or -1 where
+ * readStamp says no (or the serial is over 32 bits). Two events can share it
+ * only if their serials and milliseconds both match (other seconds or
+ * nodes): callers use it to keep lines, so a clash keeps an extra line for
+ * the decoder, never drops one. `cursor.end` is then the index after `)`.
+ */
+export function stampKeyAt(bytes: Uint8Array, at: number, stop: number, cursor: { end: number }): number {
+  if (!readStamp(bytes, at, stop, scratch) || scratch.serial > 0xffffffff) return -1;
+  cursor.end = scratch.close + 1;
+  return scratch.serial * 1000 + scratch.millis;
 }
 
 /** The same key from an event id string ("SEC.MS:SERIAL"), or -1. */

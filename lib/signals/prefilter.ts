@@ -164,8 +164,16 @@ export class SignalLinePrefilter implements LinePrefilter {
       this.lineNumber++;
       this.line(this.memory, this.readStart - this.carried, withoutCr(this.memory, this.readStart - this.carried, this.readStart), take);
     }
+    this.keepHeldText();
     this.carried = 0;
     this.lineNumber = 0;
+  }
+
+  /** Held lines still point into the memory, which the next chunk overwrites: make them text. */
+  private keepHeldText(): void {
+    for (let i = 0; i < HELD_LIMIT; i++) {
+      if (this.heldKey[i] !== -1 && this.heldText[i] === null) this.heldText[i] = this.memory.toString("utf8", this.heldStart[i], this.heldStop[i]);
+    }
   }
 
   /** End of all input: held lines never claimed were skipped. */
@@ -208,10 +216,7 @@ export class SignalLinePrefilter implements LinePrefilter {
       this.line(bytes, start, newline > start && bytes[newline - 1] === 0x0d ? newline - 1 : newline, take);
       start = newline + 1;
     }
-    // Held lines still point into this chunk, which the next read overwrites.
-    for (let i = 0; i < HELD_LIMIT; i++) {
-      if (this.heldKey[i] !== -1 && this.heldText[i] === null) this.heldText[i] = bytes.toString("utf8", this.heldStart[i], this.heldStop[i]);
-    }
+    this.keepHeldText();
     const rest = end - start;
     if (rest > CARRY_BYTES) {
       this.overflow = Buffer.from(bytes.subarray(start, end));

@@ -48,6 +48,9 @@ function execveLineArgv(line: string): string[] | null {
 }
 
 const NONE = -1;
+const ESCAPED_SYSCALL = 1;
+const ESCAPED_EXECVE = 2;
+const ESCAPED_TITLE = 4;
 
 export class ProcessSightings {
   private nextSeq = 0;
@@ -63,6 +66,8 @@ export class ProcessSightings {
   private execveLength = new Int32Array(0);
   private titleAt = new Float64Array(0);
   private titleLength = new Int32Array(0);
+  /** Which of a sighting's lines are JSON-escaped (ESCAPED_* bits). */
+  private escapedParts = new Uint8Array(0);
   private decoded: Array<StreamProcess | undefined> = [];
   /**
    * pid → its newest sequence number: open addressing on typed arrays (a JS
@@ -90,6 +95,7 @@ export class ProcessSightings {
     this.execveLength = new Int32Array(capacity);
     this.titleAt = new Float64Array(capacity);
     this.titleLength = new Int32Array(capacity);
+    this.escapedParts = new Uint8Array(capacity);
     this.decoded = new Array(capacity);
     const bits = Math.max(4, Math.ceil(Math.log2(capacity * 4)));
     this.tablePid = new Int32Array(1 << bits);
@@ -102,25 +108,50 @@ export class ProcessSightings {
     return this.nextSeq;
   }
 
-  /** An execve SYSCALL line, kept as bytes. Returns its sequence number, or NONE if it could not be kept. */
-  addRaw(bytes: Uint8Array, start: number, end: number, pid: number): number {
+  /**
+   * An execve SYSCALL line, kept as bytes (`escaped`: JSON-escaped, the raw
+   * text of a `record` line). Returns its sequence number, or NONE if it
+   * could not be kept.
+   */
+  addRaw(bytes: Uint8Array, start: number, end: number, pid: number, escaped = false): number {
     const at = this.arena.put(bytes, start, end);
     if (at < 0) return NONE;
     const seq = this.add(pid);
     const slot = seq % this.capacity;
     this.syscallAt[slot] = at;
     this.syscallLength[slot] = end - start;
+    this.escapedParts[slot] = escaped ? ESCAPED_SYSCALL : 0;
     return seq;
   }
 
   /** The EXECVE or PROCTITLE line of a sighting's event. */
-  attach(seq: number, part: "execve" | "title", bytes: Uint8Array, start: number, end: number): void {
+  attach(seq: number, part: "execve" | "title", bytes: Uint8Array, start: number, end: number, escaped = false): void {
     const slot = seq % this.capacity;
     if (this.seqOf[slot] !== seq) return;
     const at = this.arena.put(bytes, start, end);
     (part === "execve" ? this.execveAt : this.titleAt)[slot] = at;
     (part === "execve" ? this.execveLength : this.titleLength)[slot] = end - start;
+    const flag = part === "execve" ? ESCAPED_EXECVE : ESCAPED_TITLE;
+    this.escapedParts[slot] = escaped ? this.escapedParts[slot]! | flag : this.escapedParts[slot]! & ~flag;
     this.decoded[slot] = undefined;
+  }
+
+  /** A kept line's bytes, unescaped if it came JSON-escaped; null when the arena no longer holds it. */
+  private part(at: number, length: number, escaped: boolean): { bytes: Buffer; start: number; end: number } | null {
+    if (at === NONE || !this.arena.holds(at, length)) return null;
+    if (!escaped) {
+      const { bytes, start } = this.arena.at(at);
+      return { bytes, start, end: start + length };
+    }
+    let text: unknown;
+    try {
+      text = JSON.parse(`"${this.arena.text(at, length)}"`);
+    } catch {
+      return null;
+    }
+    if (typeof text !== "string") return null;
+    const bytes = Buffer.from(text, "utf8");
+    return { bytes, start: 0, end: bytes.length };
   }
 
   /** A process already decoded (from an event line). */
@@ -151,6 +182,7 @@ export class ProcessSightings {
     this.syscallAt[slot] = NONE;
     this.execveAt[slot] = NONE;
     this.titleAt[slot] = NONE;
+    this.escapedParts[slot] = 0;
     this.decoded[slot] = undefined;
     this.previousOf[slot] = this.setNewest(pid, seq);
     return seq;
@@ -198,11 +230,10 @@ export class ProcessSightings {
   private entry(slot: number): StreamProcess | undefined {
     const known = this.decoded[slot];
     if (known) return known;
-    const at = this.syscallAt[slot]!;
-    const length = this.syscallLength[slot]!;
-    if (at === NONE || !this.arena.holds(at, length)) return undefined;
-    const { bytes, start } = this.arena.at(at);
-    const end = start + length;
+    const escaped = this.escapedParts[slot]!;
+    const syscall = this.part(this.syscallAt[slot]!, this.syscallLength[slot]!, (escaped & ESCAPED_SYSCALL) !== 0);
+    if (syscall === null) return undefined;
+    const { bytes, start, end } = syscall;
     const ppid = decimalIn(bytes, PPID, start, end);
     const entry: StreamProcess = {
       pid: this.pidOf[slot]!,
@@ -214,14 +245,11 @@ export class ProcessSightings {
     // still show the old one (the kernel caches it per task; seen here).
     // PROCTITLE stays the fallback for an EXECVE record the kernel cut short.
     let argv: string[] | null = null;
-    const execveAt = this.execveAt[slot]!;
-    if (execveAt !== NONE && this.arena.holds(execveAt, this.execveLength[slot]!)) {
-      argv = execveLineArgv(this.arena.text(execveAt, this.execveLength[slot]!));
-    }
-    const titleAt = this.titleAt[slot]!;
-    if (argv === null && titleAt !== NONE && this.arena.holds(titleAt, this.titleLength[slot]!)) {
-      const title = this.arena.at(titleAt);
-      const value = rawValueIn(title.bytes, PROCTITLE, title.start, title.start + this.titleLength[slot]!);
+    const execve = this.part(this.execveAt[slot]!, this.execveLength[slot]!, (escaped & ESCAPED_EXECVE) !== 0);
+    if (execve !== null) argv = execveLineArgv(execve.bytes.toString("utf8", execve.start, execve.end));
+    const title = argv === null ? this.part(this.titleAt[slot]!, this.titleLength[slot]!, (escaped & ESCAPED_TITLE) !== 0) : null;
+    if (title !== null) {
+      const value = rawValueIn(title.bytes, PROCTITLE, title.start, title.end);
       if (value !== null) {
         const quoted = value.startsWith('"');
         argv = decodeProctitle(quoted ? value.slice(1, -1) : value, quoted);

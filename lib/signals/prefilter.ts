@@ -56,6 +56,34 @@ const ARCH = ascii(" arch=");
 const PID = ascii(" pid=");
 const SUCCESS_NO = ascii(" success=no");
 
+const RECORD_OPEN = ascii('{"kind":"record","type":"');
+const ID_KEY = ascii('","id":"');
+const NODE_KEY = ascii('","node":');
+const NULL = ascii("null");
+const RAW_KEY = ascii(',"raw":"');
+const SOURCE_KEY = ascii('","source":{');
+
+/** The closing quote of a JSON string without escapes starting at `from`, or -1. */
+function plainStringEnd(bytes: Uint8Array, from: number, stop: number): number {
+  for (let i = from; i < stop; i++) {
+    const c = bytes[i];
+    if (c === 0x22 /* " */) return i;
+    if (c === 0x5c /* \ */) return -1;
+  }
+  return -1;
+}
+
+/** A held line's record text: the raw text of a JSON `record` line, or the line. */
+function recordText(line: string): string {
+  if (!line.startsWith("{")) return line;
+  try {
+    const raw = (JSON.parse(line) as { raw?: unknown }).raw;
+    return typeof raw === "string" ? raw : line;
+  } catch {
+    return line;
+  }
+}
+
 /** What a syscall number means to attribute, per arch. */
 const SKIP = 0;
 const KILL = 1;
@@ -117,6 +145,11 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   /** Line number within the current input. */
   private lineNumber = 0;
+  /** The line being judged, whole, and whether its record text is JSON-escaped (a `record` line). */
+  private lineStart = 0;
+  private lineStop = 0;
+  private escaped = false;
+  private rawEnd = 0;
   /** Bytes of a partial line waiting just before readStart. */
   private carried = 0;
   /** A partial line too long to carry. */
@@ -228,10 +261,24 @@ export class SignalLinePrefilter implements LinePrefilter {
   }
 
   private line(bytes: Buffer, start: number, stop: number, take: Take): void {
+    this.lineStart = start;
+    this.lineStop = stop;
+    this.escaped = false;
+    if (bytes[start] === 0x7b /* { */) {
+      const rawStart = this.recordRaw(bytes, start, stop);
+      if (rawStart < 0) return this.keep(bytes, take);
+      this.escaped = true;
+      return this.record(bytes, rawStart, this.rawEnd, take);
+    }
+    this.record(bytes, start, stop, take);
+  }
+
+  /** Judge one record's text, bytes[start, stop): the line itself, or a record line's raw text. */
+  private record(bytes: Buffer, start: number, stop: number, take: Take): void {
     let typeAt = start;
     if (bytes[start] === 0x6e /* n */ && startsWithAt(bytes, NODE, start, stop)) {
       const space = bytes.indexOf(0x20, start);
-      if (space < 0 || space >= stop) return this.keep(bytes, start, stop, take);
+      if (space < 0 || space >= stop) return this.keep(bytes, take);
       typeAt = space + 1;
     }
     if (
@@ -242,16 +289,16 @@ export class SignalLinePrefilter implements LinePrefilter {
       bytes[typeAt + 3] !== 0x65 /* e */ ||
       bytes[typeAt + 4] !== 0x3d /* = */
     ) {
-      return this.keep(bytes, start, stop, take);
+      return this.keep(bytes, take);
     }
     const name = typeAt + 5;
     switch (bytes[name]) {
       case 0x53 /* S */:
         if (startsWithAt(bytes, SYSCALL, name, stop)) return this.syscall(bytes, start, stop, name + SYSCALL.length, take);
-        if (startsWithAt(bytes, SIGNAL_GENERATE, name, stop)) return this.keep(bytes, start, stop, take);
+        if (startsWithAt(bytes, SIGNAL_GENERATE, name, stop)) return this.keep(bytes, take);
         break;
       case 0x4f /* O */:
-        if (startsWithAt(bytes, OBJ_PID, name, stop)) return this.keep(bytes, start, stop, take);
+        if (startsWithAt(bytes, OBJ_PID, name, stop)) return this.keep(bytes, take);
         break;
       case 0x50 /* P */:
         if (startsWithAt(bytes, PROCTITLE, name, stop)) return this.proctitle(bytes, start, stop, name + PROCTITLE.length, take);
@@ -264,8 +311,39 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.skip(bytes, start, stop, name, take);
   }
 
-  private keep(bytes: Buffer, start: number, stop: number, take: Take): void {
-    take(bytes.toString("utf8", start, stop), this.lineNumber);
+  /** Keep the whole line (a JSON record line as it came). */
+  private keep(bytes: Buffer, take: Take): void {
+    take(bytes.toString("utf8", this.lineStart, this.lineStop), this.lineNumber);
+  }
+
+  /**
+   * A `record` line as capture, netlink and tracefs write it
+   * (`{"kind":"record","type":…,"id":…,"node":…,"raw":"…","source":{…}…}`):
+   * where its raw text starts, with `rawEnd` after it; -1 for any other
+   * shape, which is then kept whole for the normal path. The raw text stays
+   * JSON-escaped: the parts judged here (type, stamp, arch, syscall, pid)
+   * never hold an escape; sightings note that their bytes are escaped.
+   */
+  private recordRaw(bytes: Buffer, start: number, stop: number): number {
+    if (!startsWithAt(bytes, RECORD_OPEN, start, stop)) return -1;
+    let at = plainStringEnd(bytes, start + RECORD_OPEN.length, stop);
+    if (at < 0 || !startsWithAt(bytes, ID_KEY, at, stop)) return -1;
+    at = plainStringEnd(bytes, at + ID_KEY.length, stop);
+    if (at < 0 || !startsWithAt(bytes, NODE_KEY, at, stop)) return -1;
+    at += NODE_KEY.length;
+    if (startsWithAt(bytes, NULL, at, stop)) at += NULL.length;
+    else if (bytes[at] === 0x22 /* " */) {
+      at = plainStringEnd(bytes, at + 1, stop);
+      if (at < 0) return -1;
+      at++;
+    } else return -1;
+    if (!startsWithAt(bytes, RAW_KEY, at, stop)) return -1;
+    const rawStart = at + RAW_KEY.length;
+    // Inside a JSON string every quote is escaped, so the last `","source":{` is the key that follows raw.
+    const sourceAt = bytes.lastIndexOf(SOURCE_KEY, stop - SOURCE_KEY.length);
+    if (sourceAt < rawStart) return -1;
+    this.rawEnd = sourceAt;
+    return rawStart;
   }
 
   /**
@@ -285,12 +363,12 @@ export class SignalLinePrefilter implements LinePrefilter {
     let space = name;
     while (space < stop && bytes[space] !== 0x20) space++;
     if (space > name && this.stampKey(bytes, space + 1, stop) >= 0) this.skipped++;
-    else this.keep(bytes, start, stop, take);
+    else this.keep(bytes, take);
   }
 
   private syscall(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
     const key = this.stampKey(bytes, from, stop);
-    if (key < 0) return this.keep(bytes, start, stop, take);
+    if (key < 0) return this.keep(bytes, take);
     let arch = -1;
     let nr = -1;
     // The kernel writes `): arch=… syscall=…` first; read it in place, else search.
@@ -323,7 +401,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     }
     const held = this.heldWith(key);
     if (held >= 0) take(this.claim(held), this.heldLine[held]!);
-    this.keep(bytes, start, stop, take);
+    this.keep(bytes, take);
   }
 
   /** An execve SYSCALL: note the process, decode nothing. */
@@ -333,12 +411,12 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (failed >= 0 && failed < stop) return;
     const pid = decimalIn(bytes, PID, from, stop);
     if (pid < 0) return;
-    const seq = this.sightings.addRaw(bytes, start, stop, pid);
+    const seq = this.sightings.addRaw(bytes, start, stop, pid, this.escaped);
     if (seq < 0) return;
     const held = this.heldWith(key);
     if (held >= 0) {
-      const text = Buffer.from(this.claim(held), "utf8");
-      this.sightings.attach(seq, "title", text, 0, text.length);
+      const text = Buffer.from(recordText(this.claim(held)), "utf8");
+      this.sightings.attach(seq, "title", text, 0, text.length, false);
     }
     this.pendingKey[this.pendingNext] = key;
     this.pendingSeq[this.pendingNext] = seq;
@@ -361,10 +439,10 @@ export class SignalLinePrefilter implements LinePrefilter {
     const slot = this.pending(key);
     if (slot >= 0) {
       this.sighted++;
-      this.sightings.attach(this.pendingSeq[slot]!, "execve", bytes, start, stop);
+      this.sightings.attach(this.pendingSeq[slot]!, "execve", bytes, start, stop, this.escaped);
       return;
     }
-    if (key < 0 || this.isWanted(key)) return this.keep(bytes, start, stop, take);
+    if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
     this.skipped++;
   }
 
@@ -374,22 +452,22 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (slot >= 0) {
       // An execve's PROCTITLE ends its event: the sighting is complete.
       this.sighted++;
-      this.sightings.attach(this.pendingSeq[slot]!, "title", bytes, start, stop);
+      this.sightings.attach(this.pendingSeq[slot]!, "title", bytes, start, stop, this.escaped);
       this.pendingKey[slot] = -1;
       return;
     }
-    if (key < 0 || this.isWanted(key)) return this.keep(bytes, start, stop, take);
+    if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
     const hold = this.heldNext;
     this.heldNext = (hold + 1) % HELD_LIMIT;
     if (this.heldKey[hold] !== -1) this.skipped++; // the oldest held line was never claimed
     this.heldKey[hold] = key;
     this.heldLine[hold] = this.lineNumber;
     if (bytes === this.memory) {
-      this.heldStart[hold] = start;
-      this.heldStop[hold] = stop;
+      this.heldStart[hold] = this.lineStart;
+      this.heldStop[hold] = this.lineStop;
       this.heldText[hold] = null;
     } else {
-      this.heldText[hold] = bytes.toString("utf8", start, stop);
+      this.heldText[hold] = bytes.toString("utf8", this.lineStart, this.lineStop);
     }
   }
 
@@ -412,7 +490,7 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   private eoe(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
     const key = this.stampKey(bytes, from, stop);
-    if (key < 0 || this.isWanted(key)) return this.keep(bytes, start, stop, take);
+    if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
     this.skipped++;
   }
 }

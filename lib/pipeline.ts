@@ -104,13 +104,16 @@ export class EventStage {
   private readonly held: ByteRecord[][] = [];
 
   private pushLineBytes(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean, file: string): void {
-    if (slot < 0 || bytes[start] === 0x7b /* { */ || (!ascii && !isAsciiRange(bytes, start, end))) {
-      const item = classifyLine(bytes.toString("utf8", start, end), { file, line }, this.errors);
-      if (item) this.pushItem(item);
-      return;
+    if (slot >= 0 && (ascii || isAsciiRange(bytes, start, end))) {
+      // capture's record lines in the shape it writes, without JSON.parse; plain audit lines without a string.
+      const record = bytes[start] === 0x7b /* { */ ? this.decoder.pushRecordBytes(bytes, start, end) : this.decoder.pushBytes(bytes, start, end, line, file);
+      if (record !== false) {
+        if (record) (this.held[slot] ??= []).push(record);
+        return;
+      }
     }
-    const record = this.decoder.pushBytes(bytes, start, end, line, file);
-    if (record) (this.held[slot] ??= []).push(record);
+    const item = classifyLine(bytes.toString("utf8", start, end), { file, line }, this.errors);
+    if (item) this.pushItem(item);
   }
 
   /** End of input: whatever events are still open. */

@@ -14,7 +14,7 @@ import { LineWriter, readInputs } from "../lib/jsonl.ts";
 import { EventStage, pushFiles, type DecodeSettings } from "../lib/pipeline.ts";
 import { DEFAULT_CHUNK_BYTES } from "../lib/sources/file.ts";
 import { SlotReader } from "../lib/sources/slot-reader.ts";
-import { corpusDir, fixturesDir, oracleIds } from "./helpers/run.ts";
+import { corpusDir, fixturesDir, oracleIds, writeRecordLines } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-event-json-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -97,6 +97,32 @@ describe("fixtures", () => {
 describe("corpus", () => {
   test("the corpus is there", () => expect(corpus.length).toBeGreaterThan(50));
   for (const path of corpus) test(relative(corpusDir, path), async () => void (await expectSame(path)));
+});
+
+describe("capture's record lines (capture | decode)", () => {
+  // Raw text unescaped in place from the JSON, or parsed as JSON where the shape is not capture's.
+  const inputs = [...readdirSync(fixturesDir).filter((n) => n.endsWith(".log")).map((n) => join(fixturesDir, n)), ...corpus];
+  let n = 0;
+  for (const path of inputs) {
+    test(relative(join(import.meta.dir, ".."), path), async () => void (await expectSame(writeRecordLines(path, join(dir, `records-${n++}.jsonl`)))));
+  }
+  test("shapes that are not capture's are parsed as JSON, and give the same events", async () => {
+    const raw = 'type=SYSCALL msg=audit(1700000000.001:7): arch=c000003e syscall=62 success=yes exit=0 a0=2a a1=9 a2=0 a3=0 items=0 ppid=1 pid=100 comm="k\\x" exe="/k" key=(null)';
+    const record = { kind: "record", type: "SYSCALL", id: "1700000000.001:7", node: null, raw, source: { file: "f", line: 1 } };
+    const lines = [
+      JSON.stringify(record),
+      JSON.stringify({ ...record, source: { file: "f", line: 2, extra: true } }),
+      JSON.stringify(record, null, 1).replace(/\n/g, ""),
+      JSON.stringify({ ...record, node: "web\"1" }),
+      JSON.stringify({ ...record, raw: raw.replace("k\\x", "k\u00e9") }),
+      JSON.stringify({ ...record, type: "SIGNAL_GENERATE" }),
+      JSON.stringify({ ...record, raw: `audit: ${raw}` }),
+      JSON.stringify({ ...record, raw: raw.replace(":7)", ")") }),
+    ];
+    const path = join(dir, "record-shapes.jsonl");
+    writeFileSync(path, lines.join("\n") + "\n");
+    await expectSame(path);
+  });
 });
 
 describe("generated log", () => {
@@ -263,4 +289,40 @@ test("decode's reader: a record held in an open event outlives its slot (copied 
   expect(kill.records.map((r: { raw: string }) => r.raw)).toEqual([lines[0], lines[lines.length - 2], lines[lines.length - 1]]);
   expect(kill.targets).toEqual([{ pid: 42, comm: "v", uid: 0, user: "root", auid: null, ses: null }]);
   expect(events.length).toBe(199);
+});
+
+test("decode's reader from a pipe: small chunks packed into its slots, and from .gz", async () => {
+  const { text } = generateString({ seed: DEFAULT_SEED + 5, lines: 6000 });
+  const path = join(dir, "piped.log");
+  writeFileSync(path, text);
+  const want = (await reference(path, oracleIds)).split("\n").filter(Boolean).sort();
+  const fifo = join(dir, "piped.fifo");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  const gz = `${path}.gz`;
+  writeFileSync(gz, Bun.gzipSync(Buffer.from(text)));
+  for (const [input, readBytes] of [
+    [fifo, 1 << 20],
+    [fifo, 100_000],
+    [gz, 50_000],
+  ] as const) {
+    const writer = input === fifo ? Bun.spawn(["sh", "-c", 'cat "$1" > "$2"', "sh", path, fifo]) : null;
+    const outPath = join(dir, "piped.jsonl");
+    const fd = openSync(outPath, "w");
+    try {
+      const lineWriter = new LineWriter(fd, 4096);
+      const stage = new EventStage(oracleIds, errors(), lineWriter);
+      await pushFiles(stage, [input], () => {}, new SlotReader(readBytes));
+      stage.flush();
+      lineWriter.flush();
+    } finally {
+      closeSync(fd);
+    }
+    if (writer) expect(await writer.exited).toBe(0);
+    const got = readFileSync(outPath, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.replaceAll(JSON.stringify(input), JSON.stringify(path)))
+      .sort();
+    expect(got).toEqual(want);
+  }
 });

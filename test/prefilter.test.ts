@@ -10,10 +10,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
-import { InputErrors } from "../lib/audit/input-errors.ts";
-import { lineToRecord } from "../lib/capture.ts";
 import { SignalLinePrefilter } from "../lib/signals/prefilter.ts";
-import { attributeFiles, corpusDir, fixturesDir } from "./helpers/run.ts";
+import { attributeFiles, corpusDir, fixturesDir, writeRecordLines } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-prefilter-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -115,6 +113,8 @@ describe("prefilter line splitting", () => {
   });
 });
 
+let recordFiles = 0;
+
 describe("attribute: the prefilter changes nothing", () => {
   const inputs = [
     ...readdirSync(fixturesDir)
@@ -131,7 +131,7 @@ describe("attribute: the prefilter changes nothing", () => {
       expect(fast.lines).toEqual(full.lines);
       expect(fast.messages).toEqual(full.messages);
       // The same input as capture's `record` lines (`capture | attribute`), judged inside the JSON.
-      const records = asRecordLines(path);
+      const records = writeRecordLines(path, join(dir, `records-${recordFiles++}.jsonl`));
       const fastRecords = await attributeFiles([records], { probes: true });
       const fullRecords = await attributeFiles([records], { probes: true }, undefined, { prefilter: false });
       expect(fastRecords.lines).toEqual(fullRecords.lines);
@@ -140,20 +140,3 @@ describe("attribute: the prefilter changes nothing", () => {
     });
   }
 });
-
-let recordFiles = 0;
-/** The file as capture writes it: one `record` line per audit record. */
-function asRecordLines(path: string): string {
-  const errors = new InputErrors({ strict: false, print: () => {}, printLimit: 0 });
-  const stats = { records: 0, structural: 0 };
-  const out: string[] = [];
-  readFileSync(path, "utf8")
-    .split("\n")
-    .forEach((text, i) => {
-      const record = lineToRecord(text.replace(/\r$/, ""), { file: path, line: i + 1 }, errors, stats);
-      if (record) out.push(JSON.stringify(record));
-    });
-  const target = join(dir, `records-${recordFiles++}.jsonl`);
-  writeFileSync(target, out.join("\n") + "\n");
-  return target;
-}

@@ -11,12 +11,20 @@ import { EventAssembler, type AssembledEvent, type AssemblerOptions } from "./as
 import { InputErrors } from "./input-errors.ts";
 import { ByteRecord } from "./byte-record.ts";
 import { readStamp, startsWithAt, type Stamp } from "./line-bytes.ts";
+import { matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "./record-line-bytes.ts";
 import { parseLine, parseId, TypeNames } from "./line.ts";
+
+/** a === bytes[at, at + a.length) */
+function bytesEqual(a: Uint8Array, bytes: Uint8Array, at: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== bytes[at + i]) return false;
+  return true;
+}
 
 const NODE = Buffer.from("node=");
 const TYPE = Buffer.from("type=");
 const MSG = Buffer.from("msg=");
 const AUDIT_OPEN = Buffer.from("audit(");
+const SIGNAL_GENERATE = Buffer.from("SIGNAL_GENERATE");
 
 export interface DecoderOptions extends AssemblerOptions {
   errors: InputErrors;
@@ -71,26 +79,79 @@ export class Decoder {
    * made, so the caller can copy it out before its memory is reused.
    */
   pushBytes(bytes: Buffer, start: number, end: number, line: number, file: string): ByteRecord | null {
+    const record = this.pushPlain(bytes, start, end, line, file, null);
+    if (record === null) this.pushRaw(bytes.toString("latin1", start, end), { file, line });
+    return record;
+  }
+
+  /**
+   * A `record` line (\`capture | decode\`) as ASCII bytes in reader memory. In
+   * the exact shape our writers produce, its raw text is unescaped in place
+   * and becomes what pushRecord would make of the parsed line (a ByteRecord,
+   * when the raw text is a plain record). false, with nothing done and
+   * nothing changed, for any other line: the caller parses it as JSON.
+   */
+  pushRecordBytes(bytes: Buffer, start: number, end: number): ByteRecord | null | false {
+    const shape = this.shape;
+    const source = this.source;
+    if (!matchRecordLine(bytes, start, end, shape) || !matchFileLineSource(bytes, shape.rawEnd, end, source)) return false;
+    // pushRecord reads a SIGNAL_GENERATE record by its JSON fields, not its raw text.
+    if (shape.typeEnd - shape.typeStart === SIGNAL_GENERATE.length && startsWithAt(bytes, SIGNAL_GENERATE, shape.typeStart, end)) return false;
+    const rawStart = shape.rawStart;
+    const rawEnd = unescapeAsciiInPlace(bytes, rawStart, shape.rawEnd);
+    if (rawEnd < 0) return false;
+    const file = this.fileName(bytes, source.fileStart, source.fileEnd);
+    const node = shape.nodeStart < 0 ? null : this.nodeName(bytes, shape.nodeStart, shape.nodeEnd);
+    const record = this.pushPlain(bytes, rawStart, rawEnd, source.line, file, node);
+    if (record === null) {
+      // Not a plain record (a kernel-log form, a bad stamp…): the object JSON.parse would have made.
+      this.pushRecord({
+        kind: "record",
+        type: bytes.toString("latin1", shape.typeStart, shape.typeEnd),
+        id: bytes.toString("latin1", shape.idStart, shape.idEnd),
+        node,
+        raw: bytes.toString("latin1", rawStart, rawEnd),
+        source: { file, line: source.line },
+      });
+    }
+    return record;
+  }
+
+  /**
+   * A plain record line at bytes[start, end) into the assembler as a
+   * ByteRecord, or null (nothing done) for any other form. `nodeOverride`:
+   * the node a `record` line names, which wins over the raw text's own.
+   */
+  private pushPlain(bytes: Buffer, start: number, end: number, line: number, file: string, nodeOverride: string | null): ByteRecord | null {
     let typeAt = start;
     let node: string | null = null;
     if (bytes[start] === 0x6e /* n */ && startsWithAt(bytes, NODE, start, end)) {
       let space = start + 5;
       while (space < end && bytes[space] !== 0x20) space++;
-      if (space > start + 5 && space < end && startsWithAt(bytes, TYPE, space + 1, end)) {
-        node = this.nodeName(bytes, start + 5, space);
-        typeAt = space + 1;
-      } else typeAt = -1;
-    } else if (!startsWithAt(bytes, TYPE, start, end)) typeAt = -1;
-    const parsed = typeAt < 0 ? -1 : this.parseHeader(bytes, typeAt, end);
-    if (parsed < 0) {
-      this.pushRaw(bytes.toString("latin1", start, end), { file, line });
-      return null;
-    }
+      if (space === start + 5 || space >= end || !startsWithAt(bytes, TYPE, space + 1, end)) return null;
+      node = nodeOverride ?? this.nodeName(bytes, start + 5, space);
+      typeAt = space + 1;
+    } else if (!startsWithAt(bytes, TYPE, start, end)) return null;
+    if (this.parseHeader(bytes, typeAt, end) < 0) return null;
     const header = this.header;
     const record = new ByteRecord(header.type, bytes, start, end, header.bodyStart - start, file, line);
     this.stats.records++;
-    this.assembler.push(node, header.id, header.seconds, header.millis, record, header.serial, true);
+    this.assembler.push(nodeOverride ?? node, header.id, header.seconds, header.millis, record, header.serial, true);
     return record;
+  }
+
+  private readonly shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
+  private readonly source = { fileStart: 0, fileEnd: 0, line: 0 };
+  private lastFileBytes: Buffer | null = null;
+  private lastFile = "";
+
+  /** The source file name of a record line: the same string while it stays the same. */
+  private fileName(bytes: Buffer, start: number, end: number): string {
+    const last = this.lastFileBytes;
+    if (last !== null && last.length === end - start && bytesEqual(last, bytes, start)) return this.lastFile;
+    this.lastFileBytes = Buffer.from(bytes.subarray(start, end));
+    this.lastFile = bytes.toString("latin1", start, end);
+    return this.lastFile;
   }
 
   /** parseRecordAt's checks on bytes, into `header`; -1 for anything it would not take as is. */
@@ -149,16 +210,7 @@ export class Decoder {
 
   private nodeName(bytes: Buffer, start: number, end: number): string {
     const last = this.lastNodeBytes;
-    if (last !== null && last.length === end - start) {
-      let same = true;
-      for (let i = 0; i < last.length; i++) {
-        if (last[i] !== bytes[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.lastNode;
-    }
+    if (last !== null && last.length === end - start && bytesEqual(last, bytes, start)) return this.lastNode;
     this.lastNodeBytes = Buffer.from(bytes.subarray(start, end));
     this.lastNode = bytes.toString("latin1", start, end);
     return this.lastNode;

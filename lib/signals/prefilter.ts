@@ -24,6 +24,7 @@
  * go to `sightings` as bytes (lib/signals/ancestry.ts).
  */
 import { ascii, decimalAt, decimalIn, hexAt, hexIn, stampKeyAt, startsWithAt } from "../audit/line-bytes.ts";
+import { matchRecordLine, type RecordLineShape } from "../audit/record-line-bytes.ts";
 import { ByteArena } from "../byte-arena.ts";
 import type { LinePrefilter } from "../jsonl.ts";
 import { archName } from "../tables/arch.ts";
@@ -55,23 +56,6 @@ const SYSCALL_NEXT = ascii(" syscall=");
 const ARCH = ascii(" arch=");
 const PID = ascii(" pid=");
 const SUCCESS_NO = ascii(" success=no");
-
-const RECORD_OPEN = ascii('{"kind":"record","type":"');
-const ID_KEY = ascii('","id":"');
-const NODE_KEY = ascii('","node":');
-const NULL = ascii("null");
-const RAW_KEY = ascii(',"raw":"');
-const SOURCE_KEY = ascii('","source":{');
-
-/** The closing quote of a JSON string without escapes starting at `from`, or -1. */
-function plainStringEnd(bytes: Uint8Array, from: number, stop: number): number {
-  for (let i = from; i < stop; i++) {
-    const c = bytes[i];
-    if (c === 0x22 /* " */) return i;
-    if (c === 0x5c /* \ */) return -1;
-  }
-  return -1;
-}
 
 /** A held line's record text: the raw text of a JSON `record` line, or the line. */
 function recordText(line: string): string {
@@ -149,7 +133,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   private lineStart = 0;
   private lineStop = 0;
   private escaped = false;
-  private rawEnd = 0;
+  private readonly shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
   /** Bytes of a partial line waiting just before readStart. */
   private carried = 0;
   /** A partial line too long to carry. */
@@ -265,10 +249,11 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.lineStop = stop;
     this.escaped = false;
     if (bytes[start] === 0x7b /* { */) {
-      const rawStart = this.recordRaw(bytes, start, stop);
-      if (rawStart < 0) return this.keep(bytes, take);
+      // A `record` line (capture | attribute): judged on its raw text, still
+      // JSON-escaped (type, stamp, arch, syscall and pid never hold an escape).
+      if (!matchRecordLine(bytes, start, stop, this.shape)) return this.keep(bytes, take);
       this.escaped = true;
-      return this.record(bytes, rawStart, this.rawEnd, take);
+      return this.record(bytes, this.shape.rawStart, this.shape.rawEnd, take);
     }
     this.record(bytes, start, stop, take);
   }
@@ -316,35 +301,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     take(bytes.toString("utf8", this.lineStart, this.lineStop), this.lineNumber);
   }
 
-  /**
-   * A `record` line as capture, netlink and tracefs write it
-   * (`{"kind":"record","type":…,"id":…,"node":…,"raw":"…","source":{…}…}`):
-   * where its raw text starts, with `rawEnd` after it; -1 for any other
-   * shape, which is then kept whole for the normal path. The raw text stays
-   * JSON-escaped: the parts judged here (type, stamp, arch, syscall, pid)
-   * never hold an escape; sightings note that their bytes are escaped.
-   */
-  private recordRaw(bytes: Buffer, start: number, stop: number): number {
-    if (!startsWithAt(bytes, RECORD_OPEN, start, stop)) return -1;
-    let at = plainStringEnd(bytes, start + RECORD_OPEN.length, stop);
-    if (at < 0 || !startsWithAt(bytes, ID_KEY, at, stop)) return -1;
-    at = plainStringEnd(bytes, at + ID_KEY.length, stop);
-    if (at < 0 || !startsWithAt(bytes, NODE_KEY, at, stop)) return -1;
-    at += NODE_KEY.length;
-    if (startsWithAt(bytes, NULL, at, stop)) at += NULL.length;
-    else if (bytes[at] === 0x22 /* " */) {
-      at = plainStringEnd(bytes, at + 1, stop);
-      if (at < 0) return -1;
-      at++;
-    } else return -1;
-    if (!startsWithAt(bytes, RAW_KEY, at, stop)) return -1;
-    const rawStart = at + RAW_KEY.length;
-    // Inside a JSON string every quote is escaped, so the last `","source":{` is the key that follows raw.
-    const sourceAt = bytes.lastIndexOf(SOURCE_KEY, stop - SOURCE_KEY.length);
-    if (sourceAt < rawStart) return -1;
-    this.rawEnd = sourceAt;
-    return rawStart;
-  }
+
 
   /**
    * The stamp key of the record whose `msg=audit(` (or `audit(`) starts at

@@ -7,9 +7,11 @@
  * these VMs a first touch of a page costs ~10 µs, so fresh buffers per chunk
  * would cost more than the reading.
  *
- * A line cut by a chunk's end is moved in front of the next chunk, in that
- * slot's carry area; one longer than the carry area is joined in a buffer of
- * its own and handed over as not held by any slot.
+ * Small chunks (a pipe gives 64 KiB at most) are packed into the current
+ * slot one after another, so a slot is reused only after a full slot of
+ * input. A line cut by a slot's end is moved in front of the next slot's
+ * data, into its carry area; one longer than the carry area is joined in a
+ * buffer of its own and handed over as not held by any slot.
  */
 import { isAscii } from "node:buffer";
 import { rawChunks, type OpenSource } from "./file.ts";
@@ -36,12 +38,9 @@ export class SlotReader {
   // Per input.
   private sink: SlotLineSink | null = null;
   private lineNumber = 0;
-  /** The partial line at the end of the last chunk (slot -1: none). */
-  private tailSlot = -1;
-  private tailStart = 0;
-  private tailEnd = 0;
-  /** How much of the current slot's carry area holds that line. */
-  private carried = 0;
+  /** In the current slot: where the line not yet complete starts, and where the data ends. */
+  private pending = 0;
+  private dataEnd = 0;
   /** A partial line longer than the carry area. */
   private long: Buffer | null = null;
 
@@ -57,20 +56,24 @@ export class SlotReader {
   async read(source: OpenSource, sink: SlotLineSink, signal?: AbortSignal): Promise<void> {
     this.sink = sink;
     this.lineNumber = 0;
-    this.tailSlot = -1;
-    this.carried = 0;
     this.long = null;
+    this.current = -1;
+    this.pending = this.dataEnd = 0;
     const supplied: { target: Buffer | null } = { target: null };
     for await (const chunk of rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.nextSlot()))) {
       const target = supplied.target;
       if (target !== null && chunk.buffer === target.buffer && chunk.byteOffset === target.byteOffset) {
-        this.scan(chunk.length);
+        this.dataEnd += chunk.length;
+        this.scan();
       } else {
-        // Not read in place (a pipe, a .gz): copied into the slots.
-        for (let at = 0; at < chunk.length; at += this.readBytes) {
-          const piece = chunk.subarray(at, Math.min(chunk.length, at + this.readBytes));
-          piece.copy(this.nextSlot(), 0);
-          this.scan(piece.length);
+        // Not read in place (a pipe, a .gz): copied in, packed after what the slot already holds.
+        for (let at = 0; at < chunk.length; ) {
+          if (this.current < 0 || this.dataEnd === CARRY_BYTES + this.readBytes) this.nextSlot();
+          const n = Math.min(chunk.length - at, CARRY_BYTES + this.readBytes - this.dataEnd);
+          chunk.copy(this.slots[this.current]!, this.dataEnd, at, at + n);
+          this.dataEnd += n;
+          at += n;
+          this.scan();
         }
       }
       supplied.target = null;
@@ -79,27 +82,26 @@ export class SlotReader {
     // The last line, if it had no newline.
     const long = this.long as Buffer | null;
     if (long) this.take(long, 0, long.length, -1, isAscii(long));
-    else if (this.tailSlot >= 0) this.take(this.slots[this.tailSlot]!, this.tailStart, this.tailEnd, this.tailSlot, false);
-    else if (this.carried > 0) this.take(this.slots[this.current]!, CARRY_BYTES - this.carried, CARRY_BYTES, this.current, false);
+    else if (this.current >= 0 && this.dataEnd > this.pending) this.take(this.slots[this.current]!, this.pending, this.dataEnd, this.current, false);
     this.long = null;
-    this.tailSlot = -1;
-    this.carried = 0;
+    this.pending = this.dataEnd = 0;
     sink.batch();
     this.sink = null;
   }
 
-  /** The next slot's read area, with the partial line moved in front of it. */
+  /** The next slot's read area, with the line not yet complete moved in front of it. */
   private nextSlot(): Buffer {
     const index = (this.current + 1) % this.slots.length;
     this.sink!.reuse(index);
     const slot = this.slots[index]!;
-    this.carried = 0;
-    if (this.tailSlot >= 0) {
-      this.carried = this.tailEnd - this.tailStart;
-      this.slots[this.tailSlot]!.copy(slot, CARRY_BYTES - this.carried, this.tailStart, this.tailEnd);
-      this.tailSlot = -1;
+    let carried = 0;
+    if (this.current >= 0 && this.dataEnd > this.pending) {
+      carried = this.dataEnd - this.pending;
+      this.slots[this.current]!.copy(slot, CARRY_BYTES - carried, this.pending, this.dataEnd);
     }
     this.current = index;
+    this.pending = CARRY_BYTES - carried;
+    this.dataEnd = CARRY_BYTES;
     return slot.subarray(CARRY_BYTES, CARRY_BYTES + this.readBytes);
   }
 
@@ -108,19 +110,19 @@ export class SlotReader {
     this.sink!.line(bytes, start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end, this.lineNumber, slot, ascii);
   }
 
-  /** Split the current slot's carried line and `length` new bytes into lines; keep the tail. */
-  private scan(length: number): void {
+  /** Hand over the complete lines in the current slot's [pending, dataEnd); what is left stays pending. */
+  private scan(): void {
     const index = this.current;
     const bytes = this.slots[index]!;
-    const end = CARRY_BYTES + length;
-    let start = CARRY_BYTES - this.carried;
-    this.carried = 0;
+    const end = this.dataEnd;
+    let start = this.pending;
     const ascii = isAscii(bytes.subarray(start, end));
     bytes[end] = 0x0a; // a sentinel: indexOf stops at the data's end
     if (this.long) {
       const newline = bytes.indexOf(0x0a, start);
       if (newline >= end) {
         this.long = Buffer.concat([this.long, bytes.subarray(start, end)]);
+        this.pending = end;
         return;
       }
       const line = Buffer.concat([this.long, bytes.subarray(start, newline)]);
@@ -134,11 +136,11 @@ export class SlotReader {
       this.take(bytes, start, newline, index, ascii);
       start = newline + 1;
     }
-    if (end - start > CARRY_BYTES) this.long = Buffer.from(bytes.subarray(start, end));
-    else if (end > start) {
-      this.tailSlot = index;
-      this.tailStart = start;
-      this.tailEnd = end;
+    if (end - start > CARRY_BYTES) {
+      // Too long to carry into the next slot: it waits in a buffer of its own.
+      this.long = Buffer.from(bytes.subarray(start, end));
+      start = end;
     }
+    this.pending = start;
   }
 }

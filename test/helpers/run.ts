@@ -2,7 +2,9 @@
  * Run pipeline stages in-process over files, the way the scripts do, and
  * collect everything: output lines, error messages, counters.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { lineToRecord } from "../../lib/capture.ts";
 import { InputErrors } from "../../lib/audit/input-errors.ts";
 import { readInputs } from "../../lib/jsonl.ts";
 import { EventStage, type DecodeSettings } from "../../lib/pipeline.ts";
@@ -44,4 +46,19 @@ export async function attributeFiles(
   for await (const batch of readInputs(paths, errors, prefilter ? { prefilter: stage.prefilter } : {})) lines.push(...stage.push(batch));
   lines.push(...stage.flush());
   return { lines, signals: lines.filter((l): l is SignalLine => l.kind === "signal"), messages, errors: errors.count, stats: stage.stats };
+}
+
+/** `path` as capture writes it, one `record` line per audit record, into `target`. */
+export function writeRecordLines(path: string, target: string): string {
+  const errors = new InputErrors({ strict: false, print: () => {}, printLimit: 0 });
+  const stats = { records: 0, structural: 0 };
+  const out: string[] = [];
+  readFileSync(path, "utf8")
+    .split("\n")
+    .forEach((text, i) => {
+      const record = lineToRecord(text.replace(/\r$/, ""), { file: path, line: i + 1 }, errors, stats);
+      if (record) out.push(JSON.stringify(record));
+    });
+  writeFileSync(target, out.length ? out.join("\n") + "\n" : "");
+  return target;
 }

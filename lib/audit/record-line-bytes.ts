@@ -1,0 +1,170 @@
+/**
+ * capture's `record` lines read as bytes, without JSON.parse: the fast paths
+ * of `capture | decode` and `capture | attribute`. Only the exact shape our
+ * own writers produce (capture, netlink, tracefs, all through
+ * JSON.stringify) is taken:
+ *
+ *   {"kind":"record","type":"T","id":"ID","node":null|"N","raw":"…","source":{"file":"F","line":N}}
+ *
+ * with no escapes in type, id, node or file. Anything else (other key order,
+ * spaces, a `time` key, escapes there) is left to JSON.parse by the caller.
+ */
+import { ascii, startsWithAt } from "./line-bytes.ts";
+
+const RECORD_OPEN = ascii('{"kind":"record","type":"');
+const ID_KEY = ascii('","id":"');
+const NODE_KEY = ascii('","node":');
+const NULL = ascii("null");
+const RAW_KEY = ascii(',"raw":"');
+const SOURCE_KEY = ascii('","source":{');
+const FILE_SOURCE = ascii('","source":{"file":"');
+const LINE_KEY = ascii('","line":');
+
+/** Ranges in the line: the type, id and node strings' contents, and the raw text (still JSON-escaped). */
+export interface RecordLineShape {
+  typeStart: number;
+  typeEnd: number;
+  idStart: number;
+  idEnd: number;
+  /** -1 for null. */
+  nodeStart: number;
+  nodeEnd: number;
+  rawStart: number;
+  rawEnd: number;
+}
+
+/** The closing quote of a JSON string without escapes starting at `from`, or -1. */
+function plainStringEnd(bytes: Uint8Array, from: number, stop: number): number {
+  for (let i = from; i < stop; i++) {
+    const c = bytes[i];
+    if (c === 0x22 /* " */) return i;
+    if (c === 0x5c /* \ */) return -1;
+  }
+  return -1;
+}
+
+/** Does bytes[start, stop) have the record line shape? Fills `out` if so. */
+export function matchRecordLine(bytes: Buffer, start: number, stop: number, out: RecordLineShape): boolean {
+  if (!startsWithAt(bytes, RECORD_OPEN, start, stop)) return false;
+  out.typeStart = start + RECORD_OPEN.length;
+  let at = plainStringEnd(bytes, out.typeStart, stop);
+  if (at < 0 || !startsWithAt(bytes, ID_KEY, at, stop)) return false;
+  out.typeEnd = at;
+  out.idStart = at + ID_KEY.length;
+  at = plainStringEnd(bytes, out.idStart, stop);
+  if (at < 0 || !startsWithAt(bytes, NODE_KEY, at, stop)) return false;
+  out.idEnd = at;
+  at += NODE_KEY.length;
+  if (startsWithAt(bytes, NULL, at, stop)) {
+    out.nodeStart = out.nodeEnd = -1;
+    at += NULL.length;
+  } else if (bytes[at] === 0x22 /* " */) {
+    out.nodeStart = at + 1;
+    at = plainStringEnd(bytes, at + 1, stop);
+    if (at < 0) return false;
+    out.nodeEnd = at++;
+  } else return false;
+  if (!startsWithAt(bytes, RAW_KEY, at, stop)) return false;
+  out.rawStart = at + RAW_KEY.length;
+  // Inside a JSON string every quote is escaped, so the last `","source":{` is the key after raw.
+  const sourceAt = bytes.lastIndexOf(SOURCE_KEY, stop - SOURCE_KEY.length);
+  if (sourceAt < out.rawStart) return false;
+  out.rawEnd = sourceAt;
+  return true;
+}
+
+/**
+ * The source after the raw text, when it is exactly `{"file":"F","line":N}}`
+ * to the line's end: F's range and N in `out`, else false.
+ */
+export function matchFileLineSource(bytes: Buffer, rawEnd: number, stop: number, out: { fileStart: number; fileEnd: number; line: number }): boolean {
+  if (!startsWithAt(bytes, FILE_SOURCE, rawEnd, stop)) return false;
+  const fileStart = rawEnd + FILE_SOURCE.length;
+  const fileEnd = plainStringEnd(bytes, fileStart, stop);
+  if (fileEnd < 0 || !startsWithAt(bytes, LINE_KEY, fileEnd, stop)) return false;
+  let i = fileEnd + LINE_KEY.length;
+  const digitsAt = i;
+  let line = 0;
+  for (; i < stop && i - digitsAt < 15; i++) {
+    const digit = bytes[i]! - 0x30;
+    if (digit < 0 || digit > 9) break;
+    line = line * 10 + digit;
+  }
+  // A canonical number (no leading zero), then the two closing braces and nothing else.
+  if (i === digitsAt || (bytes[digitsAt] === 0x30 && i - digitsAt > 1) || i + 2 !== stop || bytes[i] !== 0x7d || bytes[i + 1] !== 0x7d) return false;
+  out.fileStart = fileStart;
+  out.fileEnd = fileEnd;
+  out.line = line;
+  return true;
+}
+
+const SIMPLE_ESCAPES = (() => {
+  const table = new Int16Array(128).fill(-1);
+  table[0x22] = 0x22; // "
+  table[0x5c] = 0x5c; // \
+  table[0x2f] = 0x2f; // /
+  table[0x62] = 0x08; // b
+  table[0x66] = 0x0c; // f
+  table[0x6e] = 0x0a; // n
+  table[0x72] = 0x0d; // r
+  table[0x74] = 0x09; // t
+  return table;
+})();
+
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
+
+/** The ASCII byte a `\u00XX` escape at bytes[at] stands for, or -1 (not ASCII, or not an escape we take). */
+function unicodeEscape(bytes: Uint8Array, at: number, end: number): number {
+  if (at + 6 > end || bytes[at + 2] !== 0x30 || bytes[at + 3] !== 0x30) return -1;
+  const high = hexDigit(bytes[at + 4]!);
+  const low = hexDigit(bytes[at + 5]!);
+  if (high < 0 || low < 0 || high > 7) return -1;
+  return high * 16 + low;
+}
+
+/**
+ * Unescape the JSON string body bytes[start, end) in place, when every
+ * escape in it stands for an ASCII byte: the new end, or -1 with the bytes
+ * untouched. (Unescaping only ever shortens, so it fits where it was.)
+ */
+export function unescapeAsciiInPlace(bytes: Buffer, start: number, end: number): number {
+  let first = bytes.indexOf(0x5c, start);
+  if (first < 0 || first >= end) return end;
+  // Check every escape first, so a refusal leaves the line as it was.
+  for (let i = first; i >= 0 && i < end; ) {
+    const c = bytes[i + 1]!;
+    let length = 2;
+    if (c === 0x75 /* u */) {
+      if (unicodeEscape(bytes, i, end) < 0) return -1;
+      length = 6;
+    } else if (i + 1 >= end || c >= 128 || SIMPLE_ESCAPES[c]! < 0) return -1;
+    i = bytes.indexOf(0x5c, i + length);
+  }
+  let write = first;
+  let read = first;
+  while (first >= 0 && first < end) {
+    if (first > read) {
+      bytes.copyWithin(write, read, first);
+      write += first - read;
+    }
+    const c = bytes[first + 1]!;
+    if (c === 0x75) {
+      bytes[write++] = unicodeEscape(bytes, first, end);
+      read = first + 6;
+    } else {
+      bytes[write++] = SIMPLE_ESCAPES[c]!;
+      read = first + 2;
+    }
+    first = bytes.indexOf(0x5c, read);
+  }
+  if (end > read) {
+    bytes.copyWithin(write, read, end);
+    write += end - read;
+  }
+  return write;
+}

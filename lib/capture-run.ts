@@ -4,12 +4,13 @@
  * once and are merged as they arrive.
  */
 import type { InputErrors } from "./audit/input-errors.ts";
-import { lineToRecord, type CaptureStats } from "./capture.ts";
+import { lineToRecord, RecordLineWriter, type CaptureStats } from "./capture.ts";
 import type { LineWriter } from "./jsonl.ts";
 import { log } from "./log.ts";
 import type { GapLine, RecordLine } from "./schema.ts";
 import type { CheckpointRun } from "./sources/checkpoint.ts";
-import { readFileLines, rotatedFiles, type SourceLine } from "./sources/file.ts";
+import { closeSource, openSource, rotatedFiles, type SourceLine } from "./sources/file.ts";
+import { SlotReader } from "./sources/slot-reader.ts";
 
 export type CaptureMode = "follow" | "checkpoint" | "netlink" | "tracefs";
 
@@ -23,26 +24,38 @@ interface CommonOptions {
   signal?: AbortSignal;
 }
 
-function writeLines(lines: SourceLine[], options: CommonOptions, stats: CaptureTotals): RecordLine | null {
-  let last: RecordLine | null = null;
-  for (const line of lines) {
-    const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats);
-    if (record) {
-      options.writer.write(record);
-      last = record;
-    }
-  }
-  return last;
-}
-
 export async function captureFiles(
   paths: readonly string[],
   options: CommonOptions & { rotated: boolean },
 ): Promise<CaptureTotals> {
   const stats: CaptureTotals = { records: 0, structural: 0, gaps: 0 };
   const files = options.rotated ? paths.flatMap((path) => (path === "-" ? [path] : rotatedFiles(path))) : paths;
+  // Lines read as bytes and plain records written straight from them (no string per line).
+  const reader = new SlotReader();
+  const records = new RecordLineWriter(options.writer, options.errors, stats);
   for (const file of files) {
-    for await (const lines of readFileLines(file, { signal: options.signal })) writeLines(lines, options, stats);
+    const source = openSource(file);
+    let lines = 0;
+    try {
+      await reader.read(
+        source,
+        {
+          line: (bytes, start, end, line, _slot, ascii) => {
+            lines++;
+            records.line(bytes, start, end, ascii, file, line);
+          },
+          reuse: () => {},
+          // A short chunk: a live pipe (`tail -f log | capture -`); pass its lines on now.
+          batch: () => {
+            if (lines > 0 && lines < 64) options.writer.flush();
+            lines = 0;
+          },
+        },
+        options.signal,
+      );
+    } finally {
+      closeSource(source);
+    }
   }
   return stats;
 }

@@ -11,6 +11,7 @@ import { InputErrors } from "./audit/input-errors.ts";
 import { interpretEvent } from "./audit/interpret.ts";
 import { classifyLine, type InputItem, type LineWriter } from "./jsonl.ts";
 import type { ByteRecord } from "./audit/byte-record.ts";
+import { isAsciiRange } from "./audit/line-bytes.ts";
 import { closeSource, openSource } from "./sources/file.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 import type { AnyLine } from "./schema.ts";
@@ -147,9 +148,4 @@ export async function pushFiles(stage: EventStage, paths: readonly string[], onB
       closeSource(source);
     }
   }
-}
-
-function isAsciiRange(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
-  return true;
 }

@@ -230,3 +230,39 @@ describe("capture --checkpoint (cron runs)", () => {
     expect(fourth).toEqual([]);
   });
 });
+
+describe("live pipes (`tail -f audit.log | …`): lines pass on at once, Ctrl-C still ends the run", () => {
+  const kill = [
+    "type=SYSCALL msg=audit(1285245427.433:22): arch=40000003 syscall=37 success=yes exit=0 a0=6900 a1=9 a2=a0a95e0 a3=0 items=0 ppid=4274 pid=4299 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm=\"roxen\" exe=\"/usr/local/roxen/server-4.5.241/pike/bin/pike\" key=(null)",
+    "type=OBJ_PID msg=audit(1285245427.433:22): opid=26880 oauid=-1 ouid=1010 oses=-1 ocomm=\"findpid\"",
+    "type=EOE msg=audit(1285245427.433:22): ",
+  ];
+  for (const [verb, want] of [
+    ["capture", "record"],
+    ["attribute", "signal"],
+  ] as const) {
+    test(`${verb} - on an open, idle pipe`, async () => {
+      const child = Bun.spawn([process.execPath, script(verb), "--no-lookup", "-"].filter((a) => verb !== "capture" || a !== "--no-lookup"), {
+        cwd: root,
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const reader = child.stdout.getReader();
+      child.stdin.write(kill.join("\n") + "\n");
+      child.stdin.flush();
+      // The writer stays open and says nothing more; the lines must come out anyway.
+      const first = await Promise.race([reader.read(), Bun.sleep(5000).then(() => null)]);
+      expect(first).not.toBeNull();
+      const text = new TextDecoder().decode(first!.value);
+      expect(JSON.parse(text.split("\n")[0]!).kind).toBe(want);
+      const started = performance.now();
+      child.kill("SIGINT");
+      const code = await Promise.race([child.exited, Bun.sleep(5000).then(() => "still running")]);
+      expect(code).toBe(0);
+      expect(performance.now() - started).toBeLessThan(2000);
+      reader.releaseLock();
+      child.stdin.end();
+    });
+  }
+});

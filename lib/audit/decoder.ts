@@ -10,20 +10,11 @@ import type { RecordLine, SourceRef } from "../schema.ts";
 import { EventAssembler, type AssembledEvent, type AssemblerOptions } from "./assemble.ts";
 import { InputErrors } from "./input-errors.ts";
 import { ByteRecord } from "./byte-record.ts";
-import { readStamp, startsWithAt, type Stamp } from "./line-bytes.ts";
+import { LastText, PlainHeader } from "./header-bytes.ts";
+import { startsWithAt } from "./line-bytes.ts";
 import { matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "./record-line-bytes.ts";
-import { parseLine, parseId, TypeNames } from "./line.ts";
+import { parseLine, parseId } from "./line.ts";
 
-/** a === bytes[at, at + a.length) */
-function bytesEqual(a: Uint8Array, bytes: Uint8Array, at: number): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== bytes[at + i]) return false;
-  return true;
-}
-
-const NODE = Buffer.from("node=");
-const TYPE = Buffer.from("type=");
-const MSG = Buffer.from("msg=");
-const AUDIT_OPEN = Buffer.from("audit(");
 const SIGNAL_GENERATE = Buffer.from("SIGNAL_GENERATE");
 
 export interface DecoderOptions extends AssemblerOptions {
@@ -100,8 +91,8 @@ export class Decoder {
     const rawStart = shape.rawStart;
     const rawEnd = unescapeAsciiInPlace(bytes, rawStart, shape.rawEnd);
     if (rawEnd < 0) return false;
-    const file = this.fileName(bytes, source.fileStart, source.fileEnd);
-    const node = shape.nodeStart < 0 ? null : this.nodeName(bytes, shape.nodeStart, shape.nodeEnd);
+    const file = this.fileNames.of(bytes, source.fileStart, source.fileEnd);
+    const node = shape.nodeStart < 0 ? null : this.nodeNames.of(bytes, shape.nodeStart, shape.nodeEnd);
     const record = this.pushPlain(bytes, rawStart, rawEnd, source.line, file, node);
     if (record === null) {
       // Not a plain record (a kernel-log form, a bad stamp…): the object JSON.parse would have made.
@@ -123,98 +114,20 @@ export class Decoder {
    * the node a `record` line names, which wins over the raw text's own.
    */
   private pushPlain(bytes: Buffer, start: number, end: number, line: number, file: string, nodeOverride: string | null): ByteRecord | null {
-    let typeAt = start;
-    let node: string | null = null;
-    if (bytes[start] === 0x6e /* n */ && startsWithAt(bytes, NODE, start, end)) {
-      let space = start + 5;
-      while (space < end && bytes[space] !== 0x20) space++;
-      if (space === start + 5 || space >= end || !startsWithAt(bytes, TYPE, space + 1, end)) return null;
-      node = nodeOverride ?? this.nodeName(bytes, start + 5, space);
-      typeAt = space + 1;
-    } else if (!startsWithAt(bytes, TYPE, start, end)) return null;
-    if (this.parseHeader(bytes, typeAt, end) < 0) return null;
     const header = this.header;
+    if (!header.read(bytes, start, end)) return null;
     const record = new ByteRecord(header.type, bytes, start, end, header.bodyStart - start, file, line);
     this.stats.records++;
-    this.assembler.push(nodeOverride ?? node, header.id, header.seconds, header.millis, record, header.serial, true);
+    this.assembler.push(nodeOverride ?? header.node(), header.id(), header.seconds, header.millis, record, header.serial, true);
     return record;
   }
 
+  private readonly header = new PlainHeader();
+
   private readonly shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
   private readonly source = { fileStart: 0, fileEnd: 0, line: 0 };
-  private lastFileBytes: Buffer | null = null;
-  private lastFile = "";
-
-  /** The source file name of a record line: the same string while it stays the same. */
-  private fileName(bytes: Buffer, start: number, end: number): string {
-    const last = this.lastFileBytes;
-    if (last !== null && last.length === end - start && bytesEqual(last, bytes, start)) return this.lastFile;
-    this.lastFileBytes = Buffer.from(bytes.subarray(start, end));
-    this.lastFile = bytes.toString("latin1", start, end);
-    return this.lastFile;
-  }
-
-  /** parseRecordAt's checks on bytes, into `header`; -1 for anything it would not take as is. */
-  private parseHeader(bytes: Buffer, typeAt: number, end: number): number {
-    const typeStart = typeAt + 5;
-    let typeEnd = typeStart;
-    while (typeEnd < end && bytes[typeEnd] !== 0x20) typeEnd++;
-    if (typeEnd === end || typeEnd === typeStart) return -1;
-    const type = this.types.name(bytes, typeStart, typeEnd);
-    if (type === null) return -1;
-    let at = typeEnd + 1;
-    if (startsWithAt(bytes, MSG, at, end)) at += 4;
-    if (!startsWithAt(bytes, AUDIT_OPEN, at, end)) return -1;
-    const open = at + 6;
-    const stamp = this.stamp;
-    if (!readStamp(bytes, open, end, stamp)) return -1;
-    const close = stamp.close;
-    let bodyStart = close + 1;
-    if (bytes[bodyStart] === 0x3a /* : */ && bodyStart < end) bodyStart++;
-    while (bodyStart < end && bytes[bodyStart] === 0x20) bodyStart++;
-    const header = this.header;
-    header.type = type;
-    header.id = this.idString(bytes, open, close);
-    header.seconds = stamp.seconds;
-    header.millis = stamp.millis;
-    header.serial = stamp.serial;
-    header.bodyStart = bodyStart;
-    return 0;
-  }
-
-  private readonly header = { type: "", id: "", seconds: 0, millis: 0, serial: 0, bodyStart: 0 };
-  private readonly stamp: Stamp = { seconds: 0, millis: 0, serial: 0, close: 0 };
-  /** The last stamp's spelling and its string: most records share their event's stamp with the line before. */
-  private lastStamp = new Uint8Array(64);
-  private lastStampLength = -1;
-  private lastId = "";
-
-  private idString(bytes: Buffer, start: number, end: number): string {
-    const length = end - start;
-    if (length === this.lastStampLength) {
-      const last = this.lastStamp;
-      let i = 0;
-      while (i < length && last[i] === bytes[start + i]) i++;
-      if (i === length) return this.lastId;
-    }
-    this.lastId = bytes.toString("latin1", start, end);
-    if (length <= this.lastStamp.length) {
-      for (let i = 0; i < length; i++) this.lastStamp[i] = bytes[start + i]!;
-      this.lastStampLength = length;
-    } else this.lastStampLength = -1;
-    return this.lastId;
-  }
-  private readonly types = new TypeNames();
-  private lastNodeBytes: Buffer | null = null;
-  private lastNode = "";
-
-  private nodeName(bytes: Buffer, start: number, end: number): string {
-    const last = this.lastNodeBytes;
-    if (last !== null && last.length === end - start && bytesEqual(last, bytes, start)) return this.lastNode;
-    this.lastNodeBytes = Buffer.from(bytes.subarray(start, end));
-    this.lastNode = bytes.toString("latin1", start, end);
-    return this.lastNode;
-  }
+  private readonly fileNames = new LastText();
+  private readonly nodeNames = new LastText();
 
   /** One `record` line from capture. */
   pushRecord(record: RecordLine): void {

@@ -150,3 +150,9 @@ export function idKey(id: string): number {
   if (!Number.isInteger(millis) || !Number.isInteger(serial) || millis < 0 || serial < 0) return -1;
   return serial * 1000 + millis;
 }
+
+/** No byte of bytes[start, end) is above 0x7f. */
+export function isAsciiRange(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}

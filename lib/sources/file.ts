@@ -9,6 +9,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { WhokilledError } from "../errors.ts";
 import { LineSplitter, type Line } from "./lines.ts";
+import { readable, widenPipe } from "./poll.ts";
 
 export interface SourceLine {
   /**
@@ -132,7 +133,9 @@ export async function* rawChunks(
     return;
   }
   if (!source.regular) {
-    yield* skipBytes(streamChunks(source, chunkBytes, signal), startOffset);
+    // A pipe or terminal: into the caller's buffers where it reuses them and poll(2) is at hand, else Bun's stream.
+    const chunks = reuseBuffer !== false && readable(source.fd, 0) !== null ? polledChunks(source, chunkBytes, signal, reuseBuffer) : streamChunks(source, chunkBytes, signal);
+    yield* skipBytes(chunks, startOffset);
     return;
   }
   let position = startOffset;
@@ -204,6 +207,34 @@ async function* gunzipChunks(source: OpenSource, chunkBytes: number, signal?: Ab
   } finally {
     compressed.destroy();
     gunzip.destroy();
+  }
+}
+
+/**
+ * Pipes and ttys read with readSync into reused buffers, only once poll(2)
+ * says a read will not block. Each wait is a slice of at most 50 ms with the
+ * event loop run in between, so Ctrl-C and SIGTERM handlers still run while
+ * the writer is quiet.
+ */
+async function* polledChunks(source: OpenSource, chunkBytes: number, signal: AbortSignal | undefined, reuse: true | Buffer | (() => Buffer)): AsyncGenerator<Buffer> {
+  let own: Buffer | null = null;
+  widenPipe(source.fd, Math.min(chunkBytes, 1 << 20));
+  for (;;) {
+    if (signal?.aborted) return;
+    if (!readable(source.fd, 50)) {
+      await Bun.sleep(0);
+      continue;
+    }
+    const buffer = typeof reuse === "function" ? reuse() : reuse === true ? (own ??= Buffer.allocUnsafe(chunkBytes)) : reuse;
+    let n: number;
+    try {
+      n = readSync(source.fd, buffer, 0, buffer.length, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EAGAIN") continue;
+      throw ioError(source.name, error);
+    }
+    if (n === 0) return;
+    yield n === buffer.length ? buffer : buffer.subarray(0, n);
   }
 }
 

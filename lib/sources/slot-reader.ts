@@ -31,6 +31,8 @@ export interface SlotLineSink {
 
 const SLOT_COUNT = 4;
 const CARRY_BYTES = 64 * 1024;
+/** The least room worth reading into: what a pipe holds. */
+const MIN_READ = 64 * 1024;
 
 export class SlotReader {
   private readonly slots: Buffer[];
@@ -60,7 +62,7 @@ export class SlotReader {
     this.current = -1;
     this.pending = this.dataEnd = 0;
     const supplied: { target: Buffer | null } = { target: null };
-    for await (const chunk of rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.nextSlot()))) {
+    for await (const chunk of rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.readArea()))) {
       const target = supplied.target;
       if (target !== null && chunk.buffer === target.buffer && chunk.byteOffset === target.byteOffset) {
         this.dataEnd += chunk.length;
@@ -87,6 +89,17 @@ export class SlotReader {
     this.pending = this.dataEnd = 0;
     sink.batch();
     this.sink = null;
+  }
+
+  /**
+   * Where the next read goes: what is left of the current slot, if that is
+   * room for a pipe's worth (a file's read fills a slot; a pipe gives 64 KiB
+   * at most), else the next slot.
+   */
+  private readArea(): Buffer {
+    const full = CARRY_BYTES + this.readBytes;
+    if (this.current >= 0 && full - this.dataEnd >= MIN_READ) return this.slots[this.current]!.subarray(this.dataEnd, full);
+    return this.nextSlot();
   }
 
   /** The next slot's read area, with the line not yet complete moved in front of it. */

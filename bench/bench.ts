@@ -44,6 +44,7 @@ import {
 
 const ROOT = resolve(import.meta.dir, "..");
 const STARTUP = "attribute start-up, no input";
+const PIPE_ATTRIBUTE = "capture FILE | attribute";
 const FLOOR_BYTES = "bun floor: find line ends";
 const FLOOR_STRINGS = "bun floor: line strings";
 const BUN = process.execPath;
@@ -512,6 +513,13 @@ async function main(): Promise<void> {
         attribute.present ? {} : { standIn: "cat" },
       ),
     );
+    // The pipelines users type: capture's record lines through a pipe.
+    if (attribute.present && existsSync(`${ROOT}/scripts/capture.ts`)) {
+      const pipe = (consumer: string[]) => ({
+        argv: ["/bin/sh", "-c", 'set -e; "$1" "$2" --file "$3" | "$1" "$4" --no-lookup --probes', "sh", BUN, `${ROOT}/scripts/capture.ts`, logPath, ...consumer],
+      });
+      results.push(await runTask(PIPE_ATTRIBUTE, [{ label: "pipe", cmd: pipe([`${ROOT}/scripts/attribute.ts`]) }], '{"kind":"signal"', opts, tmpDir, {}));
+    }
     // What no Bun tool can go under: starting one of ours, and reading the file and finding its lines.
     if (attribute.present) {
       const empty = [...attribute.args.slice(0, -1), "/dev/null"].filter((a) => a !== "--file");
@@ -555,6 +563,8 @@ async function main(): Promise<void> {
         ? show(decode.args)
         : r.name === "attribute"
           ? show(attribute.args)
+          : r.name === PIPE_ATTRIBUTE
+            ? "bun scripts/capture.ts --file FILE | bun scripts/attribute.ts --no-lookup --probes (the headline pipeline: record lines through a pipe)"
           : r.name === STARTUP
             ? "bun scripts/attribute.ts --no-lookup --probes /dev/null (start-up: bun, our modules, citty; no input)"
           : r.name === FLOOR_BYTES
@@ -602,6 +612,8 @@ async function main(): Promise<void> {
       ausK.seconds / att.seconds >= 5,
       `${fmt(ausK.seconds / att.seconds, 1)}×${cpuRatio(ausK, att)}${ausF ? ` (vs the full 12-run kill-family equivalent: ${fmt(ausF.seconds / att.seconds, 1)}×${cpuRatio(ausF, att)})` : ""}`,
     );
+    const pipeline = byName.get(PIPE_ATTRIBUTE);
+    if (pipeline) out.push(`        the pipeline capture FILE | attribute: ${fmt(pipeline.seconds)} s, ${fmt(ausK.seconds / pipeline.seconds, 1)}× (${fmt(ausF ? ausF.seconds / pipeline.seconds : null, 1)}× the 12-run equivalent)`);
     if (startup && floorBytes) {
       const floor = startup.seconds + floorBytes.seconds;
       // Each floor row is its own process, so bun's own start (~10 ms) is in both: "about".
@@ -624,6 +636,8 @@ async function main(): Promise<void> {
   if (dec) check("decode event lines vs distinct event ids", dec.standIn ? null : dec.matches, stats?.events ?? null, dec.standIn ? "(stand-in)" : dec.lines !== dec.matches ? `(${dec.lines - dec.matches} other lines)` : "");
   if (ausI) check("ausearch -i `----` blocks vs generated", ausI.matches, stats?.ausearchEvents ?? null, stats ? `(auparse splits LOGIN from its SYSCALL: ${stats.ausearchEvents - stats.events} extra)` : "");
   if (att) check(`attribute signal lines vs kill-family SYSCALL records${attribute.args.includes("--probes") ? "" : " minus probes"}`, att.standIn ? null : att.matches, killWant, att.standIn ? "(stand-in)" : "");
+  const pipeRow = byName.get(PIPE_ATTRIBUTE);
+  if (pipeRow) check("capture | attribute signal lines vs kill-family SYSCALL records", pipeRow.matches, stats?.kill.total ?? null);
   if (ausK) check("ausearch -sc kill -i blocks vs b64 kill records", ausK.matches, stats?.kill.byAbiName["b64 kill"] ?? null);
   if (ausF) {
     check("ausearch kill family ×12 blocks vs kill-family records", ausF.matches, stats?.kill.total ?? null);

@@ -5,9 +5,10 @@
  * Only SYSCALL records of the kill family, their OBJ_PID, PROCTITLE and EOE
  * records, and our SIGNAL_GENERATE are kept for decoding. On a typical log
  * that is about one line in a hundred; the rest are counted and skipped.
- * Lines that do not start with `type=` or `node=… type=` (JSON lines,
- * kernel-log forms, ausearch separators, garbage) are always kept, so the
- * normal path still handles or reports them.
+ * capture's `record` lines are judged the same way on the raw text inside
+ * them, without parsing the JSON (lib/audit/record-line-bytes.ts). Other
+ * lines (other JSON, kernel-log forms, ausearch separators, garbage) are
+ * always kept, so the normal path still handles or reports them.
  *
  * It takes whole chunks and splits them itself, in one loop with no call per
  * line, reading type names, stamps and syscall numbers as bytes; a 210 MB
@@ -45,6 +46,7 @@ const READ_BYTES = 1 << 20;
 const NODE = ascii("node=");
 const SYSCALL = ascii("SYSCALL ");
 const SIGNAL_GENERATE = ascii("SIGNAL_GENERATE ");
+const SIGNAL_GENERATE_NAME = ascii("SIGNAL_GENERATE");
 const OBJ_PID = ascii("OBJ_PID ");
 const PROCTITLE = ascii("PROCTITLE ");
 const EXECVE = ascii("EXECVE ");
@@ -251,7 +253,12 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (bytes[start] === 0x7b /* { */) {
       // A `record` line (capture | attribute): judged on its raw text, still
       // JSON-escaped (type, stamp, arch, syscall and pid never hold an escape).
-      if (!matchRecordLine(bytes, start, stop, this.shape)) return this.keep(bytes, take);
+      const shape = this.shape;
+      if (!matchRecordLine(bytes, start, stop, shape)) return this.keep(bytes, take);
+      // The decoder reads a SIGNAL_GENERATE record by its JSON fields, not its raw text.
+      if (shape.typeEnd - shape.typeStart === SIGNAL_GENERATE.length - 1 && startsWithAt(bytes, SIGNAL_GENERATE_NAME, shape.typeStart, stop)) {
+        return this.keep(bytes, take);
+      }
       this.escaped = true;
       return this.record(bytes, this.shape.rawStart, this.shape.rawEnd, take);
     }

@@ -220,22 +220,24 @@ describe("edge cases", () => {
   }
 });
 
-describe("decode's reader (lib/sources/slot-reader.ts)", () => {
-  /** decode's output with the reader's chunks this small, lines sorted (chunk ends decide when held events close). */
-  async function sortedBytes(path: string, readBytes: number): Promise<string[]> {
-    const outPath = join(dir, `slots-${readBytes}.jsonl`);
-    const fd = openSync(outPath, "w");
-    try {
-      const writer = new LineWriter(fd, 4096);
-      const stage = new EventStage(oracleIds, errors(), writer);
-      await pushFiles(stage, [path], () => {}, new SlotReader(readBytes));
-      stage.flush();
-      writer.flush();
-    } finally {
-      closeSync(fd);
-    }
-    return readFileSync(outPath, "utf8").split("\n").filter(Boolean).sort();
+/** decode's output lines for `input` (file, pipe or .gz) with the reader's chunks this small. */
+async function viaReader(input: string, readBytes: number): Promise<string[]> {
+  const outPath = join(dir, "reader-out.jsonl");
+  const fd = openSync(outPath, "w");
+  try {
+    const writer = new LineWriter(fd, 4096);
+    const stage = new EventStage(oracleIds, errors(), writer);
+    await pushFiles(stage, [input], () => {}, new SlotReader(readBytes));
+    stage.flush();
+    writer.flush();
+  } finally {
+    closeSync(fd);
   }
+  return readFileSync(outPath, "utf8").split("\n").filter(Boolean);
+}
+
+describe("decode's reader (lib/sources/slot-reader.ts)", () => {
+  const sortedBytes = async (path: string, readBytes: number) => (await viaReader(path, readBytes)).sort();
   const sortedReference = async (path: string) => (await reference(path, oracleIds)).split("\n").filter(Boolean).sort();
 
   test("tiny chunks: lines cut anywhere, slots reused while their events are open", async () => {
@@ -273,18 +275,7 @@ test("decode's reader: a record held in an open event outlives its slot (copied 
   lines.push(`type=OBJ_PID ${stamp(1)}: opid=42 oauid=-1 ouid=0 oses=-1 ocomm="v"`, `type=PROCTITLE ${stamp(1)}: proctitle=6B`);
   const path = join(dir, "held-across-slots.log");
   writeFileSync(path, lines.join("\n") + "\n");
-  const outPath = join(dir, "held.jsonl");
-  const fd = openSync(outPath, "w");
-  try {
-    const writer = new LineWriter(fd, 4096);
-    const stage = new EventStage(oracleIds, errors(), writer);
-    await pushFiles(stage, [path], () => {}, new SlotReader(1000));
-    stage.flush();
-    writer.flush();
-  } finally {
-    closeSync(fd);
-  }
-  const events = readFileSync(outPath, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+  const events = (await viaReader(path, 1000)).map((line) => JSON.parse(line));
   const kill = events.find((event) => event.id === "1700000000.000:1");
   expect(kill.records.map((r: { raw: string }) => r.raw)).toEqual([lines[0], lines[lines.length - 2], lines[lines.length - 1]]);
   expect(kill.targets).toEqual([{ pid: 42, comm: "v", uid: 0, user: "root", auid: null, ses: null }]);
@@ -306,23 +297,9 @@ test("decode's reader from a pipe: small chunks packed into its slots, and from 
     [gz, 50_000],
   ] as const) {
     const writer = input === fifo ? Bun.spawn(["sh", "-c", 'cat "$1" > "$2"', "sh", path, fifo]) : null;
-    const outPath = join(dir, "piped.jsonl");
-    const fd = openSync(outPath, "w");
-    try {
-      const lineWriter = new LineWriter(fd, 4096);
-      const stage = new EventStage(oracleIds, errors(), lineWriter);
-      await pushFiles(stage, [input], () => {}, new SlotReader(readBytes));
-      stage.flush();
-      lineWriter.flush();
-    } finally {
-      closeSync(fd);
-    }
+    const lines = await viaReader(input, readBytes);
     if (writer) expect(await writer.exited).toBe(0);
-    const got = readFileSync(outPath, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => line.replaceAll(JSON.stringify(input), JSON.stringify(path)))
-      .sort();
+    const got = lines.map((line) => line.replaceAll(JSON.stringify(input), JSON.stringify(path))).sort();
     expect(got).toEqual(want);
   }
 });

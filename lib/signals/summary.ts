@@ -426,7 +426,7 @@ function foldToHours(minutes: Map<number, BucketAcc>): Map<number, BucketAcc> {
 function buildTimeline(buckets: Map<number, BucketAcc>, unit: BucketUnit): Timeline {
   const size = unit === "hour" ? HOUR : MINUTE;
   const starts = [...buckets.keys()].sort((a, b) => a - b);
-  if (starts.length === 0) return { unit, buckets: [], sparse: false };
+  if (starts.length === 0) return { unit, sparse: false, buckets: [] };
   const firstStart = starts[0]!;
   const lastStart = starts[starts.length - 1]!;
   const dense = (lastStart - firstStart) / size + 1;
@@ -442,7 +442,7 @@ function buildTimeline(buckets: Map<number, BucketAcc>, unit: BucketUnit): Timel
     const b = buckets.get(s);
     out.push({ start: new Date(s).toISOString(), count: b?.count ?? 0, failed: b?.failed ?? 0 });
   }
-  return { unit, buckets: out, sparse: false };
+  return { unit, sparse: false, buckets: out };
 }
 
 /** Summarise a whole iterable or async iterable of SignalLines. */

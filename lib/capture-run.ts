@@ -10,7 +10,7 @@ import { log } from "./log.ts";
 import type { GapLine, RecordLine } from "./schema.ts";
 import type { CheckpointRun } from "./sources/checkpoint.ts";
 import { closeSource, openSource, rotatedFiles, type SourceLine } from "./sources/file.ts";
-import { SlotReader } from "./sources/slot-reader.ts";
+import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 
 export type CaptureMode = "follow" | "checkpoint" | "netlink" | "tracefs";
 
@@ -35,24 +35,12 @@ export async function captureFiles(
   const records = new RecordLineWriter(options.writer, options.errors, stats);
   for (const file of files) {
     const source = openSource(file);
-    let lines = 0;
     try {
-      await reader.read(
-        source,
-        {
-          line: (bytes, start, end, line, _slot, ascii) => {
-            lines++;
-            records.line(bytes, start, end, ascii, file, line);
-          },
-          reuse: () => {},
-          // A short chunk: a live pipe (`tail -f log | capture -`); pass its lines on now.
-          batch: () => {
-            if (lines > 0 && lines < 64) options.writer.flush();
-            lines = 0;
-          },
-        },
-        options.signal,
-      );
+      const sink: SlotLineSink = { line: (bytes, start, end, line, _slot, ascii) => records.line(bytes, start, end, ascii, file, line), reuse: () => {} };
+      for await (const lines of reader.batches(source, sink, options.signal)) {
+        // A short chunk: a live pipe (`tail -f log | capture -`); pass its lines on now.
+        if (lines > 0 && lines < 64) options.writer.flush();
+      }
     } finally {
       closeSource(source);
     }

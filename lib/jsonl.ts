@@ -11,19 +11,16 @@ import { WhokilledError } from "./errors.ts";
 import type { AnyLine, SourceRef } from "./schema.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
 import { closeSource, openSource, rawChunks, type OpenSource } from "./sources/file.ts";
+import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 
 /**
  * Drops raw lines a stage does not need before they become strings (see
- * lib/signals/prefilter.ts). It takes an input's bytes chunk by chunk, splits
- * them into lines itself, and calls `take` with the text and line number of
- * each line to keep, in order; it may hold a line and give it later.
+ * lib/signals/prefilter.ts). Fed one input's lines as bytes by a SlotReader,
+ * it calls `take` with the text and line number of each line to keep, in
+ * order; it may hold a line and give it later.
  */
 export interface LinePrefilter {
-  /** Where to read a regular file's chunks, saving a copy; any other chunk is accepted too. */
-  readonly readBuffer: Buffer;
-  push(chunk: Buffer, take: (text: string, line: number) => void): void;
-  /** End of one input: its last line if it had no newline. Line numbers start again. */
-  endInput(take: (text: string, line: number) => void): void;
+  sink(take: (text: string, line: number) => void): SlotLineSink;
 }
 
 export type InputItem =
@@ -140,11 +137,13 @@ export async function* readInputs(
   errors: InputErrors,
   options: { signal?: AbortSignal; prefilter?: LinePrefilter } = {},
 ): AsyncGenerator<InputItem[]> {
+  // One reader for all inputs: lines a prefilter holds stay valid across them (it hears of every reuse).
+  const reader = options.prefilter ? new SlotReader() : null;
   for (const path of paths) {
     const source = openSource(path);
     try {
-      yield* options.prefilter
-        ? filteredLines(source, path, errors, options.prefilter, options.signal)
+      yield* options.prefilter && reader
+        ? filteredLines(source, path, errors, options.prefilter, reader, options.signal)
         : textLines(source, path, errors, options.signal);
     } finally {
       closeSource(source);
@@ -187,20 +186,18 @@ async function* filteredLines(
   file: string,
   errors: InputErrors,
   prefilter: LinePrefilter,
+  reader: SlotReader,
   signal?: AbortSignal,
 ): AsyncGenerator<InputItem[]> {
   let items: InputItem[] = [];
-  const take = (text: string, line: number) => {
+  const sink = prefilter.sink((text, line) => {
     const item = classifyLine(text, { file, line }, errors);
     if (item) items.push(item);
-  };
-  for await (const chunk of rawChunks(source, 0, prefilter.readBuffer.length, signal, prefilter.readBuffer)) {
-    prefilter.push(chunk, take);
+  });
+  for await (const _ of reader.batches(source, sink, signal)) {
     if (items.length > 0) {
       yield items;
       items = [];
     }
   }
-  prefilter.endInput(take);
-  if (items.length > 0) yield items;
 }

@@ -77,28 +77,23 @@ export class EventStage {
   /**
    * Input as bytes from a SlotReader (decode's path): plain ASCII record
    * lines become records without a string per line; JSON lines and other
-   * forms are read as text, as `push` would. `onBatch` runs after each chunk
-   * with how many lines it had (a short one: a live input, flush now).
+   * forms are read as text, as `push` would. End each batch with `settle`.
    */
-  bytesSink(file: string, onBatch: (lines: number) => void): SlotLineSink {
-    let lines = 0;
+  bytesSink(file: string): SlotLineSink {
     return {
-      line: (bytes, start, end, line, slot, ascii) => {
-        lines++;
-        this.pushLineBytes(bytes, start, end, line, slot, ascii, file);
-      },
+      line: (bytes, start, end, line, slot, ascii) => this.pushLineBytes(bytes, start, end, line, slot, ascii, file),
       reuse: (slot) => {
         const held = this.held[slot];
         if (!held) return;
         for (const record of held) record.copyOut();
         held.length = 0;
       },
-      batch: () => {
-        this.decoder.settle();
-        onBatch(lines);
-        lines = 0;
-      },
     };
+  }
+
+  /** The end of an input batch: events known to be complete go out. */
+  settle(): void {
+    this.decoder.settle();
   }
 
   /** Records read as bytes, per reader slot, until their slot is reused. */
@@ -143,7 +138,10 @@ export async function pushFiles(stage: EventStage, paths: readonly string[], onB
   for (const path of paths) {
     const source = openSource(path);
     try {
-      await reader.read(source, stage.bytesSink(path, onBatch));
+      for await (const lines of reader.batches(source, stage.bytesSink(path))) {
+        stage.settle();
+        onBatch(lines);
+      }
     } finally {
       closeSource(source);
     }

@@ -113,7 +113,7 @@ export class ProcessSightings {
    * text of a `record` line). Returns its sequence number, or NONE if it
    * could not be kept.
    */
-  addRaw(bytes: Uint8Array, start: number, end: number, pid: number, escaped = false): number {
+  addRaw(bytes: Buffer, start: number, end: number, pid: number, escaped = false): number {
     const at = this.arena.put(bytes, start, end);
     if (at < 0) return NONE;
     const seq = this.add(pid);
@@ -125,7 +125,7 @@ export class ProcessSightings {
   }
 
   /** The EXECVE or PROCTITLE line of a sighting's event. */
-  attach(seq: number, part: "execve" | "title", bytes: Uint8Array, start: number, end: number, escaped = false): void {
+  attach(seq: number, part: "execve" | "title", bytes: Buffer, start: number, end: number, escaped = false): void {
     const slot = seq % this.capacity;
     if (this.seqOf[slot] !== seq) return;
     const at = this.arena.put(bytes, start, end);

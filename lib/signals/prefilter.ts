@@ -10,11 +10,9 @@
  * lines (other JSON, kernel-log forms, ausearch separators, garbage) are
  * always kept, so the normal path still handles or reports them.
  *
- * It takes whole chunks and splits them itself, in one loop with no call per
- * line, reading type names, stamps and syscall numbers as bytes; a 210 MB
- * log costs little more than reading it. Chunks are read straight into its
- * own memory (`readBuffer`), where a partial last line is moved in front of
- * the next chunk and kept lines are copied with copyWithin.
+ * It is fed lines as bytes by decode's reader (lib/sources/slot-reader.ts)
+ * and reads type names, stamps and syscall numbers in place; a 210 MB log
+ * costs little more than reading it.
  *
  * A PROCTITLE or EOE is kept when its event's SYSCALL was kept. ausearch
  * pastes sometimes put PROCTITLE first, so the last few skipped PROCTITLE
@@ -28,6 +26,7 @@ import { ascii, decimalAt, decimalIn, hexAt, hexIn, stampKeyAt, startsWithAt } f
 import { matchRecordLine, type RecordLineShape } from "../audit/record-line-bytes.ts";
 import { ByteArena } from "../byte-arena.ts";
 import type { LinePrefilter } from "../jsonl.ts";
+import type { SlotLineSink } from "../sources/slot-reader.ts";
 import { archName } from "../tables/arch.ts";
 import { killFamilyNumbers } from "../tables/kill-family.ts";
 import { syscallNumber } from "../tables/syscalls.ts";
@@ -39,9 +38,6 @@ const HELD_LIMIT = 16;
 const WANTED_LIMIT = 4096;
 /** Room for the execve sightings' lines (lib/signals/ancestry.ts): its pages are touched as it fills. */
 const ARENA_BYTES = 8 << 20;
-/** A partial line longer than this waits in a separate buffer (slow, and rare). */
-const CARRY_BYTES = 1 << 20;
-const READ_BYTES = 1 << 20;
 
 const NODE = ascii("node=");
 const SYSCALL = ascii("SYSCALL ");
@@ -122,24 +118,16 @@ export class SignalLinePrefilter implements LinePrefilter {
   /** Lines read only for ancestry (execve SYSCALL, EXECVE and PROCTITLE), not decoded. */
   sighted = 0;
 
-  // Not zeroed: on these VMs a first touch costs ~10 µs a page, so an 18 MB
-  // zero-fill alone would cost more than scanning a 200 MB log.
-  private readonly memory = Buffer.allocUnsafe(ARENA_BYTES + CARRY_BYTES + READ_BYTES);
-  private readonly readStart = ARENA_BYTES + CARRY_BYTES;
-  readonly readBuffer = this.memory.subarray(this.readStart);
-  readonly sightings = new ProcessSightings(new ByteArena(this.memory, 0, ARENA_BYTES));
+  readonly sightings = new ProcessSightings(new ByteArena(ARENA_BYTES));
 
-  /** Line number within the current input. */
+  /** The line being judged: its number and reader slot (-1: a buffer of its own). */
   private lineNumber = 0;
+  private lineSlot = -1;
   /** The line being judged, whole, and whether its record text is JSON-escaped (a `record` line). */
   private lineStart = 0;
   private lineStop = 0;
   private escaped = false;
   private readonly shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
-  /** Bytes of a partial line waiting just before readStart. */
-  private carried = 0;
-  /** A partial line too long to carry. */
-  private overflow: Buffer | null = null;
   private readonly cursor = { end: 0 };
 
   /** Stamp keys of kept kill-family SYSCALLs → sightings.now then (two generations). */
@@ -151,48 +139,33 @@ export class SignalLinePrefilter implements LinePrefilter {
   private pendingNext = 0;
   /**
    * The last HELD_LIMIT skipped PROCTITLE lines, held in case their SYSCALL
-   * comes later: a ring of stamp keys and positions in the chunk, made text
-   * only if still held when the chunk is done.
+   * comes later: a ring of stamp keys and positions in the reader's memory,
+   * made text only if still held when their slot is reused.
    */
   private readonly heldKey = new Float64Array(HELD_LIMIT).fill(-1);
+  private readonly heldSlot = new Int32Array(HELD_LIMIT).fill(-1);
+  private readonly heldBytes: Array<Buffer | null> = new Array(HELD_LIMIT).fill(null);
   private readonly heldStart = new Int32Array(HELD_LIMIT);
   private readonly heldStop = new Int32Array(HELD_LIMIT);
   private readonly heldLine = new Float64Array(HELD_LIMIT);
   private readonly heldText: Array<string | null> = new Array(HELD_LIMIT).fill(null);
   private heldNext = 0;
 
-  push(chunk: Buffer, take: Take): void {
-    if (chunk.buffer === this.memory.buffer && chunk.byteOffset === this.memory.byteOffset + this.readStart) {
-      this.scan(chunk.length, take);
-      return;
-    }
-    for (let at = 0; at < chunk.length; at += READ_BYTES) {
-      const piece = chunk.subarray(at, Math.min(at + READ_BYTES, chunk.length));
-      this.memory.set(piece, this.readStart);
-      this.scan(piece.length, take);
-    }
-  }
-
-  endInput(take: Take): void {
-    if (this.overflow) {
-      const line = this.overflow;
-      this.overflow = null;
-      this.lineNumber++;
-      this.line(line, 0, withoutCr(line, 0, line.length), take);
-    } else if (this.carried > 0) {
-      this.lineNumber++;
-      this.line(this.memory, this.readStart - this.carried, withoutCr(this.memory, this.readStart - this.carried, this.readStart), take);
-    }
-    this.keepHeldText();
-    this.carried = 0;
-    this.lineNumber = 0;
-  }
-
-  /** Held lines still point into the memory, which the next chunk overwrites: make them text. */
-  private keepHeldText(): void {
-    for (let i = 0; i < HELD_LIMIT; i++) {
-      if (this.heldKey[i] !== -1 && this.heldText[i] === null) this.heldText[i] = this.memory.toString("utf8", this.heldStart[i], this.heldStop[i]);
-    }
+  /** The sink for one input's lines (lib/sources/slot-reader.ts); kept lines go to `take`. */
+  sink(take: Take): SlotLineSink {
+    return {
+      line: (bytes, start, end, line, slot) => {
+        this.lineNumber = line;
+        this.lineSlot = slot;
+        this.line(bytes, start, end, take);
+      },
+      reuse: (slot) => {
+        // Held lines in that slot become text before it is overwritten.
+        for (let i = 0; i < HELD_LIMIT; i++) {
+          if (this.heldKey[i] !== -1 && this.heldSlot[i] === slot && this.heldText[i] === null) this.heldText[i] = this.heldTextNow(i);
+        }
+      },
+    };
   }
 
   /** End of all input: held lines never claimed were skipped. */
@@ -201,6 +174,7 @@ export class SignalLinePrefilter implements LinePrefilter {
       if (this.heldKey[i] === -1) continue;
       this.heldKey[i] = -1;
       this.heldText[i] = null;
+      this.heldBytes[i] = null;
       this.skipped++;
     }
   }
@@ -208,42 +182,6 @@ export class SignalLinePrefilter implements LinePrefilter {
   /** sightings.now when the kill-family SYSCALL with this event id's stamp key was read, if it was. */
   sightingsAt(key: number): number | undefined {
     return this.wantedNow.get(key) ?? this.wantedBefore.get(key);
-  }
-
-  private scan(length: number, take: Take): void {
-    const bytes = this.memory;
-    const end = this.readStart + length;
-    // A newline just past the data stops indexOf there, not in an older chunk's bytes.
-    if (end < bytes.length) bytes[end] = 0x0a;
-    let start = this.readStart - this.carried;
-    if (this.overflow) {
-      const newline = bytes.indexOf(0x0a, this.readStart);
-      if (newline < 0 || newline >= end) {
-        this.overflow = Buffer.concat([this.overflow, bytes.subarray(this.readStart, end)]);
-        return;
-      }
-      const line = Buffer.concat([this.overflow, bytes.subarray(this.readStart, newline)]);
-      this.overflow = null;
-      this.lineNumber++;
-      this.line(line, 0, withoutCr(line, 0, line.length), take);
-      start = newline + 1;
-    }
-    for (;;) {
-      const newline = bytes.indexOf(0x0a, start);
-      if (newline < 0 || newline >= end) break;
-      this.lineNumber++;
-      this.line(bytes, start, newline > start && bytes[newline - 1] === 0x0d ? newline - 1 : newline, take);
-      start = newline + 1;
-    }
-    this.keepHeldText();
-    const rest = end - start;
-    if (rest > CARRY_BYTES) {
-      this.overflow = Buffer.from(bytes.subarray(start, end));
-      this.carried = 0;
-    } else {
-      bytes.copyWithin(this.readStart - rest, start, end);
-      this.carried = rest;
-    }
   }
 
   private line(bytes: Buffer, start: number, stop: number, take: Take): void {
@@ -426,13 +364,12 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (this.heldKey[hold] !== -1) this.skipped++; // the oldest held line was never claimed
     this.heldKey[hold] = key;
     this.heldLine[hold] = this.lineNumber;
-    if (bytes === this.memory) {
-      this.heldStart[hold] = this.lineStart;
-      this.heldStop[hold] = this.lineStop;
-      this.heldText[hold] = null;
-    } else {
-      this.heldText[hold] = bytes.toString("utf8", this.lineStart, this.lineStop);
-    }
+    this.heldSlot[hold] = this.lineSlot;
+    this.heldBytes[hold] = bytes;
+    this.heldStart[hold] = this.lineStart;
+    this.heldStop[hold] = this.lineStop;
+    // A line in a buffer of its own is not the reader's to reuse: text now.
+    this.heldText[hold] = this.lineSlot < 0 ? this.heldTextNow(hold) : null;
   }
 
   /** The held PROCTITLE with this stamp key (oldest first): its slot, or -1. */
@@ -444,11 +381,16 @@ export class SignalLinePrefilter implements LinePrefilter {
     return -1;
   }
 
+  private heldTextNow(hold: number): string {
+    return this.heldBytes[hold]!.toString("utf8", this.heldStart[hold], this.heldStop[hold]);
+  }
+
   /** Release a held line: its text. */
-  private claim(slot: number): string {
-    const text = this.heldText[slot] ?? this.memory.toString("utf8", this.heldStart[slot], this.heldStop[slot]);
-    this.heldKey[slot] = -1;
-    this.heldText[slot] = null;
+  private claim(hold: number): string {
+    const text = this.heldText[hold] ?? this.heldTextNow(hold);
+    this.heldKey[hold] = -1;
+    this.heldText[hold] = null;
+    this.heldBytes[hold] = null;
     return text;
   }
 
@@ -457,8 +399,4 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
     this.skipped++;
   }
-}
-
-function withoutCr(bytes: Uint8Array, start: number, stop: number): number {
-  return stop > start && bytes[stop - 1] === 0x0d ? stop - 1 : stop;
 }

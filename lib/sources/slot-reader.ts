@@ -25,8 +25,6 @@ export interface SlotLineSink {
   line(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean): void;
   /** The slot is about to be overwritten: copy out anything still held there. */
   reuse(slot: number): void;
-  /** The end of a chunk's lines. */
-  batch(): void;
 }
 
 const SLOT_COUNT = 4;
@@ -54,41 +52,59 @@ export class SlotReader {
     this.slots = Array.from({ length: slotCount }, () => Buffer.allocUnsafe(CARRY_BYTES + readBytes + 1));
   }
 
-  /** Every line of one input, in order; line numbers start at 1. */
-  async read(source: OpenSource, sink: SlotLineSink, signal?: AbortSignal): Promise<void> {
+  /**
+   * Every line of one input to `sink`, in order (line numbers start at 1);
+   * yields each chunk's line count once its lines are handed over, and once
+   * more at the end.
+   */
+  async *batches(source: OpenSource, sink: SlotLineSink, signal?: AbortSignal): AsyncGenerator<number> {
+    // Regular files and pipes are read straight into the slots (readArea).
+    const supplied: { target: Buffer | null } = { target: null };
+    yield* this.batchesOf(rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.readArea())), sink, supplied);
+  }
+
+  /**
+   * The same over chunks from anywhere: those not read into the slots (a
+   * .gz, Bun's stream, a test's) are copied in, packed after what the
+   * current slot already holds.
+   */
+  async *batchesOf(chunks: AsyncIterable<Buffer> | Iterable<Buffer>, sink: SlotLineSink, supplied: { target: Buffer | null } = { target: null }): AsyncGenerator<number> {
     this.sink = sink;
     this.lineNumber = 0;
     this.long = null;
     this.current = -1;
     this.pending = this.dataEnd = 0;
-    const supplied: { target: Buffer | null } = { target: null };
-    for await (const chunk of rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.readArea()))) {
-      const target = supplied.target;
-      if (target !== null && chunk.buffer === target.buffer && chunk.byteOffset === target.byteOffset) {
-        this.dataEnd += chunk.length;
-        this.scan();
-      } else {
-        // Not read in place (a pipe, a .gz): copied in, packed after what the slot already holds.
-        for (let at = 0; at < chunk.length; ) {
-          if (this.current < 0 || this.dataEnd === CARRY_BYTES + this.readBytes) this.nextSlot();
-          const n = Math.min(chunk.length - at, CARRY_BYTES + this.readBytes - this.dataEnd);
-          chunk.copy(this.slots[this.current]!, this.dataEnd, at, at + n);
-          this.dataEnd += n;
-          at += n;
+    try {
+      for await (const chunk of chunks) {
+        const first = this.lineNumber;
+        const target = supplied.target;
+        if (target !== null && chunk.buffer === target.buffer && chunk.byteOffset === target.byteOffset) {
+          this.dataEnd += chunk.length;
           this.scan();
+        } else {
+          for (let at = 0; at < chunk.length; ) {
+            if (this.current < 0 || this.dataEnd === CARRY_BYTES + this.readBytes) this.nextSlot();
+            const n = Math.min(chunk.length - at, CARRY_BYTES + this.readBytes - this.dataEnd);
+            chunk.copy(this.slots[this.current]!, this.dataEnd, at, at + n);
+            this.dataEnd += n;
+            at += n;
+            this.scan();
+          }
         }
+        supplied.target = null;
+        yield this.lineNumber - first;
       }
-      supplied.target = null;
-      sink.batch();
+      // The last line, if it had no newline.
+      const first = this.lineNumber;
+      const long = this.long as Buffer | null;
+      if (long) this.take(long, 0, long.length, -1, isAscii(long));
+      else if (this.current >= 0 && this.dataEnd > this.pending) this.take(this.slots[this.current]!, this.pending, this.dataEnd, this.current, false);
+      yield this.lineNumber - first;
+    } finally {
+      this.long = null;
+      this.pending = this.dataEnd = 0;
+      this.sink = null;
     }
-    // The last line, if it had no newline.
-    const long = this.long as Buffer | null;
-    if (long) this.take(long, 0, long.length, -1, isAscii(long));
-    else if (this.current >= 0 && this.dataEnd > this.pending) this.take(this.slots[this.current]!, this.pending, this.dataEnd, this.current, false);
-    this.long = null;
-    this.pending = this.dataEnd = 0;
-    sink.batch();
-    this.sink = null;
   }
 
   /**

@@ -248,6 +248,16 @@ describe("decode's reader (lib/sources/slot-reader.ts)", () => {
     for (const size of [997, 4096]) expect(await sortedBytes(path, size)).toEqual(want);
   });
 
+  test("a UTF-8 byte order mark opening the input is not part of the first line", async () => {
+    const text = readFileSync(join(fixturesDir, "live-kill-family.log"));
+    const plain = join(dir, "no-bom.log");
+    const marked = join(dir, "bom.log");
+    writeFileSync(plain, text);
+    writeFileSync(marked, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), text]));
+    const want = (await sortedBytes(plain, 1 << 20)).map((line) => line.replaceAll("no-bom.log", "bom.log"));
+    for (const size of [1, 2, 64, 1 << 20]) expect(await sortedBytes(marked, size)).toEqual(want);
+  });
+
   test("CRLF, a line longer than the carry area, non-ASCII lines, JSON lines, no final newline", async () => {
     const stamp = (n: number) => `msg=audit(1700000000.${String(n).padStart(3, "0")}:${n})`;
     const lines = [

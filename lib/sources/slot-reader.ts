@@ -28,6 +28,7 @@ export interface SlotLineSink {
 }
 
 const SLOT_COUNT = 4;
+const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
 const CARRY_BYTES = 64 * 1024;
 /** The least room worth reading into: what a pipe holds. */
 const MIN_READ = 64 * 1024;
@@ -43,6 +44,8 @@ export class SlotReader {
   private dataEnd = 0;
   /** A partial line longer than the carry area. */
   private long: Buffer | null = null;
+  /** No byte of this input has been looked at yet. */
+  private atInputStart = false;
 
   constructor(
     private readonly readBytes = 1 << 20,
@@ -74,6 +77,7 @@ export class SlotReader {
     this.long = null;
     this.current = -1;
     this.pending = this.dataEnd = 0;
+    this.atInputStart = true;
     try {
       for await (const chunk of chunks) {
         const first = this.lineNumber;
@@ -139,11 +143,31 @@ export class SlotReader {
     this.sink!.line(bytes, start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end, this.lineNumber, slot, ascii);
   }
 
+  /**
+   * A UTF-8 byte order mark opening the input is not part of its first line
+   * (TextDecoder drops it too). False while too few bytes have come to tell.
+   */
+  private skipByteOrderMark(bytes: Buffer, end: number): boolean {
+    const start = this.pending;
+    const available = Math.min(end - start, BYTE_ORDER_MARK.length);
+    for (let i = 0; i < available; i++) {
+      if (bytes[start + i] !== BYTE_ORDER_MARK[i]) {
+        this.atInputStart = false;
+        return true;
+      }
+    }
+    if (available < BYTE_ORDER_MARK.length) return false;
+    this.pending += BYTE_ORDER_MARK.length;
+    this.atInputStart = false;
+    return true;
+  }
+
   /** Hand over the complete lines in the current slot's [pending, dataEnd); what is left stays pending. */
   private scan(): void {
     const index = this.current;
     const bytes = this.slots[index]!;
     const end = this.dataEnd;
+    if (this.atInputStart && !this.skipByteOrderMark(bytes, end)) return;
     let start = this.pending;
     const ascii = isAscii(bytes.subarray(start, end));
     bytes[end] = 0x0a; // a sentinel: indexOf stops at the data's end

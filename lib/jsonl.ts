@@ -10,7 +10,7 @@ import { writeSync } from "node:fs";
 import { WhokilledError } from "./errors.ts";
 import type { AnyLine, SourceRef } from "./schema.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
-import { closeSource, openSource, rawChunks, type OpenSource } from "./sources/file.ts";
+import { closeSource, openSource } from "./sources/file.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 
 /**
@@ -124,13 +124,8 @@ export class LineWriter {
 /**
  * Every input (`-` = stdin; `.gz` gunzipped) as batches of classified items,
  * one batch per chunk read, files one after another in the order given.
- *
- * Without a prefilter each chunk is decoded to text once and split in JS:
- * per-line Buffer views or per-line decoding cost more than everything else
- * on a 1M-line log. A line is then a slice of its chunk's text, so state
- * kept for a whole run must hold copies (lib/strings.ts `detach`), or it
- * pins whole chunks. With a prefilter, lines are judged on their bytes and
- * only the kept ones become (independent) strings.
+ * Lines are split on their bytes by a SlotReader; each becomes a string of
+ * its own, or, with a prefilter, only the lines it keeps do.
  */
 export async function* readInputs(
   paths: readonly string[],
@@ -138,66 +133,26 @@ export async function* readInputs(
   options: { signal?: AbortSignal; prefilter?: LinePrefilter } = {},
 ): AsyncGenerator<InputItem[]> {
   // One reader for all inputs: lines a prefilter holds stay valid across them (it hears of every reuse).
-  const reader = options.prefilter ? new SlotReader() : null;
+  const reader = new SlotReader();
   for (const path of paths) {
     const source = openSource(path);
     try {
-      yield* options.prefilter && reader
-        ? filteredLines(source, path, errors, options.prefilter, reader, options.signal)
-        : textLines(source, path, errors, options.signal);
+      let items: InputItem[] = [];
+      const take = (text: string, line: number) => {
+        const item = classifyLine(text, { file: path, line }, errors);
+        if (item) items.push(item);
+      };
+      const sink: SlotLineSink = options.prefilter
+        ? options.prefilter.sink(take)
+        : { line: (bytes, start, end, line) => take(bytes.toString("utf8", start, end), line), reuse: () => {} };
+      for await (const _ of reader.batches(source, sink, options.signal)) {
+        if (items.length > 0) {
+          yield items;
+          items = [];
+        }
+      }
     } finally {
       closeSource(source);
-    }
-  }
-}
-
-async function* textLines(source: OpenSource, file: string, errors: InputErrors, signal?: AbortSignal): AsyncGenerator<InputItem[]> {
-  // stream: true keeps a multi-byte character split across chunks intact.
-  const decoder = new TextDecoder("utf-8");
-  let carry = "";
-  let lineNumber = 0;
-  let items: InputItem[] = [];
-  const take = (text: string, start: number, end: number) => {
-    lineNumber++;
-    if (end > start && text.charCodeAt(end - 1) === 0x0d) end--;
-    const item = classifyLine(text.slice(start, end), { file, line: lineNumber }, errors);
-    if (item) items.push(item);
-  };
-  for await (const chunk of rawChunks(source, 0, undefined, signal, true)) {
-    const text = carry + decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (let newline = text.indexOf("\n"); newline >= 0; newline = text.indexOf("\n", start)) {
-      take(text, start, newline);
-      start = newline + 1;
-    }
-    carry = text.slice(start);
-    if (items.length > 0) {
-      yield items;
-      items = [];
-    }
-  }
-  const rest = carry + decoder.decode();
-  if (rest.length > 0) take(rest, 0, rest.length);
-  if (items.length > 0) yield items;
-}
-
-async function* filteredLines(
-  source: OpenSource,
-  file: string,
-  errors: InputErrors,
-  prefilter: LinePrefilter,
-  reader: SlotReader,
-  signal?: AbortSignal,
-): AsyncGenerator<InputItem[]> {
-  let items: InputItem[] = [];
-  const sink = prefilter.sink((text, line) => {
-    const item = classifyLine(text, { file, line }, errors);
-    if (item) items.push(item);
-  });
-  for await (const _ of reader.batches(source, sink, signal)) {
-    if (items.length > 0) {
-      yield items;
-      items = [];
     }
   }
 }

@@ -1,9 +1,11 @@
 /**
  * A copy of `text` that shares no memory with the input it was cut from.
- * JSC keeps a substring's whole parent alive (here: a 128 KiB chunk of the
- * log), so state kept for a run (ids, ancestry, summaries) must hold copies.
+ * JSC keeps a substring's whole parent alive (here: the line it was cut
+ * from, or a whole event line of JSON), so state kept for a run (ids,
+ * ancestry, summaries) holds copies.
  * Concatenate-and-slice tricks do not copy in JSC; a round trip through
- * bytes does (measured: attribute's peak RSS on a 1M-line log, 290 → 125 MB).
+ * bytes does (measured when lines were slices of 128 KiB chunks: attribute's
+ * peak RSS on a 1M-line log, 290 → 125 MB).
  * Flattening a rope before slicing also copies, and is cheaper, but raised
  * decode's peak RSS by ~25 MB (the copies are made per event).
  */

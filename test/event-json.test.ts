@@ -12,7 +12,6 @@ import { DEFAULT_SEED, Rng, generateString } from "../bench/gen-log.ts";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { LineWriter, readInputs } from "../lib/jsonl.ts";
 import { EventStage, pushFiles, type DecodeSettings } from "../lib/pipeline.ts";
-import { DEFAULT_CHUNK_BYTES } from "../lib/sources/file.ts";
 import { SlotReader } from "../lib/sources/slot-reader.ts";
 import { corpusDir, fixturesDir, oracleIds, writeRecordLines } from "./helpers/run.ts";
 
@@ -37,7 +36,7 @@ async function reference(path: string, settings: DecodeSettings): Promise<string
 /**
  * decode's path: the stage writing bytes to a file, fed lines as bytes
  * (decode's reader) or as strings (how `record` lines from capture arrive).
- * The reader's chunks are readInputs' size, so events close in the same order.
+ * The reader's chunks are readInputs' size (both read with a SlotReader), so events close in the same order.
  */
 async function fast(path: string, settings: DecodeSettings, input: "bytes" | "strings" = "bytes"): Promise<{ text: string; counts: { fast: number; reference: number } }> {
   const outPath = join(dir, "out.jsonl");
@@ -46,7 +45,7 @@ async function fast(path: string, settings: DecodeSettings, input: "bytes" | "st
     // A small buffer, so lines also cross flushes.
     const writer = new LineWriter(fd, 4096);
     const stage = new EventStage(settings, errors(), writer);
-    if (input === "bytes") await pushFiles(stage, [path], () => {}, new SlotReader(DEFAULT_CHUNK_BYTES));
+    if (input === "bytes") await pushFiles(stage, [path], () => {}, new SlotReader());
     else for await (const batch of readInputs([path], stage.errors)) expect(stage.push(batch)).toEqual([]);
     expect(stage.flush()).toEqual([]);
     writer.flush();

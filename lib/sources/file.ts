@@ -114,7 +114,8 @@ async function readRetry(fd: number, buffer: Buffer, position: number | null, si
 /**
  * The input's bytes from `startOffset` on, decompressed for .gz. Plain files
  * are read with positional readSync (no stream machinery on the hot path);
- * each chunk is a fresh buffer so lines handed out earlier stay valid.
+ * each chunk is a fresh buffer, so lines handed out earlier stay valid,
+ * unless the caller hands out the buffers (`nextBuffer`).
  */
 export async function* rawChunks(
   source: OpenSource,
@@ -122,11 +123,11 @@ export async function* rawChunks(
   chunkBytes = DEFAULT_CHUNK_BYTES,
   signal?: AbortSignal,
   /**
-   * Read a regular file's chunks into buffers the caller is done with before
-   * asking for the next: true for one of our own, reused; or the caller's
-   * (its length is then the chunk size), or a function giving the next one.
+   * Where to read each chunk of a file or pipe, for a caller done with a
+   * chunk before it asks for the next (its length is then the chunk size).
+   * Without it every chunk is a fresh buffer.
    */
-  reuseBuffer: boolean | Buffer | (() => Buffer) = false,
+  nextBuffer?: () => Buffer,
 ): AsyncGenerator<Buffer> {
   if (source.gz) {
     yield* skipBytes(gunzipChunks(source, chunkBytes, signal), startOffset);
@@ -134,25 +135,16 @@ export async function* rawChunks(
   }
   if (!source.regular) {
     // A pipe or terminal: into the caller's buffers where it reuses them and poll(2) is at hand, else Bun's stream.
-    const chunks = reuseBuffer !== false && readable(source.fd, 0) !== null ? polledChunks(source, chunkBytes, signal, reuseBuffer) : streamChunks(source, chunkBytes, signal);
+    const chunks = nextBuffer && readable(source.fd, 0) !== null ? polledChunks(source, signal, nextBuffer) : streamChunks(source, chunkBytes, signal);
     yield* skipBytes(chunks, startOffset);
     return;
   }
   let position = startOffset;
   // The first read is sized to what the file holds, so a small file does not allocate a whole chunk.
   let want = Math.min(chunkBytes, Math.max(source.size - position, 4096));
-  let reused: Buffer | null = null;
   for (;;) {
     if (signal?.aborted) return;
-    // Off-heap buffers do not press the garbage collector, so fresh ones pile up.
-    const buffer: Buffer =
-      reuseBuffer === false
-        ? Buffer.allocUnsafe(want)
-        : typeof reuseBuffer === "function"
-          ? reuseBuffer()
-          : typeof reuseBuffer !== "boolean"
-            ? reuseBuffer
-            : (reused = reused && reused.length >= want ? reused : Buffer.allocUnsafe(want));
+    const buffer = nextBuffer ? nextBuffer() : Buffer.allocUnsafe(want);
     let n: number;
     try {
       n = await readRetry(source.fd, buffer, position, signal);
@@ -216,16 +208,15 @@ async function* gunzipChunks(source: OpenSource, chunkBytes: number, signal?: Ab
  * event loop run in between, so Ctrl-C and SIGTERM handlers still run while
  * the writer is quiet.
  */
-async function* polledChunks(source: OpenSource, chunkBytes: number, signal: AbortSignal | undefined, reuse: true | Buffer | (() => Buffer)): AsyncGenerator<Buffer> {
-  let own: Buffer | null = null;
-  widenPipe(source.fd, Math.min(chunkBytes, 1 << 20));
+async function* polledChunks(source: OpenSource, signal: AbortSignal | undefined, nextBuffer: () => Buffer): AsyncGenerator<Buffer> {
+  widenPipe(source.fd, 1 << 20);
   for (;;) {
     if (signal?.aborted) return;
     if (!readable(source.fd, 50)) {
       await Bun.sleep(0);
       continue;
     }
-    const buffer = typeof reuse === "function" ? reuse() : reuse === true ? (own ??= Buffer.allocUnsafe(chunkBytes)) : reuse;
+    const buffer = nextBuffer();
     let n: number;
     try {
       n = readSync(source.fd, buffer, 0, buffer.length, null);

@@ -2,7 +2,7 @@
  * What every script shares: the flags used by more than one verb, and the
  * wrapper that turns a thrown error into an exit code and one line on stderr.
  */
-import { runCommand, showUsage, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
+import { renderUsage, runCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
 import { WhokilledError, exitCodeFor, usageError } from "./errors.ts";
 import { log } from "./log.ts";
 import type { SignalFilterOptions } from "./signals/filter.ts";
@@ -93,7 +93,10 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Prom
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
       const { resolveSubCommandForHelp } = await import("./cli-help.ts");
       const [cmd, parent] = await resolveSubCommandForHelp(command, rawArgs);
-      await showUsage(cmd, parent);
+      const usage = await renderUsage(cmd, parent);
+      // citty colours unless NO_COLOR/CI is set; help piped to a file or a pager should not carry escape codes.
+      const plain = process.stdout.isTTY === true && !process.env.NO_COLOR ? usage : stripSgr(usage);
+      process.stdout.write(`${plain}\n\n`);
       return;
     }
     await runCommand(command, { rawArgs });
@@ -105,6 +108,11 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Prom
     log.error(message);
     if (!(error instanceof WhokilledError) && !isCittyError(error) && error instanceof Error) log.debug(error.stack);
   }
+}
+
+/** Without ANSI colour (SGR) sequences. */
+export function stripSgr(text: string): string {
+  return text.replace(/\u001b\[[0-9;]*m/g, "");
 }
 
 function isCittyError(error: unknown): boolean {

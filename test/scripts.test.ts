@@ -266,3 +266,17 @@ describe("live pipes (`tail -f audit.log | …`): lines pass on at once, Ctrl-C 
     });
   }
 });
+
+describe("--help", () => {
+  test("piped help carries no colour codes, even where citty would colour it", async () => {
+    const env: Record<string, string | undefined> = { ...process.env };
+    for (const name of ["NO_COLOR", "CI", "TEST", "TERM"]) delete env[name];
+    for (const name of ["capture", "decode", "attribute", "report", "bait", "setup-rule", "demo"]) {
+      const child = Bun.spawn([process.execPath, script(name), "--help"], { cwd: root, stdin: "ignore", stdout: "pipe", stderr: "pipe", env });
+      const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+      expect({ name, code }).toEqual({ name, code: 0 });
+      expect(stdout).toContain("USAGE");
+      expect({ name, escapes: stdout.includes("\u001b") }).toEqual({ name, escapes: false });
+    }
+  });
+});

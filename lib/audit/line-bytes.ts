@@ -22,6 +22,18 @@ export function startsWithAt(bytes: Uint8Array, prefix: Uint8Array, at: number, 
   return true;
 }
 
+/**
+ * Where `needle` starts in bytes[from, stop), or -1. Buffer.indexOf has no
+ * end: on a slot of many lines, a needle that is usually absent (` success=no`)
+ * would be searched for to the slot's end from every line, quadratic in the
+ * lines per slot. The view costs one small object per call.
+ */
+export function indexWithin(bytes: Buffer, needle: Uint8Array, from: number, stop: number): number {
+  if (stop - from < needle.length) return -1;
+  const at = bytes.subarray(from, stop).indexOf(needle);
+  return at < 0 ? -1 : from + at;
+}
+
 /** Unsigned decimal digits at bytes[at…]: the value, or -1 when there are none (or over 15). */
 export function decimalAt(bytes: Uint8Array, at: number, stop: number): number {
   let value = 0;
@@ -36,8 +48,8 @@ export function decimalAt(bytes: Uint8Array, at: number, stop: number): number {
 
 /** The unsigned decimal after `name` (e.g. ` pid=`) in bytes[from, stop), or -1. */
 export function decimalIn(bytes: Buffer, name: Uint8Array, from: number, stop: number): number {
-  const at = bytes.indexOf(name, from);
-  if (at < 0 || at >= stop) return -1;
+  const at = indexWithin(bytes, name, from, stop);
+  if (at < 0) return -1;
   return decimalAt(bytes, at + name.length, stop);
 }
 
@@ -56,8 +68,8 @@ export function hexAt(bytes: Uint8Array, at: number, stop: number): number {
 
 /** The hex value after `name` (e.g. ` arch=`) in bytes[from, stop), or -1. */
 export function hexIn(bytes: Buffer, name: Uint8Array, from: number, stop: number): number {
-  const at = bytes.indexOf(name, from);
-  if (at < 0 || at >= stop) return -1;
+  const at = indexWithin(bytes, name, from, stop);
+  if (at < 0) return -1;
   return hexAt(bytes, at + name.length, stop);
 }
 
@@ -66,15 +78,16 @@ export function hexIn(bytes: Buffer, name: Uint8Array, from: number, stop: numbe
  * caller can tell the two apart), or null when the field is not there.
  */
 export function rawValueIn(bytes: Buffer, name: Uint8Array, from: number, stop: number): string | null {
-  const at = bytes.indexOf(name, from);
-  if (at < 0 || at >= stop) return null;
+  const at = indexWithin(bytes, name, from, stop);
+  if (at < 0) return null;
   const start = at + name.length;
   if (bytes[start] === 0x22 /* " */) {
-    const close = bytes.indexOf(0x22, start + 1);
-    return close < 0 || close > stop ? null : `"${bytes.toString("utf8", start + 1, close)}"`;
+    let close = start + 1;
+    while (close < stop && bytes[close] !== 0x22) close++;
+    return close >= stop ? null : `"${bytes.toString("utf8", start + 1, close)}"`;
   }
-  let end = bytes.indexOf(0x20, start);
-  if (end < 0 || end > stop) end = stop;
+  let end = start;
+  while (end < stop && bytes[end] !== 0x20) end++;
   return bytes.toString("latin1", start, end);
 }
 

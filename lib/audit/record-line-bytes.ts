@@ -43,6 +43,26 @@ function plainStringEnd(bytes: Uint8Array, from: number, stop: number): number {
   return -1;
 }
 
+/**
+ * The last `needle` in bytes[from, stop), or -1. Buffer.lastIndexOf has no
+ * lower bound: on a line without the needle it would search back through
+ * the lines before it.
+ */
+function lastIndexWithin(bytes: Uint8Array, needle: Uint8Array, from: number, stop: number): number {
+  const lastByte = needle[needle.length - 1]!;
+  for (let i = stop - 1; i >= from + needle.length - 1; i--) {
+    if (bytes[i] !== lastByte) continue;
+    let j = needle.length - 2;
+    let k = i - 1;
+    while (j >= 0 && bytes[k] === needle[j]) {
+      j--;
+      k--;
+    }
+    if (j < 0) return k + 1;
+  }
+  return -1;
+}
+
 /** Does bytes[start, stop) have the record line shape? Fills `out` if so. */
 export function matchRecordLine(bytes: Buffer, start: number, stop: number, out: RecordLineShape): boolean {
   if (!startsWithAt(bytes, RECORD_OPEN, start, stop)) return false;
@@ -67,8 +87,8 @@ export function matchRecordLine(bytes: Buffer, start: number, stop: number, out:
   if (!startsWithAt(bytes, RAW_KEY, at, stop)) return false;
   out.rawStart = at + RAW_KEY.length;
   // Inside a JSON string every quote is escaped, so the last `","source":{` is the key after raw.
-  const sourceAt = bytes.lastIndexOf(SOURCE_KEY, stop - SOURCE_KEY.length);
-  if (sourceAt < out.rawStart) return false;
+  const sourceAt = lastIndexWithin(bytes, SOURCE_KEY, out.rawStart, stop);
+  if (sourceAt < 0) return false;
   out.rawEnd = sourceAt;
   return true;
 }
@@ -131,40 +151,37 @@ function unicodeEscape(bytes: Uint8Array, at: number, end: number): number {
  * Unescape the JSON string body bytes[start, end) in place, when every
  * escape in it stands for an ASCII byte: the new end, or -1 with the bytes
  * untouched. (Unescaping only ever shortens, so it fits where it was.)
+ * Plain loops bounded by `end`: a native search per escape cost more in
+ * calls than it saved, and Buffer.indexOf cannot stop at `end`.
  */
 export function unescapeAsciiInPlace(bytes: Buffer, start: number, end: number): number {
-  let first = bytes.indexOf(0x5c, start);
-  if (first < 0 || first >= end) return end;
   // Check every escape first, so a refusal leaves the line as it was.
-  for (let i = first; i >= 0 && i < end; ) {
-    const c = bytes[i + 1]!;
-    let length = 2;
+  let first = -1;
+  for (let i = start; i < end; i++) {
+    if (bytes[i] !== 0x5c /* \ */) continue;
+    if (first < 0) first = i;
+    const c = i + 1 < end ? bytes[i + 1]! : 0x80;
     if (c === 0x75 /* u */) {
       if (unicodeEscape(bytes, i, end) < 0) return -1;
-      length = 6;
-    } else if (i + 1 >= end || c >= 128 || SIMPLE_ESCAPES[c]! < 0) return -1;
-    i = bytes.indexOf(0x5c, i + length);
+      i += 5;
+    } else if (c >= 128 || SIMPLE_ESCAPES[c]! < 0) return -1;
+    else i++;
   }
+  if (first < 0) return end;
   let write = first;
   let read = first;
-  while (first >= 0 && first < end) {
-    if (first > read) {
-      bytes.copyWithin(write, read, first);
-      write += first - read;
-    }
-    const c = bytes[first + 1]!;
-    if (c === 0x75) {
-      bytes[write++] = unicodeEscape(bytes, first, end);
-      read = first + 6;
+  while (read < end) {
+    const c = bytes[read]!;
+    if (c !== 0x5c) {
+      bytes[write++] = c;
+      read++;
+    } else if (bytes[read + 1] === 0x75) {
+      bytes[write++] = unicodeEscape(bytes, read, end);
+      read += 6;
     } else {
-      bytes[write++] = SIMPLE_ESCAPES[c]!;
-      read = first + 2;
+      bytes[write++] = SIMPLE_ESCAPES[bytes[read + 1]!]!;
+      read += 2;
     }
-    first = bytes.indexOf(0x5c, read);
-  }
-  if (end > read) {
-    bytes.copyWithin(write, read, end);
-    write += end - read;
   }
   return write;
 }

@@ -22,7 +22,7 @@
  * so they are not decoded at all: their SYSCALL, EXECVE and PROCTITLE lines
  * go to `sightings` as bytes (lib/signals/ancestry.ts).
  */
-import { ascii, decimalAt, decimalIn, hexAt, hexIn, stampKeyAt, startsWithAt } from "../audit/line-bytes.ts";
+import { ascii, decimalAt, decimalIn, hexAt, hexIn, indexWithin, stampKeyAt, startsWithAt } from "../audit/line-bytes.ts";
 import { matchRecordLine, type RecordLineShape } from "../audit/record-line-bytes.ts";
 import { ByteArena } from "../byte-arena.ts";
 import type { LinePrefilter } from "../jsonl.ts";
@@ -207,8 +207,9 @@ export class SignalLinePrefilter implements LinePrefilter {
   private record(bytes: Buffer, start: number, stop: number, take: Take): void {
     let typeAt = start;
     if (bytes[start] === 0x6e /* n */ && startsWithAt(bytes, NODE, start, stop)) {
-      const space = bytes.indexOf(0x20, start);
-      if (space < 0 || space >= stop) return this.keep(bytes, take);
+      let space = start;
+      while (space < stop && bytes[space] !== 0x20) space++;
+      if (space >= stop) return this.keep(bytes, take);
       typeAt = space + 1;
     }
     if (
@@ -309,8 +310,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   /** An execve SYSCALL: note the process, decode nothing. */
   private sight(bytes: Buffer, start: number, stop: number, from: number, key: number): void {
     this.sighted++;
-    const failed = bytes.indexOf(SUCCESS_NO, from);
-    if (failed >= 0 && failed < stop) return;
+    if (indexWithin(bytes, SUCCESS_NO, from, stop) >= 0) return;
     const pid = decimalIn(bytes, PID, from, stop);
     if (pid < 0) return;
     const seq = this.sightings.addRaw(bytes, start, stop, pid, this.escaped);

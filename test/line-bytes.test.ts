@@ -1,0 +1,103 @@
+/**
+ * The byte readers the fast paths share (lib/audit/line-bytes.ts,
+ * lib/audit/record-line-bytes.ts), on their own: a search must stop at its
+ * line's end even where the buffer holds more lines, and the in-place
+ * unescape must agree with JSON.parse or refuse without touching the bytes.
+ */
+import { describe, expect, test } from "bun:test";
+import { ascii, decimalIn, hexIn, indexWithin, rawValueIn } from "../lib/audit/line-bytes.ts";
+import { matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../lib/audit/record-line-bytes.ts";
+
+/** Several lines in one buffer, as a reader slot holds them; the ranges of each. */
+function slot(lines: string[]): { bytes: Buffer; ranges: [number, number][] } {
+  const bytes = Buffer.from(lines.join("\n") + "\n", "latin1");
+  const ranges: [number, number][] = [];
+  let start = 0;
+  for (const line of lines) {
+    ranges.push([start, start + line.length]);
+    start += line.length + 1;
+  }
+  return { bytes, ranges };
+}
+
+describe("searches stop at the line's end", () => {
+  const { bytes, ranges } = slot([
+    "type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes pid=10 comm=\"sh",
+    "type=SYSCALL msg=audit(1.000:2): arch=c000003e syscall=59 success=no exit=-2 ppid=4 pid=11 comm=\"x\" exe=/bin/x",
+  ]);
+  const [first, second] = ranges as [[number, number], [number, number]];
+
+  test("indexWithin finds a needle inside the range only", () => {
+    expect(indexWithin(bytes, ascii(" success=no"), first[0], first[1])).toBe(-1);
+    expect(indexWithin(bytes, ascii(" success=no"), second[0], second[1])).toBe(bytes.indexOf(" success=no"));
+    expect(indexWithin(bytes, ascii(" success=no"), first[0], first[0] + 5)).toBe(-1);
+    expect(indexWithin(bytes, ascii("type="), second[0], second[1])).toBe(second[0]);
+  });
+
+  test("decimalIn, hexIn and rawValueIn do not read the next line's fields", () => {
+    expect(decimalIn(bytes, ascii(" ppid="), first[0], first[1])).toBe(-1);
+    expect(decimalIn(bytes, ascii(" ppid="), second[0], second[1])).toBe(4);
+    expect(hexIn(bytes, ascii(" arch="), first[0], first[1])).toBe(0xc000003e);
+    expect(rawValueIn(bytes, ascii(" exe="), first[0], first[1])).toBeNull();
+    expect(rawValueIn(bytes, ascii(" exe="), second[0], second[1])).toBe("/bin/x");
+    // An unterminated quote: the next line's quote does not close it.
+    expect(rawValueIn(bytes, ascii(" comm="), first[0], first[1])).toBeNull();
+    expect(rawValueIn(bytes, ascii(" comm="), second[0], second[1])).toBe('"x"');
+  });
+
+  test("a record line without a source key is not taken, whatever the line before it holds", () => {
+    const good = JSON.stringify({ kind: "record", type: "EOE", id: "1.000:1", node: null, raw: "type=EOE msg=audit(1.000:1): ", source: { file: "a", line: 1 } });
+    const bare = JSON.stringify({ kind: "record", type: "EOE", id: "1.000:2", node: null, raw: "type=EOE msg=audit(1.000:2): " });
+    const { bytes: lines, ranges: at } = slot([good, bare]);
+    const shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
+    expect(matchRecordLine(lines, at[0]![0], at[0]![1], shape)).toBe(true);
+    expect(lines.toString("latin1", shape.rawStart, shape.rawEnd)).toBe("type=EOE msg=audit(1.000:1): ");
+    expect(matchRecordLine(lines, at[1]![0], at[1]![1], shape)).toBe(false);
+  });
+});
+
+describe("unescapeAsciiInPlace", () => {
+  /** The JSON string body of `text`, unescaped in place inside a larger buffer. */
+  function unescape(body: string): { end: number; text: string; untouched: boolean } {
+    const bytes = Buffer.from(`xx${body}yy`, "latin1");
+    const before = Buffer.from(bytes);
+    const end = unescapeAsciiInPlace(bytes, 2, 2 + body.length);
+    return { end, text: end < 0 ? "" : bytes.toString("latin1", 2, end), untouched: bytes.equals(before) };
+  }
+
+  test("every escape JSON.stringify writes for ASCII text comes back as JSON.parse reads it", () => {
+    const samples = [
+      "",
+      "plain text, no escapes",
+      'comm="bash" exe="/usr/bin/bash"',
+      "back\\slash and / slash",
+      "tab\there, newline\nthere, cr\r, bell\u0007, nul\u0000, gs\u001dUID=\"root\"",
+      "\b\f\u001f\u007f",
+    ];
+    for (const sample of samples) {
+      const body = JSON.stringify(sample).slice(1, -1);
+      const { end, text } = unescape(body);
+      expect({ sample, text }).toEqual({ sample, text: sample });
+      expect(end).toBe(2 + sample.length);
+    }
+    // Escapes JSON.stringify does not write but JSON allows: \/ and \u00XX in any case.
+    expect(unescape("a\\/b\\u0041\\u004a\\u004A").text).toBe("a/bAJJ");
+  });
+
+  test("an escape that is not ASCII, or not JSON, is refused and leaves the bytes as they were", () => {
+    for (const body of ["caf\\u00e9", "\\ud83d\\ude00", "ok\\", "\\x41", "\\u00", "\\u12", "a\\u0zzz", "a\\\\b\\q"]) {
+      const result = unescape(body);
+      expect({ body, end: result.end, untouched: result.untouched }).toEqual({ body, end: -1, untouched: true });
+    }
+  });
+
+  test("bytes outside the range are never touched", () => {
+    const bytes = Buffer.from('\\"before\\" \\"inside\\" \\"after\\"', "latin1");
+    const start = bytes.indexOf(" ") + 1;
+    const stop = bytes.lastIndexOf(" ");
+    const end = unescapeAsciiInPlace(bytes, start, stop);
+    expect(bytes.toString("latin1", start, end)).toBe('"inside"');
+    expect(bytes.toString("latin1", 0, start)).toBe('\\"before\\" ');
+    expect(bytes.toString("latin1", stop)).toBe(' \\"after\\"');
+  });
+});

@@ -14,7 +14,11 @@
  *    record seen, or when more than `maxInFlight` events are open;
  *  - at EOE, which netlink and auditd plugins deliver; once a stream has shown
  *    an EOE, PROCTITLE no longer closes events, EOE does;
- *  - at end of input (`flush`).
+ *  - at end of input (`flush`);
+ *  - at `maxRecords` records, with a warning: no kernel event is that big
+ *    (a huge argv makes a few hundred EXECVE records), so it is a damaged
+ *    log repeating one stamp, and an event per line of it would hold the
+ *    whole log in memory. Its further records form further events.
  * Interleaved and out-of-order records group correctly as long as they fall
  * within the window.
  */
@@ -51,6 +55,8 @@ export interface AssemblerOptions {
   maxInFlight?: number;
   /** Emit a complete event after this many further records at the latest. Default 256. */
   holdRecords?: number;
+  /** Close an event at this many records. Default 10000. */
+  maxRecords?: number;
 }
 
 interface OpenEvent extends AssembledEvent {
@@ -62,6 +68,8 @@ interface OpenEvent extends AssembledEvent {
   closed: boolean;
   /** The key shares no memory with an input chunk (made from bytes), so needs no copy to outlive it. */
   keyIsCopy: boolean;
+  /** Records by body hash, once the event is too big to compare a new record with each one. */
+  bodies?: Map<number, PendingRecord[]>;
 }
 
 /** Types whose records never share an event with others. */
@@ -80,6 +88,25 @@ function numberInUnknown(type: string): number | null {
 }
 
 const RECENTLY_CLOSED_LIMIT = 8192;
+/**
+ * Past this many records an event's duplicate check goes through a hash of
+ * each body: thousands of records under one stamp (a damaged or hand-made
+ * log) would otherwise cost a comparison with every earlier one.
+ */
+const INDEX_BODIES_FROM = 32;
+
+/** FNV-1a over the record body (after the stamp); bytes and UTF-16 units agree on the ASCII lines read as bytes. */
+function bodyHash(record: PendingRecord): number {
+  let hash = 0x811c9dc5;
+  if (record instanceof ByteRecord && record.bytes !== null) {
+    const bytes = record.bytes;
+    for (let i = record.start + record.bodyStart; i < record.end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  } else {
+    const raw = record.raw;
+    for (let i = record.bodyStart; i < raw.length; i++) hash = Math.imul(hash ^ raw.charCodeAt(i), 0x01000193);
+  }
+  return hash;
+}
 
 /** The same record text (ignoring prefixes such as node= or a kernel-log wrapper). */
 function isSameRecord(a: PendingRecord, b: PendingRecord): boolean {
@@ -87,6 +114,12 @@ function isSameRecord(a: PendingRecord, b: PendingRecord): boolean {
   if (a instanceof ByteRecord && b instanceof ByteRecord && a.bytes !== null && b.bytes !== null) return sameBody(a, b);
   if (a.type !== b.type || a.raw.length - a.bodyStart !== b.raw.length - b.bodyStart) return false;
   return a.raw.endsWith(b.raw.slice(b.bodyStart));
+}
+
+function addBody(bodies: Map<number, PendingRecord[]>, hash: number, record: PendingRecord): void {
+  const same = bodies.get(hash);
+  if (same === undefined) bodies.set(hash, [record]);
+  else same.push(record);
 }
 
 export class EventAssembler {
@@ -112,6 +145,7 @@ export class EventAssembler {
   private completeHead = 0;
   private recordCount = 0;
   private readonly holdRecords: number;
+  private readonly maxRecords: number;
   /** Late EOE records absorbed into an already-closed event (counted, not lost). */
   lateEoe = 0;
   /** Records identical to one already in their event (the same log fed twice), folded into it. */
@@ -124,6 +158,7 @@ export class EventAssembler {
     this.windowSeconds = options.windowSeconds ?? 2;
     this.maxInFlight = options.maxInFlight ?? 4096;
     this.holdRecords = options.holdRecords ?? 256;
+    this.maxRecords = options.maxRecords ?? 10_000;
   }
 
   /**
@@ -166,16 +201,17 @@ export class EventAssembler {
       this.openSerials.set(serial, (this.openSerials.get(serial) ?? 0) + 1);
     }
     this.last = event;
-    for (const other of event.records) {
-      if (isSameRecord(other, record)) {
-        this.duplicates++;
-        return;
-      }
+    if (this.isDuplicate(event, record)) {
+      this.duplicates++;
+      return;
     }
     event.records.push(record);
     if (type === "SYSCALL") event.hasSyscall = true;
     this.recordCount++;
     if (type === "EOE" || standalone) {
+      this.close(event);
+    } else if (event.records.length >= this.maxRecords) {
+      (event.warnings ??= []).push(`closed at ${this.maxRecords} records, more than any kernel event has; further records with this id form further events`);
       this.close(event);
     } else if (type === "PROCTITLE" && event.hasSyscall && !this.eoeStream && event.completeAt < 0) {
       event.completeAt = this.recordCount;
@@ -188,6 +224,27 @@ export class EventAssembler {
     } else if (this.open.size > this.maxInFlight) {
       this.expire();
     }
+  }
+
+  /** The same record is already in the event (it is not added to it). */
+  private isDuplicate(event: OpenEvent, record: PendingRecord): boolean {
+    const records = event.records;
+    if (records.length < INDEX_BODIES_FROM) {
+      for (const other of records) if (isSameRecord(other, record)) return true;
+      return false;
+    }
+    let bodies = event.bodies;
+    if (bodies === undefined) {
+      bodies = new Map();
+      for (const other of records) addBody(bodies, bodyHash(other), other);
+      event.bodies = bodies;
+    }
+    const hash = bodyHash(record);
+    const same = bodies.get(hash);
+    if (same !== undefined) for (const other of same) if (isSameRecord(other, record)) return true;
+    // Not pushed yet: the caller adds it to the event's records.
+    addBody(bodies, hash, record);
+    return false;
   }
 
   /** No more input for now (end of a batch): emit the events known to be complete. */
@@ -231,6 +288,7 @@ export class EventAssembler {
 
   private close(event: OpenEvent): void {
     event.closed = true;
+    event.bodies = undefined;
     if (this.last === event) this.last = undefined;
     this.open.delete(event.key);
     const others = this.openSerials.get(event.serial)! - 1;

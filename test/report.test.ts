@@ -157,6 +157,48 @@ describe("findings: stale-pid", () => {
   });
 });
 
+describe("findings: folded per killer", () => {
+  // One killer that comes back to 12 PIDs, each time finding nobody: 12 stale-pid findings.
+  const loop = (killer: { comm: string; pid: number }, pids: number) =>
+    Array.from({ length: pids * 3 }, (_, i) =>
+      sig({ id: `${killer.comm}${i}`, time: T0 + 10 * Math.floor(i / pids) + (i % pids) / 100, killer, target: 1000 + (i % pids) * 7, success: false }),
+    );
+
+  test("past 5 of a kind, a killer's findings fold into one that counts and sums the rest", async () => {
+    const report = await analyze(loop({ comm: "looper", pid: 50 }, 12));
+    const stale = ids(report, "stale-pid");
+    expect(stale.length).toBe(6);
+    expect(stale.slice(0, 5).map((f) => f.target?.pid)).toEqual([1000, 1007, 1014, 1021, 1028]);
+    const folded = stale[5]!;
+    expect(folded.target).toBeNull();
+    expect(folded.killer).toMatchObject({ comm: "looper", pids: [50] });
+    expect(folded.evidence.counts).toEqual({ findings: 7, calls: 21, success: 0, ESRCH: 21, SIGKILL: 21 });
+    expect(folded.evidence.count).toBe(21);
+    expect(folded.evidence.examples.length).toBe(5);
+    expect(folded.headline).toContain("7 more findings of this kind for looper (pid 50");
+    expect(folded.headline).toContain("PIDs 1035, 1042, 1049, 1056, 1063, 1070, 1077: 21 signals in all");
+    expect(folded.evidence.first! <= folded.evidence.last!).toBe(true);
+  });
+
+  test("each killer folds on its own; 5 or fewer are left alone", async () => {
+    const report = await analyze([...loop({ comm: "one", pid: 1 }, 8), ...loop({ comm: "two", pid: 2 }, 5)]);
+    const stale = ids(report, "stale-pid");
+    expect(stale.filter((f) => f.killer?.comm === "one").length).toBe(6);
+    expect(stale.filter((f) => f.killer?.comm === "two").length).toBe(5);
+    expect(stale.filter((f) => f.target === null).map((f) => f.killer?.comm)).toEqual(["one"]);
+    // Every call is still counted once, folded or not.
+    expect(stale.reduce((n, f) => n + f.evidence.count, 0)).toBe(8 * 3 + 5 * 3);
+  });
+
+  test("every format renders a folded finding", async () => {
+    const report = await analyze(loop({ comm: "looper", pid: 50 }, 12));
+    for (const format of ["text", "markdown", "json", "html"] as const) {
+      const out = renderReport(report, format, { color: false, width: 100 });
+      expect({ format, folded: out.includes("7 more findings of this kind") }).toEqual({ format, folded: true });
+    }
+  });
+});
+
 describe("findings: recycled-pid", () => {
   test("same killer, same PID, different holders (comm and uid)", async () => {
     const report = await analyze([

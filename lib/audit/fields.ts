@@ -60,13 +60,14 @@ function has(map: FieldMap, key: string): boolean {
  * rare, so the fast path assigns blindly and only checks the count.
  */
 function build(map: FieldMap, names: string[], values: string[]): void {
+  // Anything already there (a repeat, or a name the prototype has: constructor, toString…) takes the careful way.
   let special = false;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
-    if (name === "__proto__") special = true;
+    if (name === "__proto__" || map[name] !== undefined) special = true;
     else map[name] = values[i]!;
   }
-  if (!special && Object.keys(map).length === names.length) return;
+  if (!special) return;
   for (const name of Object.keys(map)) delete map[name];
   for (let i = 0; i < names.length; i++) {
     let name = names[i]!;
@@ -89,10 +90,6 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
   let freeText: string | null = null;
   const names: string[] = [];
   const values: string[] = [];
-  const add = (name: string, value: string) => {
-    names.push(name);
-    values.push(value);
-  };
   while (i < end) {
     while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === GS)) i++;
     if (i >= end) break;
@@ -117,10 +114,12 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
       const close = text.indexOf('"', v + 1);
       if (close < 0 || close >= end) {
         warn(result, `unterminated quote in ${key}`);
-        add(key, text.slice(v + 1, end));
+        names.push(key);
+        values.push(text.slice(v + 1, end));
         i = end;
       } else {
-        add(key, text.slice(v + 1, close));
+        names.push(key);
+        values.push(text.slice(v + 1, close));
         i = close + 1;
       }
       if (map !== result.enriched) (result.quoted ??= new Set()).add(key);
@@ -130,7 +129,8 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
       const close = findSingleQuoteEnd(text, v + 1, end);
       const inner = text.slice(v + 1, close < 0 ? end : close);
       if (close < 0) warn(result, `unterminated quote in ${key}`);
-      add(key, inner);
+      names.push(key);
+      values.push(inner);
       if (allowMsg && key === "msg" && result.msg === undefined) {
         const nested: ParsedFields = { fields: newFieldMap() };
         scan(inner, 0, inner.length, nested, nested.fields, false);
@@ -142,10 +142,14 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
       continue;
     }
     while (v < end && text.charCodeAt(v) !== SPACE) v++;
-    add(key, text.slice(j + 1, v));
+    names.push(key);
+    values.push(text.slice(j + 1, v));
     i = v;
   }
-  if (freeText !== null) add("_text", freeText);
+  if (freeText !== null) {
+    names.push("_text");
+    values.push(freeText);
+  }
   build(map, names, values);
 }
 

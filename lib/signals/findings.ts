@@ -8,6 +8,7 @@
 import type { GapLine, SignalLine } from "../schema.ts";
 import { SourceCorrelator, type CorrelateStats } from "./correlate.ts";
 import { blindSpot } from "./findings/blind-spot.ts";
+import { foldFindings } from "./findings/fold.ts";
 import { recycledPid } from "./findings/recycled-pid.ts";
 import { signalStorm } from "./findings/signal-storm.ts";
 import { stalePid } from "./findings/stale-pid.ts";
@@ -131,7 +132,7 @@ export class Analyzer {
     const summary = this.summary.summary();
     const findings: Finding[] = [];
     for (const run of this.runs) findings.push(...run.detector.detect({ summary, state: run.state, options: this.options }));
-    return { summary, findings: sortFindings(findings), crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps } };
+    return { summary, findings: foldFindings(sortFindings(findings)), crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps } };
   }
 }
 

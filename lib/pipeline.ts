@@ -8,7 +8,7 @@ import { Decoder, type DecoderStats } from "./audit/decoder.ts";
 import { EventJsonWriter } from "./audit/event-json.ts";
 import { IdNames } from "./audit/ids.ts";
 import { InputErrors } from "./audit/input-errors.ts";
-import { interpretEvent } from "./audit/interpret.ts";
+import { interpretEvent, type InterpretOptions } from "./audit/interpret.ts";
 import { classifyLine, type InputItem, type LineWriter } from "./jsonl.ts";
 import type { ByteRecord } from "./audit/byte-record.ts";
 import { isAsciiRange } from "./audit/line-bytes.ts";
@@ -24,6 +24,8 @@ export interface DecodeSettings {
   maxInFlight?: number;
   /** Interpret only the events this accepts (the rest are grouped and counted as skipped). */
   eventFilter?: (event: AssembledEvent) => boolean;
+  /** How an event becomes a line (default interpretEvent; attribute takes a cheaper summary where it can). */
+  interpret?: (event: AssembledEvent, options: InterpretOptions) => AnyLine;
 }
 
 export class EventStage {
@@ -48,7 +50,9 @@ export class EventStage {
       this.pass = (line) => writer.write(line);
     } else {
       this.eventWriter = undefined;
-      emit = (event) => this.out.push(interpretEvent(event, { ids }));
+      const interpret = settings.interpret ?? interpretEvent;
+      const options: InterpretOptions = { ids };
+      emit = (event) => this.out.push(interpret(event, options));
       this.pass = (line) => this.out.push(line);
     }
     this.decoder = new Decoder(

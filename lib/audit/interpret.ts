@@ -255,7 +255,7 @@ export function buildSyscall(record: DecodedRecord): SyscallInfo {
   return info;
 }
 
-function buildProcess(record: DecodedRecord): ProcessInfo {
+export function buildProcess(record: DecodedRecord): ProcessInfo {
   const { fields, decoded } = record;
   return {
     pid: num(fields.pid),
@@ -271,7 +271,7 @@ function buildProcess(record: DecodedRecord): ProcessInfo {
   };
 }
 
-function buildTarget(record: DecodedRecord): TargetInfo {
+export function buildTarget(record: DecodedRecord): TargetInfo {
   const { fields, decoded } = record;
   return {
     pid: num(fields.opid),

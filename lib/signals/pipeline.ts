@@ -6,6 +6,8 @@
  * is what makes attribute fast on a large log.
  */
 import type { AssembledEvent } from "../audit/assemble.ts";
+import { interpretEvent } from "../audit/interpret.ts";
+import { summarizeSignalEvent } from "../audit/interpret-summary.ts";
 import { InputErrors } from "../audit/input-errors.ts";
 import { readInputs, type InputItem } from "../jsonl.ts";
 import { EventStage, type DecodeSettings } from "../pipeline.ts";
@@ -64,7 +66,15 @@ export class SignalStage {
   private readonly ancestry = new StreamAncestry(this.prefilter.sightings);
 
   constructor(options: SignalStageOptions, errors: InputErrors) {
-    this.events = new EventStage({ ...options, eventFilter: mattersForSignals }, errors);
+    this.events = new EventStage(
+      {
+        ...options,
+        eventFilter: mattersForSignals,
+        // A kill-family event needs only its summary; anything else (execve, for ancestry) is interpreted in full.
+        interpret: (event, interpretOptions) => summarizeSignalEvent(event, interpretOptions) ?? interpretEvent(event, interpretOptions),
+      },
+      errors,
+    );
     this.accept = compileSignalFilter(options.filter);
     this.proc = options.proc ? new ProcReader() : null;
   }

@@ -22,6 +22,7 @@ import {
   type ResolvedFindingOptions,
 } from "./findings/types.ts";
 import { blamedKiller, killerKey, signalTimeMs } from "./keys.ts";
+import { detach } from "../strings.ts";
 import { SummaryBuilder, type Summary, type SummaryOptions } from "./summary.ts";
 
 export * from "./findings/types.ts";
@@ -105,6 +106,8 @@ export class Analyzer {
   }
 
   add(signal: SignalLine): void {
+    // Ids are kept as examples for the whole run; one read from raw text is a slice that would keep its whole line alive.
+    signal.id = detach(signal.id);
     for (const observed of this.correlator.push(signal, signalTimeMs(signal))) this.count(observed);
   }
 

@@ -3,7 +3,7 @@
  * Benchmark: whokilled decode/attribute against ausearch on one generated log.
  *
  *   bun bench/bench.ts [--lines N] [--runs N] [--stat median|min] [--skip-ausearch]
- *                      [--skip-family] [--file LOG] [--seed S] [--json OUT]
+ *                      [--skip-family] [--storm-kills N] [--skip-storm] [--file LOG] [--seed S] [--json OUT]
  *
  * Prints figures, never asserts: exit 0 whatever the speed, non-zero only when
  * a command fails (its stderr is shown).
@@ -25,6 +25,9 @@
  *   full kill-family equivalent is 12 runs, `--arch b64|b32 -sc NAME -i` for
  *   the six syscalls, whose times are summed. `-sc NUMBER` would not do:
  *   i386 numbers collide with unrelated x86_64 ones (37 is alarm, 270 pselect6).
+ * - A second log, a kill storm (bench/gen-storm.ts), is nearly all kill-family
+ *   events: there ausearch's filter drops nothing and attribute decodes
+ *   everything, the opposite end from the main log.
  */
 import { cpus, loadavg, release, totalmem, availableParallelism } from "node:os";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -41,12 +44,15 @@ import {
   stampPath,
   type GenStats,
 } from "./gen-log.ts";
+import { DEFAULT_KILLS, ensureStorm, type StormStats } from "./gen-storm.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const STARTUP = "attribute start-up, no input";
 const PIPE_ATTRIBUTE = "capture FILE | attribute";
 const FLOOR_BYTES = "bun floor: find line ends";
 const FLOOR_STRINGS = "bun floor: line strings";
+const STORM_AUSEARCH = "ausearch -sc kill -i, kill storm";
+const STORM_ATTRIBUTE = "attribute, kill storm";
 const BUN = process.execPath;
 const GNU_TIME = "/usr/bin/time";
 const AUSEARCH_ENV = { ...process.env, TZ: "UTC", LC_ALL: "C" };
@@ -62,6 +68,8 @@ interface Options {
   skipFamily: boolean;
   /** Skip the extra `ausearch -i` run with this machine's own passwd (slow: failing lookups). */
   skipHostPasswd: boolean;
+  /** Kills in the storm log; 0 skips it. */
+  stormKills: number;
   file: string | null;
   json: string | null;
 }
@@ -77,6 +85,8 @@ function parseOptions(argv: string[]): Options {
       "skip-ausearch": { type: "boolean" },
       "skip-family": { type: "boolean" },
       "skip-host-passwd": { type: "boolean" },
+      "storm-kills": { type: "string" },
+      "skip-storm": { type: "boolean" },
       file: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -94,6 +104,8 @@ function parseOptions(argv: string[]): Options {
         "  --skip-ausearch  time only our tools",
         "  --skip-family    skip the 12-run ausearch kill-family equivalent",
         "  --skip-host-passwd  skip `ausearch -i` with this machine's own passwd (slow)",
+        `  --storm-kills N  kills in the kill-storm log (default ${DEFAULT_KILLS})`,
+        "  --skip-storm     skip the kill-storm log",
         "  --file LOG       benchmark an existing log instead (sanity counts need its .stamp.json)",
         "  --json OUT       also write all figures as JSON to OUT",
         "",
@@ -117,6 +129,7 @@ function parseOptions(argv: string[]): Options {
     skipAusearch: values["skip-ausearch"] === true,
     skipFamily: values["skip-family"] === true,
     skipHostPasswd: values["skip-host-passwd"] === true,
+    stormKills: values["skip-storm"] === true ? 0 : int(values["storm-kills"], "storm-kills", DEFAULT_KILLS),
     file: values.file ?? null,
     json: values.json ?? null,
   };
@@ -270,6 +283,8 @@ interface TaskResult {
   floor?: boolean;
   /** Per-invocation match counts (kill-family set). */
   parts?: Record<string, number>;
+  /** Input size when it is not the main log (the kill storm). */
+  bytes?: number;
 }
 
 function pickStat(values: number[], stat: "median" | "min"): number {
@@ -488,6 +503,8 @@ async function main(): Promise<void> {
   const aus = (...args: string[]): Cmd => ({ argv: [...(ns ?? []), ausearchPath!, "-if", logPath, ...args], env: AUSEARCH_ENV, noMatchOk: true });
 
   const results: TaskResult[] = [];
+  let storm: StormStats | null = null;
+  let stormPath = "";
   try {
     if (runAusearch) results.push(await runTask("ausearch -i", [{ label: "all", cmd: aus("-i") }], "----", opts, tmpDir, { versus: "decode" }));
     // The same command as a user runs it on a log from elsewhere: this machine's passwd, the log's users unknown.
@@ -520,6 +537,18 @@ async function main(): Promise<void> {
       });
       results.push(await runTask(PIPE_ATTRIBUTE, [{ label: "pipe", cmd: pipe([`${ROOT}/scripts/attribute.ts`]) }], '{"kind":"signal"', opts, tmpDir, {}));
     }
+    // The other end: a log that is nearly all kill-family events.
+    if (opts.stormKills > 0 && attribute.present) {
+      stormPath = resolve(ROOT, `bench/.data/storm-${opts.stormKills}.log`);
+      process.stderr.write(`bench: kill storm ${stormPath} …\n`);
+      storm = ensureStorm(stormPath, opts.stormKills).stats;
+      if (runAusearch) {
+        const cmd: Cmd = { argv: [...(ns ?? []), ausearchPath!, "-if", stormPath, "-sc", "kill", "-i"], env: AUSEARCH_ENV, noMatchOk: true };
+        results.push(await runTask(STORM_AUSEARCH, [{ label: "storm", cmd }], "----", opts, tmpDir, { versus: STORM_ATTRIBUTE, bytes: storm.bytes }));
+      }
+      const argv = [...attribute.args.slice(0, -1), stormPath];
+      results.push(await runTask(STORM_ATTRIBUTE, [{ label: "storm", cmd: { argv } }], '{"kind":"signal"', opts, tmpDir, { bytes: storm.bytes }));
+    }
     // What no Bun tool can go under: starting one of ours, and reading the file and finding its lines.
     if (attribute.present) {
       const empty = [...attribute.args.slice(0, -1), "/dev/null"].filter((a) => a !== "--file");
@@ -545,6 +574,7 @@ async function main(): Promise<void> {
   const nproc = availableParallelism();
   out.push(`whokilled benchmark — ${new Date().toISOString()}`);
   out.push(`input    ${logPath.replace(ROOT + "/", "")}: ${stats?.lines ?? "?"} lines, ${mb.toFixed(1)} MB, ${stats ? `${stats.events} events (${stats.ausearchEvents} as ausearch counts), ${stats.kill.total} kill-family syscalls (${stats.kill.probes} signal-0 probes), ${stats.enrichedFormatLines} lines in ENRICHED stretches (${stats.enrichedLines} with a 0x1d tail), seed ${stats.seed}, generator v${stats.generatorVersion}` : "no stamp: sanity counts unavailable"}`);
+  if (storm) out.push(`storm    ${stormPath.replace(ROOT + "/", "")}: ${storm.lines} lines, ${(storm.bytes / 1e6).toFixed(1)} MB, ${storm.kills} x86_64 kill calls by one process (${storm.esrch} ESRCH), generator v${storm.generatorVersion}`);
   out.push(`machine  ${nproc} CPUs (nproc), ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`);
   out.push(`load     ${load0.map((l) => l.toFixed(2)).join(" ")} at start, ${load1.map((l) => l.toFixed(2)).join(" ")} at end (1/5/15 min)${load0[0]! > nproc || load1[0]! > nproc ? "  ⚠ busy machine: wall times inflated; CPU s is steadier" : ""}`);
   out.push(`versions bun ${Bun.version}, ${runAusearch ? (commandOutput([ausearchPath!, "-v"]) ?? "ausearch ?") : "ausearch (not run)"}`);
@@ -571,12 +601,16 @@ async function main(): Promise<void> {
             ? "bun bench/floor.ts FILE (read 1 MiB chunks into one buffer, find every line end: the least a line tool does)"
           : r.name === FLOOR_STRINGS
             ? "bun bench/floor.ts FILE --strings (the same, and one string per line: what a string-per-line pipeline pays)"
+          : r.name === STORM_AUSEARCH
+            ? "ausearch -if STORM -sc kill -i (STORM = the kill-storm log below)"
+          : r.name === STORM_ATTRIBUTE
+            ? show([...attribute.args.slice(0, -1), "STORM"])
           : r.name === "ausearch kill family ×12"
             ? "ausearch -if FILE --arch {b64,b32} -sc {kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_send_signal} -i (sum)"
             : r.name === "ausearch -i (host passwd)"
               ? "ausearch -if FILE -i, with this machine's passwd/group (uids of the log unknown: each costs a failing NSS lookup)"
               : `ausearch -if FILE ${r.name.slice("ausearch ".length)}`;
-    rows.push([label, fmt(r.seconds), r.name === STARTUP ? "-" : fmt(mb / r.seconds, 1), fmt(r.cpu), fmt(r.rssMB, 1), ratio === null ? "" : `${fmt(ratio, 1)}×`]);
+    rows.push([label, fmt(r.seconds), r.name === STARTUP ? "-" : fmt((r.bytes !== undefined ? r.bytes / 1e6 : mb) / r.seconds, 1), fmt(r.cpu), fmt(r.rssMB, 1), ratio === null ? "" : `${fmt(ratio, 1)}×`]);
     commands.push(`  ${label}: ${cmd}`);
   }
   out.push(table(rows));
@@ -620,6 +654,11 @@ async function main(): Promise<void> {
       out.push(`        5× means ${fmt(ausK.seconds / 5)} s; start-up plus finding the lines alone take about ${fmt(floor)} s (at most ~${fmt(ausK.seconds / floor, 1)}×)`);
     }
   } else goal("attribute ≥ 5× faster than ausearch -sc kill -i", null, att?.standIn ? "attribute is a stand-in" : "ausearch not run");
+  const stormAtt = byName.get(STORM_ATTRIBUTE);
+  const stormAus = byName.get(STORM_AUSEARCH);
+  if (stormAtt && stormAus) {
+    out.push(`        on the kill storm (every event a kill): ${fmt(stormAus.seconds / stormAtt.seconds, 1)}×${cpuRatio(stormAus, stormAtt)}, peak RSS ${fmt(stormAtt.rssMB, 1)} MB`);
+  }
   for (const r of [dec, att]) {
     if (!r) continue;
     goal(`${r.name} peak RSS < 150 MB`, r.standIn || r.rssMB === null ? null : r.rssMB < 150, r.rssMB === null ? "not measured" : `${fmt(r.rssMB, 1)} MB`);
@@ -645,6 +684,10 @@ async function main(): Promise<void> {
       const off = Object.entries(ausF.parts).filter(([k, v]) => stats!.kill.byAbiName[k] !== v);
       if (off.length) out.push(`        differing: ${off.map(([k, v]) => `${k} ${v}≠${stats!.kill.byAbiName[k]}`).join(", ")}`);
     }
+  }
+  if (storm) {
+    if (stormAtt) check("kill storm: attribute signal lines vs kill calls", stormAtt.matches, storm.kills);
+    if (stormAus) check("kill storm: ausearch -sc kill -i blocks vs kill calls", stormAus.matches, storm.kills);
   }
   out.push("");
   if (notes.length) {

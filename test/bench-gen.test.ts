@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_SEED, KILL_SYSCALLS, generateString, needsHex, proctitle, untrusted } from "../bench/gen-log.ts";
+import { generateStorm } from "../bench/gen-storm.ts";
+import { attributeFiles } from "./helpers/run.ts";
 
 const LINES = 2000;
 const ausearch = Bun.which("ausearch", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` });
@@ -79,5 +81,43 @@ describe("bench/gen-log.ts", () => {
       expect(found).toEqual(a.stats.kill.byAbiName);
       expect(run("-sc", "kill", "-i").blocks).toBe(a.stats.kill.byAbiName["b64 kill"]!);
     });
+  });
+});
+
+describe("bench/gen-storm.ts", () => {
+  const write = (kills: number) => {
+    const lines: string[] = [];
+    const stats = generateStorm(kills, (line) => lines.push(line));
+    return { text: lines.join("\n") + "\n", stats };
+  };
+  const storm = write(3000);
+
+  test("the same log every time, and counts that match its text", () => {
+    expect(write(3000).text).toBe(storm.text);
+    const lines = storm.text.split("\n").slice(0, -1);
+    expect(lines.length).toBe(storm.stats.lines);
+    expect(Buffer.byteLength(storm.text)).toBe(storm.stats.bytes);
+    expect(lines.filter((l) => l.startsWith("type=SYSCALL")).length).toBe(3000);
+    expect(lines.filter((l) => l.startsWith("type=OBJ_PID")).length).toBe(storm.stats.hits);
+    expect(lines.filter((l) => l.includes(" exit=-3 ")).length).toBe(storm.stats.esrch);
+    expect(storm.stats.hits + storm.stats.esrch).toBe(3000);
+  });
+
+  test("attribute names roxen as the killer of every call", async () => {
+    const path = join(dir, "storm.log");
+    writeFileSync(path, storm.text);
+    const { signals, errors } = await attributeFiles([path]);
+    expect(errors).toBe(0);
+    expect(signals.length).toBe(3000);
+    expect(new Set(signals.map((s) => `${s.killer.pid} ${s.killer.comm} ${s.killer.user}`))).toEqual(new Set(["4299 roxen root"]));
+    expect(signals.filter((s) => s.result.errno === "ESRCH").length).toBe(storm.stats.esrch);
+    expect(signals.filter((s) => s.victims.length === 1).length).toBe(storm.stats.hits);
+  });
+
+  test.skipIf(ausearchSkip !== null)("ausearch finds every call", () => {
+    const path = join(dir, "storm-ausearch.log");
+    writeFileSync(path, storm.text);
+    const run = Bun.spawnSync([ausearch!, "-if", path, "-sc", "kill", "-i"], { stdout: "pipe", stderr: "pipe", env: { ...process.env, TZ: "UTC" } });
+    expect(run.stdout.toString().split("\n").filter((l) => l === "----").length).toBe(3000);
   });
 });

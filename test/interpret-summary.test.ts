@@ -14,7 +14,7 @@ import type { AssembledEvent } from "../lib/audit/assemble.ts";
 import { Decoder } from "../lib/audit/decoder.ts";
 import { IdNames } from "../lib/audit/ids.ts";
 import { InputErrors } from "../lib/audit/input-errors.ts";
-import { interpretEvent, type InterpretOptions } from "../lib/audit/interpret.ts";
+import { decodeEscaped, interpretEvent, type InterpretOptions } from "../lib/audit/interpret.ts";
 import { summarizeSignalEvent } from "../lib/audit/interpret-summary.ts";
 import { eventToSignal } from "../lib/signals/attribute.ts";
 import { corpusDir, fixturesDir } from "./helpers/run.ts";
@@ -165,5 +165,22 @@ describe("what the summary declines", () => {
       `${kill} comm="unterminated`,
     ];
     for (const body of cases) expect({ body, summary: summarize(body) }).toEqual({ body, summary: null });
+  });
+});
+
+describe("decodeEscaped", () => {
+  // The definition: hex-shaped and unquoted → the bytes as UTF-8 (U+FFFD for bad sequences); else as written.
+  const reference = (value: string, quoted: boolean) =>
+    quoted || value.length % 2 !== 0 || value.length === 0 || !/^[0-9A-Fa-f]+$/.test(value) ? value : new TextDecoder().decode(Buffer.from(value, "hex"));
+
+  test("agrees with Buffer.from(hex) + TextDecoder on chosen and random values", () => {
+    const chosen = ["", "A", "6869", "2F62696E2F7368002D63", "c3a9", "C3A9", "ff", "C3", "e282ac41", "F09F9880", "EDA080", "00", "7f80", "6g", "0x41", "(null)", "é9"];
+    let seed = 26880;
+    const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const random = Array.from({ length: 20_000 }, () => Array.from({ length: Math.floor(next() * 24) * 2 }, () => "0123456789ABCDEFabcdefg"[Math.floor(next() * 23)]).join(""));
+    const long = "41".repeat(5000) + "C3A9";
+    for (const value of [...chosen, ...random, long]) {
+      for (const quoted of [false, true]) expect({ value, quoted, out: decodeEscaped(value, quoted) }).toEqual({ value, quoted, out: reference(value, quoted) });
+    }
   });
 });

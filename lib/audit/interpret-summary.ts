@@ -28,41 +28,6 @@ const EQ = 0x3d;
 const DQ = 0x22;
 const SQ = 0x27;
 
-/** Names to pick from a record, found by first character and length without making a string per name. */
-class NameSet {
-  /** By first character: the names starting with it, and their indices. */
-  private readonly names_: Array<string[] | undefined> = [];
-  private readonly indices: Array<number[] | undefined> = [];
-
-  constructor(readonly names: readonly string[]) {
-    names.forEach((name, index) => {
-      const c = name.charCodeAt(0);
-      (this.names_[c] ??= []).push(name);
-      (this.indices[c] ??= []).push(index);
-    });
-  }
-
-  /** The index of text[start, end) in `names`, or -1. */
-  find(text: string, start: number, end: number): number {
-    const c = text.charCodeAt(start);
-    const candidates = this.names_[c];
-    if (candidates === undefined) return -1;
-    for (let k = 0; k < candidates.length; k++) {
-      const name = candidates[k]!;
-      if (name.length === end - start && text.startsWith(name, start)) return this.indices[c]![k]!;
-    }
-    return -1;
-  }
-}
-
-// Indices into each set's names.
-const [ARCH, NR, SUCCESS, EXIT, A0, A1, A2, A3, PID, PPID, COMM, EXE, UID, EUID, AUID, SES, TTY, KEY] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17] as const;
-const SYSCALL = new NameSet(["arch", "syscall", "success", "exit", "a0", "a1", "a2", "a3", "pid", "ppid", "comm", "exe", "uid", "euid", "auid", "ses", "tty", "key"]);
-const [OPID, OCOMM, OUID, OAUID, OSES] = [0, 1, 2, 3, 4] as const;
-const OBJ_PID = new NameSet(["opid", "ocomm", "ouid", "oauid", "oses"]);
-const PROCTITLE = new NameSet(["proctitle"]);
-const ENRICHED_UID = new NameSet(["UID", "OUID"]);
-
 /** What one record holds of the picked names: values, whether each was double-quoted, and where each came. */
 class Picked {
   readonly values: Array<string | undefined>;
@@ -76,7 +41,57 @@ class Picked {
     this.quoted = new Array<boolean>(size).fill(false);
     this.order = new Array<number>(size).fill(-1);
   }
+
+  reset(): this {
+    this.values.fill(undefined);
+    this.quoted.fill(false);
+    this.order.fill(-1);
+    this.enriched = null;
+    return this;
+  }
 }
+
+/** Names to pick from a record, found by first character and length without making a string per name. */
+class NameSet {
+  /** By first character: the names starting with it, and their indices. */
+  private readonly namesByFirst: Array<string[] | undefined> = [];
+  private readonly indicesByFirst: Array<number[] | undefined> = [];
+  /** Reused by pickRecord: one record of this kind is read at a time. */
+  readonly scratch: Picked;
+
+  constructor(readonly names: readonly string[]) {
+    this.scratch = new Picked(names.length);
+    names.forEach((name, index) => {
+      const c = name.charCodeAt(0);
+      (this.namesByFirst[c] ??= []).push(name);
+      (this.indicesByFirst[c] ??= []).push(index);
+    });
+  }
+
+  /** The index of text[start, end) in `names`, or -1. */
+  find(text: string, start: number, end: number): number {
+    const c = text.charCodeAt(start);
+    const candidates = c < 128 ? this.namesByFirst[c] : undefined;
+    if (candidates === undefined) return -1;
+    const length = end - start;
+    for (let k = 0; k < candidates.length; k++) {
+      const name = candidates[k]!;
+      if (name.length !== length) continue;
+      let i = 1;
+      while (i < length && text.charCodeAt(start + i) === name.charCodeAt(i)) i++;
+      if (i === length) return this.indicesByFirst[c]![k]!;
+    }
+    return -1;
+  }
+}
+
+// Indices into each set's names.
+const [ARCH, NR, SUCCESS, EXIT, A0, A1, A2, A3, PID, PPID, COMM, EXE, UID, EUID, AUID, SES, TTY, KEY] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17] as const;
+const SYSCALL = new NameSet(["arch", "syscall", "success", "exit", "a0", "a1", "a2", "a3", "pid", "ppid", "comm", "exe", "uid", "euid", "auid", "ses", "tty", "key"]);
+const [OPID, OCOMM, OUID, OAUID, OSES] = [0, 1, 2, 3, 4] as const;
+const OBJ_PID = new NameSet(["opid", "ocomm", "ouid", "oauid", "oses"]);
+const PROCTITLE = new NameSet(["proctitle"]);
+const ENRICHED_UID = new NameSet(["UID", "OUID"]);
 
 /**
  * parseFields' scan over text[start, end), keeping only `names`. False
@@ -136,12 +151,12 @@ function pick(text: string, start: number, end: number, names: NameSet, into: Pi
 /** One record's picked fields and its ENRICHED tail's UID/OUID; null where parseFields would read it differently. */
 function pickRecord(record: PendingRecord, names: NameSet): Picked | null {
   const text = record.raw;
-  const picked = new Picked(names.names.length);
+  const picked = names.scratch.reset();
   const gs = text.indexOf("\u001d", record.bodyStart);
   if (!pick(text, record.bodyStart, gs < 0 ? text.length : gs, names, picked, false)) return null;
   if (gs >= 0) {
     picked.enriched = {};
-    const tail = new Picked(ENRICHED_UID.names.length);
+    const tail = ENRICHED_UID.scratch.reset();
     if (!pick(text, gs + 1, text.length, ENRICHED_UID, tail, true)) return null;
     if (tail.enriched) picked.enriched = tail.enriched;
   }
@@ -158,6 +173,7 @@ function userName(picked: Picked, index: number, field: string, options: Interpr
   return value === undefined ? undefined : idName(field, value, picked.enriched ?? undefined, options.ids, "user");
 }
 
+const MILLIS = Array.from({ length: 1000 }, (_, ms) => String(ms).padStart(3, "0"));
 let isoSecond = Number.NaN;
 let isoPrefix = "";
 
@@ -168,7 +184,7 @@ function isoTime(seconds: number, millis: number): string {
     isoSecond = seconds;
     isoPrefix = stampToIso(seconds, 0).slice(0, -4);
   }
-  return `${isoPrefix}${String(millis).padStart(3, "0")}Z`;
+  return `${isoPrefix}${MILLIS[millis]}Z`;
 }
 
 /**

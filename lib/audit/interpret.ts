@@ -31,10 +31,35 @@ export interface InterpretOptions {
 export const HEX = /^[0-9A-Fa-f]+$/;
 const utf8 = new TextDecoder("utf-8");
 
+const HEX_DIGIT = (() => {
+  const table = new Int8Array(128).fill(-1);
+  for (let c = 0; c < 10; c++) table[0x30 + c] = c;
+  for (let c = 0; c < 6; c++) table[0x61 + c] = table[0x41 + c] = 10 + c;
+  return table;
+})();
+/** Reused for decoding: a Buffer per value (Buffer.from(value, "hex")) cost more than the rest of attribute's summary. */
+let hexBytes = Buffer.allocUnsafe(4096);
+
 /** Decode an untrusted-string field: hex when unquoted and hex-shaped, else as written. */
 export function decodeEscaped(value: string, quoted: boolean): string {
-  if (quoted || value.length % 2 !== 0 || value.length === 0 || !HEX.test(value)) return value;
-  return utf8.decode(Buffer.from(value, "hex"));
+  const length = value.length;
+  if (quoted || length % 2 !== 0 || length === 0) return value;
+  const n = length / 2;
+  if (hexBytes.length < n) hexBytes = Buffer.allocUnsafe(2 * n);
+  const bytes = hexBytes;
+  let high = 0;
+  for (let i = 0; i < n; i++) {
+    const a = value.charCodeAt(2 * i);
+    const b = value.charCodeAt(2 * i + 1);
+    const hi = a < 128 ? HEX_DIGIT[a]! : -1;
+    const lo = b < 128 ? HEX_DIGIT[b]! : -1;
+    if (hi < 0 || lo < 0) return value;
+    const byte = (hi << 4) | lo;
+    bytes[i] = byte;
+    high |= byte;
+  }
+  // ASCII reads the same in every decoding; anything else goes through the UTF-8 decoder (U+FFFD for bad sequences).
+  return high < 0x80 ? bytes.toString("latin1", 0, n) : utf8.decode(bytes.subarray(0, n));
 }
 
 /** proctitle → argv: hex-encoded NUL-separated bytes, or a quoted single string. */
@@ -188,8 +213,16 @@ export function execveArgv(fields: FieldMap, quoted: ReadonlySet<string> | undef
   return argv;
 }
 
+/** A decimal integer field (`-?[0-9]+`), or null. */
 function num(value: string | undefined): number | null {
-  if (value === undefined || value === "" || !/^-?\d+$/.test(value)) return null;
+  if (value === undefined) return null;
+  const length = value.length;
+  let i = length > 0 && value.charCodeAt(0) === 0x2d /* - */ ? 1 : 0;
+  if (i === length) return null;
+  for (; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return null;
+  }
   return Number(value);
 }
 

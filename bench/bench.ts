@@ -647,7 +647,7 @@ async function main(): Promise<void> {
       `${fmt(ausK.seconds / att.seconds, 1)}×${cpuRatio(ausK, att)}${ausF ? ` (vs the full 12-run kill-family equivalent: ${fmt(ausF.seconds / att.seconds, 1)}×${cpuRatio(ausF, att)})` : ""}`,
     );
     const pipeline = byName.get(PIPE_ATTRIBUTE);
-    if (pipeline) out.push(`        the pipeline capture FILE | attribute: ${fmt(pipeline.seconds)} s, ${fmt(ausK.seconds / pipeline.seconds, 1)}× (${fmt(ausF ? ausF.seconds / pipeline.seconds : null, 1)}× the 12-run equivalent)`);
+    if (pipeline) out.push(`        the pipeline capture FILE | attribute: ${fmt(pipeline.seconds)} s, ${fmt(ausK.seconds / pipeline.seconds, 1)}×${ausF ? ` (${fmt(ausF.seconds / pipeline.seconds, 1)}× the 12-run equivalent)` : ""}`);
     if (startup && floorBytes) {
       const floor = startup.seconds + floorBytes.seconds;
       // Each floor row is its own process, so bun's own start (~10 ms) is in both: "about".

@@ -18,7 +18,7 @@
  * Writes OUT and OUT.stamp.json (generator version, seed, expected counts);
  * an existing OUT with a matching stamp is reused.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync, renameSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, renameSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -886,18 +886,17 @@ export function readStamp(logPath: string, seed: number, lines: number): GenStat
   }
 }
 
-/** Write the log to `logPath` (via a temp file) and its stamp; reuse if current. */
-export function ensureLog(logPath: string, opts: { seed: number; lines: number; force?: boolean }): { stats: GenStats; reused: boolean; seconds: number } {
-  if (!opts.force) {
-    const existing = readStamp(logPath, opts.seed, opts.lines);
-    if (existing) return { stats: existing, reused: true, seconds: 0 };
-  }
-  const started = performance.now();
-  const dir = dirname(resolve(logPath));
+/**
+ * The lines `produce` writes, to `path`: through a temp file in 4 MB writes,
+ * renamed into place only when complete and when `verify` (given what
+ * produce returned and the bytes written) does not throw.
+ */
+export function writeLogFile<T>(path: string, produce: (write: (line: string) => void) => T, verify?: (result: T, bytes: number) => void): T {
+  const dir = dirname(resolve(path));
   mkdirSync(dir, { recursive: true });
   // Keep 200 MB logs out of git even before the root .gitignore knows bench/.data/.
   if (dir.endsWith("/bench/.data") && !existsSync(`${dir}/.gitignore`)) writeFileSync(`${dir}/.gitignore`, "*\n");
-  const tmp = `${logPath}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w");
   let buffered: string[] = [];
   let size = 0;
@@ -907,9 +906,9 @@ export function ensureLog(logPath: string, opts: { seed: number; lines: number; 
     buffered = [];
     size = 0;
   };
-  let stats: GenStats;
+  let result: T;
   try {
-    stats = generate(opts, (line) => {
+    result = produce((line) => {
       buffered.push(line, "\n");
       size += line.length + 1;
       if (size >= 4 << 20) flush();
@@ -918,9 +917,30 @@ export function ensureLog(logPath: string, opts: { seed: number; lines: number; 
   } finally {
     closeSync(fd);
   }
-  const actual = statSync(tmp).size;
-  if (actual !== stats.bytes) throw new Error(`gen-log: wrote ${actual} bytes, expected ${stats.bytes} (a non-ASCII byte escaped hex encoding)`);
-  renameSync(tmp, logPath);
+  try {
+    verify?.(result, statSync(tmp).size);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+  renameSync(tmp, path);
+  return result;
+}
+
+/** Write the log to `logPath` (via a temp file) and its stamp; reuse if current. */
+export function ensureLog(logPath: string, opts: { seed: number; lines: number; force?: boolean }): { stats: GenStats; reused: boolean; seconds: number } {
+  if (!opts.force) {
+    const existing = readStamp(logPath, opts.seed, opts.lines);
+    if (existing) return { stats: existing, reused: true, seconds: 0 };
+  }
+  const started = performance.now();
+  const stats = writeLogFile(
+    logPath,
+    (write) => generate(opts, write),
+    (result, bytes) => {
+      if (bytes !== result.bytes) throw new Error(`gen-log: wrote ${bytes} bytes, expected ${result.bytes} (a non-ASCII byte escaped hex encoding)`);
+    },
+  );
   writeFileSync(stampPath(logPath), JSON.stringify(stats, null, 2) + "\n");
   return { stats, reused: false, seconds: (performance.now() - started) / 1000 };
 }

@@ -11,9 +11,9 @@
  *
  *   bun bench/gen-storm.ts [OUT] [--kills N]
  */
-import { existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync, closeSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { stampPath, writeLogFile } from "./gen-log.ts";
 
 export const STORM_GENERATOR_VERSION = 1;
 export const DEFAULT_KILLS = 200_000;
@@ -85,43 +85,18 @@ export function generateStorm(kills: number, write: (line: string) => void): Sto
   return stats;
 }
 
-export function stormStampPath(path: string): string {
-  return `${path}.stamp.json`;
-}
-
 /** Write the storm log (via a temp file) and its stamp, or reuse a current one. */
 export function ensureStorm(path: string, kills: number): { stats: StormStats; reused: boolean } {
   try {
-    const stats = JSON.parse(readFileSync(stormStampPath(path), "utf8")) as StormStats;
+    const stats = JSON.parse(readFileSync(stampPath(path), "utf8")) as StormStats;
     if (stats.generatorVersion === STORM_GENERATOR_VERSION && stats.kills === kills && existsSync(path) && statSync(path).size === stats.bytes) {
       return { stats, reused: true };
     }
   } catch {
     // no stamp yet
   }
-  mkdirSync(dirname(resolve(path)), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  let buffered: string[] = [];
-  let size = 0;
-  const flush = () => {
-    writeSync(fd, buffered.join(""));
-    buffered = [];
-    size = 0;
-  };
-  let stats: StormStats;
-  try {
-    stats = generateStorm(kills, (line) => {
-      buffered.push(line, "\n");
-      size += line.length + 1;
-      if (size >= 4 << 20) flush();
-    });
-    flush();
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  writeFileSync(stormStampPath(path), JSON.stringify(stats, null, 2) + "\n");
+  const stats = writeLogFile(path, (write) => generateStorm(kills, write));
+  writeFileSync(stampPath(path), JSON.stringify(stats, null, 2) + "\n");
   return { stats, reused: false };
 }
 

@@ -6,7 +6,7 @@
  * nearly every kill-family event, or it is not worth having.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
@@ -17,20 +17,10 @@ import { InputErrors } from "../lib/audit/input-errors.ts";
 import { decodeEscaped, interpretEvent, type InterpretOptions } from "../lib/audit/interpret.ts";
 import { summarizeSignalEvent } from "../lib/audit/interpret-summary.ts";
 import { eventToSignal } from "../lib/signals/attribute.ts";
-import { corpusDir, fixturesDir } from "./helpers/run.ts";
+import { auditLogsUnder, corpusDir, fixturesDir } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-summary-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function logsUnder(root: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(root).sort()) {
-    const path = join(root, name);
-    if (statSync(path).isDirectory()) out.push(...logsUnder(path));
-    else if (/\.(log|txt)$/.test(name) && !/ausearch|aureport|SOURCES|README/i.test(name)) out.push(path);
-  }
-  return out;
-}
 
 function eventsOf(text: string, file: string): AssembledEvent[] {
   const events: AssembledEvent[] = [];
@@ -71,7 +61,7 @@ const withPasswd: InterpretOptions = {
 };
 
 describe("summary of a kill-family event = interpretEvent's", () => {
-  const inputs = [...logsUnder(fixturesDir).filter((p) => p.endsWith(".log")), ...logsUnder(corpusDir)];
+  const inputs = [...auditLogsUnder(fixturesDir).filter((p) => p.endsWith(".log")), ...auditLogsUnder(corpusDir)];
   let totalTaken = 0;
   let totalSignals = 0;
 

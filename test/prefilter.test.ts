@@ -6,29 +6,19 @@
  * missing last newline, or a line longer than its carry area.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
 import { SignalLinePrefilter } from "../lib/signals/prefilter.ts";
 import { SlotReader } from "../lib/sources/slot-reader.ts";
-import { attributeFiles, corpusDir, fixturesDir, writeRecordLines } from "./helpers/run.ts";
+import { attributeFiles, auditLogsUnder, corpusDir, fixturesDir, writeRecordLines } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-prefilter-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const generated = join(dir, "generated.log");
 writeFileSync(generated, generateString({ seed: DEFAULT_SEED, lines: 20_000 }).text);
-
-function filesUnder(root: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(root).sort()) {
-    const path = join(root, name);
-    if (statSync(path).isDirectory()) out.push(...filesUnder(path));
-    else if (/\.(log|txt)$/.test(name) && !/ausearch|aureport|SOURCES|README/i.test(name)) out.push(path);
-  }
-  return out;
-}
 
 /** What the prefilter keeps, with line numbers, and its counters, for these chunks of one input (split as attribute does). */
 async function keptLines(chunks: Buffer[], readBytes?: number) {
@@ -130,7 +120,7 @@ describe("attribute: the prefilter changes nothing", () => {
     ...readdirSync(fixturesDir)
       .filter((name) => name.endsWith(".log"))
       .map((name) => join(fixturesDir, name)),
-    ...filesUnder(corpusDir),
+    ...auditLogsUnder(corpusDir),
     generated,
   ];
   test("there are inputs", () => expect(inputs.length).toBeGreaterThan(10));

@@ -2,7 +2,7 @@
  * Run pipeline stages in-process over files, the way the scripts do, and
  * collect everything: output lines, error messages, counters.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { lineToRecord } from "../../lib/capture.ts";
 import { InputErrors } from "../../lib/audit/input-errors.ts";
@@ -14,6 +14,17 @@ import type { SignalFilterOptions } from "../../lib/signals/filter.ts";
 
 export const fixturesDir = join(import.meta.dir, "..", "fixtures");
 export const corpusDir = join(import.meta.dir, "..", "..", "..", "shared", "corpus");
+
+/** Audit text below `root`, sorted: *.log and *.txt files that are not ausearch/aureport output or the corpus's own notes. */
+export function auditLogsUnder(root: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(root).sort()) {
+    const path = join(root, name);
+    if (statSync(path).isDirectory()) out.push(...auditLogsUnder(path));
+    else if (/\.(log|txt)$/.test(name) && !/ausearch|aureport|SOURCES|README/i.test(name)) out.push(path);
+  }
+  return out;
+}
 
 /** The same minimal passwd/group the corpus oracle was generated with: only root and nobody have names. */
 export const oracleIds: DecodeSettings = {

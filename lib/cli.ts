@@ -16,9 +16,12 @@ export const inputArgs = {
     valueHint: "PATH",
   },
   strict: { type: "boolean", description: "Stop at the first malformed line (exit 1)" },
-  "no-lookup": {
+  // Named `lookup`: citty reads any --no-X as X=false, so a flag named "no-lookup" would never be set.
+  lookup: {
     type: "boolean",
-    description: "Do not resolve uid/gid names from the local passwd/group (deterministic output)",
+    default: true,
+    description: "Resolve uid/gid names from the local passwd/group when the log does not carry them",
+    negativeDescription: "Do not resolve uid/gid names from the local passwd/group (deterministic output)",
   },
   passwd: { type: "string", description: "Resolve uids from this passwd file instead of /etc/passwd", valueHint: "FILE" },
   group: { type: "string", description: "Resolve gids from this group file instead of /etc/group", valueHint: "FILE" },

@@ -38,7 +38,7 @@ const command = defineCommand({
     const errors = inputErrors(args.strict);
     const stage = new SignalStage(
       {
-        lookup: !args["no-lookup"],
+        lookup: args.lookup !== false,
         passwdFile: args.passwd,
         groupFile: args.group,
         proc: args.proc === true,

@@ -32,7 +32,7 @@ const command = defineCommand({
     const writer = new LineWriter();
     // The stage writes to `writer` itself: events as bytes, other lines as they come.
     const stage = new EventStage(
-      { lookup: !args["no-lookup"], passwdFile: args.passwd, groupFile: args.group, windowSeconds: Number(args.window) },
+      { lookup: args.lookup !== false, passwdFile: args.passwd, groupFile: args.group, windowSeconds: Number(args.window) },
       errors,
       writer,
     );

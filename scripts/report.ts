@@ -59,7 +59,7 @@ const command = defineCommand({
     const lines = signalsFrom(inputPaths(rawArgs, args._), {
       errors,
       signal: controller.signal,
-      lookup: !args["no-lookup"],
+      lookup: args.lookup !== false,
       passwdFile: args.passwd,
       groupFile: args.group,
       filter: signalFilterFromArgs(args),

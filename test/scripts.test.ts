@@ -3,6 +3,8 @@
  * stdout only, errors named on stderr, exit codes.
  */
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixturesDir } from "./helpers/run.ts";
 
@@ -265,6 +267,29 @@ describe("live pipes (`tail -f audit.log | …`): lines pass on at once, Ctrl-C 
       child.stdin.end();
     });
   }
+});
+
+describe("uid names", () => {
+  const line = "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=62 success=yes exit=0 a0=1 a1=9 a2=0 a3=0 items=0 ppid=1 pid=2 auid=1010 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=\"x\" exe=\"/x\" key=(null)\n";
+
+  test("looked up by default, from --passwd when given, and not at all with --no-lookup (decode, attribute, report)", async () => {
+    const decoded = async (...flags: string[]) => (await run([script("decode"), ...flags], line)).lines[0].records[0].decoded;
+    expect((await decoded()).uid).toBe("root");
+    const dir = mkdtempSync(join(tmpdir(), "wk-passwd-"));
+    try {
+      writeFileSync(join(dir, "passwd"), "boss:x:0:0::/:/bin/sh\nsampler:x:1010:1010::/:/bin/sh\n");
+      expect(await decoded("--passwd", join(dir, "passwd"))).toMatchObject({ uid: "boss", auid: "sampler" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await decoded("--no-lookup")).toMatchObject({ uid: "unknown(0)", auid: "unknown(1010)" });
+    const killer = async (...flags: string[]) => (await run([script("attribute"), ...flags], line)).lines[0].killer;
+    expect((await killer()).user).toBe("root");
+    expect((await killer("--no-lookup")).user).toBeNull();
+    const report = async (...flags: string[]) => JSON.parse((await run([script("report"), "--format", "json", ...flags], line)).stdout).summary.killers[0].user;
+    expect(await report()).toBe("root");
+    expect(await report("--no-lookup")).toBeNull();
+  });
 });
 
 describe("--help", () => {

@@ -25,6 +25,9 @@ import { installRules, listInstalled, removeRules } from "../rules/install.ts";
 const root = join(import.meta.dir, "..", "..");
 const script = (name: string) => join(root, "scripts", `${name}.ts`);
 export const SEED_RECORDS = join(root, "test", "fixtures", "seed.log");
+/** The seed's users as every Linux host names them (root), and no others: the replay reads the same everywhere. */
+const SEED_PASSWD = join(root, "test", "fixtures", "passwd.minimal");
+const SEED_GROUP = join(root, "test", "fixtures", "group.minimal");
 
 /** Why the live demo cannot run here, or null. */
 export function liveDemoUnavailable(): string | null {
@@ -50,7 +53,10 @@ export interface DemoOptions {
 export async function replaySeed(options: DemoOptions = {}): Promise<number> {
   log.info(`replaying the original case's records: ${SEED_RECORDS}`);
   const bun = process.execPath;
-  const attribute = Bun.spawn([bun, script("attribute"), "--no-lookup", SEED_RECORDS], { stdout: "pipe", stderr: "inherit" });
+  const attribute = Bun.spawn([bun, script("attribute"), "--passwd", SEED_PASSWD, "--group", SEED_GROUP, SEED_RECORDS], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const report = Bun.spawn([bun, script("report"), "--format", options.format ?? "text"], {
     stdin: attribute.stdout,
     stdout: "inherit",

@@ -102,6 +102,8 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Prom
       process.stdout.write(`${plain}\n\n`);
       return;
     }
+    const unknown = await unknownOption(command, rawArgs);
+    if (unknown !== null) throw usageError(`unknown option ${unknown} (see --help)`);
     await runCommand(command, { rawArgs });
   } catch (error) {
     // `… | head` closed our stdout: that is the reader's choice, not a failure.
@@ -111,6 +113,43 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Prom
     log.error(message);
     if (!(error instanceof WhokilledError) && !isCittyError(error) && error instanceof Error) log.debug(error.stack);
   }
+}
+
+/**
+ * The first option in rawArgs that the command (or the sub-command named)
+ * does not define, or null. citty ignores unknown options, so a typo such as
+ * `--pidd 5` would run unfiltered and read `5` as a file.
+ */
+export async function unknownOption<T extends ArgsDef>(command: CommandDef<T>, rawArgs: readonly string[]): Promise<string | null> {
+  let target = command as CommandDef<any>;
+  if (command.subCommands) {
+    const { resolveSubCommandForHelp } = await import("./cli-help.ts");
+    [target] = await resolveSubCommandForHelp(command, rawArgs);
+  }
+  const defs = (typeof target.args === "function" ? await target.args() : await target.args) ?? {};
+  const takesValue = new Map<string, boolean>();
+  for (const [name, def] of Object.entries(defs as ArgsDef)) {
+    if (def.type === "positional") continue;
+    const value = def.type === "string" || def.type === "enum";
+    const alias = (def as { alias?: string | string[] }).alias;
+    const aliases = alias === undefined ? [] : Array.isArray(alias) ? alias : [alias];
+    for (const spelling of [name, ...aliases]) {
+      takesValue.set(spelling.length === 1 ? `-${spelling}` : `--${spelling}`, value);
+      if (def.type === "boolean") takesValue.set(`--no-${spelling}`, false);
+    }
+  }
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") break;
+    if (!arg.startsWith("-") || arg === "-") continue;
+    const eq = arg.indexOf("=");
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = takesValue.get(flag);
+    if (value === undefined) return flag;
+    // A value may itself start with "-" (`--pid -1`, `-f -`).
+    if (value && eq < 0) i++;
+  }
+  return null;
 }
 
 /** Without ANSI colour (SGR) sequences. */

@@ -292,6 +292,38 @@ describe("uid names", () => {
   });
 });
 
+describe("options", () => {
+  test("an unknown option is a usage error naming it, exit 2, before anything runs", async () => {
+    const cases: Array<[string, string[], string]> = [
+      ["capture", ["--folow"], "--folow"],
+      ["decode", ["--no-lokup", "-"], "--no-lokup"],
+      ["attribute", ["--pidd", "5"], "--pidd"],
+      ["report", ["--format", "text", "--quiet"], "--quiet"],
+      ["bait", ["--pid", "26880", "--cuont", "1"], "--cuont"],
+      ["setup-rule", ["print", "--bogus"], "--bogus"],
+      ["demo", ["-x"], "-x"],
+    ];
+    for (const [name, args, flag] of cases) {
+      const { code, stdout, stderr } = await run([script(name), ...args], "");
+      expect({ name, code, stdout }).toEqual({ name, code: 2, stdout: "" });
+      expect(stderr).toContain(`unknown option ${flag} (see --help)`);
+    }
+  });
+
+  test("every spelling of a known option still works: --name=value, aliases, --no-x, values that start with -, and --", async () => {
+    const seedText = await Bun.file(seed).text();
+    const { code, lines } = await run([script("attribute"), "--no-lookup", "--pid=-1", "--signal", "KILL", "-f", "-"], seedText);
+    expect(code).toBe(0);
+    expect(lines).toEqual([]);
+    const all = await run([script("attribute"), "--lookup", "--", seed]);
+    expect(all.code).toBe(0);
+    expect(all.lines.length).toBe(3);
+    const rules = await run([script("setup-rule"), "print", "-k", "wk-spelling", "--format=rules"]);
+    expect(rules.code).toBe(0);
+    expect(rules.stdout).toContain("-k wk-spelling");
+  });
+});
+
 describe("--help", () => {
   test("piped help carries no colour codes, even where citty would colour it", async () => {
     const env: Record<string, string | undefined> = { ...process.env };

@@ -117,16 +117,6 @@ export function resolveUser(spec: string, passwdFile = "/etc/passwd"): { uid: nu
   throw usageError(`--uid ${JSON.stringify(spec)}: no such user in ${passwdFile}`);
 }
 
-/** A seconds flag ("2", "0.5") → milliseconds; undefined when absent. */
-export function secondsFlag(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  const seconds = Number(value.trim());
-  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(seconds)) {
-    throw usageError(`--${flag} must be a number of seconds, got ${JSON.stringify(value)}`);
-  }
-  return Math.round(seconds * 1000);
-}
-
 /** The program that becomes the child: a symlink named `comm` to sleep, plus setpriv when present. */
 interface ChildImage {
   argv: string[];

@@ -86,6 +86,20 @@ export function intFlag(value: string | undefined, flag: string): number | undef
   return Number(value);
 }
 
+/** A flag's number of seconds ("2", "0.5"); undefined when not given. */
+export function secondsFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const text = value.trim();
+  if (!/^\d+(\.\d+)?$/.test(text)) throw usageError(`--${flag} must be a number of seconds, got ${JSON.stringify(value)}`);
+  return Number(text);
+}
+
+/** The same in milliseconds. */
+export function millisecondsFlag(value: string | undefined, flag: string): number | undefined {
+  const seconds = secondsFlag(value, flag);
+  return seconds === undefined ? undefined : Math.round(seconds * 1000);
+}
+
 /**
  * Run a citty command as a script: `--help` prints usage; errors become one
  * line on stderr and an exit code (2 usage/permission, 1 otherwise).
@@ -109,7 +123,8 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Prom
     // `… | head` closed our stdout: that is the reader's choice, not a failure.
     if (error instanceof WhokilledError && error.code === "E_PIPE") return;
     process.exitCode = error instanceof WhokilledError ? exitCodeFor(error) : isCittyError(error) ? 2 : 1;
-    const message = error instanceof Error ? error.message : String(error);
+    // citty colours its own messages (an enum's choices); ours are plain, and the logger colours on a terminal.
+    const message = stripSgr(error instanceof Error ? error.message : String(error));
     log.error(message);
     if (!(error instanceof WhokilledError) && !isCittyError(error) && error instanceof Error) log.debug(error.stack);
   }

@@ -4,8 +4,8 @@
  * `bait` JSON line per child (docs/SCHEMA.md).
  */
 import { defineCommand } from "citty";
-import { bait, DEFAULT_BAIT_COMM, resolveUser, secondsFlag, type BaitMethod } from "../lib/bait.ts";
-import { intFlag, runScript } from "../lib/cli.ts";
+import { bait, DEFAULT_BAIT_COMM, resolveUser, type BaitMethod } from "../lib/bait.ts";
+import { intFlag, millisecondsFlag, runScript } from "../lib/cli.ts";
 import { usageError } from "../lib/errors.ts";
 import { LineWriter } from "../lib/jsonl.ts";
 import { log } from "../lib/log.ts";
@@ -49,9 +49,9 @@ const command = defineCommand({
     for await (const line of bait({
       pid,
       count,
-      timeoutMs: secondsFlag(args.timeout, "timeout"),
-      waitMs: secondsFlag(args.wait, "wait"),
-      takeTimeoutMs: secondsFlag(args["take-timeout"], "take-timeout"),
+      timeoutMs: millisecondsFlag(args.timeout, "timeout"),
+      waitMs: millisecondsFlag(args.wait, "wait"),
+      takeTimeoutMs: millisecondsFlag(args["take-timeout"], "take-timeout"),
       uid: user?.uid,
       gid: user?.gid,
       comm: args.comm,

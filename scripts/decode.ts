@@ -5,7 +5,7 @@
  * `record` lines; passes other JSON line kinds through.
  */
 import { defineCommand } from "citty";
-import { inputArgs, runScript } from "../lib/cli.ts";
+import { inputArgs, runScript, secondsFlag } from "../lib/cli.ts";
 import { LineWriter } from "../lib/jsonl.ts";
 import { EventStage, pushFiles } from "../lib/pipeline.ts";
 import { inputErrors, inputPaths, logSummary } from "../lib/script-io.ts";
@@ -32,7 +32,7 @@ const command = defineCommand({
     const writer = new LineWriter();
     // The stage writes to `writer` itself: events as bytes, other lines as they come.
     const stage = new EventStage(
-      { lookup: args.lookup !== false, passwdFile: args.passwd, groupFile: args.group, windowSeconds: Number(args.window) },
+      { lookup: args.lookup !== false, passwdFile: args.passwd, groupFile: args.group, windowSeconds: secondsFlag(args.window, "window") },
       errors,
       writer,
     );

@@ -5,7 +5,7 @@
  * without root or audit, the bundled records of the 2010 case.
  */
 import { defineCommand } from "citty";
-import { runScript } from "../lib/cli.ts";
+import { runScript, secondsFlag } from "../lib/cli.ts";
 import { liveDemo, liveDemoUnavailable, replaySeed } from "../lib/demo/demo.ts";
 import { log } from "../lib/log.ts";
 import { abortOnSignals } from "../lib/script-io.ts";
@@ -29,6 +29,7 @@ const command = defineCommand({
     interval: { type: "string", default: "1.5", description: "Seconds between the rogue's kills", valueHint: "SECONDS" },
   },
   async run({ args }) {
+    const intervalSeconds = secondsFlag(args.interval, "interval");
     const why = args.seed ? "--seed given" : liveDemoUnavailable();
     if (why) {
       log.warn(`live demo not run: ${why}; replaying the bundled seed records instead`);
@@ -36,7 +37,7 @@ const command = defineCommand({
       return;
     }
     const controller = abortOnSignals();
-    process.exitCode = await liveDemo({ format: args.format, intervalSeconds: Number(args.interval), signal: controller.signal });
+    process.exitCode = await liveDemo({ format: args.format, intervalSeconds, signal: controller.signal });
   },
 });
 

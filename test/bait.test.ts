@@ -5,7 +5,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bait, allocationsBefore, resolveUser, secondsFlag, validateBaitOptions, type BaitHold, type BaitOptions } from "../lib/bait.ts";
+import { bait, allocationsBefore, resolveUser, validateBaitOptions, type BaitHold, type BaitOptions } from "../lib/bait.ts";
+import { millisecondsFlag } from "../lib/cli.ts";
 import { WhokilledError } from "../lib/errors.ts";
 import { NS_LAST_PID_FILE, pidInUse, readPidMax, readPidStat } from "../lib/pid-space.ts";
 import type { BaitLine } from "../lib/schema.ts";
@@ -59,9 +60,9 @@ describe("bait: options (no kernel changes)", () => {
     expect(resolveUser("0")).toMatchObject({ uid: 0, gid: 0 });
     expect(resolveUser("4242")).toEqual({ uid: 4242, gid: 4242, name: null });
     expect(() => resolveUser("no-such-user-wk")).toThrow(/no such user/);
-    expect(secondsFlag("1.5", "timeout")).toBe(1500);
-    expect(secondsFlag(undefined, "timeout")).toBeUndefined();
-    expect(() => secondsFlag("-1", "timeout")).toThrow(/seconds/);
+    expect(millisecondsFlag("1.5", "timeout")).toBe(1500);
+    expect(millisecondsFlag(undefined, "timeout")).toBeUndefined();
+    expect(() => millisecondsFlag("-1", "timeout")).toThrow(/seconds/);
   });
   test("allocationsBefore counts free numbers between the cursor and the target, wrapping", () => {
     const taken = new Set([1001, 1002, 32767]);

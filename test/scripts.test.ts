@@ -310,6 +310,20 @@ describe("options", () => {
     }
   });
 
+  test("number flags are checked: decode --window, demo --interval", async () => {
+    for (const [name, args, message] of [
+      ["decode", ["--window", "abc"], '--window must be a number of seconds, got "abc"'],
+      ["decode", ["--window", "-3"], '--window must be a number of seconds, got "-3"'],
+      ["demo", ["--interval", "0"], "--interval must be more than 0 seconds, got 0"],
+      ["demo", ["--interval", "soon"], '--interval must be a number of seconds, got "soon"'],
+    ] as const) {
+      const { code, stderr } = await run([script(name), ...args], "");
+      expect({ name, code }).toEqual({ name, code: 2 });
+      expect(stderr).toContain(message);
+    }
+    expect((await run([script("decode"), "--window", "0.5", seed])).code).toBe(0);
+  });
+
   test("every spelling of a known option still works: --name=value, aliases, --no-x, values that start with -, and --", async () => {
     const seedText = await Bun.file(seed).text();
     const { code, lines } = await run([script("attribute"), "--no-lookup", "--pid=-1", "--signal", "KILL", "-f", "-"], seedText);

@@ -16,7 +16,7 @@
  * Without root or audit it says why and replays the bundled seed records.
  */
 import { join } from "node:path";
-import { WhokilledError } from "../errors.ts";
+import { WhokilledError, usageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { pickFreePid } from "../pid-space.ts";
 import { auditctl } from "../rules/auditctl.ts";
@@ -91,6 +91,8 @@ export async function liveDemo(options: DemoOptions = {}): Promise<number> {
   const bun = process.execPath;
   const key = `whokilled-demo-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const interval = options.intervalSeconds ?? 1.5;
+  // The rogue's pause: a kill loop without one would only flood the log.
+  if (!(interval > 0)) throw usageError(`--interval must be more than 0 seconds, got ${interval}`);
   const children = new Children();
   const stop = () => void children.stopAll();
   options.signal?.addEventListener("abort", stop, { once: true });

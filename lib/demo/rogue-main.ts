@@ -10,7 +10,7 @@
  */
 import { defineCommand } from "citty";
 import { intFlag, runScript } from "../cli.ts";
-import { secondsFlag } from "../bait.ts";
+import { millisecondsFlag } from "../cli.ts";
 import { usageError } from "../errors.ts";
 import { LineWriter } from "../jsonl.ts";
 import { log } from "../log.ts";
@@ -34,8 +34,8 @@ const command = defineCommand({
     const pid = intFlag(args.pid, "pid");
     const ancestor = intFlag(args.ancestor, "ancestor");
     if (pid === undefined || ancestor === undefined) throw usageError("--pid and --ancestor are required");
-    const forMs = secondsFlag(args.for, "for") ?? 60_000;
-    const intervalMs = secondsFlag(args.interval, "interval") ?? 2000;
+    const forMs = millisecondsFlag(args.for, "for") ?? 60_000;
+    const intervalMs = millisecondsFlag(args.interval, "interval") ?? 2000;
     setOwnComm(args.comm);
     const controller = abortOnSignals();
     const writer = new LineWriter();

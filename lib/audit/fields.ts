@@ -57,10 +57,11 @@ function has(map: FieldMap, key: string): boolean {
 /**
  * Names and values in order → the map. Repeated names happen (laurel's
  * ptrace sample has uid twice) and keep every value, as `name#2`…; they are
- * rare, so the fast path assigns blindly and only checks the count.
+ * rare, so the fast path assigns each name unless something is there
+ * already, and only then rebuilds the map the careful way.
  */
 function build(map: FieldMap, names: string[], values: string[]): void {
-  // Anything already there (a repeat, or a name the prototype has: constructor, toString…) takes the careful way.
+  // Something already there: a repeat, or a name the prototype has (constructor, toString…).
   let special = false;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;

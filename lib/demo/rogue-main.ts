@@ -9,8 +9,7 @@
  * safety rules.
  */
 import { defineCommand } from "citty";
-import { intFlag, runScript } from "../cli.ts";
-import { millisecondsFlag } from "../cli.ts";
+import { intFlag, millisecondsFlag, runScript } from "../cli.ts";
 import { usageError } from "../errors.ts";
 import { LineWriter } from "../jsonl.ts";
 import { log } from "../log.ts";

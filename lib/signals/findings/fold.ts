@@ -36,12 +36,12 @@ export function foldFindings(sorted: readonly Finding[], keep = KEEP_PER_KILLER)
     out.push(finding);
     shown.set(key, n + 1);
     const group = groups.get(key)!;
-    if (n + 1 === keep && group.length > keep) out.push(foldedFinding(group.slice(keep)));
+    if (n + 1 === keep && group.length > keep) out.push(foldedFinding(group.slice(keep), keep));
   }
   return out;
 }
 
-function foldedFinding(rest: readonly Finding[]): Finding {
+function foldedFinding(rest: readonly Finding[], kept: number): Finding {
   const model = rest[0]!;
   let severity = model.severity;
   let count = 0;
@@ -72,7 +72,7 @@ function foldedFinding(rest: readonly Finding[]): Finding {
     headline: `…and ${plural(rest.length, "more finding")} of this kind for ${who}${pidText}: ${plural(count, "signal")} in all`,
     explanation:
       `The same pattern as the findings above, for the same sender, ${plural(rest.length, "time")} more. ` +
-      `They are folded into this one so the report stays readable; the ${KEEP_PER_KILLER} above have the most evidence.`,
+      `They are folded into this one so the report stays readable; the ${kept} above have the most evidence.`,
     advice: "As for the findings above. `attribute` with --killer (and --pid for one PID) lists every signal behind them.",
     killer: model.killer,
     target: null,

@@ -8,7 +8,7 @@
  */
 import { writeSync } from "node:fs";
 import { WhokilledError } from "./errors.ts";
-import type { AnyLine, SourceRef } from "./schema.ts";
+import type { AnyLine, RecordLine, SourceRef } from "./schema.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
 import { closeSource, openSource } from "./sources/file.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
@@ -20,8 +20,11 @@ import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
  * order; it may hold a line and give it later.
  */
 export interface LinePrefilter {
-  sink(take: (text: string, line: number) => void): SlotLineSink;
+  sink(take: (kept: KeptLine, line: number) => void): SlotLineSink;
 }
+
+/** A line a prefilter keeps: its text, or a `record` line it has read already (what JSON.parse would make of it). */
+export type KeptLine = string | RecordLine;
 
 export type InputItem =
   | { form: "raw"; text: string; source: SourceRef }
@@ -138,8 +141,12 @@ export async function* readInputs(
     const source = openSource(path);
     try {
       let items: InputItem[] = [];
-      const take = (text: string, line: number) => {
-        const item = classifyLine(text, { file: path, line }, errors);
+      const take = (kept: KeptLine, line: number) => {
+        if (typeof kept !== "string") {
+          items.push({ form: "json", value: kept, source: { file: path, line } });
+          return;
+        }
+        const item = classifyLine(kept, { file: path, line }, errors);
         if (item) items.push(item);
       };
       const sink: SlotLineSink = options.prefilter

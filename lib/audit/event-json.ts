@@ -59,6 +59,7 @@ import {
   interpretEvent,
   type InterpretOptions,
 } from "./interpret.ts";
+import { HEX_DIGIT } from "./line-bytes.ts";
 
 /** What the writer needs of a record's text: slices (a string, or the line's bytes read as Latin-1). */
 interface TextSource {
@@ -76,13 +77,6 @@ const NUL = 0;
 
 /** uid/gid → name bytes cached at most (per kind). */
 const MAX_ID_CACHE = 4096;
-
-const HEX_VALUE = (() => {
-  const table = new Int8Array(256).fill(-1);
-  for (let c = 0; c < 10; c++) table[0x30 + c] = c;
-  for (let c = 0; c < 6; c++) table[0x61 + c] = table[0x41 + c] = 10 + c;
-  return table;
-})();
 
 const B = {
   recordOpen: ascii('{"type":"'),
@@ -849,8 +843,8 @@ export class EventJsonWriter {
     let n = 0;
     let high = 0;
     for (let i = start; i < end; i += 2) {
-      const a = HEX_VALUE[line[i]!]!;
-      const b = HEX_VALUE[line[i + 1]!]!;
+      const a = HEX_DIGIT[line[i]!]!;
+      const b = HEX_DIGIT[line[i + 1]!]!;
       if (a < 0 || b < 0) return -1;
       const byte = (a << 4) | b;
       high |= byte;

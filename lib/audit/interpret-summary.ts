@@ -19,7 +19,7 @@ import { archName } from "../tables/arch.ts";
 import { isKillFamily } from "../tables/kill-family.ts";
 import { syscallName } from "../tables/syscalls.ts";
 import type { AssembledEvent, PendingRecord } from "./assemble.ts";
-import { buildProcess, buildSyscall, buildTarget, decodeEscaped, decodeProctitle, idName, type InterpretOptions } from "./interpret.ts";
+import { buildProcess, buildSyscall, buildTarget, decodeEscaped, decodeProctitle, idName, nullish, type InterpretOptions } from "./interpret.ts";
 import { stampToIso } from "./line.ts";
 
 const SPACE = 0x20;
@@ -168,7 +168,8 @@ function escaped(picked: Picked, index: number): string | undefined {
   return value === undefined ? undefined : decodeEscaped(value, picked.quoted[index]!);
 }
 
-function userName(picked: Picked, index: number, field: string, options: InterpretOptions): string | undefined {
+/** What decodeRecord puts in `decoded` for a uid field: its name, "unset" or "unknown(N)". */
+function decodedUser(picked: Picked, index: number, field: string, options: InterpretOptions): string | undefined {
   const value = picked.values[index];
   return value === undefined ? undefined : idName(field, value, picked.enriched ?? undefined, options.ids, "user");
 }
@@ -218,7 +219,7 @@ export function summarizeSignalEvent(event: AssembledEvent, options: InterpretOp
           type,
           raw: "",
           fields: { opid: v[OPID], ocomm: v[OCOMM], ouid: v[OUID], oauid: v[OAUID], oses: v[OSES] } as FieldMap,
-          decoded: { ocomm: escaped(target, OCOMM), ouid: userName(target, OUID, "ouid", options) } as FieldMap,
+          decoded: { ocomm: escaped(target, OCOMM), ouid: decodedUser(target, OUID, "ouid", options) } as FieldMap,
         }),
       );
     } else if (type === "PROCTITLE" && title === null) {
@@ -241,11 +242,10 @@ export function summarizeSignalEvent(event: AssembledEvent, options: InterpretOp
     syscall: syscallName(arch, Number(v[NR])) ?? undefined,
     comm: escaped(syscall, COMM),
     exe: escaped(syscall, EXE),
-    uid: userName(syscall, UID, "uid", options),
+    uid: decodedUser(syscall, UID, "uid", options),
   } as FieldMap;
   const record = { type: "SYSCALL", raw: "", fields, decoded };
-  const keyText = escaped(syscall, KEY);
-  const key = keyText === undefined || keyText === "(null)" || keyText === "(none)" || keyText === "?" ? null : keyText;
+  const key = nullish(escaped(syscall, KEY));
   return {
     kind: "event",
     id: event.id,

@@ -21,6 +21,7 @@ import type { AssembledEvent, PendingRecord } from "./assemble.ts";
 import { ENRICHED_NAME, FIELD_KINDS, FieldKind } from "./field-types.ts";
 import { newFieldMap, parseFields, type ParsedFields } from "./fields.ts";
 import { IdNames, isUnsetId } from "./ids.ts";
+import { HEX_DIGIT } from "./line-bytes.ts";
 import { stampToIso } from "./line.ts";
 import { parseSignalGenerate, signalOrigin } from "./tracefs-line.ts";
 
@@ -31,12 +32,6 @@ export interface InterpretOptions {
 export const HEX = /^[0-9A-Fa-f]+$/;
 const utf8 = new TextDecoder("utf-8");
 
-const HEX_DIGIT = (() => {
-  const table = new Int8Array(128).fill(-1);
-  for (let c = 0; c < 10; c++) table[0x30 + c] = c;
-  for (let c = 0; c < 6; c++) table[0x61 + c] = table[0x41 + c] = 10 + c;
-  return table;
-})();
 /** Reused for decoding: a Buffer per value (Buffer.from(value, "hex")) cost more than the rest of attribute's summary. */
 let hexBytes = Buffer.allocUnsafe(4096);
 
@@ -51,8 +46,8 @@ export function decodeEscaped(value: string, quoted: boolean): string {
   for (let i = 0; i < n; i++) {
     const a = value.charCodeAt(2 * i);
     const b = value.charCodeAt(2 * i + 1);
-    const hi = a < 128 ? HEX_DIGIT[a]! : -1;
-    const lo = b < 128 ? HEX_DIGIT[b]! : -1;
+    const hi = a < 256 ? HEX_DIGIT[a]! : -1;
+    const lo = b < 256 ? HEX_DIGIT[b]! : -1;
     if (hi < 0 || lo < 0) return value;
     const byte = (hi << 4) | lo;
     bytes[i] = byte;
@@ -237,7 +232,7 @@ function userName(decoded: string | undefined): string | null {
   return decoded;
 }
 
-function nullish(value: string | undefined): string | null {
+export function nullish(value: string | undefined): string | null {
   if (value === undefined || value === "(null)" || value === "(none)" || value === "?") return null;
   return value;
 }

@@ -6,9 +6,10 @@
 
 import { MAX_STAMP_SECONDS } from "./line.ts";
 
-export const ascii = (text: string): Buffer => Buffer.from(text, "latin1");
+export { ascii } from "../json-bytes.ts";
 
-const HEX_DIGIT = (() => {
+/** A byte's value as a hex digit, or -1. */
+export const HEX_DIGIT = (() => {
   const table = new Int8Array(256).fill(-1);
   for (let c = 0; c < 10; c++) table[0x30 + c] = c;
   for (let c = 0; c < 6; c++) table[0x61 + c] = table[0x41 + c] = 10 + c;

@@ -9,7 +9,7 @@
  * with no escapes in type, id, node or file. Anything else (other key order,
  * spaces, a `time` key, escapes there) is left to JSON.parse by the caller.
  */
-import { ascii, startsWithAt } from "./line-bytes.ts";
+import { ascii, HEX_DIGIT, startsWithAt } from "./line-bytes.ts";
 
 const RECORD_OPEN = ascii('{"kind":"record","type":"');
 const ID_KEY = ascii('","id":"');
@@ -131,18 +131,12 @@ const SIMPLE_ESCAPES = (() => {
   return table;
 })();
 
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
-}
 
 /** The ASCII byte a `\u00XX` escape at bytes[at] stands for, or -1 (not ASCII, or not an escape we take). */
 function unicodeEscape(bytes: Uint8Array, at: number, end: number): number {
   if (at + 6 > end || bytes[at + 2] !== 0x30 || bytes[at + 3] !== 0x30) return -1;
-  const high = hexDigit(bytes[at + 4]!);
-  const low = hexDigit(bytes[at + 5]!);
+  const high = HEX_DIGIT[bytes[at + 4]!]!;
+  const low = HEX_DIGIT[bytes[at + 5]!]!;
   if (high < 0 || low < 0 || high > 7) return -1;
   return high * 16 + low;
 }

@@ -34,8 +34,12 @@ export const signalFilterArgs = {
   killer: { type: "string", description: "Only signals sent by this pid, comm or exe" },
   signal: { type: "string", description: "Only this signal (name like KILL/SIGKILL, or number)" },
   failed: { type: "boolean", description: "Only calls that failed (EPERM, ESRCH…)" },
-  since: { type: "string", description: "Only signals at or after this time (ISO 8601 or epoch seconds)" },
-  until: { type: "string", description: "Only signals before this time (ISO 8601 or epoch seconds)" },
+  since: {
+    type: "string",
+    description: "Only signals at or after this time: ISO 8601 (local without a zone), epoch seconds, today, yesterday, recent…, or 2h (ago)",
+    valueHint: "TIME",
+  },
+  until: { type: "string", description: "Only signals before this time (same forms as --since)", valueHint: "TIME" },
   probes: { type: "boolean", description: "Keep signal-0 existence probes (dropped by default)" },
   key: { type: "string", description: "Only signals logged under this audit rule key" },
   "exclude-self": {

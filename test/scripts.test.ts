@@ -157,6 +157,31 @@ describe("attribute", () => {
     expect(await ids("--victim-comm", "sh")).toEqual(["16541"]);
   });
 
+  test("--since without a zone is local time (TZ), with Z it is not; a bad time exits 2", async () => {
+    const at = async (tz: string, since: string) => {
+      const child = Bun.spawn([process.execPath, script("attribute"), "--no-lookup", seed, "--since", since], {
+        cwd: root,
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { ...process.env, TZ: tz },
+      });
+      const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+      expect(code).toBe(0);
+      return stdout.split("\n").filter(Boolean).length;
+    };
+    // The seed's calls: 12:37:07.433Z twice, 12:37:10.434Z once.
+    expect(await at("UTC", "2010-09-23 12:37:08")).toBe(1);
+    expect(await at("Asia/Tokyo", "2010-09-23 21:37:08")).toBe(1); // UTC+9
+    expect(await at("America/New_York", "2010-09-23 08:37:08")).toBe(1); // EDT, UTC-4
+    expect(await at("Asia/Tokyo", "2010-09-23 12:37:08")).toBe(3);
+    expect(await at("Asia/Tokyo", "2010-09-23T12:37:08Z")).toBe(1);
+    const bad = await run([script("report"), seed, "--until", "2010-02-30"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--until: expected ISO 8601');
+    expect(bad.stderr).toContain('got "2010-02-30"');
+  });
+
   test("--exclude-self drops a process signalling itself (kill -9 $$), --key keeps one rule's signals", async () => {
     const file = join(fixturesDir, "null-and-hexkey.log");
     const all = (await run([script("attribute"), "--no-lookup", file])).lines;

@@ -133,6 +133,19 @@ export class TypeNames {
   }
 }
 
+/**
+ * `ausearch -i` prints the stamp as a local date and time
+ * (`09/23/10 12:37:07.433:22`, the date in the locale's form) and every value
+ * translated: `a1=SIGKILL`, `uid=root`, `exit=ESRCH(No such process)`. The
+ * raw numbers are gone, so such lines are refused with a message that says
+ * what they are and what to feed instead.
+ */
+const INTERPRETED_STAMP = / \d{1,2}:\d\d:\d\d\.\d{3}:\d+$/;
+
+function interpretedStampError(stamp: string): string {
+  return `interpreted audit stamp (${stamp}): this is \`ausearch -i\` output, whose raw values are gone; run ausearch with --raw, or without -i`;
+}
+
 function parseRecordAt(text: string, typeAt: number, node: string | null): ParsedLine {
   const typeStart = typeAt + 5;
   const typeEnd = text.indexOf(" ", typeStart);
@@ -168,7 +181,10 @@ function parseRecordAt(text: string, typeAt: number, node: string | null): Parse
       break;
     }
   }
-  if (part !== 2 || digits === 0) return { kind: "invalid", type, error: `malformed audit stamp (${text.slice(open, close)})` };
+  if (part !== 2 || digits === 0) {
+    const stampText = text.slice(open, close);
+    return { kind: "invalid", type, error: INTERPRETED_STAMP.test(stampText) ? interpretedStampError(stampText) : `malformed audit stamp (${stampText})` };
+  }
   // JS dates end at 8.64e15 ms; a stamp past that is damage, not a time.
   if (seconds > MAX_STAMP_SECONDS) return { kind: "invalid", type, error: `audit stamp out of range (${text.slice(open, close)})` };
   const stamp = text.slice(open, close);

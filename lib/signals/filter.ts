@@ -5,6 +5,7 @@
 import { usageError } from "../errors.ts";
 import type { SignalLine } from "../schema.ts";
 import { signalNumber } from "../tables/signals.ts";
+import { TIME_FORMS, parseTimeSpec } from "../time-spec.ts";
 
 export interface SignalFilterOptions {
   pid?: number;
@@ -21,14 +22,14 @@ export interface SignalFilterOptions {
   excludeSelf?: boolean;
 }
 
-/** ISO 8601 or epoch seconds → ms. */
-export function parseTimeFlag(value: string, flag: string): number {
-  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value);
-  if (Number.isNaN(ms)) throw usageError(`--${flag} must be ISO 8601 (2010-09-23T12:37:07Z) or epoch seconds, got ${JSON.stringify(value)}`);
+/** A --since/--until value (lib/time-spec.ts) → ms; `now` is when the filter is compiled. */
+export function parseTimeFlag(value: string, flag: string, now = new Date()): number {
+  const ms = parseTimeSpec(value, now);
+  if (ms === null) throw usageError(`--${flag}: expected ${TIME_FORMS}; got ${JSON.stringify(value)}`);
   return ms;
 }
 
-export function compileSignalFilter(options: SignalFilterOptions): (signal: SignalLine) => boolean {
+export function compileSignalFilter(options: SignalFilterOptions, now = new Date()): (signal: SignalLine) => boolean {
   const checks: Array<(s: SignalLine) => boolean> = [];
   if (!options.probes) checks.push((s) => s.probe !== true);
   if (options.pid !== undefined) {
@@ -56,11 +57,11 @@ export function compileSignalFilter(options: SignalFilterOptions): (signal: Sign
   if (options.excludeSelf) checks.push((s) => s.self !== true);
   if (options.failed) checks.push((s) => s.result.success === false);
   if (options.since !== undefined) {
-    const since = parseTimeFlag(options.since, "since");
+    const since = parseTimeFlag(options.since, "since", now);
     checks.push((s) => s.time !== null && Date.parse(s.time) >= since);
   }
   if (options.until !== undefined) {
-    const until = parseTimeFlag(options.until, "until");
+    const until = parseTimeFlag(options.until, "until", now);
     checks.push((s) => s.time !== null && Date.parse(s.time) < until);
   }
   return (signal) => checks.every((check) => check(signal));

@@ -433,7 +433,7 @@ function ourTool(script: string, file: string, wanted: string[]): Tool {
   const path = `${ROOT}/${script}`;
   if (!existsSync(path)) return { path, present: false, args: ["/bin/cat", file], notes: [`${script} missing: stand-in \`cat FILE\``] };
   const help = Bun.spawnSync([BUN, path, "--help"], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  const text = (help.stdout.toString() + help.stderr.toString()).replace(/\x1b\[[0-9;]*m/g, "");
+  const text = help.stdout.toString() + help.stderr.toString();
   const flags = wanted.filter((f) => text.includes(f));
   const notes = wanted.filter((f) => !flags.includes(f)).map((f) => `${script} has no ${f}`);
   // Positional PATHS if advertised, else --file.

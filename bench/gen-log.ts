@@ -876,9 +876,17 @@ export function stampPath(logPath: string): string {
 
 /** The stamp of an existing log if it matches this generator, seed and size. */
 export function readStamp(logPath: string, seed: number, lines: number): GenStats | null {
+  return reusableStamp<GenStats>(logPath, (stats) => stats.generatorVersion === GENERATOR_VERSION && stats.seed === seed && stats.targetLines === lines);
+}
+
+/**
+ * The stamp beside a generated log, if `current` accepts it and the log is
+ * still there at the size the stamp records; else null (generate anew).
+ */
+export function reusableStamp<Stats extends { bytes: number }>(logPath: string, current: (stats: Stats) => boolean): Stats | null {
   try {
-    const stats = JSON.parse(readFileSync(stampPath(logPath), "utf8")) as GenStats;
-    if (stats.generatorVersion !== GENERATOR_VERSION || stats.seed !== seed || stats.targetLines !== lines) return null;
+    const stats = JSON.parse(readFileSync(stampPath(logPath), "utf8")) as Stats;
+    if (!current(stats)) return null;
     if (!existsSync(logPath) || statSync(logPath).size !== stats.bytes) return null;
     return stats;
   } catch {

@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { stampPath, writeLogFile } from "./gen-log.ts";
+import { reusableStamp, stampPath, writeLogFile } from "./gen-log.ts";
 
 export const STORM_GENERATOR_VERSION = 1;
 export const DEFAULT_KILLS = 200_000;
@@ -87,14 +87,8 @@ export function generateStorm(kills: number, write: (line: string) => void): Sto
 
 /** Write the storm log (via a temp file) and its stamp, or reuse a current one. */
 export function ensureStorm(path: string, kills: number): { stats: StormStats; reused: boolean } {
-  try {
-    const stats = JSON.parse(readFileSync(stampPath(path), "utf8")) as StormStats;
-    if (stats.generatorVersion === STORM_GENERATOR_VERSION && stats.kills === kills && existsSync(path) && statSync(path).size === stats.bytes) {
-      return { stats, reused: true };
-    }
-  } catch {
-    // no stamp yet
-  }
+  const current = reusableStamp<StormStats>(path, (stats) => stats.generatorVersion === STORM_GENERATOR_VERSION && stats.kills === kills);
+  if (current) return { stats: current, reused: true };
   const stats = writeLogFile(path, (write) => generateStorm(kills, write));
   writeFileSync(stampPath(path), JSON.stringify(stats, null, 2) + "\n");
   return { stats, reused: false };

@@ -112,9 +112,9 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Prom
   const rawArgs = process.argv.slice(2);
   try {
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
-      const { resolveSubCommandForHelp } = await import("./cli-help.ts");
+      const { resolveSubCommandForHelp, withCommandSummaries } = await import("./cli-help.ts");
       const [cmd, parent] = await resolveSubCommandForHelp(command, rawArgs);
-      const usage = await renderUsage(cmd, parent);
+      const usage = tidyUsage(await renderUsage(await withCommandSummaries(cmd), parent));
       // citty colours unless NO_COLOR/CI is set; help piped to a file or a pager should not carry escape codes.
       const plain = process.stdout.isTTY === true && !process.env.NO_COLOR ? usage : stripSgr(usage);
       process.stdout.write(`${plain}\n\n`);
@@ -169,6 +169,23 @@ export async function unknownOption<T extends ArgsDef>(command: CommandDef<T>, r
     if (value && eq < 0) i++;
   }
   return null;
+}
+
+const SGR = "(?:\u001b\\[[0-9;]*m)*";
+const USAGE_HEADING = new RegExp(`\\n\\n${SGR}USAGE`);
+const NAME_AFTER_DESCRIPTION = new RegExp(` \\([^()\\n]*\\)(${SGR})$`);
+const TRAILING_BLANKS = new RegExp(`[ \\t]+(${SGR})$`, "gm");
+
+/**
+ * citty's usage, fit to paste from: citty appends ` (name)` to the
+ * description, whose last line here is an example command (pasted, the
+ * parenthesis is a shell syntax error), and pads every option line to the
+ * widest description with trailing blanks.
+ */
+export function tidyUsage(usage: string): string {
+  const heading = usage.search(USAGE_HEADING);
+  const described = heading < 0 ? usage : usage.slice(0, heading).replace(NAME_AFTER_DESCRIPTION, "$1") + usage.slice(heading);
+  return described.replace(TRAILING_BLANKS, "$1");
 }
 
 /** Without ANSI colour (SGR) sequences. */

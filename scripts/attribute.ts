@@ -24,7 +24,7 @@ const command = defineCommand({
       "  bun scripts/capture.ts | bun scripts/attribute.ts",
       "  bun scripts/attribute.ts --pid 26880 --format table < /var/log/audit/audit.log",
       "  bun scripts/capture.ts --netlink | bun scripts/attribute.ts --signal KILL --proc --format table",
-      "  bun scripts/attribute.ts --failed --since 2026-11-29T00:00:00Z -f audit.log",
+      "  bun scripts/attribute.ts --failed --since yesterday -f /var/log/audit/audit.log",
     ].join("\n"),
   },
   args: {

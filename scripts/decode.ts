@@ -19,7 +19,7 @@ const command = defineCommand({
       "Examples:",
       "  bun scripts/decode.ts < /var/log/audit/audit.log",
       "  bun scripts/capture.ts --rotated | bun scripts/decode.ts --no-lookup",
-      "  bun scripts/decode.ts test/fixtures/seed-ausearch-block.log | jq .syscall",
+      "  bun scripts/decode.ts test/fixtures/ausearch-block.log | jq .syscall",
     ].join("\n"),
   },
   args: {

@@ -27,7 +27,7 @@ const command = defineCommand({
       "a PID hit whoever holds it, signal storms, signals audit could not see.",
       "",
       "Examples:",
-      "  bun scripts/report.ts -f /var/log/audit/audit.log",
+      "  bun scripts/report.ts -f /var/log/audit/audit.log --since 2h",
       "  bun scripts/report.ts --format html --output report.html < signals.jsonl",
       "  bun scripts/capture.ts --checkpoint /var/lib/whokilled/cp.json | bun scripts/report.ts --quiet-if-clean",
       "  bun scripts/report.ts --format json --fail-on findings -f audit.log || echo 'something is killing processes'",

@@ -3,7 +3,7 @@
  * stdout only, errors named on stderr, exit codes.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixturesDir } from "./helpers/run.ts";
@@ -374,5 +374,73 @@ describe("--help", () => {
       expect(stdout).toContain("USAGE");
       expect({ name, escapes: stdout.includes("\u001b") }).toEqual({ name, escapes: false });
     }
+  });
+});
+
+describe("--help examples can be pasted", () => {
+  /** A script's --help (or a sub-command's): its examples, and its options with whether each takes a value. */
+  async function helpOf(args: string[]) {
+    const { stdout, code } = await run(args.concat("--help"));
+    expect({ args, code }).toEqual({ args, code: 0 });
+    const examples: string[] = [];
+    let inExamples = false;
+    for (const line of stdout.split("\n")) {
+      if (line === "Examples:") inExamples = true;
+      else if (line === "") inExamples = false;
+      else if (inExamples) examples.push(line.trim());
+    }
+    const options = new Map<string, boolean>();
+    for (const match of stdout.matchAll(/(?:^|[ ,])(--?[a-z][\w-]*)(=<[^>]+>)?/gm)) options.set(match[1]!, match[2] !== undefined);
+    return { examples, options, stdout };
+  }
+
+  const scripts = ["capture", "decode", "attribute", "report", "bait", "demo", "setup-rule"];
+  const subCommands = ["print", "install", "remove", "list", "status"];
+
+  test("examples use only the options their script lists, name files that exist, and end where the command does", async () => {
+    let checked = 0;
+    for (const name of scripts) {
+      const main = await helpOf([script(name)]);
+      expect({ name, examples: main.examples.length > 0 }).toEqual({ name, examples: true });
+      // citty's " (name)" after the description would land on the last example.
+      expect({ name, suffix: main.examples.some((e) => / \([\w -]+\)$/.test(e)) }).toEqual({ name, suffix: false });
+      expect({ name, trailing: /[ \t]$/m.test(main.stdout) }).toEqual({ name, trailing: false });
+      const helps = new Map([["", main]]);
+      if (name === "setup-rule") for (const sub of subCommands) helps.set(sub, await helpOf([script(name), sub]));
+      for (const [sub, help] of helps) {
+        for (const example of help.examples) {
+          const command = example.replace(/\s+#.*$/, "");
+          for (const segment of command.split(/\s*(?:\||&&|\|\|)\s*/)) {
+            const words = segment.split(/\s+/);
+            const at = words.findIndex((w) => w === `scripts/${name}.ts`);
+            if (at < 0) continue;
+            let i = at + 1;
+            let own = help.options;
+            if (name === "setup-rule" && subCommands.includes(words[i]!)) {
+              expect({ example, sub: words[i] }).toEqual({ example, sub: sub || words[i] });
+              own = helps.get(words[i]!)!.options;
+              i++;
+            }
+            for (; i < words.length; i++) {
+              const word = words[i]!;
+              if (word === "<" || word === ">") {
+                const file = words[++i]!;
+                if (word === "<" && file.startsWith("test/")) expect({ example, file, exists: existsSync(join(root, file)) }).toEqual({ example, file, exists: true });
+                continue;
+              }
+              if (!word.startsWith("-") || word === "-") {
+                if (word.startsWith("test/")) expect({ example, file: word, exists: existsSync(join(root, word)) }).toEqual({ example, file: word, exists: true });
+                continue;
+              }
+              const flag = word.split("=")[0]!;
+              expect({ example, flag, listed: own.has(flag) }).toEqual({ example, flag, listed: true });
+              if (own.get(flag) && !word.includes("=")) i++;
+              checked++;
+            }
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(30);
   });
 });

@@ -11,11 +11,9 @@ import { EventAssembler, type AssembledEvent, type AssemblerOptions } from "./as
 import { InputErrors } from "./input-errors.ts";
 import { ByteRecord } from "./byte-record.ts";
 import { LastText, PlainHeader } from "./header-bytes.ts";
-import { startsWithAt } from "./line-bytes.ts";
-import { matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "./record-line-bytes.ts";
+import { isSignalGenerateRecord, matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "./record-line-bytes.ts";
 import { parseLine, parseId } from "./line.ts";
 
-const SIGNAL_GENERATE = Buffer.from("SIGNAL_GENERATE");
 
 export interface DecoderOptions extends AssemblerOptions {
   errors: InputErrors;
@@ -86,8 +84,7 @@ export class Decoder {
     const shape = this.shape;
     const source = this.source;
     if (!matchRecordLine(bytes, start, end, shape) || !matchFileLineSource(bytes, shape.rawEnd, end, source)) return false;
-    // pushRecord reads a SIGNAL_GENERATE record by its JSON fields, not its raw text.
-    if (shape.typeEnd - shape.typeStart === SIGNAL_GENERATE.length && startsWithAt(bytes, SIGNAL_GENERATE, shape.typeStart, end)) return false;
+    if (isSignalGenerateRecord(bytes, shape)) return false;
     const rawStart = shape.rawStart;
     const rawEnd = unescapeAsciiInPlace(bytes, rawStart, shape.rawEnd);
     if (rawEnd < 0) return false;

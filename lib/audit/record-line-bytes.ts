@@ -93,6 +93,17 @@ export function matchRecordLine(bytes: Buffer, start: number, stop: number, out:
   return true;
 }
 
+const SIGNAL_GENERATE = ascii("SIGNAL_GENERATE");
+
+/**
+ * Is the matched record line (`shape` from matchRecordLine) a tracefs
+ * SIGNAL_GENERATE? Its decoder reads the JSON fields, not the raw text, so
+ * byte paths hand it on to be parsed.
+ */
+export function isSignalGenerateRecord(bytes: Buffer, shape: RecordLineShape): boolean {
+  return shape.typeEnd - shape.typeStart === SIGNAL_GENERATE.length && startsWithAt(bytes, SIGNAL_GENERATE, shape.typeStart, shape.typeEnd);
+}
+
 /**
  * The source after the raw text, when it is exactly `{"file":"F","line":N}}`
  * to the line's end: F's range and N in `out`, else false.

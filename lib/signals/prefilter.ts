@@ -25,7 +25,7 @@
 import { ascii, decimalAt, decimalIn, hexAt, hexIn, indexWithin, stampKeyAt, startsWithAt } from "../audit/line-bytes.ts";
 import { LastText } from "../audit/header-bytes.ts";
 import { isAsciiRange } from "../audit/line-bytes.ts";
-import { matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../audit/record-line-bytes.ts";
+import { isSignalGenerateRecord, matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../audit/record-line-bytes.ts";
 import { ByteArena } from "../byte-arena.ts";
 import type { KeptLine, LinePrefilter } from "../jsonl.ts";
 import type { RecordLine } from "../schema.ts";
@@ -45,7 +45,6 @@ const ARENA_BYTES = 8 << 20;
 const NODE = ascii("node=");
 const SYSCALL = ascii("SYSCALL ");
 const SIGNAL_GENERATE = ascii("SIGNAL_GENERATE ");
-const SIGNAL_GENERATE_NAME = ascii("SIGNAL_GENERATE");
 const OBJ_PID = ascii("OBJ_PID ");
 const PROCTITLE = ascii("PROCTITLE ");
 const EXECVE = ascii("EXECVE ");
@@ -196,10 +195,7 @@ export class SignalLinePrefilter implements LinePrefilter {
       // JSON-escaped (type, stamp, arch, syscall and pid never hold an escape).
       const shape = this.shape;
       if (!matchRecordLine(bytes, start, stop, shape)) return this.keep(bytes, take);
-      // The decoder reads a SIGNAL_GENERATE record by its JSON fields, not its raw text.
-      if (shape.typeEnd - shape.typeStart === SIGNAL_GENERATE.length - 1 && startsWithAt(bytes, SIGNAL_GENERATE_NAME, shape.typeStart, stop)) {
-        return this.keep(bytes, take);
-      }
+      if (isSignalGenerateRecord(bytes, shape)) return this.keep(bytes, take);
       this.escaped = true;
       return this.record(bytes, this.shape.rawStart, this.shape.rawEnd, take);
     }

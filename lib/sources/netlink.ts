@@ -95,11 +95,11 @@ function openAuditSocket(c: Libc, receiveBufferBytes: number): number {
   try {
     // Size the buffer before bind so a burst right after bind already fits.
     const size = new Int32Array([Math.min(receiveBufferBytes, 0x7fffffff)]);
+    let forceError: number | null = null;
     if (c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) < 0) {
-      const err = errno(c);
+      forceError = errno(c);
       // SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it the plain option is capped at net.core.rmem_max.
       c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
-      log.warn(`netlink: SO_RCVBUFFORCE failed (${errnoLabel(err)}); the receive buffer is capped by net.core.rmem_max, and bursts may be lost`);
     }
     const actual = new Int32Array(1);
     const length = new Uint32Array([4]);
@@ -111,6 +111,10 @@ function openAuditSocket(c: Libc, receiveBufferBytes: number): number {
     view.setUint32(4, 0, true); // nl_pid 0: the kernel assigns one
     view.setUint32(8, AUDIT_NLGRP_READLOG, true);
     if (c.bind(fd, address, address.length) < 0) throw failure("bind to the audit multicast group", errno(c));
+    // Said only once bound: where bind fails too, its error is the one that matters.
+    if (forceError !== null) {
+      log.warn(`netlink: SO_RCVBUFFORCE failed (${errnoLabel(forceError)}); the receive buffer is capped by net.core.rmem_max, and bursts may be lost`);
+    }
     return fd;
   } catch (error) {
     c.close(fd);

@@ -14,7 +14,6 @@ import { LastText, PlainHeader } from "./header-bytes.ts";
 import { isSignalGenerateRecord, matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "./record-line-bytes.ts";
 import { parseLine, parseId } from "./line.ts";
 
-
 export interface DecoderOptions extends AssemblerOptions {
   errors: InputErrors;
   /** Interpret only events this accepts; the others are counted in `skipped`. */

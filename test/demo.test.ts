@@ -54,6 +54,9 @@ describe("demo", () => {
       expect(stdout).toMatch(/stale-pid: .*\n\s+rogue-httpd \(pid \d+, uid 0 root, \S*bun\S*\)/);
       expect(stdout).toContain("recycled-pid");
       expect(stdout).toMatch(/findpid \(uid 65534 nobody\)/);
+      // The demo's own SIGTERM that ends the rogue is not in the report: one killer, the rogue.
+      const killers = stdout.slice(stdout.indexOf("\nKillers\n"), stdout.indexOf("\nVictims\n")).split("\n").filter((l) => /^\s+\d+\s/.test(l));
+      expect(killers.map((l) => l.trim().split(/\s+/)[1])).toEqual(["rogue-httpd"]);
       expect(stderr).toMatch(/cleanup: rules with key whokilled-demo-\d+-\w+ removed/);
       const rules = auditctl(["-l"]).stdout;
       expect(rules).not.toContain("whokilled-demo-");

@@ -154,12 +154,12 @@ export async function liveDemo(options: DemoOptions = {}): Promise<number> {
     await runBait(["--uid", "nobody"], 2);
     await Bun.sleep(interval * 1000 + 300);
 
-    rogue.kill("SIGTERM");
-    await rogue.exited;
-    // Give the last records time to arrive, then end capture; attribute and report finish on EOF.
-    await Bun.sleep(500);
+    // End capture before the rogue: our own SIGTERM to it is not part of the case, and would
+    // stand in the report as a second killer. attribute and report finish on EOF.
     capture.kill("SIGINT");
     await capture.exited;
+    rogue.kill("SIGTERM");
+    await rogue.exited;
     await attribute.exited;
     return await report.exited;
   } finally {

@@ -499,6 +499,26 @@ describe("scripts/report.ts", () => {
     return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
   }
 
+  test("a log gathered from several hosts: each host's PIDs are its own (node is part of killer and victim)", () => {
+    const log = join(import.meta.dir, "fixtures", "multi-node.log");
+    const json = JSON.parse(run(["-f", log, "--format", "json"]).stdout);
+    // The same agent hit PID 500 on web1 and web2 and found it free on web3: three hosts, no pattern.
+    // On web1 alone it came back to PID 500, once to find it free: that is the stale PID.
+    expect(json.summary.totals).toMatchObject({ signals: 5, killers: 3, victims: 3 });
+    expect(json.summary.killers.map((k: { node: string; total: number }) => [k.node, k.total])).toEqual([["web1", 3], ["web3", 1], ["web2", 1]]);
+    expect(json.summary.victims.map((v: { node: string; comm: string }) => `${v.node}/${v.comm}`).sort()).toEqual(["web1/backup.sh", "web1/nginx", "web2/postgres"]);
+    const findings = json.findings.map((f: { id: string; killer: { node: string }; evidence: { count: number } }) => [f.id, f.killer.node, f.evidence.count]);
+    expect(findings).toEqual([["stale-pid", "web1", 3], ["recycled-pid", "web1", 3]]);
+    const text = run(["-f", log]).stdout;
+    expect(text).toContain("agent on web1 (pid 700, uid 0, /usr/bin/agent) sent SIGTERM to PID 500 3 times");
+    expect(text).toMatch(/^  #  NODE  COMM /m);
+    expect(text).toMatch(/^  NODE  PID  COMM /m);
+    expect(run(["-f", log, "--format", "markdown"]).stdout).toContain("| # | Node | Killer |");
+    expect(run(["-f", log, "--format", "html"]).stdout).toContain("<th>Node</th>");
+    // A single host's report has no NODE column.
+    expect(run(["-f", seedFile]).stdout).not.toContain("NODE");
+  });
+
   test("text report of the seed (signal lines in)", () => {
     const r = run(["-f", seedFile]);
     expect(r.code).toBe(0);

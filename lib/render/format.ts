@@ -118,3 +118,16 @@ export function wrap(text: string, width: number, indent = ""): string[] {
   if (line) lines.push(indent + line);
   return lines;
 }
+
+/**
+ * A table's cells with a NODE cell put in at `at`, but only for a log gathered
+ * from several hosts (`withNode`): a single host's report keeps its columns.
+ */
+export function withNodeCell<T>(cells: T[], at: number, cell: T, withNode: boolean): T[] {
+  return withNode ? [...cells.slice(0, at), cell, ...cells.slice(at)] : cells;
+}
+
+/** Does any killer or victim of the summary come from a named host? */
+export function hasNodes(rows: ReadonlyArray<{ node: string | null }>): boolean {
+  return rows.some((row) => row.node !== null);
+}

@@ -9,7 +9,7 @@ import type { Report } from "../signals/findings.ts";
 import type { Finding } from "../signals/findings/types.ts";
 import type { Timeline } from "../signals/summary.ts";
 import { escapeControl, escapeHtml } from "./escape.ts";
-import { bucketLabel, countsText, formatTime, num, uidLabel } from "./format.ts";
+import { bucketLabel, countsText, formatTime, hasNodes, num, uidLabel } from "./format.ts";
 import { gapText } from "./text.ts";
 
 export interface HtmlOptions {
@@ -193,13 +193,14 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
   body.push(`<h2>Killers</h2>`);
   if (summary.killers.length === 0) body.push("<p>None.</p>");
   else {
+    const nodes = hasNodes(summary.killers);
     body.push(
-      `<table><thead><tr><th class="n">#</th><th>Comm</th><th>PID</th><th>UID</th><th>Exe</th><th>Signals</th>` +
+      `<table><thead><tr><th class="n">#</th>${nodes ? "<th>Node</th>" : ""}<th>Comm</th><th>PID</th><th>UID</th><th>Exe</th><th>Signals</th>` +
         `<th class="n">OK</th><th class="n">Failed</th><th>Errno</th><th class="n">PIDs hit</th><th>First</th><th>Last</th></tr></thead><tbody>`,
     );
     summary.killers.slice(0, maxRows).forEach((k, i) => {
       body.push(
-        `<tr><td class="n">${i + 1}</td><td class="mono">${h(k.comm)}</td><td>${k.pids.map((p) => num(p)).join(", ") || "?"}</td>` +
+        `<tr><td class="n">${i + 1}</td>${nodes ? `<td class="mono">${h(k.node, "-")}</td>` : ""}<td class="mono">${h(k.comm)}</td><td>${k.pids.map((p) => num(p)).join(", ") || "?"}</td>` +
           `<td>${h(uidLabel(k.uid, k.user))}</td><td class="mono">${h(k.exe, "-")}</td><td>${h(countsText(k.signals, ", "))}</td>` +
           `<td class="n ok">${k.success}</td><td class="n fail">${k.failure}</td><td>${h(countsText(k.errnos, ", ") || "-")}</td>` +
           `<td class="n">${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}</td><td>${h(formatTime(k.first))}</td><td>${h(formatTime(k.last))}</td></tr>`,
@@ -212,13 +213,14 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
   body.push(`<h2>Victims</h2>`);
   if (summary.victims.length === 0) body.push("<p>None.</p>");
   else {
+    const nodes = hasNodes(summary.victims);
     body.push(
-      `<table><thead><tr><th class="n">PID</th><th>Comm</th><th>UID</th><th class="n">Hits</th><th>Signals</th><th>By</th><th>First</th><th>Last</th></tr></thead><tbody>`,
+      `<table><thead><tr>${nodes ? "<th>Node</th>" : ""}<th class="n">PID</th><th>Comm</th><th>UID</th><th class="n">Hits</th><th>Signals</th><th>By</th><th>First</th><th>Last</th></tr></thead><tbody>`,
     );
     for (const v of summary.victims.slice(0, maxRows)) {
       const by = v.killers.map((k) => `${h(k.comm)} ×${k.count}`).join(", ") + (v.otherKillers ? `, +${v.otherKillers}` : "");
       body.push(
-        `<tr><td class="n">${num(v.pid)}</td><td class="mono">${h(v.comm)}</td><td>${h(uidLabel(v.uid, v.user))}</td><td class="n">${v.total}</td>` +
+        `<tr>${nodes ? `<td class="mono">${h(v.node, "-")}</td>` : ""}<td class="n">${num(v.pid)}</td><td class="mono">${h(v.comm)}</td><td>${h(uidLabel(v.uid, v.user))}</td><td class="n">${v.total}</td>` +
           `<td>${h(countsText(v.signals, ", "))}</td><td>${by}</td><td>${h(formatTime(v.first))}</td><td>${h(formatTime(v.last))}</td></tr>`,
       );
     }

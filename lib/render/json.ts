@@ -29,6 +29,7 @@ function finding(f: Finding) {
     advice: f.advice,
     killer: f.killer && {
       key: f.killer.key,
+      node: f.killer.node,
       pids: f.killer.pids,
       comm: f.killer.comm,
       exe: f.killer.exe,

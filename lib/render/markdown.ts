@@ -5,7 +5,7 @@
  */
 import type { Report } from "../signals/findings.ts";
 import { escapeMarkdown } from "./escape.ts";
-import { countsText, formatTime, num, uidLabel } from "./format.ts";
+import { countsText, formatTime, hasNodes, num, uidLabel, withNodeCell } from "./format.ts";
 import { gapText, timelineLines } from "./text.ts";
 
 export interface MarkdownOptions {
@@ -63,10 +63,11 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   out.push("## Killers", "");
   if (summary.killers.length === 0) out.push("None.", "");
   else {
+    const nodes = hasNodes(summary.killers);
     out.push(
       ...table(
-        ["#", "Killer", "PID", "UID", "Exe", "Signals", "OK", "Failed", "Errno", "PIDs hit", "First", "Last"],
-        summary.killers.slice(0, maxRows).map((k, i) => [
+        withNodeCell(["#", "Killer", "PID", "UID", "Exe", "Signals", "OK", "Failed", "Errno", "PIDs hit", "First", "Last"], 1, "Node", nodes),
+        summary.killers.slice(0, maxRows).map((k, i) => withNodeCell([
           String(i + 1),
           md(k.comm),
           k.pids.map((p) => num(p)).join(", ") || "?",
@@ -79,8 +80,8 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
           `${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}`,
           formatTime(k.first),
           formatTime(k.last),
-        ]),
-        [true, false, false, false, false, false, true, true, false, true],
+        ], 1, md(k.node, "-"), nodes)),
+        withNodeCell([true, false, false, false, false, false, true, true, false, true], 1, false, nodes),
       ),
     );
     if (summary.killers.length > maxRows) out.push("", `…and ${summary.killers.length - maxRows} more.`);
@@ -90,10 +91,11 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   out.push("## Victims", "");
   if (summary.victims.length === 0) out.push("None.", "");
   else {
+    const nodes = hasNodes(summary.victims);
     out.push(
       ...table(
-        ["PID", "Comm", "UID", "Hits", "Signals", "By", "First", "Last"],
-        summary.victims.slice(0, maxRows).map((v) => [
+        withNodeCell(["PID", "Comm", "UID", "Hits", "Signals", "By", "First", "Last"], 0, "Node", nodes),
+        summary.victims.slice(0, maxRows).map((v) => withNodeCell([
           num(v.pid),
           md(v.comm),
           md(uidLabel(v.uid, v.user)),
@@ -102,8 +104,8 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
           v.killers.map((k) => `${md(k.comm)} ×${k.count}`).join(", ") + (v.otherKillers ? `, +${v.otherKillers}` : ""),
           formatTime(v.first),
           formatTime(v.last),
-        ]),
-        [true, false, false, true],
+        ], 0, md(v.node, "-"), nodes)),
+        withNodeCell([true, false, false, true], 0, false, nodes),
       ),
     );
     if (summary.victims.length > maxRows) out.push("", `…and ${summary.victims.length - maxRows} more.`);

@@ -7,7 +7,7 @@ import type { Report } from "../signals/findings.ts";
 import type { Finding } from "../signals/findings/types.ts";
 import type { Timeline } from "../signals/summary.ts";
 import { escapeControl, escapeOr } from "./escape.ts";
-import { bucketLabel, countsText, formatTime, num, padEnd, padStart, painter, truncate, uidLabel, wrap, type Style } from "./format.ts";
+import { bucketLabel, countsText, formatTime, hasNodes, num, padEnd, padStart, painter, truncate, uidLabel, withNodeCell, wrap, type Style } from "./format.ts";
 
 export { formatSignalRow } from "./signal-row.ts";
 export { shouldColor } from "./format.ts";
@@ -153,7 +153,8 @@ export function renderText(report: Report, options: TextOptions = {}): string {
   out.push(paint("Killers", "bold"));
   if (summary.killers.length === 0) out.push("  (none)");
   else {
-    const rows = summary.killers.slice(0, maxRows).map((k, i) => [
+    const nodes = hasNodes(summary.killers);
+    const rows = summary.killers.slice(0, maxRows).map((k, i) => withNodeCell([
       String(i + 1),
       truncate(escapeOr(k.comm), 20),
       k.pids.length > 0 ? k.pids.slice(0, 3).map((p) => num(p)).join(",") + (k.pids.length > 3 ? ",…" : "") : "?",
@@ -166,12 +167,12 @@ export function renderText(report: Report, options: TextOptions = {}): string {
       `${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}`,
       formatTime(k.last),
       escapeOr(k.exe, "-"),
-    ]);
+    ], 1, truncate(escapeOr(k.node, "-"), 24), nodes));
     out.push(
-      ...formatColumns(["#", "COMM", "PID", "UID", "SIGNALS", "OK", "FAILED", "ERRNO", "SIGNAL", "PIDS HIT", "LAST", "EXE"], rows, {
-        right: [true, false, false, false, true, true, true, false, false, true],
+      ...formatColumns(withNodeCell(["#", "COMM", "PID", "UID", "SIGNALS", "OK", "FAILED", "ERRNO", "SIGNAL", "PIDS HIT", "LAST", "EXE"], 1, "NODE", nodes), rows, {
+        right: withNodeCell([true, false, false, false, true, true, true, false, false, true], 1, false, nodes),
         paint,
-        styles: [null, "bold", null, null, null, "green", "red", null, "yellow", null, null, null],
+        styles: withNodeCell<Style | null>([null, "bold", null, null, null, "green", "red", null, "yellow", null, null, null], 1, null, nodes),
       }),
     );
     if (summary.killers.length > maxRows) out.push(`  … ${summary.killers.length - maxRows} more`);
@@ -181,7 +182,8 @@ export function renderText(report: Report, options: TextOptions = {}): string {
   out.push(paint("Victims", "bold"));
   if (summary.victims.length === 0) out.push("  (none)");
   else {
-    const rows = summary.victims.slice(0, maxRows).map((v) => [
+    const nodes = hasNodes(summary.victims);
+    const rows = summary.victims.slice(0, maxRows).map((v) => withNodeCell([
       num(v.pid),
       truncate(escapeOr(v.comm), 20),
       uidLabel(v.uid, v.user),
@@ -192,12 +194,12 @@ export function renderText(report: Report, options: TextOptions = {}): string {
         .slice(0, 3)
         .map((k) => `${escapeOr(k.comm)}${k.count !== v.total ? `×${k.count}` : ""}`)
         .join(", ") + (v.killers.length > 3 || v.otherKillers ? ", …" : ""),
-    ]);
+    ], 0, truncate(escapeOr(v.node, "-"), 24), nodes));
     out.push(
-      ...formatColumns(["PID", "COMM", "UID", "HITS", "SIGNAL", "LAST", "BY"], rows, {
-        right: [true, false, false, true],
+      ...formatColumns(withNodeCell(["PID", "COMM", "UID", "HITS", "SIGNAL", "LAST", "BY"], 0, "NODE", nodes), rows, {
+        right: withNodeCell([true, false, false, true], 0, false, nodes),
         paint,
-        styles: [null, "cyan", null, null, "yellow", null, null],
+        styles: withNodeCell<Style | null>([null, "cyan", null, null, "yellow", null, null], 0, null, nodes),
       }),
     );
     if (summary.victims.length > maxRows) out.push(`  … ${summary.victims.length - maxRows} more`);

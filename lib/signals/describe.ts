@@ -5,6 +5,8 @@
  */
 
 export interface ProcessLike {
+  /** The host, in a log gathered from several. */
+  node?: string | null;
   pid?: number | null;
   pids?: readonly number[];
   comm: string | null;
@@ -18,9 +20,10 @@ function uidText(uid: number | null, user: string | null | undefined): string | 
   return user ? `uid ${uid} ${user}` : `uid ${uid}`;
 }
 
-/** `roxen (pid 4299, uid 0 root, /usr/local/roxen/server-4.5.241/pike/bin/pike)` */
+/** `roxen (pid 4299, uid 0 root, /usr/local/roxen/server-4.5.241/pike/bin/pike)`; `roxen on web1 (…)` for a host's. */
 export function describeProcess(p: ProcessLike): string {
-  const name = p.comm ?? (p.exe ? p.exe.slice(p.exe.lastIndexOf("/") + 1) : null) ?? "unknown process";
+  const comm = p.comm ?? (p.exe ? p.exe.slice(p.exe.lastIndexOf("/") + 1) : null) ?? "unknown process";
+  const name = p.node ? `${comm} on ${p.node}` : comm;
   const parts: string[] = [];
   const pids = p.pids && p.pids.length > 0 ? [...p.pids].sort((a, b) => a - b) : p.pid !== null && p.pid !== undefined ? [p.pid] : [];
   if (pids.length === 1) parts.push(`pid ${pids[0]}`);

@@ -125,7 +125,7 @@ export class Analyzer {
   }
 
   private count(correlated: CorrelatedSignal): void {
-    const observed = { ...correlated, killerKey: killerKey(blamedKiller(correlated.signal)) };
+    const observed = { ...correlated, killerKey: killerKey(blamedKiller(correlated.signal), correlated.signal.node) };
     this.summary.add(observed.signal, observed.ms, observed.killerKey);
     for (const run of this.runs) run.detector.observe(run.state, observed);
   }

@@ -8,9 +8,14 @@ import type { Killer, SignalInfo, SignalLine, Victim } from "../schema.ts";
  * A killer is its program (exe), its name (comm) and its uid, not its pid:
  * a daemon that forks workers, or restarts, is still the same culprit.
  * JSON keeps the key unambiguous whatever bytes comm or exe hold.
+ *
+ * In a log gathered from several hosts (`node=`), each host has its own PIDs
+ * and processes, so the node is part of every identity here: PID 500 on web1
+ * and PID 500 on web2 are not one recycled PID. A log without nodes keeps
+ * the keys it always had.
  */
-export function killerKey(killer: Pick<Killer, "exe" | "comm" | "uid">): string {
-  return JSON.stringify([killer.exe, killer.comm, killer.uid]);
+export function killerKey(killer: Pick<Killer, "exe" | "comm" | "uid">, node: string | null = null): string {
+  return JSON.stringify(node === null ? [killer.exe, killer.comm, killer.uid] : [killer.exe, killer.comm, killer.uid, node]);
 }
 
 /**
@@ -27,9 +32,9 @@ export function blamedKiller(signal: SignalLine): Killer {
   return signal.killer;
 }
 
-/** A victim is the process that held the PID: pid + comm + uid. */
-export function victimKey(victim: Pick<Victim, "pid" | "comm" | "uid">): string {
-  return JSON.stringify([victim.pid, victim.comm, victim.uid]);
+/** A victim is the process that held the PID: pid + comm + uid (+ node, as for killerKey). */
+export function victimKey(victim: Pick<Victim, "pid" | "comm" | "uid">, node: string | null = null): string {
+  return JSON.stringify(node === null ? [victim.pid, victim.comm, victim.uid] : [victim.pid, victim.comm, victim.uid, node]);
 }
 
 /** `SIGKILL` whether upstream wrote `KILL`, `SIGKILL` or only the number. */

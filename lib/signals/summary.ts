@@ -25,6 +25,8 @@ export interface SummaryOptions {
 
 export interface KillerSummary {
   key: string;
+  /** The host (`node=`) in a log gathered from several; null for a single host's log. */
+  node: string | null;
   comm: string | null;
   exe: string | null;
   uid: number | null;
@@ -55,6 +57,7 @@ export interface KillerSummary {
 
 export interface VictimSummary {
   key: string;
+  node: string | null;
   pid: number | null;
   comm: string | null;
   uid: number | null;
@@ -123,6 +126,7 @@ const HOUR = 3_600_000;
 
 interface KillerAcc {
   key: string;
+  node: string | null;
   comm: string | null;
   exe: string | null;
   uid: number | null;
@@ -145,6 +149,7 @@ interface KillerAcc {
 
 interface VictimAcc {
   key: string;
+  node: string | null;
   pid: number | null;
   comm: string | null;
   uid: number | null;
@@ -234,11 +239,12 @@ export class SummaryBuilder {
     }
 
     const who = blamedKiller(signal);
-    kKey ??= killerKey(who);
+    kKey ??= killerKey(who, signal.node);
     let killer = this.killers.get(kKey);
     if (!killer) {
       killer = {
         key: kKey,
+        node: signal.node,
         comm: who.comm,
         exe: who.exe,
         uid: who.uid,
@@ -281,11 +287,12 @@ export class SummaryBuilder {
     if (killer.examples.length < this.maxExamples) killer.examples.push(signal.id);
 
     for (const v of victimsOf(signal)) {
-      const vKey = victimKey(v);
+      const vKey = victimKey(v, signal.node);
       let victim = this.victims.get(vKey);
       if (!victim) {
         victim = {
           key: vKey,
+          node: signal.node,
           pid: v.pid,
           comm: v.comm,
           uid: v.uid,
@@ -344,6 +351,7 @@ export class SummaryBuilder {
       .sort((a, b) => b.total - a.total || b.failure - a.failure || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
       .map((k): KillerSummary => ({
         key: k.key,
+        node: k.node,
         comm: k.comm,
         exe: k.exe,
         uid: k.uid,
@@ -369,6 +377,7 @@ export class SummaryBuilder {
       .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
       .map((v): VictimSummary => ({
         key: v.key,
+        node: v.node,
         pid: v.pid,
         comm: v.comm,
         uid: v.uid,

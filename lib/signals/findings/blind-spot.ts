@@ -66,7 +66,7 @@ export const blindSpot = defineDetector<BlindState>({
     // The kernel's signals group by what it did; a process's by who sent them.
     const key =
       kind === "unmatched"
-        ? `u\n${signal.killer.comm}\n${signal.killer.exe}\n${signal.killer.uid}`
+        ? `u\n${signal.killer.comm}\n${signal.killer.exe}\n${signal.killer.uid}${signal.node === null ? "" : `\n${signal.node}`}`
         : `k\n${kind}\n${name}\n${signal.origin?.label ?? ""}`;
     let group = state.groups.get(key);
     if (!group) {
@@ -79,7 +79,7 @@ export const blindSpot = defineDetector<BlindState>({
         label: signal.origin?.label ?? kind,
         killer:
           kind === "unmatched"
-            ? { key, pids: [], comm: signal.killer.comm, exe: signal.killer.exe, uid: signal.killer.uid, user: signal.killer.user }
+            ? { key, node: signal.node, pids: [], comm: signal.killer.comm, exe: signal.killer.exe, uid: signal.killer.uid, user: signal.killer.user }
             : null,
         count: 0,
         selfSent: 0,
@@ -105,7 +105,7 @@ export const blindSpot = defineDetector<BlindState>({
     for (const v of victims) {
       // For kernel/fault signals the "sender" is just the running task: self-sending means nothing there.
       if (kind === "unmatched" && senderPid !== null && v.pid === senderPid) group.selfSent++;
-      const vKey = victimKey(v);
+      const vKey = victimKey(v, signal.node);
       const acc = group.victims.get(vKey);
       if (acc) acc.count++;
       else if (group.victims.size < MAX_VICTIMS) group.victims.set(vKey, { pid: v.pid, comm: v.comm, count: 1 });

@@ -62,7 +62,7 @@ export class PairTable {
     const who = blamedKiller(signal);
     let killer = this.killers.get(kKey);
     if (!killer) {
-      killer = { key: kKey, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user };
+      killer = { key: kKey, node: signal.node, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user };
       this.killers.set(kKey, killer);
     }
     killer.user ??= who.user;

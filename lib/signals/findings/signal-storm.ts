@@ -59,7 +59,7 @@ export const signalStorm = defineDetector<StormState>({
     let acc = state.killers.get(key);
     if (!acc) {
       acc = {
-        killer: { key, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user },
+        killer: { key, node: signal.node, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user },
         total: 0,
         slots: [],
         peak: 0,

@@ -16,6 +16,8 @@ export const SEVERITY_ORDER: Record<Severity, number> = { critical: 0, warning: 
 
 export interface FindingProcess {
   key: string;
+  /** The host (`node=`) in a log gathered from several; null for a single host's log. */
+  node: string | null;
   pids: number[];
   comm: string | null;
   exe: string | null;
@@ -98,7 +100,7 @@ export interface CorrelatedSignal {
 
 /** What detectors observe: one object per signal (detectors may use identity to count a signal once). */
 export interface ObservedSignal extends CorrelatedSignal {
-  /** `killerKey(blamedKiller(signal))`, computed once for everyone. */
+  /** `killerKey(blamedKiller(signal), signal.node)`, computed once for everyone. */
   killerKey: string;
 }
 

@@ -212,6 +212,19 @@ describe("attribute", () => {
     expect(stdout.split("\n").filter(Boolean).length).toBe(10);
   });
 
+  test("ancestry never crosses hosts in a gathered log (node=): raw text, record lines and events agree", async () => {
+    const file = join(fixturesDir, "multi-node-ancestry.log");
+    const chains = (lines: Array<{ node: string; killer: { ancestry?: Array<{ comm: string }> } }>) =>
+      lines.map((l) => [l.node, (l.killer.ancestry ?? []).map((a) => a.comm)]);
+    const raw = (await run([script("attribute"), "--no-lookup", file])).lines;
+    // web2's pid 300 exec'd updater after web1's pid 300 (sh) started web1's killer; web3 saw no exec of 300.
+    expect(chains(raw)).toEqual([["web1", ["sh"]], ["web2", ["updater"]], ["web3", []]]);
+    const records = await run([script("capture"), file]);
+    expect((await run([script("attribute"), "--no-lookup"], records.stdout)).lines).toEqual(raw);
+    const events = await run([script("decode"), "--no-lookup", file]);
+    expect((await run([script("attribute")], events.stdout)).lines).toEqual(raw);
+  });
+
   test("ancestry from execve events: the same from raw text (prefilter) as from decoded events, argv from EXECVE", async () => {
     const file = join(fixturesDir, "ancestry.log");
     const raw = (await run([script("attribute"), "--no-lookup", file])).lines;

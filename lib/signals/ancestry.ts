@@ -9,6 +9,9 @@
  * is explained by the processes as they were then, not by a later exec of a
  * recycled parent PID read further on in the same chunk.
  *
+ * In a log gathered from several hosts (`node=`), each host has its own
+ * PIDs: a sighting is keyed by node and pid, and a chain never crosses hosts.
+ *
  * Bounded: a ring of `capacity` sightings; older ones are forgotten.
  */
 import type { AncestorInfo, EventLine } from "../schema.ts";
@@ -25,6 +28,8 @@ const PROCTITLE = ascii(" proctitle=");
 
 export interface StreamProcess {
   pid: number;
+  /** The host, in a log gathered from several (null: the only one). */
+  node?: string | null;
   ppid: number | null;
   comm: string | null;
   exe: string | null;
@@ -48,14 +53,20 @@ function execveLineArgv(line: string): string[] | null {
 }
 
 const NONE = -1;
+/** Node index × this + pid is a sighting's key: pids are below 2^32, node indexes below 2^21, keys exact in a double. */
+const NODE_STRIDE = 2 ** 32;
+const MAX_NODES = 2 ** 20;
 const ESCAPED_SYSCALL = 1;
 const ESCAPED_EXECVE = 2;
 const ESCAPED_TITLE = 4;
 
 export class ProcessSightings {
   private nextSeq = 0;
+  /** Node name → index (0 is no node). */
+  private readonly nodeIndexes = new Map<string, number>();
   // Allocated at the first sighting: zeroed pages cost ~10 µs each on first touch, and most runs see no execve.
-  private pidOf = new Int32Array(0);
+  /** node index × NODE_STRIDE + pid. */
+  private keyOf = new Float64Array(0);
   private seqOf = new Float64Array(0);
   /** The same pid's sighting before this one, or NONE. */
   private previousOf = new Float64Array(0);
@@ -70,11 +81,11 @@ export class ProcessSightings {
   private escapedParts = new Uint8Array(0);
   private decoded: Array<StreamProcess | undefined> = [];
   /**
-   * pid → its newest sequence number: open addressing on typed arrays (a JS
-   * Map costs ~0.4 µs a set at this size). pid + 1 is stored, 0 is empty;
+   * key → its newest sequence number: open addressing on typed arrays (a JS
+   * Map costs ~0.4 µs a set at this size). key + 1 is stored, 0 is empty;
    * entries whose sighting left the ring go at the next rebuild.
    */
-  private tablePid = new Int32Array(0);
+  private tableKey = new Float64Array(0);
   private tableSeq = new Float64Array(0);
   private tableShift = 0;
   private tableUsed = 0;
@@ -86,7 +97,7 @@ export class ProcessSightings {
 
   private allocate(): void {
     const capacity = this.capacity;
-    this.pidOf = new Int32Array(capacity);
+    this.keyOf = new Float64Array(capacity);
     this.seqOf = new Float64Array(capacity).fill(NONE);
     this.previousOf = new Float64Array(capacity);
     this.syscallAt = new Float64Array(capacity);
@@ -98,9 +109,24 @@ export class ProcessSightings {
     this.escapedParts = new Uint8Array(capacity);
     this.decoded = new Array(capacity);
     const bits = Math.max(4, Math.ceil(Math.log2(capacity * 4)));
-    this.tablePid = new Int32Array(1 << bits);
+    this.tableKey = new Float64Array(1 << bits);
     this.tableSeq = new Float64Array(1 << bits);
     this.tableShift = 32 - bits;
+  }
+
+  /**
+   * The index of a node name (0 for none), made on first sight unless
+   * `known` (then -1 for a node never seen). Past MAX_NODES hosts, the rest
+   * share the last index.
+   */
+  nodeIndex(node: string | null | undefined, known = false): number {
+    if (node === null || node === undefined) return 0;
+    const index = this.nodeIndexes.get(node);
+    if (index !== undefined) return index;
+    if (known) return -1;
+    const next = Math.min(this.nodeIndexes.size + 1, MAX_NODES);
+    if (this.nodeIndexes.size < MAX_NODES) this.nodeIndexes.set(node, next);
+    return next;
   }
 
   /** The sequence number the next sighting gets: "as of now" for `get`. */
@@ -113,10 +139,10 @@ export class ProcessSightings {
    * text of a `record` line). Returns its sequence number, or NONE if it
    * could not be kept.
    */
-  addRaw(bytes: Buffer, start: number, end: number, pid: number, escaped = false): number {
+  addRaw(bytes: Buffer, start: number, end: number, pid: number, escaped = false, node = 0): number {
     const at = this.arena.put(bytes, start, end);
     if (at < 0) return NONE;
-    const seq = this.add(pid);
+    const seq = this.add(node * NODE_STRIDE + pid);
     const slot = seq % this.capacity;
     this.syscallAt[slot] = at;
     this.syscallLength[slot] = end - start;
@@ -156,14 +182,16 @@ export class ProcessSightings {
 
   /** A process already decoded (from an event line). */
   addEntry(entry: StreamProcess): number {
-    const seq = this.add(entry.pid);
+    const seq = this.add(this.nodeIndex(entry.node) * NODE_STRIDE + entry.pid);
     this.decoded[seq % this.capacity] = entry;
     return seq;
   }
 
-  /** The newest sighting of `pid` before sequence number `before`. */
-  get(pid: number, before = Number.POSITIVE_INFINITY): StreamProcess | undefined {
-    let seq = this.newest(pid);
+  /** The newest sighting of `pid` (on `node`) before sequence number `before`. */
+  get(pid: number, before = Number.POSITIVE_INFINITY, node: string | null = null): StreamProcess | undefined {
+    const index = this.nodeIndex(node, true);
+    if (index < 0) return undefined;
+    let seq = this.newest(index * NODE_STRIDE + pid);
     while (seq !== NONE) {
       const slot = seq % this.capacity;
       if (this.seqOf[slot] !== seq) return undefined; // forgotten
@@ -173,57 +201,63 @@ export class ProcessSightings {
     return undefined;
   }
 
-  private add(pid: number): number {
+  private add(key: number): number {
     if (this.nextSeq === 0) this.allocate();
     const seq = this.nextSeq++;
     const slot = seq % this.capacity;
-    this.pidOf[slot] = pid;
+    this.keyOf[slot] = key;
     this.seqOf[slot] = seq;
     this.syscallAt[slot] = NONE;
     this.execveAt[slot] = NONE;
     this.titleAt[slot] = NONE;
     this.escapedParts[slot] = 0;
     this.decoded[slot] = undefined;
-    this.previousOf[slot] = this.setNewest(pid, seq);
+    this.previousOf[slot] = this.setNewest(key, seq);
     return seq;
   }
 
-  private newest(pid: number): number {
+  /** Where `key` starts its probe: pid and node index mixed, then Fibonacci hashing. */
+  private home(key: number): number {
+    const node = Math.floor(key / NODE_STRIDE);
+    return Math.imul((key - node * NODE_STRIDE) ^ Math.imul(node, 0x85ebca6b), 0x9e3779b1) >>> this.tableShift;
+  }
+
+  private newest(key: number): number {
     if (this.nextSeq === 0) return NONE;
-    const mask = this.tablePid.length - 1;
-    for (let i = Math.imul(pid, 0x9e3779b1) >>> this.tableShift; ; i = (i + 1) & mask) {
-      const stored = this.tablePid[i]!;
+    const mask = this.tableKey.length - 1;
+    for (let i = this.home(key); ; i = (i + 1) & mask) {
+      const stored = this.tableKey[i]!;
       if (stored === 0) return NONE;
-      if (stored === pid + 1) return this.tableSeq[i]!;
+      if (stored === key + 1) return this.tableSeq[i]!;
     }
   }
 
-  /** Make `seq` the newest sighting of `pid`; returns the one it replaces, or NONE. */
-  private setNewest(pid: number, seq: number): number {
-    const mask = this.tablePid.length - 1;
-    for (let i = Math.imul(pid, 0x9e3779b1) >>> this.tableShift; ; i = (i + 1) & mask) {
-      const stored = this.tablePid[i]!;
-      if (stored === pid + 1) {
+  /** Make `seq` the newest sighting of `key`; returns the one it replaces, or NONE. */
+  private setNewest(key: number, seq: number): number {
+    const mask = this.tableKey.length - 1;
+    for (let i = this.home(key); ; i = (i + 1) & mask) {
+      const stored = this.tableKey[i]!;
+      if (stored === key + 1) {
         const before = this.tableSeq[i]!;
         this.tableSeq[i] = seq;
         return before;
       }
       if (stored === 0) {
-        this.tablePid[i] = pid + 1;
+        this.tableKey[i] = key + 1;
         this.tableSeq[i] = seq;
-        if (++this.tableUsed > this.tablePid.length >>> 1) this.rebuild();
+        if (++this.tableUsed > this.tableKey.length >>> 1) this.rebuild();
         return NONE;
       }
     }
   }
 
-  /** Keep only pids whose sightings are still in the ring. */
+  /** Keep only keys whose sightings are still in the ring. */
   private rebuild(): void {
-    this.tablePid.fill(0);
+    this.tableKey.fill(0);
     this.tableUsed = 0;
     for (let seq = Math.max(0, this.nextSeq - this.capacity); seq < this.nextSeq; seq++) {
       const slot = seq % this.capacity;
-      if (this.seqOf[slot] === seq) this.setNewest(this.pidOf[slot]!, seq);
+      if (this.seqOf[slot] === seq) this.setNewest(this.keyOf[slot]!, seq);
     }
   }
 
@@ -235,8 +269,10 @@ export class ProcessSightings {
     if (syscall === null) return undefined;
     const { bytes, start, end } = syscall;
     const ppid = decimalIn(bytes, PPID, start, end);
+    const key = this.keyOf[slot]!;
+    const node = Math.floor(key / NODE_STRIDE);
     const entry: StreamProcess = {
-      pid: this.pidOf[slot]!,
+      pid: key - node * NODE_STRIDE,
       ppid: ppid < 0 ? null : ppid,
       comm: rawText(rawValueIn(bytes, COMM, start, end)),
       exe: rawText(rawValueIn(bytes, EXE, start, end)),
@@ -269,8 +305,8 @@ export class StreamAncestry {
     const p = event.process;
     if (!p || p.pid === null || event.type === "SIGNAL_GENERATE") return;
     const execve = event.syscall?.name === "execve" || event.syscall?.name === "execveat";
-    const known = this.sightings.get(p.pid);
-    const entry: StreamProcess = { pid: p.pid, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
+    const known = this.sightings.get(p.pid, Number.POSITIVE_INFINITY, event.node);
+    const entry: StreamProcess = { pid: p.pid, node: event.node, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
     if (execve && event.syscall?.success !== false) {
       const record = event.records.find((r) => r.type === "EXECVE");
       if (record) entry.execveRaw = detach(record.raw);
@@ -279,14 +315,14 @@ export class StreamAncestry {
     this.sightings.addEntry(entry);
   }
 
-  /** Parent first, up to `depth` generations, from sightings before sequence number `before`. */
-  ancestry(ppid: number | null, before = Number.POSITIVE_INFINITY, depth = 16): AncestorInfo[] {
+  /** Parent first, up to `depth` generations, from sightings (on `node`) before sequence number `before`. */
+  ancestry(ppid: number | null, before = Number.POSITIVE_INFINITY, node: string | null = null, depth = 16): AncestorInfo[] {
     const chain: AncestorInfo[] = [];
     const seen = new Set<number>();
     let pid = ppid;
     while (pid !== null && pid > 0 && chain.length < depth && !seen.has(pid)) {
       seen.add(pid);
-      const p = this.sightings.get(pid, before);
+      const p = this.sightings.get(pid, before, node);
       if (!p) break;
       const ancestor: AncestorInfo = { pid, comm: p.comm, exe: p.exe, from: "stream" };
       if (p.execveRaw !== undefined) {

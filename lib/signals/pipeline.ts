@@ -18,6 +18,9 @@ import { compileSignalFilter, type SignalFilterOptions } from "./filter.ts";
 import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
 import { idKey } from "../audit/line-bytes.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
+import { hostname } from "node:os";
+import { log } from "../log.ts";
+import { escapeControl } from "../render/escape.ts";
 
 export interface SignalStageOptions extends DecodeSettings {
   filter: SignalFilterOptions;
@@ -123,10 +126,19 @@ export class SignalStage {
     }
     if (signal.source === "audit") {
       // From raw text the prefilter read ahead to the end of the chunk: ask for the processes as they were at the kill.
-      const chain = this.ancestry.ancestry(signal.killer.ppid, this.prefilter.sightingsAt(idKey(event.id)));
+      const chain = this.ancestry.ancestry(signal.killer.ppid, this.prefilter.sightingsAt(idKey(event.id)), event.node);
       if (chain.length > 0) signal.killer.ancestry = chain;
     }
     return signal;
+  }
+
+  private readonly otherHosts = new Set<string>();
+
+  /** Said once a node: --proc leaves that host's signals as the log has them. */
+  private noteOtherHost(node: string): void {
+    if (this.otherHosts.has(node) || this.otherHosts.size >= 100) return;
+    this.otherHosts.add(node);
+    log.warn(`--proc: signals from node ${escapeControl(node)} are left as the log has them: this /proc is ${escapeControl(hostname())}'s`);
   }
 
   private keep(signal: SignalLine, out: Array<SignalLine | GapLine>): void {
@@ -134,7 +146,10 @@ export class SignalStage {
       this.stats.filtered++;
       return;
     }
-    if (this.proc && signal.killer.ancestry?.[0]?.from !== "proc") enrichFromProc(signal.killer, signal.time, this.proc);
+    if (this.proc && signal.killer.ancestry?.[0]?.from !== "proc") {
+      if (this.proc.isThisHost(signal.node)) enrichFromProc(signal.killer, signal.time, this.proc);
+      else this.noteOtherHost(signal.node!);
+    }
     this.stats.signals++;
     out.push(signal);
   }

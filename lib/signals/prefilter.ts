@@ -129,6 +129,10 @@ export class SignalLinePrefilter implements LinePrefilter {
   private lineStart = 0;
   private lineStop = 0;
   private escaped = false;
+  /** The line's node name (`node=NAME ` before the type, else a record line's "node"), as a byte range; -1: none. */
+  private nodeStart = -1;
+  private nodeEnd = -1;
+  private readonly nodeNames = new LastText();
   private readonly shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
   private readonly cursor = { end: 0 };
 
@@ -190,6 +194,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.lineStart = start;
     this.lineStop = stop;
     this.escaped = false;
+    this.nodeStart = -1;
     if (bytes[start] === 0x7b /* { */) {
       // A `record` line (capture | attribute): judged on its raw text, still
       // JSON-escaped (type, stamp, arch, syscall and pid never hold an escape).
@@ -197,6 +202,8 @@ export class SignalLinePrefilter implements LinePrefilter {
       if (!matchRecordLine(bytes, start, stop, shape)) return this.keep(bytes, take);
       if (isSignalGenerateRecord(bytes, shape)) return this.keep(bytes, take);
       this.escaped = true;
+      this.nodeStart = shape.nodeStart;
+      this.nodeEnd = shape.nodeEnd;
       return this.record(bytes, this.shape.rawStart, this.shape.rawEnd, take);
     }
     this.record(bytes, start, stop, take);
@@ -210,6 +217,8 @@ export class SignalLinePrefilter implements LinePrefilter {
       while (space < stop && bytes[space] !== 0x20) space++;
       if (space >= stop) return this.keep(bytes, take);
       typeAt = space + 1;
+      this.nodeStart = start + NODE.length;
+      this.nodeEnd = space;
     }
     if (
       stop - typeAt < 6 ||
@@ -348,7 +357,8 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (indexWithin(bytes, SUCCESS_NO, from, stop) >= 0) return;
     const pid = decimalIn(bytes, PID, from, stop);
     if (pid < 0) return;
-    const seq = this.sightings.addRaw(bytes, start, stop, pid, this.escaped);
+    const node = this.nodeStart < 0 ? 0 : this.sightings.nodeIndex(this.nodeName(bytes));
+    const seq = this.sightings.addRaw(bytes, start, stop, pid, this.escaped, node);
     if (seq < 0) return;
     const held = this.heldWith(key);
     if (held >= 0) {
@@ -358,6 +368,18 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.pendingKey[this.pendingNext] = key;
     this.pendingSeq[this.pendingNext] = seq;
     this.pendingNext = (this.pendingNext + 1) % HELD_LIMIT;
+  }
+
+  /**
+   * The current line's node name as the decoder reads it. A hostname is
+   * ASCII; a name with a JSON escape (inside a record line) stays escaped
+   * here and so matches no event's node: its sightings go unused, never
+   * mixed with another host's.
+   */
+  private nodeName(bytes: Buffer): string {
+    return isAsciiRange(bytes, this.nodeStart, this.nodeEnd)
+      ? this.nodeNames.of(bytes, this.nodeStart, this.nodeEnd)
+      : bytes.toString("utf8", this.nodeStart, this.nodeEnd);
   }
 
   /** The pending execve sighting with this stamp key: its slot, or -1. */

@@ -2,9 +2,11 @@
  * `attribute --proc`: add what live /proc knows about a killer (cmdline, exe,
  * parent chain up to PID 1), but only when the process now holding that PID
  * started before the signal was sent. Otherwise the PID was recycled and the
- * process there now is innocent.
+ * process there now is innocent. A signal from another host of a gathered
+ * log (`node=`) is left alone: this /proc is not that host's.
  */
 import { readFileSync, readlinkSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { AncestorInfo, Killer } from "../schema.ts";
 
@@ -21,12 +23,35 @@ export interface ProcSnapshot {
 export class ProcReader {
   private bootMs: number | null = null;
   private readonly ticksPerSecond: number;
+  /** This host's name (gethostname(2)), lower case. */
+  private readonly host: string;
 
   constructor(
     private readonly root = "/proc",
     ticksPerSecond = 100,
+    host = hostname(),
   ) {
     this.ticksPerSecond = ticksPerSecond;
+    this.host = host.toLowerCase();
+  }
+
+  /**
+   * Is an event's node this host? No node (a single host's log) is. auditd
+   * names a node by hostname or FQDN (name_format), so a short name matches
+   * the other's first label (`vm` and `vm.example.org`), two FQDNs only
+   * whole. An address or a name of the admin's own choosing cannot be told
+   * from another host's, so it is not this host.
+   */
+  isThisHost(node: string | null): boolean {
+    if (node === null) return true;
+    const name = node.toLowerCase();
+    if (name === this.host) return true;
+    const firstLabel = (text: string) => {
+      const dot = text.indexOf(".");
+      return dot < 0 ? text : text.slice(0, dot);
+    };
+    if (!name.includes(".")) return name === firstLabel(this.host);
+    return !this.host.includes(".") && firstLabel(name) === this.host;
   }
 
   private boot(): number {

@@ -42,6 +42,7 @@ export const signalFilterArgs = {
   until: { type: "string", description: "Only signals before this time (same forms as --since)", valueHint: "TIME" },
   probes: { type: "boolean", description: "Keep signal-0 existence probes (dropped by default)" },
   key: { type: "string", description: "Only signals logged under this audit rule key" },
+  node: { type: "string", description: "Only signals from this host of a gathered log (its node=NAME)", valueHint: "NAME" },
   "exclude-self": {
     type: "boolean",
     description: "Drop signals a process sent to itself or its own threads (runtimes do this for GC; abort() does it too)",
@@ -61,6 +62,7 @@ export function signalFilterFromArgs(args: Pick<ParsedArgs<typeof signalFilterAr
     probes: args.probes === true,
     key: args.key,
     excludeSelf: args["exclude-self"] === true,
+    node: args.node,
   };
 }
 

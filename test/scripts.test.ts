@@ -155,6 +155,11 @@ describe("attribute", () => {
     expect(await ids("--killer", "10484")).toEqual(["16274"]);
     expect(await ids("--since", "2026-11-29T07:03:07.100Z", "--until", "1795935787.200")).toEqual(["16541", "16545"]);
     expect(await ids("--victim-comm", "sh")).toEqual(["16541"]);
+    const nodes = async (...flags: string[]) =>
+      (await run([script("attribute"), "--no-lookup", join(fixturesDir, "multi-node.log"), ...flags])).lines.map((l) => `${l.node} ${l.id}`);
+    expect(await nodes("--node", "web1", "--pid", "500")).toEqual(["web1 1700000000.100:10", "web1 1700000060.100:11", "web1 1700000120.100:12"]);
+    expect(await nodes("--node", "web2")).toEqual(["web2 1700000005.100:10"]);
+    expect(await nodes("--node", "nowhere")).toEqual([]);
   });
 
   test("--since without a zone is local time (TZ), with Z it is not; a bad time exits 2", async () => {

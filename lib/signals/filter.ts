@@ -20,6 +20,8 @@ export interface SignalFilterOptions {
   key?: string;
   /** Drop signals a process sent to itself or its own threads. */
   excludeSelf?: boolean;
+  /** Only signals from this host of a gathered log (`node=NAME`). */
+  node?: string;
 }
 
 /** A --since/--until value (lib/time-spec.ts) → ms; `now` is when the filter is compiled. */
@@ -55,6 +57,10 @@ export function compileSignalFilter(options: SignalFilterOptions, now = new Date
     checks.push((s) => s.key !== null && s.key.split(",").includes(key));
   }
   if (options.excludeSelf) checks.push((s) => s.self !== true);
+  if (options.node !== undefined) {
+    const node = options.node;
+    checks.push((s) => s.node === node);
+  }
   if (options.failed) checks.push((s) => s.result.success === false);
   if (options.since !== undefined) {
     const since = parseTimeFlag(options.since, "since", now);

@@ -160,6 +160,8 @@ describe("attribute", () => {
     expect(await nodes("--node", "web1", "--pid", "500")).toEqual(["web1 1700000000.100:10", "web1 1700000060.100:11", "web1 1700000120.100:12"]);
     expect(await nodes("--node", "web2")).toEqual(["web2 1700000005.100:10"]);
     expect(await nodes("--node", "nowhere")).toEqual([]);
+    const table = (await run([script("attribute"), "--no-lookup", "--format", "table", join(fixturesDir, "multi-node.log")])).stdout.split("\n");
+    expect(table[0]).toBe("2023-11-14 22:13:20.100Z  web1  agent[700] uid 0 /usr/bin/agent  SIGTERM → 500 nginx[500] uid 33  ok");
   });
 
   test("--since without a zone is local time (TZ), with Z it is not; a bad time exits 2", async () => {

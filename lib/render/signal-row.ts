@@ -64,6 +64,8 @@ export function formatSignalRow(signal: SignalLine, options: SignalRowOptions = 
   return [
     paint(formatTime(signal.time, true), "dim"),
     "  ",
+    // A gathered log's host goes first: PIDs and names mean something only on it.
+    signal.node === null ? "" : `${paint(escapeControl(signal.node), "bold")}  `,
     killerParts.join(" "),
     "  ",
     paint(signalName(signal.signal), "yellow"),

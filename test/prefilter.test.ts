@@ -175,3 +175,30 @@ describe("attribute: the prefilter changes nothing", () => {
     });
   }
 });
+
+describe("attribute --since/--until: kills outside the window are left unread, and nothing else changes", () => {
+  // The seed puts an OBJ_PID before its SYSCALL (an ausearch paste); multi-node has hosts, and
+  // in multi-node-same-stamp a kill left unread and one read share serial and milliseconds.
+  const inputs = ["live-kill-family.log", "seed.log", "multi-node.log", "multi-node-same-stamp.log"].map((name) => join(fixturesDir, name)).concat(generated);
+  for (const path of inputs) {
+    test(relative(join(import.meta.dir, ".."), path), async () => {
+      const all = await attributeFiles([path], { probes: true }, undefined, { prefilter: false });
+      const times = [...new Set(all.signals.map((s) => Date.parse(s.time!)))].sort((a, b) => a - b);
+      expect(times.length).toBeGreaterThan(1);
+      // From the second signal's time to the last one's (excluded, where there are three or more): some inside, some out.
+      const until = times.length > 2 ? { until: String(times.at(-1)! / 1000) } : {};
+      const window = { probes: true, since: String(times[1]! / 1000), ...until };
+      const fast = await attributeFiles([path], window);
+      const full = await attributeFiles([path], window, undefined, { prefilter: false });
+      expect(fast.lines).toEqual(full.lines);
+      expect(fast.messages).toEqual(full.messages);
+      expect(fast.stats.filtered).toBe(full.stats.filtered);
+      expect(fast.stats.filtered).toBeGreaterThan(0);
+      expect(fast.signals.length).toBeGreaterThan(0);
+      const records = writeRecordLines(path, join(dir, `window-${recordFiles++}.jsonl`));
+      const fromRecords = await attributeFiles([records], window);
+      expect(fromRecords.signals).toEqual(fast.signals);
+      expect(fromRecords.stats.filtered).toBe(full.stats.filtered);
+    });
+  }
+});

@@ -146,11 +146,13 @@ const scratch: Stamp = { seconds: 0, millis: 0, serial: 0, close: 0 };
  * readStamp says no (or the serial is over 32 bits). Two events can share it
  * only if their serials and milliseconds both match (other seconds or
  * nodes): callers use it to keep lines, so a clash keeps an extra line for
- * the decoder, never drops one. `cursor.end` is then the index after `)`.
+ * the decoder, never drops one. `cursor.end` is then the index after `)`,
+ * `cursor.ms` the stamp's time (epoch milliseconds).
  */
-export function stampKeyAt(bytes: Uint8Array, at: number, stop: number, cursor: { end: number }): number {
+export function stampKeyAt(bytes: Uint8Array, at: number, stop: number, cursor: { end: number; ms: number }): number {
   if (!readStamp(bytes, at, stop, scratch) || scratch.serial > 0xffffffff) return -1;
   cursor.end = scratch.close + 1;
+  cursor.ms = scratch.seconds * 1000 + scratch.millis;
   return scratch.serial * 1000 + scratch.millis;
 }
 

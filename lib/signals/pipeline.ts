@@ -14,7 +14,7 @@ import { EventStage, type DecodeSettings } from "../pipeline.ts";
 import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
 import { StreamAncestry } from "./ancestry.ts";
 import { eventToSignal } from "./attribute.ts";
-import { compileSignalFilter, type SignalFilterOptions } from "./filter.ts";
+import { compileSignalFilter, parseTimeFlag, type SignalFilterOptions } from "./filter.ts";
 import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
 import { idKey } from "../audit/line-bytes.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
@@ -63,12 +63,20 @@ export class SignalStage {
   private readonly events: EventStage;
   private readonly accept: (signal: SignalLine) => boolean;
   private readonly proc: ProcReader | null;
-  readonly stats: SignalStageStats = { signals: 0, filtered: 0, gaps: 0, ignored: 0 };
+  private readonly counts = { signals: 0, filtered: 0, gaps: 0, ignored: 0 };
   /** Give this to readInputs: raw lines that cannot matter are skipped before decoding. */
-  readonly prefilter = new SignalLinePrefilter();
-  private readonly ancestry = new StreamAncestry(this.prefilter.sightings);
+  readonly prefilter: SignalLinePrefilter;
+  private readonly ancestry: StreamAncestry;
 
   constructor(options: SignalStageOptions, errors: InputErrors) {
+    // One "now" for the filter and the prefilter, so `--since 2h` means one instant to both.
+    const now = new Date();
+    const { since, until } = options.filter;
+    this.prefilter = new SignalLinePrefilter({
+      sinceMs: since === undefined ? undefined : parseTimeFlag(since, "since", now),
+      untilMs: until === undefined ? undefined : parseTimeFlag(until, "until", now),
+    });
+    this.ancestry = new StreamAncestry(this.prefilter.sightings);
     this.events = new EventStage(
       {
         ...options,
@@ -78,7 +86,7 @@ export class SignalStage {
       },
       errors,
     );
-    this.accept = compileSignalFilter(options.filter);
+    this.accept = compileSignalFilter(options.filter, now);
     this.proc = options.proc ? new ProcReader() : null;
   }
 
@@ -89,6 +97,11 @@ export class SignalStage {
   flush(): Array<SignalLine | GapLine> {
     this.prefilter.finish();
     return this.convert(this.events.flush());
+  }
+
+  /** Signals written and dropped by the filters (kills outside --since/--until that the prefilter left unread count as dropped). */
+  get stats(): SignalStageStats {
+    return { ...this.counts, filtered: this.counts.filtered + this.prefilter.outsideWindow };
   }
 
   /** Raw lines skipped unread by the prefilter, plus events grouped but not interpreted. */
@@ -109,10 +122,10 @@ export class SignalStage {
       } else if (line.kind === "signal") {
         this.keep(line, out);
       } else if (line.kind === "gap") {
-        this.stats.gaps++;
+        this.counts.gaps++;
         out.push(line);
       } else {
-        this.stats.ignored++;
+        this.counts.ignored++;
       }
     }
     return out;
@@ -143,14 +156,14 @@ export class SignalStage {
 
   private keep(signal: SignalLine, out: Array<SignalLine | GapLine>): void {
     if (!this.accept(signal)) {
-      this.stats.filtered++;
+      this.counts.filtered++;
       return;
     }
     if (this.proc && signal.killer.ancestry?.[0]?.from !== "proc") {
       if (this.proc.isThisHost(signal.node)) enrichFromProc(signal.killer, signal.time, this.proc);
       else this.noteOtherHost(signal.node!);
     }
-    this.stats.signals++;
+    this.counts.signals++;
     out.push(signal);
   }
 }

@@ -114,9 +114,33 @@ export function signalSyscallNumbers(archHex: string): ReadonlySet<number> | nul
 
 const numbersByArchHex = new Map<string, ReadonlySet<number> | null>();
 
+/** Only signals at or after `sinceMs` and before `untilMs` (attribute's --since/--until), when given. */
+export interface SignalTimeWindow {
+  sinceMs?: number;
+  untilMs?: number;
+}
+
 export class SignalLinePrefilter implements LinePrefilter {
   /** Lines judged irrelevant and not decoded. */
   skipped = 0;
+  /** Kill-family SYSCALLs outside the time window: signals the filter would drop, never decoded. */
+  outsideWindow = 0;
+
+  private readonly sinceMs: number;
+  private readonly untilMs: number;
+  /**
+   * The last kills left unread for the window, by exact stamp (see
+   * isStamp): their OBJ_PID lines (one per victim) go unread too.
+   */
+  private readonly outsideKeys = new Float64Array(HELD_LIMIT).fill(-1);
+  private readonly outsideMs = new Float64Array(HELD_LIMIT);
+  private readonly outsideNodes = new Int32Array(HELD_LIMIT);
+  private outsideNext = 0;
+
+  constructor(window: SignalTimeWindow = {}) {
+    this.sinceMs = window.sinceMs ?? Number.NEGATIVE_INFINITY;
+    this.untilMs = window.untilMs ?? Number.POSITIVE_INFINITY;
+  }
   /** Lines read only for ancestry (execve SYSCALL, EXECVE and PROCTITLE), not decoded. */
   sighted = 0;
 
@@ -134,13 +158,15 @@ export class SignalLinePrefilter implements LinePrefilter {
   private nodeEnd = -1;
   private readonly nodeNames = new LastText();
   private readonly shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
-  private readonly cursor = { end: 0 };
+  private readonly cursor = { end: 0, ms: 0 };
 
   /** Stamp keys of kept kill-family SYSCALLs → sightings.now then (two generations). */
   private wantedNow = new Map<number, number>();
   private wantedBefore = new Map<number, number>();
   /** execve sightings waiting for their EXECVE and PROCTITLE: stamp key and sequence number. */
   private readonly pendingKey = new Float64Array(HELD_LIMIT).fill(-1);
+  private readonly pendingMs = new Float64Array(HELD_LIMIT);
+  private readonly pendingNode = new Int32Array(HELD_LIMIT);
   private readonly pendingSeq = new Float64Array(HELD_LIMIT);
   private pendingNext = 0;
   /**
@@ -149,6 +175,8 @@ export class SignalLinePrefilter implements LinePrefilter {
    * made text only if still held when their slot is reused.
    */
   private readonly heldKey = new Float64Array(HELD_LIMIT).fill(-1);
+  private readonly heldMs = new Float64Array(HELD_LIMIT);
+  private readonly heldNode = new Int32Array(HELD_LIMIT);
   private readonly heldSlot = new Int32Array(HELD_LIMIT).fill(-1);
   private readonly heldBytes: Array<Buffer | null> = new Array(HELD_LIMIT).fill(null);
   private readonly heldStart = new Int32Array(HELD_LIMIT);
@@ -237,7 +265,7 @@ export class SignalLinePrefilter implements LinePrefilter {
         if (startsWithAt(bytes, SIGNAL_GENERATE, name, stop)) return this.keep(bytes, take);
         break;
       case 0x4f /* O */:
-        if (startsWithAt(bytes, OBJ_PID, name, stop)) return this.keep(bytes, take);
+        if (startsWithAt(bytes, OBJ_PID, name, stop)) return this.objPid(bytes, stop, name + OBJ_PID.length, take);
         break;
       case 0x50 /* P */:
         if (startsWithAt(bytes, PROCTITLE, name, stop)) return this.proctitle(bytes, start, stop, name + PROCTITLE.length, take);
@@ -338,6 +366,15 @@ export class SignalLinePrefilter implements LinePrefilter {
           return;
         }
         if (kind === EXEC) return this.sight(bytes, start, stop, from, key);
+        // A kill outside --since/--until: its event stays unread (its other records are skipped as unwanted).
+        if (this.cursor.ms < this.sinceMs || this.cursor.ms >= this.untilMs) {
+          this.outsideWindow++;
+          this.outsideKeys[this.outsideNext] = key;
+          this.outsideMs[this.outsideNext] = this.cursor.ms;
+          this.outsideNodes[this.outsideNext] = this.lineNode(bytes);
+          this.outsideNext = (this.outsideNext + 1) % HELD_LIMIT;
+          return;
+        }
       }
     }
     // The kill family, or a SYSCALL we cannot judge: decode it.
@@ -346,8 +383,25 @@ export class SignalLinePrefilter implements LinePrefilter {
       this.wantedBefore = this.wantedNow;
       this.wantedNow = new Map();
     }
-    const held = this.heldWith(key);
+    const held = this.heldWith(bytes, key);
     if (held >= 0) take(this.claim(held), this.heldLine[held]!);
+    this.keep(bytes, take);
+  }
+
+  /**
+   * An OBJ_PID is kept, also before its SYSCALL (as ausearch pastes put
+   * it), unless its SYSCALL was a kill left unread for the time window.
+   */
+  private objPid(bytes: Buffer, stop: number, from: number, take: Take): void {
+    const key = this.outsideWindow === 0 ? -1 : this.stampKey(bytes, from, stop);
+    if (key >= 0) {
+      for (let i = 0; i < HELD_LIMIT; i++) {
+        if (this.isStamp(bytes, key, this.outsideKeys[i]!, this.outsideMs[i]!, this.outsideNodes[i]!)) {
+          this.skipped++;
+          return;
+        }
+      }
+    }
     this.keep(bytes, take);
   }
 
@@ -357,15 +411,18 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (indexWithin(bytes, SUCCESS_NO, from, stop) >= 0) return;
     const pid = decimalIn(bytes, PID, from, stop);
     if (pid < 0) return;
-    const node = this.nodeStart < 0 ? 0 : this.sightings.nodeIndex(this.nodeName(bytes));
+    const node = this.lineNode(bytes);
+    const ms = this.cursor.ms;
     const seq = this.sightings.addRaw(bytes, start, stop, pid, this.escaped, node);
     if (seq < 0) return;
-    const held = this.heldWith(key);
+    const held = this.heldWith(bytes, key);
     if (held >= 0) {
       const text = Buffer.from(recordText(this.claim(held)), "utf8");
       this.sightings.attach(seq, "title", text, 0, text.length, false);
     }
     this.pendingKey[this.pendingNext] = key;
+    this.pendingMs[this.pendingNext] = ms;
+    this.pendingNode[this.pendingNext] = node;
     this.pendingSeq[this.pendingNext] = seq;
     this.pendingNext = (this.pendingNext + 1) % HELD_LIMIT;
   }
@@ -382,10 +439,25 @@ export class SignalLinePrefilter implements LinePrefilter {
       : bytes.toString("utf8", this.nodeStart, this.nodeEnd);
   }
 
-  /** The pending execve sighting with this stamp key: its slot, or -1. */
-  private pending(key: number): number {
+  /** The current line's node as the sightings number it (0: none). */
+  private lineNode(bytes: Buffer): number {
+    return this.nodeStart < 0 ? 0 : this.sightings.nodeIndex(this.nodeName(bytes));
+  }
+
+  /**
+   * Is the current line's stamp (`key`, with cursor.ms just read) the one
+   * remembered as key, ms and node? The key alone (serial and milliseconds)
+   * can be shared by events of other seconds or hosts: enough to keep a line
+   * for the decoder, not to tie a line to a sighting or to drop it.
+   */
+  private isStamp(bytes: Buffer, key: number, storedKey: number, storedMs: number, storedNode: number): boolean {
+    return key === storedKey && this.cursor.ms === storedMs && this.lineNode(bytes) === storedNode;
+  }
+
+  /** The pending execve sighting of the current line's stamp: its slot, or -1. */
+  private pending(bytes: Buffer, key: number): number {
     if (key < 0) return -1;
-    for (let i = 0; i < HELD_LIMIT; i++) if (this.pendingKey[i] === key) return i;
+    for (let i = 0; i < HELD_LIMIT; i++) if (this.isStamp(bytes, key, this.pendingKey[i]!, this.pendingMs[i]!, this.pendingNode[i]!)) return i;
     return -1;
   }
 
@@ -395,7 +467,7 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   private execve(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
     const key = this.stampKey(bytes, from, stop);
-    const slot = this.pending(key);
+    const slot = this.pending(bytes, key);
     if (slot >= 0) {
       this.sighted++;
       this.sightings.attach(this.pendingSeq[slot]!, "execve", bytes, start, stop, this.escaped);
@@ -407,7 +479,7 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   private proctitle(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
     const key = this.stampKey(bytes, from, stop);
-    const slot = this.pending(key);
+    const slot = this.pending(bytes, key);
     if (slot >= 0) {
       // An execve's PROCTITLE ends its event: the sighting is complete.
       this.sighted++;
@@ -420,6 +492,8 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.heldNext = (hold + 1) % HELD_LIMIT;
     if (this.heldKey[hold] !== -1) this.skipped++; // the oldest held line was never claimed
     this.heldKey[hold] = key;
+    this.heldMs[hold] = this.cursor.ms;
+    this.heldNode[hold] = this.lineNode(bytes);
     this.heldLine[hold] = this.lineNumber;
     this.heldSlot[hold] = this.lineSlot;
     this.heldBytes[hold] = bytes;
@@ -429,11 +503,11 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.heldText[hold] = this.lineSlot < 0 ? this.heldTextNow(hold) : null;
   }
 
-  /** The held PROCTITLE with this stamp key (oldest first): its slot, or -1. */
-  private heldWith(key: number): number {
+  /** The held PROCTITLE of the current line's stamp (oldest first): its slot, or -1. */
+  private heldWith(bytes: Buffer, key: number): number {
     for (let age = 0; age < HELD_LIMIT; age++) {
       const slot = (this.heldNext + age) % HELD_LIMIT;
-      if (this.heldKey[slot] === key) return slot;
+      if (this.isStamp(bytes, key, this.heldKey[slot]!, this.heldMs[slot]!, this.heldNode[slot]!)) return slot;
     }
     return -1;
   }

@@ -125,6 +125,16 @@ export class LineWriter {
 }
 
 /**
+ * Every few chunks read, a hint to the collector (Bun.gc(false): a young
+ * generation pass, not a full one). By then a chunk's line strings and what
+ * was made of them are dead, and JSC would otherwise let the heap grow well
+ * past that before collecting: attribute on the bench log peaked at 108 MB
+ * without it, 75 MB with it, the 200,000-kill storm at 183 and 160 MB, at
+ * the same speed (interleaved runs). Every chunk or two cost time.
+ */
+const GC_EVERY_CHUNKS = 4;
+
+/**
  * Every input (`-` = stdin; `.gz` gunzipped) as batches of classified items,
  * one batch per chunk read, files one after another in the order given.
  * Lines are split on their bytes by a SlotReader; each becomes a string of
@@ -137,6 +147,7 @@ export async function* readInputs(
 ): AsyncGenerator<InputItem[]> {
   // One reader for all inputs: lines a prefilter holds stay valid across them (it hears of every reuse).
   const reader = new SlotReader();
+  let chunks = 0;
   for (const path of paths) {
     const source = openSource(path);
     try {
@@ -157,6 +168,7 @@ export async function* readInputs(
           yield items;
           items = [];
         }
+        if (++chunks % GC_EVERY_CHUNKS === 0) Bun.gc(false);
       }
     } finally {
       closeSource(source);

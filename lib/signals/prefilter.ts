@@ -20,7 +20,16 @@
  *
  * execve events only feed the killers' ancestry, and a log has many of them,
  * so they are not decoded at all: their SYSCALL, EXECVE and PROCTITLE lines
- * go to `sightings` as bytes (lib/signals/ancestry.ts).
+ * go to `sightings` as bytes (lib/signals/ancestry.ts), by host where the
+ * log names one (`node=`).
+ *
+ * With --since/--until, a kill outside the window is not decoded either; it
+ * counts as filtered out, and its OBJ_PID lines go unread with it.
+ *
+ * Lines are tied to an event by stamp. The number kept for a stamp (serial
+ * and milliseconds) can recur in other seconds or on other hosts: good
+ * enough to keep a line, which the decoder then groups exactly, but a line
+ * is only tied to a sighting or dropped on the exact stamp (and node).
  */
 import { ascii, decimalAt, decimalIn, hexAt, hexIn, indexWithin, stampKeyAt, startsWithAt } from "../audit/line-bytes.ts";
 import { LastText } from "../audit/header-bytes.ts";
@@ -137,10 +146,6 @@ export class SignalLinePrefilter implements LinePrefilter {
   private readonly outsideNodes = new Int32Array(HELD_LIMIT);
   private outsideNext = 0;
 
-  constructor(window: SignalTimeWindow = {}) {
-    this.sinceMs = window.sinceMs ?? Number.NEGATIVE_INFINITY;
-    this.untilMs = window.untilMs ?? Number.POSITIVE_INFINITY;
-  }
   /** Lines read only for ancestry (execve SYSCALL, EXECVE and PROCTITLE), not decoded. */
   sighted = 0;
 
@@ -163,7 +168,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   /** Stamp keys of kept kill-family SYSCALLs → sightings.now then (two generations). */
   private wantedNow = new Map<number, number>();
   private wantedBefore = new Map<number, number>();
-  /** execve sightings waiting for their EXECVE and PROCTITLE: stamp key and sequence number. */
+  /** execve sightings waiting for their EXECVE and PROCTITLE: exact stamp (key, ms, node) and sequence number. */
   private readonly pendingKey = new Float64Array(HELD_LIMIT).fill(-1);
   private readonly pendingMs = new Float64Array(HELD_LIMIT);
   private readonly pendingNode = new Int32Array(HELD_LIMIT);
@@ -184,6 +189,11 @@ export class SignalLinePrefilter implements LinePrefilter {
   private readonly heldLine = new Float64Array(HELD_LIMIT);
   private readonly heldText: Array<string | null> = new Array(HELD_LIMIT).fill(null);
   private heldNext = 0;
+
+  constructor(window: SignalTimeWindow = {}) {
+    this.sinceMs = window.sinceMs ?? Number.NEGATIVE_INFINITY;
+    this.untilMs = window.untilMs ?? Number.POSITIVE_INFINITY;
+  }
 
   /** The sink for one input's lines (lib/sources/slot-reader.ts); kept lines go to `take`. */
   sink(take: Take): SlotLineSink {

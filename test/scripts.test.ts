@@ -397,6 +397,16 @@ describe("--help", () => {
   });
 });
 
+describe("--version", () => {
+  test("every script says its name and the package's version", async () => {
+    const { version } = JSON.parse(await Bun.file(join(root, "package.json")).text()) as { version: string };
+    for (const name of ["capture", "decode", "attribute", "report", "bait", "setup-rule", "demo"]) {
+      const { stdout, code } = await run([script(name), "--version"]);
+      expect({ name, code, stdout }).toEqual({ name, code: 0, stdout: `whokilled ${name} ${version}\n` });
+    }
+  });
+});
+
 describe("--help examples can be pasted", () => {
   /** A script's --help (or a sub-command's): its examples, and its options with whether each takes a value. */
   async function helpOf(args: string[]) {

@@ -157,6 +157,35 @@ describe("findings: stale-pid", () => {
   });
 });
 
+describe("who started the killer (ancestry from the stream or /proc)", () => {
+  const CHAIN = [
+    { pid: 4274, comm: "roxen-start", exe: "/bin/sh", argv: ["/bin/sh", "/usr/local/roxen/start", "--once"], from: "stream" as const },
+    { pid: 1, comm: "init", exe: "/sbin/init", from: "stream" as const },
+  ];
+  const withChain = () => seedSignals().map((s, i) => ({ ...s, killer: { ...s.killer, ...(i === 1 ? { ancestry: CHAIN } : {}) } }));
+
+  test("the summary keeps the first chain a killer had, and its findings name it", async () => {
+    const report = await analyze(withChain());
+    expect(report.summary.killers[0]!.ancestry).toEqual(CHAIN);
+    for (const f of report.findings) expect(f.evidence.notes).toContain('Started by: roxen-start[4274] "/bin/sh /usr/local/roxen/start --once" ← init[1]');
+    const clean = await analyze(seedSignals());
+    expect(clean.summary.killers[0]!.ancestry).toEqual([]);
+    expect(clean.findings[0]!.evidence.notes.join(" ")).not.toContain("Started by");
+  });
+
+  test("every format shows it, escaped", async () => {
+    const evil = withChain().map((s) => ({ ...s, killer: { ...s.killer, ancestry: s.killer.ancestry?.map((a) => ({ ...a, comm: `${a.comm}\x1b[2J` })) } }));
+    const report = await analyze(evil);
+    const text = renderText(report, { color: false });
+    expect(text).toContain("#1 started by roxen-start\\x1b[2J[4274]");
+    expect(text).not.toContain("\x1b");
+    expect(renderReport(report, "markdown")).toContain("| Started by |");
+    expect(renderReport(report, "html")).toContain("<th>Started by</th>");
+    expect(JSON.parse(renderJson(report)).summary.killers[0].ancestry[0].pid).toBe(4274);
+    expect(formatSignalRow(evil[1]!)).toContain("← roxen-start\\x1b[2J[4274] ← init\\x1b[2J[1]");
+  });
+});
+
 describe("findings: folded per killer", () => {
   // One killer that comes back to 12 PIDs, each time finding nobody: 12 stale-pid findings.
   const loop = (killer: { comm: string; pid: number }, pids: number) =>

@@ -242,6 +242,9 @@ describe("attribute", () => {
     expect(raw[0].killer.ancestry).toEqual([
       { pid: 29965, comm: "sh", exe: "/usr/bin/dash", from: "stream", argv: ["cron-wrapper", "-c", "/tmp/fx/wk-sender kill 29963 15; true"] },
     ]);
+    // People see it too: the table names the parent, the report its command line.
+    expect((await run([script("attribute"), "--no-lookup", "--format", "table", file])).stdout).toContain('"/tmp/fx/wk-sender kill 29963 15" ← sh[29965]  SIGTERM');
+    expect((await run([script("report"), "--no-lookup", file])).stdout).toContain('#1 started by sh[29965] "cron-wrapper -c /tmp/fx/wk-sender kill 29963 15; true"');
   });
 
   test("reads event lines and signal lines too", async () => {

@@ -8,6 +8,7 @@
 import type { Report } from "../signals/findings.ts";
 import type { Finding } from "../signals/findings/types.ts";
 import type { Timeline } from "../signals/summary.ts";
+import { describeAncestry } from "../signals/describe.ts";
 import { escapeControl, escapeHtml } from "./escape.ts";
 import { bucketLabel, countsText, formatTime, hasNodes, num, uidLabel } from "./format.ts";
 import { gapText } from "./text.ts";
@@ -194,16 +195,18 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
   if (summary.killers.length === 0) body.push("<p>None.</p>");
   else {
     const nodes = hasNodes(summary.killers);
+    const started = summary.killers.some((k) => k.ancestry.length > 0);
     body.push(
       `<table><thead><tr><th class="n">#</th>${nodes ? "<th>Node</th>" : ""}<th>Comm</th><th>PID</th><th>UID</th><th>Exe</th><th>Signals</th>` +
-        `<th class="n">OK</th><th class="n">Failed</th><th>Errno</th><th class="n">PIDs hit</th><th>First</th><th>Last</th></tr></thead><tbody>`,
+        `<th class="n">OK</th><th class="n">Failed</th><th>Errno</th><th class="n">PIDs hit</th><th>First</th><th>Last</th>${started ? "<th>Started by</th>" : ""}</tr></thead><tbody>`,
     );
     summary.killers.slice(0, maxRows).forEach((k, i) => {
       body.push(
         `<tr><td class="n">${i + 1}</td>${nodes ? `<td class="mono">${h(k.node, "-")}</td>` : ""}<td class="mono">${h(k.comm)}</td><td>${k.pids.map((p) => num(p)).join(", ") || "?"}</td>` +
           `<td>${h(uidLabel(k.uid, k.user))}</td><td class="mono">${h(k.exe, "-")}</td><td>${h(countsText(k.signals, ", "))}</td>` +
           `<td class="n ok">${k.success}</td><td class="n fail">${k.failure}</td><td>${h(countsText(k.errnos, ", ") || "-")}</td>` +
-          `<td class="n">${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}</td><td>${h(formatTime(k.first))}</td><td>${h(formatTime(k.last))}</td></tr>`,
+          `<td class="n">${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}</td><td>${h(formatTime(k.first))}</td><td>${h(formatTime(k.last))}</td>` +
+          `${started ? `<td class="mono">${k.ancestry.length > 0 ? h(describeAncestry(k.ancestry)) : "-"}</td>` : ""}</tr>`,
       );
     });
     body.push("</tbody></table>");

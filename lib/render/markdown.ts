@@ -4,6 +4,7 @@
  * Markdown syntax), so a comm cannot forge a heading, a link or raw HTML.
  */
 import type { Report } from "../signals/findings.ts";
+import { describeAncestry } from "../signals/describe.ts";
 import { escapeMarkdown } from "./escape.ts";
 import { countsText, formatTime, hasNodes, num, uidLabel, withNodeCell } from "./format.ts";
 import { gapText, timelineLines } from "./text.ts";
@@ -64,9 +65,10 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   if (summary.killers.length === 0) out.push("None.", "");
   else {
     const nodes = hasNodes(summary.killers);
+    const started = summary.killers.some((k) => k.ancestry.length > 0);
     out.push(
       ...table(
-        withNodeCell(["#", "Killer", "PID", "UID", "Exe", "Signals", "OK", "Failed", "Errno", "PIDs hit", "First", "Last"], 1, "Node", nodes),
+        withNodeCell(["#", "Killer", "PID", "UID", "Exe", "Signals", "OK", "Failed", "Errno", "PIDs hit", "First", "Last", ...(started ? ["Started by"] : [])], 1, "Node", nodes),
         summary.killers.slice(0, maxRows).map((k, i) => withNodeCell([
           String(i + 1),
           md(k.comm),
@@ -80,6 +82,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
           `${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}`,
           formatTime(k.first),
           formatTime(k.last),
+          ...(started ? [k.ancestry.length > 0 ? md(describeAncestry(k.ancestry)) : "-"] : []),
         ], 1, md(k.node, "-"), nodes)),
         withNodeCell([true, false, false, false, false, false, true, true, false, true], 1, false, nodes),
       ),

@@ -6,6 +6,7 @@
  * Every attacker-controlled part is escaped (lib/render/escape.ts).
  */
 import type { SignalLine } from "../schema.ts";
+import { describeAncestry } from "../signals/describe.ts";
 import { signalName, victimsOf } from "../signals/keys.ts";
 import { escapeControl, escapeOr } from "./escape.ts";
 import { formatTime, num, painter, truncate, uidLabel } from "./format.ts";
@@ -30,6 +31,8 @@ export function formatSignalRow(signal: SignalLine, options: SignalRowOptions = 
     const argv = truncate(k.argv.map(escapeControl).join(" "), argvWidth);
     if (argv !== escapeOr(k.comm)) killerParts.push(paint(`"${argv}"`, "dim"));
   }
+  // Who started the killer (names only here; report gives the parent's command line).
+  if (k.ancestry && k.ancestry.length > 0) killerParts.push(paint(`← ${escapeControl(describeAncestry(k.ancestry, { max: 3, argv: false }))}`, "dim"));
 
   const t = signal.target;
   let target: string;

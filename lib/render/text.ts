@@ -6,6 +6,7 @@
 import type { Report } from "../signals/findings.ts";
 import type { Finding } from "../signals/findings/types.ts";
 import type { Timeline } from "../signals/summary.ts";
+import { describeAncestry } from "../signals/describe.ts";
 import { escapeControl, escapeOr } from "./escape.ts";
 import { bucketLabel, countsText, formatTime, hasNodes, num, padEnd, padStart, painter, truncate, uidLabel, withNodeCell, wrap, type Style } from "./format.ts";
 
@@ -176,6 +177,9 @@ export function renderText(report: Report, options: TextOptions = {}): string {
       }),
     );
     if (summary.killers.length > maxRows) out.push(`  … ${summary.killers.length - maxRows} more`);
+    summary.killers.slice(0, maxRows).forEach((k, i) => {
+      if (k.ancestry.length > 0) out.push(...wrap(escapeControl(`#${i + 1} started by ${describeAncestry(k.ancestry)}`), width, "  "));
+    });
   }
   out.push("");
 

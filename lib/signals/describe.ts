@@ -34,6 +34,25 @@ export function describeProcess(p: ProcessLike): string {
   return parts.length > 0 ? `${name} (${parts.join(", ")})` : name;
 }
 
+/**
+ * A killer's parents, nearest first: `sh[300] "sh -c /usr/local/bin/cleanup" ← cron[200] ← systemd[1]`.
+ * The nearest one's command line says which job it was; the rest give the
+ * lineage. Past `max` generations the chain ends in `← …`.
+ */
+export function describeAncestry(
+  chain: ReadonlyArray<{ pid: number; comm: string | null; exe: string | null; argv?: string[] }>,
+  { max = 6, argv = true }: { max?: number; argv?: boolean } = {},
+): string {
+  const parts = chain.slice(0, max).map((p, i) => {
+    const name = `${p.comm ?? (p.exe ? p.exe.slice(p.exe.lastIndexOf("/") + 1) : "?")}[${p.pid}]`;
+    if (!argv || i > 0 || !p.argv || p.argv.length === 0) return name;
+    const command = p.argv.join(" ");
+    return `${name} "${command.length > 80 ? `${command.slice(0, 79)}…` : command}"`;
+  });
+  if (chain.length > max) parts.push("…");
+  return parts.join(" ← ");
+}
+
 /** `3 s`, `2 min 5 s`, `1 h 4 min`, `2 d 3 h` (coarse, for sentences). */
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);

@@ -22,6 +22,7 @@ import {
   type ResolvedFindingOptions,
 } from "./findings/types.ts";
 import { blamedKiller, killerKey, signalTimeMs } from "./keys.ts";
+import { describeAncestry } from "./describe.ts";
 import { detach } from "../strings.ts";
 import { SummaryBuilder, type Summary, type SummaryOptions } from "./summary.ts";
 
@@ -89,6 +90,19 @@ export function sortFindings(findings: Finding[]): Finding[] {
   );
 }
 
+/**
+ * Who started the killer, where the signals knew (ancestry from the stream's
+ * execve events or /proc): one note on every finding about that killer, so
+ * the report names the cron job or service behind it, not only the program.
+ */
+function addStartedBy(findings: Finding[], summary: Summary): void {
+  const chains = new Map(summary.killers.filter((k) => k.ancestry.length > 0).map((k) => [k.key, k.ancestry]));
+  for (const finding of findings) {
+    const chain = finding.killer ? chains.get(finding.killer.key) : undefined;
+    if (chain) finding.evidence.notes.push(`Started by: ${describeAncestry(chain)}`);
+  }
+}
+
 /** Feed signals one at a time (`add`), then `finish()` once. */
 export class Analyzer {
   private readonly options: ResolvedFindingOptions;
@@ -135,7 +149,9 @@ export class Analyzer {
     const summary = this.summary.summary();
     const findings: Finding[] = [];
     for (const run of this.runs) findings.push(...run.detector.detect({ summary, state: run.state, options: this.options }));
-    return { summary, findings: foldFindings(sortFindings(findings)), crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps } };
+    const folded = foldFindings(sortFindings(findings));
+    addStartedBy(folded, summary);
+    return { summary, findings: folded, crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps } };
   }
 }
 

@@ -6,7 +6,7 @@
  * time buckets, never with the number of signals; every list of examples or
  * pids kept per key has a fixed cap.
  */
-import type { SignalLine } from "../schema.ts";
+import type { AncestorInfo, SignalLine } from "../schema.ts";
 import { blamedKiller, isoTime, killerKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
 
 export type BucketUnit = "minute" | "hour";
@@ -35,6 +35,8 @@ export interface KillerSummary {
   pids: number[];
   /** argv of the first call that had one. */
   argv: string[];
+  /** The parent chain (parent first) of the first call that had one: from the stream's execve events or /proc. */
+  ancestry: AncestorInfo[];
   total: number;
   success: number;
   failure: number;
@@ -116,6 +118,7 @@ export interface Summary {
 }
 
 const MAX_KILLER_PIDS = 20;
+const MAX_ANCESTORS = 16;
 const MAX_SHOWN_TARGET_PIDS = 20;
 const MAX_VICTIM_KILLERS = 20;
 /** Past this many distinct minutes, auto mode folds into hours while reading. */
@@ -133,6 +136,7 @@ interface KillerAcc {
   user: string | null;
   pids: Set<number>;
   argv: string[];
+  ancestry: AncestorInfo[];
   total: number;
   success: number;
   failure: number;
@@ -251,6 +255,7 @@ export class SummaryBuilder {
         user: who.user,
         pids: new Set(),
         argv: [],
+        ancestry: [],
         total: 0,
         success: 0,
         failure: 0,
@@ -277,6 +282,7 @@ export class SummaryBuilder {
     killer.user ??= who.user;
     if (who.pid !== null && killer.pids.size < MAX_KILLER_PIDS) killer.pids.add(who.pid);
     if (killer.argv.length === 0 && who.argv.length > 0) killer.argv = who.argv.slice(0, 64);
+    if (killer.ancestry.length === 0 && who.ancestry && who.ancestry.length > 0) killer.ancestry = who.ancestry.slice(0, MAX_ANCESTORS);
     killer.first = minTime(killer.first, ms);
     killer.last = maxTime(killer.last, ms);
     const targetPid = signal.target.pid;
@@ -358,6 +364,7 @@ export class SummaryBuilder {
         user: k.user,
         pids: [...k.pids].sort((a, b) => a - b),
         argv: k.argv,
+        ancestry: k.ancestry,
         total: k.total,
         success: k.success,
         failure: k.failure,

@@ -57,6 +57,8 @@ describe("demo", () => {
       // The demo's own SIGTERM that ends the rogue is not in the report: one killer, the rogue.
       const killers = stdout.slice(stdout.indexOf("\nKillers\n"), stdout.indexOf("\nVictims\n")).split("\n").filter((l) => /^\s+\d+\s/.test(l));
       expect(killers.map((l) => l.trim().split(/\s+/)[1])).toEqual(["rogue-httpd"]);
+      // attribute --proc read the rogue's parents while it ran: the demo started it.
+      expect(stdout).toMatch(/#1 started by bun(\.exe)?\[\d+\] "[^"]*scripts\/demo\.ts"/);
       expect(stderr).toMatch(/cleanup: rules with key whokilled-demo-\d+-\w+ removed/);
       const rules = auditctl(["-l"]).stdout;
       expect(rules).not.toContain("whokilled-demo-");

@@ -2,9 +2,10 @@
  * The main job: the original case replayed on this machine, for real.
  *
  *  1. temporary audit rules under a key unique to this run (first in the list);
- *  2. the pipeline `capture --netlink | attribute --key KEY --exclude-self |
- *     report`, as separate processes, exactly as a user would run it (Bun's
- *     own GC signals its threads with tgkill: --exclude-self keeps that out);
+ *  2. the pipeline `capture --netlink | attribute --key KEY --exclude-self
+ *     --proc | report`, as separate processes, exactly as a user would run it
+ *     (Bun's own GC signals its threads with tgkill: --exclude-self keeps that
+ *     out; --proc reads who started the rogue while it runs);
  *  3. a "rogue" (comm rogue-httpd) that SIGKILLs one fixed PID every couple
  *     of seconds, as the root web server did;
  *  4. bait on that PID: first as root, then as nobody, with gaps in between
@@ -106,7 +107,7 @@ export async function liveDemo(options: DemoOptions = {}): Promise<number> {
     // Fresh processes from here on: a process forked before audit was on is never audited.
     const capture = children.add(Bun.spawn([bun, script("capture"), "--netlink"], { stdout: "pipe", stderr: "pipe" }));
     const attribute = children.add(
-      Bun.spawn([bun, script("attribute"), "--key", key, "--exclude-self"], { stdin: capture.stdout, stdout: "pipe", stderr: "inherit" }),
+      Bun.spawn([bun, script("attribute"), "--key", key, "--exclude-self", "--proc"], { stdin: capture.stdout, stdout: "pipe", stderr: "inherit" }),
     );
     const report = children.add(
       Bun.spawn([bun, script("report"), "--format", options.format ?? "text"], { stdin: attribute.stdout, stdout: "inherit", stderr: "inherit" }),

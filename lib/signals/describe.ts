@@ -37,11 +37,11 @@ export function describeProcess(p: ProcessLike): string {
 /**
  * A killer's parents, nearest first: `sh[300] "sh -c /usr/local/bin/cleanup" ← cron[200] ← systemd[1]`.
  * The nearest one's command line says which job it was; the rest give the
- * lineage. Past `max` generations the chain ends in `← …`.
+ * lineage. Past `max` generations (3: the rest is rarely news) the chain ends in `← …`.
  */
 export function describeAncestry(
   chain: ReadonlyArray<{ pid: number; comm: string | null; exe: string | null; argv?: string[] }>,
-  { max = 6, argv = true }: { max?: number; argv?: boolean } = {},
+  { max = 3, argv = true }: { max?: number; argv?: boolean } = {},
 ): string {
   const parts = chain.slice(0, max).map((p, i) => {
     const name = `${p.comm ?? (p.exe ? p.exe.slice(p.exe.lastIndexOf("/") + 1) : "?")}[${p.pid}]`;

@@ -68,7 +68,12 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
     const started = summary.killers.some((k) => k.ancestry.length > 0);
     out.push(
       ...table(
-        withNodeCell(["#", "Killer", "PID", "UID", "Exe", "Signals", "OK", "Failed", "Errno", "PIDs hit", "First", "Last", ...(started ? ["Started by"] : [])], 1, "Node", nodes),
+        withNodeCell(
+          ["#", "Killer", "PID", "UID", "Exe", "Signals", "OK", "Failed", "Errno", "PIDs hit", "First", "Last", ...(started ? ["Started by"] : [])],
+          1,
+          "Node",
+          nodes,
+        ),
         summary.killers.slice(0, maxRows).map((k, i) => withNodeCell([
           String(i + 1),
           md(k.comm),

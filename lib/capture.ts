@@ -5,6 +5,7 @@
 import { PlainHeader } from "./audit/header-bytes.ts";
 import { isAsciiRange } from "./audit/line-bytes.ts";
 import { parseLine } from "./audit/line.ts";
+import { isJournalEntry, journalAuditRecord, type JournalRecord } from "./audit/journal.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
 import { ascii, copyEscaped, jsonBytes, putBytes, writeInt } from "./json-bytes.ts";
 import type { LineWriter } from "./jsonl.ts";
@@ -17,6 +18,20 @@ export interface CaptureStats {
 
 /** One raw line → a record line, or null for structure (blank, `----`, `time->`, comments) and errors. */
 export function lineToRecord(text: string, source: SourceRef, errors: InputErrors, stats: CaptureStats): RecordLine | null {
+  if (text.charCodeAt(0) === 0x7b /* { */) {
+    const journal = journalLine(text);
+    if (journal !== undefined) {
+      if (journal === null) {
+        stats.structural++; // a journal entry of another transport
+        return null;
+      }
+      if ("error" in journal) {
+        errors.report(source, journal.error, text);
+        return null;
+      }
+      text = journal.text;
+    }
+  }
   const parsed = parseLine(text);
   if (parsed.kind === "record") {
     stats.records++;
@@ -25,6 +40,18 @@ export function lineToRecord(text: string, source: SourceRef, errors: InputError
   if (parsed.kind === "invalid") errors.report(source, parsed.error ?? "invalid line", text);
   else stats.structural++;
   return null;
+}
+
+/** A `journalctl -o json` line: its audit record, null for another transport, undefined when it is no journal entry. */
+function journalLine(text: string): JournalRecord | null | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || !isJournalEntry(value)) return undefined;
+  return journalAuditRecord(value as Record<string, unknown>);
 }
 
 const OPEN = ascii('{"kind":"record","type":"');

@@ -141,6 +141,20 @@ describe("attribute", () => {
     expect(lines[2].victims).toEqual([]);
   });
 
+  test("journald's copy of the records (journalctl -o json) says the same as audit.log; journalctl's text is refused with a hint", async () => {
+    const journal = join(fixturesDir, "journal.log");
+    expect((await run([script("attribute"), "--no-lookup", journal])).lines).toEqual((await run([script("attribute"), "--no-lookup", seed])).lines);
+    const captured = await run([script("capture"), "--file", journal]);
+    const seedRecords = (await run([script("capture"), "--file", seed])).lines;
+    expect(captured.lines.map((r) => [r.type, r.id, r.raw])).toEqual(seedRecords.map((r) => [r.type, r.id, r.raw]));
+    // 7 comment lines and one kernel-transport entry are structure; the entry without _AUDIT_ID is an error.
+    expect(captured.stderr).toContain("journal.log:13: journal audit entry without a numeric _AUDIT_ID");
+    expect(captured.stderr).toContain("4 records, 8 structural lines, 0 gaps, 1 error");
+    const text = "Sep 23 12:37:07 web1 audit[4299]: SYSCALL arch=40000003 syscall=37 per=400000 success=yes exit=0 a0=6900 a1=9\n";
+    const refused = await run([script("decode")], text);
+    expect(refused.stderr).toContain("-:1: journalctl's text output: the audit stamp (time and serial) is not in it; read the journal with `journalctl -o json _TRANSPORT=audit`");
+  });
+
   test("filters: --pid, --failed, --signal, --killer, --since/--until, probes", async () => {
     const live = join(fixturesDir, "live-kill-family.log");
     const ids = async (...flags: string[]) => (await run([script("attribute"), "--no-lookup", live, ...flags])).lines.map((l) => l.id.split(":")[1]);

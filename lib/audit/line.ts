@@ -15,6 +15,7 @@
  */
 import { detach } from "../strings.ts";
 import { recordTypeName } from "../tables/record-types.ts";
+import { JOURNAL_TEXT, JOURNAL_TEXT_ERROR } from "./journal.ts";
 
 export const MAX_STAMP_SECONDS = 8.64e12;
 
@@ -56,6 +57,7 @@ export function parseLine(text: string): ParsedLine {
     const nodeMatch = /(?:^|\s)node=(\S+) $/.exec(text.slice(Math.max(0, typeAt - 256), typeAt));
     return parseRecordAt(text, typeAt, nodeMatch ? nodeMatch[1]! : null);
   }
+  if (JOURNAL_TEXT.test(text)) return { kind: "invalid", error: JOURNAL_TEXT_ERROR };
   return { kind: "invalid", error: "not an audit record (no type=… msg=audit(…) stamp)" };
 }
 

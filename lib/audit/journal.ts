@@ -1,0 +1,64 @@
+/**
+ * Audit records kept by systemd-journald, as `journalctl -o json` prints
+ * them (one JSON object a line). Where no auditd runs, journald can read the
+ * kernel's audit multicast group itself (systemd-journald-audit.socket), and
+ * unlike the kernel log (`journalctl -k`, printk) it is not rate-limited.
+ *
+ * journald keeps each record whole but takes its stamp apart (see
+ * process_audit_string in systemd's journald-audit.c):
+ *
+ *   MESSAGE                     "<TYPE NAME> <fields as the kernel wrote them>"
+ *   _AUDIT_TYPE                 the record type number (1300)
+ *   _AUDIT_ID                   the stamp's serial
+ *   _SOURCE_REALTIME_TIMESTAMP  the stamp's seconds and milliseconds, in µs
+ *   _TRANSPORT                  "audit"
+ *
+ * so the record as auditd would have written it is put back together:
+ * `type=SYSCALL msg=audit(1700000000.100:10): arch=…`. Values are strings,
+ * or arrays of bytes where journald holds something not UTF-8.
+ */
+import { recordTypeName } from "../tables/record-types.ts";
+
+export type JournalRecord = { text: string } | { error: string };
+
+/** Is this parsed JSON object a journal entry (any transport)? */
+export function isJournalEntry(value: object): boolean {
+  return "_TRANSPORT" in value || "__CURSOR" in value;
+}
+
+function fieldText(value: unknown): string | null {
+  if (typeof value === "string") return value;
+  if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
+    return new TextDecoder("utf-8").decode(Uint8Array.from(value as number[]));
+  }
+  return null;
+}
+
+const DIGITS = /^\d{1,19}$/;
+
+/**
+ * A journal entry → the audit record text, or an error saying what is
+ * missing; null for an entry of another transport (not an audit record).
+ */
+export function journalAuditRecord(entry: Record<string, unknown>): JournalRecord | null {
+  if (entry._TRANSPORT !== "audit") return null;
+  const message = fieldText(entry.MESSAGE);
+  const type = fieldText(entry._AUDIT_TYPE);
+  const serial = fieldText(entry._AUDIT_ID);
+  const micros = fieldText(entry._SOURCE_REALTIME_TIMESTAMP);
+  if (message === null) return { error: "journal audit entry without a MESSAGE" };
+  if (type === null || !DIGITS.test(type)) return { error: "journal audit entry without a numeric _AUDIT_TYPE" };
+  if (serial === null || !DIGITS.test(serial)) return { error: "journal audit entry without a numeric _AUDIT_ID" };
+  if (micros === null || !DIGITS.test(micros)) return { error: "journal audit entry without _SOURCE_REALTIME_TIMESTAMP (the record's own time)" };
+  const space = message.indexOf(" ");
+  const fields = space < 0 ? "" : message.slice(space + 1);
+  const ms = BigInt(micros) / 1000n;
+  const stamp = `${ms / 1000n}.${String(ms % 1000n).padStart(3, "0")}:${serial}`;
+  return { text: `type=${recordTypeName(Number(type))} msg=audit(${stamp}): ${fields}` };
+}
+
+/** `journalctl` without `-o json`: `Nov 29 11:00:00 host audit[1234]: SYSCALL arch=…` has no stamp to group records by. */
+export const JOURNAL_TEXT = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ audit(\[\d+\])?: [A-Z_]+ /;
+
+export const JOURNAL_TEXT_ERROR =
+  "journalctl's text output: the audit stamp (time and serial) is not in it; read the journal with `journalctl -o json _TRANSPORT=audit`";

@@ -5,7 +5,7 @@
 import { PlainHeader } from "./audit/header-bytes.ts";
 import { isAsciiRange } from "./audit/line-bytes.ts";
 import { parseLine } from "./audit/line.ts";
-import { isJournalEntry, journalAuditRecord, type JournalRecord } from "./audit/journal.ts";
+import { journalRecordOf, type JournalRecord } from "./audit/journal.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
 import { ascii, copyEscaped, jsonBytes, putBytes, writeInt } from "./json-bytes.ts";
 import type { LineWriter } from "./jsonl.ts";
@@ -44,14 +44,11 @@ export function lineToRecord(text: string, source: SourceRef, errors: InputError
 
 /** A `journalctl -o json` line: its audit record, null for another transport, undefined when it is no journal entry. */
 function journalLine(text: string): JournalRecord | null | undefined {
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return journalRecordOf(JSON.parse(text));
   } catch {
-    return undefined;
+    return undefined; // not JSON: parseLine reports it
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value) || !isJournalEntry(value)) return undefined;
-  return journalAuditRecord(value as Record<string, unknown>);
 }
 
 const OPEN = ascii('{"kind":"record","type":"');

@@ -12,7 +12,7 @@ import type { AnyLine, RecordLine, SourceRef } from "./schema.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
 import { closeSource, openSource } from "./sources/file.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
-import { isJournalEntry, journalAuditRecord } from "./audit/journal.ts";
+import { journalRecordOf } from "./audit/journal.ts";
 
 /**
  * Drops raw lines a stage does not need before they become strings (see
@@ -43,15 +43,15 @@ export function classifyLine(text: string, source: SourceRef, errors: InputError
     errors.report(source, `invalid JSON (${(error as Error).message})`, text);
     return null;
   }
-  if (typeof value === "object" && value !== null && !Array.isArray(value) && isJournalEntry(value)) {
-    // `journalctl -o json`: an audit record journald kept, as auditd would have written it.
-    const record = journalAuditRecord(value as Record<string, unknown>);
-    if (record === null) return { form: "raw", text: "", source }; // another transport: counted as structure
-    if ("error" in record) {
-      errors.report(source, record.error, text);
+  // `journalctl -o json`: an audit record journald kept, as auditd would have written it.
+  const journal = journalRecordOf(value);
+  if (journal === null) return { form: "raw", text: "", source }; // another transport: counted as structure
+  if (journal !== undefined) {
+    if ("error" in journal) {
+      errors.report(source, journal.error, text);
       return null;
     }
-    return { form: "raw", text: record.text, source };
+    return { form: "raw", text: journal.text, source };
   }
   if (typeof value !== "object" || value === null || !KINDS.has((value as { kind?: string }).kind ?? "")) {
     errors.report(source, "JSON line without a known \"kind\"", text);

@@ -21,9 +21,15 @@ import { recordTypeName } from "../tables/record-types.ts";
 
 export type JournalRecord = { text: string } | { error: string };
 
-/** Is this parsed JSON object a journal entry (any transport)? */
-export function isJournalEntry(value: object): boolean {
-  return "_TRANSPORT" in value || "__CURSOR" in value;
+/**
+ * A parsed JSON value as a journal entry: its audit record (or the error),
+ * null for an entry of another transport, undefined when it is no journal
+ * entry at all (then it is some other JSON line).
+ */
+export function journalRecordOf(value: unknown): JournalRecord | null | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  if (!("_TRANSPORT" in value || "__CURSOR" in value)) return undefined;
+  return journalAuditRecord(value as Record<string, unknown>);
 }
 
 function fieldText(value: unknown): string | null {

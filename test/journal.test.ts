@@ -39,4 +39,19 @@ describe("journalAuditRecord", () => {
     });
     expect(journalAuditRecord(entry({ MESSAGE: 42 }))).toEqual({ error: "journal audit entry without a MESSAGE" });
   });
+
+  test("journalctl's text output is refused with the command to use; the kernel-log form it prints for -k is read", () => {
+    for (const line of [
+      "Sep 23 12:37:07 web1 audit[4299]: SYSCALL arch=40000003 syscall=37 success=yes exit=0",
+      "Sep  3 02:07:07 web1 audit: OBJ_PID opid=26880 ocomm=\"findpid\"",
+      "2010-09-23T12:37:07+0000 web1 audit[4299]: SYSCALL arch=40000003 syscall=37",
+    ]) {
+      expect(parseLine(line).error).toContain("journalctl -o json _TRANSPORT=audit");
+    }
+    expect(parseLine("Sep 23 12:37:07 web1 kernel: audit: type=1300 audit(1285245427.433:22): arch=40000003 syscall=37")).toMatchObject({
+      kind: "record",
+      type: "SYSCALL",
+      id: "1285245427.433:22",
+    });
+  });
 });

@@ -63,8 +63,11 @@ export function journalAuditRecord(entry: Record<string, unknown>): JournalRecor
   return { text: `type=${recordTypeName(Number(type))} msg=audit(${stamp}): ${fields}` };
 }
 
-/** `journalctl` without `-o json`: `Nov 29 11:00:00 host audit[1234]: SYSCALL arch=…` has no stamp to group records by. */
-export const JOURNAL_TEXT = /^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ audit(\[\d+\])?: [A-Z_]+ /;
+/**
+ * `journalctl` without `-o json` (`Nov 29 11:00:00 host audit[1234]: SYSCALL
+ * arch=…`, or `-o short-iso`): no stamp to group records by.
+ */
+export const JOURNAL_TEXT = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ audit(\[\d+\])?: [A-Z_]+ /;
 
 export const JOURNAL_TEXT_ERROR =
   "journalctl's text output: the audit stamp (time and serial) is not in it; read the journal with `journalctl -o json _TRANSPORT=audit`";

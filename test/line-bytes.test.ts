@@ -5,7 +5,7 @@
  * unescape must agree with JSON.parse or refuse without touching the bytes.
  */
 import { describe, expect, test } from "bun:test";
-import { ascii, decimalIn, hexIn, idKey, indexWithin, rawValueIn } from "../lib/audit/line-bytes.ts";
+import { ascii, decimalIn, hexIn, indexWithin, rawValueIn } from "../lib/audit/line-bytes.ts";
 import { matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../lib/audit/record-line-bytes.ts";
 
 /** Several lines in one buffer, as a reader slot holds them; the ranges of each. */
@@ -102,12 +102,3 @@ describe("unescapeAsciiInPlace", () => {
   });
 });
 
-describe("idKey", () => {
-  test("serial and milliseconds of an event id, as the prefilter keys its stamps", () => {
-    expect(idKey("1285245427.433:22")).toBe(22 * 1000 + 433);
-    expect(idKey("1.000:0")).toBe(0);
-    for (const bad of ["", "1285245427", "1285245427.433", ".433:22", "1.43x:22", "1.433:", "1.433:2 2", "1.:22"]) {
-      expect({ bad, key: idKey(bad) }).toEqual({ bad, key: -1 });
-    }
-  });
-});

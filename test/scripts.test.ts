@@ -246,6 +246,18 @@ describe("attribute", () => {
     expect((await run([script("attribute")], events.stdout)).lines).toEqual(raw);
   });
 
+  test("ancestry is read as of the kill's audit time, whatever order the lines or the events come in", async () => {
+    // web1's pid 400 (sh) starts the killer and execs `later` 0.65 s after the kill; decode emits that
+    // execve before the kill (which waits for its window), and web2 kills at the very same stamp.
+    const file = join(fixturesDir, "multi-node-same-stamp.log");
+    const nightly = (lines: Array<{ killer: { comm: string; ancestry?: Array<{ comm: string }> } }>) =>
+      lines.filter((l) => l.killer.comm === "nightly").map((l) => (l.killer.ancestry ?? []).map((a) => a.comm));
+    const raw = (await run([script("attribute"), "--no-lookup", file])).lines;
+    expect(nightly(raw)).toEqual([["sh"]]);
+    const events = await run([script("decode"), "--no-lookup", file]);
+    expect(nightly((await run([script("attribute")], events.stdout)).lines)).toEqual([["sh"]]);
+  });
+
   test("ancestry from execve events: the same from raw text (prefilter) as from decoded events, argv from EXECVE", async () => {
     const file = join(fixturesDir, "ancestry.log");
     const raw = (await run([script("attribute"), "--no-lookup", file])).lines;

@@ -37,15 +37,18 @@ describe("ByteArena", () => {
 describe("ProcessSightings", () => {
   const entry = (pid: number, comm: string, node: string | null = null) => ({ pid, node, ppid: 1, comm, exe: `/bin/${comm}` });
 
-  test("the newest sighting of a pid, or the one before a given moment", () => {
+  test("the newest sighting of a pid, or the one of a given moment (audit time)", () => {
     const sightings = new ProcessSightings(new ByteArena(1024), 8);
-    sightings.addEntry(entry(300, "first"));
-    const between = sightings.now;
-    sightings.addEntry(entry(300, "second"));
+    sightings.addEntry(entry(300, "first"), 1000);
+    sightings.addEntry(entry(300, "second"), 2000);
     expect(sightings.get(300)?.comm).toBe("second");
-    expect(sightings.get(300, between)?.comm).toBe("first");
-    expect(sightings.get(300, 0)).toBeUndefined();
+    expect(sightings.get(300, 2000)?.comm).toBe("second");
+    expect(sightings.get(300, 1999)?.comm).toBe("first");
+    expect(sightings.get(300, 999)).toBeUndefined();
     expect(sightings.get(301)).toBeUndefined();
+    // No time known: taken as before anything.
+    sightings.addEntry(entry(302, "untimed"));
+    expect(sightings.get(302, 0)?.comm).toBe("untimed");
   });
 
   test("hosts keep apart: the same pid on two nodes, and no node at all", () => {
@@ -70,10 +73,10 @@ describe("ProcessSightings", () => {
     for (let pid = 1000; pid < 1192; pid++) expect([pid, sightings.get(pid)]).toEqual([pid, undefined]);
     for (let pid = 1192; pid < 1200; pid++) expect(sightings.get(pid)?.comm).toBe(`c${pid}`);
     // The same pid over and over: only its last `capacity` sightings remain reachable.
-    for (let i = 0; i < 20; i++) sightings.addEntry(entry(7, `v${i}`));
+    for (let i = 0; i < 20; i++) sightings.addEntry(entry(7, `v${i}`), i * 1000);
     expect(sightings.get(7)?.comm).toBe("v19");
-    expect(sightings.get(7, sightings.now - capacity + 1)?.comm).toBe("v12"); // the oldest still in the ring
-    expect(sightings.get(7, sightings.now - capacity)).toBeUndefined();
+    expect(sightings.get(7, 12_000)?.comm).toBe("v12"); // the oldest still in the ring
+    expect(sightings.get(7, 11_999)).toBeUndefined();
   });
 
   test("a raw sighting whose bytes the arena has overwritten is forgotten, not read as garbage", () => {

@@ -156,29 +156,6 @@ export function stampKeyAt(bytes: Uint8Array, at: number, stop: number, cursor: 
   return scratch.serial * 1000 + scratch.millis;
 }
 
-/** The same key from an event id string ("SEC.MS:SERIAL"), or -1. Digits read in place: once per signal. */
-export function idKey(id: string): number {
-  const dot = id.indexOf(".");
-  const colon = id.indexOf(":", dot + 1);
-  if (dot <= 0 || colon < 0) return -1;
-  const millis = digitsIn(id, dot + 1, colon);
-  const serial = digitsIn(id, colon + 1, id.length);
-  if (millis < 0 || serial < 0) return -1;
-  return serial * 1000 + millis;
-}
-
-/** The unsigned decimal text[start, end) (1–15 digits), or -1. */
-function digitsIn(text: string, start: number, end: number): number {
-  if (end <= start || end - start > 15) return -1;
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const digit = text.charCodeAt(i) - 0x30;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
-}
-
 /** No byte of bytes[start, end) is above 0x7f. */
 export function isAsciiRange(bytes: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;

@@ -4,10 +4,11 @@
  *
  * A large log holds tens of thousands of execve events and only a handful of
  * killers, so sightings are kept as the raw lines' bytes (in a ByteArena) and
- * decoded only when a chain reaches them. Each sighting has a sequence
- * number; a lookup can ask for what was known before a given one, so a kill
- * is explained by the processes as they were then, not by a later exec of a
- * recycled parent PID read further on in the same chunk.
+ * decoded only when a chain reaches them. Each sighting keeps its audit time,
+ * and a lookup asks for the processes as they were at the kill's time: not a
+ * later exec of a recycled parent PID, whether read further on in the same
+ * chunk (the prefilter reads ahead) or emitted first by the event assembler
+ * (a kill without PROCTITLE waits for its window to close).
  *
  * In a log gathered from several hosts (`node=`), each host has its own
  * PIDs: a sighting is keyed by node and pid, and a chain never crosses hosts.
@@ -70,6 +71,8 @@ export class ProcessSightings {
   private seqOf = new Float64Array(0);
   /** The same pid's sighting before this one, or NONE. */
   private previousOf = new Float64Array(0);
+  /** Audit time of each sighting (epoch ms; -Infinity when unknown: taken as before anything). */
+  private timeOf = new Float64Array(0);
   /** Raw lines in the arena: the execve SYSCALL, its EXECVE and its PROCTITLE (NONE when absent). */
   private syscallAt = new Float64Array(0);
   private syscallLength = new Int32Array(0);
@@ -100,6 +103,7 @@ export class ProcessSightings {
     this.keyOf = new Float64Array(capacity);
     this.seqOf = new Float64Array(capacity).fill(NONE);
     this.previousOf = new Float64Array(capacity);
+    this.timeOf = new Float64Array(capacity);
     this.syscallAt = new Float64Array(capacity);
     this.syscallLength = new Int32Array(capacity);
     this.execveAt = new Float64Array(capacity);
@@ -129,20 +133,15 @@ export class ProcessSightings {
     return next;
   }
 
-  /** The sequence number the next sighting gets: "as of now" for `get`. */
-  get now(): number {
-    return this.nextSeq;
-  }
-
   /**
    * An execve SYSCALL line, kept as bytes (`escaped`: JSON-escaped, the raw
    * text of a `record` line). Returns its sequence number, or NONE if it
    * could not be kept.
    */
-  addRaw(bytes: Buffer, start: number, end: number, pid: number, escaped = false, node = 0): number {
+  addRaw(bytes: Buffer, start: number, end: number, pid: number, escaped = false, node = 0, timeMs = Number.NEGATIVE_INFINITY): number {
     const at = this.arena.put(bytes, start, end);
     if (at < 0) return NONE;
-    const seq = this.add(node * NODE_STRIDE + pid);
+    const seq = this.add(node * NODE_STRIDE + pid, timeMs);
     const slot = seq % this.capacity;
     this.syscallAt[slot] = at;
     this.syscallLength[slot] = end - start;
@@ -180,32 +179,33 @@ export class ProcessSightings {
     return { bytes, start: 0, end: bytes.length };
   }
 
-  /** A process already decoded (from an event line). */
-  addEntry(entry: StreamProcess): number {
-    const seq = this.add(this.nodeIndex(entry.node) * NODE_STRIDE + entry.pid);
+  /** A process already decoded (from an event line), seen at `timeMs`. */
+  addEntry(entry: StreamProcess, timeMs = Number.NEGATIVE_INFINITY): number {
+    const seq = this.add(this.nodeIndex(entry.node) * NODE_STRIDE + entry.pid, timeMs);
     this.decoded[seq % this.capacity] = entry;
     return seq;
   }
 
-  /** The newest sighting of `pid` (on `node`) before sequence number `before`. */
-  get(pid: number, before = Number.POSITIVE_INFINITY, node: string | null = null): StreamProcess | undefined {
+  /** The newest sighting of `pid` (on `node`) at or before audit time `atMs`. */
+  get(pid: number, atMs = Number.POSITIVE_INFINITY, node: string | null = null): StreamProcess | undefined {
     const index = this.nodeIndex(node, true);
     if (index < 0) return undefined;
     let seq = this.newest(index * NODE_STRIDE + pid);
     while (seq !== NONE) {
       const slot = seq % this.capacity;
       if (this.seqOf[slot] !== seq) return undefined; // forgotten
-      if (seq < before) return this.entry(slot);
+      if (this.timeOf[slot]! <= atMs) return this.entry(slot);
       seq = this.previousOf[slot]!;
     }
     return undefined;
   }
 
-  private add(key: number): number {
+  private add(key: number, timeMs: number): number {
     if (this.nextSeq === 0) this.allocate();
     const seq = this.nextSeq++;
     const slot = seq % this.capacity;
     this.keyOf[slot] = key;
+    this.timeOf[slot] = timeMs;
     this.seqOf[slot] = seq;
     this.syscallAt[slot] = NONE;
     this.execveAt[slot] = NONE;
@@ -306,23 +306,24 @@ export class StreamAncestry {
     if (!p || p.pid === null || event.type === "SIGNAL_GENERATE") return;
     const execve = event.syscall?.name === "execve" || event.syscall?.name === "execveat";
     const known = this.sightings.get(p.pid, Number.POSITIVE_INFINITY, event.node);
+    const timeMs = event.time === null ? Number.NEGATIVE_INFINITY : Date.parse(event.time);
     const entry: StreamProcess = { pid: p.pid, node: event.node, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
     if (execve && event.syscall?.success !== false) {
       const record = event.records.find((r) => r.type === "EXECVE");
       if (record) entry.execveRaw = detach(record.raw);
       if (event.proctitle) entry.argv = event.proctitle.map((arg) => detach(arg));
     } else if (known?.argv && known.exe === p.exe) entry.argv = known.argv;
-    this.sightings.addEntry(entry);
+    this.sightings.addEntry(entry, Number.isNaN(timeMs) ? Number.NEGATIVE_INFINITY : timeMs);
   }
 
-  /** Parent first, up to `depth` generations, from sightings (on `node`) before sequence number `before`. */
-  ancestry(ppid: number | null, before = Number.POSITIVE_INFINITY, node: string | null = null, depth = 16): AncestorInfo[] {
+  /** Parent first, up to `depth` generations, from sightings (on `node`) at or before audit time `atMs`. */
+  ancestry(ppid: number | null, atMs = Number.POSITIVE_INFINITY, node: string | null = null, depth = 16): AncestorInfo[] {
     const chain: AncestorInfo[] = [];
     const seen = new Set<number>();
     let pid = ppid;
     while (pid !== null && pid > 0 && chain.length < depth && !seen.has(pid)) {
       seen.add(pid);
-      const p = this.sightings.get(pid, before, node);
+      const p = this.sightings.get(pid, atMs, node);
       if (!p) break;
       const ancestor: AncestorInfo = { pid, comm: p.comm, exe: p.exe, from: "stream" };
       if (p.execveRaw !== undefined) {

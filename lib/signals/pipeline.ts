@@ -16,7 +16,6 @@ import { StreamAncestry } from "./ancestry.ts";
 import { eventToSignal } from "./attribute.ts";
 import { compileSignalFilter, parseTimeFlag, type SignalFilterOptions } from "./filter.ts";
 import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
-import { idKey } from "../audit/line-bytes.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
 import { hostname } from "node:os";
 import { log } from "../log.ts";
@@ -138,8 +137,9 @@ export class SignalStage {
       return null;
     }
     if (signal.source === "audit") {
-      // From raw text the prefilter read ahead to the end of the chunk: ask for the processes as they were at the kill.
-      const chain = this.ancestry.ancestry(signal.killer.ppid, this.prefilter.sightingsAt(idKey(event.id)), event.node);
+      // The processes as they were at the kill: the prefilter reads ahead, and the assembler can emit later events first.
+      const atMs = signal.time === null ? Number.POSITIVE_INFINITY : Date.parse(signal.time);
+      const chain = this.ancestry.ancestry(signal.killer.ppid, Number.isNaN(atMs) ? Number.POSITIVE_INFINITY : atMs, event.node);
       if (chain.length > 0) signal.killer.ancestry = chain;
     }
     return signal;

@@ -165,9 +165,9 @@ export class SignalLinePrefilter implements LinePrefilter {
   private readonly shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
   private readonly cursor = { end: 0, ms: 0 };
 
-  /** Stamp keys of kept kill-family SYSCALLs → sightings.now then (two generations). */
-  private wantedNow = new Map<number, number>();
-  private wantedBefore = new Map<number, number>();
+  /** Stamp keys of kept kill-family SYSCALLs, to keep the rest of their events (two generations). */
+  private wantedNow = new Set<number>();
+  private wantedBefore = new Set<number>();
   /** execve sightings waiting for their EXECVE and PROCTITLE: exact stamp (key, ms, node) and sequence number. */
   private readonly pendingKey = new Float64Array(HELD_LIMIT).fill(-1);
   private readonly pendingMs = new Float64Array(HELD_LIMIT);
@@ -221,11 +221,6 @@ export class SignalLinePrefilter implements LinePrefilter {
       this.heldBytes[i] = null;
       this.skipped++;
     }
-  }
-
-  /** sightings.now when the kill-family SYSCALL with this event id's stamp key was read, if it was. */
-  sightingsAt(key: number): number | undefined {
-    return this.wantedNow.get(key) ?? this.wantedBefore.get(key);
   }
 
   private line(bytes: Buffer, start: number, stop: number, take: Take): void {
@@ -388,10 +383,10 @@ export class SignalLinePrefilter implements LinePrefilter {
       }
     }
     // The kill family, or a SYSCALL we cannot judge: decode it.
-    this.wantedNow.set(key, this.sightings.now);
+    this.wantedNow.add(key);
     if (this.wantedNow.size >= WANTED_LIMIT) {
       this.wantedBefore = this.wantedNow;
-      this.wantedNow = new Map();
+      this.wantedNow = new Set();
     }
     const held = this.heldWith(bytes, key);
     if (held >= 0) take(this.claim(held), this.heldLine[held]!);
@@ -423,7 +418,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (pid < 0) return;
     const node = this.lineNode(bytes);
     const ms = this.cursor.ms;
-    const seq = this.sightings.addRaw(bytes, start, stop, pid, this.escaped, node);
+    const seq = this.sightings.addRaw(bytes, start, stop, pid, this.escaped, node, ms);
     if (seq < 0) return;
     const held = this.heldWith(bytes, key);
     if (held >= 0) {

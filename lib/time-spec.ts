@@ -97,7 +97,8 @@ function iso(match: RegExpExecArray): number | null {
 export function parseTimeSpec(value: string, now: Date = new Date()): number | null {
   const text = value.trim();
   let ms: number | null = null;
-  if (EPOCH.test(text)) ms = Number(text) * 1000;
+  // Rounded to the millisecond audit stamps have: 1795933581.06 * 1000 is not exactly 1795933581060 in floating point.
+  if (EPOCH.test(text)) ms = Math.round(Number(text) * 1000);
   else {
     const lower = text.toLowerCase();
     ms = keyword(lower, now);

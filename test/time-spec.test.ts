@@ -15,6 +15,7 @@ describe("parseTimeSpec", () => {
     expect(at("1285245427")).toBe(1285245427000);
     expect(at("1285245427.433")).toBe(1285245427433);
     expect(at(" 0 ")).toBe(0);
+    expect(at("1.005")).toBe(1005); // 1.005 * 1000 is 1004.9999… in floating point
   });
 
   test("ISO 8601 without a zone is local time, the date alone too", () => {

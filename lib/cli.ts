@@ -2,6 +2,7 @@
  * What every script shares: the flags used by more than one verb, and the
  * wrapper that turns a thrown error into an exit code and one line on stderr.
  */
+import { readFileSync } from "node:fs";
 import { renderUsage, runCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
 import { WhokilledError, exitCodeFor, usageError } from "./errors.ts";
 import { log } from "./log.ts";
@@ -140,10 +141,9 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>): Prom
   }
 }
 
-/** `whokilled NAME VERSION`, the version from package.json (read only when asked). */
+/** `whokilled NAME VERSION`, the version from package.json. */
 async function scriptVersion<T extends ArgsDef>(command: CommandDef<T>): Promise<string> {
   const meta = typeof command.meta === "function" ? await command.meta() : await command.meta;
-  const { readFileSync } = await import("node:fs");
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { name?: string; version?: string };
   return `${pkg.name ?? "whokilled"} ${meta?.name ?? "script"} ${pkg.version ?? "unknown"}`;
 }

@@ -24,14 +24,29 @@ export interface SignalFilterOptions {
   node?: string;
 }
 
-/** A --since/--until value (lib/time-spec.ts) → ms; `now` is when the filter is compiled. */
-export function parseTimeFlag(value: string, flag: string, now = new Date()): number {
+/** Only signals at or after `sinceMs` and before `untilMs`, when given: --since/--until read once. */
+export interface SignalTimeWindow {
+  sinceMs?: number;
+  untilMs?: number;
+}
+
+/** A --since/--until value (lib/time-spec.ts) → ms, relative to `now`. */
+function parseTimeFlag(value: string, flag: string, now: Date): number {
   const ms = parseTimeSpec(value, now);
   if (ms === null) throw usageError(`--${flag}: expected ${TIME_FORMS}; got ${JSON.stringify(value)}`);
   return ms;
 }
 
-export function compileSignalFilter(options: SignalFilterOptions, now = new Date()): (signal: SignalLine) => boolean {
+/** The options' --since/--until as times, `now` being the one instant `2h` or `today` are counted from. */
+export function timeWindow(options: Pick<SignalFilterOptions, "since" | "until">, now = new Date()): SignalTimeWindow {
+  return {
+    sinceMs: options.since === undefined ? undefined : parseTimeFlag(options.since, "since", now),
+    untilMs: options.until === undefined ? undefined : parseTimeFlag(options.until, "until", now),
+  };
+}
+
+/** `window`: the options' times, read already (the prefilter uses the same). */
+export function compileSignalFilter(options: SignalFilterOptions, window: SignalTimeWindow = timeWindow(options)): (signal: SignalLine) => boolean {
   const checks: Array<(s: SignalLine) => boolean> = [];
   if (!options.probes) checks.push((s) => s.probe !== true);
   if (options.pid !== undefined) {
@@ -62,13 +77,8 @@ export function compileSignalFilter(options: SignalFilterOptions, now = new Date
     checks.push((s) => s.node === node);
   }
   if (options.failed) checks.push((s) => s.result.success === false);
-  if (options.since !== undefined) {
-    const since = parseTimeFlag(options.since, "since", now);
-    checks.push((s) => s.time !== null && Date.parse(s.time) >= since);
-  }
-  if (options.until !== undefined) {
-    const until = parseTimeFlag(options.until, "until", now);
-    checks.push((s) => s.time !== null && Date.parse(s.time) < until);
-  }
+  const { sinceMs, untilMs } = window;
+  if (sinceMs !== undefined) checks.push((s) => s.time !== null && Date.parse(s.time) >= sinceMs);
+  if (untilMs !== undefined) checks.push((s) => s.time !== null && Date.parse(s.time) < untilMs);
   return (signal) => checks.every((check) => check(signal));
 }

@@ -14,7 +14,7 @@ import { EventStage, type DecodeSettings } from "../pipeline.ts";
 import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
 import { StreamAncestry } from "./ancestry.ts";
 import { eventToSignal } from "./attribute.ts";
-import { compileSignalFilter, parseTimeFlag, type SignalFilterOptions } from "./filter.ts";
+import { compileSignalFilter, timeWindow, type SignalFilterOptions } from "./filter.ts";
 import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
 import { hostname } from "node:os";
@@ -68,13 +68,9 @@ export class SignalStage {
   private readonly ancestry: StreamAncestry;
 
   constructor(options: SignalStageOptions, errors: InputErrors) {
-    // One "now" for the filter and the prefilter, so `--since 2h` means one instant to both.
-    const now = new Date();
-    const { since, until } = options.filter;
-    this.prefilter = new SignalLinePrefilter({
-      sinceMs: since === undefined ? undefined : parseTimeFlag(since, "since", now),
-      untilMs: until === undefined ? undefined : parseTimeFlag(until, "until", now),
-    });
+    // Read once for the filter and the prefilter, so `--since 2h` means one instant to both.
+    const window = timeWindow(options.filter);
+    this.prefilter = new SignalLinePrefilter(window);
     this.ancestry = new StreamAncestry(this.prefilter.sightings);
     this.events = new EventStage(
       {
@@ -85,7 +81,7 @@ export class SignalStage {
       },
       errors,
     );
-    this.accept = compileSignalFilter(options.filter, now);
+    this.accept = compileSignalFilter(options.filter, window);
     this.proc = options.proc ? new ProcReader() : null;
   }
 

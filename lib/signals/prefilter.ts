@@ -31,9 +31,8 @@
  * enough to keep a line, which the decoder then groups exactly, but a line
  * is only tied to a sighting or dropped on the exact stamp (and node).
  */
-import { ascii, decimalAt, decimalIn, hexAt, hexIn, indexWithin, stampKeyAt, startsWithAt } from "../audit/line-bytes.ts";
+import { ascii, decimalAt, decimalIn, hexAt, hexIn, indexWithin, isAsciiRange, stampKeyAt, startsWithAt } from "../audit/line-bytes.ts";
 import { LastText } from "../audit/header-bytes.ts";
-import { isAsciiRange } from "../audit/line-bytes.ts";
 import { isSignalGenerateRecord, matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../audit/record-line-bytes.ts";
 import { ByteArena } from "../byte-arena.ts";
 import type { KeptLine, LinePrefilter } from "../jsonl.ts";
@@ -43,6 +42,7 @@ import { archName } from "../tables/arch.ts";
 import { killFamilyNumbers } from "../tables/kill-family.ts";
 import { syscallNumber } from "../tables/syscalls.ts";
 import { ProcessSightings } from "./ancestry.ts";
+import type { SignalTimeWindow } from "./filter.ts";
 
 type Take = (kept: KeptLine, line: number) => void;
 
@@ -123,15 +123,11 @@ export function signalSyscallNumbers(archHex: string): ReadonlySet<number> | nul
 
 const numbersByArchHex = new Map<string, ReadonlySet<number> | null>();
 
-/** Only signals at or after `sinceMs` and before `untilMs` (attribute's --since/--until), when given. */
-export interface SignalTimeWindow {
-  sinceMs?: number;
-  untilMs?: number;
-}
-
 export class SignalLinePrefilter implements LinePrefilter {
   /** Lines judged irrelevant and not decoded. */
   skipped = 0;
+  /** Lines read only for ancestry (execve SYSCALL, EXECVE and PROCTITLE), not decoded. */
+  sighted = 0;
   /** Kill-family SYSCALLs outside the time window: signals the filter would drop, never decoded. */
   outsideWindow = 0;
 
@@ -145,9 +141,6 @@ export class SignalLinePrefilter implements LinePrefilter {
   private readonly outsideMs = new Float64Array(HELD_LIMIT);
   private readonly outsideNodes = new Int32Array(HELD_LIMIT);
   private outsideNext = 0;
-
-  /** Lines read only for ancestry (execve SYSCALL, EXECVE and PROCTITLE), not decoded. */
-  sighted = 0;
 
   readonly sightings = new ProcessSightings(new ByteArena(ARENA_BYTES));
 
@@ -323,8 +316,6 @@ export class SignalLinePrefilter implements LinePrefilter {
       source: { file, line: source.line },
     };
   }
-
-
 
   /**
    * The stamp key of the record whose `msg=audit(` (or `audit(`) starts at

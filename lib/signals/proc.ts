@@ -20,6 +20,12 @@ export interface ProcSnapshot {
   startMs: number;
 }
 
+/** `vm` of `vm.example.org`; a name without a dot is its own. */
+function firstLabel(name: string): string {
+  const dot = name.indexOf(".");
+  return dot < 0 ? name : name.slice(0, dot);
+}
+
 export class ProcReader {
   private bootMs: number | null = null;
   private readonly ticksPerSecond: number;
@@ -46,10 +52,6 @@ export class ProcReader {
     if (node === null) return true;
     const name = node.toLowerCase();
     if (name === this.host) return true;
-    const firstLabel = (text: string) => {
-      const dot = text.indexOf(".");
-      return dot < 0 ? text : text.slice(0, dot);
-    };
     if (!name.includes(".")) return name === firstLabel(this.host);
     return !this.host.includes(".") && firstLabel(name) === this.host;
   }

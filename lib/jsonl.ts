@@ -10,7 +10,6 @@ import { writeSync } from "node:fs";
 import { WhokilledError } from "./errors.ts";
 import type { AnyLine, RecordLine, SourceRef } from "./schema.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
-import { closeSource, openSource } from "./sources/file.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 import { journalRecordOf } from "./audit/journal.ts";
 
@@ -156,33 +155,27 @@ export async function* readInputs(
   errors: InputErrors,
   options: { signal?: AbortSignal; prefilter?: LinePrefilter } = {},
 ): AsyncGenerator<InputItem[]> {
-  // One reader for all inputs: lines a prefilter holds stay valid across them (it hears of every reuse).
-  const reader = new SlotReader();
-  let chunks = 0;
-  for (const path of paths) {
-    const source = openSource(path);
-    try {
-      let items: InputItem[] = [];
-      const take = (kept: KeptLine, line: number) => {
-        if (typeof kept !== "string") {
-          items.push({ form: "json", value: kept, source: { file: path, line } });
-          return;
-        }
-        const item = classifyLine(kept, { file: path, line }, errors);
-        if (item) items.push(item);
-      };
-      const sink: SlotLineSink = options.prefilter
-        ? options.prefilter.sink(take)
-        : { line: (bytes, start, end, line) => take(bytes.toString("utf8", start, end), line), reuse: () => {} };
-      for await (const _ of reader.batches(source, sink, options.signal)) {
-        if (items.length > 0) {
-          yield items;
-          items = [];
-        }
-        if (++chunks % GC_EVERY_CHUNKS === 0) Bun.gc(false);
+  let items: InputItem[] = [];
+  const sinkFor = (path: string): SlotLineSink => {
+    const take = (kept: KeptLine, line: number) => {
+      if (typeof kept !== "string") {
+        items.push({ form: "json", value: kept, source: { file: path, line } });
+        return;
       }
-    } finally {
-      closeSource(source);
+      const item = classifyLine(kept, { file: path, line }, errors);
+      if (item) items.push(item);
+    };
+    return options.prefilter
+      ? options.prefilter.sink(take)
+      : { line: (bytes, start, end, line) => take(bytes.toString("utf8", start, end), line), reuse: () => {} };
+  };
+  let chunks = 0;
+  // One reader for all inputs: lines a prefilter holds stay valid across them (it hears of every reuse).
+  for await (const _ of new SlotReader().batchesOfPaths(paths, sinkFor, options.signal)) {
+    if (items.length > 0) {
+      yield items;
+      items = [];
     }
+    if (++chunks % GC_EVERY_CHUNKS === 0) Bun.gc(false);
   }
 }

@@ -12,7 +12,6 @@ import { interpretEvent, type InterpretOptions } from "./audit/interpret.ts";
 import { classifyLine, type InputItem, type LineWriter } from "./jsonl.ts";
 import type { ByteRecord } from "./audit/byte-record.ts";
 import { isAsciiRange } from "./audit/line-bytes.ts";
-import { closeSource, openSource } from "./sources/file.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 import type { AnyLine } from "./schema.ts";
 
@@ -139,15 +138,8 @@ export class EventStage {
  * count. End with stage.flush().
  */
 export async function pushFiles(stage: EventStage, paths: readonly string[], onBatch: (lines: number) => void, reader = new SlotReader()): Promise<void> {
-  for (const path of paths) {
-    const source = openSource(path);
-    try {
-      for await (const lines of reader.batches(source, stage.bytesSink(path))) {
-        stage.settle();
-        onBatch(lines);
-      }
-    } finally {
-      closeSource(source);
-    }
+  for await (const lines of reader.batchesOfPaths(paths, (path) => stage.bytesSink(path))) {
+    stage.settle();
+    onBatch(lines);
   }
 }

@@ -14,7 +14,7 @@
  * buffer of its own and handed over as not held by any slot.
  */
 import { isAscii } from "node:buffer";
-import { rawChunks, type OpenSource } from "./file.ts";
+import { closeSource, openSource, rawChunks, type OpenSource } from "./file.ts";
 
 export interface SlotLineSink {
   /**
@@ -64,6 +64,22 @@ export class SlotReader {
     // Regular files and pipes are read straight into the slots (readArea).
     const supplied: { target: Buffer | null } = { target: null };
     yield* this.batchesOf(rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.readArea())), sink, supplied);
+  }
+
+  /**
+   * `batches` over several inputs (`-` is stdin), one after another, each
+   * opened here and closed after, its lines to the sink made for it. One
+   * reader for all: lines a sink holds stay valid across inputs.
+   */
+  async *batchesOfPaths(paths: readonly string[], sinkFor: (path: string) => SlotLineSink, signal?: AbortSignal): AsyncGenerator<number> {
+    for (const path of paths) {
+      const source = openSource(path);
+      try {
+        yield* this.batches(source, sinkFor(path), signal);
+      } finally {
+        closeSource(source);
+      }
+    }
   }
 
   /**

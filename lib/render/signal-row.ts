@@ -32,7 +32,7 @@ export function formatSignalRow(signal: SignalLine, options: SignalRowOptions = 
     if (argv !== escapeOr(k.comm)) killerParts.push(paint(`"${argv}"`, "dim"));
   }
   // Who started the killer (names only here; report gives the parent's command line).
-  if (k.ancestry && k.ancestry.length > 0) killerParts.push(paint(`← ${escapeControl(describeAncestry(k.ancestry, { max: 3, argv: false }))}`, "dim"));
+  if (k.ancestry && k.ancestry.length > 0) killerParts.push(paint(`← ${escapeControl(describeAncestry(k.ancestry, { argv: false }))}`, "dim"));
 
   const t = signal.target;
   let target: string;

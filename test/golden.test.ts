@@ -45,3 +45,22 @@ test("a field named __proto__ is kept as data, not as a prototype", async () => 
   expect(Object.getPrototypeOf(parsed.fields)).toBe(Object.prototype);
   expect(JSON.parse(JSON.stringify(parsed.fields))).toEqual({ ["__proto__"]: "evil", toString: "x", uid: "1", "uid#2": "2" });
 });
+
+test("repeated names are numbered in order, past names that already look numbered", async () => {
+  const { parseFields } = await import("../lib/audit/fields.ts");
+  const parsed = parseFields("a=1 a#2=x a=2 a=3 a#4=y a=4");
+  expect(Object.entries(parsed.fields)).toEqual([
+    ["a", "1"],
+    ["a#2", "x"],
+    ["a#3", "2"],
+    ["a#4", "3"],
+    ["a#4#2", "y"],
+    ["a#5", "4"],
+  ]);
+  // Thousands of repeats (a crafted user-space record) keep every value, numbered in turn.
+  const many = parseFields(Array.from({ length: 5000 }, (_, i) => `x=${i}`).join(" "));
+  const keys = Object.keys(many.fields);
+  expect(keys.length).toBe(5000);
+  expect(keys[4999]).toBe("x#5000");
+  expect(many.fields["x#5000"]).toBe("4999");
+});

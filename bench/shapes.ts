@@ -15,7 +15,7 @@
  * Exit code 1 when a shape looks superlinear (ratio over 8), so CI or a
  * reviewer can run it as a gate; the figures go to stdout.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -164,19 +164,28 @@ const SHAPES: Shape[] = [
 
 interface Timing {
   seconds: number;
+  /** Peak resident set, MB. */
+  rssMb: number;
   exitCode: number;
   stderrTail: string;
 }
 
+/** GNU time reports each run's own peak RSS (a spawn's resourceUsage is the maximum over all children so far). */
+const GNU_TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
+
 function run(tool: Tool, file: string): Timing {
   const args = [process.execPath, join(ROOT, "scripts", `${tool}.ts`), "--no-lookup"];
+  if (GNU_TIME) args.unshift(GNU_TIME, "-f", "wk-peak-kb %M");
   if (tool !== "decode") args.push("--probes");
   args.push(file);
   const started = performance.now();
   const child = Bun.spawnSync(args, { stdout: "ignore", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" }, timeout: RUN_LIMIT_SECONDS * 1000 });
   const seconds = (performance.now() - started) / 1000;
-  if (child.exitCode === null) return { seconds, exitCode: -1, stderrTail: `stopped after ${RUN_LIMIT_SECONDS} s` };
-  return { seconds, exitCode: child.exitCode, stderrTail: child.stderr.toString().slice(-300) };
+  const stderr = child.stderr.toString();
+  const peak = /wk-peak-kb (\d+)\s*$/.exec(stderr);
+  const rssMb = peak ? Number(peak[1]) / 1000 : Number.NaN;
+  if (child.exitCode === null) return { seconds, rssMb, exitCode: -1, stderrTail: `stopped after ${RUN_LIMIT_SECONDS} s` };
+  return { seconds, rssMb, exitCode: child.exitCode, stderrTail: stderr.replace(/wk-peak-kb \d+\s*$/, "").slice(-300) };
 }
 
 /** The lower of two runs: the machine's noise only ever adds. */
@@ -197,12 +206,13 @@ function main(): void {
   const shapes = values.only ? SHAPES.filter((s) => s.name === values.only) : SHAPES;
   if (shapes.length === 0) throw new Error(`no shape named ${values.only}`);
   const dir = values.keep ?? mkdtempSync(join(tmpdir(), "wk-shapes-"));
+  mkdirSync(dir, { recursive: true });
   const empty = join(dir, "empty.log");
   writeFileSync(empty, "");
   const startup = new Map<Tool, number>();
   for (const tool of ALL) startup.set(tool, best(tool, empty).seconds);
 
-  const header = `${"shape".padEnd(20)}  ${"tool".padEnd(9)}  ${"n".padStart(7)}  ${"work s (n)".padStart(10)}  ${`work s (${GROWTH}n)`.padStart(10)}  ${"ratio".padStart(6)}  verdict`;
+  const header = `${"shape".padEnd(20)}  ${"tool".padEnd(9)}  ${"n".padStart(7)}  ${"work s (n)".padStart(10)}  ${`work s (${GROWTH}n)`.padStart(10)}  ${"ratio".padStart(6)}  ${"MB (n)".padStart(6)}  ${`MB (${GROWTH}n)`.padStart(7)}  verdict`;
   process.stdout.write(`start-up taken off: ${ALL.map((t) => `${t} ${startup.get(t)!.toFixed(2)} s`).join(", ")}\n`);
   process.stdout.write(`a linear path gives a ratio near ${GROWTH}, a quadratic one near ${GROWTH * GROWTH}\n\n${header}\n${"-".repeat(header.length)}\n`);
   let superlinear = 0;
@@ -228,7 +238,7 @@ function main(): void {
         else verdict = ratio > SUPERLINEAR ? "SUPERLINEAR" : "linear";
         if (failed || verdict.startsWith("SUPERLINEAR")) superlinear++;
         process.stdout.write(
-          `${shape.name.padEnd(20)}  ${tool.padEnd(9)}  ${String(shape.n).padStart(7)}  ${workA.toFixed(3).padStart(10)}  ${workB.toFixed(3).padStart(10)}  ${(Number.isFinite(ratio) ? ratio.toFixed(1) : "-").padStart(6)}  ${verdict}\n`,
+          `${shape.name.padEnd(20)}  ${tool.padEnd(9)}  ${String(shape.n).padStart(7)}  ${workA.toFixed(3).padStart(10)}  ${workB.toFixed(3).padStart(10)}  ${(Number.isFinite(ratio) ? ratio.toFixed(1) : "-").padStart(6)}  ${a.rssMb.toFixed(0).padStart(6)}  ${b.rssMb.toFixed(0).padStart(7)}  ${verdict}\n`,
         );
       }
     }

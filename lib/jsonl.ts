@@ -135,16 +135,6 @@ export class LineWriter {
 }
 
 /**
- * Every few chunks read, a hint to the collector (Bun.gc(false): a young
- * generation pass, not a full one). By then a chunk's line strings and what
- * was made of them are dead, and JSC would otherwise let the heap grow well
- * past that before collecting: attribute on the bench log peaked at 108 MB
- * without it, 75 MB with it, the 200,000-kill storm at 183 and 160 MB, at
- * the same speed (interleaved runs). Every chunk or two cost time.
- */
-const GC_EVERY_CHUNKS = 4;
-
-/**
  * Every input (`-` = stdin; `.gz` gunzipped) as batches of classified items,
  * one batch per chunk read, files one after another in the order given.
  * Lines are split on their bytes by a SlotReader; each becomes a string of
@@ -169,13 +159,11 @@ export async function* readInputs(
       ? options.prefilter.sink(take)
       : { line: (bytes, start, end, line) => take(bytes.toString("utf8", start, end), line), reuse: () => {} };
   };
-  let chunks = 0;
   // One reader for all inputs: lines a prefilter holds stay valid across them (it hears of every reuse).
   for await (const _ of new SlotReader().batchesOfPaths(paths, sinkFor, options.signal)) {
     if (items.length > 0) {
       yield items;
       items = [];
     }
-    if (++chunks % GC_EVERY_CHUNKS === 0) Bun.gc(false);
   }
 }

@@ -28,6 +28,16 @@ export interface SlotLineSink {
 }
 
 const SLOT_COUNT = 4;
+/**
+ * Every few chunks read, a hint to the collector (Bun.gc(false): a young
+ * generation pass, not a full one). By then what the consumer made of a
+ * chunk's lines is mostly dead, and JSC would otherwise let the heap grow
+ * well past that before collecting. attribute on the bench log peaked at 108
+ * MB without it and 75 MB with it; decode at 107–123 and 102 MB, and at
+ * 149–155 and 135 MB on a log of the corpus's records; all at the same speed
+ * in interleaved runs. A hint every chunk or two cost time.
+ */
+const GC_EVERY_CHUNKS = 4;
 const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
 const CARRY_BYTES = 64 * 1024;
 /** The least room worth reading into: what a pipe holds. */
@@ -72,10 +82,14 @@ export class SlotReader {
    * reader for all: lines a sink holds stay valid across inputs.
    */
   async *batchesOfPaths(paths: readonly string[], sinkFor: (path: string) => SlotLineSink, signal?: AbortSignal): AsyncGenerator<number> {
+    let chunks = 0;
     for (const path of paths) {
       const source = openSource(path);
       try {
-        yield* this.batches(source, sinkFor(path), signal);
+        for await (const lines of this.batches(source, sinkFor(path), signal)) {
+          yield lines;
+          if (++chunks % GC_EVERY_CHUNKS === 0) Bun.gc(false);
+        }
       } finally {
         closeSource(source);
       }

@@ -7,6 +7,7 @@
  * pids kept per key has a fixed cap.
  */
 import type { AncestorInfo, SignalLine } from "../schema.ts";
+import { PidSet, rankedRecord, Tally } from "./tally.ts";
 import { blamedKiller, isoTime, killerKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
 
 export type BucketUnit = "minute" | "hour";
@@ -134,18 +135,19 @@ interface KillerAcc {
   exe: string | null;
   uid: number | null;
   user: string | null;
-  pids: Set<number>;
+  /** Sender pids seen (at most MAX_KILLER_PIDS). */
+  pids: number[];
   argv: string[];
   ancestry: AncestorInfo[];
   total: number;
   success: number;
   failure: number;
   unknown: number;
-  signals: Map<string, number>;
-  errnos: Map<string, number>;
+  signals: Tally;
+  errnos: Tally;
   first: number | null;
   last: number | null;
-  targetPids: Set<number>;
+  targetPids: PidSet;
   targetPidsTruncated: boolean;
   sources: { audit: number; tracefs: number };
   examples: string[];
@@ -159,8 +161,8 @@ interface VictimAcc {
   uid: number | null;
   user: string | null;
   total: number;
-  signals: Map<string, number>;
-  killers: Map<string, number>;
+  signals: Tally;
+  killers: Tally;
   otherKillers: number;
   first: number | null;
   last: number | null;
@@ -174,13 +176,6 @@ interface BucketAcc {
 
 function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
-}
-
-/** Map → plain object, most frequent first, ties by name, so output is stable. */
-export function rankedRecord(map: Map<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of [...map].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) out[k] = v;
-  return out;
 }
 
 function minTime(a: number | null, b: number | null): number | null {
@@ -253,18 +248,18 @@ export class SummaryBuilder {
         exe: who.exe,
         uid: who.uid,
         user: who.user,
-        pids: new Set(),
+        pids: [],
         argv: [],
         ancestry: [],
         total: 0,
         success: 0,
         failure: 0,
         unknown: 0,
-        signals: new Map(),
-        errnos: new Map(),
+        signals: new Tally(),
+        errnos: new Tally(),
         first: null,
         last: null,
-        targetPids: new Set(),
+        targetPids: new PidSet(),
         targetPidsTruncated: false,
         sources: { audit: 0, tracefs: 0 },
         examples: [],
@@ -275,12 +270,12 @@ export class SummaryBuilder {
     if (ok === true) killer.success++;
     else if (ok === false) killer.failure++;
     else killer.unknown++;
-    bump(killer.signals, name);
-    if (errno) bump(killer.errnos, errno);
+    killer.signals.bump(name);
+    if (errno) killer.errnos.bump(errno);
     if (signal.source === "tracefs") killer.sources.tracefs++;
     else killer.sources.audit++;
     killer.user ??= who.user;
-    if (who.pid !== null && killer.pids.size < MAX_KILLER_PIDS) killer.pids.add(who.pid);
+    if (who.pid !== null && killer.pids.length < MAX_KILLER_PIDS && !killer.pids.includes(who.pid)) killer.pids.push(who.pid);
     if (killer.argv.length === 0 && who.argv.length > 0) killer.argv = who.argv.slice(0, 64);
     if (killer.ancestry.length === 0 && who.ancestry && who.ancestry.length > 0) killer.ancestry = who.ancestry.slice(0, MAX_ANCESTORS);
     killer.first = minTime(killer.first, ms);
@@ -304,8 +299,8 @@ export class SummaryBuilder {
           uid: v.uid,
           user: v.user,
           total: 0,
-          signals: new Map(),
-          killers: new Map(),
+          signals: new Tally(),
+          killers: new Tally(),
           otherKillers: 0,
           first: null,
           last: null,
@@ -315,8 +310,8 @@ export class SummaryBuilder {
       }
       victim.total++;
       victim.user ??= v.user;
-      bump(victim.signals, name);
-      if (victim.killers.has(kKey) || victim.killers.size < MAX_VICTIM_KILLERS) bump(victim.killers, kKey);
+      victim.signals.bump(name);
+      if (victim.killers.has(kKey) || victim.killers.size < MAX_VICTIM_KILLERS) victim.killers.bump(kKey);
       else victim.otherKillers++;
       victim.first = minTime(victim.first, ms);
       victim.last = maxTime(victim.last, ms);
@@ -369,13 +364,13 @@ export class SummaryBuilder {
         success: k.success,
         failure: k.failure,
         unknown: k.unknown,
-        signals: rankedRecord(k.signals),
-        errnos: rankedRecord(k.errnos),
+        signals: k.signals.ranked(),
+        errnos: k.errnos.ranked(),
         first: isoTime(k.first),
         last: isoTime(k.last),
         targetPidCount: k.targetPids.size,
         targetPidsTruncated: k.targetPidsTruncated,
-        targetPids: [...k.targetPids].sort((a, b) => a - b).slice(0, MAX_SHOWN_TARGET_PIDS),
+        targetPids: k.targetPids.sorted().slice(0, MAX_SHOWN_TARGET_PIDS),
         sources: { ...k.sources },
         examples: [...k.examples],
       }));
@@ -390,8 +385,9 @@ export class SummaryBuilder {
         uid: v.uid,
         user: v.user,
         total: v.total,
-        signals: rankedRecord(v.signals),
-        killers: [...v.killers]
+        signals: v.signals.ranked(),
+        killers: v.killers
+          .entries()
           .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
           .map(([key, count]) => {
             const k = this.killers.get(key);

@@ -5,6 +5,7 @@
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
 import { blamedKiller, isoTime, signalName } from "../keys.ts";
+import { PidSet, Tally } from "../tally.ts";
 import { defineDetector, type Finding, type FindingProcess, type ResolvedFindingOptions } from "./types.ts";
 
 const TITLE = "Signal storm from one sender";
@@ -21,8 +22,8 @@ interface StormAcc {
   peakEnd: number;
   peakIds: string[];
   recent: string[];
-  signals: Map<string, number>;
-  targets: Set<number>;
+  signals: Tally;
+  targets: PidSet;
   targetsTruncated: boolean;
 }
 
@@ -67,15 +68,15 @@ export const signalStorm = defineDetector<StormState>({
         peakEnd: 0,
         peakIds: [],
         recent: [],
-        signals: new Map(),
-        targets: new Set(),
+        signals: new Tally(),
+        targets: new PidSet(),
         targetsTruncated: false,
       };
       state.killers.set(key, acc);
     }
     acc.total++;
     const name = signalName(signal.signal);
-    acc.signals.set(name, (acc.signals.get(name) ?? 0) + 1);
+    acc.signals.bump(name);
     const pid = who.pid;
     if (pid !== null && !acc.killer.pids.includes(pid) && acc.killer.pids.length < MAX_PIDS) acc.killer.pids.push(pid);
     const target = signal.target.pid;
@@ -120,9 +121,7 @@ export const signalStorm = defineDetector<StormState>({
       const start = acc.peakStart * 1000;
       const end = acc.peakEnd * 1000 + 999;
       const rate = acc.peak / state.windowSec;
-      const signals = [...acc.signals].sort((a, b) => b[1] - a[1]);
-      const counts: Record<string, number> = { peak: acc.peak, windowSeconds: state.windowSec, total: acc.total };
-      for (const [name, n] of signals) counts[name] = n;
+      const counts: Record<string, number> = { peak: acc.peak, windowSeconds: state.windowSec, total: acc.total, ...acc.signals.ranked() };
       findings.push({
         id: "signal-storm",
         title: TITLE,
@@ -139,7 +138,7 @@ export const signalStorm = defineDetector<StormState>({
           "If it hits the same PID again and again, see the stale-pid and recycled-pid findings. " +
           `Adjust the limit with --storm-threshold (now ${options.stormThreshold}) and --storm-window (now ${state.windowSec} s) if this rate is expected.`,
         killer: { ...acc.killer, pids: [...acc.killer.pids].sort((a, b) => a - b) },
-        target: acc.targets.size === 1 ? { pid: [...acc.targets][0]! } : null,
+        target: acc.targets.size === 1 ? { pid: acc.targets.sorted()[0]! } : null,
         evidence: {
           count: acc.peak,
           first: isoTime(start),

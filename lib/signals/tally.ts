@@ -1,0 +1,83 @@
+/**
+ * Small counters for report's per-killer and per-victim state. A report
+ * keeps one of each for every distinct killer and victim in the log, and
+ * most hold one or two entries: a JS Map or Set allocates a hash table even
+ * then (about 300 bytes here), which made report hold ~2 KB per distinct
+ * killer and victim before any finding. These keep a few entries in one
+ * array and grow into a Set only when there are many.
+ */
+
+/** Names with counts (a Map<string, number>), for a handful of distinct names: signal names, errnos, a victim's killers. */
+export class Tally {
+  /** name, count, name, count… */
+  private readonly pairs: Array<string | number> = [];
+
+  get size(): number {
+    return this.pairs.length / 2;
+  }
+
+  has(name: string): boolean {
+    return this.pairs.indexOf(name) >= 0;
+  }
+
+  bump(name: string, by = 1): void {
+    const pairs = this.pairs;
+    // Names sit at even places and counts (numbers) at odd ones, so a match is always a name.
+    const at = pairs.indexOf(name);
+    if (at >= 0) pairs[at + 1] = (pairs[at + 1] as number) + by;
+    else pairs.push(name, by);
+  }
+
+  entries(): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (let i = 0; i < this.pairs.length; i += 2) out.push([this.pairs[i] as string, this.pairs[i + 1] as number]);
+    return out;
+  }
+
+  ranked(): Record<string, number> {
+    return rankedRecord(this.entries());
+  }
+}
+
+/** Names with counts → a plain object, most frequent first, ties by name, so output is stable. */
+export function rankedRecord(entries: Iterable<[string, number]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, count] of [...entries].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) out[name] = count;
+  return out;
+}
+
+/** Past this many, a PidSet moves its pids into a Set (linear search stops paying). */
+const FEW = 16;
+
+/** Distinct pids (a Set<number>), most often one or two. */
+export class PidSet {
+  private few: number[] = [];
+  private many: Set<number> | null = null;
+
+  get size(): number {
+    return this.many ? this.many.size : this.few.length;
+  }
+
+  has(pid: number): boolean {
+    return this.many ? this.many.has(pid) : this.few.includes(pid);
+  }
+
+  add(pid: number): void {
+    if (this.many) {
+      this.many.add(pid);
+      return;
+    }
+    if (this.few.includes(pid)) return;
+    if (this.few.length < FEW) this.few.push(pid);
+    else {
+      this.many = new Set(this.few);
+      this.many.add(pid);
+      this.few = [];
+    }
+  }
+
+  /** The pids, ascending. */
+  sorted(): number[] {
+    return [...(this.many ?? this.few)].sort((a, b) => a - b);
+  }
+}

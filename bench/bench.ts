@@ -30,7 +30,7 @@
  *   everything, the opposite end from the main log.
  */
 import { cpus, loadavg, release, totalmem, availableParallelism } from "node:os";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -45,6 +45,7 @@ import {
   type GenStats,
 } from "./gen-log.ts";
 import { DEFAULT_KILLS, ensureStorm, type StormStats } from "./gen-storm.ts";
+import { ensureCorpusLog, type CorpusStats } from "./gen-corpus.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const STARTUP = "attribute start-up, no input";
@@ -54,6 +55,10 @@ const FLOOR_STRINGS = "bun floor: line strings";
 const STORM_AUSEARCH = "ausearch -sc kill -i, kill storm";
 const STORM_ATTRIBUTE = "attribute, kill storm";
 const STORM_WINDOW = "attribute --since, storm 1/10";
+const CORPUS_AUSEARCH_I = "ausearch -i, real records";
+const CORPUS_DECODE = "decode, real records";
+const CORPUS_AUSEARCH_KILL = "ausearch -sc kill -i, real records";
+const CORPUS_ATTRIBUTE = "attribute, real records";
 const BUN = process.execPath;
 const GNU_TIME = "/usr/bin/time";
 const AUSEARCH_ENV = { ...process.env, TZ: "UTC", LC_ALL: "C" };
@@ -69,6 +74,8 @@ interface Options {
   skipFamily: boolean;
   /** Skip the extra `ausearch -i` run with this machine's own passwd (slow: failing lookups). */
   skipHostPasswd: boolean;
+  /** Skip the log of the corpus's real records. */
+  skipCorpus: boolean;
   /** Kills in the storm log; 0 skips it. */
   stormKills: number;
   file: string | null;
@@ -88,6 +95,7 @@ function parseOptions(argv: string[]): Options {
       "skip-host-passwd": { type: "boolean" },
       "storm-kills": { type: "string" },
       "skip-storm": { type: "boolean" },
+      "skip-corpus": { type: "boolean" },
       file: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -107,6 +115,7 @@ function parseOptions(argv: string[]): Options {
         "  --skip-host-passwd  skip `ausearch -i` with this machine's own passwd (slow)",
         `  --storm-kills N  kills in the kill-storm log (default ${DEFAULT_KILLS})`,
         "  --skip-storm     skip the kill-storm log",
+        "  --skip-corpus    skip the log of real records (../shared/corpus, repeated to --lines)",
         "  --file LOG       benchmark an existing log instead (sanity counts need its .stamp.json)",
         "  --json OUT       also write all figures as JSON to OUT",
         "",
@@ -131,6 +140,7 @@ function parseOptions(argv: string[]): Options {
     skipFamily: values["skip-family"] === true,
     skipHostPasswd: values["skip-host-passwd"] === true,
     stormKills: values["skip-storm"] === true ? 0 : int(values["storm-kills"], "storm-kills", DEFAULT_KILLS),
+    skipCorpus: values["skip-corpus"] === true,
     file: values.file ?? null,
     json: values.json ?? null,
   };
@@ -374,10 +384,43 @@ function commandOutput(argv: string[]): string | null {
 }
 
 /**
- * A passwd/group pair: this machine's, plus the log's users that are missing,
- * so `ausearch -i` finds every id (as it would on the machine that wrote the log).
+ * The uids and gids a log names, from the fields auparse reads as user or
+ * group ids (uid, auid, ouid, inode_uid, old-auid, id… and their gid
+ * kin): read from the log itself, so a log given with --file is covered as
+ * well as the generated one. 4294967295 (unset) is left out.
  */
-function writeNsFiles(dir: string): { passwd: string; group: string } {
+function logIds(path: string): { uids: Set<number>; gids: Set<number> } {
+  const uids = new Set<number>();
+  const gids = new Set<number>();
+  const field = /(?:^|[ '])([a-z_-]*(uid|gid)|id)=(\d{1,10})(?= |'|\x1d|$)/gm;
+  const fd = openSync(path, "r");
+  const chunk = Buffer.allocUnsafe(4 << 20);
+  let carry = "";
+  try {
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      const text = carry + chunk.toString("latin1", 0, Math.max(0, n));
+      const cut = n > 0 ? text.lastIndexOf("\n") + 1 : text.length;
+      for (const m of text.slice(0, cut).matchAll(field)) {
+        const id = Number(m[3]);
+        if (id >= 4294967295) continue;
+        (m[2] === "gid" ? gids : uids).add(id);
+      }
+      carry = text.slice(cut);
+      if (n <= 0) break;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { uids, gids };
+}
+
+/**
+ * A passwd/group pair: this machine's, plus every id the log names that is
+ * missing, so `ausearch -i` finds every id (as it would on the machine that
+ * wrote the log). The generator's names where it has them, else `wk-uN`.
+ */
+function writeNsFiles(dir: string, logPaths: readonly string[]): { passwd: string; group: string; added: number } {
   const passwdText = readFileSync("/etc/passwd", "utf8");
   const groupText = readFileSync("/etc/group", "utf8");
   const ids = (text: string) => new Set(text.split("\n").filter(Boolean).map((l) => Number(l.split(":")[2])));
@@ -386,21 +429,37 @@ function writeNsFiles(dir: string): { passwd: string; group: string } {
   const haveUser = names(passwdText);
   const haveGid = ids(groupText);
   const haveGroup = names(groupText);
+  const named = (id: number, known: Record<number, string>, have: Set<string | undefined>, prefix: string) => {
+    const name = known[id] ?? `${prefix}${id}`;
+    return have.has(name) ? `wk-${name}` : name;
+  };
+  const uids = new Set<number>();
+  const gids = new Set<number>();
+  for (const path of logPaths) {
+    const named = logIds(path);
+    for (const uid of named.uids) uids.add(uid);
+    for (const gid of named.gids) gids.add(gid);
+  }
+  for (const uid of Object.keys(USERS)) uids.add(Number(uid));
+  for (const gid of Object.keys(GROUPS)) gids.add(Number(gid));
+  let added = 0;
   let passwd = passwdText.endsWith("\n") ? passwdText : passwdText + "\n";
-  for (const [uid, name] of Object.entries(USERS)) {
-    if (haveUid.has(Number(uid))) continue;
-    passwd += `${haveUser.has(name) ? `wk-${name}` : name}:x:${uid}:${uid}::/nonexistent:/usr/sbin/nologin\n`;
+  for (const uid of [...uids].sort((a, b) => a - b)) {
+    if (haveUid.has(uid)) continue;
+    passwd += `${named(uid, USERS, haveUser, "wk-u")}:x:${uid}:${uid}::/nonexistent:/usr/sbin/nologin\n`;
+    added++;
   }
   let group = groupText.endsWith("\n") ? groupText : groupText + "\n";
-  for (const [gid, name] of Object.entries(GROUPS)) {
-    if (haveGid.has(Number(gid))) continue;
-    group += `${haveGroup.has(name) ? `wk-${name}` : name}:x:${gid}:\n`;
+  for (const gid of [...gids].sort((a, b) => a - b)) {
+    if (haveGid.has(gid)) continue;
+    group += `${named(gid, GROUPS, haveGroup, "wk-g")}:x:${gid}:\n`;
+    added++;
   }
   const p = `${dir}/passwd`;
   const g = `${dir}/group`;
   writeFileSync(p, passwd);
   writeFileSync(g, group);
-  return { passwd: p, group: g };
+  return { passwd: p, group: g, added };
 }
 
 /** argv prefix that runs a command with those files bind-mounted, or null if not possible here. */
@@ -510,9 +569,19 @@ async function main(): Promise<void> {
   const runAusearch = !opts.skipAusearch && ausearchPath !== null;
   const notes: string[] = [...decode.notes, ...attribute.notes];
   if (!opts.skipAusearch && ausearchPath === null) notes.push("ausearch not installed: ausearch rows skipped (apt-get install auditd)");
+  // Real records, as a second input: made before the namespace, whose passwd must cover its ids too.
+  const corpusPath = resolve(ROOT, `bench/.data/corpus-${opts.lines}.log`);
+  let corpus: CorpusStats | null = null;
+  if (!opts.skipCorpus && decode.present && attribute.present) {
+    const made = ensureCorpusLog(corpusPath, opts.lines);
+    if (made) {
+      corpus = made.stats;
+      process.stderr.write(`bench: real records ${corpusPath} ${made.reused ? "reused" : "written"}\n`);
+    } else notes.push("../shared/corpus not found: the real-records rows are skipped");
+  }
   let ns: string[] | null = null;
   if (runAusearch) {
-    ns = nsPrefix(writeNsFiles(tmpDir));
+    ns = nsPrefix(writeNsFiles(tmpDir, corpus ? [logPath, corpusPath] : [logPath]));
     notes.push(
       ns
         ? "ausearch ran in a private mount namespace whose passwd/group name every uid/gid in the log (fair: no NSS misses)"
@@ -557,6 +626,15 @@ async function main(): Promise<void> {
       });
       results.push(await runTask(PIPE_ATTRIBUTE, [{ label: "pipe", cmd: pipe([`${ROOT}/scripts/attribute.ts`]) }], '{"kind":"signal"', opts, tmpDir, {}));
     }
+    // Real records: the corpus's, repeated to the same number of lines.
+    if (corpus) {
+      const on = { bytes: corpus.bytes };
+      const ausOn = (...args: string[]): Cmd => ({ argv: [...(ns ?? []), ausearchPath!, "-if", corpusPath, ...args], env: AUSEARCH_ENV, noMatchOk: true });
+      if (runAusearch) results.push(await runTask(CORPUS_AUSEARCH_I, [{ label: "corpus", cmd: ausOn("-i") }], "----", opts, tmpDir, { ...on, versus: CORPUS_DECODE }));
+      results.push(await runTask(CORPUS_DECODE, [{ label: "corpus", cmd: { argv: [...decode.args.slice(0, -1), corpusPath] } }], '{"kind":"event"', opts, tmpDir, on));
+      if (runAusearch) results.push(await runTask(CORPUS_AUSEARCH_KILL, [{ label: "corpus", cmd: ausOn("-sc", "kill", "-i") }], "----", opts, tmpDir, { ...on, versus: CORPUS_ATTRIBUTE }));
+      results.push(await runTask(CORPUS_ATTRIBUTE, [{ label: "corpus", cmd: { argv: [...attribute.args.slice(0, -1), corpusPath] } }], '{"kind":"signal"', opts, tmpDir, on));
+    }
     // The other end: a log that is nearly all kill-family events.
     if (opts.stormKills > 0 && attribute.present) {
       stormPath = resolve(ROOT, `bench/.data/storm-${opts.stormKills}.log`);
@@ -598,6 +676,7 @@ async function main(): Promise<void> {
   const nproc = availableParallelism();
   out.push(`whokilled benchmark — ${new Date().toISOString()}`);
   out.push(`input    ${logPath.replace(ROOT + "/", "")}: ${stats?.lines ?? "?"} lines, ${mb.toFixed(1)} MB, ${stats ? `${stats.events} events (${stats.ausearchEvents} as ausearch counts), ${stats.kill.total} kill-family syscalls (${stats.kill.probes} signal-0 probes), ${stats.enrichedFormatLines} lines in ENRICHED stretches (${stats.enrichedLines} with a 0x1d tail), seed ${stats.seed}, generator v${stats.generatorVersion}` : "no stamp: sanity counts unavailable"}`);
+  if (corpus) out.push(`real     ${corpusPath.replace(ROOT + "/", "")}: ${corpus.lines} lines, ${(corpus.bytes / 1e6).toFixed(1)} MB: the ${corpus.records} distinct audit.log records of ${corpus.files} files in ../shared/corpus (EOE left out), repeated with fresh stamps`);
   if (storm) out.push(`storm    ${stormPath.replace(ROOT + "/", "")}: ${storm.lines} lines, ${(storm.bytes / 1e6).toFixed(1)} MB, ${storm.kills} x86_64 kill calls by one process (${storm.esrch} ESRCH), generator v${storm.generatorVersion}`);
   out.push(`machine  ${nproc} CPUs (nproc), ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`);
   out.push(`load     ${load0.map((l) => l.toFixed(2)).join(" ")} at start, ${load1.map((l) => l.toFixed(2)).join(" ")} at end (1/5/15 min)${load0[0]! > nproc || load1[0]! > nproc ? "  ⚠ busy machine: wall times inflated; CPU s is steadier" : ""}`);
@@ -627,6 +706,12 @@ async function main(): Promise<void> {
             ? "bun bench/floor.ts FILE --strings (the same, and one string per line: what a string-per-line pipeline pays)"
           : r.name === STORM_AUSEARCH
             ? "ausearch -if STORM -sc kill -i (STORM = the kill-storm log below)"
+          : r.name === CORPUS_AUSEARCH_I || r.name === CORPUS_AUSEARCH_KILL
+            ? `ausearch -if REAL ${r.name.slice("ausearch ".length, r.name.indexOf(","))} (REAL = the real-records log above)`
+          : r.name === CORPUS_DECODE
+            ? show([...decode.args.slice(0, -1), "REAL"])
+          : r.name === CORPUS_ATTRIBUTE
+            ? show([...attribute.args.slice(0, -1), "REAL"])
           : r.name === STORM_ATTRIBUTE
             ? show([...attribute.args.slice(0, -1), "STORM"])
           : r.name === STORM_WINDOW
@@ -685,6 +770,10 @@ async function main(): Promise<void> {
   if (stormAtt && stormAus) {
     out.push(`        on the kill storm (every event a kill): ${fmt(stormAus.seconds / stormAtt.seconds, 1)}×${cpuRatio(stormAus, stormAtt)}, peak RSS ${fmt(stormAtt.rssMB, 1)} MB`);
   }
+  const corpusDecode = byName.get(CORPUS_DECODE);
+  const corpusAusI = byName.get(CORPUS_AUSEARCH_I);
+  const corpusAtt = byName.get(CORPUS_ATTRIBUTE);
+  const corpusAusK = byName.get(CORPUS_AUSEARCH_KILL);
   const stormWin = byName.get(STORM_WINDOW);
   if (stormAtt && stormWin) {
     out.push(`        with --since over the storm's last tenth: ${fmt(stormWin.seconds)} s, ${fmt(stormAtt.seconds / stormWin.seconds, 1)}× faster than the whole storm (kills outside the window are left unread)`);
@@ -692,6 +781,16 @@ async function main(): Promise<void> {
   for (const r of [dec, att]) {
     if (!r) continue;
     goal(`${r.name} peak RSS < 150 MB`, r.standIn || r.rssMB === null ? null : r.rssMB < 150, r.rssMB === null ? "not measured" : `${fmt(r.rssMB, 1)} MB`);
+  }
+  // The same comparisons on real records: figures to read beside the goals, which are set on the generated log.
+  const versus = (ours: TaskResult | undefined, theirs: TaskResult | undefined, what: string) => {
+    if (!ours || !theirs) return;
+    out.push(`        ${ours.name.replace(", real records", "")} ${fmt(theirs.seconds / ours.seconds, 1)}× faster than ${what} (${fmt(theirs.seconds)} s against ${fmt(ours.seconds)} s${cpuRatio(theirs, ours)}), peak RSS ${fmt(ours.rssMB, 1)} MB, ${ours.matches} ${ours.name.startsWith("decode") ? "events" : "signals"}`);
+  };
+  if (corpusDecode || corpusAtt) {
+    out.push("  on real records (the same comparisons on the corpus's records; the goals above are set on the generated log)");
+    versus(corpusDecode, corpusAusI, "ausearch -i");
+    versus(corpusAtt, corpusAusK, "ausearch -sc kill -i");
   }
   out.push("");
 

@@ -42,10 +42,10 @@ export function parseFields(text: string, start = 0): ParsedFields {
   const result: ParsedFields = { fields: newFieldMap() };
   const gs = text.indexOf("\u001d", start);
   const end = gs < 0 ? text.length : gs;
-  scan(text, start, end, result, result.fields, true);
+  result.fields = scan(text, start, end, result, result.fields, true);
   if (gs >= 0) {
     result.enriched = newFieldMap();
-    scan(text, gs + 1, text.length, result, result.enriched, false);
+    result.enriched = scan(text, gs + 1, text.length, result, result.enriched, false);
   }
   return result;
 }
@@ -55,43 +55,51 @@ function has(map: FieldMap, key: string): boolean {
 }
 
 /**
- * Names and values in order → the map. Repeated names happen (laurel's
- * ptrace sample has uid twice) and keep every value, as `name#2`…; they are
- * rare, so the fast path assigns each name unless something is there
- * already, and only then rebuilds the map the careful way.
+ * Names and values in order → the map (the one given, or a fresh one).
+ * Repeated names happen (laurel's ptrace sample has uid twice) and keep every
+ * value, as `name#2`…; they are rare, so the fast path assigns each name
+ * unless something is there already, and only then builds the map again the
+ * careful way, on a fresh object: deleting every key would leave the given
+ * one a slow dictionary for the interpreter and for JSON.stringify.
  */
-function build(map: FieldMap, names: string[], values: string[]): void {
+function build(map: FieldMap, names: string[], values: string[]): FieldMap {
   // Something already there: a repeat, or a name the prototype has (constructor, toString…).
   let special = false;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
-    if (name === "__proto__" || map[name] !== undefined) special = true;
-    else map[name] = values[i]!;
+    if (name === "__proto__" || map[name] !== undefined) {
+      special = true;
+      break;
+    }
+    map[name] = values[i]!;
   }
-  if (!special) return;
-  for (const name of Object.keys(map)) delete map[name];
+  if (!special) return map;
+  const fresh = newFieldMap();
   // The next suffix to try per repeated name: starting at #2 every time made
   // a record of k repeats cost k² probes (4,000 repeats of one name: 1.6 s).
   // Names are only ever added, so every suffix below it is taken.
   const nextSuffix = new Map<string, number>();
   for (let i = 0; i < names.length; i++) {
     let name = names[i]!;
-    if (has(map, name)) {
+    if (has(fresh, name)) {
       let n = nextSuffix.get(name) ?? 2;
-      while (has(map, `${name}#${n}`)) n++;
+      while (has(fresh, `${name}#${n}`)) n++;
       nextSuffix.set(name, n + 1);
       name = `${name}#${n}`;
     }
-    // A plain object treats __proto__ as its prototype: define it as data.
-    Object.defineProperty(map, name, { value: values[i]!, enumerable: true, writable: true, configurable: true });
+    // A plain object treats __proto__ as its prototype: define it as data. Any other name is an own property once assigned.
+    if (name === "__proto__") Object.defineProperty(fresh, name, { value: values[i]!, enumerable: true, writable: true, configurable: true });
+    else fresh[name] = values[i]!;
   }
+  return fresh;
 }
 
 function warn(result: ParsedFields, message: string): void {
   (result.warnings ??= []).push(message);
 }
 
-function scan(text: string, start: number, end: number, result: ParsedFields, map: FieldMap, allowMsg: boolean): void {
+/** The fields of text[start, end) into `map`, or into a fresh map it returns instead (see build). */
+function scan(text: string, start: number, end: number, result: ParsedFields, map: FieldMap, allowMsg: boolean): FieldMap {
   let i = start;
   let freeText: string | null = null;
   const names: string[] = [];
@@ -139,8 +147,7 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
       values.push(inner);
       if (allowMsg && key === "msg" && result.msg === undefined) {
         const nested: ParsedFields = { fields: newFieldMap() };
-        scan(inner, 0, inner.length, nested, nested.fields, false);
-        result.msg = nested.fields;
+        result.msg = scan(inner, 0, inner.length, nested, nested.fields, false);
         if (nested.quoted) result.msgQuoted = nested.quoted;
         if (nested.warnings) for (const w of nested.warnings) warn(result, `msg: ${w}`);
       }
@@ -156,7 +163,7 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
     names.push("_text");
     values.push(freeText);
   }
-  build(map, names, values);
+  return build(map, names, values);
 }
 
 /** The `'` that ends a msg='…': one followed by a space, 0x1d or the end. */

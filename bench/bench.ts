@@ -785,7 +785,7 @@ async function main(): Promise<void> {
   // The same comparisons on real records: figures to read beside the goals, which are set on the generated log.
   const versus = (ours: TaskResult | undefined, theirs: TaskResult | undefined, what: string) => {
     if (!ours || !theirs) return;
-    out.push(`        ${ours.name.replace(", real records", "")} ${fmt(theirs.seconds / ours.seconds, 1)}× faster than ${what} (${fmt(theirs.seconds)} s against ${fmt(ours.seconds)} s${cpuRatio(theirs, ours)}), peak RSS ${fmt(ours.rssMB, 1)} MB, ${ours.matches} ${ours.name.startsWith("decode") ? "events" : "signals"}`);
+    out.push(`        ${what} ${fmt(theirs.seconds)} s, ${ours.name.replace(", real records", "")} ${fmt(ours.seconds)} s: ${fmt(theirs.seconds / ours.seconds, 1)}×${cpuRatio(theirs, ours)}; peak RSS ${fmt(ours.rssMB, 1)} MB, ${ours.matches} ${ours.name.startsWith("decode") ? "events" : "signals"}`);
   };
   if (corpusDecode || corpusAtt) {
     out.push("  on real records (the same comparisons on the corpus's records; the goals above are set on the generated log)");

@@ -4,11 +4,12 @@
  * so the benchmark's sanity figures rest on something checked.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_SEED, KILL_SYSCALLS, generateString, needsHex, proctitle, untrusted } from "../bench/gen-log.ts";
 import { generateStorm } from "../bench/gen-storm.ts";
+import { generateCorpusLog } from "../bench/gen-corpus.ts";
 import { attributeFiles } from "./helpers/run.ts";
 
 const LINES = 2000;
@@ -119,5 +120,42 @@ describe("bench/gen-storm.ts", () => {
     writeFileSync(path, storm.text);
     const run = Bun.spawnSync([ausearch!, "-if", path, "-sc", "kill", "-i"], { stdout: "pipe", stderr: "pipe", env: { ...process.env, TZ: "UTC" } });
     expect(run.stdout.toString().split("\n").filter((l) => l === "----").length).toBe(3000);
+  });
+});
+
+describe("bench/gen-corpus.ts", () => {
+  const corpus = join(import.meta.dir, "../../shared/corpus");
+  const corpusSkip = existsSync(corpus) ? null : "../shared/corpus not found";
+  test.skipIf(corpusSkip !== null)(`real records, fresh stamps, nothing merged${corpusSkip ? ` (skipped: ${corpusSkip})` : ""}`, () => {
+    const run = () => {
+      const lines: string[] = [];
+      const stats = generateCorpusLog(corpus, 3000, (line) => lines.push(line));
+      return { lines, stats };
+    };
+    const { lines, stats } = run();
+    expect(run().lines).toEqual(lines);
+    expect(stats.lines).toBe(lines.length);
+    expect(lines.length).toBeGreaterThanOrEqual(3000);
+    expect(stats.bytes).toBe(lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0));
+    const stamp = /msg=audit\((\d+)\.(\d{3}):(\d+)\)/;
+    // A fresh stamp per (file, stamp) pair of the corpus: one time per serial, and each serial's
+    // records all come from one place (the source's own order kept, interleaving included).
+    const msBySerial = new Map<number, number>();
+    for (const line of lines) {
+      const m = stamp.exec(line)!;
+      expect(m).not.toBeNull();
+      expect(line).not.toMatch(/^(node=\S+ )?type=EOE /);
+      const serial = Number(m[3]);
+      const ms = Number(m[1]) * 1000 + Number(m[2]);
+      expect(msBySerial.get(serial) ?? ms).toBe(ms);
+      msBySerial.set(serial, ms);
+    }
+    const serials = [...msBySerial.keys()].sort((a, b) => a - b);
+    expect(serials.map((serial) => msBySerial.get(serial)!)).toEqual([...msBySerial.values()].sort((a, b) => a - b));
+    // Every copy holds the corpus's records in the same order; only the stamps differ.
+    expect(stats.records).toBeGreaterThan(100);
+    const copy = (k: number) => lines.slice(k * stats.records, (k + 1) * stats.records).map((l) => l.replace(stamp, ""));
+    expect(copy(1)).toEqual(copy(0));
+    expect(new Set(lines.slice(0, stats.records)).size).toBe(stats.records);
   });
 });

@@ -59,8 +59,7 @@ function has(map: FieldMap, key: string): boolean {
  * Repeated names happen (laurel's ptrace sample has uid twice) and keep every
  * value, as `name#2`…; they are rare, so the fast path assigns each name
  * unless something is there already, and only then builds the map again the
- * careful way, on a fresh object: deleting every key would leave the given
- * one a slow dictionary for the interpreter and for JSON.stringify.
+ * careful way, on a fresh object (the given one is left half filled).
  */
 function build(map: FieldMap, names: string[], values: string[]): FieldMap {
   // Something already there: a repeat, or a name the prototype has (constructor, toString…).

@@ -10,6 +10,7 @@ import { log } from "./log.ts";
 import type { GapLine, RecordLine } from "./schema.ts";
 import type { CheckpointRun } from "./sources/checkpoint.ts";
 import { closeSource, openSource, rotatedFiles, type SourceLine } from "./sources/file.ts";
+import { tooLongProblem } from "./sources/lines.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 
 export type CaptureMode = "follow" | "checkpoint" | "netlink" | "tracefs";
@@ -36,7 +37,11 @@ export async function captureFiles(
   for (const file of files) {
     const source = openSource(file);
     try {
-      const sink: SlotLineSink = { line: (bytes, start, end, line, _slot, ascii) => records.line(bytes, start, end, ascii, file, line), reuse: () => {} };
+      const sink: SlotLineSink = {
+        line: (bytes, start, end, line, _slot, ascii) => records.line(bytes, start, end, ascii, file, line),
+        reuse: () => {},
+        tooLong: (line, length) => options.errors.report({ file, line }, tooLongProblem(length)),
+      };
       for await (const lines of reader.batches(source, sink, options.signal)) {
         // A short chunk: a live pipe (`tail -f log | capture -`); pass its lines on now.
         if (lines > 0 && lines < 64) options.writer.flush();
@@ -67,6 +72,10 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
     for await (const batch of lines) {
       const records: RecordLine[] = [];
       for (const line of batch) {
+        if (line.tooLong !== undefined) {
+          options.errors.report({ file: line.file, line: line.line }, tooLongProblem(line.tooLong));
+          continue;
+        }
         const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats);
         if (record) {
           records.push(record);

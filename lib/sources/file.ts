@@ -27,6 +27,8 @@ export interface SourceLine {
   end: number;
   /** Inode of the file read (of the .gz file itself when compressed); absent for stdin pipes. */
   inode?: number;
+  /** The line's length when it was past MAX_LINE_BYTES (lines.ts): skipped, `bytes` empty. */
+  tooLong?: number;
 }
 
 export interface ReadOptions {
@@ -267,7 +269,7 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
   const inode = source.regular || source.gz ? source.ino : undefined;
   let batch: SourceLine[] = [];
   const emit = (l: Line) => {
-    batch.push({ bytes: l.bytes, file, line: l.line, offset: l.offset, end: l.end, inode });
+    batch.push(sourceLine(l, file, inode));
   };
   for await (const chunk of rawChunks(source, startOffset, chunkBytes, signal)) {
     splitter.push(chunk, emit);
@@ -280,7 +282,14 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
   }
   if (signal?.aborted || options.holdPartial) return;
   const last = splitter.flush();
-  if (last) yield [{ bytes: last.bytes, file, line: last.line, offset: last.offset, end: last.end, inode }];
+  if (last) yield [sourceLine(last, file, inode)];
+}
+
+/** A splitter's line, named by its source. */
+export function sourceLine(l: Line, file: string, inode: number | undefined): SourceLine {
+  const line: SourceLine = { bytes: l.bytes, file, line: l.line, offset: l.offset, end: l.end, inode };
+  if (l.tooLong !== undefined) line.tooLong = l.tooLong;
+  return line;
 }
 
 /**

@@ -15,10 +15,11 @@ import {
   readFileLines,
   readSourceLines,
   rotatedFiles,
+  sourceLine,
   type OpenSource,
   type SourceLine,
 } from "./file.ts";
-import { LineSplitter, type Line } from "./lines.ts";
+import { LineSplitter } from "./lines.ts";
 
 export interface FollowOptions {
   signal?: AbortSignal;
@@ -81,7 +82,6 @@ function countLines(fd: number, size: number, chunkBytes: number): { lines: numb
   return { lines, lastLineEnd };
 }
 
-const toSourceLine = (l: Line, file: string, inode: number): SourceLine => ({ bytes: l.bytes, file, line: l.line, offset: l.offset, end: l.end, inode });
 
 /** Everything the fd holds past our position, one batch per read. */
 function* drain(cursor: Cursor, file: string, chunkBytes: number): Generator<SourceLine[]> {
@@ -95,7 +95,7 @@ function* drain(cursor: Cursor, file: string, chunkBytes: number): Generator<Sou
     if (n === 0) return;
     cursor.position += n;
     const batch: SourceLine[] = [];
-    cursor.splitter.push(n === buffer.length ? buffer : buffer.subarray(0, n), (l) => batch.push(toSourceLine(l, file, cursor.ino)));
+    cursor.splitter.push(n === buffer.length ? buffer : buffer.subarray(0, n), (l) => batch.push(sourceLine(l, file, cursor.ino)));
     if (batch.length > 0) yield batch;
   }
 }
@@ -225,7 +225,7 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
         const last = cursor.splitter.flush();
         if (last) {
           log.warn(`${path}: the rotated file ended without a newline; passing on its last line as is`);
-          yield [toSourceLine(last, path, cursor.ino)];
+          yield [sourceLine(last, path, cursor.ino)];
         }
         const previous = { ino: cursor.ino, dev: cursor.dev };
         closeSync(cursor.fd);

@@ -13,6 +13,25 @@ export interface Line {
   offset: number;
   /** Byte offset just past the line's "\n" (where the next line starts). */
   end: number;
+  /** Set when the line was longer than MAX_LINE_BYTES: its length. It was skipped, not held; `bytes` is empty. */
+  tooLong?: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The longest line read as one. No audit record comes near it: the kernel
+ * writes at most 8970 bytes (MAX_AUDIT_MESSAGE_LENGTH), and a node= prefix
+ * or an ENRICHED tail adds a few hundred. A longer "line" is damage, such as
+ * the run of NUL bytes a crash can leave in a log; held whole, one of 50 MB
+ * took decode 5 s and 840 MB. It is skipped as it streams past, and
+ * reported with its line number.
+ */
+export const MAX_LINE_BYTES = 1 << 20;
+
+/** The error for a line past MAX_LINE_BYTES. */
+export function tooLongProblem(length: number): string {
+  return `a line of ${length} bytes, longer than any audit record (at most ${MAX_LINE_BYTES} are read as one line): skipped`;
 }
 
 const NEWLINE = 0x0a;
@@ -25,6 +44,8 @@ const CR = 0x0d;
  */
 export class LineSplitter {
   private pending: Buffer | null = null;
+  /** The bytes so far of a line past MAX_LINE_BYTES, being skipped (it starts at pendingOffset); -1: none. */
+  private skipping = -1;
   private pendingOffset = 0;
   private nextLine: number;
   private nextOffset: number;
@@ -47,46 +68,68 @@ export class LineSplitter {
 
   /** Split a chunk; calls `emit` for each complete line, in order. */
   push(chunk: Buffer, emit: (line: Line) => void): void {
-    this.scan(chunk, (bytes, start, stop, line, offset, end) => emit({ bytes: bytes.subarray(start, stop), line, offset, end }));
+    this.scan(chunk, (bytes, start, stop, line, offset, end, tooLong) =>
+      emit(tooLong === undefined ? { bytes: bytes.subarray(start, stop), line, offset, end } : { bytes: EMPTY, line, offset, end, tooLong }),
+    );
   }
 
   /**
    * Like push, without making a Buffer view per line (which costs more than
    * finding the line): `emit` gets the buffer and the line's [start, stop)
    * in it. The buffer is the chunk itself, or a small one holding a line that
-   * crossed chunks; either is only valid during the call.
+   * crossed chunks; either is only valid during the call. A line longer
+   * than MAX_LINE_BYTES comes as an empty range with its length in `tooLong`:
+   * it is never held whole (see slot-reader.ts).
    */
-  scan(chunk: Buffer, emit: (bytes: Buffer, start: number, stop: number, line: number, offset: number, end: number) => void): void {
+  scan(chunk: Buffer, emit: (bytes: Buffer, start: number, stop: number, line: number, offset: number, end: number, tooLong?: number) => void): void {
     const base = this.nextOffset;
     let start = 0;
-    if (this.pending) {
-      // Only the partial line is copied, never the whole chunk.
+    if (this.skipping >= 0 || this.pending) {
+      // A line begun in an earlier chunk: only it is copied, never the whole chunk.
       const newline = chunk.indexOf(NEWLINE);
+      const held = this.skipping >= 0 ? this.skipping : this.pending!.length;
       if (newline < 0) {
-        this.pending = Buffer.concat([this.pending, chunk]);
+        if (this.skipping >= 0 || held + chunk.length > MAX_LINE_BYTES) {
+          this.skipping = held + chunk.length;
+          this.pending = null;
+        } else this.pending = Buffer.concat([this.pending!, chunk]);
         this.nextOffset = base + chunk.length;
         return;
       }
-      const joined = Buffer.concat([this.pending, chunk.subarray(0, newline)]);
-      const stop = joined.length > 0 && joined[joined.length - 1] === CR ? joined.length - 1 : joined.length;
-      emit(joined, 0, stop, this.nextLine++, this.pendingOffset, base + newline + 1);
+      if (this.skipping >= 0 || held + newline > MAX_LINE_BYTES) {
+        emit(EMPTY, 0, 0, this.nextLine++, this.pendingOffset, base + newline + 1, held + newline);
+      } else {
+        const joined = Buffer.concat([this.pending!, chunk.subarray(0, newline)]);
+        const stop = joined.length > 0 && joined[joined.length - 1] === CR ? joined.length - 1 : joined.length;
+        emit(joined, 0, stop, this.nextLine++, this.pendingOffset, base + newline + 1);
+      }
       this.pending = null;
+      this.skipping = -1;
       start = newline + 1;
     }
     for (;;) {
       const newline = chunk.indexOf(NEWLINE, start);
       if (newline < 0) break;
       const stop = newline > start && chunk[newline - 1] === CR ? newline - 1 : newline;
-      emit(chunk, start, stop, this.nextLine++, base + start, base + newline + 1);
+      if (newline - start > MAX_LINE_BYTES) emit(EMPTY, 0, 0, this.nextLine++, base + start, base + newline + 1, newline - start);
+      else emit(chunk, start, stop, this.nextLine++, base + start, base + newline + 1);
       start = newline + 1;
     }
     this.pendingOffset = base + start;
     this.nextOffset = base + chunk.length;
-    if (start < chunk.length) this.pending = Buffer.from(chunk.subarray(start));
+    if (chunk.length - start > MAX_LINE_BYTES) this.skipping = chunk.length - start;
+    else if (start < chunk.length) this.pending = Buffer.from(chunk.subarray(start));
   }
 
   /** The last line if it had no newline; resets the partial state. */
   flush(): Line | null {
+    if (this.skipping >= 0) {
+      const length = this.skipping;
+      this.skipping = -1;
+      const line = { bytes: EMPTY, line: this.nextLine++, offset: this.pendingOffset, end: this.pendingOffset + length, tooLong: length };
+      this.pendingOffset += length;
+      return line;
+    }
     if (!this.pending || this.pending.length === 0) return null;
     const bytes = this.pending;
     this.pending = null;
@@ -97,6 +140,7 @@ export class LineSplitter {
 
   /** Bytes held waiting for a newline (a writer mid-line, in follow mode). */
   get pendingBytes(): number {
+    if (this.skipping >= 0) return this.skipping;
     return this.pending?.length ?? 0;
   }
 }

@@ -15,6 +15,7 @@
  */
 import { isAscii } from "node:buffer";
 import { closeSource, openSource, rawChunks, type OpenSource } from "./file.ts";
+import { MAX_LINE_BYTES } from "./lines.ts";
 
 export interface SlotLineSink {
   /**
@@ -25,6 +26,8 @@ export interface SlotLineSink {
   line(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean): void;
   /** The slot is about to be overwritten: copy out anything still held there. */
   reuse(slot: number): void;
+  /** Line `line` was `length` bytes long, past MAX_LINE_BYTES: it was skipped, never held (tooLongProblem says so). */
+  tooLong(line: number, length: number): void;
 }
 
 const SLOT_COUNT = 4;
@@ -54,6 +57,8 @@ export class SlotReader {
   private dataEnd = 0;
   /** A partial line longer than the carry area. */
   private long: Buffer | null = null;
+  /** The bytes so far of a line past MAX_LINE_BYTES, being skipped; -1: none. */
+  private skipping = -1;
   /** No byte of this input has been looked at yet. */
   private atInputStart = false;
 
@@ -105,6 +110,7 @@ export class SlotReader {
     this.sink = sink;
     this.lineNumber = 0;
     this.long = null;
+    this.skipping = -1;
     this.current = -1;
     this.pending = this.dataEnd = 0;
     this.atInputStart = true;
@@ -131,11 +137,13 @@ export class SlotReader {
       // The last line, if it had no newline.
       const first = this.lineNumber;
       const long = this.long as Buffer | null;
-      if (long) this.take(long, 0, long.length, -1, isAscii(long));
+      if (this.skipping >= 0) this.skip(this.skipping);
+      else if (long) this.take(long, 0, long.length, -1, isAscii(long));
       else if (this.current >= 0 && this.dataEnd > this.pending) this.take(this.slots[this.current]!, this.pending, this.dataEnd, this.current, false);
       yield this.lineNumber - first;
     } finally {
       this.long = null;
+      this.skipping = -1;
       this.pending = this.dataEnd = 0;
       this.sink = null;
     }
@@ -168,7 +176,15 @@ export class SlotReader {
     return slot.subarray(CARRY_BYTES, CARRY_BYTES + this.readBytes);
   }
 
+  /** A line past MAX_LINE_BYTES, of `length` bytes, ends: it counts as a line, reported, not handed over. */
+  private skip(length: number): void {
+    this.lineNumber++;
+    this.skipping = -1;
+    this.sink!.tooLong(this.lineNumber, length);
+  }
+
   private take(bytes: Buffer, start: number, end: number, slot: number, ascii: boolean): void {
+    if (end - start > MAX_LINE_BYTES) return this.skip(end - start);
     this.lineNumber++;
     this.sink!.line(bytes, start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end, this.lineNumber, slot, ascii);
   }
@@ -201,16 +217,33 @@ export class SlotReader {
     let start = this.pending;
     const ascii = isAscii(bytes.subarray(start, end));
     bytes[end] = 0x0a; // a sentinel: indexOf stops at the data's end
-    if (this.long) {
+    if (this.skipping >= 0) {
       const newline = bytes.indexOf(0x0a, start);
       if (newline >= end) {
-        this.long = Buffer.concat([this.long, bytes.subarray(start, end)]);
+        this.skipping += end - start;
         this.pending = end;
         return;
       }
-      const line = Buffer.concat([this.long, bytes.subarray(start, newline)]);
+      this.skip(this.skipping + newline - start);
+      start = newline + 1;
+    } else if (this.long) {
+      const newline = bytes.indexOf(0x0a, start);
+      const length = this.long.length + (newline >= end ? end : newline) - start;
+      if (newline >= end) {
+        // Past the limit: let the rest stream by, counted, not kept.
+        if (length > MAX_LINE_BYTES) {
+          this.long = null;
+          this.skipping = length;
+        } else this.long = Buffer.concat([this.long, bytes.subarray(start, end)]);
+        this.pending = end;
+        return;
+      }
+      if (length > MAX_LINE_BYTES) this.skip(length);
+      else {
+        const line = Buffer.concat([this.long, bytes.subarray(start, newline)]);
+        this.take(line, 0, line.length, -1, isAscii(line));
+      }
       this.long = null;
-      this.take(line, 0, line.length, -1, isAscii(line));
       start = newline + 1;
     }
     for (;;) {

@@ -1,0 +1,99 @@
+/**
+ * A line past MAX_LINE_BYTES (a run of NUL bytes a crash left, a file that is
+ * not a log) is skipped as it streams by and reported with its line number;
+ * the lines around it are read as if it were any other bad line. Both line
+ * readers: SlotReader (decode, attribute, report, capture FILE) and
+ * LineSplitter (capture --follow, --checkpoint).
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LineSplitter, MAX_LINE_BYTES } from "../lib/sources/lines.ts";
+import { SlotReader } from "../lib/sources/slot-reader.ts";
+
+async function runScript(name: string, args: string[]) {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "scripts", `${name}.ts`), ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { stdout, stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "wk-long-lines-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const record = (serial: number) => `type=USER_CMD msg=audit(1700000000.${String(serial).padStart(3, "0")}:${serial}): pid=${serial} uid=0`;
+
+/** Lines as written, and what a reader must make of them: the line's text, or its length when too long. */
+const LINES: string[] = [
+  record(1),
+  "\0".repeat(3 * MAX_LINE_BYTES),
+  record(2),
+  "x".repeat(MAX_LINE_BYTES),
+  "y".repeat(MAX_LINE_BYTES + 1),
+  record(3),
+  "z".repeat(MAX_LINE_BYTES + 5000),
+  record(4),
+];
+const TEXT = Buffer.from(LINES.join("\n") + "\n" + "w".repeat(2 * MAX_LINE_BYTES));
+const EXPECTED = [...LINES, "w".repeat(2 * MAX_LINE_BYTES)].map((line) => (line.length > MAX_LINE_BYTES ? { tooLong: line.length } : { text: line }));
+
+function chunks(size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < TEXT.length; at += size) out.push(Buffer.from(TEXT.subarray(at, at + size)));
+  return out;
+}
+
+describe("lines past MAX_LINE_BYTES", () => {
+  for (const size of [4096, 65_536, 1_000_003, 8 << 20]) {
+    test(`SlotReader, chunks of ${size} bytes`, async () => {
+      const got: Array<{ line: number; text?: string; tooLong?: number }> = [];
+      const sink = {
+        line: (bytes: Buffer, start: number, end: number, line: number) => void got.push({ line, text: bytes.toString("latin1", start, end) }),
+        reuse: () => {},
+        tooLong: (line: number, length: number) => void got.push({ line, tooLong: length }),
+      };
+      for await (const _ of new SlotReader(1 << 20).batchesOf(chunks(size), sink));
+      expect(got).toEqual(EXPECTED.map((e, i) => ({ line: i + 1, ...e })));
+    });
+
+    test(`LineSplitter, chunks of ${size} bytes: offsets run on past a skipped line`, () => {
+      const splitter = new LineSplitter();
+      const got: Array<{ line: number; offset: number; end: number; text?: string; tooLong?: number }> = [];
+      const emit = (l: { line: number; offset: number; end: number; bytes: Buffer; tooLong?: number }) =>
+        void got.push(l.tooLong === undefined ? { line: l.line, offset: l.offset, end: l.end, text: l.bytes.toString("latin1") } : { line: l.line, offset: l.offset, end: l.end, tooLong: l.tooLong });
+      for (const chunk of chunks(size)) splitter.push(chunk, emit);
+      const last = splitter.flush();
+      if (last) emit(last);
+      let offset = 0;
+      const want = EXPECTED.map((e, i) => {
+        const length = "text" in e ? e.text!.length : e.tooLong!;
+        const row = { line: i + 1, offset, end: offset + length + (i < LINES.length ? 1 : 0), ...e };
+        offset = row.end;
+        return row;
+      });
+      expect(got).toEqual(want);
+    });
+  }
+
+  test("decode and capture report the line and read on; nothing is held whole", async () => {
+    const path = join(dir, "damaged.log");
+    writeFileSync(path, TEXT);
+    const decode = await runScript("decode", ["--no-lookup", path]);
+    const events = decode.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: string });
+    expect(events.map((e) => e.id)).toEqual(["1700000000.001:1", "1700000000.002:2", "1700000000.003:3", "1700000000.004:4"]);
+    for (const [line, length] of [[2, 3 * MAX_LINE_BYTES], [5, MAX_LINE_BYTES + 1], [7, MAX_LINE_BYTES + 5000], [9, 2 * MAX_LINE_BYTES]] as const) {
+      expect(decode.stderr).toContain(`${path}:${line}: a line of ${length} bytes, longer than any audit record`);
+    }
+    // Line 4 is exactly the limit: read, and reported as what it is.
+    expect(decode.stderr).toContain(`${path}:4: not an audit record`);
+    expect(decode.stderr).toContain("5 errors");
+    const capture = await runScript("capture", ["--file", path]);
+    expect(capture.stdout.trim().split("\n")).toHaveLength(4);
+    expect(capture.stderr).toContain(`${path}:9: a line of ${2 * MAX_LINE_BYTES} bytes`);
+  });
+});

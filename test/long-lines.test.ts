@@ -38,9 +38,11 @@ const LINES: string[] = [
   record(3),
   "z".repeat(MAX_LINE_BYTES + 5000),
   record(4),
+  // JSON (an upstream stage's line: decode's event lines can be megabytes) is read whole, however long.
+  `{"kind":"note","pad":"${"p".repeat(3 * MAX_LINE_BYTES)}"}`,
 ];
 const TEXT = Buffer.from(LINES.join("\n") + "\n" + "w".repeat(2 * MAX_LINE_BYTES));
-const EXPECTED = [...LINES, "w".repeat(2 * MAX_LINE_BYTES)].map((line) => (line.length > MAX_LINE_BYTES ? { tooLong: line.length } : { text: line }));
+const EXPECTED = [...LINES, "w".repeat(2 * MAX_LINE_BYTES)].map((line) => (line.length > MAX_LINE_BYTES && !line.startsWith("{") ? { tooLong: line.length } : { text: line }));
 
 function chunks(size: number): Buffer[] {
   const out: Buffer[] = [];
@@ -86,14 +88,36 @@ describe("lines past MAX_LINE_BYTES", () => {
     const decode = await runScript("decode", ["--no-lookup", path]);
     const events = decode.stdout.trim().split("\n").map((l) => JSON.parse(l) as { id: string });
     expect(events.map((e) => e.id)).toEqual(["1700000000.001:1", "1700000000.002:2", "1700000000.003:3", "1700000000.004:4"]);
-    for (const [line, length] of [[2, 3 * MAX_LINE_BYTES], [5, MAX_LINE_BYTES + 1], [7, MAX_LINE_BYTES + 5000], [9, 2 * MAX_LINE_BYTES]] as const) {
+    for (const [line, length] of [[2, 3 * MAX_LINE_BYTES], [5, MAX_LINE_BYTES + 1], [7, MAX_LINE_BYTES + 5000], [10, 2 * MAX_LINE_BYTES]] as const) {
       expect(decode.stderr).toContain(`${path}:${line}: a line of ${length} bytes, longer than any audit record`);
     }
     // Line 4 is exactly the limit: read, and reported as what it is.
     expect(decode.stderr).toContain(`${path}:4: not an audit record`);
-    expect(decode.stderr).toContain("5 errors");
+    expect(decode.stderr).toContain(`${path}:9: `);
+    expect(decode.stderr).not.toContain(`${path}:9: a line of`);
+    expect(decode.stderr).toContain("6 errors");
     const capture = await runScript("capture", ["--file", path]);
     expect(capture.stdout.trim().split("\n")).toHaveLength(4);
-    expect(capture.stderr).toContain(`${path}:9: a line of ${2 * MAX_LINE_BYTES} bytes`);
+    expect(capture.stderr).toContain(`${path}:10: a line of ${2 * MAX_LINE_BYTES} bytes`);
+  });
+
+  test("decode's event line of a group kill of 8,000 processes (megabytes) goes on to attribute whole", async () => {
+    const stamp = "msg=audit(1700000000.100:50): ";
+    const lines = [
+      `type=SYSCALL ${stamp}arch=c000003e syscall=62 success=yes exit=0 a0=ffffff00 a1=f a2=0 a3=0 items=0 ppid=1 pid=7 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="sh" exe="/bin/sh" key=(null)`,
+      ...Array.from({ length: 8000 }, (_, i) => `type=OBJ_PID ${stamp}opid=${1000 + i} oauid=0 ouid=0 oses=1 obj=unconfined ocomm="worker"`),
+    ];
+    const raw = join(dir, "group-kill.log");
+    writeFileSync(raw, lines.join("\n") + "\n");
+    const decode = await runScript("decode", ["--no-lookup", raw]);
+    expect(decode.stdout.length).toBeGreaterThan(MAX_LINE_BYTES);
+    const events = join(dir, "group-kill.jsonl");
+    writeFileSync(events, decode.stdout);
+    const attribute = await runScript("attribute", ["--no-lookup", events]);
+    const signals = attribute.stdout.trim().split("\n").map((l) => JSON.parse(l) as { victims: unknown[]; target: { scope: string } });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]!.target.scope).toBe("group");
+    expect(signals[0]!.victims).toHaveLength(8000);
+    expect(attribute.stderr).toContain("0 errors");
   });
 });

@@ -20,14 +20,61 @@ export interface Line {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * The longest line read as one. No audit record comes near it: the kernel
- * writes at most 8970 bytes (MAX_AUDIT_MESSAGE_LENGTH), and a node= prefix
- * or an ENRICHED tail adds a few hundred. A longer "line" is damage, such as
- * the run of NUL bytes a crash can leave in a log; held whole, one of 50 MB
- * took decode 5 s and 840 MB. It is skipped as it streams past, and
- * reported with its line number.
+ * The longest line of audit text read as one. No audit record comes near
+ * it: the kernel writes at most 8970 bytes (MAX_AUDIT_MESSAGE_LENGTH), and a
+ * node= prefix or an ENRICHED tail adds a few hundred. A longer "line" is
+ * damage, such as the run of NUL bytes a crash can leave in a log; held
+ * whole, one of 50 MB took decode 5 s and 840 MB. It is skipped as it
+ * streams past, and reported with its line number (slot-reader.ts, and
+ * LineSplitter here). A JSON line (first byte `{`) has no such limit: one
+ * event line of decode holds up to 10,000 records, megabytes of them.
  */
 export const MAX_LINE_BYTES = 1 << 20;
+
+/** Whether a line that starts with `first` is held to MAX_LINE_BYTES: all but JSON lines. */
+export function lineIsCapped(first: number | undefined): boolean {
+  return first !== 0x7b;
+}
+
+/**
+ * A line that crosses chunks, kept as copies of its pieces and joined once
+ * when it ends. Joining at every chunk cost the line's length squared over
+ * the chunk size: a 3 MB event line in 4 KiB pieces, a second.
+ */
+export class PartialLine {
+  private parts: Buffer[] = [];
+  /** Bytes held. */
+  length = 0;
+
+  get isEmpty(): boolean {
+    return this.parts.length === 0;
+  }
+
+  /** The line's first byte (undefined while empty). */
+  get first(): number | undefined {
+    return this.parts[0]?.[0];
+  }
+
+  add(bytes: Buffer, start: number, end: number): void {
+    this.parts.push(Buffer.from(bytes.subarray(start, end)));
+    this.length += end - start;
+  }
+
+  /** The whole line (with bytes[start, end) after what is held), and empty again. */
+  take(bytes?: Buffer, start = 0, end = 0): Buffer {
+    const tail = bytes !== undefined && end > start;
+    if (tail) this.parts.push(bytes.subarray(start, end));
+    // One held piece is a copy already; anything else is joined into one.
+    const line = this.parts.length === 1 && !tail ? this.parts[0]! : Buffer.concat(this.parts);
+    this.clear();
+    return line;
+  }
+
+  clear(): void {
+    this.parts = [];
+    this.length = 0;
+  }
+}
 
 /** The error for a line past MAX_LINE_BYTES. */
 export function tooLongProblem(length: number): string {
@@ -43,7 +90,7 @@ const CR = 0x0d;
  * offsets stay right whatever the chunk size.
  */
 export class LineSplitter {
-  private pending: Buffer | null = null;
+  private readonly pending = new PartialLine();
   /** The bytes so far of a line past MAX_LINE_BYTES, being skipped (it starts at pendingOffset); -1: none. */
   private skipping = -1;
   private pendingOffset = 0;
@@ -84,26 +131,28 @@ export class LineSplitter {
   scan(chunk: Buffer, emit: (bytes: Buffer, start: number, stop: number, line: number, offset: number, end: number, tooLong?: number) => void): void {
     const base = this.nextOffset;
     let start = 0;
-    if (this.skipping >= 0 || this.pending) {
+    if (this.skipping >= 0 || !this.pending.isEmpty) {
       // A line begun in an earlier chunk: only it is copied, never the whole chunk.
       const newline = chunk.indexOf(NEWLINE);
-      const held = this.skipping >= 0 ? this.skipping : this.pending!.length;
+      const skipping = this.skipping >= 0;
+      const held = skipping ? this.skipping : this.pending.length;
+      const over = (length: number) => skipping || (length > MAX_LINE_BYTES && lineIsCapped(this.pending.first));
       if (newline < 0) {
-        if (this.skipping >= 0 || held + chunk.length > MAX_LINE_BYTES) {
+        if (over(held + chunk.length)) {
           this.skipping = held + chunk.length;
-          this.pending = null;
-        } else this.pending = Buffer.concat([this.pending!, chunk]);
+          this.pending.clear();
+        } else this.pending.add(chunk, 0, chunk.length);
         this.nextOffset = base + chunk.length;
         return;
       }
-      if (this.skipping >= 0 || held + newline > MAX_LINE_BYTES) {
+      if (over(held + newline)) {
+        this.pending.clear();
         emit(EMPTY, 0, 0, this.nextLine++, this.pendingOffset, base + newline + 1, held + newline);
       } else {
-        const joined = Buffer.concat([this.pending!, chunk.subarray(0, newline)]);
+        const joined = this.pending.take(chunk, 0, newline);
         const stop = joined.length > 0 && joined[joined.length - 1] === CR ? joined.length - 1 : joined.length;
         emit(joined, 0, stop, this.nextLine++, this.pendingOffset, base + newline + 1);
       }
-      this.pending = null;
       this.skipping = -1;
       start = newline + 1;
     }
@@ -111,14 +160,14 @@ export class LineSplitter {
       const newline = chunk.indexOf(NEWLINE, start);
       if (newline < 0) break;
       const stop = newline > start && chunk[newline - 1] === CR ? newline - 1 : newline;
-      if (newline - start > MAX_LINE_BYTES) emit(EMPTY, 0, 0, this.nextLine++, base + start, base + newline + 1, newline - start);
+      if (newline - start > MAX_LINE_BYTES && lineIsCapped(chunk[start])) emit(EMPTY, 0, 0, this.nextLine++, base + start, base + newline + 1, newline - start);
       else emit(chunk, start, stop, this.nextLine++, base + start, base + newline + 1);
       start = newline + 1;
     }
     this.pendingOffset = base + start;
     this.nextOffset = base + chunk.length;
-    if (chunk.length - start > MAX_LINE_BYTES) this.skipping = chunk.length - start;
-    else if (start < chunk.length) this.pending = Buffer.from(chunk.subarray(start));
+    if (chunk.length - start > MAX_LINE_BYTES && lineIsCapped(chunk[start])) this.skipping = chunk.length - start;
+    else if (start < chunk.length) this.pending.add(chunk, start, chunk.length);
   }
 
   /** The last line if it had no newline; resets the partial state. */
@@ -130,9 +179,11 @@ export class LineSplitter {
       this.pendingOffset += length;
       return line;
     }
-    if (!this.pending || this.pending.length === 0) return null;
-    const bytes = this.pending;
-    this.pending = null;
+    if (this.pending.length === 0) {
+      this.pending.clear();
+      return null;
+    }
+    const bytes = this.pending.take();
     const line = { bytes, line: this.nextLine++, offset: this.pendingOffset, end: this.pendingOffset + bytes.length };
     this.pendingOffset += bytes.length;
     return line;
@@ -141,6 +192,6 @@ export class LineSplitter {
   /** Bytes held waiting for a newline (a writer mid-line, in follow mode). */
   get pendingBytes(): number {
     if (this.skipping >= 0) return this.skipping;
-    return this.pending?.length ?? 0;
+    return this.pending.length;
   }
 }

@@ -15,7 +15,7 @@
  */
 import { isAscii } from "node:buffer";
 import { closeSource, openSource, rawChunks, type OpenSource } from "./file.ts";
-import { MAX_LINE_BYTES } from "./lines.ts";
+import { lineIsCapped, MAX_LINE_BYTES, PartialLine } from "./lines.ts";
 
 export interface SlotLineSink {
   /**
@@ -56,7 +56,7 @@ export class SlotReader {
   private pending = 0;
   private dataEnd = 0;
   /** A partial line longer than the carry area. */
-  private long: Buffer | null = null;
+  private readonly long = new PartialLine();
   /** The bytes so far of a line past MAX_LINE_BYTES, being skipped; -1: none. */
   private skipping = -1;
   /** No byte of this input has been looked at yet. */
@@ -109,7 +109,7 @@ export class SlotReader {
   async *batchesOf(chunks: AsyncIterable<Buffer> | Iterable<Buffer>, sink: SlotLineSink, supplied: { target: Buffer | null } = { target: null }): AsyncGenerator<number> {
     this.sink = sink;
     this.lineNumber = 0;
-    this.long = null;
+    this.long.clear();
     this.skipping = -1;
     this.current = -1;
     this.pending = this.dataEnd = 0;
@@ -136,13 +136,15 @@ export class SlotReader {
       }
       // The last line, if it had no newline.
       const first = this.lineNumber;
-      const long = this.long as Buffer | null;
       if (this.skipping >= 0) this.skip(this.skipping);
-      else if (long) this.take(long, 0, long.length, -1, isAscii(long));
+      else if (!this.long.isEmpty) {
+        const line = this.long.take();
+        this.take(line, 0, line.length, -1, isAscii(line));
+      }
       else if (this.current >= 0 && this.dataEnd > this.pending) this.take(this.slots[this.current]!, this.pending, this.dataEnd, this.current, false);
       yield this.lineNumber - first;
     } finally {
-      this.long = null;
+      this.long.clear();
       this.skipping = -1;
       this.pending = this.dataEnd = 0;
       this.sink = null;
@@ -184,7 +186,7 @@ export class SlotReader {
   }
 
   private take(bytes: Buffer, start: number, end: number, slot: number, ascii: boolean): void {
-    if (end - start > MAX_LINE_BYTES) return this.skip(end - start);
+    if (end - start > MAX_LINE_BYTES && lineIsCapped(bytes[start])) return this.skip(end - start);
     this.lineNumber++;
     this.sink!.line(bytes, start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end, this.lineNumber, slot, ascii);
   }
@@ -226,24 +228,26 @@ export class SlotReader {
       }
       this.skip(this.skipping + newline - start);
       start = newline + 1;
-    } else if (this.long) {
+    } else if (!this.long.isEmpty) {
       const newline = bytes.indexOf(0x0a, start);
       const length = this.long.length + (newline >= end ? end : newline) - start;
+      const tooLong = length > MAX_LINE_BYTES && lineIsCapped(this.long.first);
       if (newline >= end) {
         // Past the limit: let the rest stream by, counted, not kept.
-        if (length > MAX_LINE_BYTES) {
-          this.long = null;
+        if (tooLong) {
+          this.long.clear();
           this.skipping = length;
-        } else this.long = Buffer.concat([this.long, bytes.subarray(start, end)]);
+        } else this.long.add(bytes, start, end);
         this.pending = end;
         return;
       }
-      if (length > MAX_LINE_BYTES) this.skip(length);
-      else {
-        const line = Buffer.concat([this.long, bytes.subarray(start, newline)]);
+      if (tooLong) {
+        this.long.clear();
+        this.skip(length);
+      } else {
+        const line = this.long.take(bytes, start, newline);
         this.take(line, 0, line.length, -1, isAscii(line));
       }
-      this.long = null;
       start = newline + 1;
     }
     for (;;) {
@@ -254,7 +258,7 @@ export class SlotReader {
     }
     if (end - start > CARRY_BYTES) {
       // Too long to carry into the next slot: it waits in a buffer of its own.
-      this.long = Buffer.from(bytes.subarray(start, end));
+      this.long.add(bytes, start, end);
       start = end;
     }
     this.pending = start;

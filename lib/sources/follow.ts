@@ -82,7 +82,6 @@ function countLines(fd: number, size: number, chunkBytes: number): { lines: numb
   return { lines, lastLineEnd };
 }
 
-
 /** Everything the fd holds past our position, one batch per read. */
 function* drain(cursor: Cursor, file: string, chunkBytes: number): Generator<SourceLine[]> {
   for (;;) {

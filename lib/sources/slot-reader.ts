@@ -140,8 +140,7 @@ export class SlotReader {
       else if (!this.long.isEmpty) {
         const line = this.long.take();
         this.take(line, 0, line.length, -1, isAscii(line));
-      }
-      else if (this.current >= 0 && this.dataEnd > this.pending) this.take(this.slots[this.current]!, this.pending, this.dataEnd, this.current, false);
+      } else if (this.current >= 0 && this.dataEnd > this.pending) this.take(this.slots[this.current]!, this.pending, this.dataEnd, this.current, false);
       yield this.lineNumber - first;
     } finally {
       this.long.clear();

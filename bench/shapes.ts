@@ -45,6 +45,14 @@ function killLine(serial: number, opts: { pid?: number; target?: number; comm?: 
 
 const repeat = (n: number, f: (i: number) => string, sep = " ") => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
+/**
+ * A shape that grows one line, written as this many events: enough work to
+ * time, while the line at 4n stays under the 1 MiB a line may have (longer
+ * ones are skipped unread, which the nul-run shape covers).
+ */
+const COPIES = 16;
+const copies = (line: (serial: number) => string) => `${Array.from({ length: COPIES }, (_, i) => line(i + 1)).join("\n")}\n`;
+
 interface Shape {
   name: string;
   /** What the input looks like at size n. */
@@ -60,44 +68,44 @@ const ALL: readonly Tool[] = ["decode", "attribute", "report"];
 const SHAPES: Shape[] = [
   {
     name: "repeated-names",
-    about: "one record repeating one field name n times",
-    n: 40_000,
-    make: (n) => `type=USER_CMD ${STAMP(1)}pid=1 uid=0 ${repeat(n, () => "a=1")}\n`,
+    about: "records repeating one field name n times",
+    n: 20_000,
+    make: (n) => copies((serial) => `type=USER_CMD ${STAMP(serial)}pid=1 uid=0 ${repeat(n, () => "a=1")}`),
     tools: ["decode"],
   },
   {
     name: "repeated-names-msg",
     about: "the same inside a user-space msg='…'",
-    n: 40_000,
-    make: (n) => `type=USER_CMD ${STAMP(1)}pid=1 uid=0 msg='${repeat(n, () => "b=2")}'\n`,
+    n: 20_000,
+    make: (n) => copies((serial) => `type=USER_CMD ${STAMP(serial)}pid=1 uid=0 msg='${repeat(n, () => "b=2")}'`),
     tools: ["decode"],
   },
   {
     name: "repeated-names-kill",
-    about: "a kill SYSCALL repeating a0= n times (attribute decodes it)",
-    n: 40_000,
-    make: (n) => `${killLine(1)} ${repeat(n, () => "a0=1")}\n`,
+    about: "kill SYSCALLs repeating a0= n times (attribute decodes them)",
+    n: 20_000,
+    make: (n) => copies((serial) => `${killLine(serial)} ${repeat(n, () => "a0=1")}`),
     tools: ALL,
   },
   {
     name: "enriched-repeats",
-    about: "a kill SYSCALL whose ENRICHED tail repeats UID= n times",
-    n: 40_000,
-    make: (n) => `${killLine(1)}\u001d${repeat(n, () => 'UID="root"')}\n`,
+    about: "kill SYSCALLs whose ENRICHED tail repeats UID= n times",
+    n: 20_000,
+    make: (n) => copies((serial) => `${killLine(serial)}\u001d${repeat(n, () => 'UID="root"')}`),
     tools: ALL,
   },
   {
     name: "bare-words",
-    about: "one record of n words without =",
-    n: 160_000,
-    make: (n) => `type=AVC ${STAMP(1)}${repeat(n, () => "word")}\n`,
+    about: "records of n words without =",
+    n: 40_000,
+    make: (n) => copies((serial) => `type=AVC ${STAMP(serial)}${repeat(n, () => "word")}`),
     tools: ["decode"],
   },
   {
     name: "long-hex",
-    about: "a proctitle of n hex-encoded bytes",
-    n: 1_000_000,
-    make: (n) => `${killLine(1)}\ntype=PROCTITLE ${STAMP(1)}proctitle=${"41".repeat(n)}\n`,
+    about: "kills whose proctitle is n hex-encoded bytes",
+    n: 120_000,
+    make: (n) => copies((serial) => `${killLine(serial)}\ntype=PROCTITLE ${STAMP(serial)}proctitle=${"41".repeat(n)}`),
     tools: ALL,
   },
   {

@@ -436,9 +436,9 @@ function writeNsFiles(dir: string, logPaths: readonly string[]): { passwd: strin
   const uids = new Set<number>();
   const gids = new Set<number>();
   for (const path of logPaths) {
-    const named = logIds(path);
-    for (const uid of named.uids) uids.add(uid);
-    for (const gid of named.gids) gids.add(gid);
+    const found = logIds(path);
+    for (const uid of found.uids) uids.add(uid);
+    for (const gid of found.gids) gids.add(gid);
   }
   for (const uid of Object.keys(USERS)) uids.add(Number(uid));
   for (const gid of Object.keys(GROUPS)) gids.add(Number(gid));
@@ -581,10 +581,11 @@ async function main(): Promise<void> {
   }
   let ns: string[] | null = null;
   if (runAusearch) {
-    ns = nsPrefix(writeNsFiles(tmpDir, corpus ? [logPath, corpusPath] : [logPath]));
+    const nsFiles = writeNsFiles(tmpDir, corpus ? [logPath, corpusPath] : [logPath]);
+    ns = nsPrefix(nsFiles);
     notes.push(
       ns
-        ? "ausearch ran in a private mount namespace whose passwd/group name every uid/gid in the log (fair: no NSS misses)"
+        ? `ausearch ran in a private mount namespace whose passwd/group name every uid/gid in the logs (${nsFiles.added} added to this machine's; fair: no NSS misses)`
         : "ausearch ran with this machine's passwd/group: uids unknown here cost it failing NSS lookups, so its -i figures are pessimistic (run as root with unshare(1) for fair figures)",
     );
   }

@@ -40,7 +40,7 @@ export async function captureFiles(
       const sink: SlotLineSink = {
         line: (bytes, start, end, line, _slot, ascii) => records.line(bytes, start, end, ascii, file, line),
         reuse: () => {},
-        tooLong: (line, length) => options.errors.report({ file, line }, tooLongProblem(length)),
+        inputError: (line, problem) => options.errors.report({ file, line }, problem),
       };
       for await (const lines of reader.batches(source, sink, options.signal)) {
         // A short chunk: a live pipe (`tail -f log | capture -`); pass its lines on now.

@@ -6,6 +6,7 @@ export type ErrorCode =
   | "E_USAGE" // bad flag or argument value: exit 2
   | "E_INPUT" // malformed input under --strict: exit 1
   | "E_IO" // a file or device could not be read or written: exit 1
+  | "E_DAMAGED" // an input's compressed data is cut short or corrupt: what came before is read; a reader reports it as bad input
   | "E_PERM" // needs root or a capability: exit 2
   | "E_MISSING_TOOL" // e.g. auditctl not installed: exit 2
   | "E_KERNEL" // the kernel refused (audit disabled, netlink bind failed…): exit 1

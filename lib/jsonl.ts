@@ -10,7 +10,6 @@ import { writeSync } from "node:fs";
 import { WhokilledError } from "./errors.ts";
 import type { AnyLine, RecordLine, SourceRef } from "./schema.ts";
 import type { InputErrors } from "./audit/input-errors.ts";
-import { tooLongProblem } from "./sources/lines.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 import { journalRecordOf } from "./audit/journal.ts";
 
@@ -21,7 +20,7 @@ import { journalRecordOf } from "./audit/journal.ts";
  * order; it may hold a line and give it later.
  */
 export interface LinePrefilter {
-  sink(take: (kept: KeptLine, line: number) => void): Omit<SlotLineSink, "tooLong">;
+  sink(take: (kept: KeptLine, line: number) => void): Omit<SlotLineSink, "inputError">;
 }
 
 /** A line a prefilter keeps: its text, or a `record` line it has read already (what JSON.parse would make of it). */
@@ -156,10 +155,10 @@ export async function* readInputs(
       const item = classifyLine(kept, { file: path, line }, errors);
       if (item) items.push(item);
     };
-    const tooLong = (line: number, length: number) => errors.report({ file: path, line }, tooLongProblem(length));
+    const inputError = (line: number, problem: string) => errors.report({ file: path, line }, problem);
     return options.prefilter
-      ? { ...options.prefilter.sink(take), tooLong }
-      : { line: (bytes, start, end, line) => take(bytes.toString("utf8", start, end), line), reuse: () => {}, tooLong };
+      ? { ...options.prefilter.sink(take), inputError }
+      : { line: (bytes, start, end, line) => take(bytes.toString("utf8", start, end), line), reuse: () => {}, inputError };
   };
   // One reader for all inputs: lines a prefilter holds stay valid across them (it hears of every reuse).
   for await (const _ of new SlotReader().batchesOfPaths(paths, sinkFor, options.signal)) {

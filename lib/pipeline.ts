@@ -12,7 +12,6 @@ import { interpretEvent, type InterpretOptions } from "./audit/interpret.ts";
 import { classifyLine, type InputItem, type LineWriter } from "./jsonl.ts";
 import type { ByteRecord } from "./audit/byte-record.ts";
 import { isAsciiRange } from "./audit/line-bytes.ts";
-import { tooLongProblem } from "./sources/lines.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 import type { AnyLine } from "./schema.ts";
 
@@ -92,7 +91,7 @@ export class EventStage {
         for (const record of held) record.copyOut();
         held.length = 0;
       },
-      tooLong: (line, length) => this.errors.report({ file, line }, tooLongProblem(length)),
+      inputError: (line, problem) => this.errors.report({ file, line }, problem),
     };
   }
 

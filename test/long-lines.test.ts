@@ -57,7 +57,7 @@ describe("lines past MAX_LINE_BYTES", () => {
       const sink = {
         line: (bytes: Buffer, start: number, end: number, line: number) => void got.push({ line, text: bytes.toString("latin1", start, end) }),
         reuse: () => {},
-        tooLong: (line: number, length: number) => void got.push({ line, tooLong: length }),
+        inputError: (line: number, problem: string) => void got.push({ line, tooLong: Number(/a line of (\d+) bytes/.exec(problem)![1]) }),
       };
       for await (const _ of new SlotReader(1 << 20).batchesOf(chunks(size), sink));
       expect(got).toEqual(EXPECTED.map((e, i) => ({ line: i + 1, ...e })));

@@ -26,10 +26,10 @@ async function keptLines(chunks: Buffer[], readBytes?: number) {
   const prefilter = new SignalLinePrefilter();
   const kept: Array<[KeptLine, number]> = [];
   const take = (line: KeptLine, number: number) => kept.push([line, number]);
-  const tooLong = () => {
-    throw new Error("no line here is too long");
+  const inputError = (line: number, problem: string) => {
+    throw new Error(`no input here is bad: line ${line}: ${problem}`);
   };
-  for await (const _ of new SlotReader(readBytes).batchesOf(chunks, { ...prefilter.sink(take), tooLong }));
+  for await (const _ of new SlotReader(readBytes).batchesOf(chunks, { ...prefilter.sink(take), inputError }));
   prefilter.finish();
   return { kept, skipped: prefilter.skipped, sighted: prefilter.sighted };
 }

@@ -24,7 +24,8 @@ export class InputErrors {
 
   report(source: SourceRef | undefined, problem: string, text?: string): void {
     this.count++;
-    const where = source ? `${source.file}:${source.line}` : "input";
+    // Line 0: about the input as a whole (nothing of it read yet).
+    const where = source ? (source.line > 0 ? `${source.file}:${source.line}` : source.file) : "input";
     const excerpt = text === undefined ? "" : `: ${JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text)}`;
     const message = `${where}: ${problem}${excerpt}`;
     if (this.options.strict) throw new WhokilledError("E_INPUT", message);

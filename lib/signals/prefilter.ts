@@ -189,7 +189,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   }
 
   /** The sink for one input's lines (lib/sources/slot-reader.ts); kept lines go to `take`. */
-  sink(take: Take): Omit<SlotLineSink, "tooLong"> {
+  sink(take: Take): Omit<SlotLineSink, "inputError"> {
     return {
       line: (bytes, start, end, line, slot) => {
         this.lineNumber = line;

@@ -190,18 +190,62 @@ async function* gunzipChunks(source: OpenSource, chunkBytes: number, signal?: Ab
   );
   const gunzip = createGunzip({ chunkSize: Math.min(chunkBytes, 1024 * 1024) });
   compressed.on("error", (error) => gunzip.destroy(error));
+  // Driven by its events, not its async iterator: that one throws at an
+  // error with output still queued, and a .gz cut short (a disk that filled
+  // while logrotate compressed) lost every line it held.
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: unknown = null;
+  let wake: (() => void) | null = null;
+  const poke = () => {
+    wake?.();
+    wake = null;
+  };
+  gunzip.on("data", (chunk: Buffer) => {
+    queue.push(chunk);
+    if (queue.length >= 4) gunzip.pause();
+    poke();
+  });
+  gunzip.on("end", () => {
+    ended = true;
+    poke();
+  });
+  gunzip.on("error", (error) => {
+    failure = error;
+    ended = true;
+    poke();
+  });
   compressed.pipe(gunzip);
+  let decompressed = 0;
   try {
-    for await (const chunk of gunzip) {
+    for (;;) {
       if (signal?.aborted) return;
-      yield chunk as Buffer;
+      const chunk = queue.shift();
+      if (chunk) {
+        decompressed += chunk.length;
+        if (queue.length < 2) gunzip.resume();
+        yield chunk;
+        continue;
+      }
+      if (ended) break;
+      await new Promise<void>((resolve) => (wake = resolve));
     }
-  } catch (error) {
-    throw ioError(source.name, error);
   } finally {
     compressed.destroy();
     gunzip.destroy();
   }
+  if (failure === null) return;
+  const e = failure as NodeJS.ErrnoException;
+  // zlib's codes (Z_BUF_ERROR: cut short; Z_DATA_ERROR: not gzip, or corrupt) are damage to this input, not a failure to read it.
+  if (typeof e.code === "string" && e.code.startsWith("Z_")) {
+    const why = `${e.code} ${e.message}`;
+    const problem =
+      decompressed === 0
+        ? `not gzip data, or damaged from its start (${why}): nothing read`
+        : `its compressed data ${e.code === "Z_BUF_ERROR" ? "ends early" : "is damaged"} (${why}) after ${decompressed} bytes of log: what came before was read, the rest is lost`;
+    throw new WhokilledError("E_DAMAGED", problem, { cause: failure });
+  }
+  throw ioError(source.name, failure);
 }
 
 /**
@@ -271,14 +315,20 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
   const emit = (l: Line) => {
     batch.push(sourceLine(l, file, inode));
   };
-  for await (const chunk of rawChunks(source, startOffset, chunkBytes, signal)) {
-    splitter.push(chunk, emit);
-    if (batch.length > 0) {
-      const out = batch;
-      batch = [];
-      yield out;
+  try {
+    for await (const chunk of rawChunks(source, startOffset, chunkBytes, signal)) {
+      splitter.push(chunk, emit);
+      if (batch.length > 0) {
+        const out = batch;
+        batch = [];
+        yield out;
+      }
+      if (signal?.aborted) return;
     }
-    if (signal?.aborted) return;
+  } catch (error) {
+    // These readers (follow, checkpoint) keep byte offsets: a damaged .gz stops the run, named.
+    if (error instanceof WhokilledError && error.code === "E_DAMAGED") throw new WhokilledError("E_IO", `cannot read ${file}: ${error.message}`, { cause: error });
+    throw error;
   }
   if (signal?.aborted || options.holdPartial) return;
   const last = splitter.flush();

@@ -14,8 +14,9 @@
  * buffer of its own and handed over as not held by any slot.
  */
 import { isAscii } from "node:buffer";
+import { WhokilledError } from "../errors.ts";
 import { closeSource, openSource, rawChunks, type OpenSource } from "./file.ts";
-import { lineIsCapped, MAX_LINE_BYTES, PartialLine } from "./lines.ts";
+import { lineIsCapped, MAX_LINE_BYTES, PartialLine, tooLongProblem } from "./lines.ts";
 
 export interface SlotLineSink {
   /**
@@ -26,8 +27,12 @@ export interface SlotLineSink {
   line(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean): void;
   /** The slot is about to be overwritten: copy out anything still held there. */
   reuse(slot: number): void;
-  /** Line `line` was `length` bytes long, past MAX_LINE_BYTES: it was skipped, never held (tooLongProblem says so). */
-  tooLong(line: number, length: number): void;
+  /**
+   * Bad input the reader found itself, to report as at line `line`: a line
+   * past MAX_LINE_BYTES (skipped, never held), or data that ends in damage
+   * (a .gz cut short: its lines so far were handed over, the rest is lost).
+   */
+  inputError(line: number, problem: string): void;
 }
 
 const SLOT_COUNT = 4;
@@ -114,8 +119,10 @@ export class SlotReader {
     this.current = -1;
     this.pending = this.dataEnd = 0;
     this.atInputStart = true;
+    let damage: WhokilledError | null = null;
     try {
-      for await (const chunk of chunks) {
+      try {
+        for await (const chunk of chunks) {
         const first = this.lineNumber;
         const target = supplied.target;
         if (target !== null && chunk.buffer === target.buffer && chunk.byteOffset === target.byteOffset) {
@@ -133,6 +140,11 @@ export class SlotReader {
         }
         supplied.target = null;
         yield this.lineNumber - first;
+        }
+      } catch (error) {
+        // Damaged data ends this input like its end would, its lines so far read; anything else is not ours to mend.
+        if (!(error instanceof WhokilledError && error.code === "E_DAMAGED")) throw error;
+        damage = error;
       }
       // The last line, if it had no newline.
       const first = this.lineNumber;
@@ -141,6 +153,7 @@ export class SlotReader {
         const line = this.long.take();
         this.take(line, 0, line.length, -1, isAscii(line));
       } else if (this.current >= 0 && this.dataEnd > this.pending) this.take(this.slots[this.current]!, this.pending, this.dataEnd, this.current, false);
+      if (damage) sink.inputError(this.lineNumber, damage.message);
       yield this.lineNumber - first;
     } finally {
       this.long.clear();
@@ -181,7 +194,7 @@ export class SlotReader {
   private skip(length: number): void {
     this.lineNumber++;
     this.skipping = -1;
-    this.sink!.tooLong(this.lineNumber, length);
+    this.sink!.inputError(this.lineNumber, tooLongProblem(length));
   }
 
   private take(bytes: Buffer, start: number, end: number, slot: number, ascii: boolean): void {

@@ -10,19 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { constants, gunzipSync } from "node:zlib";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
-import { fixturesDir } from "./helpers/run.ts";
+import { fixturesDir, runScriptProcess } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-damaged-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(name: string, args: string[]) {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "scripts", `${name}.ts`), ...args], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const { stdout, stderr, code } = await runScriptProcess(name, args);
   return { lines: stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { kind: string; id: string; source?: { line: number } }), stderr, code };
 }
 

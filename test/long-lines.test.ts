@@ -11,17 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LineSplitter, MAX_LINE_BYTES } from "../lib/sources/lines.ts";
 import { SlotReader } from "../lib/sources/slot-reader.ts";
-
-async function runScript(name: string, args: string[]) {
-  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "scripts", `${name}.ts`), ...args], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  return { stdout, stderr };
-}
+import { runScriptProcess as runScript } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-long-lines-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -73,3 +73,15 @@ export function writeRecordLines(path: string, target: string): string {
   writeFileSync(target, out.length ? out.join("\n") + "\n" : "");
   return target;
 }
+
+/** A script run as users run it: a subprocess with no stdin, its stdout, stderr and exit code. */
+export async function runScriptProcess(name: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "scripts", `${name}.ts`), ...args], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { stdout, stderr, code };
+}

@@ -10,7 +10,9 @@
  * (`a=1 a=1 …`, which a user-space message can carry) cost k² probes to
  * number the repeats: 20,000 repeats, one 80 KB line, took decode 42 s. And
  * a line was held whole however long: 50 MB of NUL bytes took decode 5 s
- * and 840 MB (lines past 1 MiB are now skipped as they stream by).
+ * and 840 MB (lines past 1 MiB are now skipped as they stream by). Not
+ * timed here: a line that crossed chunks was joined again at every chunk
+ * (test/long-lines.test.ts reads lines in 4 KiB pieces).
  *
  *   bun bench/shapes.ts [--only NAME] [--keep DIR]
  *

@@ -31,10 +31,6 @@ export * from "./findings/types.ts";
 // Each detector keeps its own state type; the registry only needs the common shape.
 export const DETECTORS: ReadonlyArray<FindingDetector<any>> = [stalePid, recycledPid, signalStorm, blindSpot];
 
-export function detectorById(id: string): FindingDetector<any> | undefined {
-  return DETECTORS.find((d) => d.id === id);
-}
-
 export interface AnalyzeOptions extends SummaryOptions, FindingOptions {
   /** Detectors to run (default: all of DETECTORS). */
   detectors?: ReadonlyArray<FindingDetector<any>>;

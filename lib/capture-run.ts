@@ -9,7 +9,7 @@ import type { LineWriter } from "./jsonl.ts";
 import { log } from "./log.ts";
 import type { GapLine, RecordLine } from "./schema.ts";
 import type { CheckpointRun } from "./sources/checkpoint.ts";
-import { closeSource, openSource, rotatedFiles, type SourceLine } from "./sources/file.ts";
+import { rotatedFiles, type SourceLine } from "./sources/file.ts";
 import { tooLongProblem } from "./sources/lines.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
 
@@ -32,23 +32,15 @@ export async function captureFiles(
   const stats: CaptureTotals = { records: 0, structural: 0, gaps: 0 };
   const files = options.rotated ? paths.flatMap((path) => (path === "-" ? [path] : rotatedFiles(path))) : paths;
   // Lines read as bytes and plain records written straight from them (no string per line).
-  const reader = new SlotReader();
   const records = new RecordLineWriter(options.writer, options.errors, stats);
-  for (const file of files) {
-    const source = openSource(file);
-    try {
-      const sink: SlotLineSink = {
-        line: (bytes, start, end, line, _slot, ascii) => records.line(bytes, start, end, ascii, file, line),
-        reuse: () => {},
-        inputError: (line, problem) => options.errors.report({ file, line }, problem),
-      };
-      for await (const lines of reader.batches(source, sink, options.signal)) {
-        // A short chunk: a live pipe (`tail -f log | capture -`); pass its lines on now.
-        if (lines > 0 && lines < 64) options.writer.flush();
-      }
-    } finally {
-      closeSource(source);
-    }
+  const sinkFor = (file: string): SlotLineSink => ({
+    line: (bytes, start, end, line, _slot, ascii) => records.line(bytes, start, end, ascii, file, line),
+    reuse: () => {},
+    inputError: (line, problem) => options.errors.report({ file, line }, problem),
+  });
+  for await (const lines of new SlotReader().batchesOfPaths(files, sinkFor, options.signal)) {
+    // A short chunk: a live pipe (`tail -f log | capture -`); pass its lines on now.
+    if (lines > 0 && lines < 64) options.writer.flush();
   }
   return stats;
 }

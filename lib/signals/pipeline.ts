@@ -17,7 +17,6 @@ import { eventToSignal } from "./attribute.ts";
 import { compileSignalFilter, timeWindow, type SignalFilterOptions } from "./filter.ts";
 import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
-import { hostname } from "node:os";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
 
@@ -144,10 +143,10 @@ export class SignalStage {
   private readonly otherHosts = new Set<string>();
 
   /** Said once a node: --proc leaves that host's signals as the log has them. */
-  private noteOtherHost(node: string): void {
+  private noteOtherHost(node: string, proc: ProcReader): void {
     if (this.otherHosts.has(node) || this.otherHosts.size >= 100) return;
     this.otherHosts.add(node);
-    log.warn(`--proc: signals from node ${escapeControl(node)} are left as the log has them: this /proc is ${escapeControl(hostname())}'s`);
+    log.warn(`--proc: signals from node ${escapeControl(node)} are left as the log has them: this /proc is ${escapeControl(proc.hostName)}'s`);
   }
 
   private keep(signal: SignalLine, out: Array<SignalLine | GapLine>): void {
@@ -157,7 +156,7 @@ export class SignalStage {
     }
     if (this.proc && signal.killer.ancestry?.[0]?.from !== "proc") {
       if (this.proc.isThisHost(signal.node)) enrichFromProc(signal.killer, signal.time, this.proc);
-      else this.noteOtherHost(signal.node!);
+      else this.noteOtherHost(signal.node!, this.proc);
     }
     this.counts.signals++;
     out.push(signal);

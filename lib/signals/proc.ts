@@ -29,16 +29,17 @@ function firstLabel(name: string): string {
 export class ProcReader {
   private bootMs: number | null = null;
   private readonly ticksPerSecond: number;
-  /** This host's name (gethostname(2)), lower case. */
+  /** hostName in lower case, for matching nodes. */
   private readonly host: string;
 
   constructor(
     private readonly root = "/proc",
     ticksPerSecond = 100,
-    host = hostname(),
+    /** This host's name (gethostname(2)). */
+    readonly hostName = hostname(),
   ) {
     this.ticksPerSecond = ticksPerSecond;
-    this.host = host.toLowerCase();
+    this.host = hostName.toLowerCase();
   }
 
   /**

@@ -32,10 +32,12 @@ export function journalRecordOf(value: unknown): JournalRecord | null | undefine
   return journalAuditRecord(value as Record<string, unknown>);
 }
 
+const utf8 = new TextDecoder("utf-8");
+
 function fieldText(value: unknown): string | null {
   if (typeof value === "string") return value;
   if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
-    return new TextDecoder("utf-8").decode(Uint8Array.from(value as number[]));
+    return utf8.decode(Uint8Array.from(value as number[]));
   }
   return null;
 }

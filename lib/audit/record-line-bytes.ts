@@ -142,7 +142,6 @@ const SIMPLE_ESCAPES = (() => {
   return table;
 })();
 
-
 /** The ASCII byte a `\u00XX` escape at bytes[at] stands for, or -1 (not ASCII, or not an escape we take). */
 function unicodeEscape(bytes: Uint8Array, at: number, end: number): number {
   if (at + 6 > end || bytes[at + 2] !== 0x30 || bytes[at + 3] !== 0x30) return -1;

@@ -220,6 +220,37 @@ describe("edge cases", () => {
       }
     });
   }
+
+  // Records run together on one line, lines cut short: real logs have them (the corpus does),
+  // and they take the fast path, warnings and all.
+  const realOddities = [
+      'type=SYSCALL msg=audit(1700000000.032:32): arch=c000003e syscall=62 success=no exit=-3 a0=1 a1=9 comm=6162 comm="cafe" exe="/x" exe=2F78 a1=f uid=0 uid#2=5 uid=7 uid=8 exit=-1 syscall=1 arch=40000003 syscall=37 key="k" key=(null)',
+      "type=USER_START msg=audit(1700000000.033:33): pid=1 uid=0 auid=1000 ses=2 msg='op=login pid=7 pid=8 exe=\"/usr/sbin/sshd\" res=success",
+      "type=USER_START msg=audit(1700000000.034:34): pid=1 msg='op=x res=\"succ' msg='again' msg=bare",
+      "type=SYSCALL msg=audit(1700000000.035:35): arch=c000003e syscall=62 msg=audit(1.2:3): x=1 msg='a=1 b=\"2\" b=3' uid=0 uid=1000\x1dUID=\"root\" UID=\"alice\" UID=\"bob",
+      "type=LOGIN msg=audit(1700000000.036:36): login pid=13015 uid=0 old auid=4294967295 new auid=0",
+      "type=LOGIN msg=audit(1700000000.037:37): pid=28281 uid=0 old auid=700 new auid=700 old ses=6793 new ses=12286",
+      'type=SYSCALL msg=audit(1700000000.038:38): arch=c000003e syscall=62 success=yes exit=0 a0=1 a1=9 pid=1 comm="bash exe="/bin/bash" key=(null)',
+      'type=OBJ_PID msg=audit(1700000000.038:38): opid=5 ouid=0 ocomm="sleep opid=6 ocomm="x"',
+      'type=PROCTITLE msg=audit(1700000000.038:38): proctitle="sleep proctitle=41',
+      'type=EXECVE msg=audit(1700000000.039:39): argc=2 a0="ls" a1=2D6C a1="-x" a0=6C73',
+      "type=SYSCALL msg=audit(1700000000.040:40): arch=c000003e syscall=62 a0=1 a1=9 uid=0 uid=0 type=CWD msg=audit(1700000000.040:40): cwd=\"/\" type=PATH msg=audit(1700000000.040:40): item=0 name=\"/x\" type=PROCTITLE msg=audit(1700000000.040:40): proctitle=6B696C6C",
+      'type=SYSCALL msg=audit(1700000000.041:41): arch=c000003e syscall=62 a#2=1 a=2 a=3 a=4 a#3=5',
+  ];
+  test("repeated names and unterminated quotes", async () => {
+    const path = join(dir, "oddities.log");
+    writeFileSync(path, realOddities.join("\n") + "\n");
+    for (const settings of [oracleIds, noLookup]) expect(await expectSame(path, settings)).toEqual({ fast: 10, reference: 0 });
+    const events = (await reference(path, oracleIds)).split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    const lines = [32, 33, 34].map((serial) => events.find((event) => event.id.endsWith(`:${serial}`)));
+    // Each occurrence keeps its own quoting: comm#2 was quoted, so "cafe" is text, not hex.
+    expect(lines[0].records[0].decoded).toMatchObject({ comm: "ab", "exe#2": "/x", a1: "SIGKILL", "a1#2": "0xf", syscall: "kill", "arch#2": "i386", "syscall#3": "kill" });
+    expect(lines[0].records[0].decoded["comm#2"]).toBeUndefined();
+    expect(lines[0].records[0].fields).toMatchObject({ "uid#2": "5", "uid#3": "7", "uid#4": "8" });
+    expect(lines[1].warnings).toEqual(["USER_START: unterminated quote in msg"]);
+    expect(lines[1].records[0].msg).toMatchObject({ pid: "7", "pid#2": "8", res: "success" });
+    expect(lines[2].records[0].warnings).toEqual(["msg: unterminated quote in res"]);
+  });
 });
 
 /** decode's output lines for `input` (file, pipe or .gz) with the reader's chunks this small. */

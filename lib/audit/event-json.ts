@@ -16,10 +16,11 @@
  *  - decoded values and the event summary (syscall, process, targets…) are
  *    written from byte ranges of what was already written, or small caches.
  *
- * Only common, simple shapes take this path: ASCII lines, no repeated or
- * array-index field names, no unterminated quotes, no tracefs records. An
- * event with anything else is written the reference way, whole, so the
- * unusual cases keep a single implementation (interpret.ts, fields.ts).
+ * ASCII lines take this path, with repeated names and unterminated quotes
+ * (records run together, lines cut short: they are in real logs). An event
+ * with anything rarer (non-ASCII text, array-index or `__proto__` names, a
+ * tracefs record…) is written the reference way, whole, so those cases keep
+ * a single implementation (interpret.ts, fields.ts).
  * Field semantics mirror fields.ts `scan` and interpret.ts `decodeRecord`,
  * `buildSyscall`, `buildProcess`, `buildTarget`: change them together (the
  * equivalence test will tell).
@@ -100,6 +101,7 @@ const B = {
   key: ascii('],"key":'),
   records: ascii(',"records":['),
   warnings: ascii('],"warnings":['),
+  recordWarnings: ascii(',"warnings":['),
   arch: ascii('{"arch":'),
   nr: ascii(',"nr":'),
   name: ascii(',"name":'),
@@ -261,6 +263,12 @@ export class EventJsonWriter {
   private readonly decodedEnd = new Int32Array(MAX_NAMES);
   /** For each name id, the name that followed it last time (a guess for the next field); the last slots start a map. */
   private readonly nextName = new Int32Array(MAX_NAMES + 3);
+  /** Per name id: the scan (stamp) that last numbered a repeat of it, and the suffix to try next. */
+  private readonly suffixStamp = new Int32Array(MAX_NAMES);
+  private readonly suffixNext = new Int32Array(MAX_NAMES);
+  /** The current record's warnings, and the event's so far (`TYPE: warning`, as interpretEvent lists them). */
+  private recordWarnings: string[] = [];
+  private eventWarnings: string[] = [];
   private stamp = 0;
   private mainStamp = 0;
   /** Out-values of textRange/userRange. */
@@ -340,6 +348,7 @@ export class EventJsonWriter {
     this.hasSyscall = false;
     this.hasTitle = false;
     this.targetCount = 0;
+    if (this.eventWarnings.length > 0) this.eventWarnings = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       if (record.type === "SIGNAL_GENERATE" || !this.record(record, i === 0)) return false;
@@ -349,7 +358,8 @@ export class EventJsonWriter {
   }
 
   private writeLine(event: AssembledEvent): void {
-    const { node, id, records, warnings } = event;
+    const { node, id, records } = event;
+    const warnings = this.eventWarnings.length === 0 ? event.warnings : [...(event.warnings ?? []), ...this.eventWarnings];
     const type = this.hasSyscall ? "SYSCALL" : records[0]!.type;
     let bound = 256 + 6 * (id.length + (node?.length ?? 0) + type.length);
     bound += this.head.pos + this.title.pos + this.targets.pos + this.keyOut.pos + this.rec.pos;
@@ -451,6 +461,7 @@ export class EventJsonWriter {
     this.msg.pos = 0;
     this.enr.pos = 0;
     this.enrStamp = 0;
+    if (this.recordWarnings.length > 0) this.recordWarnings = [];
     if (!this.scan(line, record.bodyStart, gs < 0 ? length : gs, MAIN)) return false;
     if (gs >= 0) {
       this.raw.pos = escapeAscii(this.raw.buf, this.raw.pos, GS);
@@ -476,6 +487,7 @@ export class EventJsonWriter {
     }
     this.rec.pos = p;
     if (record.source) this.putSource(record);
+    if (this.recordWarnings.length > 0) this.putRecordWarnings(record.type);
     out = this.rec.buf;
     out[this.rec.pos++] = 0x7d;
 
@@ -489,7 +501,7 @@ export class EventJsonWriter {
   private reserveRecord(length: number, typeLength: number): void {
     if (this.stamp > 0x3fff0000) {
       // The stamps stay int32: start over (after a billion records or so).
-      for (const seen of [this.seenMain, this.seenMsg, this.seenEnr, this.seenDecoded]) seen.fill(0);
+      for (const seen of [this.seenMain, this.seenMsg, this.seenEnr, this.seenDecoded, this.suffixStamp]) seen.fill(0);
       this.stamp = 0;
     }
     // Worst cases: every unit escaped to 6 bytes, a field (≥ 1 unit) adds 6 bytes of quotes and commas.
@@ -519,7 +531,7 @@ export class EventJsonWriter {
    * fields.ts `scan` over line[start, end), writing the map's JSON (without
    * braces) to rec (MAIN), msg or enr, and every unit it passes, escaped, to
    * raw: one pass makes both. False for what the reference would treat
-   * differently: a repeated or special name, an unterminated quote.
+   * differently: a special name, a second `_text`, a full name table.
    */
   private scan(line: Uint8Array, start: number, end: number, mode: number): boolean {
     const out = mode === MAIN ? this.rec : mode === MSG ? this.msg : this.enr;
@@ -581,10 +593,21 @@ export class EventJsonWriter {
         this.wordEnd[this.words++] = i;
         continue;
       }
-      const id = same && i === last ? guess : names.find(line, nameStart, i, hashOf(line, nameStart, i));
-      next[previous] = id < 0 ? 0 : id;
-      previous = id < 0 ? 0 : id;
-      if (id < 0 || names.special[id] || seen[id] === stamp) return false;
+      // `written`: the name as the line has it; `id`: as the map stores it (a repeat is `name#2`…).
+      const written = same && i === last ? guess : names.find(line, nameStart, i, hashOf(line, nameStart, i));
+      next[previous] = written < 0 ? 0 : written;
+      previous = written < 0 ? 0 : written;
+      if (written < 0 || names.special[written]) return false;
+      let id = written;
+      if (seen[written] === stamp) {
+        id = this.numbered(written, seen, stamp);
+        if (id < 0) return false;
+        // The key again, as stored; the raw text keeps the name as written.
+        p = mark;
+        if (comma) d[p++] = COMMA;
+        const key = names.json[id]!;
+        for (let k = 0, n = key.length - 3; k < n; k++) d[p++] = key[k]!;
+      }
       seen[id] = stamp;
       d[p++] = QUOTE;
       d[p++] = COLON;
@@ -613,19 +636,23 @@ export class EventJsonWriter {
           }
           v++;
         }
-        if (v >= end) return false;
-        r[rp++] = 0x5c;
-        r[rp++] = QUOTE;
         valueEnd = v;
-        i = v + 1;
+        if (v >= end) {
+          this.warn(mode, written);
+          i = end;
+        } else {
+          r[rp++] = 0x5c;
+          r[rp++] = QUOTE;
+          i = v + 1;
+        }
         quoted = 1;
       } else if (q === APOSTROPHE) {
         const close = singleQuoteEnd(line, v + 1, end);
-        if (close < 0) return false;
+        if (close < 0) this.warn(mode, written);
         r[rp++] = APOSTROPHE;
         valueStart = v + 1;
-        valueEnd = close;
-        if (mode === MAIN && id === this.id.msg && !this.hasMsg) {
+        valueEnd = close < 0 ? end : close;
+        if (mode === MAIN && written === this.id.msg && !this.hasMsg) {
           // The nested fields write the raw text; the value is that, copied.
           this.hasMsg = true;
           this.raw.pos = rp;
@@ -644,8 +671,8 @@ export class EventJsonWriter {
             }
           }
         }
-        r[rp++] = APOSTROPHE;
-        i = close + 1;
+        if (close >= 0) r[rp++] = APOSTROPHE;
+        i = close < 0 ? end : close + 1;
       } else {
         valueStart = v;
         while (v < end) {
@@ -694,6 +721,33 @@ export class EventJsonWriter {
     out.pos = p;
     this.raw.pos = rp;
     return true;
+  }
+
+  /**
+   * The stored name of a repeat of name `written` in the map being scanned
+   * (fields.ts build): `name#N`, N from 2 up, skipping any taken; -1 when
+   * the name table is full.
+   */
+  private numbered(written: number, seen: Int32Array, stamp: number): number {
+    // Where the last repeat of this name in this scan stopped: every suffix below is taken (build's nextSuffix).
+    let n = this.suffixStamp[written] === stamp ? this.suffixNext[written]! : 2;
+    const base = this.names.names[written]!;
+    for (;;) {
+      const id = this.names.intern(`${base}#${n}`);
+      if (id < 0) return -1;
+      if (seen[id] !== stamp) {
+        this.suffixStamp[written] = stamp;
+        this.suffixNext[written] = n + 1;
+        return id;
+      }
+      n++;
+    }
+  }
+
+  /** fields.ts's warning for an unterminated quote in name `written` (a nested msg's are prefixed). */
+  private warn(mode: number, written: number): void {
+    const warning = `unterminated quote in ${this.names.names[written]!}`;
+    this.recordWarnings.push(mode === MSG ? `msg: ${warning}` : warning);
   }
 
   /** Where a main field is (index into the f* arrays), or -1. */
@@ -1215,6 +1269,24 @@ export class EventJsonWriter {
     }
     out[p++] = 0x7d;
     return p;
+  }
+
+  /** The record's `warnings` member, and each warning again for the event's, as interpretEvent does. */
+  private putRecordWarnings(type: string): void {
+    const warnings = this.recordWarnings;
+    let bound = 16;
+    for (const w of warnings) bound += 6 * w.length + 3;
+    const out = this.rec.ensure(bound);
+    let p = putBytes(out, this.rec.pos, B.recordWarnings);
+    for (let i = 0; i < warnings.length; i++) {
+      if (i > 0) out[p++] = COMMA;
+      out[p++] = QUOTE;
+      p = writeString(out, p, warnings[i]!);
+      out[p++] = QUOTE;
+      this.eventWarnings.push(`${type}: ${warnings[i]!}`);
+    }
+    out[p++] = 0x5d;
+    this.rec.pos = p;
   }
 
   private putSource(record: PendingRecord): void {

@@ -15,7 +15,10 @@ export interface ParsedFields {
   /** Fields of a nested `msg='…'`, when the record has one. */
   msg?: FieldMap;
   enriched?: FieldMap;
-  /** Names of fields whose value was double-quoted (so it is text, never hex). */
+  /**
+   * Names of fields whose value was double-quoted (so it is text, never hex),
+   * as stored: a repeat quoted only its second time is `name#2` here.
+   */
   quoted?: Set<string>;
   msgQuoted?: Set<string>;
   /** Problems that did not stop the parse (unterminated quote…). */
@@ -61,7 +64,7 @@ function has(map: FieldMap, key: string): boolean {
  * unless something is there already, and only then builds the map again the
  * careful way, on a fresh object (the given one is left half filled).
  */
-function build(map: FieldMap, names: string[], values: string[]): FieldMap {
+function build(map: FieldMap, names: string[], values: string[], quoted: boolean[], result: ParsedFields, trackQuoted: boolean): FieldMap {
   // Something already there: a repeat, or a name the prototype has (constructor, toString…).
   let special = false;
   for (let i = 0; i < names.length; i++) {
@@ -71,8 +74,11 @@ function build(map: FieldMap, names: string[], values: string[]): FieldMap {
       break;
     }
     map[name] = values[i]!;
+    if (trackQuoted && quoted[i]) (result.quoted ??= new Set()).add(name);
   }
   if (!special) return map;
+  // Quoting is told per field as stored, so begin again with the names below.
+  if (trackQuoted) result.quoted = undefined;
   const fresh = newFieldMap();
   // The next suffix to try per repeated name: starting at #2 every time made
   // a record of k repeats cost k² probes (4,000 repeats of one name: 1.6 s).
@@ -89,6 +95,7 @@ function build(map: FieldMap, names: string[], values: string[]): FieldMap {
     // A plain object treats __proto__ as its prototype: define it as data. Any other name is an own property once assigned.
     if (name === "__proto__") Object.defineProperty(fresh, name, { value: values[i]!, enumerable: true, writable: true, configurable: true });
     else fresh[name] = values[i]!;
+    if (trackQuoted && quoted[i]) (result.quoted ??= new Set()).add(name);
   }
   return fresh;
 }
@@ -103,6 +110,7 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
   let freeText: string | null = null;
   const names: string[] = [];
   const values: string[] = [];
+  const quoted: boolean[] = [];
   while (i < end) {
     while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === GS)) i++;
     if (i >= end) break;
@@ -135,7 +143,7 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
         values.push(text.slice(v + 1, close));
         i = close + 1;
       }
-      if (map !== result.enriched) (result.quoted ??= new Set()).add(key);
+      quoted.push(true);
       continue;
     }
     if (q === SQ) {
@@ -144,6 +152,7 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
       if (close < 0) warn(result, `unterminated quote in ${key}`);
       names.push(key);
       values.push(inner);
+      quoted.push(false);
       if (allowMsg && key === "msg" && result.msg === undefined) {
         const nested: ParsedFields = { fields: newFieldMap() };
         result.msg = scan(inner, 0, inner.length, nested, nested.fields, false);
@@ -156,13 +165,15 @@ function scan(text: string, start: number, end: number, result: ParsedFields, ma
     while (v < end && text.charCodeAt(v) !== SPACE) v++;
     names.push(key);
     values.push(text.slice(j + 1, v));
+    quoted.push(false);
     i = v;
   }
   if (freeText !== null) {
     names.push("_text");
     values.push(freeText);
+    quoted.push(false);
   }
-  return build(map, names, values);
+  return build(map, names, values, quoted, result, map !== result.enriched);
 }
 
 /** The `'` that ends a msg='…': one followed by a space, 0x1d or the end. */

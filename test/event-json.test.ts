@@ -251,6 +251,12 @@ describe("edge cases", () => {
     expect(lines[1].records[0].msg).toMatchObject({ pid: "7", "pid#2": "8", res: "success" });
     expect(lines[2].records[0].warnings).toEqual(["msg: unterminated quote in res"]);
   });
+  test("a name repeated past 64 times goes the reference way, and leaves the name table usable", async () => {
+    const path = join(dir, "many-repeats.log");
+    const repeats = Array.from({ length: 100 }, (_, i) => `x=${i}`).join(" ");
+    writeFileSync(path, [`type=CWD msg=audit(1700000000.050:50): ${repeats}`, ...realOddities].join("\n") + "\n");
+    expect(await expectSame(path)).toEqual({ fast: 10, reference: 1 });
+  });
 });
 
 /** decode's output lines for `input` (file, pipe or .gz) with the reader's chunks this small. */

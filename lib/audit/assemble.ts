@@ -60,16 +60,35 @@ export interface AssemblerOptions {
 }
 
 interface OpenEvent extends AssembledEvent {
-  key: string;
   serial: number;
   hasSyscall: boolean;
   /** The record count when the event became complete (PROCTITLE after SYSCALL), or -1. */
   completeAt: number;
   closed: boolean;
-  /** The key shares no memory with an input chunk (made from bytes), so needs no copy to outlive it. */
+  /** id and node share no memory with an input chunk (made from bytes), so need no copy to outlive it. */
   keyIsCopy: boolean;
   /** Records by body hash, once the event is too big to compare a new record with each one. */
   bodies?: Map<number, PendingRecord[]>;
+}
+
+/** What identifies an event: one string for the recently-closed check. */
+function eventKey(node: string | null, id: string): string {
+  return node === null ? id : `${node}\u0000${id}`;
+}
+
+/**
+ * Open events by serial: the one event, or a map by key when several share
+ * the serial (multi-node logs, pasted logs: 20,000 hosts may all be at :5).
+ */
+type OpenEvents = Map<number, OpenEvent | Map<string, OpenEvent>>;
+
+/** Keys of closed events by serial: one key, or a set when serials repeat. */
+type ClosedKeys = Map<number, string | Set<string>>;
+
+function hasClosed(closed: ClosedKeys, serial: number, key: string): boolean {
+  const keys = closed.get(serial);
+  if (keys === undefined) return false;
+  return typeof keys === "string" ? keys === key : keys.has(key);
 }
 
 /** Types whose records never share an event with others. */
@@ -123,18 +142,23 @@ function addBody(bodies: Map<number, PendingRecord[]>, hash: number, record: Pen
 }
 
 export class EventAssembler {
-  private readonly open = new Map<string, OpenEvent>();
   /**
-   * How many open events have each serial: most records start a standalone
-   * event or join the one before them, and this tells both cases apart from
-   * a reordered record without making and hashing a key string.
+   * Keyed by serial, a number, not by the id string: string-keyed, these maps
+   * were a fifth of decode's time (a set, a lookup, a delete per event).
    */
-  private readonly openSerials = new Map<number, number>();
+  private readonly open: OpenEvents = new Map();
+  private openCount = 0;
+  /** Open events in the order they opened (closed ones are skipped, and dropped from time to time): expire and flush go oldest first. */
+  private order: (OpenEvent | null)[] = [];
+  private orderHead = 0;
+  /** The highest serial any event has had: a record above it cannot belong to an open or recently closed event. */
+  private highestSerial = Number.NEGATIVE_INFINITY;
   /** The event the last record joined or opened, while it is open. */
   private last: OpenEvent | undefined;
   /** Keys of recently closed events, in two generations so forgetting old ones costs nothing per event. */
-  private closedNow = new Set<string>();
-  private closedBefore = new Set<string>();
+  private closedNow: ClosedKeys = new Map();
+  private closedBefore: ClosedKeys = new Map();
+  private closedNowCount = 0;
   private newestSeconds = 0;
   private eoeStream = false;
   private readonly windowSeconds: number;
@@ -176,10 +200,12 @@ export class EventAssembler {
     if (!Number.isSafeInteger(serial)) serial = -1;
     let event: OpenEvent | undefined;
     const last = this.last;
+    // Serials mostly rise: above the highest seen, no event, open or closed, can be this record's.
+    const seenSerial = serial <= this.highestSerial;
     if (last !== undefined && last.serial === serial && last.seconds === seconds && last.millis === millis && last.node === node && last.id === id) {
       event = last;
-    } else if (this.openSerials.has(serial)) {
-      event = this.open.get(node === null ? id : `${node}\u0000${id}`);
+    } else if (seenSerial) {
+      event = this.findOpen(node, id, serial);
     }
     if (standalone && event === undefined) {
       this.emit({ node, id, seconds, millis, records: [record] });
@@ -187,18 +213,22 @@ export class EventAssembler {
     }
     if (type === "EOE") this.eoeStream = true;
     if (event === undefined) {
-      const key = node === null ? id : `${node}\u0000${id}`;
-      const wasClosed = this.closedNow.has(key) || this.closedBefore.has(key);
+      let wasClosed = false;
+      if (seenSerial) {
+        const key = eventKey(node, id);
+        wasClosed = hasClosed(this.closedNow, serial, key) || hasClosed(this.closedBefore, serial, key);
+      } else this.highestSerial = serial;
       if (type === "EOE" && wasClosed) {
         this.lateEoe++;
         return;
       }
-      event = { node, id, seconds, millis, records: [], key, serial, hasSyscall: false, completeAt: -1, closed: false, keyIsCopy: idIsCopy };
+      event = { node, id, seconds, millis, records: [], serial, hasSyscall: false, completeAt: -1, closed: false, keyIsCopy: idIsCopy };
       if (wasClosed) {
         event.warnings = ["records of this event arrived after it was closed; they form a second event with the same id"];
       }
-      this.open.set(key, event);
-      this.openSerials.set(serial, (this.openSerials.get(serial) ?? 0) + 1);
+      this.addOpen(event);
+      this.order.push(event);
+      if (this.order.length - this.orderHead > 2 * this.openCount + 1024) this.compactOrder();
     }
     this.last = event;
     if (this.isDuplicate(event, record)) {
@@ -221,9 +251,40 @@ export class EventAssembler {
     if (seconds > this.newestSeconds) {
       this.newestSeconds = seconds;
       this.expire();
-    } else if (this.open.size > this.maxInFlight) {
+    } else if (this.openCount > this.maxInFlight) {
       this.expire();
     }
+  }
+
+  private findOpen(node: string | null, id: string, serial: number): OpenEvent | undefined {
+    const found = this.open.get(serial);
+    if (found === undefined) return undefined;
+    if (found instanceof Map) return found.get(eventKey(node, id));
+    return found.id === id && found.node === node ? found : undefined;
+  }
+
+  private addOpen(event: OpenEvent): void {
+    const serial = event.serial;
+    const found = this.open.get(serial);
+    if (found === undefined) this.open.set(serial, event);
+    else if (found instanceof Map) found.set(eventKey(event.node, event.id), event);
+    else {
+      const several = new Map<string, OpenEvent>();
+      several.set(eventKey(found.node, found.id), found);
+      several.set(eventKey(event.node, event.id), event);
+      this.open.set(serial, several);
+    }
+    this.openCount++;
+  }
+
+  private removeOpen(event: OpenEvent): void {
+    const found = this.open.get(event.serial);
+    if (found === event) this.open.delete(event.serial);
+    else if (found instanceof Map) {
+      found.delete(eventKey(event.node, event.id));
+      if (found.size === 0) this.open.delete(event.serial);
+    }
+    this.openCount--;
   }
 
   /** The same record is already in the event (it is not added to it). */
@@ -259,11 +320,17 @@ export class EventAssembler {
 
   /** End of input: emit everything still open, oldest first. */
   flush(): void {
-    for (const event of this.open.values()) this.close(event);
+    const order = this.order;
+    for (let i = this.orderHead; i < order.length; i++) {
+      const event = order[i];
+      if (event && !event.closed) this.close(event);
+    }
+    this.order = [];
+    this.orderHead = 0;
   }
 
   get inFlight(): number {
-    return this.open.size;
+    return this.openCount;
   }
 
   /** Complete events that `holdRecords` further records did not join: emit them. */
@@ -280,27 +347,52 @@ export class EventAssembler {
 
   private expire(): void {
     const horizon = this.newestSeconds - this.windowSeconds;
-    for (const event of this.open.values()) {
-      if (event.seconds >= horizon && this.open.size <= this.maxInFlight) break;
-      this.close(event);
+    const order = this.order;
+    while (this.orderHead < order.length) {
+      const event = order[this.orderHead];
+      if (event && !event.closed) {
+        if (event.seconds >= horizon && this.openCount <= this.maxInFlight) break;
+        this.close(event);
+      }
+      // Passed: let the closed event go.
+      order[this.orderHead++] = null;
     }
+  }
+
+  /** Drop closed events from `order`: more of them than open ones piled up behind an old open event. */
+  private compactOrder(): void {
+    const kept: (OpenEvent | null)[] = [];
+    for (let i = this.orderHead; i < this.order.length; i++) {
+      const event = this.order[i];
+      if (event && !event.closed) kept.push(event);
+    }
+    this.order = kept;
+    this.orderHead = 0;
   }
 
   private close(event: OpenEvent): void {
     event.closed = true;
     event.bodies = undefined;
     if (this.last === event) this.last = undefined;
-    this.open.delete(event.key);
-    const others = this.openSerials.get(event.serial)! - 1;
-    if (others > 0) this.openSerials.set(event.serial, others);
-    else this.openSerials.delete(event.serial);
-    // A copy: the key is a slice of its input chunk, and this set outlives the chunk.
-    this.closedNow.add(event.keyIsCopy ? event.key : detach(event.key));
-    if (this.closedNow.size >= RECENTLY_CLOSED_LIMIT) {
-      this.closedBefore = this.closedNow;
-      this.closedNow = new Set();
-    }
+    this.removeOpen(event);
+    this.rememberClosed(event);
     // The open event itself (it is an AssembledEvent): closed, it is never touched again.
     this.emit(event);
+  }
+
+  private rememberClosed(event: OpenEvent): void {
+    let key = eventKey(event.node, event.id);
+    // A copy: the key may be a slice of its input chunk, and this map outlives the chunk.
+    if (!event.keyIsCopy) key = detach(key);
+    const closed = this.closedNow;
+    const keys = closed.get(event.serial);
+    if (keys === undefined) closed.set(event.serial, key);
+    else if (typeof keys === "string") closed.set(event.serial, new Set([keys, key]));
+    else keys.add(key);
+    if (++this.closedNowCount >= RECENTLY_CLOSED_LIMIT) {
+      this.closedBefore = this.closedNow;
+      this.closedNow = new Map();
+      this.closedNowCount = 0;
+    }
   }
 }

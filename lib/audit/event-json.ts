@@ -76,6 +76,12 @@ const COMMA = 0x2c;
 const COLON = 0x3a;
 const NUL = 0;
 
+/**
+ * Repeats of one name a record may have on this path (real records run
+ * together a few times over; more goes the reference way).
+ */
+const MAX_SUFFIX = 64;
+
 /** uid/gid → name bytes cached at most (per kind). */
 const MAX_ID_CACHE = 4096;
 
@@ -725,14 +731,16 @@ export class EventJsonWriter {
 
   /**
    * The stored name of a repeat of name `written` in the map being scanned
-   * (fields.ts build): `name#N`, N from 2 up, skipping any taken; -1 when
-   * the name table is full.
+   * (fields.ts build): `name#N`, N from 2 up, skipping any taken; -1 past
+   * MAX_SUFFIX or when the name table is full.
    */
   private numbered(written: number, seen: Int32Array, stamp: number): number {
     // Where the last repeat of this name in this scan stopped: every suffix below is taken (build's nextSuffix).
     let n = this.suffixStamp[written] === stamp ? this.suffixNext[written]! : 2;
     const base = this.names.names[written]!;
     for (;;) {
+      // Numbered names are interned for good: a record repeating a name thousands of times must not fill the table.
+      if (n > MAX_SUFFIX) return -1;
       const id = this.names.intern(`${base}#${n}`);
       if (id < 0) return -1;
       if (seen[id] !== stamp) {

@@ -272,6 +272,8 @@ export class EventJsonWriter {
   /** Per name id: the scan (stamp) that last numbered a repeat of it, and the suffix to try next. */
   private readonly suffixStamp = new Int32Array(MAX_NAMES);
   private readonly suffixNext = new Int32Array(MAX_NAMES);
+  /** Per name id, the ids of `name#2`… once interned (index = suffix), -1 before. */
+  private readonly numberedIds: Int32Array[] = [];
   /** The current record's warnings, and the event's so far (`TYPE: warning`, as interpretEvent lists them). */
   private recordWarnings: string[] = [];
   private eventWarnings: string[] = [];
@@ -737,12 +739,16 @@ export class EventJsonWriter {
   private numbered(written: number, seen: Int32Array, stamp: number): number {
     // Where the last repeat of this name in this scan stopped: every suffix below is taken (build's nextSuffix).
     let n = this.suffixStamp[written] === stamp ? this.suffixNext[written]! : 2;
-    const base = this.names.names[written]!;
+    const known = (this.numberedIds[written] ??= new Int32Array(MAX_SUFFIX + 1).fill(-1));
     for (;;) {
       // Numbered names are interned for good: a record repeating a name thousands of times must not fill the table.
       if (n > MAX_SUFFIX) return -1;
-      const id = this.names.intern(`${base}#${n}`);
-      if (id < 0) return -1;
+      let id = known[n]!;
+      if (id < 0) {
+        id = this.names.intern(`${this.names.names[written]!}#${n}`);
+        if (id < 0) return -1;
+        known[n] = id;
+      }
       if (seen[id] !== stamp) {
         this.suffixStamp[written] = stamp;
         this.suffixNext[written] = n + 1;

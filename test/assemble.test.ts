@@ -64,3 +64,50 @@ describe("an event that never ends", () => {
     expect(assemble(records).events.length).toBe(1);
   });
 });
+
+describe("records out of stamp order", () => {
+  let made = 0;
+  /** A CWD record of event `serial` (it never closes its event by itself), each one different: identical ones would fold. */
+  function cwd(serial: number): PendingRecord {
+    const head = `type=CWD msg=audit(1700000000.000:${serial}): `;
+    return { type: "CWD", raw: `${head}cwd="/${made++}"`, bodyStart: head.length };
+  }
+  function run(pushes: Array<[string | null, number]>, options = {}): AssembledEvent[] {
+    const events: AssembledEvent[] = [];
+    const assembler = new EventAssembler((event) => events.push(event), options);
+    for (const [node, serial] of pushes) assembler.push(node, `1700000000.000:${serial}`, 1700000000, 0, cwd(serial), serial);
+    assembler.flush();
+    return events;
+  }
+  const shape = (events: AssembledEvent[]) => events.map((e) => `${e.node ?? "-"}/${e.id.split(":")[1]}×${e.records.length}${e.warnings ? "!" : ""}`);
+
+  // Far enough back that the newest events alone cannot answer: the index by serial is built.
+  for (const open of [3, 31, 32, 33, 500]) {
+    test(`a record for the oldest of ${open} open events joins it`, () => {
+      const serials = Array.from({ length: open }, (_, i) => 100 + i);
+      const events = run([...serials.map((s): [null, number] => [null, s]), [null, 100], [null, 100 + open - 1], [null, 99]]);
+      expect(events.length).toBe(open + 1);
+      expect(events.find((e) => e.id.endsWith(":100"))!.records.length).toBe(2);
+      expect(events.find((e) => e.id.endsWith(`:${100 + open - 1}`))!.records.length).toBe(2);
+      expect(events.find((e) => e.id.endsWith(":99"))!.records.length).toBe(1);
+    });
+  }
+
+  test("hosts sharing serials stay apart, before and after the index", () => {
+    const pushes: Array<[string, number]> = [];
+    for (let round = 0; round < 3; round++) for (let host = 0; host < 40; host++) pushes.push([`h${host}`, 5 + (round === 2 ? 1 : 0)]);
+    const events = run(pushes);
+    expect(events.length).toBe(80);
+    expect(events.filter((e) => e.id.endsWith(":5")).every((e) => e.records.length === 2)).toBe(true);
+    expect(new Set(events.map((e) => `${e.node}/${e.id}`)).size).toBe(80);
+  });
+
+  test("a record after its event closed forms a second event with a warning, however many events closed since", () => {
+    // maxInFlight 1: each new event closes the one before it.
+    for (const between of [1, 40, 5000]) {
+      const pushes: Array<[null, number]> = [[null, 7], ...Array.from({ length: between }, (_, i): [null, number] => [null, 1000 + i]), [null, 7]];
+      const events = run(pushes, { maxInFlight: 1 });
+      expect(shape(events).filter((s) => s.startsWith("-/7×"))).toEqual(["-/7×1", "-/7×1!"]);
+    }
+  });
+});

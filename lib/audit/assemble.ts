@@ -26,6 +26,7 @@ import type { SourceRef } from "../schema.ts";
 import { detach } from "../strings.ts";
 import { ByteRecord, sameBody } from "./byte-record.ts";
 import { recordTypeNumber } from "../tables/record-types.ts";
+import { RecentlyClosed } from "./recently-closed.ts";
 
 export interface PendingRecord {
   type: string;
@@ -82,14 +83,6 @@ function eventKey(node: string | null, id: string): string {
  */
 type OpenEvents = Map<number, OpenEvent | Map<string, OpenEvent>>;
 
-/** Keys of closed events by serial: one key, or a set when serials repeat. */
-type ClosedKeys = Map<number, string | Set<string>>;
-
-function hasClosed(closed: ClosedKeys, serial: number, key: string): boolean {
-  const keys = closed.get(serial);
-  if (keys === undefined) return false;
-  return typeof keys === "string" ? keys === key : keys.has(key);
-}
 
 /** Types whose records never share an event with others. */
 export function isStandaloneType(type: string): boolean {
@@ -106,7 +99,8 @@ function numberInUnknown(type: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-const RECENTLY_CLOSED_LIMIT = 8192;
+/** Open events looked at, newest first, before an index by serial is built. */
+const SCAN_BEFORE_INDEX = 32;
 /**
  * Past this many records an event's duplicate check goes through a hash of
  * each body: thousands of records under one stamp (a damaged or hand-made
@@ -143,10 +137,13 @@ function addBody(bodies: Map<number, PendingRecord[]>, hash: number, record: Pen
 
 export class EventAssembler {
   /**
-   * Keyed by serial, a number, not by the id string: string-keyed, these maps
-   * were a fifth of decode's time (a set, a lookup, a delete per event).
+   * Open events by serial, built at the first lookup the newest few events in
+   * `order` cannot answer, and kept up from then on. Records mostly come in
+   * stamp order and find their event as `last`: a map entry set and deleted
+   * per event (keyed by id string, as it first was, a fifth of decode's
+   * time) would be paid for nothing.
    */
-  private readonly open: OpenEvents = new Map();
+  private open: OpenEvents | null = null;
   private openCount = 0;
   /** Open events in the order they opened (closed ones are skipped, and dropped from time to time): expire and flush go oldest first. */
   private order: (OpenEvent | null)[] = [];
@@ -155,10 +152,7 @@ export class EventAssembler {
   private highestSerial = Number.NEGATIVE_INFINITY;
   /** The event the last record joined or opened, while it is open. */
   private last: OpenEvent | undefined;
-  /** Keys of recently closed events, in two generations so forgetting old ones costs nothing per event. */
-  private closedNow: ClosedKeys = new Map();
-  private closedBefore: ClosedKeys = new Map();
-  private closedNowCount = 0;
+  private readonly recentlyClosed = new RecentlyClosed();
   private newestSeconds = 0;
   private eoeStream = false;
   private readonly windowSeconds: number;
@@ -216,7 +210,7 @@ export class EventAssembler {
       let wasClosed = false;
       if (seenSerial) {
         const key = eventKey(node, id);
-        wasClosed = hasClosed(this.closedNow, serial, key) || hasClosed(this.closedBefore, serial, key);
+        wasClosed = this.recentlyClosed.has(serial, key);
       } else this.highestSerial = serial;
       if (type === "EOE" && wasClosed) {
         this.lateEoe++;
@@ -227,8 +221,6 @@ export class EventAssembler {
         event.warnings = ["records of this event arrived after it was closed; they form a second event with the same id"];
       }
       this.addOpen(event);
-      this.order.push(event);
-      if (this.order.length - this.orderHead > 2 * this.openCount + 1024) this.compactOrder();
     }
     this.last = event;
     if (this.isDuplicate(event, record)) {
@@ -257,6 +249,20 @@ export class EventAssembler {
   }
 
   private findOpen(node: string | null, id: string, serial: number): OpenEvent | undefined {
+    if (this.open === null) {
+      const order = this.order;
+      const oldest = Math.max(this.orderHead, order.length - SCAN_BEFORE_INDEX);
+      for (let i = order.length - 1; i >= oldest; i--) {
+        const event = order[i];
+        if (event && !event.closed && event.serial === serial && event.id === id && event.node === node) return event;
+      }
+      if (oldest === this.orderHead) return undefined;
+      this.open = new Map();
+      for (let i = this.orderHead; i < order.length; i++) {
+        const event = order[i];
+        if (event && !event.closed) this.indexOpen(event);
+      }
+    }
     const found = this.open.get(serial);
     if (found === undefined) return undefined;
     if (found instanceof Map) return found.get(eventKey(node, id));
@@ -264,27 +270,37 @@ export class EventAssembler {
   }
 
   private addOpen(event: OpenEvent): void {
+    this.openCount++;
+    this.order.push(event);
+    if (this.order.length - this.orderHead > 2 * this.openCount + 1024) this.compactOrder();
+    if (this.open !== null) this.indexOpen(event);
+  }
+
+  private indexOpen(event: OpenEvent): void {
+    const open = this.open!;
     const serial = event.serial;
-    const found = this.open.get(serial);
-    if (found === undefined) this.open.set(serial, event);
+    const found = open.get(serial);
+    if (found === undefined) open.set(serial, event);
     else if (found instanceof Map) found.set(eventKey(event.node, event.id), event);
     else {
       const several = new Map<string, OpenEvent>();
       several.set(eventKey(found.node, found.id), found);
       several.set(eventKey(event.node, event.id), event);
-      this.open.set(serial, several);
+      open.set(serial, several);
     }
-    this.openCount++;
   }
 
   private removeOpen(event: OpenEvent): void {
-    const found = this.open.get(event.serial);
-    if (found === event) this.open.delete(event.serial);
+    const open = this.open;
+    // None open: the next disorder builds the index again, from nothing.
+    if (--this.openCount === 0) this.open = null;
+    if (open === null || this.open === null) return;
+    const found = open.get(event.serial);
+    if (found === event) open.delete(event.serial);
     else if (found instanceof Map) {
       found.delete(eventKey(event.node, event.id));
-      if (found.size === 0) this.open.delete(event.serial);
+      if (found.size === 0) open.delete(event.serial);
     }
-    this.openCount--;
   }
 
   /** The same record is already in the event (it is not added to it). */
@@ -381,18 +397,8 @@ export class EventAssembler {
   }
 
   private rememberClosed(event: OpenEvent): void {
-    let key = eventKey(event.node, event.id);
-    // A copy: the key may be a slice of its input chunk, and this map outlives the chunk.
-    if (!event.keyIsCopy) key = detach(key);
-    const closed = this.closedNow;
-    const keys = closed.get(event.serial);
-    if (keys === undefined) closed.set(event.serial, key);
-    else if (typeof keys === "string") closed.set(event.serial, new Set([keys, key]));
-    else keys.add(key);
-    if (++this.closedNowCount >= RECENTLY_CLOSED_LIMIT) {
-      this.closedBefore = this.closedNow;
-      this.closedNow = new Map();
-      this.closedNowCount = 0;
-    }
+    const key = eventKey(event.node, event.id);
+    // A copy: the key may be a slice of its input chunk, and the ring outlives the chunk.
+    this.recentlyClosed.add(event.serial, event.keyIsCopy ? key : detach(key));
   }
 }

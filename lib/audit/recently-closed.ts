@@ -1,0 +1,90 @@
+/**
+ * The keys (node and id) of the last events the assembler closed, so that a
+ * record arriving after its event was closed is told apart from a new event.
+ *
+ * Records mostly come in stamp order, and then the assembler never asks
+ * (a serial above every one seen cannot be here): remembering is a slot
+ * written in a ring, not a map entry per event, which was a twentieth of
+ * decode's time. The first question the newest few entries cannot answer
+ * builds an index by serial, which is kept up from then on.
+ */
+
+/** Closed events remembered. */
+export const RECENTLY_CLOSED = 16_384;
+/** Newest entries looked at before the index is built. */
+const SCAN_BEFORE_INDEX = 32;
+
+export class RecentlyClosed {
+  private readonly serials = new Float64Array(RECENTLY_CLOSED);
+  private readonly keys: (string | null)[] = new Array<string | null>(RECENTLY_CLOSED).fill(null);
+  private next = 0;
+  private count = 0;
+  /** Serial → its ring slot, or key → slot where keys share a serial (hosts, pasted logs). */
+  private index: Map<number, number | Map<string, number>> | null = null;
+
+  constructor(private readonly capacity = RECENTLY_CLOSED) {}
+
+  /** Remember an event's key; the oldest one is forgotten. `key` must not share memory with an input chunk. */
+  add(serial: number, key: string): void {
+    const slot = this.next;
+    this.next = (slot + 1) % this.capacity;
+    if (this.count < this.capacity) this.count++;
+    else if (this.index !== null) this.unindex(slot);
+    this.serials[slot] = serial;
+    this.keys[slot] = key;
+    if (this.index !== null) this.indexSlot(slot);
+  }
+
+  has(serial: number, key: string): boolean {
+    if (this.index === null) {
+      const scan = Math.min(this.count, SCAN_BEFORE_INDEX);
+      for (let age = 1; age <= scan; age++) {
+        const slot = (this.next - age + this.capacity) % this.capacity;
+        if (this.serials[slot] === serial && this.keys[slot] === key) return true;
+      }
+      if (scan === this.count) return false;
+      this.buildIndex();
+    }
+    const entry = this.index!.get(serial);
+    if (entry === undefined) return false;
+    return typeof entry === "number" ? this.keys[entry] === key : entry.has(key);
+  }
+
+  private buildIndex(): void {
+    this.index = new Map();
+    // Oldest first, so a key closed twice maps to its newest slot.
+    for (let age = this.count; age >= 1; age--) this.indexSlot((this.next - age + this.capacity) % this.capacity);
+  }
+
+  private indexSlot(slot: number): void {
+    const index = this.index!;
+    const serial = this.serials[slot]!;
+    const key = this.keys[slot]!;
+    const entry = index.get(serial);
+    if (entry === undefined || (typeof entry === "number" && this.keys[entry] === key)) index.set(serial, slot);
+    else if (typeof entry === "number") {
+      index.set(
+        serial,
+        new Map([
+          [this.keys[entry]!, entry],
+          [key, slot],
+        ]),
+      );
+    } else entry.set(key, slot);
+  }
+
+  /** The slot is about to be overwritten: its entry goes, unless a newer slot holds the same key. */
+  private unindex(slot: number): void {
+    const index = this.index!;
+    const serial = this.serials[slot]!;
+    const entry = index.get(serial);
+    if (entry === undefined) return;
+    if (typeof entry === "number") {
+      if (entry === slot) index.delete(serial);
+      return;
+    }
+    const key = this.keys[slot]!;
+    if (entry.get(key) === slot) entry.delete(key);
+    if (entry.size === 0) index.delete(serial);
+  }
+}

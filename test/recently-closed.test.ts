@@ -1,0 +1,44 @@
+/**
+ * The assembler's memory of closed events (lib/audit/recently-closed.ts): a
+ * ring of the last N keys, read newest first until a question needs an
+ * index by serial, which is then kept up as the ring turns over.
+ */
+import { describe, expect, test } from "bun:test";
+import { RecentlyClosed } from "../lib/audit/recently-closed.ts";
+
+/** The plain answer: is (serial, key) among the last `capacity` added? */
+function naive(added: Array<[number, string]>, capacity: number, serial: number, key: string): boolean {
+  return added.slice(-capacity).some(([s, k]) => s === serial && k === key);
+}
+
+describe("RecentlyClosed", () => {
+  test("answers as a plain list of the last N would, through the ring turning over and the index", () => {
+    const capacity = 100;
+    const closed = new RecentlyClosed(capacity);
+    const added: Array<[number, string]> = [];
+    let seed = 1;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let step = 0; step < 5000; step++) {
+      // Few serials and keys, so serials are shared and keys closed twice.
+      const serial = random(60);
+      const key = `h${random(3)}:${serial}`;
+      if (random(3) === 0) {
+        expect({ step, serial, key, has: closed.has(serial, key) }).toEqual({ step, serial, key, has: naive(added, capacity, serial, key) });
+      } else {
+        closed.add(serial, key);
+        added.push([serial, key]);
+      }
+    }
+  });
+
+  test("before any index: the newest entries answer, and a short ring answers in full", () => {
+    const closed = new RecentlyClosed(1000);
+    for (let i = 0; i < 10; i++) closed.add(i, `k${i}`);
+    expect(closed.has(0, "k0")).toBe(true);
+    expect(closed.has(0, "k1")).toBe(false);
+    expect(closed.has(10, "k10")).toBe(false);
+  });
+});

@@ -161,6 +161,14 @@ const SHAPES: Shape[] = [
     tools: ["attribute", "report"],
   },
   {
+    name: "one-serial-hosts",
+    about: "n nodes with events of one stamp, all open, then a PROCTITLE for each",
+    n: 20_000,
+    make: (n) =>
+      `${repeat(n, (i) => `node=h${i} ${killLine(5, { ms: 0 })}`, "\n")}\n${repeat(n, (i) => `node=h${i} type=PROCTITLE ${STAMP(5, 0)}proctitle=7368`, "\n")}\n`,
+    tools: ALL,
+  },
+  {
     name: "execve-chain",
     about: "n execve events, each by the child of the last, then kills by the newest",
     n: 20_000,

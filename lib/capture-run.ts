@@ -64,8 +64,8 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
     for await (const batch of lines) {
       const records: RecordLine[] = [];
       for (const line of batch) {
-        if (line.tooLong !== undefined) {
-          options.errors.report({ file: line.file, line: line.line }, tooLongProblem(line.tooLong));
+        if (line.tooLong !== undefined || line.damaged !== undefined) {
+          options.errors.report({ file: line.file, line: line.line }, line.damaged ?? tooLongProblem(line.tooLong!));
           continue;
         }
         const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats);

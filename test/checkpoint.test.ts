@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { WhokilledError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { loadCheckpoint, readSinceCheckpoint, saveCheckpoint, type CheckpointState } from "../lib/sources/checkpoint.ts";
+import type { SourceLine } from "../lib/sources/file.ts";
 
 const warn = spyOn(log, "warn").mockImplementation((() => {}) as unknown as typeof log.warn);
 const info = spyOn(log, "info").mockImplementation((() => {}) as unknown as typeof log.info);
@@ -174,6 +175,39 @@ describe("readSinceCheckpoint: cron runs", () => {
     expect(r.got).toEqual(written.slice(5));
     expect(r.notices).toEqual([]);
     exactlyOnce();
+  });
+
+  test("a rotated .gz cut short: its lines up to the cut, the damage as one marker, the newer files; the next run starts after them", async () => {
+    emit(logPath, 50);
+    await cronRun();
+    emit(logPath, 600);
+    rotate();
+    compressNewest();
+    // The disk filled while logrotate compressed: the .gz ends early (same mtime, as gzip leaves it).
+    const gzPath = `${logPath}.1.gz`;
+    const { atime, mtime } = statSync(gzPath);
+    const whole = readFileSync(gzPath);
+    writeFileSync(gzPath, whole.subarray(0, Math.floor(whole.length * 0.7)));
+    utimesSync(gzPath, atime, mtime);
+    emit(logPath, 3);
+
+    const run = readSinceCheckpoint(logPath, cp);
+    const lines: SourceLine[] = [];
+    for await (const batch of run) lines.push(...batch);
+    const damage = lines.filter((l) => l.damaged !== undefined);
+    expect(damage.map((l) => [l.file, l.damaged!.split(" (")[0]])).toEqual([[gzPath, "its compressed data ends early"]]);
+    const read = lines.filter((l) => l.damaged === undefined).map((l) => l.bytes.toString());
+    // From the checkpoint on: a run of the rotated lines (the last of them may be cut), then every line of the new log.
+    const cutAt = lines.indexOf(damage[0]!);
+    expect(cutAt).toBeGreaterThan(50);
+    read.slice(0, cutAt - 1).forEach((line, i) => expect(line).toBe(written[50 + i]!));
+    expect(read.slice(-3)).toEqual(written.slice(-3));
+    run.commit(idOf(written.at(-1)!));
+    expect(loadCheckpoint(cp)!.file).toBe(logPath);
+
+    const again = await cronRun();
+    expect(again.got).toEqual([]);
+    expect(again.notices).toEqual([]);
   });
 
   test("truncated log: read from its start again, with a warning", async () => {

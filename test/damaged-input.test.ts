@@ -5,7 +5,7 @@
  * read as usual. It used to end the run with nothing of that file read.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { constants, gunzipSync } from "node:zlib";
@@ -57,5 +57,25 @@ describe("a damaged .gz among the inputs", () => {
     const strict = await run("decode", ["--no-lookup", "--strict", notGzip, seed]);
     expect(strict.code).toBe(1);
     expect(strict.stderr).toContain("not gzip data");
+  });
+
+  test("capture --checkpoint (cron) reads past a rotated .gz cut short, and the next run does not meet it again", async () => {
+    // A log directory as logrotate leaves it: audit.log.1.gz cut short, then the live log.
+    const logDir = join(dir, "rotated");
+    mkdirSync(logDir);
+    const logPath = join(logDir, "audit.log");
+    writeFileSync(`${logPath}.1.gz`, gz.subarray(0, Math.floor(gz.length * 0.6)));
+    writeFileSync(logPath, readFileSync(seed));
+    const checkpoint = join(dir, "cp.json");
+    const first = await run("capture", ["--file", logPath, "--checkpoint", checkpoint]);
+    expect(first.code).toBe(0);
+    const fromGz = first.lines.filter((l) => (l as { source?: { file: string } }).source?.file === `${logPath}.1.gz`);
+    expect(fromGz.length).toBe(wholeLines.length);
+    expect(first.stderr).toContain(`${logPath}.1.gz:${wholeLines.length + 1}: its compressed data ends early`);
+    expect(first.lines.some((l) => l.id === "1285245427.433:22")).toBe(true);
+    const second = await run("capture", ["--file", logPath, "--checkpoint", checkpoint]);
+    expect(second.code).toBe(0);
+    expect(second.lines).toEqual([]);
+    expect(second.stderr).not.toContain("compressed data");
   });
 });

@@ -110,15 +110,28 @@ describe("readFileLines", () => {
     expect(simple(resumed.lines)).toEqual(all.slice(777));
   });
 
-  test("a damaged .gz is E_IO", async () => {
+  test("a damaged .gz: its lines before the damage, then one marker naming it, where reading stopped", async () => {
     const path = join(dir, "bad.log.gz");
     const gz = Buffer.from(Bun.gzipSync(Buffer.from(sample)));
-    gz.fill(0x55, 20, 60);
-    writeFileSync(path, gz);
-    const error = await collect(readFileLines(path)).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(WhokilledError);
-    expect((error as WhokilledError).code).toBe("E_IO");
-    expect((error as WhokilledError).message).toContain(`cannot read ${path}`);
+    writeFileSync(path, gz.subarray(0, Math.floor(gz.length * 0.6)));
+    const { lines } = await collect(readFileLines(path, { chunkBytes: 64 }));
+    const marker = lines.at(-1)!;
+    expect(marker.damaged).toContain("its compressed data ends early");
+    expect(marker.bytes.length).toBe(0);
+    const read = lines.slice(0, -1);
+    expect(read.length).toBeGreaterThan(0);
+    // Whole lines as they were written; the last may be cut (it had no newline), then the marker where it ended,
+    // named by the line it cut (as decode's reader names it) or else the next one.
+    const all = sample.split("\n");
+    read.slice(0, -1).forEach((l, i) => expect(l.bytes.toString()).toBe(all[i]!));
+    const lastIsCut = read.at(-1)!.end === read.at(-1)!.offset + read.at(-1)!.bytes.length; // no newline after it
+    expect(all[read.length - 1]!.startsWith(read.at(-1)!.bytes.toString())).toBe(true);
+    expect(marker.line).toBe(lastIsCut ? read.length : read.length + 1);
+    expect(marker.offset).toBe(read.at(-1)!.end);
+
+    writeFileSync(path, gz.fill(0x55, 0, 10));
+    const notGzip = await collect(readFileLines(path));
+    expect(notGzip.lines.map((l) => [l.line, l.offset, l.damaged !== undefined])).toEqual([[1, 0, true]]);
   });
 
   test("missing file or a directory: E_IO naming the path and errno", async () => {

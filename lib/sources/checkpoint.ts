@@ -177,10 +177,16 @@ async function readRange(src: OpenSource, from: number, to: number): Promise<Buf
   const parts: Buffer[] = [];
   let have = 0;
   if (want === 0) return Buffer.alloc(0);
-  for await (const chunk of rawChunks(src, from)) {
-    parts.push(chunk);
-    have += chunk.length;
-    if (have >= want) return Buffer.concat(parts).subarray(0, want);
+  try {
+    for await (const chunk of rawChunks(src, from)) {
+      parts.push(chunk);
+      have += chunk.length;
+      if (have >= want) return Buffer.concat(parts).subarray(0, want);
+    }
+  } catch (error) {
+    // A .gz damaged before `to` does not hold the range.
+    if (error instanceof WhokilledError && error.code === "E_DAMAGED") return null;
+    throw error;
   }
   return null;
 }

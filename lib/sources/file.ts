@@ -29,6 +29,12 @@ export interface SourceLine {
   inode?: number;
   /** The line's length when it was past MAX_LINE_BYTES (lines.ts): skipped, `bytes` empty. */
   tooLong?: number;
+  /**
+   * Not a line: the source's data is damaged here (a .gz cut short), and
+   * what follows in it is lost. `bytes` is empty; offset and end are where
+   * reading stopped. The lines before it were read, and the next source is.
+   */
+  damaged?: string;
 }
 
 export interface ReadOptions {
@@ -326,9 +332,17 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
       if (signal?.aborted) return;
     }
   } catch (error) {
-    // These readers (follow, checkpoint) keep byte offsets: a damaged .gz stops the run, named.
-    if (error instanceof WhokilledError && error.code === "E_DAMAGED") throw new WhokilledError("E_IO", `cannot read ${file}: ${error.message}`, { cause: error });
-    throw error;
+    // Damaged data ends this source like its end would (SlotReader does the same): its lines so far
+    // are read, then the damage comes as one marker, at the line it reached, for the caller to report.
+    if (!(error instanceof WhokilledError && error.code === "E_DAMAGED")) throw error;
+    const cut = splitter.flush();
+    if (cut) batch.push(sourceLine(cut, file, inode));
+    // Named by the line it cut, as SlotReader names it, or by the line it kept from starting.
+    const line = cut ? cut.line : splitter.lineNumber;
+    const at = cut ? cut.end : splitter.consumedOffset;
+    batch.push({ bytes: Buffer.alloc(0), file, line, offset: at, end: at, inode, damaged: error.message });
+    yield batch;
+    return;
   }
   if (signal?.aborted || options.holdPartial) return;
   const last = splitter.flush();

@@ -236,7 +236,8 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
         try {
           for (const src of skipped) {
             for await (const batch of readSourceLines(src, { signal, chunkBytes })) {
-              yield batch.map((l) => ({ ...l, file: path }));
+              // Lines under the followed name; a damaged .gz's marker names the file that is damaged.
+              yield batch.map((l) => (l.damaged === undefined ? { ...l, file: path } : l));
               if (signal?.aborted) return;
             }
           }

@@ -4,8 +4,8 @@
  *
  * Records mostly come in stamp order, and then the assembler never asks
  * (a serial above every one seen cannot be here): remembering is a slot
- * written in a ring, not a map entry per event, which was a twentieth of
- * decode's time. The first question the newest few entries cannot answer
+ * written in a ring, not a set entry per event, which was a twentieth of
+ * decode's time on real records. The first question the newest few entries cannot answer
  * builds an index by serial, which is kept up from then on.
  */
 
@@ -15,14 +15,17 @@ export const RECENTLY_CLOSED = 16_384;
 const SCAN_BEFORE_INDEX = 32;
 
 export class RecentlyClosed {
-  private readonly serials = new Float64Array(RECENTLY_CLOSED);
-  private readonly keys: (string | null)[] = new Array<string | null>(RECENTLY_CLOSED).fill(null);
+  private readonly serials: Float64Array;
+  private readonly keys: (string | null)[];
   private next = 0;
   private count = 0;
   /** Serial → its ring slot, or key → slot where keys share a serial (hosts, pasted logs). */
   private index: Map<number, number | Map<string, number>> | null = null;
 
-  constructor(private readonly capacity = RECENTLY_CLOSED) {}
+  constructor(private readonly capacity = RECENTLY_CLOSED) {
+    this.serials = new Float64Array(capacity);
+    this.keys = new Array<string | null>(capacity).fill(null);
+  }
 
   /** Remember an event's key; the oldest one is forgotten. `key` must not share memory with an input chunk. */
   add(serial: number, key: string): void {

@@ -114,3 +114,28 @@ export function parseTimeSpec(value: string, now: Date = new Date()): number | n
   // JS dates end at ±8.64e15 ms.
   return ms === null || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15 ? null : ms;
 }
+
+let isoSecond = "";
+let isoSecondMs = Number.NaN;
+
+/**
+ * Date.parse for the times our lines carry (`2010-09-23T12:37:07.433Z`,
+ * stampToIso's form), cheaply: a stream's signals share their second, so
+ * only the milliseconds are read after the first. Any other form is
+ * Date.parse's. On a kill storm, Date.parse per signal was 4 % of attribute.
+ */
+export function isoMs(iso: string): number {
+  if (iso.length === 24 && iso.charCodeAt(19) === 0x2e && iso.charCodeAt(23) === 0x5a) {
+    const a = iso.charCodeAt(20) - 0x30;
+    const b = iso.charCodeAt(21) - 0x30;
+    const c = iso.charCodeAt(22) - 0x30;
+    if (a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9) {
+      if (isoSecond === "" || !iso.startsWith(isoSecond)) {
+        isoSecond = iso.slice(0, 19);
+        isoSecondMs = Date.parse(`${isoSecond}Z`);
+      }
+      return isoSecondMs + a * 100 + b * 10 + c;
+    }
+  }
+  return Date.parse(iso);
+}

@@ -4,7 +4,7 @@
  * scripts.test.ts runs one value under two zones.
  */
 import { describe, expect, test } from "bun:test";
-import { parseTimeSpec } from "../lib/time-spec.ts";
+import { parseTimeSpec, isoMs } from "../lib/time-spec.ts";
 
 // Sunday 2026-11-29 15:42:17.250, local time.
 const now = new Date(2026, 10, 29, 15, 42, 17, 250);
@@ -71,5 +71,26 @@ describe("parseTimeSpec", () => {
     for (const bad of ["", "foo", "1e3", "-5", "+2h", "2 h", "2hours", "2010-9-23", "23/09/2010", "Sep 23 2010", "2010-09-23 12", "2010-09-23T12:37:07+2", "today 12:00", "99999999999999999999"]) {
       expect([bad, at(bad)]).toEqual([bad, null]);
     }
+  });
+});
+
+describe("isoMs", () => {
+  test("agrees with Date.parse on our lines' times, in and out of order, and on any other form", () => {
+    const times: string[] = [];
+    for (let ms = 1285245427000; ms < 1285245430000; ms += 37) times.push(new Date(ms).toISOString());
+    times.push(...times.slice(0, 20).reverse());
+    times.push(
+      "2010-09-23T12:37:07Z",
+      "2010-09-23T12:37:07.4Z",
+      "2010-09-23T12:37:07.433+02:00",
+      "2010-09-23T12:37:07.4x3Z",
+      "2010-02-30T00:00:00.000Z",
+      "2010-09-23T12:37:60.000Z",
+      "not a time at all, 24 ch",
+      "",
+      "1970-01-01T00:00:00.000Z",
+      "2010-09-23T12:37:07.433Z",
+    );
+    for (const iso of times) expect({ iso, ms: isoMs(iso) }).toEqual({ iso, ms: Date.parse(iso) });
   });
 });

@@ -21,6 +21,7 @@ import { decodeEscaped, decodeProctitle, execveArgv } from "../audit/interpret.t
 import { ascii, decimalIn, rawValueIn } from "../audit/line-bytes.ts";
 import type { ByteArena } from "../byte-arena.ts";
 import { detach } from "../strings.ts";
+import { isoMs } from "../time-spec.ts";
 
 const PPID = ascii(" ppid=");
 const COMM = ascii(" comm=");
@@ -306,7 +307,7 @@ export class StreamAncestry {
     if (!p || p.pid === null || event.type === "SIGNAL_GENERATE") return;
     const execve = event.syscall?.name === "execve" || event.syscall?.name === "execveat";
     const known = this.sightings.get(p.pid, Number.POSITIVE_INFINITY, event.node);
-    const timeMs = event.time === null ? Number.NEGATIVE_INFINITY : Date.parse(event.time);
+    const timeMs = event.time === null ? Number.NEGATIVE_INFINITY : isoMs(event.time);
     const entry: StreamProcess = { pid: p.pid, node: event.node, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
     if (execve && event.syscall?.success !== false) {
       const record = event.records.find((r) => r.type === "EXECVE");

@@ -5,7 +5,7 @@
 import { usageError } from "../errors.ts";
 import type { SignalLine } from "../schema.ts";
 import { signalNumber } from "../tables/signals.ts";
-import { TIME_FORMS, parseTimeSpec } from "../time-spec.ts";
+import { isoMs, TIME_FORMS, parseTimeSpec } from "../time-spec.ts";
 
 export interface SignalFilterOptions {
   pid?: number;
@@ -78,7 +78,7 @@ export function compileSignalFilter(options: SignalFilterOptions, window: Signal
   }
   if (options.failed) checks.push((s) => s.result.success === false);
   const { sinceMs, untilMs } = window;
-  if (sinceMs !== undefined) checks.push((s) => s.time !== null && Date.parse(s.time) >= sinceMs);
-  if (untilMs !== undefined) checks.push((s) => s.time !== null && Date.parse(s.time) < untilMs);
+  if (sinceMs !== undefined) checks.push((s) => s.time !== null && isoMs(s.time) >= sinceMs);
+  if (untilMs !== undefined) checks.push((s) => s.time !== null && isoMs(s.time) < untilMs);
   return (signal) => checks.every((check) => check(signal));
 }

@@ -3,6 +3,7 @@
  * the renderers, so that "the same killer" means the same thing everywhere.
  */
 import type { Killer, SignalInfo, SignalLine, Victim } from "../schema.ts";
+import { isoMs } from "../time-spec.ts";
 
 /**
  * A killer is its program (exe), its name (comm) and its uid, not its pid:
@@ -53,7 +54,7 @@ const AUDIT_ID = /^(\d+)(?:\.(\d{1,9}))?:\d+$/;
  */
 export function signalTimeMs(signal: Pick<SignalLine, "time" | "id">): number | null {
   if (signal.time) {
-    const ms = Date.parse(signal.time);
+    const ms = isoMs(signal.time);
     if (Number.isFinite(ms)) return ms;
     if (/^\d+(\.\d+)?$/.test(signal.time)) return Math.round(Number(signal.time) * 1000);
   }

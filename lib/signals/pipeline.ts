@@ -19,6 +19,7 @@ import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
+import { isoMs } from "../time-spec.ts";
 
 export interface SignalStageOptions extends DecodeSettings {
   filter: SignalFilterOptions;
@@ -133,7 +134,7 @@ export class SignalStage {
     }
     if (signal.source === "audit") {
       // The processes as they were at the kill: the prefilter reads ahead, and the assembler can emit later events first.
-      const atMs = signal.time === null ? Number.POSITIVE_INFINITY : Date.parse(signal.time);
+      const atMs = signal.time === null ? Number.POSITIVE_INFINITY : isoMs(signal.time);
       const chain = this.ancestry.ancestry(signal.killer.ppid, Number.isNaN(atMs) ? Number.POSITIVE_INFINITY : atMs, event.node);
       if (chain.length > 0) signal.killer.ancestry = chain;
     }

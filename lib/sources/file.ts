@@ -337,7 +337,8 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
     if (!(error instanceof WhokilledError && error.code === "E_DAMAGED")) throw error;
     const cut = splitter.flush();
     if (cut) batch.push(sourceLine(cut, file, inode));
-    // Named by the line it cut, as SlotReader names it, or by the line it kept from starting.
+    // Named by the line it cut, as SlotReader names it; with no line cut, by the next line, which
+    // could not be read (SlotReader then names the last line read, or the file alone).
     const line = cut ? cut.line : splitter.lineNumber;
     const at = cut ? cut.end : splitter.consumedOffset;
     batch.push({ bytes: Buffer.alloc(0), file, line, offset: at, end: at, inode, damaged: error.message });

@@ -123,23 +123,23 @@ export class SlotReader {
     try {
       try {
         for await (const chunk of chunks) {
-        const first = this.lineNumber;
-        const target = supplied.target;
-        if (target !== null && chunk.buffer === target.buffer && chunk.byteOffset === target.byteOffset) {
-          this.dataEnd += chunk.length;
-          this.scan();
-        } else {
-          for (let at = 0; at < chunk.length; ) {
-            if (this.current < 0 || this.dataEnd === CARRY_BYTES + this.readBytes) this.nextSlot();
-            const n = Math.min(chunk.length - at, CARRY_BYTES + this.readBytes - this.dataEnd);
-            chunk.copy(this.slots[this.current]!, this.dataEnd, at, at + n);
-            this.dataEnd += n;
-            at += n;
+          const first = this.lineNumber;
+          const target = supplied.target;
+          if (target !== null && chunk.buffer === target.buffer && chunk.byteOffset === target.byteOffset) {
+            this.dataEnd += chunk.length;
             this.scan();
+          } else {
+            for (let at = 0; at < chunk.length; ) {
+              if (this.current < 0 || this.dataEnd === CARRY_BYTES + this.readBytes) this.nextSlot();
+              const n = Math.min(chunk.length - at, CARRY_BYTES + this.readBytes - this.dataEnd);
+              chunk.copy(this.slots[this.current]!, this.dataEnd, at, at + n);
+              this.dataEnd += n;
+              at += n;
+              this.scan();
+            }
           }
-        }
-        supplied.target = null;
-        yield this.lineNumber - first;
+          supplied.target = null;
+          yield this.lineNumber - first;
         }
       } catch (error) {
         // Damaged data ends this input like its end would, its lines so far read; anything else is not ours to mend.

@@ -9,7 +9,7 @@ import { EventJsonWriter } from "./audit/event-json.ts";
 import { IdNames } from "./audit/ids.ts";
 import { InputErrors } from "./audit/input-errors.ts";
 import { interpretEvent, type InterpretOptions } from "./audit/interpret.ts";
-import { classifyLine, type InputItem, type LineWriter } from "./jsonl.ts";
+import { classifyLine, LineWriter, type InputItem } from "./jsonl.ts";
 import type { ByteRecord } from "./audit/byte-record.ts";
 import { isAsciiRange } from "./audit/line-bytes.ts";
 import { SlotReader, type SlotLineSink } from "./sources/slot-reader.ts";
@@ -27,6 +27,12 @@ export interface DecodeSettings {
   interpret?: (event: AssembledEvent, options: InterpretOptions) => AnyLine;
 }
 
+/** Where a stage hands things as they are ready, instead of returning them: assembled events and passed-through lines, in order. */
+export interface EventStageOutput {
+  event(event: AssembledEvent): void;
+  line(line: AnyLine): void;
+}
+
 export class EventStage {
   readonly decoder: Decoder;
   private out: AnyLine[] = [];
@@ -34,15 +40,26 @@ export class EventStage {
   /** The byte writer, when the stage was given a LineWriter. */
   readonly eventWriter: EventJsonWriter | undefined;
 
+  /** The uid/gid names this stage's events are interpreted with. */
+  readonly ids: IdNames;
+
   /**
    * With a `writer`, every line goes straight to it, in order, and events as
    * bytes without an EventLine object (decode's case: the same bytes, several
-   * times cheaper); push and flush then return nothing.
+   * times cheaper); with an EventStageOutput, assembled events and other
+   * lines go to it as they come (attribute's case). push and flush then
+   * return nothing.
    */
-  constructor(settings: DecodeSettings, readonly errors: InputErrors, writer?: LineWriter) {
+  constructor(settings: DecodeSettings, readonly errors: InputErrors, writer?: LineWriter | EventStageOutput) {
     const ids = new IdNames({ lookup: settings.lookup, passwdFile: settings.passwdFile, groupFile: settings.groupFile });
+    this.ids = ids;
     let emit: (event: AssembledEvent) => void;
-    if (writer) {
+    if (writer && !(writer instanceof LineWriter)) {
+      this.eventWriter = undefined;
+      const output = writer;
+      emit = (event) => output.event(event);
+      this.pass = (line) => output.line(line);
+    } else if (writer) {
       const json = new EventJsonWriter(writer, { ids });
       this.eventWriter = json;
       emit = (event) => json.write(event);
@@ -67,7 +84,7 @@ export class EventStage {
     return this.take();
   }
 
-  private pushItem(item: InputItem): void {
+  pushItem(item: InputItem): void {
     if (item.form === "raw") {
       this.decoder.pushRaw(item.text, item.source);
     } else if (item.value.kind === "record") {
@@ -85,14 +102,17 @@ export class EventStage {
   bytesSink(file: string): SlotLineSink {
     return {
       line: (bytes, start, end, line, slot, ascii) => this.pushLineBytes(bytes, start, end, line, slot, ascii, file),
-      reuse: (slot) => {
-        const held = this.held[slot];
-        if (!held) return;
-        for (const record of held) record.copyOut();
-        held.length = 0;
-      },
+      reuse: (slot) => this.reuse(slot),
       inputError: (line, problem) => this.errors.report({ file, line }, problem),
     };
+  }
+
+  /** A reader slot is about to be overwritten: records still waiting in it become strings. */
+  reuse(slot: number): void {
+    const held = this.held[slot];
+    if (!held) return;
+    for (const record of held) record.copyOut();
+    held.length = 0;
   }
 
   /** The end of an input batch: events known to be complete go out. */
@@ -103,7 +123,8 @@ export class EventStage {
   /** Records read as bytes, per reader slot, until their slot is reused. */
   private readonly held: ByteRecord[][] = [];
 
-  private pushLineBytes(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean, file: string): void {
+  /** One line in reader slot `slot` (bytesSink's `line`; attribute's prefilter calls it for the lines it keeps). */
+  pushLineBytes(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean, file: string): void {
     if (slot >= 0 && (ascii || isAsciiRange(bytes, start, end))) {
       // capture's record lines in the shape it writes, without JSON.parse; plain audit lines without a string.
       const record = bytes[start] === 0x7b /* { */ ? this.decoder.pushRecordBytes(bytes, start, end) : this.decoder.pushBytes(bytes, start, end, line, file);

@@ -7,7 +7,7 @@
  */
 import { defineCommand } from "citty";
 import { inputArgs, runScript, signalFilterArgs, signalFilterFromArgs } from "../lib/cli.ts";
-import { readInputs, LineWriter } from "../lib/jsonl.ts";
+import { LineWriter } from "../lib/jsonl.ts";
 import { formatSignalRow } from "../lib/render/signal-row.ts";
 import { SignalStage } from "../lib/signals/pipeline.ts";
 import type { GapLine, SignalLine } from "../lib/schema.ts";
@@ -36,6 +36,14 @@ const command = defineCommand({
   },
   async run({ args, rawArgs }) {
     const errors = inputErrors(args.strict);
+    const writer = new LineWriter();
+    const table = args.format === "table";
+    const color = table && process.stdout.isTTY === true && !process.env.NO_COLOR;
+    const emit = (line: SignalLine | GapLine) => {
+      if (!table) writer.write(line);
+      else if (line.kind === "signal") writer.writeLine(formatSignalRow(line, { color }));
+      else log.warn(`gap in ${line.source}: ${line.reason}`);
+    };
     const stage = new SignalStage(
       {
         lookup: args.lookup !== false,
@@ -45,23 +53,14 @@ const command = defineCommand({
         filter: signalFilterFromArgs(args),
       },
       errors,
+      // The table is made from signal objects; JSON lines may be written from the records' bytes.
+      { emit, writer: table ? undefined : writer },
     );
-    const writer = new LineWriter();
-    const table = args.format === "table";
-    const color = table && process.stdout.isTTY === true && !process.env.NO_COLOR;
-    const emit = (line: SignalLine | GapLine) => {
-      if (!table) writer.write(line);
-      else if (line.kind === "signal") writer.writeLine(formatSignalRow(line, { color }));
-      else log.warn(`gap in ${line.source}: ${line.reason}`);
-    };
     const controller = abortOnSignals();
     try {
-      for await (const batch of readInputs(inputPaths(rawArgs, args._), errors, { signal: controller.signal, prefilter: stage.prefilter })) {
-        for (const line of stage.push(batch)) emit(line);
-        // A live pipeline (capture --follow | attribute) must see each line now.
-        if (batch.length < 64) writer.flush();
-      }
-      for (const line of stage.flush()) emit(line);
+      // A live pipeline (capture --follow | attribute) must see each line now.
+      await stage.read(inputPaths(rawArgs, args._), { signal: controller.signal, onChunk: (lines) => lines < 64 && writer.flush() });
+      stage.finish();
     } finally {
       writer.flush();
     }

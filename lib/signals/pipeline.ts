@@ -6,16 +6,20 @@
  * is what makes attribute fast on a large log.
  */
 import type { AssembledEvent } from "../audit/assemble.ts";
-import { interpretEvent } from "../audit/interpret.ts";
+import { ByteRecord } from "../audit/byte-record.ts";
+import { indexWithin } from "../audit/line-bytes.ts";
+import { interpretEvent, type InterpretOptions } from "../audit/interpret.ts";
 import { summarizeSignalEvent } from "../audit/interpret-summary.ts";
 import { InputErrors } from "../audit/input-errors.ts";
-import { readInputs, type InputItem } from "../jsonl.ts";
+import { classifyLine, readInputs, type InputItem, type KeptLine, type LineWriter } from "../jsonl.ts";
 import { EventStage, type DecodeSettings } from "../pipeline.ts";
 import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
 import { StreamAncestry } from "./ancestry.ts";
 import { eventToSignal } from "./attribute.ts";
 import { compileSignalFilter, timeWindow, type SignalFilterOptions } from "./filter.ts";
 import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
+import { SignalJsonWriter } from "./signal-json.ts";
+import { SlotReader, type SlotLineSink } from "../sources/slot-reader.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
@@ -27,12 +31,31 @@ export interface SignalStageOptions extends DecodeSettings {
   proc?: boolean;
 }
 
+/** Where a streaming SignalStage sends its lines (attribute). */
+export interface SignalStageOutput {
+  emit: (line: SignalLine | GapLine) => void;
+  /** Where the byte writer may write signal lines itself: the same writer `emit` writes to, so order is kept. */
+  writer?: LineWriter;
+}
+
+/** No filter but the probes' (which the byte writer applies itself). */
+function onlyProbesFiltered(filter: SignalFilterOptions): boolean {
+  for (const [name, value] of Object.entries(filter)) {
+    if (name === "probes" || value === undefined || value === false) continue;
+    return false;
+  }
+  return true;
+}
+
 export interface SignalStageStats {
   signals: number;
   filtered: number;
   gaps: number;
   ignored: number;
 }
+
+const ARCH_FIELD = Buffer.from(" arch=");
+const SYSCALL_FIELD = Buffer.from(" syscall=");
 
 /** Field value by name from a raw record, without parsing the rest. */
 function rawField(raw: string, name: string, from: number): string | null {
@@ -44,13 +67,25 @@ function rawField(raw: string, name: string, from: number): string | null {
   return raw.slice(start, end);
 }
 
+/** rawField on a record read as bytes, without making its line a string. */
+function byteField(record: ByteRecord, bytes: Buffer, name: Buffer): string | null {
+  const end = record.end;
+  const at = indexWithin(bytes, name, record.start + record.bodyStart - 1, end);
+  if (at < 0) return null;
+  const start = at + name.length;
+  let stop = start;
+  while (stop < end && bytes[stop] !== 0x20) stop++;
+  return bytes.toString("latin1", start, stop);
+}
+
 /** Does this event need interpreting for attribution? */
 export function mattersForSignals(event: AssembledEvent): boolean {
   for (const record of event.records) {
     if (record.type === "SIGNAL_GENERATE") return true;
     if (record.type !== "SYSCALL") continue;
-    const arch = rawField(record.raw, "arch", record.bodyStart);
-    const nr = rawField(record.raw, "syscall", record.bodyStart);
+    const bytes = record instanceof ByteRecord ? record.bytes : null;
+    const arch = bytes !== null ? byteField(record as ByteRecord, bytes, ARCH_FIELD) : rawField(record.raw, "arch", record.bodyStart);
+    const nr = bytes !== null ? byteField(record as ByteRecord, bytes, SYSCALL_FIELD) : rawField(record.raw, "syscall", record.bodyStart);
     if (arch === null || nr === null) return true; // odd record: let the interpreter judge it
     const numbers = signalSyscallNumbers(arch);
     if (numbers === null || numbers.has(Number(nr))) return true;
@@ -67,22 +102,39 @@ export class SignalStage {
   readonly prefilter: SignalLinePrefilter;
   private readonly ancestry: StreamAncestry;
 
-  constructor(options: SignalStageOptions, errors: InputErrors) {
+  /** attribute's byte writer, when lines are written as they come and nothing but probes is filtered. */
+  private readonly signalWriter: SignalJsonWriter | null = null;
+  private readonly interpret: (event: AssembledEvent) => AnyLine;
+
+  /**
+   * Without `output`, push/flush return the lines (report, tests). With it,
+   * read/finish hand each line to output.emit as it is ready; given
+   * output.writer too, signal lines the byte writer can make are written
+   * there directly (same bytes, several times cheaper), unless a filter
+   * other than the probes' or --proc needs them as objects.
+   */
+  constructor(
+    options: SignalStageOptions,
+    private readonly errors: InputErrors,
+    private readonly output?: SignalStageOutput,
+  ) {
     // Read once for the filter and the prefilter, so `--since 2h` means one instant to both.
     const window = timeWindow(options.filter);
     this.prefilter = new SignalLinePrefilter(window);
     this.ancestry = new StreamAncestry(this.prefilter.sightings);
-    this.events = new EventStage(
-      {
-        ...options,
-        eventFilter: mattersForSignals,
-        // A kill-family event needs only its summary; anything else (execve, for ancestry) is interpreted in full.
-        interpret: (event, interpretOptions) => summarizeSignalEvent(event, interpretOptions) ?? interpretEvent(event, interpretOptions),
-      },
-      errors,
-    );
+    // A kill-family event needs only its summary; anything else (execve, for ancestry) is interpreted in full.
+    const interpret = (event: AssembledEvent, options: InterpretOptions) => summarizeSignalEvent(event, options) ?? interpretEvent(event, options);
+    const settings = { ...options, eventFilter: mattersForSignals, interpret };
+    this.events = output
+      ? new EventStage(settings, errors, { event: (event) => this.onEvent(event), line: (line) => this.convertOne(line, output.emit) })
+      : new EventStage(settings, errors);
+    const interpretOptions = { ids: this.events.ids };
+    this.interpret = (event) => interpret(event, interpretOptions);
     this.accept = compileSignalFilter(options.filter, window);
     this.proc = options.proc ? new ProcReader() : null;
+    if (output?.writer && !options.proc && onlyProbesFiltered(options.filter)) {
+      this.signalWriter = new SignalJsonWriter(output.writer, { ids: this.events.ids, ancestry: this.ancestry, probes: options.filter.probes === true });
+    }
   }
 
   push(items: readonly InputItem[]): Array<SignalLine | GapLine> {
@@ -92,6 +144,59 @@ export class SignalStage {
   flush(): Array<SignalLine | GapLine> {
     this.prefilter.finish();
     return this.convert(this.events.flush());
+  }
+
+  /**
+   * With an output: read these inputs (`-` is stdin) as bytes, the
+   * prefilter first, lines going out as they are ready; `onChunk` after each
+   * chunk read, with its line count. End with finish().
+   */
+  async read(paths: readonly string[], options: { signal?: AbortSignal; onChunk?: (lines: number) => void } = {}): Promise<void> {
+    if (!this.output) throw new Error("SignalStage.read needs an output");
+    const events = this.events;
+    const errors = this.errors;
+    const sinkFor = (file: string): SlotLineSink => {
+      const take = (kept: KeptLine, line: number) => {
+        const source = { file, line };
+        const item: InputItem | null = typeof kept === "string" ? classifyLine(kept, source, errors) : { form: "json", value: kept, source };
+        if (item) events.pushItem(item);
+      };
+      const lines = this.prefilter.sink(take, (bytes, start, end, line, slot, ascii) => events.pushLineBytes(bytes, start, end, line, slot, ascii, file));
+      return {
+        line: lines.line,
+        reuse: (slot) => {
+          lines.reuse(slot);
+          events.reuse(slot);
+        },
+        inputError: (line, problem) => errors.report({ file, line }, problem),
+      };
+    };
+    // One reader for all inputs: lines held stay valid across them (their holders hear of every reuse).
+    for await (const lines of new SlotReader().batchesOfPaths(paths, sinkFor, options.signal)) {
+      events.settle();
+      options.onChunk?.(lines);
+    }
+  }
+
+  /** With an output: end of input, the events still open go out. */
+  finish(): void {
+    this.prefilter.finish();
+    this.events.flush();
+  }
+
+  private onEvent(event: AssembledEvent): void {
+    if (this.signalWriter !== null) {
+      const written = this.signalWriter.write(event);
+      if (written === "written") {
+        this.counts.signals++;
+        return;
+      }
+      if (written === "probe") {
+        this.counts.filtered++;
+        return;
+      }
+    }
+    this.convertOne(this.interpret(event), this.output!.emit);
   }
 
   /** Signals written and dropped by the filters (kills outside --since/--until that the prefilter left unread count as dropped). */
@@ -110,20 +215,23 @@ export class SignalStage {
 
   private convert(lines: AnyLine[]): Array<SignalLine | GapLine> {
     const out: Array<SignalLine | GapLine> = [];
-    for (const line of lines) {
-      if (line.kind === "event") {
-        const signal = this.fromEvent(line);
-        if (signal) this.keep(signal, out);
-      } else if (line.kind === "signal") {
-        this.keep(line, out);
-      } else if (line.kind === "gap") {
-        this.counts.gaps++;
-        out.push(line);
-      } else {
-        this.counts.ignored++;
-      }
-    }
+    const emit = (line: SignalLine | GapLine) => out.push(line);
+    for (const line of lines) this.convertOne(line, emit);
     return out;
+  }
+
+  private convertOne(line: AnyLine, emit: (line: SignalLine | GapLine) => void): void {
+    if (line.kind === "event") {
+      const signal = this.fromEvent(line);
+      if (signal) this.keep(signal, emit);
+    } else if (line.kind === "signal") {
+      this.keep(line, emit);
+    } else if (line.kind === "gap") {
+      this.counts.gaps++;
+      emit(line);
+    } else {
+      this.counts.ignored++;
+    }
   }
 
   private fromEvent(event: EventLine): SignalLine | null {
@@ -150,7 +258,7 @@ export class SignalStage {
     log.warn(`--proc: signals from node ${escapeControl(node)} are left as the log has them: this /proc is ${escapeControl(proc.hostName)}'s`);
   }
 
-  private keep(signal: SignalLine, out: Array<SignalLine | GapLine>): void {
+  private keep(signal: SignalLine, emit: (line: SignalLine | GapLine) => void): void {
     if (!this.accept(signal)) {
       this.counts.filtered++;
       return;
@@ -160,7 +268,7 @@ export class SignalStage {
       else this.noteOtherHost(signal.node!, this.proc);
     }
     this.counts.signals++;
-    out.push(signal);
+    emit(signal);
   }
 }
 

@@ -45,6 +45,8 @@ import { ProcessSightings } from "./ancestry.ts";
 import type { SignalTimeWindow } from "./filter.ts";
 
 type Take = (kept: KeptLine, line: number) => void;
+/** A kept line still in reader memory (attribute's byte path): bytes[start, end), its number, slot and the chunk's ASCII flag. */
+export type TakeBytes = (bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean) => void;
 
 const HELD_LIMIT = 16;
 const WANTED_LIMIT = 4096;
@@ -144,9 +146,12 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   readonly sightings = new ProcessSightings(new ByteArena(ARENA_BYTES));
 
-  /** The line being judged: its number and reader slot (-1: a buffer of its own). */
+  /** The line being judged: its number and reader slot (-1: a buffer of its own), and whether its chunk is all ASCII. */
   private lineNumber = 0;
   private lineSlot = -1;
+  private lineAscii = false;
+  /** Where kept lines go as bytes, when the consumer reads them so (else as text, to `take`). */
+  private takeBytes: TakeBytes | null = null;
   /** The line being judged, whole, and whether its record text is JSON-escaped (a `record` line). */
   private lineStart = 0;
   private lineStop = 0;
@@ -188,12 +193,18 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.untilMs = window.untilMs ?? Number.POSITIVE_INFINITY;
   }
 
-  /** The sink for one input's lines (lib/sources/slot-reader.ts); kept lines go to `take`. */
-  sink(take: Take): Omit<SlotLineSink, "inputError"> {
+  /**
+   * The sink for one input's lines (lib/sources/slot-reader.ts). Kept lines
+   * go to `take` as text, or, given `takeBytes`, those still in reader
+   * memory go there as bytes (held lines claimed later are text either way).
+   */
+  sink(take: Take, takeBytes: TakeBytes | null = null): Omit<SlotLineSink, "inputError"> {
     return {
-      line: (bytes, start, end, line, slot) => {
+      line: (bytes, start, end, line, slot, ascii) => {
         this.lineNumber = line;
         this.lineSlot = slot;
+        this.lineAscii = ascii;
+        this.takeBytes = takeBytes;
         this.line(bytes, start, end, take);
       },
       reuse: (slot) => {
@@ -276,8 +287,9 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.skip(bytes, start, stop, name, take);
   }
 
-  /** Keep the whole line: as text, or a `record` line as the object JSON.parse would make of it. */
+  /** Keep the whole line: as bytes, as text, or a `record` line as the object JSON.parse would make of it. */
   private keep(bytes: Buffer, take: Take): void {
+    if (this.takeBytes !== null && this.lineSlot >= 0) return this.takeBytes(bytes, this.lineStart, this.lineStop, this.lineNumber, this.lineSlot, this.lineAscii);
     const record = this.escaped ? this.recordLine(bytes) : null;
     take(record ?? bytes.toString("utf8", this.lineStart, this.lineStop), this.lineNumber);
   }

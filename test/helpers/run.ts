@@ -2,11 +2,12 @@
  * Run pipeline stages in-process over files, the way the scripts do, and
  * collect everything: output lines, error messages, counters.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lineToRecord } from "../../lib/capture.ts";
 import { InputErrors } from "../../lib/audit/input-errors.ts";
-import { readInputs } from "../../lib/jsonl.ts";
+import { LineWriter, readInputs } from "../../lib/jsonl.ts";
 import { EventStage, type DecodeSettings } from "../../lib/pipeline.ts";
 import type { AnyLine, GapLine, SignalLine } from "../../lib/schema.ts";
 import { SignalStage } from "../../lib/signals/pipeline.ts";
@@ -60,6 +61,30 @@ export async function attributeFiles(
 }
 
 /** `path` as capture writes it, one `record` line per audit record, into `target`. */
+/**
+ * As the attribute script runs: the streaming stage, its lines written by
+ * a LineWriter (signal lines from the records' bytes where it can), to a
+ * temporary file read back as text.
+ */
+export async function attributeStream(paths: string[], filter: SignalFilterOptions = {}, settings: DecodeSettings = oracleIds) {
+  const messages: string[] = [];
+  const errors = new InputErrors({ strict: false, print: (m) => messages.push(m), printLimit: 10_000 });
+  const dir = mkdtempSync(join(tmpdir(), "wk-stream-"));
+  const out = join(dir, "out.jsonl");
+  const fd = openSync(out, "w");
+  try {
+    const writer = new LineWriter(fd);
+    const stage = new SignalStage({ ...settings, filter }, errors, { emit: (line) => writer.write(line), writer });
+    await stage.read(paths);
+    stage.finish();
+    writer.flush();
+    return { text: readFileSync(out, "utf8"), messages, errors: errors.count, stats: stage.stats };
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function writeRecordLines(path: string, target: string): string {
   const errors = new InputErrors({ strict: false, print: () => {}, printLimit: 0 });
   const stats = { records: 0, structural: 0 };

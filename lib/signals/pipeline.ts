@@ -7,7 +7,7 @@
  */
 import type { AssembledEvent } from "../audit/assemble.ts";
 import { ByteRecord } from "../audit/byte-record.ts";
-import { indexWithin } from "../audit/line-bytes.ts";
+import { HEX_DIGIT, indexWithin } from "../audit/line-bytes.ts";
 import { interpretEvent, type InterpretOptions } from "../audit/interpret.ts";
 import { summarizeSignalEvent } from "../audit/interpret-summary.ts";
 import { InputErrors } from "../audit/input-errors.ts";
@@ -17,7 +17,7 @@ import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
 import { StreamAncestry } from "./ancestry.ts";
 import { eventToSignal } from "./attribute.ts";
 import { compileSignalFilter, timeWindow, type SignalFilterOptions } from "./filter.ts";
-import { SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
+import { isSignalSyscall, SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
 import { SignalJsonWriter } from "./signal-json.ts";
 import { SlotReader, type SlotLineSink } from "../sources/slot-reader.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
@@ -67,15 +67,43 @@ function rawField(raw: string, name: string, from: number): string | null {
   return raw.slice(start, end);
 }
 
-/** rawField on a record read as bytes, without making its line a string. */
-function byteField(record: ByteRecord, bytes: Buffer, name: Buffer): string | null {
+/** Where rawField's value is in a record read as bytes: [start, end), or start -1. */
+const found = { start: -1, end: -1 };
+
+function byteField(record: ByteRecord, bytes: Buffer, name: Buffer): typeof found {
   const end = record.end;
   const at = indexWithin(bytes, name, record.start + record.bodyStart - 1, end);
-  if (at < 0) return null;
-  const start = at + name.length;
-  let stop = start;
+  found.start = -1;
+  if (at < 0) return found;
+  let stop = at + name.length;
   while (stop < end && bytes[stop] !== 0x20) stop++;
-  return bytes.toString("latin1", start, stop);
+  found.start = at + name.length;
+  found.end = stop;
+  return found;
+}
+
+/** A SYSCALL record read as bytes: does attribute interpret it? null where the bytes are not plain (then the text decides). */
+function byteRecordMatters(record: ByteRecord, bytes: Buffer): boolean | null {
+  const arch = byteField(record, bytes, ARCH_FIELD);
+  if (arch.start < 0) return true; // odd record: let the interpreter judge it
+  const archValue = hexDigitsValue(bytes, arch.start, arch.end, 8, 16);
+  const nr = byteField(record, bytes, SYSCALL_FIELD);
+  if (nr.start < 0) return true;
+  const nrValue = hexDigitsValue(bytes, nr.start, nr.end, 15, 10);
+  if (archValue < 0 || nrValue < 0) return null;
+  return isSignalSyscall(archValue, nrValue);
+}
+
+/** 1 to `most` digits of `base` (hex: any case), nothing else → their value; -1 otherwise. */
+function hexDigitsValue(bytes: Buffer, start: number, end: number, most: number, base: 10 | 16): number {
+  if (end - start < 1 || end - start > most) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = HEX_DIGIT[bytes[i]!]!;
+    if (digit < 0 || digit >= base) return -1;
+    value = value * base + digit;
+  }
+  return value;
 }
 
 /** Does this event need interpreting for attribution? */
@@ -83,9 +111,13 @@ export function mattersForSignals(event: AssembledEvent): boolean {
   for (const record of event.records) {
     if (record.type === "SIGNAL_GENERATE") return true;
     if (record.type !== "SYSCALL") continue;
-    const bytes = record instanceof ByteRecord ? record.bytes : null;
-    const arch = bytes !== null ? byteField(record as ByteRecord, bytes, ARCH_FIELD) : rawField(record.raw, "arch", record.bodyStart);
-    const nr = bytes !== null ? byteField(record as ByteRecord, bytes, SYSCALL_FIELD) : rawField(record.raw, "syscall", record.bodyStart);
+    if (record instanceof ByteRecord && record.bytes !== null) {
+      const matters = byteRecordMatters(record, record.bytes);
+      if (matters === true) return true;
+      if (matters === false) continue;
+    }
+    const arch = rawField(record.raw, "arch", record.bodyStart);
+    const nr = rawField(record.raw, "syscall", record.bodyStart);
     if (arch === null || nr === null) return true; // odd record: let the interpreter judge it
     const numbers = signalSyscallNumbers(arch);
     if (numbers === null || numbers.has(Number(nr))) return true;

@@ -125,6 +125,15 @@ export function signalSyscallNumbers(archHex: string): ReadonlySet<number> | nul
 
 const numbersByArchHex = new Map<string, ReadonlySet<number> | null>();
 
+/**
+ * signalSyscallNumbers by the arch's value (its hex digits read): does
+ * attribute interpret syscall `nr` on it? True for an arch it cannot judge.
+ */
+export function isSignalSyscall(arch: number, nr: number): boolean {
+  const kinds = syscallKinds(arch);
+  return kinds === null || (nr < kinds.length && kinds[nr] !== SKIP);
+}
+
 export class SignalLinePrefilter implements LinePrefilter {
   /** Lines judged irrelevant and not decoded. */
   skipped = 0;

@@ -57,7 +57,7 @@ export async function attributeFiles(
   const lines: Array<SignalLine | GapLine> = [];
   for await (const batch of readInputs(paths, errors, prefilter ? { prefilter: stage.prefilter } : {})) lines.push(...stage.push(batch));
   lines.push(...stage.flush());
-  return { lines, signals: lines.filter((l): l is SignalLine => l.kind === "signal"), messages, errors: errors.count, stats: stage.stats };
+  return { lines, signals: lines.filter((l): l is SignalLine => l.kind === "signal"), messages, errors: errors.count, stats: stage.stats, unrelated: stage.unrelated };
 }
 
 /** `path` as capture writes it, one `record` line per audit record, into `target`. */
@@ -78,7 +78,7 @@ export async function attributeStream(paths: string[], filter: SignalFilterOptio
     await stage.read(paths);
     stage.finish();
     writer.flush();
-    return { text: readFileSync(out, "utf8"), messages, errors: errors.count, stats: stage.stats };
+    return { text: readFileSync(out, "utf8"), messages, errors: errors.count, stats: stage.stats, unrelated: stage.unrelated };
   } finally {
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });

@@ -195,6 +195,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   private readonly heldStop = new Int32Array(HELD_LIMIT);
   private readonly heldLine = new Float64Array(HELD_LIMIT);
   private readonly heldText: Array<string | null> = new Array(HELD_LIMIT).fill(null);
+  private readonly heldAscii = new Uint8Array(HELD_LIMIT);
   private heldNext = 0;
 
   constructor(window: SignalTimeWindow = {}) {
@@ -401,8 +402,18 @@ export class SignalLinePrefilter implements LinePrefilter {
       this.wantedNow = new Set();
     }
     const held = this.heldWith(bytes, key);
-    if (held >= 0) take(this.claim(held), this.heldLine[held]!);
+    if (held >= 0) this.release(held, take);
     this.keep(bytes, take);
+  }
+
+  /** A held line's SYSCALL came: hand it over, as bytes while its slot still holds it, else as its text. */
+  private release(hold: number, take: Take): void {
+    const slot = this.heldSlot[hold]!;
+    if (this.takeBytes === null || slot < 0 || this.heldText[hold] !== null) return take(this.claim(hold), this.heldLine[hold]!);
+    const bytes = this.heldBytes[hold]!;
+    this.heldKey[hold] = -1;
+    this.heldBytes[hold] = null;
+    this.takeBytes(bytes, this.heldStart[hold]!, this.heldStop[hold]!, this.heldLine[hold]!, slot, this.heldAscii[hold] === 1);
   }
 
   /**
@@ -516,6 +527,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.heldBytes[hold] = bytes;
     this.heldStart[hold] = this.lineStart;
     this.heldStop[hold] = this.lineStop;
+    this.heldAscii[hold] = this.lineAscii ? 1 : 0;
     // A line in a buffer of its own is not the reader's to reuse: text now.
     this.heldText[hold] = this.lineSlot < 0 ? this.heldTextNow(hold) : null;
   }

@@ -34,6 +34,35 @@ describe("searches stop at the line's end", () => {
     expect(indexWithin(bytes, ascii("type="), second[0], second[1])).toBe(second[0]);
   });
 
+  test("indexWithin leaves the buffer as it was, near its end too, and never reports a match running past the range", () => {
+    const before = Buffer.from(bytes);
+    for (const needle of [" success=no", " pid=", "type=", "\"", "x"]) {
+      for (const [start, end] of ranges) expect(indexWithin(bytes, ascii(needle), start, end)).toBe(bytes.subarray(start, end).indexOf(needle) < 0 ? -1 : start + bytes.subarray(start, end).indexOf(needle));
+    }
+    // The last line's end is the buffer's: no room to plant the needle there.
+    expect(indexWithin(bytes, ascii("/bin/x"), second[0], bytes.length - 1)).toBe(bytes.lastIndexOf("/bin/x"));
+    expect(indexWithin(bytes, ascii("/bin/xy"), second[0], bytes.length - 1)).toBe(-1);
+    expect(bytes.equals(before)).toBe(true);
+    // A needle whose start repeats its end ("aba"): a range ending in "ab" does not match the planted one.
+    const text = Buffer.from("xxab\nabaxx", "latin1");
+    expect(indexWithin(text, ascii("aba"), 0, 4)).toBe(-1);
+    expect(indexWithin(text, ascii("aba"), 0, 8)).toBe(5);
+    expect(text.toString("latin1")).toBe("xxab\nabaxx");
+    // Random buffers and ranges against the plain search of the range.
+    let seed = 26880;
+    const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (let round = 0; round < 2000; round++) {
+      const buffer = Buffer.from(Array.from({ length: 1 + Math.floor(next() * 40) }, () => "ab "[Math.floor(next() * 3)]).join(""), "latin1");
+      const copy = Buffer.from(buffer);
+      const needle = ascii(Array.from({ length: 1 + Math.floor(next() * 4) }, () => "ab "[Math.floor(next() * 3)]).join(""));
+      const from = Math.floor(next() * buffer.length);
+      const stop = from + Math.floor(next() * (buffer.length - from + 1));
+      const plain = stop - from < needle.length ? -1 : buffer.subarray(from, stop).indexOf(needle);
+      expect(indexWithin(buffer, needle, from, stop)).toBe(plain < 0 ? -1 : from + plain);
+      expect(buffer.equals(copy)).toBe(true);
+    }
+  });
+
   test("decimalIn, hexIn and rawValueIn do not read the next line's fields", () => {
     expect(decimalIn(bytes, ascii(" ppid="), first[0], first[1])).toBe(-1);
     expect(decimalIn(bytes, ascii(" ppid="), second[0], second[1])).toBe(4);

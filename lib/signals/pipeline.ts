@@ -204,7 +204,9 @@ export class SignalStage {
       };
     };
     // One reader for all inputs: lines held stay valid across them (their holders hear of every reuse).
-    for await (const lines of new SlotReader().batchesOfPaths(paths, sinkFor, options.signal)) {
+    // The few lines kept are checked for ASCII one by one (pushLineBytes), not every chunk whole.
+    const reader = new SlotReader(undefined, undefined, false);
+    for await (const lines of reader.batchesOfPaths(paths, sinkFor, options.signal)) {
       events.settle();
       options.onChunk?.(lines);
     }

@@ -25,7 +25,7 @@ import type { AssembledEvent } from "../audit/assemble.ts";
 import { ByteRecord } from "../audit/byte-record.ts";
 import type { IdNames } from "../audit/ids.ts";
 import { decodeEscaped, decodeProctitle, idName, nullish } from "../audit/interpret.ts";
-import { HEX_DIGIT } from "../audit/line-bytes.ts";
+import { HEX_DIGIT, indexWithin } from "../audit/line-bytes.ts";
 import type { LineWriter } from "../jsonl.ts";
 import { ascii, bytesAre, copyEscaped, escapeAscii, PLAIN, putBytes, putNumber, writeString } from "../json-bytes.ts";
 import type { FieldMap, TargetScope } from "../schema.ts";
@@ -42,6 +42,7 @@ const EQ = 0x3d;
 const DQ = 0x22;
 const SQ = 0x27;
 const COMMA = 0x2c;
+const GS_BYTE = new Uint8Array([GS]);
 
 /** Names to find in a record, by first byte and length, and where each value was found. */
 class ByteNames {
@@ -521,9 +522,10 @@ export class SignalJsonWriter {
   }
 
   /** The first GS (the ENRICHED tail's start) in bytes[start, end), or end. */
-  private gsAt(bytes: Uint8Array, start: number, end: number): number {
-    const at = bytes.indexOf(GS, start);
-    return at < 0 || at >= end ? end : at;
+  private gsAt(bytes: Buffer, start: number, end: number): number {
+    // Bounded: a plain indexOf would search the rest of the reader's slot for every record of a log without tails.
+    const at = indexWithin(bytes, GS_BYTE, start, end);
+    return at < 0 ? end : at;
   }
 
   /** archName of an arch value, by its number where it is plain hex (as archName reads it then). */

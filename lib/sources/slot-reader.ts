@@ -67,9 +67,16 @@ export class SlotReader {
   /** No byte of this input has been looked at yet. */
   private atInputStart = false;
 
+  /**
+   * `asciiChunks`: tell the sink when a whole chunk is ASCII (one native pass
+   * per chunk). A sink that looks at few of its lines (attribute's
+   * prefilter) is better off checking those alone: false here, and every
+   * line comes with `ascii` false.
+   */
   constructor(
     private readonly readBytes = 1 << 20,
     slotCount = SLOT_COUNT,
+    private readonly asciiChunks = true,
   ) {
     // One byte more than a chunk: room for the newline sentinel after the data.
     this.slots = Array.from({ length: slotCount }, () => Buffer.allocUnsafe(CARRY_BYTES + readBytes + 1));
@@ -229,7 +236,7 @@ export class SlotReader {
     const end = this.dataEnd;
     if (this.atInputStart && !this.skipByteOrderMark(bytes, end)) return;
     let start = this.pending;
-    const ascii = isAscii(bytes.subarray(start, end));
+    const ascii = this.asciiChunks && isAscii(bytes.subarray(start, end));
     bytes[end] = 0x0a; // a sentinel: indexOf stops at the data's end
     if (this.skipping >= 0) {
       const newline = bytes.indexOf(0x0a, start);

@@ -38,9 +38,10 @@ export async function captureFiles(
     reuse: () => {},
     inputError: (line, problem) => options.errors.report({ file, line }, problem),
   });
-  for await (const lines of new SlotReader().batchesOfPaths(files, sinkFor, options.signal)) {
-    // A short chunk: a live pipe (`tail -f log | capture -`); pass its lines on now.
-    if (lines > 0 && lines < 64) options.writer.flush();
+  for await (const _ of new SlotReader().batchesOfPaths(files, sinkFor, options.signal)) {
+    // Each chunk's lines go out before the next read, which may wait (`tail -f log | capture -`):
+    // a burst of lines must not sit in the buffer until more input comes. A file costs a write per MiB.
+    options.writer.flush();
   }
   return stats;
 }

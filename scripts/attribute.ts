@@ -58,8 +58,9 @@ const command = defineCommand({
     );
     const controller = abortOnSignals();
     try {
-      // A live pipeline (capture --follow | attribute) must see each line now.
-      await stage.read(inputPaths(rawArgs, args._), { signal: controller.signal, onChunk: (lines) => lines < 64 && writer.flush() });
+      // What each chunk read made goes out before the next read, which may wait (capture --follow | attribute):
+      // a kill in a burst of unrelated lines must not sit in the buffer until more input comes.
+      await stage.read(inputPaths(rawArgs, args._), { signal: controller.signal, onChunk: () => writer.flush() });
       stage.finish();
     } finally {
       writer.flush();

@@ -37,8 +37,9 @@ const command = defineCommand({
       writer,
     );
     try {
-      // Read as bytes (lib/sources/slot-reader.ts); a short chunk means a live pipeline, which must see each event now.
-      await pushFiles(stage, inputPaths(rawArgs, args._), (lines) => lines < 64 && writer.flush());
+      // Read as bytes (lib/sources/slot-reader.ts). Each chunk's events go out before the next read,
+      // which may wait (capture --follow | decode): a burst must not sit in the buffer until more input comes.
+      await pushFiles(stage, inputPaths(rawArgs, args._), () => writer.flush());
       stage.flush();
     } finally {
       writer.flush();

@@ -21,6 +21,7 @@ import { isSignalSyscall, SignalLinePrefilter, signalSyscallNumbers } from "./pr
 import { SignalJsonWriter } from "./signal-json.ts";
 import { SlotReader, type SlotLineSink } from "../sources/slot-reader.ts";
 import { enrichFromProc, ProcReader } from "./proc.ts";
+import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
 import { isoMs } from "../time-spec.ts";
@@ -86,16 +87,16 @@ function byteField(record: ByteRecord, bytes: Buffer, name: Buffer): typeof foun
 function byteRecordMatters(record: ByteRecord, bytes: Buffer): boolean | null {
   const arch = byteField(record, bytes, ARCH_FIELD);
   if (arch.start < 0) return true; // odd record: let the interpreter judge it
-  const archValue = hexDigitsValue(bytes, arch.start, arch.end, 8, 16);
+  const archValue = digitsValue(bytes, arch.start, arch.end, 8, 16);
   const nr = byteField(record, bytes, SYSCALL_FIELD);
   if (nr.start < 0) return true;
-  const nrValue = hexDigitsValue(bytes, nr.start, nr.end, 15, 10);
+  const nrValue = digitsValue(bytes, nr.start, nr.end, 15, 10);
   if (archValue < 0 || nrValue < 0) return null;
   return isSignalSyscall(archValue, nrValue);
 }
 
 /** 1 to `most` digits of `base` (hex: any case), nothing else → their value; -1 otherwise. */
-function hexDigitsValue(bytes: Buffer, start: number, end: number, most: number, base: 10 | 16): number {
+function digitsValue(bytes: Buffer, start: number, end: number, most: number, base: 10 | 16): number {
   if (end - start < 1 || end - start > most) return -1;
   let value = 0;
   for (let i = start; i < end; i++) {
@@ -184,7 +185,7 @@ export class SignalStage {
    * chunk read, with its line count. End with finish().
    */
   async read(paths: readonly string[], options: { signal?: AbortSignal; onChunk?: (lines: number) => void } = {}): Promise<void> {
-    if (!this.output) throw new Error("SignalStage.read needs an output");
+    if (!this.output) throw new WhokilledError("E_INTERNAL", "SignalStage.read needs a stage made with an output");
     const events = this.events;
     const errors = this.errors;
     const sinkFor = (file: string): SlotLineSink => {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { RecentlyClosed } from "../lib/audit/recently-closed.ts";
+import { SerialIndex } from "../lib/audit/serial-index.ts";
 
 /** The plain answer: is (serial, key) among the last `capacity` added? */
 function naive(added: Array<[number, string]>, capacity: number, serial: number, key: string): boolean {
@@ -40,5 +41,33 @@ describe("RecentlyClosed", () => {
     expect(closed.has(0, "k0")).toBe(true);
     expect(closed.has(0, "k1")).toBe(false);
     expect(closed.has(10, "k10")).toBe(false);
+  });
+});
+
+describe("SerialIndex", () => {
+  test("answers as a Map would over random sets, gets and deletes: clusters shifted back, growth, serials past 2^32", () => {
+    const index = new SerialIndex<number>(4);
+    const map = new Map<number, number>();
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    // Few distinct serials, so probes collide and deletes shift clusters; some far above 32 bits.
+    const serialOf = (n: number) => (n % 5 === 0 ? 2 ** 40 + n : n % 7 === 0 ? 2 ** 53 - 1 - n : n);
+    for (let step = 0; step < 20_000; step++) {
+      const serial = serialOf(random(300));
+      const op = random(3);
+      if (op === 0) {
+        index.set(serial, step);
+        map.set(serial, step);
+      } else if (op === 1) {
+        expect({ step, deleted: index.delete(serial) }).toEqual({ step, deleted: map.delete(serial) });
+      } else {
+        expect({ step, value: index.get(serial) }).toEqual({ step, value: map.get(serial) });
+      }
+      expect(index.size).toBe(map.size);
+    }
+    for (const [serial, value] of map) expect(index.get(serial)).toBe(value);
   });
 });

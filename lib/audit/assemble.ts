@@ -27,6 +27,7 @@ import { detach } from "../strings.ts";
 import { ByteRecord, sameBody } from "./byte-record.ts";
 import { recordTypeNumber } from "../tables/record-types.ts";
 import { RecentlyClosed } from "./recently-closed.ts";
+import { SerialIndex } from "./serial-index.ts";
 
 export interface PendingRecord {
   type: string;
@@ -81,7 +82,7 @@ function eventKey(node: string | null, id: string): string {
  * Open events by serial: the one event, or a map by key when several share
  * the serial (multi-node logs, pasted logs: 20,000 hosts may all be at :5).
  */
-type OpenEvents = Map<number, OpenEvent | Map<string, OpenEvent>>;
+type OpenEvents = SerialIndex<OpenEvent | Map<string, OpenEvent>>;
 
 /** Types whose records never share an event with others. */
 export function isStandaloneType(type: string): boolean {
@@ -257,7 +258,7 @@ export class EventAssembler {
         if (event && !event.closed && event.serial === serial && event.id === id && event.node === node) return event;
       }
       if (oldest === this.orderHead) return undefined;
-      this.open = new Map();
+      this.open = new SerialIndex(this.openCount);
       for (let i = this.orderHead; i < order.length; i++) {
         const event = order[i];
         if (event && !event.closed) this.indexOpen(event);

@@ -6,8 +6,9 @@
  * (a serial above every one seen cannot be here): remembering is a slot
  * written in a ring, not a set entry per event, which was a twentieth of
  * decode's time on real records. The first question the newest few entries cannot answer
- * builds an index by serial, which is kept up from then on.
+ * builds an index by serial (serial-index.ts), which is kept up from then on.
  */
+import { SerialIndex } from "./serial-index.ts";
 
 /** Closed events remembered. */
 export const RECENTLY_CLOSED = 16_384;
@@ -20,7 +21,7 @@ export class RecentlyClosed {
   private next = 0;
   private count = 0;
   /** Serial → its ring slot, or key → slot where keys share a serial (hosts, pasted logs). */
-  private index: Map<number, number | Map<string, number>> | null = null;
+  private index: SerialIndex<number | Map<string, number>> | null = null;
 
   constructor(private readonly capacity = RECENTLY_CLOSED) {
     this.serials = new Float64Array(capacity);
@@ -54,7 +55,7 @@ export class RecentlyClosed {
   }
 
   private buildIndex(): void {
-    this.index = new Map();
+    this.index = new SerialIndex(this.capacity);
     // Oldest first, so a key closed twice maps to its newest slot.
     for (let age = this.count; age >= 1; age--) this.indexSlot((this.next - age + this.capacity) % this.capacity);
   }

@@ -54,6 +54,22 @@ export function indexWithin(bytes: Buffer, needle: Uint8Array, from: number, sto
   return at < 0 || at + length > stop ? -1 : at;
 }
 
+/**
+ * bytes[start, end) as 1 to `most` digits of `base` (hex in any case) and
+ * nothing else: their value, or -1. With most ≤ 15 (decimal) or 8 (hex) it
+ * is what Number() or parseInt(…, 16) gives for such text.
+ */
+export function digitsValue(bytes: Uint8Array, start: number, end: number, most: number, base: 10 | 16): number {
+  if (end - start < 1 || end - start > most) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = HEX_DIGIT[bytes[i]!]!;
+    if (digit < 0 || digit >= base) return -1;
+    value = value * base + digit;
+  }
+  return value;
+}
+
 /** Unsigned decimal digits at bytes[at…]: the value, or -1 when there are none (or over 15). */
 export function decimalAt(bytes: Uint8Array, at: number, stop: number): number {
   let value = 0;

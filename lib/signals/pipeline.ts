@@ -7,7 +7,7 @@
  */
 import type { AssembledEvent } from "../audit/assemble.ts";
 import { ByteRecord } from "../audit/byte-record.ts";
-import { HEX_DIGIT, indexWithin } from "../audit/line-bytes.ts";
+import { digitsValue, indexWithin } from "../audit/line-bytes.ts";
 import { interpretEvent, type InterpretOptions } from "../audit/interpret.ts";
 import { summarizeSignalEvent } from "../audit/interpret-summary.ts";
 import { InputErrors } from "../audit/input-errors.ts";
@@ -93,18 +93,6 @@ function byteRecordMatters(record: ByteRecord, bytes: Buffer): boolean | null {
   const nrValue = digitsValue(bytes, nr.start, nr.end, 15, 10);
   if (archValue < 0 || nrValue < 0) return null;
   return isSignalSyscall(archValue, nrValue);
-}
-
-/** 1 to `most` digits of `base` (hex: any case), nothing else → their value; -1 otherwise. */
-function digitsValue(bytes: Buffer, start: number, end: number, most: number, base: 10 | 16): number {
-  if (end - start < 1 || end - start > most) return -1;
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const digit = HEX_DIGIT[bytes[i]!]!;
-    if (digit < 0 || digit >= base) return -1;
-    value = value * base + digit;
-  }
-  return value;
 }
 
 /** Does this event need interpreting for attribution? */

@@ -6,26 +6,30 @@
  * The bytes are exactly what the object path writes,
  * JSON.stringify(eventToSignal(summarizeSignalEvent(event))) with the
  * stream's ancestry added, plus a newline (test/signal-json.test.ts holds
- * the two side by side over the fixtures, the corpus and generated logs).
- * On a kill storm, the object path's line strings, field maps, EventLine
- * and SignalLine objects and JSON.stringify were most of attribute's time;
- * here the fields are found on the record's bytes, only the values a
- * signal shows become (small) strings, and the interpretation is done by
- * the same helpers the object path uses (buildSyscall, decodeEscaped,
- * decodeProctitle, idName), so there is one definition of each.
+ * the two side by side over the fixtures, the corpus, generated logs and
+ * hand-made variations, and attribute's whole output both ways). On a kill
+ * storm, the object path's line strings, field maps, EventLine and
+ * SignalLine objects and JSON.stringify were most of attribute's time.
+ * Here the fields are found on the record's bytes and written from them:
+ * numbers read in place, comm/exe/key/argv escaped straight from the line
+ * or from its hex decoded into a scratch buffer, users cached by uid.
+ * Values that decode to non-ASCII text go through interpret.ts's own
+ * decodeEscaped/decodeProctitle, and names through idName, so the rare
+ * cases keep one definition. Field semantics mirror interpret-summary.ts
+ * and interpret.ts buildSyscall/killTarget, and attribute.ts eventToSignal:
+ * change them together (the equivalence tests will tell).
  *
- * It takes the events the summary takes (see interpret-summary.ts: fields
- * read by parseFields' rules, a single-quoted value, an unterminated quote
- * or a needed field given twice is declined) whose records are all ASCII
- * lines still in reader memory. Anything else returns false and goes the
- * object way.
+ * It takes the events the summary takes (fields read by parseFields' rules;
+ * a single-quoted value, an unterminated quote or a needed field given
+ * twice is declined) whose records are all ASCII lines still in reader
+ * memory. Anything else is "declined" and goes the object way.
  */
 import { noFTL } from "bun:jsc";
 import type { AssembledEvent } from "../audit/assemble.ts";
 import { ByteRecord } from "../audit/byte-record.ts";
 import type { IdNames } from "../audit/ids.ts";
 import { decodeEscaped, decodeProctitle, idName, nullish } from "../audit/interpret.ts";
-import { HEX_DIGIT, indexWithin } from "../audit/line-bytes.ts";
+import { digitsValue, HEX_DIGIT, indexWithin } from "../audit/line-bytes.ts";
 import type { LineWriter } from "../jsonl.ts";
 import { ascii, bytesAre, copyEscaped, escapeAscii, PLAIN, putBytes, putNumber, writeString } from "../json-bytes.ts";
 import type { FieldMap, TargetScope } from "../schema.ts";
@@ -217,30 +221,6 @@ function isUnsetAt(bytes: Uint8Array, start: number, end: number): boolean {
 }
 const UNSET = ascii("4294967295");
 
-/** Up to 8 hex digits (any case, nothing else) → their value; -1 otherwise. */
-function hexValue(bytes: Uint8Array, start: number, end: number): number {
-  if (end - start < 1 || end - start > 8) return -1;
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const digit = HEX_DIGIT[bytes[i]!]!;
-    if (digit < 0) return -1;
-    value = value * 16 + digit;
-  }
-  return value;
-}
-
-/** 1 to 15 decimal digits (nothing else) → their value; -1 otherwise: what Number() of them gives. */
-function digitsValue(bytes: Uint8Array, start: number, end: number): number {
-  if (end - start < 1 || end - start > 15) return -1;
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const c = bytes[i]!;
-    if (c < 0x30 || c > 0x39) return -1;
-    value = value * 10 + c - 0x30;
-  }
-  return value;
-}
-
 /** kill-family.ts toSigned32 of an argument's hex digits: its low 32 bits as a signed int; NaN unless 1–16 hex digits. */
 function signed32(bytes: Uint8Array, start: number, end: number): number {
   if (end - start < 1 || end - start > 16) return Number.NaN;
@@ -344,7 +324,7 @@ export class SignalJsonWriter {
     if (arch === null) return "declined";
     const nrStart = picked.valueStart[NR]!;
     const nrEnd = picked.valueEnd[NR]!;
-    const nr = digitsValue(bytes, nrStart, nrEnd);
+    const nr = digitsValue(bytes, nrStart, nrEnd, 15, 10);
     const name = syscallName(arch, nr >= 0 ? nr : Number(bytes.toString("latin1", nrStart, nrEnd)));
     if (name === null || !isKillFamily(name)) return "declined";
     this.syscallFacts(bytes, KILL_FAMILY[name]);
@@ -530,7 +510,7 @@ export class SignalJsonWriter {
 
   /** archName of an arch value, by its number where it is plain hex (as archName reads it then). */
   private archOf(bytes: Buffer, start: number, end: number): string | null {
-    const value = hexValue(bytes, start, end);
+    const value = digitsValue(bytes, start, end, 8, 16);
     if (value < 0) return archName(bytes.toString("latin1", start, end));
     let name = this.archNames.get(value);
     if (name === undefined) {
@@ -604,7 +584,7 @@ export class SignalJsonWriter {
     const start = names.valueStart[index]!;
     const end = names.valueEnd[index]!;
     // idName by the number it reads, for plain digits; other spellings (leading zeros, signs…) the way it reads them.
-    const id = bytes[start] === 0x30 && end - start > 1 ? -1 : digitsValue(bytes, start, end);
+    const id = bytes[start] === 0x30 && end - start > 1 ? -1 : digitsValue(bytes, start, end, 15, 10);
     if (id < 0 || id > 0xffffffff) return userName(idName(field, bytes.toString("latin1", start, end), undefined, this.options.ids, "user"));
     let user = this.users.get(id);
     if (user === undefined) {
@@ -704,33 +684,18 @@ export class SignalJsonWriter {
    * decodeEscaped itself (UTF-8, U+FFFD for bad sequences).
    */
   private putValue(out: Buffer, p: number, bytes: Buffer, start: number, end: number, quoted: boolean, isKey: boolean): number {
-    const length = end - start;
     let source: Uint8Array = bytes;
     let from = start;
     let to = end;
-    if (!quoted && length > 0 && length % 2 === 0) {
-      const n = length / 2;
-      if (this.decoded.length < n) this.decoded = Buffer.allocUnsafe(2 * n);
-      const decoded = this.decoded;
-      let high = 0;
-      let i = 0;
-      for (; i < n; i++) {
-        const hi = HEX_DIGIT[bytes[start + 2 * i]!]!;
-        const lo = HEX_DIGIT[bytes[start + 2 * i + 1]!]!;
-        if (hi < 0 || lo < 0) break;
-        const byte = (hi << 4) | lo;
-        decoded[i] = byte;
-        high |= byte;
-      }
-      if (i === n) {
-        if (high >= 0x80) {
-          const text = nullish(decodeEscaped(bytes.toString("latin1", start, end), false));
-          return this.putText(out, p, text === null || !isKey ? text : text.split("\u0001").join(","));
-        }
-        source = decoded;
-        from = 0;
-        to = n;
-      }
+    const n = quoted ? NOT_HEX : this.unhex(bytes, start, end);
+    if (n === NOT_ASCII) {
+      const text = nullish(decodeEscaped(bytes.toString("latin1", start, end), false));
+      return this.putText(out, p, text === null || !isKey ? text : text.split("\u0001").join(","));
+    }
+    if (n >= 0) {
+      source = this.decoded;
+      from = 0;
+      to = n;
     }
     if (isNullish(source, from, to)) return putBytes(out, p, B.null);
     out[p++] = DQ;
@@ -744,6 +709,30 @@ export class SignalJsonWriter {
     return p;
   }
 
+  /**
+   * decodeEscaped's hex case for an unquoted value: bytes[start, end)
+   * decoded into `decoded`, and their count; NOT_HEX when the value is not
+   * hex-shaped (it stands as written), NOT_ASCII when it decodes to bytes
+   * above 0x7f (UTF-8 to decode as decodeEscaped does).
+   */
+  private unhex(bytes: Buffer, start: number, end: number): number {
+    const length = end - start;
+    if (length === 0 || length % 2 !== 0) return NOT_HEX;
+    const n = length / 2;
+    if (this.decoded.length < n) this.decoded = Buffer.allocUnsafe(2 * n);
+    const decoded = this.decoded;
+    let high = 0;
+    for (let i = 0; i < n; i++) {
+      const hi = HEX_DIGIT[bytes[start + 2 * i]!]!;
+      const lo = HEX_DIGIT[bytes[start + 2 * i + 1]!]!;
+      if (hi < 0 || lo < 0) return NOT_HEX;
+      const byte = (hi << 4) | lo;
+      decoded[i] = byte;
+      high |= byte;
+    }
+    return high >= 0x80 ? NOT_ASCII : n;
+  }
+
   /** The killer's argv: decodeProctitle of the PROCTITLE value gather() chose (none: an empty list). */
   private putArgv(out: Buffer, p: number): number {
     const bytes = this.titleBytes;
@@ -753,34 +742,19 @@ export class SignalJsonWriter {
     let source: Uint8Array = bytes;
     let from = start;
     let to = end;
-    const length = end - start;
-    if (!this.titleQuoted && length % 2 === 0) {
-      const n = length / 2;
-      if (this.decoded.length < n) this.decoded = Buffer.allocUnsafe(2 * n);
-      const decoded = this.decoded;
-      let high = 0;
-      let i = 0;
-      for (; i < n; i++) {
-        const hi = HEX_DIGIT[bytes[start + 2 * i]!]!;
-        const lo = HEX_DIGIT[bytes[start + 2 * i + 1]!]!;
-        if (hi < 0 || lo < 0) break;
-        const byte = (hi << 4) | lo;
-        decoded[i] = byte;
-        high |= byte;
+    const n = this.titleQuoted ? NOT_HEX : this.unhex(bytes, start, end);
+    if (n === NOT_ASCII) {
+      const argv = decodeProctitle(bytes.toString("latin1", start, end), false) ?? [];
+      for (let a = 0; a < argv.length; a++) {
+        if (a > 0) out[p++] = COMMA;
+        p = this.putText(out, p, argv[a]!);
       }
-      if (i === n) {
-        if (high >= 0x80) {
-          const argv = decodeProctitle(bytes.toString("latin1", start, end), false) ?? [];
-          for (let a = 0; a < argv.length; a++) {
-            if (a > 0) out[p++] = COMMA;
-            p = this.putText(out, p, argv[a]!);
-          }
-          return p;
-        }
-        source = decoded;
-        from = 0;
-        to = n;
-      }
+      return p;
+    }
+    if (n >= 0) {
+      source = this.decoded;
+      from = 0;
+      to = n;
     }
     // Split on NUL; the kernel cuts proctitle at 128 bytes, so a trailing NUL may or may not be there (split's last "" goes).
     if (to > from && source[to - 1] === 0) to--;
@@ -827,6 +801,10 @@ export class SignalJsonWriter {
     return p;
   }
 }
+
+/** unhex's answers besides a length. */
+const NOT_HEX = -1;
+const NOT_ASCII = -2;
 
 /** The user is the ENRICHED tail's, written from the record's bytes. */
 const TAIL_USER = "\u0000tail";

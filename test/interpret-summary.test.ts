@@ -8,16 +8,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
 import type { AssembledEvent } from "../lib/audit/assemble.ts";
 import { Decoder } from "../lib/audit/decoder.ts";
-import { IdNames } from "../lib/audit/ids.ts";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { decodeEscaped, interpretEvent, type InterpretOptions } from "../lib/audit/interpret.ts";
 import { summarizeSignalEvent } from "../lib/audit/interpret-summary.ts";
 import { eventToSignal } from "../lib/signals/attribute.ts";
-import { auditLogsUnder, corpusDir, fixturesDir } from "./helpers/run.ts";
+import { fixtureAndCorpusLogs, minimalPasswdIds, noLookupIds } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-summary-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,18 +54,14 @@ function compare(events: AssembledEvent[], options: InterpretOptions) {
   return { taken, signals, declined };
 }
 
-const noLookup: InterpretOptions = { ids: new IdNames({ lookup: false }) };
-const withPasswd: InterpretOptions = {
-  ids: new IdNames({ lookup: true, passwdFile: join(fixturesDir, "passwd.minimal"), groupFile: join(fixturesDir, "group.minimal") }),
-};
+const noLookup = noLookupIds;
+const withPasswd = minimalPasswdIds;
 
 describe("summary of a kill-family event = interpretEvent's", () => {
-  const inputs = [...auditLogsUnder(fixturesDir).filter((p) => p.endsWith(".log")), ...auditLogsUnder(corpusDir)];
   let totalTaken = 0;
   let totalSignals = 0;
 
-  for (const path of inputs) {
-    const name = path.startsWith(corpusDir) ? `corpus/${relative(corpusDir, path)}` : relative(fixturesDir, path);
+  for (const { path, name } of fixtureAndCorpusLogs()) {
     test(name, () => {
       const events = eventsOf(readFileSync(path, "utf8"), path);
       for (const options of [noLookup, withPasswd]) {

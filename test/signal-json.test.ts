@@ -10,11 +10,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
 import type { AssembledEvent } from "../lib/audit/assemble.ts";
 import { Decoder } from "../lib/audit/decoder.ts";
-import { IdNames } from "../lib/audit/ids.ts";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { interpretEvent, type InterpretOptions } from "../lib/audit/interpret.ts";
 import { isAsciiRange } from "../lib/audit/line-bytes.ts";
@@ -25,7 +24,7 @@ import { eventToSignal } from "../lib/signals/attribute.ts";
 import { SignalJsonWriter } from "../lib/signals/signal-json.ts";
 import { ByteArena } from "../lib/byte-arena.ts";
 import type { SignalFilterOptions } from "../lib/signals/filter.ts";
-import { attributeFiles, attributeStream, auditLogsUnder, corpusDir, fixturesDir, writeRecordLines } from "./helpers/run.ts";
+import { attributeFiles, attributeStream, corpusDir, fixtureAndCorpusLogs, minimalPasswdIds, noLookupIds, writeRecordLines } from "./helpers/run.ts";
 
 /** Collects what the writer writes, line by line (the LineWriter interface it uses). */
 class CapturingWriter {
@@ -99,18 +98,14 @@ function compare(text: string, file: string, options: InterpretOptions, probes: 
   return { taken, signals, declined };
 }
 
-const noLookup: InterpretOptions = { ids: new IdNames({ lookup: false }) };
-const withPasswd: InterpretOptions = {
-  ids: new IdNames({ lookup: true, passwdFile: join(fixturesDir, "passwd.minimal"), groupFile: join(fixturesDir, "group.minimal") }),
-};
+const noLookup = noLookupIds;
+const withPasswd = minimalPasswdIds;
 
 describe("signal lines written from bytes = the object path's", () => {
-  const inputs = [...auditLogsUnder(fixturesDir).filter((p) => p.endsWith(".log")), ...auditLogsUnder(corpusDir)];
   let totalTaken = 0;
   let totalSignals = 0;
 
-  for (const path of inputs) {
-    const name = path.startsWith(corpusDir) ? `corpus/${relative(corpusDir, path)}` : relative(fixturesDir, path);
+  for (const { path, name } of fixtureAndCorpusLogs()) {
     test(name, () => {
       const text = readFileSync(path, "utf8");
       for (const options of [noLookup, withPasswd]) {
@@ -152,7 +147,7 @@ describe("attribute's streaming output (byte writer where it can) = the batch pa
   const generated = join(dir, "generated.log");
   // execve events feed the killers' ancestry; both ABIs, hex and enriched fields, probes.
   writeFileSync(generated, generateString({ seed: DEFAULT_SEED, lines: 20_000 }).text);
-  const inputs = [...auditLogsUnder(fixturesDir).filter((p) => p.endsWith(".log")), ...auditLogsUnder(corpusDir), generated];
+  const inputs = [...fixtureAndCorpusLogs(), { path: generated, name: "generated log" }];
 
   async function same(paths: string[], filter: SignalFilterOptions) {
     const batch = await attributeFiles(paths, filter);
@@ -166,8 +161,7 @@ describe("attribute's streaming output (byte writer where it can) = the batch pa
     return batch.signals.length;
   }
 
-  for (const path of inputs) {
-    const name = path.startsWith(corpusDir) ? `corpus/${relative(corpusDir, path)}` : path === generated ? "generated log" : relative(fixturesDir, path);
+  for (const { path, name } of inputs) {
     test(name, async () => {
       // Default (probes dropped), with probes, and a filter that needs the objects.
       await same([path], {});

@@ -4,7 +4,9 @@
  */
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { IdNames } from "../../lib/audit/ids.ts";
+import type { InterpretOptions } from "../../lib/audit/interpret.ts";
 import { lineToRecord } from "../../lib/capture.ts";
 import { InputErrors } from "../../lib/audit/input-errors.ts";
 import { LineWriter, readInputs } from "../../lib/jsonl.ts";
@@ -26,6 +28,20 @@ export function auditLogsUnder(root: string): string[] {
   }
   return out;
 }
+
+/** Every fixture log and corpus file, each with a short name for a test's title. */
+export function fixtureAndCorpusLogs(): Array<{ path: string; name: string }> {
+  return [...auditLogsUnder(fixturesDir).filter((p) => p.endsWith(".log")), ...auditLogsUnder(corpusDir)].map((path) => ({
+    path,
+    name: path.startsWith(corpusDir) ? `corpus/${relative(corpusDir, path)}` : relative(fixturesDir, path),
+  }));
+}
+
+/** Interpretation options without lookups, and with the oracle's minimal passwd/group. */
+export const noLookupIds: InterpretOptions = { ids: new IdNames({ lookup: false }) };
+export const minimalPasswdIds: InterpretOptions = {
+  ids: new IdNames({ lookup: true, passwdFile: join(fixturesDir, "passwd.minimal"), groupFile: join(fixturesDir, "group.minimal") }),
+};
 
 /** The same minimal passwd/group the corpus oracle was generated with: only root and nobody have names. */
 export const oracleIds: DecodeSettings = {

@@ -317,15 +317,20 @@ export class StreamAncestry {
     this.sightings.addEntry(entry, Number.isNaN(timeMs) ? Number.NEGATIVE_INFINITY : timeMs);
   }
 
-  /** Parent first, up to `depth` generations, from sightings (on `node`) at or before audit time `atMs`. */
+  /**
+   * Parent first, up to `depth` generations, from sightings (on `node`) at or
+   * before audit time `atMs`. Most killers' parents were never seen exec'ing:
+   * that answer is one lookup, with nothing allocated.
+   */
   ancestry(ppid: number | null, atMs = Number.POSITIVE_INFINITY, node: string | null = null, depth = 16): AncestorInfo[] {
+    if (ppid === null || ppid <= 0 || depth <= 0) return [];
+    let p = this.sightings.get(ppid, atMs, node);
+    if (!p) return [];
     const chain: AncestorInfo[] = [];
     const seen = new Set<number>();
     let pid = ppid;
-    while (pid !== null && pid > 0 && chain.length < depth && !seen.has(pid)) {
+    for (;;) {
       seen.add(pid);
-      const p = this.sightings.get(pid, atMs, node);
-      if (!p) break;
       const ancestor: AncestorInfo = { pid, comm: p.comm, exe: p.exe, from: "stream" };
       if (p.execveRaw !== undefined) {
         // Decoded only now: most processes never turn up in a killer's chain.
@@ -335,7 +340,11 @@ export class StreamAncestry {
       }
       if (p.argv) ancestor.argv = p.argv;
       chain.push(ancestor);
-      pid = p.ppid;
+      const next = p.ppid;
+      if (next === null || next <= 0 || chain.length >= depth || seen.has(next)) break;
+      p = this.sightings.get(next, atMs, node);
+      if (!p) break;
+      pid = next;
     }
     return chain;
   }

@@ -161,7 +161,7 @@ export async function* readInputs(
       : { line: (bytes, start, end, line) => take(bytes.toString("utf8", start, end), line), reuse: () => {}, inputError };
   };
   // One reader for all inputs: lines a prefilter holds stay valid across them (it hears of every reuse).
-  for await (const _ of new SlotReader().batchesOfPaths(paths, sinkFor, options.signal)) {
+  for await (const _ of new SlotReader({ gcHints: true }).batchesOfPaths(paths, sinkFor, options.signal)) {
     if (items.length > 0) {
       yield items;
       items = [];

@@ -266,7 +266,7 @@ async function viaReader(input: string, readBytes: number): Promise<string[]> {
   try {
     const writer = new LineWriter(fd, 4096);
     const stage = new EventStage(oracleIds, errors(), writer);
-    await pushFiles(stage, [input], () => {}, new SlotReader(readBytes));
+    await pushFiles(stage, [input], () => {}, new SlotReader({ readBytes }));
     stage.flush();
     writer.flush();
   } finally {

@@ -49,7 +49,7 @@ describe("lines past MAX_LINE_BYTES", () => {
         reuse: () => {},
         inputError: (line: number, problem: string) => void got.push({ line, tooLong: Number(/a line of (\d+) bytes/.exec(problem)![1]) }),
       };
-      for await (const _ of new SlotReader(1 << 20).batchesOf(chunks(size), sink));
+      for await (const _ of new SlotReader({ readBytes: 1 << 20 }).batchesOf(chunks(size), sink));
       expect(got).toEqual(EXPECTED.map((e, i) => ({ line: i + 1, ...e })));
     });
 

@@ -29,7 +29,7 @@ async function keptLines(chunks: Buffer[], readBytes?: number) {
   const inputError = (line: number, problem: string) => {
     throw new Error(`no input here is bad: line ${line}: ${problem}`);
   };
-  for await (const _ of new SlotReader(readBytes).batchesOf(chunks, { ...prefilter.sink(take), inputError }));
+  for await (const _ of new SlotReader({ readBytes }).batchesOf(chunks, { ...prefilter.sink(take), inputError }));
   prefilter.finish();
   return { kept, skipped: prefilter.skipped, sighted: prefilter.sighted };
 }

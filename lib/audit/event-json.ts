@@ -84,6 +84,8 @@ const MAX_SUFFIX = 64;
 
 /** uid/gid → name bytes cached at most (per kind). */
 const MAX_ID_CACHE = 4096;
+/** Record types given a first-field guess of their own (a log has a few dozen). */
+const MAX_TYPE_STARTS = 512;
 
 const B = {
   recordOpen: ascii('{"type":"'),
@@ -268,7 +270,16 @@ export class EventJsonWriter {
   private readonly decodedStart = new Int32Array(MAX_NAMES);
   private readonly decodedEnd = new Int32Array(MAX_NAMES);
   /** For each name id, the name that followed it last time (a guess for the next field); the last slots start a map. */
-  private readonly nextName = new Int32Array(MAX_NAMES + 3);
+  private readonly nextName = new Int32Array(MAX_NAMES + 3 + MAX_TYPE_STARTS);
+  /**
+   * Per record type, its slot in nextName for the first field's guess (a
+   * SYSCALL starts with arch, a PATH with item, a CWD with cwd…): with one
+   * slot for all types, nearly every record of a mixed log missed its first
+   * name. Types past MAX_TYPE_STARTS share the generic slot.
+   */
+  private readonly typeStarts = new Map<string, number>();
+  /** The slot the current record's main scan starts from. */
+  private mainStart = MAX_NAMES + MAIN;
   /** Per name id: the scan (stamp) that last numbered a repeat of it, and the suffix to try next. */
   private readonly suffixStamp = new Int32Array(MAX_NAMES);
   private readonly suffixNext = new Int32Array(MAX_NAMES);
@@ -470,6 +481,7 @@ export class EventJsonWriter {
     this.enr.pos = 0;
     this.enrStamp = 0;
     if (this.recordWarnings.length > 0) this.recordWarnings = [];
+    this.mainStart = this.typeStart(record.type);
     if (!this.scan(line, record.bodyStart, gs < 0 ? length : gs, MAIN)) return false;
     if (gs >= 0) {
       this.raw.pos = escapeAscii(this.raw.buf, this.raw.pos, GS);
@@ -504,6 +516,16 @@ export class EventJsonWriter {
       if (!this.hasSyscall) this.summarizeSyscall(text, line, this.rec.pos - recordStart);
     } else if (type === "OBJ_PID") this.summarizeTarget(text, line, this.rec.pos - recordStart);
     return true;
+  }
+
+  /** The nextName slot whose guess is a record type's first field name. */
+  private typeStart(type: string): number {
+    const known = this.typeStarts.get(type);
+    if (known !== undefined) return known;
+    const slot = this.typeStarts.size < MAX_TYPE_STARTS ? MAX_NAMES + 3 + this.typeStarts.size : MAX_NAMES + MAIN;
+    // Bounded: types past the limit are not remembered, they use the generic slot.
+    if (this.typeStarts.size < MAX_TYPE_STARTS) this.typeStarts.set(type, slot);
+    return slot;
   }
 
   private reserveRecord(length: number, typeLength: number): void {
@@ -556,7 +578,7 @@ export class EventJsonWriter {
     } else if (mode === ENRICHED) this.enrStamp = stamp;
     const wordBase = this.words;
     const next = this.nextName;
-    let previous = MAX_NAMES + mode;
+    let previous = mode === MAIN ? this.mainStart : MAX_NAMES + mode;
     let comma = false;
     let i = start;
     while (i < end) {

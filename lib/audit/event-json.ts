@@ -86,6 +86,8 @@ const MAX_SUFFIX = 64;
 const MAX_ID_CACHE = 4096;
 /** Record types given a first-field guess of their own (a log has a few dozen). */
 const MAX_TYPE_STARTS = 512;
+/** Fields of a record type whose names are guessed from its last record (longer records go on by the name that followed). */
+const SEQUENCE_LENGTH = 64;
 
 const B = {
   recordOpen: ascii('{"type":"'),
@@ -280,6 +282,14 @@ export class EventJsonWriter {
   private readonly typeStarts = new Map<string, number>();
   /** The slot the current record's main scan starts from. */
   private mainStart = MAX_NAMES + MAIN;
+  /**
+   * Per record type (by its slot), the names of its last record's fields in
+   * order (-1: none yet): records of one type mostly repeat them, where the
+   * name that followed a shared one (pid, uid, ses…) depends on the type.
+   */
+  private readonly typeSequences: Int32Array[] = [];
+  /** The current record's, when its type has one. */
+  private sequence: Int32Array | null = null;
   /** Per name id: the scan (stamp) that last numbered a repeat of it, and the suffix to try next. */
   private readonly suffixStamp = new Int32Array(MAX_NAMES);
   private readonly suffixNext = new Int32Array(MAX_NAMES);
@@ -482,6 +492,7 @@ export class EventJsonWriter {
     this.enrStamp = 0;
     if (this.recordWarnings.length > 0) this.recordWarnings = [];
     this.mainStart = this.typeStart(record.type);
+    this.sequence = this.mainStart === MAX_NAMES + MAIN ? null : this.typeSequences[this.mainStart - MAX_NAMES - 3]!;
     if (!this.scan(line, record.bodyStart, gs < 0 ? length : gs, MAIN)) return false;
     if (gs >= 0) {
       this.raw.pos = escapeAscii(this.raw.buf, this.raw.pos, GS);
@@ -524,7 +535,10 @@ export class EventJsonWriter {
     if (known !== undefined) return known;
     const slot = this.typeStarts.size < MAX_TYPE_STARTS ? MAX_NAMES + 3 + this.typeStarts.size : MAX_NAMES + MAIN;
     // Bounded: types past the limit are not remembered, they use the generic slot.
-    if (this.typeStarts.size < MAX_TYPE_STARTS) this.typeStarts.set(type, slot);
+    if (this.typeStarts.size < MAX_TYPE_STARTS) {
+      this.typeStarts.set(type, slot);
+      this.typeSequences.push(new Int32Array(SEQUENCE_LENGTH).fill(-1));
+    }
     return slot;
   }
 
@@ -579,6 +593,8 @@ export class EventJsonWriter {
     const wordBase = this.words;
     const next = this.nextName;
     let previous = mode === MAIN ? this.mainStart : MAX_NAMES + mode;
+    const sequence = mode === MAIN ? this.sequence : null;
+    let named = 0;
     let comma = false;
     let i = start;
     while (i < end) {
@@ -599,7 +615,9 @@ export class EventJsonWriter {
       const mark = p;
       if (comma) d[p++] = COMMA;
       d[p++] = QUOTE;
-      const guess = next[previous]!;
+      // Two guesses: this type's name at this place last time, else the name that followed the previous one.
+      const followed = next[previous]!;
+      const guess = sequence !== null && named < SEQUENCE_LENGTH && sequence[named]! >= 0 ? sequence[named]! : followed;
       const expected = names.bytes[guess]!;
       // Reads stay in bounds: an out-of-bounds read takes JSC's slow path.
       const last = nameStart + expected.length;
@@ -624,9 +642,16 @@ export class EventJsonWriter {
         continue;
       }
       // `written`: the name as the line has it; `id`: as the map stores it (a repeat is `name#2`…).
-      const written = same && i === last ? guess : names.find(line, nameStart, i, hashOf(line, nameStart, i));
+      const written =
+        same && i === last
+          ? guess
+          : followed !== guess && bytesAre(line, nameStart, i, names.bytes[followed]!)
+            ? followed
+            : names.find(line, nameStart, i, hashOf(line, nameStart, i));
       next[previous] = written < 0 ? 0 : written;
       previous = written < 0 ? 0 : written;
+      if (sequence !== null && named < SEQUENCE_LENGTH) sequence[named] = written;
+      named++;
       if (written < 0 || names.special[written]) return false;
       let id = written;
       if (seen[written] === stamp) {

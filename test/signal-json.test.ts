@@ -23,7 +23,7 @@ import { ProcessSightings, StreamAncestry } from "../lib/signals/ancestry.ts";
 import { eventToSignal } from "../lib/signals/attribute.ts";
 import { SignalJsonWriter } from "../lib/signals/signal-json.ts";
 import { ByteArena } from "../lib/byte-arena.ts";
-import type { SignalFilterOptions } from "../lib/signals/filter.ts";
+import { compileFactFilter, type SignalFilterOptions } from "../lib/signals/filter.ts";
 import { attributeFiles, attributeStream, corpusDir, fixtureAndCorpusLogs, minimalPasswdIds, noLookupIds, writeRecordLines } from "./helpers/run.ts";
 
 /** Collects what the writer writes, line by line (the LineWriter interface it uses). */
@@ -73,7 +73,7 @@ function forEachEvent(text: string, file: string, each: (event: AssembledEvent) 
 function compare(text: string, file: string, options: InterpretOptions, probes: boolean) {
   const capture = new CapturingWriter();
   const ancestry = new StreamAncestry(new ProcessSightings(new ByteArena(1 << 20)));
-  const writer = new SignalJsonWriter(capture as unknown as LineWriter, { ids: options.ids, ancestry, probes });
+  const writer = new SignalJsonWriter(capture as unknown as LineWriter, { ids: options.ids, ancestry, accept: compileFactFilter({ probes })! });
   let taken = 0;
   let signals = 0;
   const declined: string[] = [];
@@ -87,7 +87,7 @@ function compare(text: string, file: string, options: InterpretOptions, probes: 
     }
     taken++;
     expect(reference).not.toBeNull();
-    if (result === "probe") {
+    if (result === "filtered") {
       expect({ id: event.id, probe: reference!.probe === true && !probes }).toEqual({ id: event.id, probe: true });
       expect(capture.take()).toBe("");
     } else {
@@ -141,6 +141,19 @@ describe("signal lines written from bytes = the object path's", () => {
   });
 });
 
+/** attribute as the script runs it (byte writer where it can) against the batch path (objects): the same lines, counts and errors. */
+async function same(paths: string[], filter: SignalFilterOptions) {
+  const batch = await attributeFiles(paths, filter);
+  const stream = await attributeStream(paths, filter);
+  const expected = batch.lines.map((line) => `${JSON.stringify(line)}\n`).join("");
+  expect(stream.text).toBe(expected);
+  expect(stream.stats).toEqual(batch.stats);
+  // Events grouped but not interpreted: told apart on the bytes in one, on the text in the other.
+  expect(stream.unrelated).toEqual(batch.unrelated);
+  expect({ errors: stream.errors, messages: stream.messages }).toEqual({ errors: batch.errors, messages: batch.messages });
+  return batch.signals.length;
+}
+
 describe("attribute's streaming output (byte writer where it can) = the batch path's (objects)", () => {
   const dir = mkdtempSync(join(tmpdir(), "wk-signal-json-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -149,24 +162,25 @@ describe("attribute's streaming output (byte writer where it can) = the batch pa
   writeFileSync(generated, generateString({ seed: DEFAULT_SEED, lines: 20_000 }).text);
   const inputs = [...fixtureAndCorpusLogs(), { path: generated, name: "generated log" }];
 
-  async function same(paths: string[], filter: SignalFilterOptions) {
-    const batch = await attributeFiles(paths, filter);
-    const stream = await attributeStream(paths, filter);
-    const expected = batch.lines.map((line) => `${JSON.stringify(line)}\n`).join("");
-    expect(stream.text).toBe(expected);
-    expect(stream.stats).toEqual(batch.stats);
-    // Events grouped but not interpreted: told apart on the bytes in one, on the text in the other.
-    expect(stream.unrelated).toEqual(batch.unrelated);
-    expect({ errors: stream.errors, messages: stream.messages }).toEqual({ errors: batch.errors, messages: batch.messages });
-    return batch.signals.length;
-  }
 
   for (const { path, name } of inputs) {
     test(name, async () => {
-      // Default (probes dropped), with probes, and a filter that needs the objects.
+      // Default (probes dropped) and with probes.
       await same([path], {});
       await same([path], { probes: true });
-      await same([path], { probes: true, failed: true });
+      // The filters the writer applies itself, with values the log has; then two that need the objects.
+      const { signals } = await attributeFiles([path], { probes: true });
+      const middle = signals[Math.floor(signals.length / 2)];
+      const filters: SignalFilterOptions[] = [{ failed: true }, { excludeSelf: true }, { signal: "KILL" }, { signal: "0" }];
+      if (middle) {
+        if (middle.target.pid !== null) filters.push({ pid: middle.target.pid });
+        if (middle.victims[0]?.pid != null) filters.push({ pid: middle.victims[0].pid });
+        if (middle.node !== null) filters.push({ node: middle.node });
+        if (middle.time !== null) filters.push({ since: middle.time }, { until: middle.time });
+        if (middle.victims[0]?.comm != null) filters.push({ victimComm: middle.victims[0].comm });
+        if (middle.killer.comm !== null) filters.push({ killer: middle.killer.comm });
+      }
+      for (const filter of filters) await same([path], { probes: true, ...filter });
     });
   }
 
@@ -238,6 +252,22 @@ describe("hand-made variations, each held to the object path", () => {
     kill(31, `a0=1 a1=9 pid=7 comm="x"`, "arch=c0000015 syscall=37 success=yes exit=0"),
     kill(32, `a0=1 a1=9 pid=7 comm="x"`, "arch=80000016 syscall=37 success=yes exit=0"),
   ];
+
+  test("the filters the writer applies itself agree with the object path's on them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wk-variations-"));
+    try {
+      const path = join(dir, "variations.log");
+      writeFileSync(path, `${variations.join("\n")}\n`);
+      // tgkill's tid (0x12), rt_tgsigqueueinfo's (8), a group kill's victim (1001), a target pid (26880), signals by name and number.
+      const filters: SignalFilterOptions[] = [{}, { pid: 18 }, { pid: 8 }, { pid: 1001 }, { pid: 26880 }, { signal: "TERM" }, { signal: "9" }, { failed: true }, { excludeSelf: true }];
+      for (const filter of filters) {
+        await same([path], filter);
+        await same([path], { probes: true, ...filter });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   test("each is taken and agrees with the object path, without and with passwd names, with and without probes", () => {
     const text = variations.join("\n");

@@ -82,3 +82,58 @@ export function compileSignalFilter(options: SignalFilterOptions, window: Signal
   if (untilMs !== undefined) checks.push((s) => s.time !== null && isoMs(s.time) < untilMs);
   return (signal) => checks.every((check) => check(signal));
 }
+
+/**
+ * What a signal line's filters read, as numbers: for a writer that has not
+ * made the SignalLine (lib/signals/signal-json.ts). `victimPids` holds
+ * `victimCount` entries.
+ */
+export interface SignalFacts {
+  targetPid: number | null;
+  tid: number | undefined;
+  victimPids: ReadonlyArray<number | null>;
+  victimCount: number;
+  signalNr: number;
+  success: boolean | null;
+  self: boolean;
+  node: string | null;
+  /** Audit time in epoch ms. */
+  timeMs: number;
+}
+
+/**
+ * compileSignalFilter for the filters that read only SignalFacts (probes,
+ * --pid, --signal, --failed, --exclude-self, --node, --since/--until); null
+ * when the options also filter on text (--victim-comm, --killer, --key), which
+ * needs the SignalLine.
+ */
+export function compileFactFilter(options: SignalFilterOptions, window: SignalTimeWindow = timeWindow(options)): ((facts: SignalFacts) => boolean) | null {
+  if (options.victimComm !== undefined || options.killer !== undefined || options.key !== undefined) return null;
+  const probes = options.probes === true;
+  const pid = options.pid;
+  let nr: number | null = null;
+  if (options.signal !== undefined) {
+    nr = signalNumber(options.signal);
+    if (nr === null) throw usageError(`--signal: unknown signal ${JSON.stringify(options.signal)} (try KILL, SIGTERM or 15)`);
+  }
+  const excludeSelf = options.excludeSelf === true;
+  const node = options.node;
+  const failed = options.failed === true;
+  const { sinceMs, untilMs } = window;
+  return (f) => {
+    if (!probes && f.signalNr === 0) return false;
+    if (pid !== undefined && f.targetPid !== pid && f.tid !== pid && !victimHas(f, pid)) return false;
+    if (nr !== null && f.signalNr !== nr) return false;
+    if (excludeSelf && f.self) return false;
+    if (node !== undefined && f.node !== node) return false;
+    if (failed && f.success !== false) return false;
+    if (sinceMs !== undefined && !(f.timeMs >= sinceMs)) return false;
+    if (untilMs !== undefined && !(f.timeMs < untilMs)) return false;
+    return true;
+  };
+}
+
+function victimHas(facts: SignalFacts, pid: number): boolean {
+  for (let v = 0; v < facts.victimCount; v++) if (facts.victimPids[v] === pid) return true;
+  return false;
+}

@@ -16,7 +16,7 @@ import { EventStage, type DecodeSettings } from "../pipeline.ts";
 import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
 import { StreamAncestry } from "./ancestry.ts";
 import { eventToSignal } from "./attribute.ts";
-import { compileSignalFilter, timeWindow, type SignalFilterOptions } from "./filter.ts";
+import { compileFactFilter, compileSignalFilter, timeWindow, type SignalFilterOptions } from "./filter.ts";
 import { isSignalSyscall, SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
 import { SignalJsonWriter } from "./signal-json.ts";
 import { SlotReader, type SlotLineSink } from "../sources/slot-reader.ts";
@@ -37,15 +37,6 @@ export interface SignalStageOutput {
   emit: (line: SignalLine | GapLine) => void;
   /** Where the byte writer may write signal lines itself: the same writer `emit` writes to, so order is kept. */
   writer?: LineWriter;
-}
-
-/** No filter but the probes' (which the byte writer applies itself). */
-function onlyProbesFiltered(filter: SignalFilterOptions): boolean {
-  for (const [name, value] of Object.entries(filter)) {
-    if (name === "probes" || value === undefined || value === false) continue;
-    return false;
-  }
-  return true;
 }
 
 export interface SignalStageStats {
@@ -123,7 +114,7 @@ export class SignalStage {
   readonly prefilter: SignalLinePrefilter;
   private readonly ancestry: StreamAncestry;
 
-  /** attribute's byte writer, when lines are written as they come and nothing but probes is filtered. */
+  /** attribute's byte writer, when lines are written as they come and the filters read only numbers. */
   private readonly signalWriter: SignalJsonWriter | null = null;
   private readonly interpret: (event: AssembledEvent) => AnyLine;
 
@@ -131,8 +122,8 @@ export class SignalStage {
    * Without `output`, push/flush return the lines (report, tests). With it,
    * read/finish hand each line to output.emit as it is ready; given
    * output.writer too, signal lines the byte writer can make are written
-   * there directly (same bytes, several times cheaper), unless a filter
-   * other than the probes' or --proc needs them as objects.
+   * there directly (same bytes, several times cheaper), unless a filter on
+   * text (--victim-comm, --killer, --key) or --proc needs them as objects.
    */
   constructor(
     options: SignalStageOptions,
@@ -153,9 +144,8 @@ export class SignalStage {
     this.interpret = (event) => interpret(event, interpretOptions);
     this.accept = compileSignalFilter(options.filter, window);
     this.proc = options.proc ? new ProcReader() : null;
-    if (output?.writer && !options.proc && onlyProbesFiltered(options.filter)) {
-      this.signalWriter = new SignalJsonWriter(output.writer, { ids: this.events.ids, ancestry: this.ancestry, probes: options.filter.probes === true });
-    }
+    const accept = output?.writer && !options.proc ? compileFactFilter(options.filter, window) : null;
+    if (output?.writer && accept) this.signalWriter = new SignalJsonWriter(output.writer, { ids: this.events.ids, ancestry: this.ancestry, accept });
   }
 
   push(items: readonly InputItem[]): Array<SignalLine | GapLine> {
@@ -215,7 +205,7 @@ export class SignalStage {
         this.counts.signals++;
         return;
       }
-      if (written === "probe") {
+      if (written === "filtered") {
         this.counts.filtered++;
         return;
       }

@@ -39,6 +39,7 @@ import { isKillFamily, KILL_FAMILY, killScope, type KillSpec } from "../tables/k
 import { signalName as signalNameOf } from "../tables/signals.ts";
 import { syscallName } from "../tables/syscalls.ts";
 import type { StreamAncestry } from "./ancestry.ts";
+import type { SignalFacts } from "./filter.ts";
 
 const SPACE = 0x20;
 const GS = 0x1d;
@@ -249,11 +250,11 @@ const UNKNOWN_PREFIX = ascii("unknown(");
 export interface SignalJsonOptions {
   ids: IdNames;
   ancestry: StreamAncestry;
-  /** Write signal-0 probes (attribute --probes); otherwise they are dropped. */
-  probes: boolean;
+  /** attribute's filters, on what they read of a signal (lib/signals/filter.ts compileFactFilter). */
+  accept: (facts: SignalFacts) => boolean;
 }
 
-export type SignalWrite = "written" | "probe" | "declined";
+export type SignalWrite = "written" | "filtered" | "declined";
 
 export class SignalJsonWriter {
   private readonly syscallNames = new ByteNames(SYSCALL_NAMES);
@@ -299,6 +300,8 @@ export class SignalJsonWriter {
   private tid: number | undefined;
   private readonly argAt = new Int32Array(4);
   private spec: KillSpec | null = null;
+  /** What the filters read, handed to options.accept (victimPids is the writer's own list). */
+  private readonly facts: SignalFacts = { targetPid: null, tid: undefined, victimPids: this.victimPid, victimCount: 0, signalNr: 0, success: null, self: false, node: null, timeMs: 0 };
 
   constructor(
     private readonly writer: LineWriter,
@@ -329,18 +332,28 @@ export class SignalJsonWriter {
     if (name === null || !isKillFamily(name)) return "declined";
     this.syscallFacts(bytes, KILL_FAMILY[name]);
     const signalNr = this.hasSignal ? this.signalNr : 0;
-    if (signalNr === 0 && !this.options.probes) return "probe";
-
     const killerPid = picked.has(PID) ? decimal(bytes, picked.valueStart[PID]!, picked.valueEnd[PID]!) : null;
+    const pidfd = name === "pidfd_send_signal";
+    // pidfd_send_signal's a0 is a file descriptor; the process it names is only in OBJ_PID.
+    const targetPid = pidfd ? (this.victimCount > 0 ? this.victimPid[0]! : null) : this.hasTarget ? this.targetPid : null;
+    const self = this.isSelf(killerPid, targetPid);
+    const facts = this.facts;
+    facts.targetPid = targetPid;
+    facts.tid = pidfd ? undefined : this.tid;
+    facts.victimCount = this.victimCount;
+    facts.signalNr = signalNr;
+    facts.success = this.success;
+    facts.self = self;
+    facts.node = node;
+    facts.timeMs = seconds * 1000 + millis;
+    if (!this.options.accept(facts)) return "filtered";
+
     const ppid = picked.has(PPID) ? decimal(bytes, picked.valueStart[PPID]!, picked.valueEnd[PPID]!) : null;
     const user = this.killerUser(bytes);
     const chain = this.options.ancestry.ancestry(ppid, seconds * 1000 + millis, node);
     const ancestry = chain.length > 0 ? JSON.stringify(chain) : null;
     const errno = this.exit !== null && this.exit < 0 ? errnoName(-this.exit) : null;
     const signalName = this.hasSignal ? signalNameOf(signalNr) : null;
-    const pidfd = name === "pidfd_send_signal";
-    // pidfd_send_signal's a0 is a file descriptor; the process it names is only in OBJ_PID.
-    const targetPid = pidfd ? (this.victimCount > 0 ? this.victimPid[0]! : null) : this.hasTarget ? this.targetPid : null;
 
     // Room: every unit at its worst (6 bytes); the record bytes seen bound what was read from them.
     let bound = 1024 + 6 * (event.id.length + (node?.length ?? 0) + this.bytesSeen);
@@ -376,7 +389,7 @@ export class SignalJsonWriter {
     p = this.putField(out, p, bytes, picked, KEY, true);
     p = putBytes(out, p, B.source);
     if (signalNr === 0) p = putBytes(out, p, B.probe);
-    if (this.isSelf(killerPid, targetPid)) p = putBytes(out, p, B.self);
+    if (self) p = putBytes(out, p, B.self);
     out[p++] = 0x7d;
     out[p++] = 0x0a;
     this.writer.commit(p);

@@ -73,7 +73,7 @@ function forEachEvent(text: string, file: string, each: (event: AssembledEvent) 
 function compare(text: string, file: string, options: InterpretOptions, probes: boolean) {
   const capture = new CapturingWriter();
   const ancestry = new StreamAncestry(new ProcessSightings(new ByteArena(1 << 20)));
-  const writer = new SignalJsonWriter(capture as unknown as LineWriter, { ids: options.ids, ancestry, accept: compileFactFilter({ probes })! });
+  const writer = new SignalJsonWriter(capture as unknown as LineWriter, { ids: options.ids, ancestry, filter: compileFactFilter({ probes }) });
   let taken = 0;
   let signals = 0;
   const declined: string[] = [];
@@ -258,8 +258,13 @@ describe("hand-made variations, each held to the object path", () => {
     try {
       const path = join(dir, "variations.log");
       writeFileSync(path, `${variations.join("\n")}\n`);
-      // tgkill's tid (0x12), rt_tgsigqueueinfo's (8), a group kill's victim (1001), a target pid (26880), signals by name and number.
-      const filters: SignalFilterOptions[] = [{}, { pid: 18 }, { pid: 8 }, { pid: 1001 }, { pid: 26880 }, { signal: "TERM" }, { signal: "9" }, { failed: true }, { excludeSelf: true }];
+      // tgkill's tid (0x12), rt_tgsigqueueinfo's (8), a group kill's victim (1001), a target pid (26880), signals by name and
+      // number; comms in hex, with a space, (none); a killer by pid, comm and exe; keys joined by 0x01, quoted, (none).
+      const filters: SignalFilterOptions[] = [
+        {}, { pid: 18 }, { pid: 8 }, { pid: 1001 }, { pid: 26880 }, { signal: "TERM" }, { signal: "9" }, { failed: true }, { excludeSelf: true },
+        { victimComm: "a b c" }, { victimComm: "worker" }, { killer: "4299" }, { killer: "a b c" }, { killer: "/tmp/a b" }, { killer: "systemd" },
+        { key: "k2" }, { key: "whokilled" }, { key: "k1,k2" },
+      ];
       for (const filter of filters) {
         await same([path], filter);
         await same([path], { probes: true, ...filter });

@@ -47,68 +47,65 @@ export function timeWindow(options: Pick<SignalFilterOptions, "since" | "until">
 
 /** `window`: the options' times, read already (the prefilter uses the same). */
 export function compileSignalFilter(options: SignalFilterOptions, window: SignalTimeWindow = timeWindow(options)): (signal: SignalLine) => boolean {
-  const checks: Array<(s: SignalLine) => boolean> = [];
-  if (!options.probes) checks.push((s) => s.probe !== true);
-  if (options.pid !== undefined) {
-    const pid = options.pid;
-    checks.push((s) => s.target.pid === pid || s.target.tid === pid || s.victims.some((v) => v.pid === pid));
-  }
-  if (options.victimComm !== undefined) {
-    const comm = options.victimComm;
-    checks.push((s) => s.victims.some((v) => v.comm === comm));
-  }
-  if (options.killer !== undefined) {
-    const who = options.killer;
-    const pid = /^\d+$/.test(who) ? Number(who) : null;
-    checks.push((s) => (pid !== null ? s.killer.pid === pid : s.killer.comm === who || s.killer.exe === who));
-  }
-  if (options.signal !== undefined) {
-    const nr = signalNumber(options.signal);
-    if (nr === null) throw usageError(`--signal: unknown signal ${JSON.stringify(options.signal)} (try KILL, SIGTERM or 15)`);
-    checks.push((s) => s.signal.nr === nr);
-  }
-  if (options.key !== undefined) {
-    const key = options.key;
-    checks.push((s) => s.key !== null && s.key.split(",").includes(key));
-  }
-  if (options.excludeSelf) checks.push((s) => s.self !== true);
-  if (options.node !== undefined) {
-    const node = options.node;
-    checks.push((s) => s.node === node);
-  }
-  if (options.failed) checks.push((s) => s.result.success === false);
-  const { sinceMs, untilMs } = window;
-  if (sinceMs !== undefined) checks.push((s) => s.time !== null && isoMs(s.time) >= sinceMs);
-  if (untilMs !== undefined) checks.push((s) => s.time !== null && isoMs(s.time) < untilMs);
-  return (signal) => checks.every((check) => check(signal));
+  const { accept } = compileFactFilter(options, window);
+  return (signal) => accept(factsOf(signal));
+}
+
+/** A signal line's facts, for the filters. */
+function factsOf(s: SignalLine): SignalFacts {
+  return {
+    killerPid: s.killer.pid,
+    targetPid: s.target.pid,
+    tid: s.target.tid,
+    victimPids: s.victims.map((v) => v.pid),
+    victimCount: s.victims.length,
+    signalNr: s.signal.nr,
+    probe: s.probe === true,
+    success: s.result.success,
+    self: s.self === true,
+    node: s.node,
+    timeMs: s.time === null ? Number.NaN : isoMs(s.time),
+    killerComm: s.killer.comm,
+    killerExe: s.killer.exe,
+    victimComms: s.victims.map((v) => v.comm),
+    key: s.key,
+  };
 }
 
 /**
- * What a signal line's filters read, as numbers: for a writer that has not
- * made the SignalLine (lib/signals/signal-json.ts). `victimPids` holds
- * `victimCount` entries.
+ * What a signal line's filters read: taken from the SignalLine, or filled in
+ * by a writer that never makes one (lib/signals/signal-json.ts).
+ * `victimPids` and `victimComms` hold `victimCount` entries; the text
+ * members need only be filled for a filter that says it reads them
+ * (FactFilter.needsText). `timeMs` is NaN for a signal without a time.
  */
 export interface SignalFacts {
+  killerPid: number | null;
   targetPid: number | null;
   tid: number | undefined;
   victimPids: ReadonlyArray<number | null>;
   victimCount: number;
   signalNr: number;
+  probe: boolean;
   success: boolean | null;
   self: boolean;
   node: string | null;
   /** Audit time in epoch ms. */
   timeMs: number;
+  killerComm: string | null;
+  killerExe: string | null;
+  victimComms: Array<string | null>;
+  key: string | null;
 }
 
-/**
- * compileSignalFilter for the filters that read only SignalFacts (probes,
- * --pid, --signal, --failed, --exclude-self, --node, --since/--until); null
- * when the options also filter on text (--victim-comm, --killer, --key), which
- * needs the SignalLine.
- */
-export function compileFactFilter(options: SignalFilterOptions, window: SignalTimeWindow = timeWindow(options)): ((facts: SignalFacts) => boolean) | null {
-  if (options.victimComm !== undefined || options.killer !== undefined || options.key !== undefined) return null;
+export interface FactFilter {
+  accept: (facts: SignalFacts) => boolean;
+  /** The filters read comm, exe or key: the writer must fill those in. */
+  needsText: boolean;
+}
+
+/** The filters over SignalFacts: attribute's and report's flags, compiled once. */
+export function compileFactFilter(options: SignalFilterOptions, window: SignalTimeWindow = timeWindow(options)): FactFilter {
   const probes = options.probes === true;
   const pid = options.pid;
   let nr: number | null = null;
@@ -120,8 +117,12 @@ export function compileFactFilter(options: SignalFilterOptions, window: SignalTi
   const node = options.node;
   const failed = options.failed === true;
   const { sinceMs, untilMs } = window;
-  return (f) => {
-    if (!probes && f.signalNr === 0) return false;
+  const victimComm = options.victimComm;
+  const killer = options.killer;
+  const killerPid = killer !== undefined && /^\d+$/.test(killer) ? Number(killer) : null;
+  const key = options.key;
+  const accept = (f: SignalFacts) => {
+    if (!probes && f.probe) return false;
     if (pid !== undefined && f.targetPid !== pid && f.tid !== pid && !victimHas(f, pid)) return false;
     if (nr !== null && f.signalNr !== nr) return false;
     if (excludeSelf && f.self) return false;
@@ -129,8 +130,12 @@ export function compileFactFilter(options: SignalFilterOptions, window: SignalTi
     if (failed && f.success !== false) return false;
     if (sinceMs !== undefined && !(f.timeMs >= sinceMs)) return false;
     if (untilMs !== undefined && !(f.timeMs < untilMs)) return false;
+    if (victimComm !== undefined && !f.victimComms.slice(0, f.victimCount).includes(victimComm)) return false;
+    if (killer !== undefined && (killerPid !== null ? f.killerPid !== killerPid : f.killerComm !== killer && f.killerExe !== killer)) return false;
+    if (key !== undefined && (f.key === null || !f.key.split(",").includes(key))) return false;
     return true;
   };
+  return { accept, needsText: victimComm !== undefined || killer !== undefined || key !== undefined };
 }
 
 function victimHas(facts: SignalFacts, pid: number): boolean {

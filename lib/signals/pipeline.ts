@@ -114,7 +114,7 @@ export class SignalStage {
   readonly prefilter: SignalLinePrefilter;
   private readonly ancestry: StreamAncestry;
 
-  /** attribute's byte writer, when lines are written as they come and the filters read only numbers. */
+  /** attribute's byte writer, when lines are written as they come (and --proc does not need the objects). */
   private readonly signalWriter: SignalJsonWriter | null = null;
   private readonly interpret: (event: AssembledEvent) => AnyLine;
 
@@ -122,8 +122,8 @@ export class SignalStage {
    * Without `output`, push/flush return the lines (report, tests). With it,
    * read/finish hand each line to output.emit as it is ready; given
    * output.writer too, signal lines the byte writer can make are written
-   * there directly (same bytes, several times cheaper), unless a filter on
-   * text (--victim-comm, --killer, --key) or --proc needs them as objects.
+   * there directly (same bytes, several times cheaper), filters applied on
+   * the way, unless --proc needs them as objects.
    */
   constructor(
     options: SignalStageOptions,
@@ -144,8 +144,9 @@ export class SignalStage {
     this.interpret = (event) => interpret(event, interpretOptions);
     this.accept = compileSignalFilter(options.filter, window);
     this.proc = options.proc ? new ProcReader() : null;
-    const accept = output?.writer && !options.proc ? compileFactFilter(options.filter, window) : null;
-    if (output?.writer && accept) this.signalWriter = new SignalJsonWriter(output.writer, { ids: this.events.ids, ancestry: this.ancestry, accept });
+    if (output?.writer && !options.proc) {
+      this.signalWriter = new SignalJsonWriter(output.writer, { ids: this.events.ids, ancestry: this.ancestry, filter: compileFactFilter(options.filter, window) });
+    }
   }
 
   push(items: readonly InputItem[]): Array<SignalLine | GapLine> {

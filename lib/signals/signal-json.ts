@@ -39,7 +39,7 @@ import { isKillFamily, KILL_FAMILY, killScope, type KillSpec } from "../tables/k
 import { signalName as signalNameOf } from "../tables/signals.ts";
 import { syscallName } from "../tables/syscalls.ts";
 import type { StreamAncestry } from "./ancestry.ts";
-import type { SignalFacts } from "./filter.ts";
+import type { FactFilter, SignalFacts } from "./filter.ts";
 
 const SPACE = 0x20;
 const GS = 0x1d;
@@ -251,7 +251,7 @@ export interface SignalJsonOptions {
   ids: IdNames;
   ancestry: StreamAncestry;
   /** attribute's filters, on what they read of a signal (lib/signals/filter.ts compileFactFilter). */
-  accept: (facts: SignalFacts) => boolean;
+  filter: FactFilter;
 }
 
 export type SignalWrite = "written" | "filtered" | "declined";
@@ -301,7 +301,10 @@ export class SignalJsonWriter {
   private readonly argAt = new Int32Array(4);
   private spec: KillSpec | null = null;
   /** What the filters read, handed to options.accept (victimPids is the writer's own list). */
-  private readonly facts: SignalFacts = { targetPid: null, tid: undefined, victimPids: this.victimPid, victimCount: 0, signalNr: 0, success: null, self: false, node: null, timeMs: 0 };
+  private readonly facts: SignalFacts = {
+    killerPid: null, targetPid: null, tid: undefined, victimPids: this.victimPid, victimCount: 0, signalNr: 0, probe: false, success: null, self: false, node: null, timeMs: 0,
+    killerComm: null, killerExe: null, victimComms: [], key: null,
+  };
 
   constructor(
     private readonly writer: LineWriter,
@@ -338,15 +341,18 @@ export class SignalJsonWriter {
     const targetPid = pidfd ? (this.victimCount > 0 ? this.victimPid[0]! : null) : this.hasTarget ? this.targetPid : null;
     const self = this.isSelf(killerPid, targetPid);
     const facts = this.facts;
+    facts.killerPid = killerPid;
     facts.targetPid = targetPid;
     facts.tid = pidfd ? undefined : this.tid;
     facts.victimCount = this.victimCount;
     facts.signalNr = signalNr;
+    facts.probe = signalNr === 0;
     facts.success = this.success;
     facts.self = self;
     facts.node = node;
     facts.timeMs = seconds * 1000 + millis;
-    if (!this.options.accept(facts)) return "filtered";
+    if (this.options.filter.needsText) this.textFacts(bytes);
+    if (!this.options.filter.accept(facts)) return "filtered";
 
     const ppid = picked.has(PPID) ? decimal(bytes, picked.valueStart[PPID]!, picked.valueEnd[PPID]!) : null;
     const user = this.killerUser(bytes);
@@ -673,6 +679,25 @@ export class SignalJsonWriter {
       out[p++] = 0x7d;
     }
     return p;
+  }
+
+  /** The text the filters on comm, exe and key read, as the object path has it (decodeEscaped, nullish; a key's 0x01 as ","). */
+  private textFacts(bytes: Buffer): void {
+    const facts = this.facts;
+    const picked = this.syscallNames;
+    facts.killerComm = this.textOf(bytes, picked, COMM);
+    facts.killerExe = this.textOf(bytes, picked, EXE);
+    const key = this.textOf(bytes, picked, KEY);
+    facts.key = key === null ? null : key.split("\u0001").join(",");
+    for (let v = 0; v < this.victimCount; v++) {
+      const start = this.victimCommStart[v]!;
+      facts.victimComms[v] = start < 0 ? null : nullish(decodeEscaped(this.victimBytes[v]!.toString("latin1", start, this.victimCommEnd[v]!), this.victimCommQuoted[v] === 1));
+    }
+  }
+
+  private textOf(bytes: Buffer, names: ByteNames, index: number): string | null {
+    if (!names.has(index)) return null;
+    return nullish(decodeEscaped(names.text(bytes, index), names.quoted[index] === 1));
   }
 
   /** eventToSignal's `self`: the killer signalled itself, or every victim is the killer. */

@@ -185,7 +185,7 @@ export class SignalStage {
     };
     // One reader for all inputs: lines held stay valid across them (their holders hear of every reuse).
     // The few lines kept are checked for ASCII one by one (pushLineBytes), not every chunk whole.
-    // Signal lines written from bytes make little garbage; made as objects (filters, --proc, the table), a collection now and then keeps the heap down.
+    // Signal lines written from bytes make little garbage; made as objects (--proc, the table), a collection now and then keeps the heap down.
     const reader = new SlotReader({ asciiChunks: false, gcHints: this.signalWriter === null });
     for await (const lines of reader.batchesOfPaths(paths, sinkFor, options.signal)) {
       events.settle();

@@ -52,7 +52,7 @@ export interface SlotReaderOptions {
   /**
    * Every few chunks, a hint to the collector (Bun.gc(false): a young
    * generation pass). For consumers that make objects of their lines (report,
-   * attribute with filters): by then what they made of a chunk is mostly
+   * attribute with --proc or the table): by then what they made of a chunk is mostly
    * dead, and JSC lets the heap grow well past that before collecting
    * (report on the kill storm: 181 MB with, 211 MB without). The byte paths
    * make little garbage and only lose time to it: decode 2.2 → 2.1 s and

@@ -159,6 +159,49 @@ export function copyEscaped(bytes: Uint8Array, start: number, end: number, d: Ui
   return p;
 }
 
+/**
+ * An argv whose arguments are NUL-separated ASCII bytes[start, end), as
+ * the JSON strings `"a","b"` (no brackets). Needs room for 6 bytes per byte.
+ */
+export function copyEscapedArgs(bytes: Uint8Array, start: number, end: number, d: Uint8Array, p: number): number {
+  d[p++] = 0x22;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c === 0) {
+      d[p++] = 0x22;
+      d[p++] = 0x2c;
+      d[p++] = 0x22;
+    } else if (PLAIN[c] === 1) d[p++] = c;
+    else p = escapeAscii(d, p, c);
+  }
+  d[p++] = 0x22;
+  return p;
+}
+
+/**
+ * An audit stamp's time as stampToIso writes it (`2010-09-23T12:37:07.433Z`),
+ * and the JSON string's closing quote: toISOString once per second of audit
+ * time. Seconds must be whole and in Date's range, millis 0–999.
+ */
+export class IsoTimeBytes {
+  private seconds = Number.NaN;
+  private prefix: Uint8Array = new Uint8Array(0);
+
+  put(d: Uint8Array, p: number, seconds: number, millis: number): number {
+    if (seconds !== this.seconds) {
+      this.seconds = seconds;
+      this.prefix = ascii(new Date(seconds * 1000).toISOString().slice(0, -4));
+    }
+    p = putBytes(d, p, this.prefix);
+    d[p++] = 0x30 + Math.floor(millis / 100);
+    d[p++] = 0x30 + (Math.floor(millis / 10) % 10);
+    d[p++] = 0x30 + (millis % 10);
+    d[p++] = 0x5a; // Z
+    d[p++] = 0x22;
+    return p;
+  }
+}
+
 /** A whole JSON text (already escaped) as UTF-8. */
 export function putJsonText(buf: Buffer, p: number, json: string): number {
   return p + buf.write(json, p, "utf8");

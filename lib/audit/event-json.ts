@@ -32,7 +32,9 @@ import {
   bytesAre,
   concatBytes,
   copyEscaped,
+  copyEscapedArgs,
   escapeAscii,
+  IsoTimeBytes,
   jsonBytes,
   PLAIN,
   putBytes,
@@ -60,7 +62,7 @@ import {
   interpretEvent,
   type InterpretOptions,
 } from "./interpret.ts";
-import { HEX_DIGIT } from "./line-bytes.ts";
+import { digitsValue, isNullishAt, isUnsetIdAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "./line-bytes.ts";
 
 /** What the writer needs of a record's text: slices (a string, or the line's bytes read as Latin-1). */
 interface TextSource {
@@ -125,9 +127,6 @@ const B = {
   false: ascii("false"),
   unset: ascii("unset"),
 };
-const NULLISH = [ascii("(null)"), ascii("(none)"), ascii("?")];
-const UNSET_ID = ascii("4294967295");
-const MINUS_ONE = ascii("-1");
 const NULL_TEXT = ascii("(null)");
 const YES = ascii("yes");
 const NO = ascii("no");
@@ -139,24 +138,6 @@ const ENRICHED = 2;
 
 function grownInt32(array: Int32Array, size: number): Int32Array {
   return array.length >= size ? array : new Int32Array(Math.max(size, array.length * 2));
-}
-
-/** audit's unset id, as isUnsetId reads it. */
-function isUnset(line: Uint8Array, start: number, end: number): boolean {
-  return bytesAre(line, start, end, UNSET_ID) || bytesAre(line, start, end, MINUS_ONE);
-}
-
-/** Number(text) for 1–15 plain digits (exact in a double), else -1. */
-function digitsValue(line: Uint8Array, start: number, end: number): number {
-  const len = end - start;
-  if (len < 1 || len > 15) return -1;
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const d = line[i]! - 0x30;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
 }
 
 /** Number(value) as interpret.ts computes it, without slicing when the value is plain digits. */
@@ -322,8 +303,7 @@ export class EventJsonWriter {
   private readonly groupNames = new Map<number, Uint8Array>();
   private archBytes: Uint8Array = new Uint8Array(0);
   private archResult: string | null = null;
-  private timeSeconds = -1;
-  private timePrefix: Uint8Array = new Uint8Array(0);
+  private readonly time = new IsoTimeBytes();
   private sourceFile: string | null = null;
   /** `,"source":{"file":"…","line":` for sourceFile. */
   private sourcePrefix: Uint8Array = new Uint8Array(0);
@@ -366,7 +346,7 @@ export class EventJsonWriter {
   }
 
   private writeFast(event: AssembledEvent): boolean {
-    const { node, id, seconds, millis, records } = event;
+    const { node, seconds, millis, records } = event;
     if (node !== null && typeof node !== "string") return false;
     if (!Number.isInteger(seconds) || seconds < 0 || seconds >= 2 ** 42 || !Number.isInteger(millis) || millis < 0 || millis > 999) return false;
     this.rec.pos = 0;
@@ -405,7 +385,7 @@ export class EventJsonWriter {
       out[p++] = QUOTE;
     }
     p = putBytes(out, p, B.time);
-    p = this.putTime(out, p, event.seconds, event.millis);
+    p = this.time.put(out, p, event.seconds, event.millis);
     p = putBytes(out, p, B.type);
     p = writeString(out, p, type);
     if (this.hasSyscall) {
@@ -435,22 +415,6 @@ export class EventJsonWriter {
     out[p++] = 0x7d; // }
     out[p++] = 0x0a;
     this.writer.commit(p);
-  }
-
-  /** stampToIso(seconds, millis): toISOString once per second of audit time. */
-  private putTime(out: Buffer, p: number, seconds: number, millis: number): number {
-    if (seconds !== this.timeSeconds) {
-      const iso = new Date(seconds * 1000).toISOString();
-      this.timeSeconds = seconds;
-      this.timePrefix = ascii(iso.slice(0, -4));
-    }
-    p = putBytes(out, p, this.timePrefix);
-    out[p++] = 0x30 + Math.floor(millis / 100);
-    out[p++] = 0x30 + (Math.floor(millis / 10) % 10);
-    out[p++] = 0x30 + (millis % 10);
-    out[p++] = 0x5a; // Z
-    out[p++] = QUOTE;
-    return p;
   }
 
   /** One record into `rec`, and into the summary when it feeds it. False: leave the event to the reference path. */
@@ -845,7 +809,7 @@ export class EventJsonWriter {
           this.decodeIdField(id, text, line, start, end);
           break;
         case FieldKind.Session:
-          if (isUnset(line, start, end)) this.putDecodedBytes(id, B.unset);
+          if (isUnsetIdAt(line, start, end)) this.putDecodedBytes(id, B.unset);
           break;
         case FieldKind.Arch:
           if (isSyscall) {
@@ -950,30 +914,13 @@ export class EventJsonWriter {
     this.closeDecoded(id, start, p);
   }
 
-  /** Decode line[start, end) as hex into `bytes`: the count, -1 when not hex-shaped, -2 when a byte is not ASCII. */
-  private unhex(line: Uint8Array, start: number, end: number): number {
-    const len = end - start;
-    if (len === 0 || (len & 1) !== 0) return -1;
-    const bytes = this.bytes;
-    let n = 0;
-    let high = 0;
-    for (let i = start; i < end; i += 2) {
-      const a = HEX_DIGIT[line[i]!]!;
-      const b = HEX_DIGIT[line[i + 1]!]!;
-      if (a < 0 || b < 0) return -1;
-      const byte = (a << 4) | b;
-      high |= byte;
-      bytes[n++] = byte;
-    }
-    return high >= 0x80 ? -2 : n;
-  }
-
   /** decodeEscaped: a hex-encoded untrusted string (unquoted, even, all hex) is decoded; otherwise nothing. */
   private decodeEscapedField(id: number, text: TextSource, line: Uint8Array, start: number, end: number, quoted: boolean): void {
     if (quoted) return;
-    const n = this.unhex(line, start, end);
-    if (n === -1) return;
-    if (n === -2) {
+    // `bytes` has room: reserveRecord sized it to the line.
+    const n = unhexInto(line, start, end, this.bytes);
+    if (n === NOT_HEX) return;
+    if (n === NOT_ASCII) {
       const value = text.slice(start, end);
       const decoded = decodeEscaped(value, false);
       if (decoded !== value) this.putDecodedString(id, decoded);
@@ -1000,8 +947,8 @@ export class EventJsonWriter {
     const end = this.fEnd[k]!;
     if (start === end || bytesAre(line, start, end, NULL_TEXT)) return;
     const quoted = this.fQuoted[k] === 1;
-    let n = quoted ? -1 : this.unhex(line, start, end);
-    if (n === -1) {
+    let n = quoted ? NOT_HEX : unhexInto(line, start, end, this.bytes);
+    if (n === NOT_HEX) {
       // As written: one argument, unless it holds a NUL (or any control character: take the general path).
       let plain = true;
       for (let i = start; i < end; i++) if (line[i]! < 0x20) plain = false;
@@ -1020,9 +967,9 @@ export class EventJsonWriter {
         }
         return;
       }
-      n = -2;
+      n = NOT_ASCII;
     }
-    if (n === -2) {
+    if (n === NOT_ASCII) {
       const argv = decodeProctitle(text.slice(start, end), quoted);
       if (argv === null) return;
       this.putDecodedString(id, argv.join(" "));
@@ -1061,17 +1008,7 @@ export class EventJsonWriter {
     out = this.title.ensure(6 * n + 8);
     p = this.title.pos;
     out[p++] = 0x5b;
-    out[p++] = QUOTE;
-    for (let i = 0; i < last; i++) {
-      const c = bytes[i]!;
-      if (c === NUL) {
-        out[p++] = QUOTE;
-        out[p++] = COMMA;
-        out[p++] = QUOTE;
-      } else if (PLAIN[c] === 1) out[p++] = c;
-      else p = escapeAscii(out, p, c);
-    }
-    out[p++] = QUOTE;
+    p = copyEscapedArgs(bytes, 0, last, out, p);
     out[p++] = 0x5d;
     this.title.pos = p;
     this.hasTitle = true;
@@ -1079,7 +1016,7 @@ export class EventJsonWriter {
 
   /** idName: unset, the ENRICHED tail's name, the local name, or unknown(N). */
   private decodeIdField(id: number, text: TextSource, line: Uint8Array, start: number, end: number): void {
-    if (isUnset(line, start, end)) {
+    if (isUnsetIdAt(line, start, end)) {
       this.putDecodedBytes(id, B.unset);
       return;
     }
@@ -1108,27 +1045,16 @@ export class EventJsonWriter {
   // ------------------------------------------------------------ summary
 
   /** num(): an optional minus and digits, else null (NaN here). */
-  private numberField(id: number, text: TextSource, line: Uint8Array): number {
+  private numberField(id: number, line: Uint8Array): number {
     const k = this.field(id);
-    if (k < 0) return Number.NaN;
-    let start = this.fStart[k]!;
-    const end = this.fEnd[k]!;
-    const negative = end > start && line[start] === 0x2d;
-    if (negative) start++;
-    if (start === end) return Number.NaN;
-    for (let i = start; i < end; i++) {
-      const d = line[i]!;
-      if (d < 0x30 || d > 0x39) return Number.NaN;
-    }
-    const n = end - start <= 15 ? digitsValue(line, start, end) : Number(text.slice(start, end));
-    return negative ? -n : n;
+    return k < 0 ? Number.NaN : numAt(line, this.fStart[k]!, this.fEnd[k]!);
   }
 
   /** idOrNull(): NaN for unset or not a number. */
-  private idField(id: number, text: TextSource, line: Uint8Array): number {
+  private idField(id: number, line: Uint8Array): number {
     const k = this.field(id);
-    if (k >= 0 && isUnset(line, this.fStart[k]!, this.fEnd[k]!)) return Number.NaN;
-    return this.numberField(id, text, line);
+    if (k >= 0 && isUnsetIdAt(line, this.fStart[k]!, this.fEnd[k]!)) return Number.NaN;
+    return this.numberField(id, line);
   }
 
   private putNumberOrNull(out: Buffer, p: number, n: number): number {
@@ -1146,7 +1072,7 @@ export class EventJsonWriter {
       const end = this.fEnd[k]!;
       const digits = line[start] === 0x2d ? start + 1 : start;
       const plain = end - digits >= 1 && end - digits <= 15 && (line[digits] !== 0x30 || end - digits === 1) && !(digits > start && line[digits] === 0x30);
-      if (plain && !(unsetIsNull && isUnset(line, start, end))) {
+      if (plain && !(unsetIsNull && isUnsetIdAt(line, start, end))) {
         let i = digits;
         while (i < end && line[i]! >= 0x30 && line[i]! <= 0x39) i++;
         if (i === end) {
@@ -1155,7 +1081,7 @@ export class EventJsonWriter {
         }
       }
     }
-    return this.putNumberOrNull(out, p, unsetIsNull ? this.idField(id, text, line) : this.numberField(id, text, line));
+    return this.putNumberOrNull(out, p, unsetIsNull ? this.idField(id, line) : this.numberField(id, line));
   }
 
   /** nullish(decoded[id] ?? fields[id]) as a range of rec, in rangeStart/rangeEnd; false for null. */
@@ -1169,9 +1095,7 @@ export class EventJsonWriter {
       this.rangeStart = this.fOutStart[k]!;
       this.rangeEnd = this.fOutEnd[k]!;
     }
-    const rec = this.rec.buf;
-    for (const word of NULLISH) if (bytesAre(rec, this.rangeStart, this.rangeEnd, word)) return false;
-    return true;
+    return !isNullishAt(this.rec.buf, this.rangeStart, this.rangeEnd);
   }
 
   /** userName(decoded[id]) as a range of rec, in rangeStart/rangeEnd; false for none, unset, unknown(N). */
@@ -1242,7 +1166,7 @@ export class EventJsonWriter {
         success < 0 ? B.null : bytesAre(line, this.fStart[success]!, this.fEnd[success]!, YES) ? B.true : bytesAre(line, this.fStart[success]!, this.fEnd[success]!, NO) ? B.false : B.null,
       );
       p = putBytes(out, p, B.exit);
-      const exit = this.numberField(id.exit, text, line);
+      const exit = this.numberField(id.exit, line);
       p = this.putNumberOrNull(out, p, exit);
       p = putBytes(out, p, B.errno);
       const errno = !Number.isNaN(exit) && exit < 0 ? errnoName(-exit) : null;

@@ -4,9 +4,10 @@
  * Values come back as numbers, or as strings only when asked for one.
  */
 
+import { ascii, bytesAre } from "../json-bytes.ts";
 import { MAX_STAMP_SECONDS } from "./line.ts";
 
-export { ascii } from "../json-bytes.ts";
+export { ascii };
 
 /** A byte's value as a hex digit, or -1. */
 export const HEX_DIGIT = (() => {
@@ -54,20 +55,88 @@ export function indexWithin(bytes: Buffer, needle: Uint8Array, from: number, sto
   return at < 0 || at + length > stop ? -1 : at;
 }
 
-/**
- * bytes[start, end) as 1 to `most` digits of `base` (hex in any case) and
- * nothing else: their value, or -1. With most ≤ 15 (decimal) or 8 (hex) it
- * is what Number() or parseInt(…, 16) gives for such text.
- */
-export function digitsValue(bytes: Uint8Array, start: number, end: number, most: number, base: 10 | 16): number {
-  if (end - start < 1 || end - start > most) return -1;
+/** bytes[start, end) as 1–15 plain decimal digits (exact in a double): Number() of them; -1 for anything else. */
+export function digitsValue(bytes: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  if (length < 1 || length > 15) return -1;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = bytes[i]! - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/** bytes[start, end) as 1–8 hex digits in any case: parseInt(…, 16) of them; -1 for anything else. */
+export function hexDigitsValue(bytes: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  if (length < 1 || length > 8) return -1;
   let value = 0;
   for (let i = start; i < end; i++) {
     const digit = HEX_DIGIT[bytes[i]!]!;
-    if (digit < 0 || digit >= base) return -1;
-    value = value * base + digit;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
   }
   return value;
+}
+
+/** interpret.ts num() of bytes[start, end): an optional minus and decimal digits, else NaN (num's null). */
+export function numAt(bytes: Uint8Array, start: number, end: number): number {
+  const negative = end > start && bytes[start] === 0x2d;
+  const digits = negative ? start + 1 : start;
+  if (digits === end) return Number.NaN;
+  for (let i = digits; i < end; i++) if (bytes[i]! < 0x30 || bytes[i]! > 0x39) return Number.NaN;
+  let value = digitsValue(bytes, digits, end);
+  if (value < 0) {
+    // Over 15 digits: Number() of the text rounds as interpret.ts does.
+    let text = "";
+    for (let i = digits; i < end; i++) text += String.fromCharCode(bytes[i]!);
+    value = Number(text);
+  }
+  return negative ? -value : value;
+}
+
+const UNSET_ID = ascii("4294967295");
+const MINUS_ONE = ascii("-1");
+
+/** audit's unset id, `4294967295` or `-1`, as ids.ts isUnsetId reads it. */
+export function isUnsetIdAt(bytes: Uint8Array, start: number, end: number): boolean {
+  return bytesAre(bytes, start, end, UNSET_ID) || bytesAre(bytes, start, end, MINUS_ONE);
+}
+
+const NULLISH = [ascii("(null)"), ascii("(none)"), ascii("?")];
+
+/** bytes[start, end) is `(null)`, `(none)` or `?`: interpret.ts nullish's no-value words. */
+export function isNullishAt(bytes: Uint8Array, start: number, end: number): boolean {
+  for (const word of NULLISH) if (bytesAre(bytes, start, end, word)) return true;
+  return false;
+}
+
+/** unhexInto's answers besides a count. */
+export const NOT_HEX = -1;
+export const NOT_ASCII = -2;
+
+/**
+ * interpret.ts decodeEscaped's hex case: bytes[start, end) decoded into
+ * `into` (room for half the length), and the count; NOT_HEX when the text
+ * is not hex-shaped (empty, odd, another character: it stands as written),
+ * NOT_ASCII when a decoded byte is above 0x7f (UTF-8, for decodeEscaped).
+ */
+export function unhexInto(bytes: Uint8Array, start: number, end: number, into: Uint8Array): number {
+  const length = end - start;
+  if (length === 0 || (length & 1) !== 0) return NOT_HEX;
+  let n = 0;
+  let high = 0;
+  for (let i = start; i < end; i += 2) {
+    const hi = HEX_DIGIT[bytes[i]!]!;
+    const lo = HEX_DIGIT[bytes[i + 1]!]!;
+    if (hi < 0 || lo < 0) return NOT_HEX;
+    const byte = (hi << 4) | lo;
+    high |= byte;
+    into[n++] = byte;
+  }
+  return high >= 0x80 ? NOT_ASCII : n;
 }
 
 /** Unsigned decimal digits at bytes[at…]: the value, or -1 when there are none (or over 15). */

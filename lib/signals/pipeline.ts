@@ -7,7 +7,7 @@
  */
 import type { AssembledEvent } from "../audit/assemble.ts";
 import { ByteRecord } from "../audit/byte-record.ts";
-import { digitsValue, indexWithin } from "../audit/line-bytes.ts";
+import { digitsValue, hexDigitsValue, indexWithin } from "../audit/line-bytes.ts";
 import { interpretEvent, type InterpretOptions } from "../audit/interpret.ts";
 import { summarizeSignalEvent } from "../audit/interpret-summary.ts";
 import { InputErrors } from "../audit/input-errors.ts";
@@ -78,10 +78,10 @@ function byteField(record: ByteRecord, bytes: Buffer, name: Buffer): typeof foun
 function byteRecordMatters(record: ByteRecord, bytes: Buffer): boolean | null {
   const arch = byteField(record, bytes, ARCH_FIELD);
   if (arch.start < 0) return true; // odd record: let the interpreter judge it
-  const archValue = digitsValue(bytes, arch.start, arch.end, 8, 16);
+  const archValue = hexDigitsValue(bytes, arch.start, arch.end);
   const nr = byteField(record, bytes, SYSCALL_FIELD);
   if (nr.start < 0) return true;
-  const nrValue = digitsValue(bytes, nr.start, nr.end, 15, 10);
+  const nrValue = digitsValue(bytes, nr.start, nr.end);
   if (archValue < 0 || nrValue < 0) return null;
   return isSignalSyscall(archValue, nrValue);
 }

@@ -29,9 +29,9 @@ import type { AssembledEvent } from "../audit/assemble.ts";
 import { ByteRecord } from "../audit/byte-record.ts";
 import type { IdNames } from "../audit/ids.ts";
 import { decodeEscaped, decodeProctitle, idName, nullish } from "../audit/interpret.ts";
-import { digitsValue, HEX_DIGIT, indexWithin } from "../audit/line-bytes.ts";
+import { digitsValue, HEX_DIGIT, hexDigitsValue, indexWithin, isNullishAt, isUnsetIdAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "../audit/line-bytes.ts";
 import type { LineWriter } from "../jsonl.ts";
-import { ascii, bytesAre, copyEscaped, escapeAscii, PLAIN, putBytes, putNumber, writeString } from "../json-bytes.ts";
+import { ascii, bytesAre, copyEscaped, copyEscapedArgs, escapeAscii, IsoTimeBytes, PLAIN, putBytes, putNumber, writeString } from "../json-bytes.ts";
 import type { FieldMap, TargetScope } from "../schema.ts";
 import { archName } from "../tables/arch.ts";
 import { errnoName } from "../tables/errno.ts";
@@ -194,33 +194,11 @@ const B = {
   false: ascii("false"),
 };
 
-/** The digits of a decimal integer field (`-?[0-9]+`) → its value, as interpret.ts `num`; null otherwise. */
-function decimal(bytes: Buffer, start: number, end: number): number | null {
-  let i = start < end && bytes[start] === 0x2d ? start + 1 : start;
-  if (i === end) return null;
-  if (end - i > 15) {
-    for (let k = i; k < end; k++) if (bytes[k]! < 0x30 || bytes[k]! > 0x39) return null;
-    return Number(bytes.toString("latin1", start, end));
-  }
-  let value = 0;
-  for (; i < end; i++) {
-    const c = bytes[i]!;
-    if (c < 0x30 || c > 0x39) return null;
-    value = value * 10 + c - 0x30;
-  }
-  return bytes[start] === 0x2d ? -value : value;
+/** interpret.ts num() of a field's value: the number, or null. */
+function decimal(bytes: Uint8Array, start: number, end: number): number | null {
+  const n = numAt(bytes, start, end);
+  return Number.isNaN(n) ? null : n;
 }
-
-/** audit's unset id, `4294967295` or `-1`, as interpret.ts reads it (ids.ts isUnsetId). */
-function isUnsetAt(bytes: Uint8Array, start: number, end: number): boolean {
-  const length = end - start;
-  if (length === 2) return bytes[start] === 0x2d && bytes[start + 1] === 0x31;
-  if (length !== 10) return false;
-  const unset = UNSET;
-  for (let i = 0; i < 10; i++) if (bytes[start + i] !== unset[i]) return false;
-  return true;
-}
-const UNSET = ascii("4294967295");
 
 /** kill-family.ts toSigned32 of an argument's hex digits: its low 32 bits as a signed int; NaN unless 1–16 hex digits. */
 function signed32(bytes: Uint8Array, start: number, end: number): number {
@@ -235,15 +213,7 @@ function signed32(bytes: Uint8Array, start: number, end: number): number {
   return value;
 }
 
-/** bytes[start, end) is `(null)`, `(none)` or `?`: interpret.ts `nullish`. */
-function isNullish(bytes: Uint8Array, start: number, end: number): boolean {
-  const length = end - start;
-  if (length === 1) return bytes[start] === 0x3f;
-  if (length !== 6 || bytes[start] !== 0x28 || bytes[end - 1] !== 0x29) return false;
-  return bytesAre(bytes, start, end, NULL_TEXT) || bytesAre(bytes, start, end, NONE_TEXT);
-}
 const NULL_TEXT = ascii("(null)");
-const NONE_TEXT = ascii("(none)");
 const UNSET_TEXT = ascii("unset");
 const UNKNOWN_PREFIX = ascii("unknown(");
 
@@ -265,8 +235,7 @@ export class SignalJsonWriter {
   private readonly users = new Map<number, string | null>();
   /** Per AUDIT_ARCH value, its name. */
   private readonly archNames = new Map<number, string | null>();
-  private timeSeconds = -1;
-  private timePrefix: Uint8Array = new Uint8Array(0);
+  private readonly time = new IsoTimeBytes();
   /** Hex values decoded to bytes. */
   private decoded: Buffer = Buffer.allocUnsafe(4096);
 
@@ -330,7 +299,7 @@ export class SignalJsonWriter {
     if (arch === null) return "declined";
     const nrStart = picked.valueStart[NR]!;
     const nrEnd = picked.valueEnd[NR]!;
-    const nr = digitsValue(bytes, nrStart, nrEnd, 15, 10);
+    const nr = digitsValue(bytes, nrStart, nrEnd);
     const name = syscallName(arch, nr >= 0 ? nr : Number(bytes.toString("latin1", nrStart, nrEnd)));
     if (name === null || !isKillFamily(name)) return "declined";
     this.syscallFacts(bytes, KILL_FAMILY[name]);
@@ -426,13 +395,10 @@ export class SignalJsonWriter {
       if (type === "SYSCALL") {
         if (syscall !== null) continue;
         this.bytesSeen += end - start;
-        picked.reset();
-        const gs = this.gsAt(bytes, start, end);
-        if (!pickBytes(bytes, start, gs, picked)) return null;
+        if (!this.pickRecord(bytes, start, end, picked)) return null;
         // decodeRecord names the syscall only when arch came before it.
         if (!picked.has(ARCH) || !picked.has(NR) || picked.order[ARCH]! > picked.order[NR]!) return null;
-        if (gs < end) {
-          if (!this.tail(bytes, gs + 1, end)) return null;
+        if (this.hadTail) {
           this.syscallHasTail = true;
           if (this.tailNames.has(TAIL_UID)) {
             this.tailUidStart = this.tailNames.valueStart[TAIL_UID]!;
@@ -455,10 +421,7 @@ export class SignalJsonWriter {
   /** A PROCTITLE record: its value, if it decodes to an argv (not `(null)`, not empty); false to decline. */
   private title(bytes: Buffer, start: number, end: number): boolean {
     const names = this.titleNames;
-    names.reset();
-    const gs = this.gsAt(bytes, start, end);
-    if (!pickBytes(bytes, start, gs, names)) return false;
-    if (gs < end && !this.tail(bytes, gs + 1, end)) return false;
+    if (!this.pickRecord(bytes, start, end, names)) return false;
     if (!names.has(0)) return true;
     const valueStart = names.valueStart[0]!;
     const valueEnd = names.valueEnd[0]!;
@@ -473,12 +436,9 @@ export class SignalJsonWriter {
   /** An OBJ_PID record's victim, as eventToSignal makes it; false to decline. */
   private victim(bytes: Buffer, start: number, end: number): boolean {
     const names = this.targetNames;
-    names.reset();
-    const gs = this.gsAt(bytes, start, end);
-    if (!pickBytes(bytes, start, gs, names)) return false;
+    if (!this.pickRecord(bytes, start, end, names)) return false;
     let user: string | null = null;
-    if (gs < end) {
-      if (!this.tail(bytes, gs + 1, end)) return false;
+    if (this.hadTail) {
       if (names.has(OUID)) {
         const tail = this.tailNames;
         const enriched: FieldMap = {};
@@ -511,25 +471,29 @@ export class SignalJsonWriter {
     this.victimCommQuoted = quoted;
   }
 
-  /**
-   * The ENRICHED tail's UID/OUID into tailNames, as interpret-summary
-   * reads them; false where it would decline.
-   */
-  private tail(bytes: Buffer, start: number, end: number): boolean {
-    this.tailNames.reset();
-    return pickBytes(bytes, start, end, this.tailNames);
-  }
+  /** Whether the record pickRecord read last had an ENRICHED tail (its UID/OUID are then in tailNames). */
+  private hadTail = false;
 
-  /** The first GS (the ENRICHED tail's start) in bytes[start, end), or end. */
-  private gsAt(bytes: Buffer, start: number, end: number): number {
+  /**
+   * A record's body, bytes[start, end), as interpret-summary reads it: the
+   * fields `names` wants from the part before the ENRICHED tail, and the
+   * tail's UID/OUID into tailNames. False where it would decline.
+   */
+  private pickRecord(bytes: Buffer, start: number, end: number, names: ByteNames): boolean {
+    names.reset();
     // Bounded: a plain indexOf would search the rest of the reader's slot for every record of a log without tails.
     const at = indexWithin(bytes, GS_BYTE, start, end);
-    return at < 0 ? end : at;
+    const gs = at < 0 ? end : at;
+    if (!pickBytes(bytes, start, gs, names)) return false;
+    this.hadTail = gs < end;
+    if (!this.hadTail) return true;
+    this.tailNames.reset();
+    return pickBytes(bytes, gs + 1, end, this.tailNames);
   }
 
   /** archName of an arch value, by its number where it is plain hex (as archName reads it then). */
   private archOf(bytes: Buffer, start: number, end: number): string | null {
-    const value = digitsValue(bytes, start, end, 8, 16);
+    const value = hexDigitsValue(bytes, start, end);
     if (value < 0) return archName(bytes.toString("latin1", start, end));
     let name = this.archNames.get(value);
     if (name === undefined) {
@@ -578,7 +542,7 @@ export class SignalJsonWriter {
     if (!picked.has(UID)) return null;
     const start = picked.valueStart[UID]!;
     const end = picked.valueEnd[UID]!;
-    if (isUnsetAt(bytes, start, end)) return null;
+    if (isUnsetIdAt(bytes, start, end)) return null;
     if (this.syscallHasTail && this.tailUidStart >= 0) {
       const tailStart = this.tailUidStart;
       const tailEnd = this.tailUidEnd;
@@ -603,7 +567,7 @@ export class SignalJsonWriter {
     const start = names.valueStart[index]!;
     const end = names.valueEnd[index]!;
     // idName by the number it reads, for plain digits; other spellings (leading zeros, signs…) the way it reads them.
-    const id = bytes[start] === 0x30 && end - start > 1 ? -1 : digitsValue(bytes, start, end, 15, 10);
+    const id = bytes[start] === 0x30 && end - start > 1 ? -1 : digitsValue(bytes, start, end);
     if (id < 0 || id > 0xffffffff) return userName(idName(field, bytes.toString("latin1", start, end), undefined, this.options.ids, "user"));
     let user = this.users.get(id);
     if (user === undefined) {
@@ -619,7 +583,7 @@ export class SignalJsonWriter {
     if (!names.has(index)) return null;
     const start = names.valueStart[index]!;
     const end = names.valueEnd[index]!;
-    return isUnsetAt(bytes, start, end) ? null : decimal(bytes, start, end);
+    return isUnsetIdAt(bytes, start, end) ? null : decimal(bytes, start, end);
   }
 
   /** kind … result. */
@@ -629,7 +593,7 @@ export class SignalJsonWriter {
     p = putBytes(out, p, B.node);
     p = this.putText(out, p, event.node);
     p = putBytes(out, p, B.time);
-    p = this.putTime(out, p, event.seconds, event.millis);
+    p = this.time.put(out, p, event.seconds, event.millis);
     p = putBytes(out, p, B.syscall);
     p = writeString(out, p, name);
     p = putBytes(out, p, B.arch);
@@ -735,7 +699,7 @@ export class SignalJsonWriter {
       from = 0;
       to = n;
     }
-    if (isNullish(source, from, to)) return putBytes(out, p, B.null);
+    if (isNullishAt(source, from, to)) return putBytes(out, p, B.null);
     out[p++] = DQ;
     for (let i = from; i < to; i++) {
       const c = source[i]!;
@@ -754,21 +718,9 @@ export class SignalJsonWriter {
    * above 0x7f (UTF-8 to decode as decodeEscaped does).
    */
   private unhex(bytes: Buffer, start: number, end: number): number {
-    const length = end - start;
-    if (length === 0 || length % 2 !== 0) return NOT_HEX;
-    const n = length / 2;
+    const n = (end - start) >> 1;
     if (this.decoded.length < n) this.decoded = Buffer.allocUnsafe(2 * n);
-    const decoded = this.decoded;
-    let high = 0;
-    for (let i = 0; i < n; i++) {
-      const hi = HEX_DIGIT[bytes[start + 2 * i]!]!;
-      const lo = HEX_DIGIT[bytes[start + 2 * i + 1]!]!;
-      if (hi < 0 || lo < 0) return NOT_HEX;
-      const byte = (hi << 4) | lo;
-      decoded[i] = byte;
-      high |= byte;
-    }
-    return high >= 0x80 ? NOT_ASCII : n;
+    return unhexInto(bytes, start, end, this.decoded);
   }
 
   /** The killer's argv: decodeProctitle of the PROCTITLE value gather() chose (none: an empty list). */
@@ -796,18 +748,7 @@ export class SignalJsonWriter {
     }
     // Split on NUL; the kernel cuts proctitle at 128 bytes, so a trailing NUL may or may not be there (split's last "" goes).
     if (to > from && source[to - 1] === 0) to--;
-    out[p++] = DQ;
-    for (let i = from; i < to; i++) {
-      const c = source[i]!;
-      if (c === 0) {
-        out[p++] = DQ;
-        out[p++] = COMMA;
-        out[p++] = DQ;
-      } else if (PLAIN[c] === 1) out[p++] = c;
-      else p = escapeAscii(out, p, c);
-    }
-    out[p++] = DQ;
-    return p;
+    return copyEscapedArgs(source, from, to, out, p);
   }
 
   private putText(out: Buffer, p: number, text: string | null): number {
@@ -824,25 +765,7 @@ export class SignalJsonWriter {
     return putNumber(out, p, n);
   }
 
-  /** stampToIso(seconds, millis) and its closing quote: toISOString once per second of audit time. */
-  private putTime(out: Buffer, p: number, seconds: number, millis: number): number {
-    if (seconds !== this.timeSeconds) {
-      this.timeSeconds = seconds;
-      this.timePrefix = ascii(new Date(seconds * 1000).toISOString().slice(0, -4));
-    }
-    p = putBytes(out, p, this.timePrefix);
-    out[p++] = 0x30 + Math.floor(millis / 100);
-    out[p++] = 0x30 + (Math.floor(millis / 10) % 10);
-    out[p++] = 0x30 + (millis % 10);
-    out[p++] = 0x5a;
-    out[p++] = DQ;
-    return p;
-  }
 }
-
-/** unhex's answers besides a length. */
-const NOT_HEX = -1;
-const NOT_ASCII = -2;
 
 /** The user is the ENRICHED tail's, written from the record's bytes. */
 const TAIL_USER = "\u0000tail";

@@ -157,6 +157,51 @@ describe("findings: stale-pid", () => {
   });
 });
 
+describe("memory bounds: (killer, PID) pairs and victims", () => {
+  // A supervisor that kills each child once: a new pair and a new victim per kill.
+  const oneEach = (n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) => sig({ id: `c${from + i}`, time: T0 + from + i, target: 1000 + from + i, victims: [{ pid: 1000 + from + i, comm: "worker", uid: 1000 }] }));
+
+  test("below the caps nothing is let go, and the report says nothing of it", async () => {
+    // The seed holds one pair and two victims (findpid, and PID 26880 where no OBJ_PID named it).
+    const report = await analyze([...seedSignals(), ...oneEach(5)], { maxPairs: 6, maxVictims: 7 });
+    expect(report.limits).toEqual({ pairsNotKept: 0 });
+    expect(report.summary.totals.victimsNotKept).toBe(0);
+    expect(report.summary.totals.victims).toBe(report.summary.victims.length);
+    expect(renderText(report, { color: false })).not.toContain("to bound memory");
+  });
+
+  test("past the caps the oldest hit-once pair and victim go; repeated ones, and the stale PID, stay", async () => {
+    // The seed's stale PID first, then 50 children killed once each, then the stale PID again.
+    const seed = seedSignals();
+    const later = sig({ id: "again", time: "2010-09-23T12:40:00.000Z", success: false, errno: "ESRCH" });
+    const report = await analyze([...seed, ...oneEach(50, 100), later], { maxPairs: 10, maxVictims: 10 });
+    expect(report.limits.pairsNotKept).toBe(41); // 51 pairs made, 10 kept
+    const stale = ids(report, "stale-pid");
+    expect(stale.length).toBe(1);
+    expect(stale[0]!.evidence.counts).toMatchObject({ calls: 4, ESRCH: 2 });
+    const t = report.summary.totals;
+    expect(report.summary.victims.length).toBe(10);
+    expect(t.victimsNotKept).toBe(42); // the seed's two (each hit once; an ESRCH call hits nobody) and 40 children
+    expect(t.victims).toBe(52);
+    expect(t.signals).toBe(54); // every signal still counted
+    expect(report.summary.victims.map((v) => v.pid)).toEqual(Array.from({ length: 10 }, (_, i) => 1140 + i));
+    const text = renderText(report, { color: false });
+    expect(text).toContain("to bound memory, 42 victims hit once are counted but not listed; 41 PIDs a killer aimed at once were forgotten");
+    expect(renderReport(report, "markdown", {})).toContain("**Note:** to bound memory");
+    expect(renderReport(report, "html", {})).toContain("<b>Note:</b> to bound memory");
+    expect(JSON.parse(renderJson(report)).limits).toEqual({ pairsNotKept: 41 });
+  });
+
+  test("when every pair and victim has been hit again, new ones are not kept, and counted", async () => {
+    const twice = [...oneEach(3), ...oneEach(3)];
+    const report = await analyze([...twice, ...oneEach(4, 10)], { maxPairs: 3, maxVictims: 3 });
+    expect(report.limits.pairsNotKept).toBe(4);
+    expect(report.summary.totals.victimsNotKept).toBe(4);
+    expect(report.summary.victims.map((v) => [v.pid, v.total])).toEqual([[1000, 2], [1001, 2], [1002, 2]]);
+  });
+});
+
 describe("who started the killer (ancestry from the stream or /proc)", () => {
   const CHAIN = [
     { pid: 4274, comm: "roxen-start", exe: "/bin/sh", argv: ["/bin/sh", "/usr/local/roxen/start", "--once"], from: "stream" as const },
@@ -462,7 +507,8 @@ describe("escaping", () => {
     expect(parsed.findings.some((f: { killer: { comm: string } | null }) => f.killer?.comm === EVIL)).toBe(true);
     // Stable: same input, same bytes; fixed top-level key order.
     expect(renderJson(await evilReport())).toBe(text);
-    expect(Object.keys(parsed)).toEqual(["kind", "version", "summary", "findings", "crossCheck", "gaps"]);
+    expect(Object.keys(parsed)).toEqual(["kind", "version", "summary", "findings", "crossCheck", "gaps", "limits"]);
+    expect(parsed.limits).toEqual({ pairsNotKept: 0 });
   });
 
   test("formatSignalRow: readable and escaped", () => {

@@ -11,7 +11,7 @@ import type { Timeline } from "../signals/summary.ts";
 import { describeAncestry } from "../signals/describe.ts";
 import { escapeControl, escapeHtml } from "./escape.ts";
 import { bucketLabel, countsText, formatTime, hasNodes, num, uidLabel } from "./format.ts";
-import { gapText } from "./text.ts";
+import { gapText, limitsText } from "./text.ts";
 
 export interface HtmlOptions {
   /** Page title (default "whokilled report"). */
@@ -179,6 +179,8 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
 
   const gaps = gapText(report);
   if (gaps) body.push(`<p class="gap"><b>Warning:</b> ${escapeHtml(gaps)}</p>`);
+  const limits = limitsText(report);
+  if (limits) body.push(`<p class="gap"><b>Note:</b> ${escapeHtml(limits)}</p>`);
 
   body.push(`<h2>Timeline <small class="id">per ${summary.timeline.unit}, UTC</small></h2>`);
   body.push(

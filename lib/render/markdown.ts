@@ -7,7 +7,7 @@ import type { Report } from "../signals/findings.ts";
 import { describeAncestry } from "../signals/describe.ts";
 import { escapeMarkdown } from "./escape.ts";
 import { countsText, formatTime, hasNodes, num, uidLabel, withNodeCell } from "./format.ts";
-import { gapText, timelineLines } from "./text.ts";
+import { gapText, limitsText, timelineLines } from "./text.ts";
 
 export interface MarkdownOptions {
   /** Rows in the killer and victim tables (default 50). */
@@ -41,6 +41,8 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   if (t.sources.tracefs > 0) out.push(`Sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs (${report.crossCheck.merged} tracefs duplicates merged)  `);
   const gaps = gapText(report);
   if (gaps) out.push(`**Warning:** ${gaps}  `);
+  const limits = limitsText(report);
+  if (limits) out.push(`**Note:** ${limits}  `);
   out.push("");
 
   out.push(`## Findings (${findings.length})`, "");

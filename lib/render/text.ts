@@ -64,6 +64,17 @@ export function gapText(report: Report): string | null {
   return `the capture had ${g.count} gap${g.count === 1 ? "" : "s"}${lost}${when}: signals may be missing from this report.`;
 }
 
+/** One sentence about what was let go to bound memory, or null when nothing was. */
+export function limitsText(report: Report): string | null {
+  const victims = report.summary.totals.victimsNotKept;
+  const pairs = report.limits.pairsNotKept;
+  if (victims === 0 && pairs === 0) return null;
+  const parts: string[] = [];
+  if (victims > 0) parts.push(`${victims} victim${victims === 1 ? "" : "s"} hit once ${victims === 1 ? "is" : "are"} counted but not listed`);
+  if (pairs > 0) parts.push(`${pairs} PID${pairs === 1 ? "" : "s"} a killer aimed at once ${pairs === 1 ? "was" : "were"} forgotten, so a stale PID its killer came back to only much later could be missed`);
+  return `to bound memory, ${parts.join("; ")}.`;
+}
+
 function findingLines(f: Finding, index: number, paint: Paint, width: number): string[] {
   const out: string[] = [];
   const sev = paint(f.severity.toUpperCase(), ...SEVERITY_STYLE[f.severity]);
@@ -141,6 +152,8 @@ export function renderText(report: Report, options: TextOptions = {}): string {
   }
   const gaps = gapText(report);
   if (gaps) out.push(`  ${paint("Warning:", "bold", "yellow")} ${gaps}`);
+  const limits = limitsText(report);
+  if (limits) out.push(`  ${paint("Note:", "bold")} ${limits}`);
   out.push("");
 
   out.push(paint(`Findings: ${findings.length}`, "bold"));

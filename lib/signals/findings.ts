@@ -9,6 +9,7 @@ import type { GapLine, SignalLine } from "../schema.ts";
 import { SourceCorrelator, type CorrelateStats } from "./correlate.ts";
 import { blindSpot } from "./findings/blind-spot.ts";
 import { foldFindings } from "./findings/fold.ts";
+import { PairTable } from "./findings/pairs.ts";
 import { recycledPid } from "./findings/recycled-pid.ts";
 import { signalStorm } from "./findings/signal-storm.ts";
 import { stalePid } from "./findings/stale-pid.ts";
@@ -46,6 +47,13 @@ export interface Report {
   crossCheck: CorrelateStats;
   /** Gaps the capture knew it had: signals in them are missing from this report. */
   gaps: GapStats;
+  /** What was let go to bound memory (see findings/pairs.ts; victims: summary.totals.victimsNotKept). */
+  limits: ReportLimits;
+}
+
+export interface ReportLimits {
+  /** (killer, PID) pairs hit once and not kept: a stale PID whose killer came back to it only after this many others could be missed. */
+  pairsNotKept: number;
 }
 
 export interface GapStats {
@@ -106,13 +114,14 @@ export class Analyzer {
   private readonly correlator: SourceCorrelator;
   private readonly runs: Array<{ detector: FindingDetector<any>; state: unknown }>;
   private readonly gaps: GapStats = { count: 0, lost: 0, lostUnknown: 0, first: null, last: null };
+  /** State the detectors share (the pair table). */
+  private readonly shared = new Map<string, unknown>();
 
   constructor(options: AnalyzeOptions = {}) {
     this.options = resolveFindingOptions(options);
     this.summary = new SummaryBuilder(options);
     this.correlator = new SourceCorrelator({ toleranceSec: this.options.matchToleranceSec, maxPending: options.maxPending });
-    const shared = new Map<string, unknown>();
-    this.runs = (options.detectors ?? DETECTORS).map((detector) => ({ detector, state: detector.init(this.options, shared) }));
+    this.runs = (options.detectors ?? DETECTORS).map((detector) => ({ detector, state: detector.init(this.options, this.shared) }));
   }
 
   add(signal: SignalLine): void {
@@ -147,7 +156,9 @@ export class Analyzer {
     for (const run of this.runs) findings.push(...run.detector.detect({ summary, state: run.state, options: this.options }));
     const folded = foldFindings(sortFindings(findings));
     addStartedBy(folded, summary);
-    return { summary, findings: folded, crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps } };
+    const pairs = this.shared.get("pairs");
+    const limits = { pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0 };
+    return { summary, findings: folded, crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps }, limits };
   }
 }
 

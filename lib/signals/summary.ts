@@ -5,6 +5,13 @@
  * any length: memory grows with the number of distinct killers, victims and
  * time buckets, never with the number of signals; every list of examples or
  * pids kept per key has a fixed cap.
+ *
+ * Victims are the one key a log can hold millions of (a supervisor that
+ * kills each child it started: a new victim per kill, about 1 KB each), so
+ * at most `maxVictims` are kept. Past that, a new victim takes the place of
+ * the oldest victim hit only once; when every victim has been hit again the
+ * new one is not kept. Either way it is counted in `victimsNotKept`, and its
+ * signals still count everywhere else.
  */
 import type { AncestorInfo, SignalLine } from "../schema.ts";
 import { PidSet, rankedRecord, Tally } from "./tally.ts";
@@ -22,6 +29,8 @@ export interface SummaryOptions {
   maxTargetPids?: number;
   /** Span (minutes) up to which `auto` uses minute buckets (default 180). */
   autoMinuteSpanMinutes?: number;
+  /** Victims kept at most (default 20,000): see the header. */
+  maxVictims?: number;
 }
 
 export interface KillerSummary {
@@ -98,7 +107,10 @@ export interface SummaryTotals {
   /** Signal-0 existence checks among `signals`. */
   probes: number;
   killers: number;
+  /** Distinct victims: those listed plus victimsNotKept (one let go and hit again later counts twice). */
   victims: number;
+  /** Victims hit once and not kept, to hold memory down (see SummaryOptions.maxVictims): in the counts, not in the list. */
+  victimsNotKept: number;
   /** Signals with no usable time (not on the timeline). */
   untimed: number;
   sources: { audit: number; tracefs: number };
@@ -192,6 +204,11 @@ export class SummaryBuilder {
   private readonly autoMinuteSpan: number;
   private readonly killers = new Map<string, KillerAcc>();
   private readonly victims = new Map<string, VictimAcc>();
+  private readonly maxVictims: number;
+  /** Victim keys in the order they came; those hit again are skipped when one must go. */
+  private readonly victimOrder: string[] = [];
+  private victimOrderHead = 0;
+  private victimsNotKept = 0;
   private readonly signals = new Map<string, number>();
   private readonly errnos = new Map<string, number>();
   /** Bucket start (epoch ms) → counts, in `bucketUnit` granularity. */
@@ -212,6 +229,7 @@ export class SummaryBuilder {
     this.maxExamples = options.maxExamples ?? 5;
     this.maxTargetPids = options.maxTargetPids ?? 1000;
     this.autoMinuteSpan = options.autoMinuteSpanMinutes ?? 180;
+    this.maxVictims = options.maxVictims ?? 20_000;
     this.bucketUnit = this.bucketChoice === "hour" ? "hour" : "minute";
   }
 
@@ -291,6 +309,11 @@ export class SummaryBuilder {
       const vKey = victimKey(v, signal.node);
       let victim = this.victims.get(vKey);
       if (!victim) {
+        if (this.victims.size >= this.maxVictims && !this.makeVictimRoom()) {
+          this.victimsNotKept++;
+          continue;
+        }
+        this.victimOrder.push(vKey);
         victim = {
           key: vKey,
           node: signal.node,
@@ -317,6 +340,27 @@ export class SummaryBuilder {
       victim.last = maxTime(victim.last, ms);
       if (victim.examples.length < this.maxExamples) victim.examples.push(signal.id);
     }
+  }
+
+  /** Room for one more victim: the oldest hit only once goes. False when every victim was hit again. */
+  private makeVictimRoom(): boolean {
+    const order = this.victimOrder;
+    while (this.victimOrderHead < order.length) {
+      const key = order[this.victimOrderHead++]!;
+      const victim = this.victims.get(key);
+      if (victim !== undefined && victim.total === 1) {
+        this.victims.delete(key);
+        this.victimsNotKept++;
+        if (this.victimOrderHead > 4096 && this.victimOrderHead * 2 > order.length) {
+          order.splice(0, this.victimOrderHead);
+          this.victimOrderHead = 0;
+        }
+        return true;
+      }
+    }
+    order.length = 0;
+    this.victimOrderHead = 0;
+    return false;
   }
 
   private addToTimeline(ms: number, failed: boolean): void {
@@ -407,7 +451,8 @@ export class SummaryBuilder {
         unknown: this.unknown,
         probes: this.probes,
         killers: this.killers.size,
-        victims: this.victims.size,
+        victims: this.victims.size + this.victimsNotKept,
+        victimsNotKept: this.victimsNotKept,
         untimed: this.untimed,
         sources: { ...this.sources },
         errnos: rankedRecord(this.errnos),

@@ -3,10 +3,19 @@
  * both ask "what happened every time this killer aimed at this PID?". One
  * table serves both (see `sharedPairTable`), and a pair holds only counts
  * and a few ids, since a busy host can have many thousands of pairs.
+ *
+ * A supervisor that kills each child it started once makes a new pair per
+ * kill: a month of that is millions of pairs, about 1.7 KB each. So the
+ * table holds at most `maxPairs` (20,000 unless an option says). Past that,
+ * a new pair takes the place of the oldest pair hit only once, which no
+ * finding could come from yet; if every pair has been hit again, the new
+ * one is not kept. Both are counted (`notKept`) and the report says so. A
+ * stale PID is then missed only if its killer comes back to it after more
+ * than maxPairs other new PIDs.
  */
 import type { SignalLine } from "../../schema.ts";
 import { blamedKiller, isEsrch, isoTime, signalName, victimsOf } from "../keys.ts";
-import type { Evidence, FindingProcess, ObservedSignal } from "./types.ts";
+import { DEFAULT_FINDING_OPTIONS, type Evidence, type FindingProcess, type ObservedSignal } from "./types.ts";
 
 const MAX_PIDS = 10;
 const MAX_HOLDERS = 20;
@@ -37,11 +46,48 @@ export interface PairAcc {
 }
 
 export class PairTable {
-  readonly pairs = new Map<string, PairAcc>();
+  /** Killer key → target PID → pair: no key string made per pair. */
+  private readonly byKiller = new Map<string, Map<number, PairAcc>>();
   private readonly killers = new Map<string, FindingProcess>();
   private last: ObservedSignal | null = null;
+  private count = 0;
+  /** Pairs in the order they were made; those hit again are skipped when one must go. */
+  private readonly order: PairAcc[] = [];
+  private orderHead = 0;
+  /** Pairs let go, or never kept, to stay within maxPairs. */
+  notKept = 0;
 
-  constructor(private readonly maxExamples: number) {}
+  constructor(
+    private readonly maxExamples: number,
+    private readonly maxPairs = DEFAULT_FINDING_OPTIONS.maxPairs,
+  ) {}
+
+  /** Every pair kept, killer by killer. */
+  *pairs(): Generator<PairAcc> {
+    for (const inner of this.byKiller.values()) yield* inner.values();
+  }
+
+  /** Room for one more pair: the oldest pair hit only once goes. False when every pair was hit again. */
+  private makeRoom(): boolean {
+    const order = this.order;
+    while (this.orderHead < order.length) {
+      const pair = order[this.orderHead++]!;
+      const inner = this.byKiller.get(pair.killer.key);
+      if (pair.total === 1 && inner?.get(pair.targetPid) === pair) {
+        inner.delete(pair.targetPid);
+        this.count--;
+        this.notKept++;
+        if (this.orderHead > 4096 && this.orderHead * 2 > order.length) {
+          order.splice(0, this.orderHead);
+          this.orderHead = 0;
+        }
+        return true;
+      }
+    }
+    order.length = 0;
+    this.orderHead = 0;
+    return false;
+  }
 
   /** Which PID a call aimed at, or null for calls that are not about one PID. */
   static targetOf(signal: SignalLine): number | null {
@@ -68,9 +114,17 @@ export class PairTable {
     killer.user ??= who.user;
     if (who.pid !== null && killer.pids.length < MAX_PIDS && !killer.pids.includes(who.pid)) killer.pids.push(who.pid);
 
-    const key = `${kKey}\n${targetPid}`;
-    let pair = this.pairs.get(key);
+    let inner = this.byKiller.get(kKey);
+    if (!inner) {
+      inner = new Map();
+      this.byKiller.set(kKey, inner);
+    }
+    let pair = inner.get(targetPid);
     if (!pair) {
+      if (this.count >= this.maxPairs && !this.makeRoom()) {
+        this.notKept++;
+        return;
+      }
       pair = {
         killer,
         targetPid,
@@ -86,7 +140,9 @@ export class PairTable {
         holders: null,
         moreHolders: 0,
       };
-      this.pairs.set(key, pair);
+      inner.set(targetPid, pair);
+      this.order.push(pair);
+      this.count++;
     }
     pair.total++;
     const esrch = isEsrch(signal);
@@ -116,10 +172,10 @@ export class PairTable {
 }
 
 /** The one PairTable of an analyzer run, created by whichever detector asks first. */
-export function sharedPairTable(shared: Map<string, unknown>, maxExamples: number): PairTable {
+export function sharedPairTable(shared: Map<string, unknown>, maxExamples: number, maxPairs = DEFAULT_FINDING_OPTIONS.maxPairs): PairTable {
   let table = shared.get("pairs") as PairTable | undefined;
   if (!table) {
-    table = new PairTable(maxExamples);
+    table = new PairTable(maxExamples, maxPairs);
     shared.set("pairs", table);
   }
   return table;

@@ -13,13 +13,13 @@ export const recycledPid = defineDetector<PairTable>({
   id: "recycled-pid",
   title: TITLE,
   description: "The same killer and target PID hit processes with different comm or uid",
-  init: (options, shared) => sharedPairTable(shared, options.maxExamples),
+  init: (options, shared) => sharedPairTable(shared, options.maxExamples, options.maxPairs),
   observe: (table, observed) => {
     table.add(observed);
   },
   detect({ state, options }) {
     const findings: Finding[] = [];
-    for (const pair of state.pairs.values()) {
+    for (const pair of state.pairs()) {
       const holders = distinctHolders(pair);
       if (holders.length < 2) continue;
       const span = pair.first !== null && pair.last !== null ? pair.last - pair.first : 0;

@@ -13,14 +13,14 @@ export const stalePid = defineDetector<PairTable>({
   id: "stale-pid",
   title: TITLE,
   description: "The same killer signals the same PID repeatedly over time and some calls fail with ESRCH",
-  init: (options, shared) => sharedPairTable(shared, options.maxExamples),
+  init: (options, shared) => sharedPairTable(shared, options.maxExamples, options.maxPairs),
   observe: (table, observed) => {
     table.add(observed);
   },
   detect({ state, options }) {
     const findings: Finding[] = [];
     const minSpanMs = options.staleMinSpanSec * 1000;
-    for (const pair of state.pairs.values()) {
+    for (const pair of state.pairs()) {
       if (pair.esrch === 0 || pair.total < options.staleMinCalls) continue;
       // Repeated calls in one instant are one burst, not a program that keeps coming back.
       const span = pair.first !== null && pair.last !== null ? pair.last - pair.first : 0;

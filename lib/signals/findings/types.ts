@@ -67,6 +67,8 @@ export interface FindingOptions {
   matchToleranceSec?: number;
   /** Example ids per finding (default 5). */
   maxExamples?: number;
+  /** stale-pid and recycled-pid: (killer, PID) pairs kept at most (default 20,000; see findings/pairs.ts). */
+  maxPairs?: number;
 }
 
 export type ResolvedFindingOptions = Required<FindingOptions>;
@@ -78,6 +80,7 @@ export const DEFAULT_FINDING_OPTIONS: ResolvedFindingOptions = {
   stormWindowSec: 60,
   matchToleranceSec: 2,
   maxExamples: 5,
+  maxPairs: 20_000,
 };
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PidSet, rankedRecord, Tally } from "../lib/signals/tally.ts";
+import { EvictionOrder, PidSet, rankedRecord, Tally } from "../lib/signals/tally.ts";
 
 describe("Tally", () => {
   test("counts names like a Map, ranks like rankedRecord", () => {
@@ -42,5 +42,29 @@ describe("PidSet", () => {
     }
     for (const pid of [5, 3, 900, -1, 0, 961, 960, 4, 1001]) expect(pids.has(pid)).toBe(reference.has(pid));
     expect(pids.sorted()).toEqual([...reference].sort((a, b) => a - b));
+  });
+});
+
+describe("EvictionOrder", () => {
+  test("gives the oldest entry the test accepts, each entry once, across its compactions", () => {
+    const order = new EvictionOrder<number>();
+    for (let i = 0; i < 20_000; i++) order.push(i);
+    // Odd numbers "were hit again": passed over, never given.
+    const taken: number[] = [];
+    for (let i = 0; i < 9_000; i++) taken.push(order.takeOldest((n) => n % 2 === 0)!);
+    expect(taken).toEqual(Array.from({ length: 9_000 }, (_, i) => 2 * i));
+    order.push(20_000);
+    expect(order.takeOldest((n) => n % 2 === 0)).toBe(18_000);
+    expect(order.takeOldest(() => true)).toBe(18_001);
+  });
+
+  test("null once nothing can go, and the entries passed over are dropped", () => {
+    const order = new EvictionOrder<string>();
+    order.push("a");
+    order.push("b");
+    expect(order.takeOldest(() => false)).toBeNull();
+    order.push("c");
+    expect(order.takeOldest(() => true)).toBe("c");
+    expect(order.takeOldest(() => true)).toBeNull();
   });
 });

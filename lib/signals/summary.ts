@@ -14,7 +14,7 @@
  * signals still count everywhere else.
  */
 import type { AncestorInfo, SignalLine } from "../schema.ts";
-import { PidSet, rankedRecord, Tally } from "./tally.ts";
+import { EvictionOrder, PidSet, rankedRecord, Tally } from "./tally.ts";
 import { blamedKiller, isoTime, killerKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
 
 export type BucketUnit = "minute" | "hour";
@@ -205,9 +205,8 @@ export class SummaryBuilder {
   private readonly killers = new Map<string, KillerAcc>();
   private readonly victims = new Map<string, VictimAcc>();
   private readonly maxVictims: number;
-  /** Victim keys in the order they came; those hit again are skipped when one must go. */
-  private readonly victimOrder: string[] = [];
-  private victimOrderHead = 0;
+  /** Victims in the order they came, for the oldest hit only once to go. */
+  private readonly victimOrder = new EvictionOrder<VictimAcc>();
   private victimsNotKept = 0;
   private readonly signals = new Map<string, number>();
   private readonly errnos = new Map<string, number>();
@@ -313,7 +312,6 @@ export class SummaryBuilder {
           this.victimsNotKept++;
           continue;
         }
-        this.victimOrder.push(vKey);
         victim = {
           key: vKey,
           node: signal.node,
@@ -330,6 +328,7 @@ export class SummaryBuilder {
           examples: [],
         };
         this.victims.set(vKey, victim);
+        this.victimOrder.push(victim);
       }
       victim.total++;
       victim.user ??= v.user;
@@ -344,23 +343,11 @@ export class SummaryBuilder {
 
   /** Room for one more victim: the oldest hit only once goes. False when every victim was hit again. */
   private makeVictimRoom(): boolean {
-    const order = this.victimOrder;
-    while (this.victimOrderHead < order.length) {
-      const key = order[this.victimOrderHead++]!;
-      const victim = this.victims.get(key);
-      if (victim !== undefined && victim.total === 1) {
-        this.victims.delete(key);
-        this.victimsNotKept++;
-        if (this.victimOrderHead > 4096 && this.victimOrderHead * 2 > order.length) {
-          order.splice(0, this.victimOrderHead);
-          this.victimOrderHead = 0;
-        }
-        return true;
-      }
-    }
-    order.length = 0;
-    this.victimOrderHead = 0;
-    return false;
+    const victim = this.victimOrder.takeOldest((v) => v.total === 1 && this.victims.get(v.key) === v);
+    if (victim === null) return false;
+    this.victims.delete(victim.key);
+    this.victimsNotKept++;
+    return true;
   }
 
   private addToTimeline(ms: number, failed: boolean): void {

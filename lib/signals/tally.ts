@@ -81,3 +81,35 @@ export class PidSet {
     return [...(this.many ?? this.few)].sort((a, b) => a - b);
   }
 }
+
+/**
+ * Entries of a bounded table in the order they were made, so that a full
+ * table can let its oldest unremarkable entry go (report's victims and
+ * (killer, PID) pairs: the oldest hit only once). Amortised O(1): each
+ * entry is passed over at most once.
+ */
+export class EvictionOrder<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  /** The oldest entry `canGo` accepts, taken out of the order with those passed over; null when none is left. */
+  takeOldest(canGo: (item: T) => boolean): T | null {
+    const items = this.items;
+    while (this.head < items.length) {
+      const item = items[this.head++]!;
+      if (!canGo(item)) continue;
+      if (this.head > 4096 && this.head * 2 > items.length) {
+        this.items = items.slice(this.head);
+        this.head = 0;
+      }
+      return item;
+    }
+    this.items = [];
+    this.head = 0;
+    return null;
+  }
+}

@@ -15,6 +15,7 @@
  */
 import type { SignalLine } from "../../schema.ts";
 import { blamedKiller, isEsrch, isoTime, signalName, victimsOf } from "../keys.ts";
+import { EvictionOrder } from "../tally.ts";
 import { DEFAULT_FINDING_OPTIONS, type Evidence, type FindingProcess, type ObservedSignal } from "./types.ts";
 
 const MAX_PIDS = 10;
@@ -51,9 +52,8 @@ export class PairTable {
   private readonly killers = new Map<string, FindingProcess>();
   private last: ObservedSignal | null = null;
   private count = 0;
-  /** Pairs in the order they were made; those hit again are skipped when one must go. */
-  private readonly order: PairAcc[] = [];
-  private orderHead = 0;
+  /** Pairs in the order they were made, for the oldest hit only once to go. */
+  private readonly order = new EvictionOrder<PairAcc>();
   /** Pairs let go, or never kept, to stay within maxPairs. */
   notKept = 0;
 
@@ -69,24 +69,12 @@ export class PairTable {
 
   /** Room for one more pair: the oldest pair hit only once goes. False when every pair was hit again. */
   private makeRoom(): boolean {
-    const order = this.order;
-    while (this.orderHead < order.length) {
-      const pair = order[this.orderHead++]!;
-      const inner = this.byKiller.get(pair.killer.key);
-      if (pair.total === 1 && inner?.get(pair.targetPid) === pair) {
-        inner.delete(pair.targetPid);
-        this.count--;
-        this.notKept++;
-        if (this.orderHead > 4096 && this.orderHead * 2 > order.length) {
-          order.splice(0, this.orderHead);
-          this.orderHead = 0;
-        }
-        return true;
-      }
-    }
-    order.length = 0;
-    this.orderHead = 0;
-    return false;
+    const pair = this.order.takeOldest((p) => p.total === 1 && this.byKiller.get(p.killer.key)?.get(p.targetPid) === p);
+    if (pair === null) return false;
+    this.byKiller.get(pair.killer.key)!.delete(pair.targetPid);
+    this.count--;
+    this.notKept++;
+    return true;
   }
 
   /** Which PID a call aimed at, or null for calls that are not about one PID. */

@@ -55,6 +55,7 @@ const STARTUP = "attribute start-up, no input";
 const PIPE_ATTRIBUTE = "capture FILE | attribute";
 const FLOOR_BYTES = "bun floor: find line ends";
 const FLOOR_STRINGS = "bun floor: line strings";
+const FLOOR_NATIVE = "bun floor: line ends, native";
 const STORM_AUSEARCH = "ausearch -sc kill -i, kill storm";
 const STORM_ATTRIBUTE = "attribute, kill storm";
 const STORM_WINDOW = "attribute --since, storm 1/10";
@@ -666,6 +667,7 @@ async function main(): Promise<void> {
     }
     results.push(await runTask(FLOOR_BYTES, [{ label: "floor", cmd: { argv: [BUN, `${ROOT}/bench/floor.ts`, logPath] } }], "", opts, tmpDir, { floor: true }));
     results.push(await runTask(FLOOR_STRINGS, [{ label: "floor", cmd: { argv: [BUN, `${ROOT}/bench/floor.ts`, logPath, "--strings"] } }], "", opts, tmpDir, { floor: true }));
+    results.push(await runTask(FLOOR_NATIVE, [{ label: "floor", cmd: { argv: [BUN, `${ROOT}/bench/floor.ts`, logPath, "--native"] } }], "", opts, tmpDir, { floor: true }));
   } catch (error) {
     rmSync(tmpDir, { recursive: true, force: true });
     if (error instanceof CommandFailed) {
@@ -712,6 +714,8 @@ async function main(): Promise<void> {
             ? "bun bench/floor.ts FILE (read 1 MiB chunks into one buffer, find every line end: the least a line tool does)"
           : r.name === FLOOR_STRINGS
             ? "bun bench/floor.ts FILE --strings (the same, and one string per line: what a string-per-line pipeline pays)"
+          : r.name === FLOOR_NATIVE
+            ? "bun bench/floor.ts FILE --native (the same, the line ends found by memchr in C compiled at start by Bun's TinyCC)"
           : r.name === STORM_AUSEARCH
             ? "ausearch -if STORM -sc kill -i (STORM = the kill-storm log below)"
           : r.name === CORPUS_AUSEARCH_I || r.name === CORPUS_AUSEARCH_KILL
@@ -773,8 +777,10 @@ async function main(): Promise<void> {
     if (pipeline) out.push(`        the pipeline capture FILE | attribute: ${fmt(pipeline.seconds)} s, ${fmt(ausK.seconds / pipeline.seconds, 1)}×${ausF ? ` (${fmt(ausF.seconds / pipeline.seconds, 1)}× the 12-run equivalent)` : ""}`);
     if (startup && floorBytes) {
       const floor = startup.seconds + floorBytes.seconds;
+      const floorNative = byName.get(FLOOR_NATIVE);
+      const native = floorNative ? `; with the line ends found natively, ${fmt(startup.seconds + floorNative.seconds)} s, before a line is judged` : "";
       // Each floor row is its own process, so bun's own start (~10 ms) is in both: "about".
-      out.push(`        5× means ${fmt(ausK.seconds / 5)} s; start-up plus finding the lines alone take about ${fmt(floor)} s (at most ~${fmt(ausK.seconds / floor, 1)}×)`);
+      out.push(`        5× means ${fmt(ausK.seconds / 5)} s; start-up plus finding the lines alone take about ${fmt(floor)} s (at most ~${fmt(ausK.seconds / floor, 1)}×)${native}`);
     }
   } else goal("attribute ≥ 5× faster than ausearch -sc kill -i", null, att?.standIn ? "attribute is a stand-in" : "ausearch not run");
   const stormAtt = byName.get(STORM_ATTRIBUTE);

@@ -5,17 +5,29 @@
  * turn every line into a string. bench.ts times both next to our tools, so a
  * goal below these lines is visibly out of reach. (A fresh buffer per chunk
  * would add page faults, ~10 µs a page on this VM, and inflate the floor.)
+ * With --native, the line ends are found in C (bench/floor-lines.c, memchr,
+ * compiled at start by Bun's TinyCC, the compile included): the floor for a
+ * tool that leaves even the line walk to native code.
  *
- *   bun bench/floor.ts FILE [--strings]
+ *   bun bench/floor.ts FILE [--strings | --native]
  */
 import { closeSync, openSync, readSync } from "node:fs";
 
 const file = process.argv[2];
 if (!file) {
-  process.stderr.write("usage: bun bench/floor.ts FILE [--strings]\n");
+  process.stderr.write("usage: bun bench/floor.ts FILE [--strings | --native]\n");
   process.exit(2);
 }
 const strings = process.argv.includes("--strings");
+const countNative = process.argv.includes("--native") ? nativeCounter() : null;
+
+/** count_lines from bench/floor-lines.c: the lines in buffer[0, end), and where the rest starts. */
+function nativeCounter(): (buffer: Buffer, end: number) => { lines: number; rest: number } {
+  const { cc } = require("bun:ffi") as typeof import("bun:ffi");
+  const { symbols } = cc({ source: `${import.meta.dir}/floor-lines.c`, symbols: { count_lines: { args: ["ptr", "i32", "ptr"], returns: "i32" } } });
+  const out = new Int32Array(1);
+  return (buffer, end) => ({ lines: symbols.count_lines(buffer, end, out) as number, rest: out[0]! });
+}
 const fd = openSync(file, "r");
 const CHUNK = 1 << 20;
 // Room for a carried partial line in front of each chunk.
@@ -29,9 +41,13 @@ for (;;) {
   if (n <= 0) break;
   position += n;
   const end = carried + n;
-  buffer[end] = 0x0a; // sentinel: indexOf stops at the data's end
   let start = 0;
-  for (;;) {
+  if (countNative) {
+    const counted = countNative(buffer, end);
+    lines += counted.lines;
+    start = counted.rest;
+  } else buffer[end] = 0x0a; // sentinel: indexOf stops at the data's end
+  for (; !countNative; ) {
     const nl = buffer.indexOf(0x0a, start);
     if (nl >= end) break;
     lines++;

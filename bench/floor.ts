@@ -46,13 +46,15 @@ for (;;) {
     const counted = countNative(buffer, end);
     lines += counted.lines;
     start = counted.rest;
-  } else buffer[end] = 0x0a; // sentinel: indexOf stops at the data's end
-  for (; !countNative; ) {
-    const nl = buffer.indexOf(0x0a, start);
-    if (nl >= end) break;
-    lines++;
-    if (strings) chars += buffer.toString("utf8", start, nl).length;
-    start = nl + 1;
+  } else {
+    buffer[end] = 0x0a; // sentinel: indexOf stops at the data's end
+    for (;;) {
+      const nl = buffer.indexOf(0x0a, start);
+      if (nl >= end) break;
+      lines++;
+      if (strings) chars += buffer.toString("utf8", start, nl).length;
+      start = nl + 1;
+    }
   }
   carried = end - start;
   if (carried > CHUNK) throw new Error("a line longer than 1 MiB: not an audit log");

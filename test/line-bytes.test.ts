@@ -5,7 +5,8 @@
  * unescape must agree with JSON.parse or refuse without touching the bytes.
  */
 import { describe, expect, test } from "bun:test";
-import { ascii, decimalIn, hexIn, indexWithin, rawValueIn } from "../lib/audit/line-bytes.ts";
+import { ascii, decimalIn, hexIn, indexWithin, isUserNameAt, rawValueIn } from "../lib/audit/line-bytes.ts";
+import { userName } from "../lib/audit/interpret.ts";
 import { matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../lib/audit/record-line-bytes.ts";
 
 /** Several lines in one buffer, as a reader slot holds them; the ranges of each. */
@@ -131,3 +132,11 @@ describe("unescapeAsciiInPlace", () => {
   });
 });
 
+describe("isUserNameAt", () => {
+  test("agrees with interpret.ts userName, inside a longer buffer", () => {
+    for (const name of ["root", "unset", "unknown(1010)", "unknown(", "unknown", "unse", "unsetx", "", "nobody"]) {
+      const bytes = ascii(`x ${name} y`);
+      expect(isUserNameAt(bytes, 2, 2 + name.length)).toBe(userName(name) !== null);
+    }
+  });
+});

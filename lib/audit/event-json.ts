@@ -62,7 +62,7 @@ import {
   interpretEvent,
   type InterpretOptions,
 } from "./interpret.ts";
-import { digitsValue, isNullishAt, isUnsetIdAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "./line-bytes.ts";
+import { digitsValue, isNullishAt, isUnsetIdAt, isUserNameAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "./line-bytes.ts";
 
 /** What the writer needs of a record's text: slices (a string, or the line's bytes read as Latin-1). */
 interface TextSource {
@@ -130,7 +130,6 @@ const B = {
 const NULL_TEXT = ascii("(null)");
 const YES = ascii("yes");
 const NO = ascii("no");
-const UNKNOWN_PREFIX = ascii("unknown(");
 
 const MAIN = 0;
 const MSG = 1;
@@ -1103,9 +1102,7 @@ export class EventJsonWriter {
     if (this.seenDecoded[id] !== this.mainStamp) return false;
     const start = this.decodedStart[id]!;
     const end = this.decodedEnd[id]!;
-    const rec = this.rec.buf;
-    if (bytesAre(rec, start, end, B.unset)) return false;
-    if (end - start >= UNKNOWN_PREFIX.length && bytesAre(rec, start, start + UNKNOWN_PREFIX.length, UNKNOWN_PREFIX)) return false;
+    if (!isUserNameAt(this.rec.buf, start, end)) return false;
     this.rangeStart = start;
     this.rangeEnd = end;
     return true;

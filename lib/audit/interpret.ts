@@ -227,7 +227,7 @@ function idOrNull(value: string | undefined): number | null {
 }
 
 /** A name for a uid, or null when it has none ("unknown(N)", "unset"). */
-function userName(decoded: string | undefined): string | null {
+export function userName(decoded: string | undefined): string | null {
   if (decoded === undefined || decoded === "unset" || decoded.startsWith("unknown(")) return null;
   return decoded;
 }

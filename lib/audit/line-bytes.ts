@@ -105,6 +105,15 @@ export function isUnsetIdAt(bytes: Uint8Array, start: number, end: number): bool
   return bytesAre(bytes, start, end, UNSET_ID) || bytesAre(bytes, start, end, MINUS_ONE);
 }
 
+const UNSET_NAME = ascii("unset");
+const UNKNOWN_PREFIX = ascii("unknown(");
+
+/** bytes[start, end) is a name by interpret.ts userName's rule: not `unset`, not `unknown(…)`. */
+export function isUserNameAt(bytes: Uint8Array, start: number, end: number): boolean {
+  if (bytesAre(bytes, start, end, UNSET_NAME)) return false;
+  return !(end - start >= UNKNOWN_PREFIX.length && bytesAre(bytes, start, start + UNKNOWN_PREFIX.length, UNKNOWN_PREFIX));
+}
+
 const NULLISH = [ascii("(null)"), ascii("(none)"), ascii("?")];
 
 /** bytes[start, end) is `(null)`, `(none)` or `?`: interpret.ts nullish's no-value words. */

@@ -28,8 +28,8 @@ import { noFTL } from "bun:jsc";
 import type { AssembledEvent } from "../audit/assemble.ts";
 import { ByteRecord } from "../audit/byte-record.ts";
 import type { IdNames } from "../audit/ids.ts";
-import { decodeEscaped, decodeProctitle, idName, nullish } from "../audit/interpret.ts";
-import { digitsValue, HEX_DIGIT, hexDigitsValue, indexWithin, isNullishAt, isUnsetIdAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "../audit/line-bytes.ts";
+import { decodeEscaped, decodeProctitle, idName, nullish, userName } from "../audit/interpret.ts";
+import { digitsValue, HEX_DIGIT, hexDigitsValue, indexWithin, isNullishAt, isUnsetIdAt, isUserNameAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "../audit/line-bytes.ts";
 import type { LineWriter } from "../jsonl.ts";
 import { ascii, bytesAre, copyEscaped, copyEscapedArgs, escapeAscii, IsoTimeBytes, PLAIN, putBytes, putNumber, writeString } from "../json-bytes.ts";
 import type { FieldMap, TargetScope } from "../schema.ts";
@@ -214,8 +214,6 @@ function signed32(bytes: Uint8Array, start: number, end: number): number {
 }
 
 const NULL_TEXT = ascii("(null)");
-const UNSET_TEXT = ascii("unset");
-const UNKNOWN_PREFIX = ascii("unknown(");
 
 export interface SignalJsonOptions {
   ids: IdNames;
@@ -547,9 +545,7 @@ export class SignalJsonWriter {
       const tailStart = this.tailUidStart;
       const tailEnd = this.tailUidEnd;
       // interpret.ts userName of the host's name: "unset" and "unknown(…)" are no name.
-      if (bytesAre(bytes, tailStart, tailEnd, UNSET_TEXT)) return null;
-      if (tailEnd - tailStart >= UNKNOWN_PREFIX.length && bytesAre(bytes, tailStart, tailStart + UNKNOWN_PREFIX.length, UNKNOWN_PREFIX)) return null;
-      return TAIL_USER;
+      return isUserNameAt(bytes, tailStart, tailEnd) ? TAIL_USER : null;
     }
     return this.localUser(bytes, picked, UID, "uid");
   }
@@ -780,11 +776,6 @@ const SCOPE: Record<TargetScope, Uint8Array> = {
   pidfd: ascii("pidfd"),
 };
 
-/** interpret.ts userName: a name, or null for "unset" and "unknown(N)". */
-function userName(decoded: string): string | null {
-  if (decoded === "unset" || decoded.startsWith("unknown(")) return null;
-  return decoded;
-}
 
 // The writer's methods stay at JSC's DFG tier: compiling them again with the
 // FTL cost more than it gave back. Measured (attribute, interleaved runs):

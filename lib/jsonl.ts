@@ -134,6 +134,11 @@ export class LineWriter {
   }
 }
 
+/** A line a prefilter kept, as an input item: its text classified (null: reported, as classifyLine), or the record it read already. */
+export function keptItem(kept: KeptLine, source: SourceRef, errors: InputErrors): InputItem | null {
+  return typeof kept === "string" ? classifyLine(kept, source, errors) : { form: "json", value: kept, source };
+}
+
 /**
  * Every input (`-` = stdin; `.gz` gunzipped) as batches of classified items,
  * one batch per chunk read, files one after another in the order given.
@@ -148,11 +153,7 @@ export async function* readInputs(
   let items: InputItem[] = [];
   const sinkFor = (path: string): SlotLineSink => {
     const take = (kept: KeptLine, line: number) => {
-      if (typeof kept !== "string") {
-        items.push({ form: "json", value: kept, source: { file: path, line } });
-        return;
-      }
-      const item = classifyLine(kept, { file: path, line }, errors);
+      const item = keptItem(kept, { file: path, line }, errors);
       if (item) items.push(item);
     };
     const inputError = (line: number, problem: string) => errors.report({ file: path, line }, problem);

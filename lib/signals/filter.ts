@@ -45,9 +45,8 @@ export function timeWindow(options: Pick<SignalFilterOptions, "since" | "until">
   };
 }
 
-/** `window`: the options' times, read already (the prefilter uses the same). */
-export function compileSignalFilter(options: SignalFilterOptions, window: SignalTimeWindow = timeWindow(options)): (signal: SignalLine) => boolean {
-  const { accept } = compileFactFilter(options, window);
+/** The filters compiled by compileFactFilter, over signal lines. */
+export function signalFilter({ accept }: FactFilter): (signal: SignalLine) => boolean {
   return (signal) => accept(factsOf(signal));
 }
 

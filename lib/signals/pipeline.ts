@@ -11,12 +11,12 @@ import { digitsValue, hexDigitsValue, indexWithin } from "../audit/line-bytes.ts
 import { interpretEvent, type InterpretOptions } from "../audit/interpret.ts";
 import { summarizeSignalEvent } from "../audit/interpret-summary.ts";
 import { InputErrors } from "../audit/input-errors.ts";
-import { classifyLine, readInputs, type InputItem, type KeptLine, type LineWriter } from "../jsonl.ts";
+import { keptItem, readInputs, type InputItem, type KeptLine, type LineWriter } from "../jsonl.ts";
 import { EventStage, type DecodeSettings } from "../pipeline.ts";
 import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
 import { StreamAncestry } from "./ancestry.ts";
 import { eventToSignal } from "./attribute.ts";
-import { compileFactFilter, compileSignalFilter, timeWindow, type SignalFilterOptions } from "./filter.ts";
+import { compileFactFilter, signalFilter, timeWindow, type SignalFilterOptions } from "./filter.ts";
 import { isSignalSyscall, SignalLinePrefilter, signalSyscallNumbers } from "./prefilter.ts";
 import { SignalJsonWriter } from "./signal-json.ts";
 import { SlotReader, type SlotLineSink } from "../sources/slot-reader.ts";
@@ -142,10 +142,12 @@ export class SignalStage {
       : new EventStage(settings, errors);
     const interpretOptions = { ids: this.events.ids };
     this.interpret = (event) => interpret(event, interpretOptions);
-    this.accept = compileSignalFilter(options.filter, window);
+    // One compiled filter: over signal objects here, over the facts the byte writer reads there.
+    const filter = compileFactFilter(options.filter, window);
+    this.accept = signalFilter(filter);
     this.proc = options.proc ? new ProcReader() : null;
     if (output?.writer && !options.proc) {
-      this.signalWriter = new SignalJsonWriter(output.writer, { ids: this.events.ids, ancestry: this.ancestry, filter: compileFactFilter(options.filter, window) });
+      this.signalWriter = new SignalJsonWriter(output.writer, { ids: this.events.ids, ancestry: this.ancestry, filter });
     }
   }
 
@@ -169,8 +171,7 @@ export class SignalStage {
     const errors = this.errors;
     const sinkFor = (file: string): SlotLineSink => {
       const take = (kept: KeptLine, line: number) => {
-        const source = { file, line };
-        const item: InputItem | null = typeof kept === "string" ? classifyLine(kept, source, errors) : { form: "json", value: kept, source };
+        const item = keptItem(kept, { file, line }, errors);
         if (item) events.pushItem(item);
       };
       const lines = this.prefilter.sink(take, (bytes, start, end, line, slot, ascii) => events.pushLineBytes(bytes, start, end, line, slot, ascii, file));

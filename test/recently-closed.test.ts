@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { RecentlyClosed } from "../lib/audit/recently-closed.ts";
-import { SerialIndex } from "../lib/audit/serial-index.ts";
+import { KeyedSerialIndex, SerialIndex } from "../lib/audit/serial-index.ts";
 
 /** The plain answer: is (serial, key) among the last `capacity` added? */
 function naive(added: Array<[number, string]>, capacity: number, serial: number, key: string): boolean {
@@ -69,5 +69,40 @@ describe("SerialIndex", () => {
       expect(index.size).toBe(map.size);
     }
     for (const [serial, value] of map) expect(index.get(serial)).toBe(value);
+  });
+});
+
+describe("KeyedSerialIndex", () => {
+  test("answers as a Map by (serial, key) would: one value per serial, or several keys sharing one; delete only takes the value its key holds", () => {
+    interface Entry {
+      key: string;
+      step: number;
+    }
+    const index = new KeyedSerialIndex<Entry>(4, (entry) => entry.key);
+    const map = new Map<string, Entry>();
+    let seed = 11;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let step = 0; step < 20_000; step++) {
+      const serial = random(40);
+      const key = `h${random(4)}:${serial}`;
+      const op = random(3);
+      if (op === 0) {
+        const entry = { key, step };
+        index.set(serial, entry);
+        map.set(`${serial}/${key}`, entry);
+      } else if (op === 1) {
+        // Half the time a stale value (an older entry of that key), which must not take the newer one out.
+        const held = map.get(`${serial}/${key}`);
+        const value = held !== undefined && random(2) === 0 ? held : { key, step: -1 };
+        index.delete(serial, value);
+        if (held === value) map.delete(`${serial}/${key}`);
+      } else {
+        expect({ step, value: index.get(serial, key) }).toEqual({ step, value: map.get(`${serial}/${key}`) });
+      }
+    }
+    for (const [both, entry] of map) expect(index.get(Number(both.split("/")[0]), entry.key)).toBe(entry);
   });
 });

@@ -27,7 +27,7 @@ import { detach } from "../strings.ts";
 import { ByteRecord, sameBody } from "./byte-record.ts";
 import { recordTypeNumber } from "../tables/record-types.ts";
 import { RecentlyClosed } from "./recently-closed.ts";
-import { SerialIndex } from "./serial-index.ts";
+import { KeyedSerialIndex } from "./serial-index.ts";
 
 export interface PendingRecord {
   type: string;
@@ -78,11 +78,6 @@ function eventKey(node: string | null, id: string): string {
   return node === null ? id : `${node}\u0000${id}`;
 }
 
-/**
- * Open events by serial: the one event, or a map by key when several share
- * the serial (multi-node logs, pasted logs: 20,000 hosts may all be at :5).
- */
-type OpenEvents = SerialIndex<OpenEvent | Map<string, OpenEvent>>;
 
 /** Types whose records never share an event with others. */
 export function isStandaloneType(type: string): boolean {
@@ -144,7 +139,7 @@ export class EventAssembler {
    * were, these maps and the closed keys' sets took a seventh of decode's
    * time on real records).
    */
-  private open: OpenEvents | null = null;
+  private open: KeyedSerialIndex<OpenEvent> | null = null;
   private openCount = 0;
   /** Open events in the order they opened (closed ones are skipped, and dropped from time to time): expire and flush go oldest first. */
   private order: (OpenEvent | null)[] = [];
@@ -258,37 +253,21 @@ export class EventAssembler {
         if (event && !event.closed && event.serial === serial && event.id === id && event.node === node) return event;
       }
       if (oldest === this.orderHead) return undefined;
-      this.open = new SerialIndex(this.openCount);
+      const open = new KeyedSerialIndex<OpenEvent>(this.openCount, (event) => eventKey(event.node, event.id));
       for (let i = this.orderHead; i < order.length; i++) {
         const event = order[i];
-        if (event && !event.closed) this.indexOpen(event);
+        if (event && !event.closed) open.set(event.serial, event);
       }
+      this.open = open;
     }
-    const found = this.open.get(serial);
-    if (found === undefined) return undefined;
-    if (found instanceof Map) return found.get(eventKey(node, id));
-    return found.id === id && found.node === node ? found : undefined;
+    return this.open.get(serial, eventKey(node, id));
   }
 
   private addOpen(event: OpenEvent): void {
     this.openCount++;
     this.order.push(event);
     if (this.order.length - this.orderHead > 2 * this.openCount + 1024) this.compactOrder();
-    if (this.open !== null) this.indexOpen(event);
-  }
-
-  private indexOpen(event: OpenEvent): void {
-    const open = this.open!;
-    const serial = event.serial;
-    const found = open.get(serial);
-    if (found === undefined) open.set(serial, event);
-    else if (found instanceof Map) found.set(eventKey(event.node, event.id), event);
-    else {
-      const several = new Map<string, OpenEvent>();
-      several.set(eventKey(found.node, found.id), found);
-      several.set(eventKey(event.node, event.id), event);
-      open.set(serial, several);
-    }
+    this.open?.set(event.serial, event);
   }
 
   private removeOpen(event: OpenEvent): void {
@@ -296,12 +275,7 @@ export class EventAssembler {
     // None open: the next disorder builds the index again, from nothing.
     if (--this.openCount === 0) this.open = null;
     if (open === null || this.open === null) return;
-    const found = open.get(event.serial);
-    if (found === event) open.delete(event.serial);
-    else if (found instanceof Map) {
-      found.delete(eventKey(event.node, event.id));
-      if (found.size === 0) open.delete(event.serial);
-    }
+    open.delete(event.serial, event);
   }
 
   /** The same record is already in the event (it is not added to it). */

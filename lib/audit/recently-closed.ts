@@ -8,7 +8,7 @@
  * decode's time on real records. The first question the newest few entries cannot answer
  * builds an index by serial (serial-index.ts), which is kept up from then on.
  */
-import { SerialIndex } from "./serial-index.ts";
+import { KeyedSerialIndex } from "./serial-index.ts";
 
 /** Closed events remembered. */
 export const RECENTLY_CLOSED = 16_384;
@@ -20,8 +20,8 @@ export class RecentlyClosed {
   private readonly keys: (string | null)[];
   private next = 0;
   private count = 0;
-  /** Serial → its ring slot, or key → slot where keys share a serial (hosts, pasted logs). */
-  private index: SerialIndex<number | Map<string, number>> | null = null;
+  /** (serial, key) → its ring slot. */
+  private index: KeyedSerialIndex<number> | null = null;
 
   constructor(private readonly capacity = RECENTLY_CLOSED) {
     this.serials = new Float64Array(capacity);
@@ -49,46 +49,21 @@ export class RecentlyClosed {
       if (scan === this.count) return false;
       this.buildIndex();
     }
-    const entry = this.index!.get(serial);
-    if (entry === undefined) return false;
-    return typeof entry === "number" ? this.keys[entry] === key : entry.has(key);
+    return this.index!.get(serial, key) !== undefined;
   }
 
   private buildIndex(): void {
-    this.index = new SerialIndex(this.capacity);
+    this.index = new KeyedSerialIndex(this.capacity, (slot) => this.keys[slot]!);
     // Oldest first, so a key closed twice maps to its newest slot.
     for (let age = this.count; age >= 1; age--) this.indexSlot((this.next - age + this.capacity) % this.capacity);
   }
 
   private indexSlot(slot: number): void {
-    const index = this.index!;
-    const serial = this.serials[slot]!;
-    const key = this.keys[slot]!;
-    const entry = index.get(serial);
-    if (entry === undefined || (typeof entry === "number" && this.keys[entry] === key)) index.set(serial, slot);
-    else if (typeof entry === "number") {
-      index.set(
-        serial,
-        new Map([
-          [this.keys[entry]!, entry],
-          [key, slot],
-        ]),
-      );
-    } else entry.set(key, slot);
+    this.index!.set(this.serials[slot]!, slot);
   }
 
   /** The slot is about to be overwritten: its entry goes, unless a newer slot holds the same key. */
   private unindex(slot: number): void {
-    const index = this.index!;
-    const serial = this.serials[slot]!;
-    const entry = index.get(serial);
-    if (entry === undefined) return;
-    if (typeof entry === "number") {
-      if (entry === slot) index.delete(serial);
-      return;
-    }
-    const key = this.keys[slot]!;
-    if (entry.get(key) === slot) entry.delete(key);
-    if (entry.size === 0) index.delete(serial);
+    this.index!.delete(this.serials[slot]!, slot);
   }
 }

@@ -1,8 +1,8 @@
 /**
  * A map from audit serial to a value: the assembler's index of open events
  * and of recently closed ones, set and deleted at every event once records
- * come out of stamp order. (Where hosts share a serial, the value is a map
- * by key: see its users.)
+ * come out of stamp order. (Where hosts share a serial, KeyedSerialIndex
+ * below keeps a map by key.)
  *
  * Open addressing on typed arrays, linear probing, deletion by shifting the
  * cluster back (no tombstones). As JS Maps, setting and deleting an entry per
@@ -92,5 +92,60 @@ export class SerialIndex<V> {
     this.mask = size - 1;
     this.count = 0;
     for (let i = 0; i < used.length; i++) if (used[i] === 1) this.set(serials[i]!, values[i]!);
+  }
+}
+
+/**
+ * Values by serial and key (the event's node and id), for the assembler's
+ * open and recently closed events. A serial mostly has one event, stored as
+ * it is; one that several share (multi-host logs, pasted logs: 20,000 hosts
+ * may all be at :5) holds a map by key.
+ */
+export class KeyedSerialIndex<T> {
+  private readonly index: SerialIndex<T | Map<string, T>>;
+
+  constructor(
+    capacity: number,
+    private readonly keyOf: (value: T) => string,
+  ) {
+    this.index = new SerialIndex(capacity);
+  }
+
+  get(serial: number, key: string): T | undefined {
+    const found = this.index.get(serial);
+    if (found === undefined) return undefined;
+    if (found instanceof Map) return found.get(key);
+    return this.keyOf(found) === key ? found : undefined;
+  }
+
+  /** `value` under its serial and key, in place of what that key held. */
+  set(serial: number, value: T): void {
+    const found = this.index.get(serial);
+    if (found === undefined) return this.index.set(serial, value);
+    const key = this.keyOf(value);
+    if (found instanceof Map) found.set(key, value);
+    else if (this.keyOf(found) === key) this.index.set(serial, value);
+    else {
+      this.index.set(
+        serial,
+        new Map([
+          [this.keyOf(found), found],
+          [key, value],
+        ]),
+      );
+    }
+  }
+
+  /** Take `value` out, if its key still holds it. */
+  delete(serial: number, value: T): void {
+    const found = this.index.get(serial);
+    if (found === undefined) return;
+    if (!(found instanceof Map)) {
+      if (found === value) this.index.delete(serial);
+      return;
+    }
+    const key = this.keyOf(value);
+    if (found.get(key) === value) found.delete(key);
+    if (found.size === 0) this.index.delete(serial);
   }
 }

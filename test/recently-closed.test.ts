@@ -12,16 +12,20 @@ function naive(added: Array<[number, string]>, capacity: number, serial: number,
   return added.slice(-capacity).some(([s, k]) => s === serial && k === key);
 }
 
+/** Deterministic numbers below n (an LCG), so a failing step can be replayed. */
+function seededRandom(seed: number): (n: number) => number {
+  return (n) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+}
+
 describe("RecentlyClosed", () => {
   test("answers as a plain list of the last N would, through the ring turning over and the index", () => {
     const capacity = 100;
     const closed = new RecentlyClosed(capacity);
     const added: Array<[number, string]> = [];
-    let seed = 1;
-    const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
+    const random = seededRandom(1);
     for (let step = 0; step < 5000; step++) {
       // Few serials and keys, so serials are shared and keys closed twice.
       const serial = random(60);
@@ -48,11 +52,7 @@ describe("SerialIndex", () => {
   test("answers as a Map would over random sets, gets and deletes: clusters shifted back, growth, serials past 2^32", () => {
     const index = new SerialIndex<number>(4);
     const map = new Map<number, number>();
-    let seed = 7;
-    const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
+    const random = seededRandom(7);
     // Few distinct serials, so probes collide and deletes shift clusters; some far above 32 bits.
     const serialOf = (n: number) => (n % 5 === 0 ? 2 ** 40 + n : n % 7 === 0 ? 2 ** 53 - 1 - n : n);
     for (let step = 0; step < 20_000; step++) {
@@ -80,11 +80,7 @@ describe("KeyedSerialIndex", () => {
     }
     const index = new KeyedSerialIndex<Entry>(4, (entry) => entry.key);
     const map = new Map<string, Entry>();
-    let seed = 11;
-    const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
+    const random = seededRandom(11);
     for (let step = 0; step < 20_000; step++) {
       const serial = random(40);
       const key = `h${random(4)}:${serial}`;

@@ -165,8 +165,9 @@ describe("memory bounds: (killer, PID) pairs and victims", () => {
   test("below the caps nothing is let go, and the report says nothing of it", async () => {
     // The seed holds one pair and two victims (findpid, and PID 26880 where no OBJ_PID named it).
     const report = await analyze([...seedSignals(), ...oneEach(5)], { maxPairs: 6, maxVictims: 7 });
-    expect(report.limits).toEqual({ pairsNotKept: 0 });
+    expect(report.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0 });
     expect(report.summary.totals.victimsNotKept).toBe(0);
+    expect(report.summary.totals.killersNotKept).toBe(0);
     expect(report.summary.totals.victims).toBe(report.summary.victims.length);
     expect(renderText(report, { color: false })).not.toContain("to bound memory");
   });
@@ -190,7 +191,7 @@ describe("memory bounds: (killer, PID) pairs and victims", () => {
     expect(text).toContain("to bound memory, 42 victims hit once are counted but not listed; 41 PIDs a killer aimed at once were forgotten");
     expect(renderReport(report, "markdown", {})).toContain("**Note:** to bound memory");
     expect(renderReport(report, "html", {})).toContain("<b>Note:</b> to bound memory");
-    expect(JSON.parse(renderJson(report)).limits).toEqual({ pairsNotKept: 41 });
+    expect(JSON.parse(renderJson(report)).limits).toEqual({ pairsNotKept: 41, stormKillersNotKept: 0 });
   });
 
   test("when every pair and victim has been hit again, new ones are not kept, and counted", async () => {
@@ -199,6 +200,61 @@ describe("memory bounds: (killer, PID) pairs and victims", () => {
     expect(report.limits.pairsNotKept).toBe(4);
     expect(report.summary.totals.victimsNotKept).toBe(4);
     expect(report.summary.victims.map((v) => [v.pid, v.total])).toEqual([[1000, 2], [1001, 2], [1002, 2]]);
+  });
+});
+
+describe("memory bounds: killers", () => {
+  // A sender that renames itself before each kill is a new killer (exe, comm, uid) every time.
+  const renamed = (n: number, from = 0, at = T0) =>
+    Array.from({ length: n }, (_, i) =>
+      sig({ id: `r${from + i}`, time: at + from + i, target: 5000 + from + i, killer: { pid: 700, comm: `x${from + i}`, exe: "/tmp/x" }, victims: [{ pid: 5000 + from + i, comm: "victim", uid: 1000 }] }),
+    );
+
+  test("past the cap the oldest killer that sent one signal goes; one that sent more stays, counted in full", async () => {
+    const cron = (id: string, t: number) => sig({ id, time: t, killer: CRON, target: 4242 });
+    const report = await analyze([cron("c1", T0), cron("c2", T0 + 1), ...renamed(30, 0, T0 + 2), cron("c3", T0 + 100)], { maxKillers: 5 });
+    const t = report.summary.totals;
+    expect(t.signals).toBe(33);
+    expect(report.summary.killers.length).toBe(5);
+    expect(t.killersNotKept).toBe(26); // 31 killers, 5 kept
+    expect(t.killers).toBe(31);
+    expect(report.summary.killers[0]).toMatchObject({ comm: "cron", total: 3 });
+    expect(report.summary.killers.slice(1).map((k) => k.comm)).toEqual(["x26", "x27", "x28", "x29"]);
+    // A victim still names its killer after the killer was let go.
+    const early = report.summary.victims.find((v) => v.pid === 5000);
+    expect(early?.killers).toEqual([{ key: '["/tmp/x","x0",0]', comm: "x0", exe: "/tmp/x", uid: 0, count: 1 }]);
+    const text = renderText(report, { color: false });
+    expect(text).toContain("to bound memory, 26 killers that sent one signal are counted but not listed");
+    expect(JSON.parse(renderJson(report)).summary.totals.killersNotKept).toBe(26);
+  });
+
+  test("when every killer has sent more than one signal, a new one is not kept, and counted", async () => {
+    const twice = [...renamed(3), ...renamed(3).map((s) => ({ ...s, id: `${s.id}b` }))];
+    const report = await analyze([...twice, ...renamed(4, 10)], { maxKillers: 3 });
+    expect(report.summary.killers.map((k) => [k.comm, k.total])).toEqual([["x0", 2], ["x1", 2], ["x2", 2]]);
+    expect(report.summary.totals.killersNotKept).toBe(4);
+    expect(report.summary.totals.signals).toBe(10);
+  });
+
+  test("the storm check follows at most maxKillers killers, and still finds a storm that began before the crowd", async () => {
+    const storm = (n: number, from: number, at: number) => Array.from({ length: n }, (_, i) => sig({ id: `s${from + i}`, time: at, killer: CRON, target: 9000 + from + i }));
+    const signals = [...storm(2, 0, T0), ...renamed(40, 0, T0), ...storm(8, 2, T0 + 1)];
+    const report = await analyze(signals, { maxKillers: 5, stormThreshold: 10, stormWindowSec: 60 });
+    const found = ids(report, "signal-storm");
+    expect(found.length).toBe(1);
+    expect(found[0]!.killer?.comm).toBe("cron");
+    expect(found[0]!.evidence.counts).toMatchObject({ peak: 10, total: 10 });
+    expect(report.limits.stormKillersNotKept).toBe(36); // 41 killers followed at some time, 5 at the end
+    expect(renderText(report, { color: false })).toContain("the storm check let go of 36 killers that had sent one signal");
+  });
+
+  test("a killer whose last (killer, PID) pair was let go is let go with it", async () => {
+    const analyzer = new Analyzer({ maxPairs: 4 });
+    for (const s of renamed(50)) analyzer.add(s);
+    const report = analyzer.finish();
+    expect(report.limits.pairsNotKept).toBe(46);
+    const pairs = (analyzer as unknown as { shared: Map<string, unknown> }).shared.get("pairs") as { killersKept: number };
+    expect(pairs.killersKept).toBe(4);
   });
 });
 
@@ -508,7 +564,7 @@ describe("escaping", () => {
     // Stable: same input, same bytes; fixed top-level key order.
     expect(renderJson(await evilReport())).toBe(text);
     expect(Object.keys(parsed)).toEqual(["kind", "version", "summary", "findings", "crossCheck", "gaps", "limits"]);
-    expect(parsed.limits).toEqual({ pairsNotKept: 0 });
+    expect(parsed.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0 });
   });
 
   test("formatSignalRow: readable and escaped", () => {

@@ -59,7 +59,7 @@ export function reportObject(report: Report) {
     findings: report.findings.map(finding),
     crossCheck: { merged: report.crossCheck.merged, unmatched: report.crossCheck.unmatched, noAudit: report.crossCheck.noAudit },
     gaps: { count: g.count, lost: g.lost, lostUnknown: g.lostUnknown, first: g.first, last: g.last },
-    limits: { pairsNotKept: report.limits.pairsNotKept },
+    limits: { pairsNotKept: report.limits.pairsNotKept, stormKillersNotKept: report.limits.stormKillersNotKept },
   };
 }
 

@@ -66,12 +66,16 @@ export function gapText(report: Report): string | null {
 
 /** One sentence about what was let go to bound memory, or null when nothing was. */
 export function limitsText(report: Report): string | null {
+  const killers = report.summary.totals.killersNotKept;
   const victims = report.summary.totals.victimsNotKept;
   const pairs = report.limits.pairsNotKept;
-  if (victims === 0 && pairs === 0) return null;
+  const storm = report.limits.stormKillersNotKept;
+  if (killers === 0 && victims === 0 && pairs === 0 && storm === 0) return null;
   const parts: string[] = [];
+  if (killers > 0) parts.push(`${killers} killer${killers === 1 ? "" : "s"} that sent one signal ${killers === 1 ? "is" : "are"} counted but not listed`);
   if (victims > 0) parts.push(`${victims} victim${victims === 1 ? "" : "s"} hit once ${victims === 1 ? "is" : "are"} counted but not listed`);
   if (pairs > 0) parts.push(`${pairs} PID${pairs === 1 ? "" : "s"} a killer aimed at once ${pairs === 1 ? "was" : "were"} forgotten, so a stale PID its killer came back to only much later could be missed`);
+  if (storm > 0) parts.push(`the storm check let go of ${storm} killer${storm === 1 ? "" : "s"} that had sent one signal, so a storm that began with one of them could be counted a signal short`);
   return `to bound memory, ${parts.join("; ")}.`;
 }
 

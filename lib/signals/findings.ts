@@ -11,7 +11,7 @@ import { blindSpot } from "./findings/blind-spot.ts";
 import { foldFindings } from "./findings/fold.ts";
 import { PairTable } from "./findings/pairs.ts";
 import { recycledPid } from "./findings/recycled-pid.ts";
-import { signalStorm } from "./findings/signal-storm.ts";
+import { signalStorm, type StormState } from "./findings/signal-storm.ts";
 import { stalePid } from "./findings/stale-pid.ts";
 import {
   DEFAULT_FINDING_OPTIONS,
@@ -47,13 +47,15 @@ export interface Report {
   crossCheck: CorrelateStats;
   /** Gaps the capture knew it had: signals in them are missing from this report. */
   gaps: GapStats;
-  /** What was let go to bound memory (see findings/pairs.ts; victims: summary.totals.victimsNotKept). */
+  /** What the detectors let go to bound memory (see findings/pairs.ts, findings/signal-storm.ts; the summary's: totals.victimsNotKept, totals.killersNotKept). */
   limits: ReportLimits;
 }
 
 export interface ReportLimits {
   /** (killer, PID) pairs hit once and not kept: a stale PID whose killer came back to it only after this many others could be missed. */
   pairsNotKept: number;
+  /** Killers that had sent one signal and that signal-storm stopped following: a storm could be counted a signal short, or missed. */
+  stormKillersNotKept: number;
 }
 
 export interface GapStats {
@@ -157,7 +159,8 @@ export class Analyzer {
     const folded = foldFindings(sortFindings(findings));
     addStartedBy(folded, summary);
     const pairs = this.shared.get("pairs");
-    const limits = { pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0 };
+    const storm = this.runs.find((run) => run.detector === signalStorm)?.state as StormState | undefined;
+    const limits = { pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0, stormKillersNotKept: storm?.notKept ?? 0 };
     return { summary, findings: folded, crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps }, limits };
   }
 }

@@ -19,6 +19,12 @@ export function killerKey(killer: Pick<Killer, "exe" | "comm" | "uid">, node: st
   return JSON.stringify(node === null ? [killer.exe, killer.comm, killer.uid] : [killer.exe, killer.comm, killer.uid, node]);
 }
 
+/** killerKey's exe, comm and uid, read back from the key. */
+export function killerOfKey(key: string): Pick<Killer, "exe" | "comm" | "uid"> {
+  const [exe, comm, uid] = JSON.parse(key) as [string | null, string | null, number | null];
+  return { exe, comm, uid };
+}
+
 /**
  * Who to blame for a signal. For a tracefs signal the kernel raised itself
  * (SI_KERNEL: OOM killer…; a fault), the task tracefs names as sender is

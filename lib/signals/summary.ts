@@ -6,16 +6,19 @@
  * time buckets, never with the number of signals; every list of examples or
  * pids kept per key has a fixed cap.
  *
- * Victims are the one key a log can hold millions of (a supervisor that
- * kills each child it started: a new victim per kill, about 1 KB each), so
- * at most `maxVictims` are kept. Past that, a new victim takes the place of
- * the oldest victim hit only once; when every victim has been hit again the
- * new one is not kept. Either way it is counted in `victimsNotKept`, and its
- * signals still count everywhere else.
+ * Victims are the key a log can hold millions of (a supervisor that kills
+ * each child it started: a new victim per kill, about 1 KB each), so at most
+ * `maxVictims` are kept. Past that, a new victim takes the place of the
+ * oldest victim hit only once; when every victim has been hit again the new
+ * one is not kept. Either way it is counted in `victimsNotKept`, and its
+ * signals still count everywhere else. Killers are bounded the same way
+ * (`maxKillers`, `killersNotKept`): a killer is its exe, comm and uid, and
+ * comm is whatever the sender set, so a process renaming itself before each
+ * kill would otherwise make a new killer (about 5 KB) per signal.
  */
-import type { AncestorInfo, SignalLine } from "../schema.ts";
+import type { AncestorInfo, Killer, SignalLine } from "../schema.ts";
 import { EvictionOrder, PidSet, rankedRecord, Tally } from "./tally.ts";
-import { blamedKiller, isoTime, killerKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
+import { blamedKiller, isoTime, killerKey, killerOfKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
 
 export type BucketUnit = "minute" | "hour";
 export type BucketChoice = BucketUnit | "auto";
@@ -31,6 +34,8 @@ export interface SummaryOptions {
   autoMinuteSpanMinutes?: number;
   /** Victims kept at most (default 20,000): see the header. */
   maxVictims?: number;
+  /** Killers kept at most (default 20,000): see the header. */
+  maxKillers?: number;
 }
 
 export interface KillerSummary {
@@ -106,7 +111,10 @@ export interface SummaryTotals {
   unknown: number;
   /** Signal-0 existence checks among `signals`. */
   probes: number;
+  /** Distinct killers: those listed plus killersNotKept (one let go and back later counts twice). */
   killers: number;
+  /** Killers that sent one signal and were not kept, to hold memory down (see SummaryOptions.maxKillers): in the counts, not in the list. */
+  killersNotKept: number;
   /** Distinct victims: those listed plus victimsNotKept (one let go and hit again later counts twice). */
   victims: number;
   /** Victims hit once and not kept, to hold memory down (see SummaryOptions.maxVictims): in the counts, not in the list. */
@@ -203,6 +211,10 @@ export class SummaryBuilder {
   private readonly maxTargetPids: number;
   private readonly autoMinuteSpan: number;
   private readonly killers = new Map<string, KillerAcc>();
+  private readonly maxKillers: number;
+  /** Killers in the order they came, for the oldest that sent one signal to go. */
+  private readonly killerOrder = new EvictionOrder<KillerAcc>();
+  private killersNotKept = 0;
   private readonly victims = new Map<string, VictimAcc>();
   private readonly maxVictims: number;
   /** Victims in the order they came, for the oldest hit only once to go. */
@@ -229,6 +241,7 @@ export class SummaryBuilder {
     this.maxTargetPids = options.maxTargetPids ?? 1000;
     this.autoMinuteSpan = options.autoMinuteSpanMinutes ?? 180;
     this.maxVictims = options.maxVictims ?? 20_000;
+    this.maxKillers = options.maxKillers ?? 20_000;
     this.bucketUnit = this.bucketChoice === "hour" ? "hour" : "minute";
   }
 
@@ -256,53 +269,8 @@ export class SummaryBuilder {
 
     const who = blamedKiller(signal);
     kKey ??= killerKey(who, signal.node);
-    let killer = this.killers.get(kKey);
-    if (!killer) {
-      killer = {
-        key: kKey,
-        node: signal.node,
-        comm: who.comm,
-        exe: who.exe,
-        uid: who.uid,
-        user: who.user,
-        pids: [],
-        argv: [],
-        ancestry: [],
-        total: 0,
-        success: 0,
-        failure: 0,
-        unknown: 0,
-        signals: new Tally(),
-        errnos: new Tally(),
-        first: null,
-        last: null,
-        targetPids: new PidSet(),
-        targetPidsTruncated: false,
-        sources: { audit: 0, tracefs: 0 },
-        examples: [],
-      };
-      this.killers.set(kKey, killer);
-    }
-    killer.total++;
-    if (ok === true) killer.success++;
-    else if (ok === false) killer.failure++;
-    else killer.unknown++;
-    killer.signals.bump(name);
-    if (errno) killer.errnos.bump(errno);
-    if (signal.source === "tracefs") killer.sources.tracefs++;
-    else killer.sources.audit++;
-    killer.user ??= who.user;
-    if (who.pid !== null && killer.pids.length < MAX_KILLER_PIDS && !killer.pids.includes(who.pid)) killer.pids.push(who.pid);
-    if (killer.argv.length === 0 && who.argv.length > 0) killer.argv = who.argv.slice(0, 64);
-    if (killer.ancestry.length === 0 && who.ancestry && who.ancestry.length > 0) killer.ancestry = who.ancestry.slice(0, MAX_ANCESTORS);
-    killer.first = minTime(killer.first, ms);
-    killer.last = maxTime(killer.last, ms);
-    const targetPid = signal.target.pid;
-    if (targetPid !== null && !killer.targetPids.has(targetPid)) {
-      if (killer.targetPids.size < this.maxTargetPids) killer.targetPids.add(targetPid);
-      else killer.targetPidsTruncated = true;
-    }
-    if (killer.examples.length < this.maxExamples) killer.examples.push(signal.id);
+    const killer = this.killerFor(kKey, signal, who);
+    if (killer !== null) this.addToKiller(killer, signal, who, ms, name, ok, errno);
 
     for (const v of victimsOf(signal)) {
       const vKey = victimKey(v, signal.node);
@@ -341,6 +309,74 @@ export class SummaryBuilder {
     }
   }
 
+  /** The killer's accumulator, made if need be; null when the cap is reached and none can go. */
+  private killerFor(kKey: string, signal: SignalLine, who: Killer): KillerAcc | null {
+    const known = this.killers.get(kKey);
+    if (known) return known;
+    if (this.killers.size >= this.maxKillers && !this.makeKillerRoom()) {
+      this.killersNotKept++;
+      return null;
+    }
+    const killer: KillerAcc = {
+      key: kKey,
+      node: signal.node,
+      comm: who.comm,
+      exe: who.exe,
+      uid: who.uid,
+      user: who.user,
+      pids: [],
+      argv: [],
+      ancestry: [],
+      total: 0,
+      success: 0,
+      failure: 0,
+      unknown: 0,
+      signals: new Tally(),
+      errnos: new Tally(),
+      first: null,
+      last: null,
+      targetPids: new PidSet(),
+      targetPidsTruncated: false,
+      sources: { audit: 0, tracefs: 0 },
+      examples: [],
+    };
+    this.killers.set(kKey, killer);
+    this.killerOrder.push(killer);
+    return killer;
+  }
+
+  private addToKiller(killer: KillerAcc, signal: SignalLine, who: Killer, ms: number | null, name: string, ok: boolean | null, errno: string | null): void {
+    killer.total++;
+    if (ok === true) killer.success++;
+    else if (ok === false) killer.failure++;
+    else killer.unknown++;
+    killer.signals.bump(name);
+    if (errno) killer.errnos.bump(errno);
+    if (signal.source === "tracefs") killer.sources.tracefs++;
+    else killer.sources.audit++;
+    killer.user ??= who.user;
+    if (who.pid !== null && killer.pids.length < MAX_KILLER_PIDS && !killer.pids.includes(who.pid)) killer.pids.push(who.pid);
+    if (killer.argv.length === 0 && who.argv.length > 0) killer.argv = who.argv.slice(0, 64);
+    if (killer.ancestry.length === 0 && who.ancestry && who.ancestry.length > 0) killer.ancestry = who.ancestry.slice(0, MAX_ANCESTORS);
+    killer.first = minTime(killer.first, ms);
+    killer.last = maxTime(killer.last, ms);
+    const targetPid = signal.target.pid;
+    if (targetPid !== null && !killer.targetPids.has(targetPid)) {
+      if (killer.targetPids.size < this.maxTargetPids) killer.targetPids.add(targetPid);
+      else killer.targetPidsTruncated = true;
+    }
+    if (killer.examples.length < this.maxExamples) killer.examples.push(signal.id);
+  }
+
+  /** Room for one more killer: the oldest that sent one signal goes. False when every killer sent more. */
+  private makeKillerRoom(): boolean {
+    const killer = this.killerOrder.takeOldest((k) => k.total === 1 && this.killers.get(k.key) === k);
+    if (killer === null) return false;
+    this.killers.delete(killer.key);
+    this.killersNotKept++;
+    return true;
+  }
+
   /** Room for one more victim: the oldest hit only once goes. False when every victim was hit again. */
   private makeVictimRoom(): boolean {
     const victim = this.victimOrder.takeOldest((v) => v.total === 1 && this.victims.get(v.key) === v);
@@ -365,6 +401,14 @@ export class SummaryBuilder {
       this.buckets = foldToHours(this.buckets);
       this.bucketUnit = "hour";
     }
+  }
+
+  /** comm, exe and uid of a victim's killer: from its accumulator, or read back from its key once it was let go. */
+  private killerIdentity(key: string): { comm: string | null; exe: string | null; uid: number | null } {
+    const k = this.killers.get(key);
+    if (k) return { comm: k.comm, exe: k.exe, uid: k.uid };
+    const { comm, exe, uid } = killerOfKey(key);
+    return { comm, exe, uid };
   }
 
   /** The summary so far; the builder can keep accepting signals afterwards. */
@@ -420,10 +464,7 @@ export class SummaryBuilder {
         killers: v.killers
           .entries()
           .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-          .map(([key, count]) => {
-            const k = this.killers.get(key);
-            return { key, comm: k?.comm ?? null, exe: k?.exe ?? null, uid: k?.uid ?? null, count };
-          }),
+          .map(([key, count]) => ({ key, ...this.killerIdentity(key), count })),
         otherKillers: v.otherKillers,
         first: isoTime(v.first),
         last: isoTime(v.last),
@@ -437,7 +478,8 @@ export class SummaryBuilder {
         failure: this.failure,
         unknown: this.unknown,
         probes: this.probes,
-        killers: this.killers.size,
+        killers: this.killers.size + this.killersNotKept,
+        killersNotKept: this.killersNotKept,
         victims: this.victims.size + this.victimsNotKept,
         victimsNotKept: this.victimsNotKept,
         untimed: this.untimed,

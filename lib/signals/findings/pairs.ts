@@ -11,7 +11,8 @@
  * finding could come from yet; if every pair has been hit again, the new
  * one is not kept. Both are counted (`notKept`) and the report says so. A
  * stale PID is then missed only if its killer comes back to it after more
- * than maxPairs other new PIDs.
+ * than maxPairs other new PIDs. A killer is kept only while it has a pair,
+ * so killers too are bounded by maxPairs.
  */
 import type { SignalLine } from "../../schema.ts";
 import { blamedKiller, isEsrch, isoTime, signalName, victimsOf } from "../keys.ts";
@@ -62,19 +63,61 @@ export class PairTable {
     private readonly maxPairs = DEFAULT_FINDING_OPTIONS.maxPairs,
   ) {}
 
+  /** Killers with a pair kept (at most maxPairs). */
+  get killersKept(): number {
+    return this.killers.size;
+  }
+
   /** Every pair kept, killer by killer. */
   *pairs(): Generator<PairAcc> {
     for (const inner of this.byKiller.values()) yield* inner.values();
   }
 
-  /** Room for one more pair: the oldest pair hit only once goes. False when every pair was hit again. */
+  /** Room for one more pair: the oldest pair hit only once goes (its killer too, if that was its last pair). False when every pair was hit again. */
   private makeRoom(): boolean {
     const pair = this.order.takeOldest((p) => p.total === 1 && this.byKiller.get(p.killer.key)?.get(p.targetPid) === p);
     if (pair === null) return false;
-    this.byKiller.get(pair.killer.key)!.delete(pair.targetPid);
+    const key = pair.killer.key;
+    const inner = this.byKiller.get(key)!;
+    inner.delete(pair.targetPid);
+    if (inner.size === 0) {
+      this.byKiller.delete(key);
+      this.killers.delete(key);
+    }
     this.count--;
     this.notKept++;
     return true;
+  }
+
+  private newPair(kKey: string, targetPid: number, signal: SignalLine): PairAcc {
+    let killer = this.killers.get(kKey);
+    let inner = this.byKiller.get(kKey);
+    if (!killer || !inner) {
+      const who = blamedKiller(signal);
+      killer = { key: kKey, node: signal.node, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user };
+      inner = new Map();
+      this.killers.set(kKey, killer);
+      this.byKiller.set(kKey, inner);
+    }
+    const pair: PairAcc = {
+      killer,
+      targetPid,
+      total: 0,
+      success: 0,
+      esrch: 0,
+      otherFailure: 0,
+      signals: {},
+      first: null,
+      last: null,
+      examples: [],
+      esrchExamples: null,
+      holders: null,
+      moreHolders: 0,
+    };
+    inner.set(targetPid, pair);
+    this.order.push(pair);
+    this.count++;
+    return pair;
   }
 
   /** Which PID a call aimed at, or null for calls that are not about one PID. */
@@ -93,45 +136,20 @@ export class PairTable {
     const { signal, ms, killerKey: kKey } = observed;
     const targetPid = PairTable.targetOf(signal);
     if (targetPid === null) return;
-    const who = blamedKiller(signal);
-    let killer = this.killers.get(kKey);
-    if (!killer) {
-      killer = { key: kKey, node: signal.node, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user };
-      this.killers.set(kKey, killer);
-    }
-    killer.user ??= who.user;
-    if (who.pid !== null && killer.pids.length < MAX_PIDS && !killer.pids.includes(who.pid)) killer.pids.push(who.pid);
-
-    let inner = this.byKiller.get(kKey);
-    if (!inner) {
-      inner = new Map();
-      this.byKiller.set(kKey, inner);
-    }
-    let pair = inner.get(targetPid);
+    let pair = this.byKiller.get(kKey)?.get(targetPid);
     if (!pair) {
+      // Nothing of the killer is kept unless its pair is: otherwise killers sending one signal each would pile up here.
       if (this.count >= this.maxPairs && !this.makeRoom()) {
         this.notKept++;
         return;
       }
-      pair = {
-        killer,
-        targetPid,
-        total: 0,
-        success: 0,
-        esrch: 0,
-        otherFailure: 0,
-        signals: {},
-        first: null,
-        last: null,
-        examples: [],
-        esrchExamples: null,
-        holders: null,
-        moreHolders: 0,
-      };
-      inner.set(targetPid, pair);
-      this.order.push(pair);
-      this.count++;
+      pair = this.newPair(kKey, targetPid, signal);
     }
+    const who = blamedKiller(signal);
+    const killer = pair.killer;
+    killer.user ??= who.user;
+    if (who.pid !== null && killer.pids.length < MAX_PIDS && !killer.pids.includes(who.pid)) killer.pids.push(who.pid);
+
     pair.total++;
     const esrch = isEsrch(signal);
     if (signal.result.success === true) pair.success++;

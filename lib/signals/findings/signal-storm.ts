@@ -1,11 +1,17 @@
 /**
  * signal-storm: one killer sends many signals in a short time. Counted in
  * one-second slots per killer, so the state per killer is at most a few
- * windows' worth of slots whatever the rate.
+ * windows' worth of slots whatever the rate. At most `maxKillers` killers
+ * are followed (comm is the sender's to choose, so one process can be a new
+ * killer at every signal): past that, the oldest killer that has sent one
+ * signal, below any threshold that makes a storm, is let go, or the new one
+ * is not followed; both are counted (`notKept`). A storm is then missed, or
+ * counted one signal short, only if more than maxKillers other killers come
+ * between its first and second signal.
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
 import { blamedKiller, isoTime, signalName } from "../keys.ts";
-import { PidSet, Tally } from "../tally.ts";
+import { EvictionOrder, PidSet, Tally } from "../tally.ts";
 import { defineDetector, type Finding, type FindingProcess, type ResolvedFindingOptions } from "./types.ts";
 
 const TITLE = "Signal storm from one sender";
@@ -27,9 +33,16 @@ interface StormAcc {
   targetsTruncated: boolean;
 }
 
-interface StormState {
+export interface StormState {
   windowSec: number;
   killers: Map<string, StormAcc>;
+  /** Killers in the order they came, for the oldest that sent one signal to go. */
+  order: EvictionOrder<StormAcc>;
+  maxKillers: number;
+  /** options.stormThreshold: a killer that may already have stormed is never let go. */
+  threshold: number;
+  /** Killers let go, or never followed, to stay within maxKillers. */
+  notKept: number;
 }
 
 /** Index of the first slot with second >= sec. */
@@ -50,15 +63,35 @@ function sumRange(slots: Array<[number, number]>, from: number, to: number): num
   return sum;
 }
 
+/** Room for one more killer: the oldest that sent one signal, short of a storm, goes. False when none can. */
+function makeRoom(state: StormState): boolean {
+  const acc = state.order.takeOldest((a) => a.total === 1 && a.peak < state.threshold && state.killers.get(a.killer.key) === a);
+  if (acc === null) return false;
+  state.killers.delete(acc.killer.key);
+  state.notKept++;
+  return true;
+}
+
 export const signalStorm = defineDetector<StormState>({
   id: "signal-storm",
   title: TITLE,
   description: "One killer sends at least --storm-threshold signals within --storm-window seconds",
-  init: (options: ResolvedFindingOptions) => ({ windowSec: Math.max(1, options.stormWindowSec), killers: new Map() }),
+  init: (options: ResolvedFindingOptions) => ({
+    windowSec: Math.max(1, options.stormWindowSec),
+    killers: new Map(),
+    order: new EvictionOrder(),
+    maxKillers: options.maxKillers,
+    threshold: options.stormThreshold,
+    notKept: 0,
+  }),
   observe(state, { signal, ms, killerKey: key }) {
     const who = blamedKiller(signal);
     let acc = state.killers.get(key);
     if (!acc) {
+      if (state.killers.size >= state.maxKillers && !makeRoom(state)) {
+        state.notKept++;
+        return;
+      }
       acc = {
         killer: { key, node: signal.node, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user },
         total: 0,
@@ -73,6 +106,7 @@ export const signalStorm = defineDetector<StormState>({
         targetsTruncated: false,
       };
       state.killers.set(key, acc);
+      state.order.push(acc);
     }
     acc.total++;
     const name = signalName(signal.signal);

@@ -69,6 +69,8 @@ export interface FindingOptions {
   maxExamples?: number;
   /** stale-pid and recycled-pid: (killer, PID) pairs kept at most (default 20,000; see findings/pairs.ts). */
   maxPairs?: number;
+  /** signal-storm, and the summary's killer list: killers kept at most (default 20,000; see findings/signal-storm.ts). */
+  maxKillers?: number;
 }
 
 export type ResolvedFindingOptions = Required<FindingOptions>;
@@ -81,6 +83,7 @@ export const DEFAULT_FINDING_OPTIONS: ResolvedFindingOptions = {
   matchToleranceSec: 2,
   maxExamples: 5,
   maxPairs: 20_000,
+  maxKillers: 20_000,
 };
 
 /**

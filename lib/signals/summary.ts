@@ -111,7 +111,7 @@ export interface SummaryTotals {
   unknown: number;
   /** Signal-0 existence checks among `signals`. */
   probes: number;
-  /** Distinct killers: those listed plus killersNotKept (one let go and back later counts twice). */
+  /** Distinct killers: those listed plus killersNotKept (one let go and back later, or turned away twice, counts twice). */
   killers: number;
   /** Killers that sent one signal and were not kept, to hold memory down (see SummaryOptions.maxKillers): in the counts, not in the list. */
   killersNotKept: number;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { EvictionOrder, PidSet, rankedRecord, Tally } from "../lib/signals/tally.ts";
+import { BoundedMap, EvictionOrder, PidSet, rankedRecord, Tally } from "../lib/signals/tally.ts";
 
 describe("Tally", () => {
   test("counts names like a Map, ranks like rankedRecord", () => {
@@ -66,5 +66,59 @@ describe("EvictionOrder", () => {
     order.push("c");
     expect(order.takeOldest(() => true)).toBe("c");
     expect(order.takeOldest(() => true)).toBeNull();
+  });
+});
+
+describe("BoundedMap", () => {
+  interface Entry {
+    key: string;
+    hits: number;
+  }
+  const table = (max: number) => new BoundedMap<Entry>(max, (e) => e.key, (e) => e.hits === 1);
+  const put = (map: BoundedMap<Entry>, key: string, hits = 1): boolean => {
+    if (!map.makeRoom()) return false;
+    map.add({ key, hits });
+    return true;
+  };
+
+  test("under max every entry is kept and nothing is counted", () => {
+    const map = table(3);
+    for (const key of ["a", "b", "c"]) expect(put(map, key)).toBe(true);
+    expect([...map.values()].map((e) => e.key)).toEqual(["a", "b", "c"]);
+    expect(map.notKept).toBe(0);
+  });
+
+  test("when full, the oldest entry that may go makes room; one that may not stays", () => {
+    const map = table(3);
+    put(map, "a", 2);
+    put(map, "b");
+    put(map, "c");
+    expect(put(map, "d")).toBe(true);
+    expect(map.get("b")).toBeUndefined();
+    expect(map.get("a")?.hits).toBe(2);
+    expect([...map.values()].map((e) => e.key)).toEqual(["a", "c", "d"]);
+    expect(map.notKept).toBe(1);
+  });
+
+  test("when none may go, the new entry is turned away, and counted", () => {
+    const map = table(2);
+    put(map, "a", 2);
+    put(map, "b", 3);
+    expect(put(map, "c")).toBe(false);
+    expect(put(map, "d")).toBe(false);
+    expect(map.size).toBe(2);
+    expect(map.notKept).toBe(2);
+  });
+
+  test("an entry passed over while it could not go is not reconsidered later", () => {
+    const map = table(2);
+    const a = { key: "a", hits: 2 };
+    map.makeRoom();
+    map.add(a);
+    put(map, "b");
+    expect(put(map, "c")).toBe(true); // b goes; a was passed over
+    a.hits = 1;
+    expect(put(map, "d")).toBe(true); // c goes: a left the order when it was passed over
+    expect([...map.values()].map((e) => e.key).sort()).toEqual(["a", "d"]);
   });
 });

@@ -160,7 +160,7 @@ export class Analyzer {
     addStartedBy(folded, summary);
     const pairs = this.shared.get("pairs");
     const storm = this.runs.find((run) => run.detector === signalStorm)?.state as StormState | undefined;
-    const limits = { pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0, stormKillersNotKept: storm?.notKept ?? 0 };
+    const limits = { pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0, stormKillersNotKept: storm?.killers.notKept ?? 0 };
     return { summary, findings: folded, crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps }, limits };
   }
 }

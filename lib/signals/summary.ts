@@ -17,7 +17,7 @@
  * kill would otherwise make a new killer (about 5 KB) per signal.
  */
 import type { AncestorInfo, Killer, SignalLine } from "../schema.ts";
-import { EvictionOrder, PidSet, rankedRecord, Tally } from "./tally.ts";
+import { BoundedMap, PidSet, rankedRecord, Tally } from "./tally.ts";
 import { blamedKiller, isoTime, killerKey, killerOfKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
 
 export type BucketUnit = "minute" | "hour";
@@ -210,16 +210,10 @@ export class SummaryBuilder {
   private readonly maxExamples: number;
   private readonly maxTargetPids: number;
   private readonly autoMinuteSpan: number;
-  private readonly killers = new Map<string, KillerAcc>();
-  private readonly maxKillers: number;
-  /** Killers in the order they came, for the oldest that sent one signal to go. */
-  private readonly killerOrder = new EvictionOrder<KillerAcc>();
-  private killersNotKept = 0;
-  private readonly victims = new Map<string, VictimAcc>();
-  private readonly maxVictims: number;
-  /** Victims in the order they came, for the oldest hit only once to go. */
-  private readonly victimOrder = new EvictionOrder<VictimAcc>();
-  private victimsNotKept = 0;
+  /** At most maxKillers: the oldest that sent one signal goes first. */
+  private readonly killers: BoundedMap<KillerAcc>;
+  /** At most maxVictims: the oldest hit only once goes first. */
+  private readonly victims: BoundedMap<VictimAcc>;
   private readonly signals = new Map<string, number>();
   private readonly errnos = new Map<string, number>();
   /** Bucket start (epoch ms) → counts, in `bucketUnit` granularity. */
@@ -240,8 +234,8 @@ export class SummaryBuilder {
     this.maxExamples = options.maxExamples ?? 5;
     this.maxTargetPids = options.maxTargetPids ?? 1000;
     this.autoMinuteSpan = options.autoMinuteSpanMinutes ?? 180;
-    this.maxVictims = options.maxVictims ?? 20_000;
-    this.maxKillers = options.maxKillers ?? 20_000;
+    this.victims = new BoundedMap(options.maxVictims ?? 20_000, (v) => v.key, (v) => v.total === 1);
+    this.killers = new BoundedMap(options.maxKillers ?? 20_000, (k) => k.key, (k) => k.total === 1);
     this.bucketUnit = this.bucketChoice === "hour" ? "hour" : "minute";
   }
 
@@ -276,10 +270,7 @@ export class SummaryBuilder {
       const vKey = victimKey(v, signal.node);
       let victim = this.victims.get(vKey);
       if (!victim) {
-        if (this.victims.size >= this.maxVictims && !this.makeVictimRoom()) {
-          this.victimsNotKept++;
-          continue;
-        }
+        if (!this.victims.makeRoom()) continue;
         victim = {
           key: vKey,
           node: signal.node,
@@ -295,8 +286,7 @@ export class SummaryBuilder {
           last: null,
           examples: [],
         };
-        this.victims.set(vKey, victim);
-        this.victimOrder.push(victim);
+        this.victims.add(victim);
       }
       victim.total++;
       victim.user ??= v.user;
@@ -313,10 +303,7 @@ export class SummaryBuilder {
   private killerFor(kKey: string, signal: SignalLine, who: Killer): KillerAcc | null {
     const known = this.killers.get(kKey);
     if (known) return known;
-    if (this.killers.size >= this.maxKillers && !this.makeKillerRoom()) {
-      this.killersNotKept++;
-      return null;
-    }
+    if (!this.killers.makeRoom()) return null;
     const killer: KillerAcc = {
       key: kKey,
       node: signal.node,
@@ -340,8 +327,7 @@ export class SummaryBuilder {
       sources: { audit: 0, tracefs: 0 },
       examples: [],
     };
-    this.killers.set(kKey, killer);
-    this.killerOrder.push(killer);
+    this.killers.add(killer);
     return killer;
   }
 
@@ -366,24 +352,6 @@ export class SummaryBuilder {
       else killer.targetPidsTruncated = true;
     }
     if (killer.examples.length < this.maxExamples) killer.examples.push(signal.id);
-  }
-
-  /** Room for one more killer: the oldest that sent one signal goes. False when every killer sent more. */
-  private makeKillerRoom(): boolean {
-    const killer = this.killerOrder.takeOldest((k) => k.total === 1 && this.killers.get(k.key) === k);
-    if (killer === null) return false;
-    this.killers.delete(killer.key);
-    this.killersNotKept++;
-    return true;
-  }
-
-  /** Room for one more victim: the oldest hit only once goes. False when every victim was hit again. */
-  private makeVictimRoom(): boolean {
-    const victim = this.victimOrder.takeOldest((v) => v.total === 1 && this.victims.get(v.key) === v);
-    if (victim === null) return false;
-    this.victims.delete(victim.key);
-    this.victimsNotKept++;
-    return true;
   }
 
   private addToTimeline(ms: number, failed: boolean): void {
@@ -478,10 +446,10 @@ export class SummaryBuilder {
         failure: this.failure,
         unknown: this.unknown,
         probes: this.probes,
-        killers: this.killers.size + this.killersNotKept,
-        killersNotKept: this.killersNotKept,
-        victims: this.victims.size + this.victimsNotKept,
-        victimsNotKept: this.victimsNotKept,
+        killers: this.killers.size + this.killers.notKept,
+        killersNotKept: this.killers.notKept,
+        victims: this.victims.size + this.victims.notKept,
+        victimsNotKept: this.victims.notKept,
         untimed: this.untimed,
         sources: { ...this.sources },
         errnos: rankedRecord(this.errnos),

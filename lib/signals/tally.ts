@@ -84,7 +84,7 @@ export class PidSet {
 
 /**
  * Entries of a bounded table in the order they were made, so that a full
- * table can let its oldest unremarkable entry go (report's victims and
+ * table can let its oldest unremarkable entry go (BoundedMap below; report's
  * (killer, PID) pairs: the oldest hit only once). Amortised O(1): each
  * entry is passed over at most once.
  */
@@ -111,5 +111,53 @@ export class EvictionOrder<T> {
     this.items = [];
     this.head = 0;
     return null;
+  }
+}
+
+/**
+ * A Map by key that holds at most `max` entries (report's killers and
+ * victims, the storm check's killers). When it is full, a new entry takes
+ * the place of the oldest one `canGo` accepts (one that no finding could
+ * come from yet); when none may go, the new one is turned away. Both count
+ * in `notKept`.
+ */
+export class BoundedMap<V> {
+  private readonly entries = new Map<string, V>();
+  private readonly order = new EvictionOrder<V>();
+  /** Entries let go, or turned away, to stay within max. */
+  notKept = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly keyOf: (value: V) => string,
+    private readonly canGo: (value: V) => boolean,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): V | undefined {
+    return this.entries.get(key);
+  }
+
+  values(): IterableIterator<V> {
+    return this.entries.values();
+  }
+
+  /** Whether a new entry fits, the oldest that may go let go if need be. False (counted) when none may: the caller then keeps nothing. */
+  makeRoom(): boolean {
+    if (this.entries.size < this.max) return true;
+    const gone = this.order.takeOldest((value) => this.canGo(value) && this.entries.get(this.keyOf(value)) === value);
+    this.notKept++;
+    if (gone === null) return false;
+    this.entries.delete(this.keyOf(gone));
+    return true;
+  }
+
+  /** A new entry under its key; makeRoom() said there is room. */
+  add(value: V): void {
+    this.entries.set(this.keyOf(value), value);
+    this.order.push(value);
   }
 }

@@ -11,7 +11,7 @@
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
 import { blamedKiller, isoTime, signalName } from "../keys.ts";
-import { EvictionOrder, PidSet, Tally } from "../tally.ts";
+import { BoundedMap, PidSet, Tally } from "../tally.ts";
 import { defineDetector, type Finding, type FindingProcess, type ResolvedFindingOptions } from "./types.ts";
 
 const TITLE = "Signal storm from one sender";
@@ -35,14 +35,8 @@ interface StormAcc {
 
 export interface StormState {
   windowSec: number;
-  killers: Map<string, StormAcc>;
-  /** Killers in the order they came, for the oldest that sent one signal to go. */
-  order: EvictionOrder<StormAcc>;
-  maxKillers: number;
-  /** options.stormThreshold: a killer that may already have stormed is never let go. */
-  threshold: number;
-  /** Killers let go, or never followed, to stay within maxKillers. */
-  notKept: number;
+  /** At most maxKillers; its notKept counts those let go or never followed. */
+  killers: BoundedMap<StormAcc>;
 }
 
 /** Index of the first slot with second >= sec. */
@@ -63,35 +57,20 @@ function sumRange(slots: Array<[number, number]>, from: number, to: number): num
   return sum;
 }
 
-/** Room for one more killer: the oldest that sent one signal, short of a storm, goes. False when none can. */
-function makeRoom(state: StormState): boolean {
-  const acc = state.order.takeOldest((a) => a.total === 1 && a.peak < state.threshold && state.killers.get(a.killer.key) === a);
-  if (acc === null) return false;
-  state.killers.delete(acc.killer.key);
-  state.notKept++;
-  return true;
-}
-
 export const signalStorm = defineDetector<StormState>({
   id: "signal-storm",
   title: TITLE,
   description: "One killer sends at least --storm-threshold signals within --storm-window seconds",
   init: (options: ResolvedFindingOptions) => ({
     windowSec: Math.max(1, options.stormWindowSec),
-    killers: new Map(),
-    order: new EvictionOrder(),
-    maxKillers: options.maxKillers,
-    threshold: options.stormThreshold,
-    notKept: 0,
+    // One signal, short of any threshold that makes a storm: a killer that may already have stormed never goes.
+    killers: new BoundedMap<StormAcc>(options.maxKillers, (acc) => acc.killer.key, (acc) => acc.total === 1 && acc.peak < options.stormThreshold),
   }),
   observe(state, { signal, ms, killerKey: key }) {
     const who = blamedKiller(signal);
     let acc = state.killers.get(key);
     if (!acc) {
-      if (state.killers.size >= state.maxKillers && !makeRoom(state)) {
-        state.notKept++;
-        return;
-      }
+      if (!state.killers.makeRoom()) return;
       acc = {
         killer: { key, node: signal.node, pids: [], comm: who.comm, exe: who.exe, uid: who.uid, user: who.user },
         total: 0,
@@ -105,8 +84,7 @@ export const signalStorm = defineDetector<StormState>({
         targets: new PidSet(),
         targetsTruncated: false,
       };
-      state.killers.set(key, acc);
-      state.order.push(acc);
+      state.killers.add(acc);
     }
     acc.total++;
     const name = signalName(signal.signal);

@@ -108,7 +108,7 @@ export class EventStage {
   }
 
   /** A reader slot is about to be overwritten: records still waiting in it become strings. */
-  reuse(slot: number): void {
+  private reuse(slot: number): void {
     const held = this.held[slot];
     if (!held) return;
     for (const record of held) record.copyOut();
@@ -123,8 +123,8 @@ export class EventStage {
   /** Records read as bytes, per reader slot, until their slot is reused. */
   private readonly held: ByteRecord[][] = [];
 
-  /** One line in reader slot `slot` (bytesSink's `line`; attribute's prefilter calls it for the lines it keeps). */
-  pushLineBytes(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean, file: string): void {
+  /** One line in reader slot `slot` (bytesSink's `line`; attribute's prefilter hands it the lines it keeps). */
+  private pushLineBytes(bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean, file: string): void {
     if (slot >= 0 && (ascii || isAsciiRange(bytes, start, end))) {
       // capture's record lines in the shape it writes, without JSON.parse; plain audit lines without a string.
       const record = bytes[start] === 0x7b /* { */ ? this.decoder.pushRecordBytes(bytes, start, end) : this.decoder.pushBytes(bytes, start, end, line, file);
@@ -155,12 +155,18 @@ export class EventStage {
 }
 
 /**
- * decode's input loop: each path (`-` is stdin) read as bytes into the stage,
- * which writes to its LineWriter; `onBatch` after each chunk, with its line
- * count. End with stage.flush().
+ * The input loop of decode and attribute: each path (`-` is stdin) read as
+ * bytes into the stage (through `sinkFor`, the stage's own bytesSink unless
+ * a prefilter goes first); `onBatch` after each chunk, with its line count.
+ * End with stage.flush().
  */
-export async function pushFiles(stage: EventStage, paths: readonly string[], onBatch: (lines: number) => void, reader = new SlotReader()): Promise<void> {
-  for await (const lines of reader.batchesOfPaths(paths, (path) => stage.bytesSink(path))) {
+export async function pushFiles(
+  stage: EventStage,
+  paths: readonly string[],
+  onBatch: (lines: number) => void,
+  { reader = new SlotReader(), sinkFor = (path: string) => stage.bytesSink(path), signal }: { reader?: SlotReader; sinkFor?: (path: string) => SlotLineSink; signal?: AbortSignal } = {},
+): Promise<void> {
+  for await (const lines of reader.batchesOfPaths(paths, sinkFor, signal)) {
     stage.settle();
     onBatch(lines);
   }

@@ -45,7 +45,7 @@ async function fast(path: string, settings: DecodeSettings, input: "bytes" | "st
     // A small buffer, so lines also cross flushes.
     const writer = new LineWriter(fd, 4096);
     const stage = new EventStage(settings, errors(), writer);
-    if (input === "bytes") await pushFiles(stage, [path], () => {}, new SlotReader());
+    if (input === "bytes") await pushFiles(stage, [path], () => {}, { reader: new SlotReader() });
     else for await (const batch of readInputs([path], stage.errors)) expect(stage.push(batch)).toEqual([]);
     expect(stage.flush()).toEqual([]);
     writer.flush();
@@ -266,7 +266,7 @@ async function viaReader(input: string, readBytes: number): Promise<string[]> {
   try {
     const writer = new LineWriter(fd, 4096);
     const stage = new EventStage(oracleIds, errors(), writer);
-    await pushFiles(stage, [input], () => {}, new SlotReader({ readBytes }));
+    await pushFiles(stage, [input], () => {}, { reader: new SlotReader({ readBytes }) });
     stage.flush();
     writer.flush();
   } finally {

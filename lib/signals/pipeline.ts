@@ -12,7 +12,7 @@ import { interpretEvent, type InterpretOptions } from "../audit/interpret.ts";
 import { summarizeSignalEvent } from "../audit/interpret-summary.ts";
 import { InputErrors } from "../audit/input-errors.ts";
 import { keptItem, readInputs, type InputItem, type KeptLine, type LineWriter } from "../jsonl.ts";
-import { EventStage, type DecodeSettings } from "../pipeline.ts";
+import { EventStage, pushFiles, type DecodeSettings } from "../pipeline.ts";
 import type { AnyLine, EventLine, GapLine, SignalLine } from "../schema.ts";
 import { StreamAncestry } from "./ancestry.ts";
 import { eventToSignal } from "./attribute.ts";
@@ -168,30 +168,28 @@ export class SignalStage {
   async read(paths: readonly string[], options: { signal?: AbortSignal; onChunk?: (lines: number) => void } = {}): Promise<void> {
     if (!this.output) throw new WhokilledError("E_INTERNAL", "SignalStage.read needs a stage made with an output");
     const events = this.events;
-    const errors = this.errors;
     const sinkFor = (file: string): SlotLineSink => {
+      const stage = events.bytesSink(file);
       const take = (kept: KeptLine, line: number) => {
-        const item = keptItem(kept, { file, line }, errors);
+        const item = keptItem(kept, { file, line }, this.errors);
         if (item) events.pushItem(item);
       };
-      const lines = this.prefilter.sink(take, (bytes, start, end, line, slot, ascii) => events.pushLineBytes(bytes, start, end, line, slot, ascii, file));
+      // The prefilter goes first; the lines it keeps go to the stage as bytes while the reader holds them.
+      const lines = this.prefilter.sink(take, stage.line);
       return {
         line: lines.line,
         reuse: (slot) => {
           lines.reuse(slot);
-          events.reuse(slot);
+          stage.reuse(slot);
         },
-        inputError: (line, problem) => errors.report({ file, line }, problem),
+        inputError: stage.inputError,
       };
     };
     // One reader for all inputs: lines held stay valid across them (their holders hear of every reuse).
     // The few lines kept are checked for ASCII one by one (pushLineBytes), not every chunk whole.
     // Signal lines written from bytes make little garbage; made as objects (--proc, the table), a collection now and then keeps the heap down.
     const reader = new SlotReader({ asciiChunks: false, gcHints: this.signalWriter === null });
-    for await (const lines of reader.batchesOfPaths(paths, sinkFor, options.signal)) {
-      events.settle();
-      options.onChunk?.(lines);
-    }
+    await pushFiles(events, paths, options.onChunk ?? (() => {}), { reader, sinkFor, signal: options.signal });
   }
 
   /** With an output: end of input, the events still open go out. */

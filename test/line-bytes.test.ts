@@ -5,7 +5,7 @@
  * unescape must agree with JSON.parse or refuse without touching the bytes.
  */
 import { describe, expect, test } from "bun:test";
-import { ascii, decimalIn, hexIn, indexWithin, isUserNameAt, rawValueIn } from "../lib/audit/line-bytes.ts";
+import { ascii, canonicalDigitsValue, decimalIn, hexIn, indexWithin, isUserNameAt, rawValueIn } from "../lib/audit/line-bytes.ts";
 import { userName } from "../lib/audit/interpret.ts";
 import { matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../lib/audit/record-line-bytes.ts";
 
@@ -137,6 +137,17 @@ describe("isUserNameAt", () => {
     for (const name of ["root", "unset", "unknown(1010)", "unknown(", "unknown", "unse", "unsetx", "", "nobody"]) {
       const bytes = ascii(`x ${name} y`);
       expect(isUserNameAt(bytes, 2, 2 + name.length)).toBe(userName(name) !== null);
+    }
+  });
+});
+
+describe("canonicalDigitsValue", () => {
+  test("a number only where String() of it gives the text back", () => {
+    for (const text of ["0", "7", "1010", "4294967295", "999999999999999", "007", "00", "-1", "+1", "1e3", "", "1 ", "1234567890123456"]) {
+      const bytes = ascii(`x ${text} y`);
+      const value = canonicalDigitsValue(bytes, 2, 2 + text.length);
+      const canonical = /^\d{1,15}$/.test(text) && String(Number(text)) === text;
+      expect(value).toBe(canonical ? Number(text) : -1);
     }
   });
 });

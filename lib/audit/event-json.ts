@@ -62,7 +62,7 @@ import {
   interpretEvent,
   type InterpretOptions,
 } from "./interpret.ts";
-import { digitsValue, isNullishAt, isUnsetIdAt, isUserNameAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "./line-bytes.ts";
+import { canonicalDigitsValue, digitsValue, isNullishAt, isUnsetIdAt, isUserNameAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "./line-bytes.ts";
 
 /** What the writer needs of a record's text: slices (a string, or the line's bytes read as Latin-1). */
 interface TextSource {
@@ -1025,7 +1025,7 @@ export class EventJsonWriter {
       return;
     }
     const user = this.names.kind[id] === FieldKind.Uid;
-    const value = line[start] === 0x30 && end - start > 1 ? -1 : digitsValue(line, start, end);
+    const value = canonicalDigitsValue(line, start, end);
     if (value < 0) {
       // Not a plain number: as interpret.ts does it (the ENRICHED tail has no name for it, seen above).
       this.putDecodedString(id, idName(this.names.names[id]!, text.slice(start, end), undefined, this.ids, user ? "user" : "group"));

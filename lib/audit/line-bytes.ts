@@ -68,6 +68,15 @@ export function digitsValue(bytes: Uint8Array, start: number, end: number): numb
   return value;
 }
 
+/**
+ * digitsValue for a number spelled as String() spells it (no leading zero):
+ * where text and value may stand for each other, as an id's cache key does
+ * (idName writes `unknown(007)` with the text); -1 for any other spelling.
+ */
+export function canonicalDigitsValue(bytes: Uint8Array, start: number, end: number): number {
+  return bytes[start] === 0x30 && end - start > 1 ? -1 : digitsValue(bytes, start, end);
+}
+
 /** bytes[start, end) as 1–8 hex digits in any case: parseInt(…, 16) of them; -1 for anything else. */
 export function hexDigitsValue(bytes: Uint8Array, start: number, end: number): number {
   const length = end - start;

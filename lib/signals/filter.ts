@@ -122,14 +122,14 @@ export function compileFactFilter(options: SignalFilterOptions, window: SignalTi
   const key = options.key;
   const accept = (f: SignalFacts) => {
     if (!probes && f.probe) return false;
-    if (pid !== undefined && f.targetPid !== pid && f.tid !== pid && !victimHas(f, pid)) return false;
+    if (pid !== undefined && f.targetPid !== pid && f.tid !== pid && !hasAmong(f.victimPids, f.victimCount, pid)) return false;
     if (nr !== null && f.signalNr !== nr) return false;
     if (excludeSelf && f.self) return false;
     if (node !== undefined && f.node !== node) return false;
     if (failed && f.success !== false) return false;
     if (sinceMs !== undefined && !(f.timeMs >= sinceMs)) return false;
     if (untilMs !== undefined && !(f.timeMs < untilMs)) return false;
-    if (victimComm !== undefined && !f.victimComms.slice(0, f.victimCount).includes(victimComm)) return false;
+    if (victimComm !== undefined && !hasAmong(f.victimComms, f.victimCount, victimComm)) return false;
     if (killer !== undefined && (killerPid !== null ? f.killerPid !== killerPid : f.killerComm !== killer && f.killerExe !== killer)) return false;
     if (key !== undefined && (f.key === null || !f.key.split(",").includes(key))) return false;
     return true;
@@ -137,7 +137,8 @@ export function compileFactFilter(options: SignalFilterOptions, window: SignalTi
   return { accept, needsText: victimComm !== undefined || killer !== undefined || key !== undefined };
 }
 
-function victimHas(facts: SignalFacts, pid: number): boolean {
-  for (let v = 0; v < facts.victimCount; v++) if (facts.victimPids[v] === pid) return true;
+/** `wanted` among the first `count` values (a writer's lists are longer than their victims: no slice per signal). */
+function hasAmong<T>(values: ReadonlyArray<T>, count: number, wanted: T): boolean {
+  for (let v = 0; v < count; v++) if (values[v] === wanted) return true;
   return false;
 }

@@ -29,7 +29,7 @@ import type { AssembledEvent } from "../audit/assemble.ts";
 import { ByteRecord } from "../audit/byte-record.ts";
 import type { IdNames } from "../audit/ids.ts";
 import { decodeEscaped, decodeProctitle, idName, nullish, userName } from "../audit/interpret.ts";
-import { digitsValue, HEX_DIGIT, hexDigitsValue, indexWithin, isNullishAt, isUnsetIdAt, isUserNameAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "../audit/line-bytes.ts";
+import { canonicalDigitsValue, digitsValue, HEX_DIGIT, hexDigitsValue, indexWithin, isNullishAt, isUnsetIdAt, isUserNameAt, NOT_ASCII, NOT_HEX, numAt, unhexInto } from "../audit/line-bytes.ts";
 import type { LineWriter } from "../jsonl.ts";
 import { ascii, bytesAre, copyEscaped, copyEscapedArgs, escapeAscii, IsoTimeBytes, PLAIN, putBytes, putNumber, writeString } from "../json-bytes.ts";
 import type { FieldMap, TargetScope } from "../schema.ts";
@@ -563,7 +563,7 @@ export class SignalJsonWriter {
     const start = names.valueStart[index]!;
     const end = names.valueEnd[index]!;
     // idName by the number it reads, for plain digits; other spellings (leading zeros, signs…) the way it reads them.
-    const id = bytes[start] === 0x30 && end - start > 1 ? -1 : digitsValue(bytes, start, end);
+    const id = canonicalDigitsValue(bytes, start, end);
     if (id < 0 || id > 0xffffffff) return userName(idName(field, bytes.toString("latin1", start, end), undefined, this.options.ids, "user"));
     let user = this.users.get(id);
     if (user === undefined) {

@@ -120,7 +120,7 @@ function parseOptions(argv: string[]): Options {
         "  --skip-host-passwd  skip `ausearch -i` and `-sc kill -i` with this machine's own passwd (slow)",
         `  --storm-kills N  kills in the kill-storm log (default ${DEFAULT_KILLS})`,
         "  --skip-storm     skip the kill-storm log",
-        "  --skip-corpus    skip the log of real records (../shared/corpus, repeated to --lines)",
+        "  --skip-corpus    skip the log of real records (test/corpus, repeated to --lines)",
         "  --file LOG       benchmark an existing log instead (sanity counts need its .stamp.json)",
         "  --json OUT       also write all figures as JSON to OUT",
         "",
@@ -582,7 +582,7 @@ async function main(): Promise<void> {
     if (made) {
       corpus = made.stats;
       process.stderr.write(`bench: real records ${corpusPath} ${made.reused ? "reused" : "written"}\n`);
-    } else notes.push("../shared/corpus not found: the real-records rows are skipped");
+    } else notes.push("test/corpus not found: the real-records rows are skipped");
   }
   let ns: string[] | null = null;
   if (runAusearch) {
@@ -689,7 +689,7 @@ async function main(): Promise<void> {
   const nproc = availableParallelism();
   out.push(`whokilled benchmark — ${new Date().toISOString()}`);
   out.push(`input    ${logPath.replace(ROOT + "/", "")}: ${stats?.lines ?? "?"} lines, ${mb.toFixed(1)} MB, ${stats ? `${stats.events} events (${stats.ausearchEvents} as ausearch counts), ${stats.kill.total} kill-family syscalls (${stats.kill.probes} signal-0 probes), ${stats.enrichedFormatLines} lines in ENRICHED stretches (${stats.enrichedLines} with a 0x1d tail), seed ${stats.seed}, generator v${stats.generatorVersion}` : "no stamp: sanity counts unavailable"}`);
-  if (corpus) out.push(`real     ${corpusPath.replace(ROOT + "/", "")}: ${corpus.lines} lines, ${(corpus.bytes / 1e6).toFixed(1)} MB: the ${corpus.records} distinct audit.log records of ${corpus.files} files in ../shared/corpus (EOE left out), repeated with fresh stamps`);
+  if (corpus) out.push(`real     ${corpusPath.replace(ROOT + "/", "")}: ${corpus.lines} lines, ${(corpus.bytes / 1e6).toFixed(1)} MB: the ${corpus.records} distinct audit.log records of ${corpus.files} files in test/corpus (EOE left out), repeated with fresh stamps`);
   if (storm) out.push(`storm    ${stormPath.replace(ROOT + "/", "")}: ${storm.lines} lines, ${(storm.bytes / 1e6).toFixed(1)} MB, ${storm.kills} x86_64 kill calls by one process (${storm.esrch} ESRCH), generator v${storm.generatorVersion}`);
   out.push(`machine  ${nproc} CPUs (nproc), ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`);
   out.push(`load     ${load0.map((l) => l.toFixed(2)).join(" ")} at start, ${load1.map((l) => l.toFixed(2)).join(" ")} at end (1/5/15 min)${load0[0]! > nproc || load1[0]! > nproc ? "  ⚠ busy machine: wall times inflated; CPU s is steadier" : ""}`);
@@ -829,12 +829,14 @@ async function main(): Promise<void> {
     const status = got === null || want === null ? "n/a " : got === want ? "OK  " : "DIFF";
     out.push(`  ${status}  ${label}: ${got ?? "-"} (expected ${want ?? "?"})${note ? `  ${note}` : ""}`);
   };
-  const killWant = stats ? (attribute.args.includes("--probes") ? stats.kill.total : stats.kill.total - stats.kill.probes) : null;
+  // attribute also turns each ANOM_ABEND (a crash) into a signal line.
+  const abends = stats?.recordTypes?.ANOM_ABEND ?? 0;
+  const killWant = stats ? (attribute.args.includes("--probes") ? stats.kill.total : stats.kill.total - stats.kill.probes) + abends : null;
   if (dec) check("decode event lines vs distinct event ids", dec.standIn ? null : dec.matches, stats?.events ?? null, dec.standIn ? "(stand-in)" : dec.lines !== dec.matches ? `(${dec.lines - dec.matches} other lines)` : "");
   if (ausI) check("ausearch -i `----` blocks vs generated", ausI.matches, stats?.ausearchEvents ?? null, stats ? `(auparse splits LOGIN from its SYSCALL: ${stats.ausearchEvents - stats.events} extra)` : "");
-  if (att) check(`attribute signal lines vs kill-family SYSCALL records${attribute.args.includes("--probes") ? "" : " minus probes"}`, att.standIn ? null : att.matches, killWant, att.standIn ? "(stand-in)" : "");
+  if (att) check(`attribute signal lines vs kill-family SYSCALL${attribute.args.includes("--probes") ? "" : " (minus probes)"} and ANOM_ABEND records`, att.standIn ? null : att.matches, killWant, att.standIn ? "(stand-in)" : "");
   const pipeRow = byName.get(PIPE_ATTRIBUTE);
-  if (pipeRow) check("capture | attribute signal lines vs kill-family SYSCALL records", pipeRow.matches, stats?.kill.total ?? null);
+  if (pipeRow) check("capture | attribute signal lines vs kill-family SYSCALL and ANOM_ABEND records", pipeRow.matches, stats ? stats.kill.total + abends : null);
   if (ausK) check("ausearch -sc kill -i blocks vs b64 kill records", ausK.matches, stats?.kill.byAbiName["b64 kill"] ?? null);
   if (ausF) {
     check("ausearch kill family ×12 blocks vs kill-family records", ausF.matches, stats?.kill.total ?? null);

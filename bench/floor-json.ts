@@ -24,7 +24,7 @@
  *   bun bench/floor-json.ts FILE --raw | --fields
  */
 import { closeSync, openSync, readSync, writeSync } from "node:fs";
-import { escapeAscii, PLAIN } from "../lib/json-bytes.ts";
+import { escapeAscii, PLAIN } from "../lib/bytes/json.ts";
 
 const file = process.argv[2];
 const withFields = process.argv.includes("--fields");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 /**
- * A log of real records: every audit.log record in ../shared/corpus (the
+ * A log of real records: every audit.log record in test/corpus (the
  * public projects' logs and the original case), repeated with fresh stamps
  * until the log has about N lines. gen-log.ts writes records as this
  * project understands them; these are records as real kernels, auditd and
@@ -30,7 +30,7 @@ import { parseArgs } from "node:util";
 import { reusableStamp, stampPath, writeLogFile } from "./gen-log.ts";
 
 export const CORPUS_GENERATOR_VERSION = 1;
-export const DEFAULT_CORPUS_DIR = resolve(import.meta.dir, "../../shared/corpus");
+export const DEFAULT_CORPUS_DIR = resolve(import.meta.dir, "../test/corpus");
 
 export interface CorpusStats {
   generatorVersion: number;
@@ -136,7 +136,7 @@ if (import.meta.main) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { lines: { type: "string" }, corpus: { type: "string" } } });
   const out = resolve(positionals[0] ?? resolve(import.meta.dir, ".data/corpus-1000000.log"));
   const made = ensureCorpusLog(out, Number(values.lines ?? 1_000_000), values.corpus ? resolve(values.corpus) : DEFAULT_CORPUS_DIR);
-  if (!made) throw new Error("no corpus found (../shared/corpus)");
+  if (!made) throw new Error(`no corpus found (${values.corpus ?? DEFAULT_CORPUS_DIR})`);
   const s = made.stats;
   process.stderr.write(`${made.reused ? "reused" : "wrote"} ${out}: ${s.lines} lines, ${(s.bytes / 1e6).toFixed(1)} MB, ${s.records} distinct records from ${s.files} files (stamp ${stampPath(out)})\n`);
 }

@@ -11,7 +11,7 @@
  *
  *   bun bench/gen-storm.ts [OUT] [--kills N]
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { reusableStamp, stampPath, writeLogFile } from "./gen-log.ts";
 

@@ -6,13 +6,9 @@
  * one; a quadratic one about 16×. Start-up (each tool on an empty file) is
  * taken off first, so the ratio is of the work alone.
  *
- * What it found: a record that repeats one field name thousands of times
- * (`a=1 a=1 …`, which a user-space message can carry) cost k² probes to
- * number the repeats: 20,000 repeats, one 80 KB line, took decode 42 s. And
- * a line was held whole however long: 50 MB of NUL bytes took decode 5 s
- * and 840 MB (lines past 1 MiB are now skipped as they stream by). Not
- * timed here: a line that crossed chunks was joined again at every chunk
- * (test/long-lines.test.ts reads lines in 4 KiB pieces).
+ * What it has found, and the figures, are in docs/PERFORMANCE.md
+ * (Linearity). A line that crosses many chunks is not timed here:
+ * test/long-lines.test.ts reads lines in 4 KiB pieces.
  *
  *   bun bench/shapes.ts [--only NAME] [--keep DIR]
  *

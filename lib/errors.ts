@@ -1,6 +1,6 @@
 /**
  * Typed errors. The library throws these; only scripts turn them into an exit
- * code and a one-line message (see lib/cli.ts).
+ * code and a one-line message (see lib/cli/args.ts).
  */
 export type ErrorCode =
   | "E_USAGE" // bad flag or argument value: exit 2

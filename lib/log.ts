@@ -7,7 +7,7 @@ import { fstatSync, writeSync } from "node:fs";
  *
  * consola's core with a one-line reporter of our own: its default entry
  * point loads the fancy reporter (string-width, emoji tables), which costs
- * ~30 ms at every start, a fifth of what attribute needs for a 200 MB log.
+ * tens of milliseconds at every start of every script.
  * Lines go out with writeSync on fd 2: nothing is lost if the script exits
  * next, and process.stderr (a stream, ~10 ms to set up) is never made.
  * Colour only on a terminal (/dev/null passes the test too, harmlessly).

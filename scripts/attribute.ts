@@ -6,12 +6,14 @@
  * `record` lines or `event` lines.
  */
 import { defineCommand } from "citty";
-import { inputArgs, runScript, signalFilterArgs, signalFilterFromArgs } from "../lib/cli.ts";
-import { LineWriter } from "../lib/jsonl.ts";
+import { idNamesFromArgs, inputArgs, procArgs, runScript, signalFilterArgs, signalFilterFromArgs } from "../lib/cli/args.ts";
+import { LineWriter } from "../lib/bytes/line-writer.ts";
+import { coverageLineText } from "../lib/render/coverage-line.ts";
+import { escapeControl } from "../lib/render/escape.ts";
 import { formatSignalRow } from "../lib/render/signal-row.ts";
-import { SignalStage } from "../lib/signals/pipeline.ts";
-import type { GapLine, SignalLine } from "../lib/schema.ts";
-import { abortOnSignals, inputErrors, inputPaths, logSummary } from "../lib/script-io.ts";
+import { runAttribute, type AttributeRun } from "../lib/signals/signal-stage.ts";
+import type { NoticeLine, SignalLine } from "../lib/schema.ts";
+import { stopOnSignals, inputErrors, inputPaths, logSummary } from "../lib/cli/script-io.ts";
 import { log } from "../lib/log.ts";
 
 const command = defineCommand({
@@ -30,7 +32,7 @@ const command = defineCommand({
   args: {
     ...inputArgs,
     ...signalFilterArgs,
-    proc: { type: "boolean", description: "Add cmdline, exe and parent chain from live /proc (only if the process predates the signal)" },
+    ...procArgs,
     format: { type: "enum", options: ["jsonl", "table"], default: "jsonl", description: "jsonl (one signal line each) or table (one readable line each)" },
     paths: { type: "positional", required: false, description: "Input files (as --file)" },
   },
@@ -39,35 +41,26 @@ const command = defineCommand({
     const writer = new LineWriter();
     const table = args.format === "table";
     const color = table && process.stdout.isTTY === true && !process.env.NO_COLOR;
-    const emit = (line: SignalLine | GapLine) => {
-      if (!table) writer.write(line);
-      else if (line.kind === "signal") writer.writeLine(formatSignalRow(line, { color }));
-      else log.warn(`gap in ${line.source}: ${line.reason}`);
+    const emit = (line: SignalLine | NoticeLine) => {
+      if (line.kind === "signal") writer.writeLine(formatSignalRow(line, { color }));
+      else if (line.kind === "gap") log.warn(`gap in ${line.source}: ${escapeControl(line.reason)}`);
+      else if (line.state !== "full") log.warn(escapeControl(coverageLineText(line)));
     };
-    const stage = new SignalStage(
-      {
-        lookup: args.lookup !== false,
-        passwdFile: args.passwd,
-        groupFile: args.group,
-        proc: args.proc === true,
-        filter: signalFilterFromArgs(args),
-      },
-      errors,
-      // The table is made from signal objects; JSON lines may be written from the records' bytes.
-      { emit, writer: table ? undefined : writer },
-    );
-    const controller = abortOnSignals();
+    const options = {
+      ...idNamesFromArgs(args),
+      proc: args.proc === true,
+      filter: signalFilterFromArgs(args),
+    };
+    const controller = stopOnSignals();
+    let run: AttributeRun;
     try {
-      // What each chunk read made goes out before the next read, which may wait (capture --follow | attribute):
-      // a kill in a burst of unrelated lines must not sit in the buffer until more input comes.
-      await stage.read(inputPaths(rawArgs, args._), { signal: controller.signal, onChunk: () => writer.flush() });
-      stage.finish();
+      // The table is made from signal objects; JSON lines may be written from the records' bytes.
+      run = await runAttribute(inputPaths(rawArgs, args._), options, errors, writer, { emit: table ? emit : undefined, signal: controller.signal });
     } finally {
       writer.flush();
     }
-    const { records } = stage.eventStats;
-    const unrelated = stage.unrelated;
-    const { signals, filtered, gaps } = stage.stats;
+    const { records, unrelated } = run;
+    const { signals, filtered, gaps } = run.stats;
     logSummary(
       "attribute",
       {
@@ -81,7 +74,11 @@ const command = defineCommand({
       },
       errors,
     );
+    controller.finish("attribute");
   },
 });
 
-await runScript(command);
+export { command };
+
+// Imported by scripts/whokilled.ts (the single binary) it only provides its command.
+if (import.meta.main) await runScript(command);

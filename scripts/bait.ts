@@ -4,12 +4,12 @@
  * `bait` JSON line per child (docs/SCHEMA.md).
  */
 import { defineCommand } from "citty";
-import { bait, DEFAULT_BAIT_COMM, resolveUser, type BaitMethod } from "../lib/bait.ts";
-import { intFlag, millisecondsFlag, runScript } from "../lib/cli.ts";
+import { bait, DEFAULT_BAIT_COMM, resolveUser, type BaitMethod } from "../lib/demo/pid-bait.ts";
+import { intFlag, millisecondsFlag, runScript } from "../lib/cli/args.ts";
 import { usageError } from "../lib/errors.ts";
-import { LineWriter } from "../lib/jsonl.ts";
+import { LineWriter } from "../lib/bytes/line-writer.ts";
 import { log } from "../lib/log.ts";
-import { abortOnSignals } from "../lib/script-io.ts";
+import { stopOnSignals } from "../lib/cli/script-io.ts";
 
 const command = defineCommand({
   meta: {
@@ -43,7 +43,7 @@ const command = defineCommand({
       throw usageError(`--method must be auto, ns_last_pid or fork-loop, got ${JSON.stringify(method)}`);
     }
     const user = args.uid !== undefined ? resolveUser(args.uid) : undefined;
-    const controller = abortOnSignals();
+    const controller = stopOnSignals();
     const writer = new LineWriter();
     let lines = 0;
     for await (const line of bait({
@@ -72,7 +72,11 @@ const command = defineCommand({
       log.info(`child ${line.pid} ${what}`);
     }
     if (controller.signal.aborted && lines === 0) log.info("bait: stopped before any child held the PID");
+    controller.finish("bait");
   },
 });
 
-await runScript(command);
+export { command };
+
+// Imported by scripts/whokilled.ts (the single binary) it only provides its command.
+if (import.meta.main) await runScript(command);

@@ -5,10 +5,10 @@
  * `record` lines; passes other JSON line kinds through.
  */
 import { defineCommand } from "citty";
-import { inputArgs, runScript, secondsFlag } from "../lib/cli.ts";
-import { LineWriter } from "../lib/jsonl.ts";
-import { EventStage, pushFiles } from "../lib/pipeline.ts";
-import { inputErrors, inputPaths, logSummary } from "../lib/script-io.ts";
+import { idNamesFromArgs, inputArgs, runScript, secondsFlag } from "../lib/cli/args.ts";
+import { LineWriter } from "../lib/bytes/line-writer.ts";
+import { runDecode, type DecodeRun } from "../lib/audit/event-stage.ts";
+import { inputErrors, stopOnSignals, inputPaths, logSummary } from "../lib/cli/script-io.ts";
 
 const command = defineCommand({
   meta: {
@@ -30,23 +30,24 @@ const command = defineCommand({
   async run({ args, rawArgs }) {
     const errors = inputErrors(args.strict);
     const writer = new LineWriter();
-    // The stage writes to `writer` itself: events as bytes, other lines as they come.
-    const stage = new EventStage(
-      { lookup: args.lookup !== false, passwdFile: args.passwd, groupFile: args.group, windowSeconds: secondsFlag(args.window, "window") },
-      errors,
-      writer,
-    );
+    const settings = {
+      ...idNamesFromArgs(args),
+      windowSeconds: secondsFlag(args.window, "window"),
+    };
+    const controller = stopOnSignals();
+    let run: DecodeRun;
     try {
-      // Read as bytes (lib/sources/slot-reader.ts). Each chunk's events go out before the next read,
-      // which may wait (capture --follow | decode): a burst must not sit in the buffer until more input comes.
-      await pushFiles(stage, inputPaths(rawArgs, args._), () => writer.flush());
-      stage.flush();
+      run = await runDecode(inputPaths(rawArgs, args._), settings, errors, writer, { signal: controller.signal });
     } finally {
       writer.flush();
     }
-    const { records, events, structural } = stage.stats;
-    logSummary("decode", { records, events, "structural lines": structural, "duplicate records folded": stage.decoder.folded }, errors);
+    const { records, events, structural } = run.stats;
+    logSummary("decode", { records, events, "structural lines": structural, "duplicate records folded": run.folded }, errors);
+    controller.finish("decode");
   },
 });
 
-await runScript(command);
+export { command };
+
+// Imported by scripts/whokilled.ts (the single binary) it only provides its command.
+if (import.meta.main) await runScript(command);

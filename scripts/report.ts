@@ -6,15 +6,15 @@
  */
 import { writeFileSync } from "node:fs";
 import { defineCommand } from "citty";
-import { inputArgs, intFlag, runScript, signalFilterArgs, signalFilterFromArgs } from "../lib/cli.ts";
+import { idNamesFromArgs, inputArgs, intFlag, procArgs, runScript, signalFilterArgs, signalFilterFromArgs } from "../lib/cli/args.ts";
 import { WhokilledError, usageError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
-import { renderReport, REPORT_FORMATS, type ReportFormat } from "../lib/render/index.ts";
+import { renderReport, REPORT_FORMATS, type ReportFormat } from "../lib/render/formats.ts";
 import { shouldColor } from "../lib/render/format.ts";
-import { analyze } from "../lib/signals/findings.ts";
-import { signalsFrom } from "../lib/signals/pipeline.ts";
-import type { BucketChoice } from "../lib/signals/summary.ts";
-import { abortOnSignals, inputErrors, inputPaths } from "../lib/script-io.ts";
+import { analyze, findingsNeedingAttention, hasCoverageProblem } from "../lib/signals/findings.ts";
+import { signalsFrom } from "../lib/signals/signal-stage.ts";
+import type { BucketChoice } from "../lib/signals/report-summary.ts";
+import { stopOnSignals, inputErrors, inputPaths, notAuditNote } from "../lib/cli/script-io.ts";
 
 /** Exit code when --fail-on findings and something was found (1 and 2 are errors). */
 const EXIT_FINDINGS = 3;
@@ -36,11 +36,12 @@ const command = defineCommand({
   args: {
     ...inputArgs,
     ...signalFilterArgs,
+    ...procArgs,
     format: { type: "enum", options: [...REPORT_FORMATS], default: "text", description: "text, markdown, json (one object) or html (one self-contained page)" },
     output: { type: "string", alias: "o", description: "Write the report to FILE instead of stdout", valueHint: "FILE" },
     bucket: { type: "enum", options: ["auto", "minute", "hour"], default: "auto", description: "Timeline bucket size (auto: minutes for spans up to 3 h)" },
-    "quiet-if-clean": { type: "boolean", description: "Print nothing when there are no findings (cron mails any output)" },
-    "fail-on": { type: "enum", options: ["findings", "never"], default: "never", description: `findings: exit ${EXIT_FINDINGS} when there are findings` },
+    "quiet-if-clean": { type: "boolean", description: "Print nothing when no finding is a warning or critical and audit could see every kill call (cron mails any output); info findings explain kills that were meant" },
+    "fail-on": { type: "enum", options: ["findings", "never"], default: "never", description: `findings: exit ${EXIT_FINDINGS} when a finding is a warning or critical` },
     "storm-threshold": { type: "string", description: "signal-storm: signals from one killer within the window (default 100)", valueHint: "N" },
     "storm-window": { type: "string", description: "signal-storm: window length in seconds (default 60)", valueHint: "SECONDS" },
     paths: { type: "positional", required: false, description: "Input files (as --file)" },
@@ -55,13 +56,12 @@ const command = defineCommand({
     const quiet = args["quiet-if-clean"] === true;
 
     const errors = inputErrors(args.strict);
-    const controller = abortOnSignals();
+    const controller = stopOnSignals();
     const lines = signalsFrom(inputPaths(rawArgs, args._), {
       errors,
       signal: controller.signal,
-      lookup: args.lookup !== false,
-      passwdFile: args.passwd,
-      groupFile: args.group,
+      ...idNamesFromArgs(args),
+      proc: args.proc === true,
       filter: signalFilterFromArgs(args),
     });
     const report = await analyze(lines, {
@@ -69,8 +69,10 @@ const command = defineCommand({
       stormThreshold,
       stormWindowSec: stormWindow,
     });
+    // Stopped mid-input, a report would be a partial one that reads as complete: print none.
+    if (controller.finish("report", "no report printed, since the input was not read to the end")) return;
 
-    const clean = report.findings.length === 0;
+    const clean = findingsNeedingAttention(report.findings).length === 0;
     const toFile = typeof args.output === "string" && args.output !== "";
     const color = format === "text" && shouldColor({ isTTY: process.stdout.isTTY, toFile });
     // On a terminal, use its width (within reason); files and pipes get a stable 100 columns.
@@ -82,13 +84,14 @@ const command = defineCommand({
       } catch (error) {
         throw new WhokilledError("E_IO", `cannot write ${args.output}: ${(error as Error).message}`, { cause: error });
       }
-    } else if (!(quiet && clean)) {
+    } else if (!(quiet && clean && !hasCoverageProblem(report))) {
+      // A capture during which audit was blind is not clean, whatever it found.
       process.stdout.write(text);
     }
 
     // cron mails stderr too: stay silent on a clean run unless something went wrong.
     const t = report.summary.totals;
-    const line = `report: ${t.signals} signals, ${report.findings.length} findings, ${errors.count} input error${errors.count === 1 ? "" : "s"}`;
+    const line = `report: ${t.signals} signals, ${report.findings.length} findings, ${errors.count} input error${errors.count === 1 ? "" : "s"}${notAuditNote(errors)}`;
     if (errors.count > 0) log.warn(line);
     else if (!quiet) log.info(line);
 
@@ -96,4 +99,7 @@ const command = defineCommand({
   },
 });
 
-await runScript(command);
+export { command };
+
+// Imported by scripts/whokilled.ts (the single binary) it only provides its command.
+if (import.meta.main) await runScript(command);

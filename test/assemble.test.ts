@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { EventAssembler, type AssembledEvent, type PendingRecord } from "../lib/audit/assemble.ts";
-import { ByteRecord } from "../lib/audit/byte-record.ts";
+import { ByteRecord } from "../lib/audit/bytes/record.ts";
 
 const STAMP = "1700000000.000:77";
 const prefix = `type=PATH msg=audit(${STAMP}): `;

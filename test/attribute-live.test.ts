@@ -4,14 +4,17 @@
  * and each signal line checked field by field.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { InputErrors } from "../lib/audit/input-errors.ts";
-import type { InputItem } from "../lib/jsonl.ts";
+import type { InputItem } from "../lib/sources/inputs.ts";
 import { installRules, removeRules } from "../lib/rules/install.ts";
 import type { RecordLine, SignalLine } from "../lib/schema.ts";
-import { SignalStage } from "../lib/signals/pipeline.ts";
+import { SignalStage } from "../lib/signals/signal-stage.ts";
 import { netlinkRecords } from "../lib/sources/netlink.ts";
 import { auditSkipReason, removeOnExit, uniqueKey, waitFor } from "./helpers/live.ts";
+import { attributeFiles, attributeStream } from "./helpers/run.ts";
 import { buildSender, senderSkipReason, startVictim, type SenderBuild, type Victim } from "./helpers/sender.ts";
 
 const skip = auditSkipReason();
@@ -28,7 +31,8 @@ const extraChildren: Bun.Subprocess[] = [];
 beforeAll(async () => {
   if (skip) return;
   removeOnExit(key);
-  installRules({ key, arches: ["b64", "b32"] });
+  // pidfd_open too, so a pidfd_send_signal that fails with ESRCH still names its target.
+  installRules({ key, arches: ["b64", "b32"], pidfdOpen: true });
   sender = buildSender("b64")!;
   let ready!: () => void;
   const isReady = new Promise<void>((resolve) => (ready = resolve));
@@ -68,6 +72,35 @@ async function signalFrom(op: string, args: number[], options: { uid?: number; b
   const signals = [...stage.push(items), ...stage.flush()].filter((l): l is SignalLine => l.kind === "signal");
   expect(signals).toHaveLength(1);
   return { pid, status, signal: signals[0]! };
+}
+
+/**
+ * The sender's pidfd-reaped run (test/helpers/sender.c): its child's pid, and
+ * the signal lines of its records, by attribute's object path and its byte
+ * path (which must agree), as `record` lines the way capture writes them.
+ */
+async function pidfdReaped(mode: "signal-first" | "exit-first") {
+  const child = Bun.spawn([sender.path, "pidfd-reaped", "15", mode], { stdout: "pipe", stderr: "ignore" });
+  const [out, status] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+  expect(status).toBe(0); // the last call failed with ESRCH
+  const [reaped, fd] = out.trim().split(" ").map(Number) as [number, number];
+  const calls = mode === "signal-first" ? 3 : 2; // pidfd_open, then one or two pidfd_send_signal
+  const done = await waitFor(() => {
+    const ids = new Set(eventOf(child.pid).map((r) => r.id));
+    return ids.size >= calls && [...ids].every((id) => records.some((r) => r.type === "EOE" && r.id === id)) ? ids : undefined;
+  }, 15_000);
+  expect(done, `audit records for sender ${child.pid}`).toBeDefined();
+  const dir = mkdtempSync(join(tmpdir(), "wk-pidfd-live-"));
+  try {
+    const path = join(dir, "records.jsonl");
+    writeFileSync(path, records.filter((r) => done!.has(r.id)).map((r) => JSON.stringify(r)).join("\n") + "\n");
+    const objects = await attributeFiles([path], { probes: true }, { lookup: false });
+    const bytes = await attributeStream([path], { probes: true }, { lookup: false });
+    expect(bytes.text).toBe(objects.lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+    return { sender: child.pid, reaped, fd, signals: objects.signals };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function eventOf(senderPid: number): RecordLine[] {
@@ -154,6 +187,23 @@ describe.skipIf(skip !== null)("attribute on the real kernel", () => {
     expect(signal.target.pid).toBe(victim.tgid);
     expect(signal.target.fd).toBeGreaterThanOrEqual(3);
     expect(signal.victims).toEqual([{ pid: victim.tgid, comm: "wk-victim", uid: 0, user: "root" }]);
+  });
+
+  test("pidfd_send_signal after the process was reaped (ESRCH, no OBJ_PID): the target is the PID the earlier call on that descriptor hit", async () => {
+    const { sender: pid, reaped, fd, signals } = await pidfdReaped("signal-first");
+    expect(signals).toHaveLength(2);
+    const [hit, stale] = signals as [SignalLine, SignalLine];
+    expect(hit).toMatchObject({ syscall: "pidfd_send_signal", killer: { pid }, result: { success: true }, target: { pid: reaped, scope: "pidfd", fd, pidFrom: "obj_pid" } });
+    expect(hit.victims).toEqual([{ pid: reaped, comm: sender.comm, uid: 0, user: null }]);
+    expect(stale).toMatchObject({ killer: { pid }, result: { success: false, errno: "ESRCH" }, victims: [] });
+    expect(stale.target).toEqual({ pid: reaped, scope: "pidfd", fd, pidFrom: "earlier-call" });
+  });
+
+  test("pidfd_send_signal on a reaped child it never signalled before: the target comes from its pidfd_open (setup-rule --pidfd-open logs it)", async () => {
+    const { sender: pid, reaped, fd, signals } = await pidfdReaped("exit-first");
+    expect(signals).toHaveLength(1);
+    expect(signals[0]).toMatchObject({ killer: { pid }, result: { success: false, errno: "ESRCH" }, victims: [] });
+    expect(signals[0]!.target).toEqual({ pid: reaped, scope: "pidfd", fd, pidFrom: "pidfd_open" });
   });
 
   test("a kill aimed at a free PID fails with ESRCH and has no victims (the stale-PID case)", async () => {

@@ -1,5 +1,5 @@
 /**
- * capture's byte path (lib/capture.ts RecordLineWriter, fed by the slot
+ * capture's byte path (lib/sources/record-lines.ts RecordLineWriter, fed by the slot
  * reader) against the reference (lineToRecord, then JSON.stringify): the same
  * bytes, the same errors, the same counts, over every fixture, every corpus
  * file, a generated log and hand-made edge cases.
@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
 import { InputErrors } from "../lib/audit/input-errors.ts";
-import { lineToRecord } from "../lib/capture.ts";
-import { captureFiles } from "../lib/capture-run.ts";
-import { LineWriter } from "../lib/jsonl.ts";
+import { lineToRecord } from "../lib/sources/record-lines.ts";
+import { captureFiles } from "../lib/sources/capture-run.ts";
+import { LineWriter } from "../lib/bytes/line-writer.ts";
 import { corpusDir, fixturesDir } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-capture-bytes-"));
@@ -38,7 +38,7 @@ function reference(path: string) {
     .filter((record) => record !== null)
     .map((record) => `${JSON.stringify(record)}\n`)
     .join("");
-  return { out, messages, stats };
+  return { out, messages, stats: { ...stats, notAudit: errors.notAudit } };
 }
 
 async function viaBytes(path: string) {
@@ -54,7 +54,7 @@ async function viaBytes(path: string) {
   } finally {
     closeSync(fd);
   }
-  return { out: readFileSync(outPath, "utf8"), messages, stats: { records: stats.records, structural: stats.structural } };
+  return { out: readFileSync(outPath, "utf8"), messages, stats: { records: stats.records, structural: stats.structural, notAudit: errors.notAudit } };
 }
 
 async function expectSame(path: string) {

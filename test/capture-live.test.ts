@@ -1,16 +1,16 @@
 /**
  * capture as users run it, on the real kernel: a kill sent while
  * `capture --netlink` or `capture --follow` runs shows up on its stdout
- * within a second; Ctrl-C ends it cleanly with exit 0.
+ * within a second; Ctrl-C ends it cleanly with exit 130 (128 + SIGINT).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { InputErrors } from "../lib/audit/input-errors.ts";
-import type { InputItem } from "../lib/jsonl.ts";
+import type { InputItem } from "../lib/sources/inputs.ts";
 import { installRules, removeRules } from "../lib/rules/install.ts";
 import type { SignalLine } from "../lib/schema.ts";
-import { SignalStage } from "../lib/signals/pipeline.ts";
+import { SignalStage } from "../lib/signals/signal-stage.ts";
 import { auditSkipReason, removeOnExit, uniqueKey, waitFor } from "./helpers/live.ts";
 import { buildSender, send, startVictim, type Victim } from "./helpers/sender.ts";
 
@@ -85,7 +85,7 @@ async function killAndTime(capture: ReturnType<typeof startCapture>) {
 }
 
 describe.skipIf(skip !== null)("capture live", () => {
-  test("--netlink: a kill appears within 1 second; SIGINT ends it with exit 0", async () => {
+  test("--netlink: a kill appears within 1 second; SIGINT ends it with exit 130", async () => {
     removeOnExit(key);
     installRules({ key, arches: ["b64"], first: true });
     const capture = startCapture(["--netlink"]);
@@ -93,7 +93,7 @@ describe.skipIf(skip !== null)("capture live", () => {
     const latency = await killAndTime(capture);
     console.error(`capture --netlink: kill seen ${latency.toFixed(0)} ms after it was sent`);
     expect(latency).toBeLessThan(1000);
-    expect(await capture.stop()).toBe(0);
+    expect(await capture.stop()).toBe(130);
     expect(capture.stderr()).toMatch(/capture: \d+ records/);
   });
 
@@ -105,6 +105,6 @@ describe.skipIf(skip !== null)("capture live", () => {
     const latency = await killAndTime(capture);
     console.error(`capture --follow: kill seen ${latency.toFixed(0)} ms after it was sent`);
     expect(latency).toBeLessThan(1000);
-    expect(await capture.stop()).toBe(0);
+    expect(await capture.stop()).toBe(130);
   });
 });

@@ -6,6 +6,7 @@ import { WhokilledError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { loadCheckpoint, readSinceCheckpoint, saveCheckpoint, type CheckpointState } from "../lib/sources/checkpoint.ts";
 import type { SourceLine } from "../lib/sources/file.ts";
+import { compressNewest, rotateLog, userRecord } from "./helpers/rotation.ts";
 
 const warn = spyOn(log, "warn").mockImplementation((() => {}) as unknown as typeof log.warn);
 const info = spyOn(log, "info").mockImplementation((() => {}) as unknown as typeof log.info);
@@ -38,33 +39,14 @@ afterEach(() => {
 function emit(file: string, n: number): void {
   let text = "";
   for (let i = 0; i < n; i++) {
-    serial++;
-    const line = `type=USER msg=audit(1700000000.${String(serial % 1000).padStart(3, "0")}:${serial}): pid=1 uid=0 msg='n=${serial} ${"p".repeat(serial % 13)}'`;
+    const line = userRecord(++serial, "p", 13);
     written.push(line);
     text += `${line}\n`;
   }
   appendFileSync(file, text);
 }
 
-/** auditd's rotation (and logrotate's numbering): .N[.gz] → .N+1[.gz], the log → .1, a new empty log. */
-function rotate(): void {
-  const rotated = readdirSync(dir)
-    .map((name) => /^audit\.log\.(\d+)(\.gz)?$/.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .sort((a, b) => Number(b[1]) - Number(a[1]));
-  for (const m of rotated) renameSync(join(dir, m[0]), join(dir, `audit.log.${Number(m[1]) + 1}${m[2] ?? ""}`));
-  renameSync(logPath, `${logPath}.1`);
-  writeFileSync(logPath, "");
-}
-
-/** logrotate's compress: audit.log.1 → audit.log.1.gz (a new inode; gzip keeps the mtime). */
-function compressNewest(): void {
-  const old = `${logPath}.1`;
-  const { atime, mtime } = statSync(old);
-  writeFileSync(`${old}.gz`, Bun.gzipSync(readFileSync(old)));
-  utimesSync(`${old}.gz`, atime, mtime);
-  unlinkSync(old);
-}
+const rotate = () => rotateLog(logPath);
 
 const idOf = (line: string) => /audit\(([^)]+)\)/.exec(line)?.[1] ?? null;
 
@@ -155,7 +137,7 @@ describe("readSinceCheckpoint: cron runs", () => {
     await cronRun();
     emit(logPath, 7);
     rotate();
-    compressNewest();
+    compressNewest(logPath);
     emit(logPath, 5);
     const r = await cronRun();
     expect(r.got).toEqual(written.slice(50));
@@ -166,7 +148,7 @@ describe("readSinceCheckpoint: cron runs", () => {
   test("the checkpoint itself points into a .gz that stays put", async () => {
     emit(logPath, 5);
     rotate();
-    compressNewest();
+    compressNewest(logPath);
     // Current log empty: the last line read is in the .gz.
     await cronRun();
     expect(loadCheckpoint(cp)!.file).toBe(`${logPath}.1.gz`);
@@ -182,7 +164,7 @@ describe("readSinceCheckpoint: cron runs", () => {
     await cronRun();
     emit(logPath, 600);
     rotate();
-    compressNewest();
+    compressNewest(logPath);
     // The disk filled while logrotate compressed: the .gz ends early (same mtime, as gzip leaves it).
     const gzPath = `${logPath}.1.gz`;
     const { atime, mtime } = statSync(gzPath);
@@ -333,6 +315,33 @@ describe("readSinceCheckpoint: cron runs", () => {
     expect((error as WhokilledError).message).toContain(cp);
   });
 
+  test("a checkpoint whose numbers are no byte offsets (a fraction, negative, huge, a string) is reported as damaged, naming the field", async () => {
+    emit(logPath, 10);
+    await cronRun();
+    const good = loadCheckpoint(cp)!;
+    const cases: [Record<string, unknown>, string][] = [
+      [{ offset: 240.5 }, "offset"],
+      [{ offset: -1 }, "offset"],
+      [{ offset: 1e300 }, "offset"],
+      [{ offset: "240" }, "offset"],
+      [{ line: 2.5 }, "line"],
+      [{ inode: -3 }, "inode"],
+      [{ mtime: "yesterday" }, "mtime"],
+      [{ lastLine: { offset: 0.5, sha1: good.lastLine!.sha1 } }, "lastLine.offset"],
+      [{ lastLine: { offset: good.offset + 1, sha1: good.lastLine!.sha1 } }, "lastLine.offset"],
+      [{ lastLine: { offset: 0, sha1: "\u001b[2J" } }, "lastLine.sha1"],
+      [{ lastLine: 7 }, "lastLine"],
+    ];
+    for (const [change, field] of cases) {
+      writeFileSync(cp, JSON.stringify({ ...good, ...change }));
+      const error = await cronRun().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WhokilledError);
+      expect((error as WhokilledError).code).toBe("E_IO");
+      expect((error as WhokilledError).message).toContain(`checkpoint ${cp} is damaged or not a whokilled checkpoint (${field}: expected`);
+      expect((error as WhokilledError).message).not.toContain("\u001b");
+    }
+  });
+
   test("a missing log: E_IO", async () => {
     unlinkSync(logPath);
     const error = await cronRun().catch((e: unknown) => e);
@@ -373,7 +382,7 @@ describe("readSinceCheckpoint: cron runs", () => {
           rotate();
           emit(logPath, Math.floor(rand() * 5));
         } else if (action < 0.85 && existsSync(`${logPath}.1`)) {
-          compressNewest(); // the checkpoint may point into it
+          compressNewest(logPath); // the checkpoint may point into it
         }
         if (rand() < 0.6) {
           const r = await cronRun({ chunkBytes: 512 });

@@ -1,5 +1,5 @@
 /**
- * decode's byte writer (lib/audit/event-json.ts) against the reference path
+ * decode's byte writer (lib/audit/bytes/event-writer.ts) against the reference path
  * (JSON.stringify of interpretEvent): the same bytes, line by line, over the
  * golden fixtures, every corpus file, a generated log, hand-made edge cases
  * and the generated log with characters sprinkled in at random.
@@ -9,11 +9,13 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { DEFAULT_SEED, Rng, generateString } from "../bench/gen-log.ts";
+import { IdNames } from "../lib/audit/ids.ts";
 import { InputErrors } from "../lib/audit/input-errors.ts";
-import { LineWriter, readInputs } from "../lib/jsonl.ts";
-import { EventStage, pushFiles, type DecodeSettings } from "../lib/pipeline.ts";
+import { LineWriter } from "../lib/bytes/line-writer.ts";
+import { readInputs } from "../lib/sources/inputs.ts";
+import { EventJsonSink, EventStage, runDecode, type DecodeSettings } from "../lib/audit/event-stage.ts";
 import { SlotReader } from "../lib/sources/slot-reader.ts";
-import { corpusDir, fixturesDir, oracleIds, writeRecordLines } from "./helpers/run.ts";
+import { corpusDir, fixturesDir, foreignLogIds, localLogIds, oracleIds, testHost, writeRecordLines } from "./helpers/run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "wk-event-json-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,12 +46,18 @@ async function fast(path: string, settings: DecodeSettings, input: "bytes" | "st
   try {
     // A small buffer, so lines also cross flushes.
     const writer = new LineWriter(fd, 4096);
-    const stage = new EventStage(settings, errors(), writer);
-    if (input === "bytes") await pushFiles(stage, [path], () => {}, { reader: new SlotReader() });
-    else for await (const batch of readInputs([path], stage.errors)) expect(stage.push(batch)).toEqual([]);
-    expect(stage.flush()).toEqual([]);
+    let counts: { fast: number; reference: number };
+    if (input === "bytes") counts = (await runDecode([path], settings, errors(), writer, { reader: new SlotReader() })).counts;
+    else {
+      const ids = new IdNames(settings);
+      const sink = new EventJsonSink(writer, ids);
+      const stage = new EventStage(settings, errors(), sink, ids);
+      for await (const batch of readInputs([path], stage.errors)) expect(stage.push(batch)).toEqual([]);
+      expect(stage.flush()).toEqual([]);
+      counts = sink.json.counts;
+    }
     writer.flush();
-    return { text: readFileSync(outPath, "utf8"), counts: stage.eventWriter!.counts };
+    return { text: readFileSync(outPath, "utf8"), counts };
   } finally {
     closeSync(fd);
   }
@@ -87,6 +95,8 @@ const corpus = walk(corpusDir)
 describe("fixtures", () => {
   for (const name of readdirSync(fixturesDir).filter((n) => n.endsWith(".log")).sort()) {
     test(name, async () => {
+      // Names from this host's passwd only for its own log (a node= naming another host is not): both ways agree.
+      for (const settings of [localLogIds, foreignLogIds]) await expectSame(join(fixturesDir, name), settings);
       const counts = await expectSame(join(fixturesDir, name));
       // Not vacuous: events were written, unless the fixture holds none (its golden is empty).
       const golden = join(fixturesDir, name.replace(/\.log$/, ".jsonl"));
@@ -138,6 +148,9 @@ describe("generated log", () => {
   };
   test("20,000 lines, local names", async () => mostlyFast(await expectSame(path)));
   test("20,000 lines, --no-lookup", async () => mostlyFast(await expectSame(path, noLookup)));
+  test("20,000 lines, another host's log: names only from its ENRICHED fields", async () => mostlyFast(await expectSame(path, foreignLogIds)));
+  test("20,000 lines, this host's log: its passwd names what the log does not", async () =>
+    mostlyFast(await expectSame(path, { lookup: true, thisHost: { ...testHost(true), logDirs: [dir] } })));
 
   test("with characters sprinkled in", async () => {
     // Every shape the scanner has to get right or hand over: quotes, separators,
@@ -207,13 +220,16 @@ describe("edge cases", () => {
       '{"kind":"record","type":"SYSCALL","id":"1700000000.030:30","node":null,"raw":"type=SYSCALL msg=audit(1700000000.030:30): arch=c000003e syscall=62 a0=1 a1=9 comm=\\"\\ud800\\""}',
       '{"kind":"signal","id":"1:2","passed":"through"}',
       "type=SYSCALL msg=audit(1700000000.031:31): arch=c000003e syscall=62 a0=1 a1=9 uid=0 comm=\"\u00e9\"",
+      // Repeated EXECVE arguments (a4#2 stays as written, a1#2 is decoded), and a signal argument between syscall and its repeat.
+      "type=EXECVE msg=audit(1700000000.042:42): argc=6 a4=41 a4=42 a5[0]=43 a5[0]=44 a1=45 a1=46 a6=\"x\" a7=ZZ",
+      "type=SYSCALL msg=audit(1700000000.043:43): arch=c000003e syscall=62 a0=1 a1=9 syscall=37 arch=zz syscall=62 a1=8 uid=0 gid=x ouid=01",
     ],
   };
   for (const [name, lines] of Object.entries(cases)) {
     test(name, async () => {
       const path = join(dir, "edge.log");
       writeFileSync(path, lines.join("\n") + "\n");
-      for (const settings of [oracleIds, noLookup]) {
+      for (const settings of [oracleIds, noLookup, foreignLogIds]) {
         const counts = await expectSame(path, settings);
         expect(counts.fast).toBeGreaterThan(10);
         expect(counts.reference).toBeGreaterThan(5);
@@ -265,9 +281,7 @@ async function viaReader(input: string, readBytes: number): Promise<string[]> {
   const fd = openSync(outPath, "w");
   try {
     const writer = new LineWriter(fd, 4096);
-    const stage = new EventStage(oracleIds, errors(), writer);
-    await pushFiles(stage, [input], () => {}, { reader: new SlotReader({ readBytes }) });
-    stage.flush();
+    await runDecode([input], oracleIds, errors(), writer, { reader: new SlotReader({ readBytes }) });
     writer.flush();
   } finally {
     closeSync(fd);

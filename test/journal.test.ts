@@ -2,10 +2,17 @@
  * journald's audit entries (lib/audit/journal.ts) back to audit records.
  * The field layout follows systemd's journald-audit.c; test/fixtures/journal.log
  * runs the seed through it end to end (golden and scripts tests).
+ * systemd's own messages (lib/sources/journal-systemd.ts) from the
+ * hand-written fixtures in test/fixtures/journal/ (see its README).
  */
 import { describe, expect, test } from "bun:test";
 import { journalAuditRecord } from "../lib/audit/journal.ts";
 import { parseLine } from "../lib/audit/line.ts";
+import { readFileSync } from "node:fs";
+import { InputErrors } from "../lib/audit/input-errors.ts";
+import { journalFactsOf, parseExportEntry, parseSystemdMessage } from "../lib/sources/journal-systemd.ts";
+import { journalFileRecords } from "../lib/sources/journal-read.ts";
+import type { RecordLine } from "../lib/schema.ts";
 
 const entry = (over: Record<string, unknown> = {}) => ({
   _TRANSPORT: "audit",
@@ -53,5 +60,137 @@ describe("journalAuditRecord", () => {
       type: "SYSCALL",
       id: "1285245427.433:22",
     });
+  });
+});
+
+// --- systemd's own messages (lib/sources/journal-systemd.ts); fixtures hand-written, see test/fixtures/journal/README.md ---
+
+const JOURNAL_DIR = "test/fixtures/journal";
+
+async function recordsOf(file: string): Promise<{ records: RecordLine[]; messages: string[] }> {
+  const messages: string[] = [];
+  const errors = new InputErrors({ strict: false, print: (m) => messages.push(m) });
+  const records: RecordLine[] = [];
+  for await (const batch of journalFileRecords(`${JOURNAL_DIR}/${file}`, errors)) records.push(...batch);
+  return { records, messages };
+}
+
+describe("systemd's messages", () => {
+  test("each kind, with the unit from its prefix or the entry", () => {
+    expect(parseSystemdMessage("webapp.service: State 'stop-sigterm' timed out. Killing.")).toEqual({ kind: "stop-timeout", unit: "webapp.service", state: "stop-sigterm" });
+    expect(parseSystemdMessage("session-3.scope: Stopping timed out. Killing.")).toEqual({ kind: "stop-timeout", unit: "session-3.scope", state: null });
+    // systemd before v236 wrote the state without State '…'.
+    expect(parseSystemdMessage("foo.service stop-final-sigterm timed out. Killing.")).toEqual({ kind: "stop-timeout", unit: "foo.service", state: "stop-final-sigterm" });
+    expect(parseSystemdMessage("webapp.service: Killing process 4821 (serve) with signal SIGKILL.")).toEqual({
+      kind: "kill", unit: "webapp.service", pid: 4821, comm: "serve", signal: 9, signalName: "SIGKILL",
+    });
+    // A comm with a parenthesis and a space in it (comm is the process's own choice).
+    expect(parseSystemdMessage("Killing process 77 (a) b) with signal SIGTERM.", "x.service")).toMatchObject({ unit: "x.service", pid: 77, comm: "a) b", signal: 15 });
+    expect(parseSystemdMessage("webapp.service: Main process exited, code=killed, status=9/KILL")).toEqual({
+      kind: "exit", unit: "webapp.service", process: "Main process", code: "killed", status: 9, statusName: "SIGKILL",
+    });
+    expect(parseSystemdMessage("report.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED")).toMatchObject({ code: "exited", status: 3, statusName: "NOTIMPLEMENTED" });
+    expect(parseSystemdMessage("parser.service: Main process exited, code=dumped, status=11/SEGV")).toMatchObject({ code: "dumped", status: 11, statusName: "SIGSEGV" });
+    expect(parseSystemdMessage("x.service: main process exited, code=killed, status=15/TERM")).toMatchObject({ process: "Main process", code: "killed", status: 15 });
+    expect(parseSystemdMessage("batch.service: A process of this unit has been killed by the OOM killer.")).toEqual({ kind: "oom", unit: "batch.service" });
+    expect(
+      parseSystemdMessage("Killed /user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-4242.scope due to memory pressure for /user.slice/user-1000.slice/user@1000.service being 86.80% > 50.00% for > 20s with reclaim activity"),
+    ).toEqual({
+      kind: "oomd", unit: null, cgroup: "/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-4242.scope",
+      pressureCgroup: "/user.slice/user-1000.slice/user@1000.service", pressure: "86.80%", limit: "50.00%", duration: "20s",
+    });
+    expect(parseSystemdMessage("webapp.service: Failed with result 'timeout'.")).toBeNull();
+    expect(parseSystemdMessage("Killing process 5 (x) with signal SIGNOTONE.")).toBeNull();
+  });
+
+  test("only systemd's own entries count: another program repeating the words does not", () => {
+    const words = { MESSAGE: "Killing process 1 (init) with signal SIGKILL.", __REALTIME_TIMESTAMP: "1796608800000000" };
+    expect(journalFactsOf({ ...words, _COMM: "systemd", _PID: "1" })?.by).toEqual({ pid: 1, comm: "systemd", exe: null });
+    expect(journalFactsOf({ ...words, _COMM: "evil", SYSLOG_IDENTIFIER: "systemd" })).toBeNull();
+    expect(journalFactsOf({ ...words, SYSLOG_IDENTIFIER: "systemd" })).not.toBeNull();
+    expect(journalFactsOf({ ...words, _COMM: "systemd", MESSAGE: "Killed /x.scope due to memory pressure for / being 1.00% > 0.50% for > 20s with reclaim activity" })).toBeNull();
+  });
+
+  test("the export format: KEY=VALUE lines; a binary field is left out and named", () => {
+    expect(parseExportEntry(["MESSAGE=x", "_PID=1", "BLOB", "MESSAGE=second"])).toEqual({ entry: { MESSAGE: "x", _PID: "1" }, binary: ["BLOB"] });
+  });
+
+  const CASES: Array<[string, string[]]> = [
+    ["stop-sigterm-timeout.json", ["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL", "SYSTEMD_EXIT"]],
+    ["scope-stop-timeout.export", ["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL"]],
+    ["oom-killer.json", ["SYSTEMD_OOM", "SYSTEMD_EXIT"]],
+    ["systemd-oomd.json", ["SYSTEMD_OOMD"]],
+    ["main-process-exit.json", ["SYSTEMD_EXIT", "SYSTEMD_EXIT", "SYSTEMD_EXIT"]],
+  ];
+  for (const [file, types] of CASES) {
+    test(`${file}: one record per message, the entry as read kept as its raw text`, async () => {
+      const { records, messages } = await recordsOf(file);
+      expect(messages).toEqual([]);
+      expect(records.map((r) => r.type)).toEqual(types);
+      const text = readFileSync(`${JOURNAL_DIR}/${file}`, "utf8");
+      for (const record of records) {
+        expect(text).toContain(record.raw);
+        expect(record.time).toMatch(/^2026-12-07T0[23]:\d\d:\d\d\.\d{3}Z$/);
+        expect(record.id).toBe(`${Math.floor(Date.parse(record.time!) / 1000)}.${record.time!.slice(20, 23)}:${record.id.split(":")[1]}`);
+      }
+    });
+  }
+
+  test("capture --journal reads both forms, and journalctl -o json lines through -f too", () => {
+    const run = (args: string[]) => Bun.spawnSync(["./node_modules/.bin/bun", "scripts/capture.ts", ...args], { stdout: "pipe", stderr: "pipe" });
+    const exported = run(["--journal", `${JOURNAL_DIR}/scope-stop-timeout.export`]);
+    expect(exported.exitCode).toBe(0);
+    expect(exported.stdout.toString().trim().split("\n").map((l) => JSON.parse(l).type)).toEqual(["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL"]);
+    expect(exported.stderr.toString()).toContain("3 records, 1 other journal entries");
+    const json = run(["-f", `${JOURNAL_DIR}/stop-sigterm-timeout.json`]);
+    expect(json.exitCode).toBe(0);
+    expect(json.stdout.toString().trim().split("\n").map((l) => JSON.parse(l).type)).toEqual(["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL", "SYSTEMD_EXIT"]);
+    expect(run(["--journal", "x", "--netlink"]).exitCode).toBe(2);
+    // A flag is never taken for the FILE.
+    expect(run(["--journal", "--strict"]).stderr.toString()).toContain("--journal took --strict as its FILE");
+  });
+});
+
+describe("the journal source through the stages", () => {
+  const stage = (script: string, args: string[], stdin?: string) => {
+    const out = Bun.spawnSync(["./node_modules/.bin/bun", `scripts/${script}.ts`, ...(script === "capture" ? [] : ["--no-lookup"]), ...args], { stdin: stdin === undefined ? "ignore" : Buffer.from(stdin), stdout: "pipe", stderr: "pipe" });
+    expect(out.exitCode, out.stderr.toString()).toBe(0);
+    return out.stdout.toString();
+  };
+
+  test("decode: a stop timeout and an exit with a status are events with no signal; a kill is one with its signal", () => {
+    const events = stage("decode", [`${JOURNAL_DIR}/stop-sigterm-timeout.json`]).trim().split("\n").map((l) => JSON.parse(l));
+    expect(events.map((e) => [e.type, e.syscall?.signal?.name ?? null])).toEqual([
+      ["SYSTEMD_STOP_TIMEOUT", null],
+      ["SYSTEMD_KILL", "SIGKILL"],
+      ["SYSTEMD_KILL", "SIGKILL"],
+      ["SYSTEMD_EXIT", "SIGKILL"],
+    ]);
+    expect(events[0].records[0].fields).toMatchObject({ message: "webapp.service: State 'stop-sigterm' timed out. Killing.", unit: "webapp.service", state: "stop-sigterm", by_pid: "1", by_comm: "systemd" });
+  });
+
+  test("capture --journal | attribute: signal lines from the journal, never said as audit", () => {
+    const records = stage("capture", ["--journal", `${JOURNAL_DIR}/scope-stop-timeout.export`]);
+    const signals = stage("attribute", [], records).trim().split("\n").map((l) => JSON.parse(l));
+    expect(signals.map((s) => [s.source, s.syscall, s.killer.pid, s.target.pid, s.victims[0].comm, s.unit])).toEqual([
+      ["journal", null, 1, 1699, "kwin_x11", "session-3.scope"],
+      ["journal", null, 1, 1797, "CPMMListener", "session-3.scope"],
+    ]);
+    expect(stage("attribute", ["--format", "table"], records)).toContain("SIGKILL → 1699 kwin_x11[1699] uid ?  ok (journal systemd-kill)");
+  });
+
+  test("report: systemd-stop names the unit, oom-kill the unit systemd reported, the sources count the journal", () => {
+    const report = JSON.parse(stage("report", ["--format", "json", `${JOURNAL_DIR}/stop-sigterm-timeout.json`, `${JOURNAL_DIR}/oom-killer.json`]));
+    expect(report.summary.totals.sources).toMatchObject({ audit: 0, tracefs: 0, journal: 5 });
+    const ids = report.findings.map((f: any) => f.id);
+    expect(ids).toContain("systemd-stop");
+    expect(ids).toContain("oom-kill");
+    expect(report.findings.find((f: any) => f.id === "systemd-stop").evidence.notes).toContain("Which unit: webapp.service, says the journal.");
+  });
+
+  test("report: systemd-oomd's kill of a cgroup is the memory-pressure finding, its unit standing for its processes", () => {
+    const report = JSON.parse(stage("report", ["--format", "json", `${JOURNAL_DIR}/systemd-oomd.json`]));
+    expect(report.findings.map((f: any) => f.id)).toEqual(["memory-pressure"]);
+    expect(report.findings[0].headline).toContain("killed 1 process to free memory: every process of app-firefox-4242.scope (SIGKILL)");
   });
 });

@@ -1,13 +1,12 @@
 /**
- * The byte readers the fast paths share (lib/audit/line-bytes.ts,
- * lib/audit/record-line-bytes.ts), on their own: a search must stop at its
+ * The byte readers the fast paths share (lib/bytes/read.ts,
+ * lib/audit/bytes/record-line.ts), on their own: a search must stop at its
  * line's end even where the buffer holds more lines, and the in-place
  * unescape must agree with JSON.parse or refuse without touching the bytes.
  */
 import { describe, expect, test } from "bun:test";
-import { ascii, canonicalDigitsValue, decimalIn, hexIn, indexWithin, isUserNameAt, rawValueIn } from "../lib/audit/line-bytes.ts";
-import { userName } from "../lib/audit/interpret.ts";
-import { matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../lib/audit/record-line-bytes.ts";
+import { ascii, canonicalDigitsValue, indexWithin } from "../lib/bytes/read.ts";
+import { matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../lib/audit/bytes/record-line.ts";
 
 /** Several lines in one buffer, as a reader slot holds them; the ranges of each. */
 function slot(lines: string[]): { bytes: Buffer; ranges: [number, number][] } {
@@ -64,17 +63,6 @@ describe("searches stop at the line's end", () => {
     }
   });
 
-  test("decimalIn, hexIn and rawValueIn do not read the next line's fields", () => {
-    expect(decimalIn(bytes, ascii(" ppid="), first[0], first[1])).toBe(-1);
-    expect(decimalIn(bytes, ascii(" ppid="), second[0], second[1])).toBe(4);
-    expect(hexIn(bytes, ascii(" arch="), first[0], first[1])).toBe(0xc000003e);
-    expect(rawValueIn(bytes, ascii(" exe="), first[0], first[1])).toBeNull();
-    expect(rawValueIn(bytes, ascii(" exe="), second[0], second[1])).toBe("/bin/x");
-    // An unterminated quote: the next line's quote does not close it.
-    expect(rawValueIn(bytes, ascii(" comm="), first[0], first[1])).toBeNull();
-    expect(rawValueIn(bytes, ascii(" comm="), second[0], second[1])).toBe('"x"');
-  });
-
   test("a record line without a source key is not taken, whatever the line before it holds", () => {
     const good = JSON.stringify({ kind: "record", type: "EOE", id: "1.000:1", node: null, raw: "type=EOE msg=audit(1.000:1): ", source: { file: "a", line: 1 } });
     const bare = JSON.stringify({ kind: "record", type: "EOE", id: "1.000:2", node: null, raw: "type=EOE msg=audit(1.000:2): " });
@@ -129,15 +117,6 @@ describe("unescapeAsciiInPlace", () => {
     expect(bytes.toString("latin1", start, end)).toBe('"inside"');
     expect(bytes.toString("latin1", 0, start)).toBe('\\"before\\" ');
     expect(bytes.toString("latin1", stop)).toBe(' \\"after\\"');
-  });
-});
-
-describe("isUserNameAt", () => {
-  test("agrees with interpret.ts userName, inside a longer buffer", () => {
-    for (const name of ["root", "unset", "unknown(1010)", "unknown(", "unknown", "unse", "unsetx", "", "nobody"]) {
-      const bytes = ascii(`x ${name} y`);
-      expect(isUserNameAt(bytes, 2, 2 + name.length)).toBe(userName(name) !== null);
-    }
   });
 });
 

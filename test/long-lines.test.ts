@@ -91,6 +91,23 @@ describe("lines past MAX_LINE_BYTES", () => {
     expect(capture.stderr).toContain(`${path}:10: a line of ${2 * MAX_LINE_BYTES} bytes`);
   });
 
+  test("under --strict the message says the run stops, not that the line was skipped (every reader: decode, attribute, capture FILE, capture --checkpoint)", async () => {
+    const path = join(dir, "strict.log");
+    writeFileSync(path, `${record(1)}\n${"x".repeat(MAX_LINE_BYTES + 1)}\n${record(2)}\n`);
+    const runs = [
+      ["decode", ["--strict", "--no-lookup", path]],
+      ["attribute", ["--strict", "--no-lookup", path]],
+      ["capture", ["--strict", path]],
+      ["capture", ["--strict", "--checkpoint", join(dir, "strict.checkpoint"), path]],
+    ] as const;
+    for (const [script, args] of runs) {
+      const r = await runScript(script, [...args]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${path}:2: a line of ${MAX_LINE_BYTES + 1} bytes, longer than any audit record (at most ${MAX_LINE_BYTES} are read as one line): --strict stops the run here`);
+      expect(r.stderr).not.toContain("skipped");
+    }
+  });
+
   test("decode's event line of a group kill of 8,000 processes (megabytes) goes on to attribute whole", async () => {
     const stamp = "msg=audit(1700000000.100:50): ";
     const lines = [

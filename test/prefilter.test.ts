@@ -10,8 +10,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
-import type { KeptLine } from "../lib/jsonl.ts";
-import { SignalLinePrefilter } from "../lib/signals/prefilter.ts";
+import type { KeptLine } from "../lib/sources/inputs.ts";
+import { RecordLineReader } from "../lib/audit/bytes/record-line.ts";
+import { isAsciiRange } from "../lib/bytes/read.ts";
+import type { RecordLine } from "../lib/schema.ts";
+import { cursorExecvePid, execvePid, SignalLinePrefilter } from "../lib/signals/prefilter.ts";
 import { SlotReader } from "../lib/sources/slot-reader.ts";
 import { attributeFiles, auditLogsUnder, corpusDir, fixturesDir, writeRecordLines } from "./helpers/run.ts";
 
@@ -44,6 +47,21 @@ function chunked(bytes: Buffer, size: (i: number) => number): Buffer[] {
   }
   return chunks;
 }
+
+describe("an execve sighting's pid", () => {
+  test("the plain-line scan reads what the field cursor reads, on plain and awkward lines alike", () => {
+    const head = "msg=audit(1700000000.100:7): arch=c000003e syscall=59";
+    const pieces = [" success=yes", " success=no", " success=\"no\"", " success", " pid=42", " pid=4x2", " pid", " pid=\"43\"", " ppid=1", " comm=\"a pid=9\"", " msg='pid=8 '", " a0=\u001d", "\u001dpid=6", "\x1dpid=5", " exit=0", " x=\\", "  ", " pid=44\x1d", " pid=45\\u001d", " a1=\\u001d"];
+    let state = 12345;
+    const random = (n: number) => ((state = (state * 1103515245 + 12345) % 2147483648) % n);
+    for (let round = 0; round < 4000; round++) {
+      let line = head;
+      for (let k = random(9); k >= 0; k--) line += pieces[random(pieces.length)];
+      const bytes = Buffer.from(line, "latin1");
+      for (const escaped of [false, true]) expect(execvePid(bytes, 0, bytes.length, escaped)).toBe(cursorExecvePid(bytes, 0, bytes.length, escaped));
+    }
+  });
+});
 
 describe("prefilter line splitting", () => {
   const sample = readFileSync(generated);
@@ -118,37 +136,33 @@ describe("prefilter line splitting", () => {
   });
 });
 
-describe("record lines kept by the prefilter", () => {
-  test("a kept record line is the object JSON.parse makes of it, or the line itself when its shape is unusual", async () => {
-    const records = writeRecordLines(generated, join(dir, "kept-records.jsonl"));
-    const text = readFileSync(records, "utf8");
-    const byNumber = text.split("\n");
-    const { kept } = await keptLines([Buffer.from(text)]);
-    let objects = 0;
-    for (const [line, number] of kept) {
-      const original = byNumber[number - 1]!;
-      if (typeof line === "string") expect(line).toBe(original);
-      else {
-        objects++;
-        expect(line).toEqual(JSON.parse(original));
-      }
-    }
-    expect(objects).toBeGreaterThan(100);
-    // Escapes that are not ASCII, another key order, a node, a non-ASCII file name: parsed the same or left as text.
+describe("record lines read from bytes (RecordLineReader)", () => {
+  /** Each line as the decoder reads it: the object JSON.parse makes of it, or null where the reader declines it. */
+  function readLines(text: string): Array<RecordLine | null> {
+    const reader = new RecordLineReader();
+    return text.split("\n").filter(Boolean).map((line) => {
+      const bytes = Buffer.from(line);
+      return reader.read(bytes, 0, bytes.length) && isAsciiRange(bytes, 0, bytes.length) && reader.unescape() ? reader.toRecordLine() : null;
+    });
+  }
+
+  test("a record line is the object JSON.parse makes of it, or declined when its shape is unusual", () => {
+    const text = readFileSync(writeRecordLines(generated, join(dir, "kept-records.jsonl")), "utf8");
+    const lines = text.split("\n").filter(Boolean);
+    const read = readLines(text);
+    expect(read.filter((line) => line !== null).length).toBeGreaterThan(100);
+    read.forEach((line, i) => line === null || expect(line).toEqual(JSON.parse(lines[i]!)));
+    // Escapes that are not ASCII, another key order, a node: read the same or declined.
     const odd = [
-      { kind: "record", type: "SYSCALL", id: "1.000:1", node: "h\u00e9", raw: 'type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=62 success=yes exit=0 a0=1 a1=9 a2=0 a3=0 items=0 ppid=1 pid=2 comm="\u00e9" exe="/x"', source: { file: "/tmp/ä.log", line: 3 } },
+      { kind: "record", type: "SYSCALL", id: "1.000:1", node: "h", raw: 'type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=62 success=yes exit=0 a0=1 a1=9 a2=0 a3=0 items=0 ppid=1 pid=2 comm="x" exe="/x"', source: { file: "/tmp/a.log", line: 3 } },
       { kind: "record", type: "SYSCALL", id: "1.000:2", node: null, raw: "type=SYSCALL msg=audit(1.000:2): arch=c000003e syscall=62 success=yes exit=0 a0=1 a1=9 a2=0 a3=0 items=0 ppid=1 pid=2 comm=\"x\u001dy\" exe=\"/x\"\u001dUID=\"root\"", source: { file: "f", line: 4 } },
     ].map((record) => JSON.stringify(record));
     odd.push(odd[1]!.replace('"node":null,', "").replace('"source":', '"node":null,"source":'));
     // An escape JSON.stringify never writes: \u00e9 for é (refused by the byte reader, so parsed as text).
     odd.push(String.raw`{"kind":"record","type":"SYSCALL","id":"1.000:5","node":null,"raw":"type=SYSCALL msg=audit(1.000:5): arch=c000003e syscall=62 success=yes exit=0 a0=1 a1=9 a2=0 a3=0 items=0 ppid=1 pid=2 comm=\u00e9","source":{"file":"f","line":5}}`);
-    const oddKept = await keptLines([Buffer.from(odd.join("\n") + "\n")]);
-    expect(oddKept.kept.length).toBe(4);
-    expect(oddKept.kept.map(([line]) => typeof line)).toEqual(["object", "object", "string", "string"]);
-    for (const [line, number] of oddKept.kept) {
-      const parsed = typeof line === "string" ? JSON.parse(line) : line;
-      expect(parsed).toEqual(JSON.parse(odd[number - 1]!));
-    }
+    const oddRead = readLines(odd.join("\n"));
+    expect(oddRead.map((line) => line !== null)).toEqual([true, true, false, false]);
+    oddRead.forEach((line, i) => line === null || expect(line).toEqual(JSON.parse(odd[i]!)));
   });
 });
 

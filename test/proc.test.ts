@@ -89,7 +89,9 @@ describe("attribute --proc on this machine's /proc", () => {
         killLine(sleeper.pid, process.pid, now) + killLine(sleeper.pid, process.pid, now - 3600) + killLine(sleeper.pid, process.pid, now, "another-host") + killLine(sleeper.pid, process.pid, now, hostname()),
       );
       expect(lines).toHaveLength(4);
-      const [live, before, remote, local] = lines;
+      // Found by stamp and node: the hour-old event may close (and come out) first.
+      const at = (seconds: number, node: string | null) => lines.find((l) => l.time === new Date(Math.round(seconds * 1000)).toISOString() && l.node === node);
+      const [live, before, remote, local] = [at(now, null), at(now - 3600, null), at(now, "another-host"), at(now, hostname())];
       expect(live.killer.argv).toEqual(["sleep", "30"]);
       expect(live.killer.ancestry[0]).toMatchObject({ pid: process.pid, from: "proc" });
       expect(live.killer.ancestry.at(-1).pid).toBe(1);

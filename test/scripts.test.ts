@@ -3,7 +3,7 @@
  * stdout only, errors named on stderr, exit codes.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixturesDir } from "./helpers/run.ts";
@@ -102,6 +102,24 @@ describe("decode", () => {
     expect(strip(fromRecords.lines)).toEqual(strip(fromRaw.lines));
   });
 
+  test("--window: how far behind the newest record (audit time) an event without EOE stays open for a late record", async () => {
+    const syscall = (stamp: string, pid: number) =>
+      `type=SYSCALL msg=audit(${stamp}): arch=c000003e syscall=62 success=yes exit=0 a0=2a a1=9 a2=0 a3=0 items=0 ppid=1 pid=${pid} auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="k" exe="/k" key=(null)`;
+    const log = [
+      syscall("1700000000.000:1", 100),
+      syscall("1700000005.000:2", 101),
+      "type=EOE msg=audit(1700000005.000:2): ",
+      'type=OBJ_PID msg=audit(1700000000.000:1): opid=42 oauid=-1 ouid=0 oses=-1 ocomm="victim"',
+    ].join("\n") + "\n";
+    const shape = (lines: any[]) => lines.map((e) => `${e.id} ${e.records.map((r: any) => r.type).join(",")}`);
+    // 5 s later than the first event's records, the OBJ_PID is late for a 2 s window: a second event with its id, and a warning.
+    const narrow = await run([script("decode"), "--no-lookup", "--window", "2", "-"], log);
+    expect(shape(narrow.lines)).toEqual(["1700000005.000:2 SYSCALL,EOE", "1700000000.000:1 SYSCALL", "1700000000.000:1 OBJ_PID"]);
+    expect(narrow.lines[2].warnings.join(" ")).toContain("arrived after it was closed");
+    const wide = await run([script("decode"), "--no-lookup", "--window", "30", "-"], log);
+    expect(shape(wide.lines)).toEqual(["1700000005.000:2 SYSCALL,EOE", "1700000000.000:1 SYSCALL,OBJ_PID"]);
+  });
+
   test("event lines pass through untouched", async () => {
     const once = await run([script("decode"), "--no-lookup", seed]);
     const twice = await run([script("decode"), "--no-lookup"], once.stdout);
@@ -141,15 +159,26 @@ describe("attribute", () => {
     expect(lines[2].victims).toEqual([]);
   });
 
+  test("lines of a kind that carries no signal (setup-rule's status) are counted on stderr, not dropped unsaid; report too", async () => {
+    const status = '{"kind":"status","topic":"audit","enabled":1,"failure":1,"detail":"audit is on"}\n';
+    const stdin = status + readFileSync(seed, "utf8") + status;
+    const attribute = await run([script("attribute"), "--no-lookup", "-"], stdin);
+    expect(attribute.code).toBe(0);
+    expect(attribute.lines).toHaveLength(3);
+    expect(attribute.stderr).toContain("2 JSON lines of a kind that carries no signal (status, rule, death, bait…) skipped");
+    const report = await run([script("report"), "--no-lookup", "-"], stdin);
+    expect(report.stderr).toContain("2 JSON lines of a kind that carries no signal");
+  });
+
   test("journald's copy of the records (journalctl -o json) says the same as audit.log; journalctl's text is refused with a hint", async () => {
     const journal = join(fixturesDir, "journal.log");
     expect((await run([script("attribute"), "--no-lookup", journal])).lines).toEqual((await run([script("attribute"), "--no-lookup", seed])).lines);
     const captured = await run([script("capture"), "--file", journal]);
     const seedRecords = (await run([script("capture"), "--file", seed])).lines;
     expect(captured.lines.map((r) => [r.type, r.id, r.raw])).toEqual(seedRecords.map((r) => [r.type, r.id, r.raw]));
-    // 7 comment lines and one kernel-transport entry are structure; the entry without _AUDIT_ID is an error.
+    // 7 comment lines are structure; the kernel-transport entry is a kernel-log line (not audit, skipped); the entry without _AUDIT_ID is an error.
     expect(captured.stderr).toContain("journal.log:13: journal audit entry without a numeric _AUDIT_ID");
-    expect(captured.stderr).toContain("4 records, 8 structural lines, 0 gaps, 1 error");
+    expect(captured.stderr).toContain("4 records, 7 structural lines, 0 gaps, 1 error; 1 line not audit, skipped");
     const text = "Sep 23 12:37:07 web1 audit[4299]: SYSCALL arch=40000003 syscall=37 per=400000 success=yes exit=0 a0=6900 a1=9\n";
     const refused = await run([script("decode")], text);
     expect(refused.stderr).toContain("-:1: journalctl's text output: the audit stamp (time and serial) is not in it; read the journal with `journalctl -o json _TRANSPORT=audit`");
@@ -335,7 +364,7 @@ describe("live pipes (`tail -f audit.log | …`): lines pass on at once, Ctrl-C 
       const started = performance.now();
       child.kill("SIGINT");
       const code = await Promise.race([child.exited, Bun.sleep(5000).then(() => "still running")]);
-      expect(code).toBe(0);
+      expect(code).toBe(130); // 128 + SIGINT (issue 17)
       expect(performance.now() - started).toBeLessThan(2000);
       reader.releaseLock();
       child.stdin.end();
@@ -346,23 +375,45 @@ describe("live pipes (`tail -f audit.log | …`): lines pass on at once, Ctrl-C 
 describe("uid names", () => {
   const line = "type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=62 success=yes exit=0 a0=1 a1=9 a2=0 a3=0 items=0 ppid=1 pid=2 auid=1010 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=\"x\" exe=\"/x\" key=(null)\n";
 
-  test("looked up by default, from --passwd when given, and not at all with --no-lookup (decode, attribute, report)", async () => {
-    const decoded = async (...flags: string[]) => (await run([script("decode"), ...flags], line)).lines[0].records[0].decoded;
-    expect((await decoded()).uid).toBe("root");
+  test("a log from a pipe is not known to be this host's: uids stay numbers and say so; --local-names, --passwd name them; --no-lookup never", async () => {
+    const event = async (...flags: string[]) => (await run([script("decode"), ...flags], line)).lines[0];
+    const plain = await event();
+    expect(plain.records[0].decoded).toMatchObject({ uid: "unknown(0)", auid: "unknown(1010)" });
+    expect(plain.process.user).toBeNull();
+    expect(plain.namesUnknown).toBe(true);
+    // uid 0 is root on every Linux machine.
+    const local = await event("--local-names");
+    expect(local.process.user).toBe("root");
+    expect(local.namesUnknown).toBeUndefined();
     const dir = mkdtempSync(join(tmpdir(), "wk-passwd-"));
     try {
       writeFileSync(join(dir, "passwd"), "boss:x:0:0::/:/bin/sh\nsampler:x:1010:1010::/:/bin/sh\n");
-      expect(await decoded("--passwd", join(dir, "passwd"))).toMatchObject({ uid: "boss", auid: "sampler" });
+      expect((await event("--passwd", join(dir, "passwd"))).records[0].decoded).toMatchObject({ uid: "boss", auid: "sampler" });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    expect(await decoded("--no-lookup")).toMatchObject({ uid: "unknown(0)", auid: "unknown(1010)" });
-    const killer = async (...flags: string[]) => (await run([script("attribute"), ...flags], line)).lines[0].killer;
-    expect((await killer()).user).toBe("root");
-    expect((await killer("--no-lookup")).user).toBeNull();
-    const report = async (...flags: string[]) => JSON.parse((await run([script("report"), "--format", "json", ...flags], line)).stdout).summary.killers[0].user;
-    expect(await report()).toBe("root");
-    expect(await report("--no-lookup")).toBeNull();
+    const off = await event("--no-lookup");
+    expect(off.records[0].decoded).toMatchObject({ uid: "unknown(0)", auid: "unknown(1010)" });
+    expect(off.namesUnknown).toBeUndefined();
+
+    const signal = async (...flags: string[]) => (await run([script("attribute"), ...flags], line)).lines[0];
+    expect(await signal()).toMatchObject({ killer: { uid: 0, user: null }, namesUnknown: true });
+    expect((await signal("--local-names")).killer.user).toBe("root");
+    expect((await signal("--no-lookup")).namesUnknown).toBeUndefined();
+
+    const report = async (...flags: string[]) => JSON.parse((await run([script("report"), "--format", "json", ...flags], line)).stdout).summary;
+    expect(await report()).toMatchObject({ killers: [{ user: null }], totals: { namesUnknown: 1 } });
+    expect(await report("--local-names")).toMatchObject({ killers: [{ user: "root" }], totals: { namesUnknown: 0 } });
+    const text = async (...flags: string[]) => (await run([script("report"), ...flags], line)).stdout;
+    expect(await text()).toContain("1 signal shows users as bare uids");
+    expect(await text("--local-names")).not.toContain("bare uids");
+  });
+
+  test("the log's own ENRICHED names win, for any log", async () => {
+    const enriched = `${line.trimEnd()}\u001dUID="svc-on-its-host" AUID="unset"\n`;
+    const signal = (await run([script("attribute")], enriched)).lines[0];
+    expect(signal.killer.user).toBe("svc-on-its-host");
+    expect(signal.namesUnknown).toBeUndefined();
   });
 });
 
@@ -389,6 +440,8 @@ describe("options", () => {
       ["decode", ["--window", "abc"], '--window must be a number of seconds, got "abc"'],
       ["decode", ["--window", "-3"], '--window must be a number of seconds, got "-3"'],
       ["demo", ["--interval", "0"], "--interval must be more than 0 seconds, got 0"],
+      // The replay does not use the interval, but a bad flag is still a usage error, live or not.
+      ["demo", ["--seed", "--interval", "0"], "--interval must be more than 0 seconds, got 0"],
       ["demo", ["--interval", "soon"], '--interval must be a number of seconds, got "soon"'],
     ] as const) {
       const { code, stderr } = await run([script(name), ...args], "");

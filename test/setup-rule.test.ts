@@ -7,19 +7,22 @@
  * The kernel logs a syscall under the first exit rule that matches it, so a
  * broad rule added earlier by another test run would log our kills under its
  * key. The tests that look for records therefore install with --first (-A).
+ * They read the records from the kernel's netlink multicast group, so they
+ * need the kernel only, not auditd.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { machine, tmpdir } from "node:os";
 import { join } from "node:path";
-import { auditctl, listRules, ruleHasKey } from "../lib/rules/auditctl.ts";
+import { kernelAuditControl } from "../lib/rules/control.ts";
 import type { RuleLine, StatusLine } from "../lib/schema.ts";
 import { syscallNumber } from "../lib/tables/syscalls.ts";
-import { auditdSkipReason, auditSkipReason, removeKeyNow, removeOnExit, spawnVictim, uniqueKey, waitFor } from "./helpers/live.ts";
+import { startTicks } from "../lib/rules/run-keys.ts";
+import { addRuleNow, auditSkipReason, removeKeyNow, removeOnExit, spawnVictim, startRecordCollector, TestKeys, waitFor } from "./helpers/live.ts";
 import { buildSender, send, senderSkipReason, type SenderBuild } from "./helpers/sender.ts";
 
 const repo = join(import.meta.dir, "..");
-/** Live tests wait for auditd to write records; give them room even without --timeout. */
+/** Live tests wait for the kernel's records; give them room even without --timeout. */
 const LIVE_TIMEOUT = 60_000;
 const script = join(repo, "scripts", "setup-rule.ts");
 
@@ -53,53 +56,37 @@ function setupRule(args: string[], prefix: string[] = []): Run {
   };
 }
 
+/** The kernel's rules carrying this key, as `auditctl -l` lines. */
+const keyed = (key: string) => kernelAuditControl.listRules().filter((r) => r.keys.includes(key)).map((r) => r.line);
+
 const ruleLines = (run: Run) => run.lines.filter((l): l is RuleLine & Record<string, unknown> => l.kind === "rule");
 
-const keys: string[] = [];
-/** A key for this test, removed after the file's tests and, failing that, at exit. */
-function testKey(name: string): string {
-  const key = uniqueKey(name);
-  removeOnExit(key);
-  keys.push(key);
-  return key;
-}
+const keys = new TestKeys();
+const testKey = (name: string) => keys.key(name);
 
-// --- audit log search -------------------------------------------------------
+// --- the kernel's records ----------------------------------------------------
 
-const AUDIT_LOG = "/var/log/audit/audit.log";
+/** The kernel's records over netlink: SYSCALL records of this process's keys, and every OBJ_PID. */
+const ourKeys = ` key="wk-test-`;
+const ourPid = `-${process.pid}-`;
+const startCollector = () =>
+  startRecordCollector((r) => r.type === "OBJ_PID" || (r.type === "SYSCALL" && r.raw.includes(ourKeys) && r.raw.includes(ourPid)));
+let collector: ReturnType<typeof startCollector> | null = null;
 
-/**
- * What auditd wrote since the cursor was made. Other tests on this machine
- * write bursts that rotate audit.log within minutes (and ausearch takes
- * seconds on the full set), so the test reads the log itself, following a
- * rotation by the inode it started on.
- */
-class LogCursor {
-  private readonly ino: number;
-  private readonly offset: number;
+/** What the kernel sent since the cursor was made. */
+class RecordCursor {
+  private readonly start: number;
 
   constructor() {
-    const stat = statSync(AUDIT_LOG);
-    this.ino = stat.ino;
-    this.offset = stat.size;
+    if (!collector) throw new Error("no collector: the live tests start one in beforeAll");
+    this.start = collector.records.length;
   }
 
   read(): string {
-    const files = [AUDIT_LOG, ...Array.from({ length: 9 }, (_, i) => `${AUDIT_LOG}.${i + 1}`)];
-    const start = files.findIndex((file) => {
-      try {
-        return statSync(file).ino === this.ino;
-      } catch {
-        return false;
-      }
-    });
-    if (start < 0) throw new Error("audit.log rotated out of reach while the test ran");
-    let text = "";
-    for (let i = start; i >= 0; i--) {
-      const buffer = readFileSync(files[i]!);
-      text += buffer.subarray(i === start ? this.offset : 0).toString("utf8");
-    }
-    return text;
+    return collector!.records
+      .slice(this.start)
+      .map((r) => r.raw)
+      .join("\n");
   }
 }
 
@@ -110,14 +97,12 @@ interface AuditEvent {
 }
 
 /** SYSCALL records logged with this exact key since the cursor, with their OBJ_PID targets. */
-function eventsWithKey(key: string, cursor: LogCursor): AuditEvent[] {
+function eventsWithKey(key: string, cursor: RecordCursor): AuditEvent[] {
   const byId = new Map<string, AuditEvent>();
   const objPids = new Map<string, string[]>();
-  for (const line of cursor.read().split("\n")) {
-    const id = /msg=audit\(([\d.:]+)\)/.exec(line)?.[1];
+  for (const raw of cursor.read().split("\n")) {
+    const id = /msg=audit\(([\d.:]+)\)/.exec(raw)?.[1];
     if (!id) continue;
-    // ENRICHED logs append 0x1d and resolved names; keep the raw part.
-    const raw = line.split("\u001d")[0]!;
     if (raw.startsWith("type=SYSCALL ") && raw.includes(` key="${key}"`)) {
       const fields: Record<string, string> = {};
       for (const match of raw.matchAll(/ ([a-z0-9_]+)=("[^"]*"|\S+)/g)) fields[match[1]!] ??= match[2]!;
@@ -138,7 +123,7 @@ const hex = (n: number) => (n >>> 0).toString(16);
 const low32 = (value: string | undefined) => (value === undefined ? undefined : (Number.parseInt(value.slice(-8), 16) >>> 0).toString(16));
 
 /** Wait until an event with this key satisfies `match`; undefined after the timeout. */
-async function logged(key: string, cursor: LogCursor, match: (e: AuditEvent) => boolean, timeoutMs = 10_000): Promise<AuditEvent | undefined> {
+async function logged(key: string, cursor: RecordCursor, match: (e: AuditEvent) => boolean, timeoutMs = 10_000): Promise<AuditEvent | undefined> {
   return waitFor(() => eventsWithKey(key, cursor).find(match), timeoutMs, 100);
 }
 
@@ -156,13 +141,10 @@ const skip = auditSkipReason();
 if (skip) console.error(`setup-rule live tests skipped: ${skip}`);
 const sender: SenderBuild | null = skip ? null : buildSender("b64");
 if (!skip && !sender) console.error(`setup-rule live tests skipped: ${senderSkipReason("b64")}`);
-// The tests that find their records in auditd's log.
-const auditdSkip = skip ?? auditdSkipReason();
-const withAuditd = (name: string) => (auditdSkip ? `${name} [skip: ${auditdSkip}]` : name);
 const victims: Bun.Subprocess[] = [];
 const tmpDirs: string[] = [];
 afterAll(() => {
-  for (const key of keys) removeKeyNow(key);
+  keys.removeAll();
   for (const victim of victims) kill(victim);
   for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
 });
@@ -216,6 +198,14 @@ describe("setup-rule without the kernel", () => {
 });
 
 describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () => {
+  beforeAll(async () => {
+    collector = startCollector();
+    await collector.ready;
+  });
+  afterAll(async () => {
+    await collector?.stop();
+  });
+
   test("without CAP_AUDIT_CONTROL, install/remove/list/status exit 2 and say why", () => {
     const setpriv = Bun.which("setpriv");
     if (!setpriv) {
@@ -228,7 +218,7 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
       expect({ verb, code: run.code }).toEqual({ verb, code: 2 });
       expect(run.stderr).toContain("needs root (CAP_AUDIT_CONTROL)");
     }
-    expect(listRules().some((line) => ruleHasKey(line, "wk-test-noperm"))).toBe(false);
+    expect(keyed("wk-test-noperm")).toEqual([]);
   }, LIVE_TIMEOUT);
 
   test("install, then list shows the rules; a second install says present", () => {
@@ -250,9 +240,9 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
     const second = setupRule(["install", "--key", key]);
     expect(second.code).toBe(0);
     expect(ruleLines(second).map((l) => l.result)).toEqual(Array(4).fill("present"));
-    expect(listRules().filter((line) => ruleHasKey(line, key))).toHaveLength(4);
+    expect(keyed(key)).toHaveLength(4);
 
-    // The normaliser against auditctl -l for every filter: a second install finds them all.
+    // Rule meanings against auditctl -l for every filter: a second install finds them all.
     const filters = [["--pid", "-77", "--signal", "TERM", "--uid", "root"], ["--probes", "--pid", "4242"], ["--signal", "RTMIN+3", "--first"]];
     for (const extra of filters) {
       const filteredKey = testKey("filters");
@@ -264,9 +254,9 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
     removeKeyNow(key);
   }, LIVE_TIMEOUT);
 
-  test.skipIf(auditdSkip !== null)(withAuditd("the rules fire for all six calls: a fresh victim, a fresh sender, a SYSCALL with our key"), async () => {
+  test("the rules fire for all six calls: a fresh victim, a fresh sender, a SYSCALL with our key", async () => {
     const key = testKey("fire");
-    const cursor = new LogCursor();
+    const cursor = new RecordCursor();
     expect(setupRule(["install", "--key", key, "--first"]).code).toBe(0);
     const ops: [op: string, syscall: string, args: (pid: number) => number[]][] = [
       ["kill", "kill", (pid) => [pid, 15]],
@@ -289,9 +279,9 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
     removeKeyNow(key);
   }, LIVE_TIMEOUT);
 
-  test.skipIf(auditdSkip !== null)(withAuditd("signal-0 probes are not logged by default, and are with --probes"), async () => {
+  test("signal-0 probes are not logged by default, and are with --probes", async () => {
     const key = testKey("noprobe");
-    const cursor = new LogCursor();
+    const cursor = new RecordCursor();
     expect(setupRule(["install", "--key", key, "--first"]).code).toBe(0);
     const target = victim();
     expect(await send(sender!, "kill", target.pid, 0)).toBe(0);
@@ -309,11 +299,11 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
     removeKeyNow(probesKey);
   }, LIVE_TIMEOUT);
 
-  test.skipIf(auditdSkip !== null)(withAuditd("--pid logs only kills aimed at that pid (pidfd_send_signal stays unfiltered)"), async () => {
+  test("--pid logs only kills aimed at that pid (pidfd_send_signal stays unfiltered)", async () => {
     const watched = victim();
     const other = victim();
     const key = testKey("pid");
-    const cursor = new LogCursor();
+    const cursor = new RecordCursor();
     const install = setupRule(["install", "--key", key, "--pid", String(watched.pid), "--first"]);
     expect(install.code).toBe(0);
     expect(ruleLines(install).find((l) => l.rule.includes("pidfd_send_signal"))!.detail).toContain("file descriptor");
@@ -330,7 +320,7 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
     removeKeyNow(key);
   }, LIVE_TIMEOUT);
 
-  test.skipIf(auditdSkip !== null)(withAuditd("a negative --pid matches kill(-pgid), not kill(pid)"), async () => {
+  test("a negative --pid matches kill(-pgid), not kill(pid)", async () => {
     // setsid execs sleep in a new session: its pid is its process group id.
     const leader = victim(["setsid", "sleep", "120"]);
     const pgrp = await waitFor(() => {
@@ -343,7 +333,7 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
     });
     expect(pgrp).toBe(leader.pid);
     const key = testKey("group");
-    const cursor = new LogCursor();
+    const cursor = new RecordCursor();
     expect(setupRule(["install", "--key", key, "--pid", String(-leader.pid), "--first"]).code).toBe(0);
     // kill(pid) directly does not match a0=-pid; kill(-pgid) does.
     expect(await send(sender!, "kill", leader.pid, 18)).toBe(0);
@@ -360,25 +350,46 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
     const key = testKey("remove");
     const decoys = [testKey("decoy"), `${key}x`];
     removeOnExit(decoys[1]!);
-    keys.push(decoys[1]!);
+    keys.adopt(decoys[1]!);
     const decoyRules = [
       ["-a", "always,exit", "-F", "arch=b64", "-S", "kill", "-S", "tkill", "-S", "rt_sigqueueinfo", "-S", "pidfd_send_signal", "-F", "a1!=0", "-k", decoys[0]!],
       ["-a", "always,exit", "-F", "arch=b64", "-S", "kill", "-F", "a1=63", "-k", decoys[1]!],
     ];
-    for (const args of decoyRules) expect(auditctl(args).exitCode).toBe(0);
+    for (const args of decoyRules) addRuleNow(args);
     expect(setupRule(["install", "--key", key]).code).toBe(0);
 
     const removed = setupRule(["remove", "--key", key]);
     expect(removed.code).toBe(0);
     expect(ruleLines(removed).map((l) => l.result)).toEqual(Array(4).fill("removed"));
-    const after = listRules();
-    expect(after.some((line) => ruleHasKey(line, key))).toBe(false);
-    for (const decoy of decoys) expect(after.filter((line) => ruleHasKey(line, decoy))).toHaveLength(1);
+    expect(keyed(key)).toEqual([]);
+    for (const decoy of decoys) expect(keyed(decoy)).toHaveLength(1);
 
     const again = setupRule(["remove", "--key", key]);
     expect(ruleLines(again)).toEqual([{ kind: "rule", action: "remove", rule: "", key, result: "absent", detail: `no rule with key ${key} is installed` }]);
     for (const decoy of decoys) removeKeyNow(decoy);
-    expect(listRules().some((line) => decoys.some((d) => ruleHasKey(line, d)))).toBe(false);
+    expect(decoys.flatMap(keyed)).toEqual([]);
+  }, LIVE_TIMEOUT);
+
+  test("a watch's rule left by kill -9 is named by status and removed by remove; a live watch's key is not touched", async () => {
+    // A run key whose owner is gone: a process of ours that has exited, with a start time no live process has.
+    const gone = Bun.spawn(["true"]);
+    await gone.exited;
+    const leftKey = `whokilled-watch-${gone.pid}-1-${Math.random().toString(36).slice(2, 8)}`;
+    // This test's own PID and start time: a run that still lives.
+    const liveKey = `whokilled-watch-${process.pid === 1 ? 2 : process.ppid}-${startTicks(process.ppid)}-live01`;
+    for (const k of [leftKey, liveKey]) {
+      removeOnExit(k);
+      keys.adopt(k);
+      addRuleNow(["-a", "always,exit", "-F", "arch=b64", "-S", "kill", "-F", "a1=62", "-k", k]);
+    }
+    const status = setupRule(["status", "--key", testKey("status-left")]);
+    expect(status.stderr).toContain(`audit rules with key ${leftKey} were left by a run that was killed`);
+    expect(status.stderr).not.toContain(liveKey);
+    const removed = setupRule(["remove", "--key", testKey("remove-left")]);
+    expect(removed.stderr).toContain(`removed 1 audit rule(s) with key ${leftKey}, left by a run that was killed`);
+    expect(keyed(leftKey)).toEqual([]);
+    expect(keyed(liveKey)).toHaveLength(1);
+    removeKeyNow(liveKey);
   }, LIVE_TIMEOUT);
 
   test("--persist writes KEY.rules in --rules-dir, remove --persist deletes it", () => {
@@ -396,22 +407,24 @@ describe.skipIf(skip !== null || !sender)("setup-rule on the real kernel", () =>
     expect(removed.code).toBe(0);
     expect(existsSync(file)).toBe(false);
     expect(ruleLines(removed).filter((l) => l.action === "persist").map((l) => l.result)).toEqual(Array(4).fill("removed"));
-    expect(listRules().some((line) => ruleHasKey(line, key))).toBe(false);
+    expect(keyed(key)).toEqual([]);
   }, LIVE_TIMEOUT);
 
   test("status: audit on, auditd, our rules (missing ones named), backlog, blind spots", () => {
     const key = testKey("status");
     const before = setupRule(["status", "--key", key]);
     expect(before.code).toBe(0);
-    const topics = (run: Run) => Object.fromEntries(run.lines.filter((l) => l.kind === "status").map((l) => [l.topic, l as unknown as StatusLine]));
+    // The way lines (one per way) come after these; test/setup-rule-way.test.ts checks them.
+    const topics = (run: Run) => Object.fromEntries(run.lines.filter((l) => l.kind === "status" && l.topic !== "way").map((l) => [l.topic, l as unknown as StatusLine]));
     const b = topics(before);
     expect(Object.keys(b)).toEqual(["audit", "auditd", "rules", "backlog", "blind-spots"]);
+    expect(before.lines.filter((l) => l.topic === "way").map((l) => l.way)).toEqual(["audit", "tracepoints", "both"]);
     expect(b.audit).toMatchObject({ enabled: 1 });
     expect(b.rules).toMatchObject({ present: [], other: [] });
     expect((b.rules as { missing: string[] }).missing).toHaveLength(4);
     expect(typeof (b.backlog as { lost: unknown }).lost).toBe("number");
     const spots = b["blind-spots"] as { basis: string; count: number | null };
-    expect(["boot", "recorded", "auditd-start", "unknown"]).toContain(spots.basis);
+    expect(["boot", "install", "recorded", "seen", "auditd-start", "unknown"]).toContain(spots.basis);
     expect(before.lines.filter((l) => l.kind === "blindspot")).toHaveLength(spots.count ?? 0);
 
     expect(setupRule(["install", "--key", key]).code).toBe(0);

@@ -5,7 +5,7 @@
  * rebuild all happen here; on real logs they happen only past megabytes.
  */
 import { describe, expect, test } from "bun:test";
-import { ByteArena } from "../lib/byte-arena.ts";
+import { ByteArena } from "../lib/bytes/arena.ts";
 import { ProcessSightings, StreamAncestry } from "../lib/signals/ancestry.ts";
 
 describe("ByteArena", () => {

@@ -1,5 +1,5 @@
 /**
- * attribute's byte writer for signal lines (lib/signals/signal-json.ts)
+ * attribute's byte writer for signal lines (lib/signals/bytes/signal-writer.ts)
  * against the object path it stands in for: for every event of every
  * fixture, corpus file and generated log, read as attribute reads them
  * (ASCII lines as bytes), the writer either declines or writes exactly
@@ -16,15 +16,25 @@ import type { AssembledEvent } from "../lib/audit/assemble.ts";
 import { Decoder } from "../lib/audit/decoder.ts";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { interpretEvent, type InterpretOptions } from "../lib/audit/interpret.ts";
-import { isAsciiRange } from "../lib/audit/line-bytes.ts";
-import type { LineWriter } from "../lib/jsonl.ts";
-import { ByteBuffer } from "../lib/json-bytes.ts";
+import { isAsciiRange } from "../lib/bytes/read.ts";
+import type { LineWriter } from "../lib/bytes/line-writer.ts";
+import { ByteBuffer } from "../lib/bytes/json.ts";
 import { ProcessSightings, StreamAncestry } from "../lib/signals/ancestry.ts";
-import { eventToSignal } from "../lib/signals/attribute.ts";
-import { SignalJsonWriter } from "../lib/signals/signal-json.ts";
-import { ByteArena } from "../lib/byte-arena.ts";
+import { eventToSignal } from "../lib/signals/signal-line.ts";
+import { SignalJsonWriter } from "../lib/signals/bytes/signal-writer.ts";
+import { ByteArena } from "../lib/bytes/arena.ts";
 import { compileFactFilter, type SignalFilterOptions } from "../lib/signals/filter.ts";
-import { attributeFiles, attributeStream, corpusDir, fixtureAndCorpusLogs, minimalPasswdIds, noLookupIds, writeRecordLines } from "./helpers/run.ts";
+import {
+  attributeFiles,
+  attributeStream,
+  corpusDir,
+  fixtureAndCorpusLogs,
+  foreignLogInterpret,
+  localLogInterpret,
+  minimalPasswdIds,
+  noLookupIds,
+  writeRecordLines,
+} from "./helpers/run.ts";
 
 /** Collects what the writer writes, line by line (the LineWriter interface it uses). */
 class CapturingWriter {
@@ -52,7 +62,7 @@ class CapturingWriter {
  * as attribute reads them, the rest as text. The decoder lets go of the
  * bytes once an event is handed over, so each is looked at then.
  */
-function forEachEvent(text: string, file: string, each: (event: AssembledEvent) => void): void {
+function forEachEvent(text: string, file: string, each: (event: AssembledEvent) => void, asText = false): void {
   const decoder = new Decoder({ errors: new InputErrors({ strict: false, print: () => {} }) }, each);
   const bytes = Buffer.from(text, "utf8");
   let start = 0;
@@ -62,7 +72,7 @@ function forEachEvent(text: string, file: string, each: (event: AssembledEvent) 
     if (end < 0) end = bytes.length;
     line++;
     if (end > start) {
-      if (isAsciiRange(bytes, start, end)) decoder.pushBytes(bytes, start, end, line, file);
+      if (!asText && isAsciiRange(bytes, start, end)) decoder.pushBytes(bytes, start, end, line, file);
       else decoder.pushRaw(bytes.toString("utf8", start, end), { file, line });
     }
     start = end + 1;
@@ -70,21 +80,38 @@ function forEachEvent(text: string, file: string, each: (event: AssembledEvent) 
   decoder.flush();
 }
 
-function compare(text: string, file: string, options: InterpretOptions, probes: boolean) {
+function compare(text: string, file: string, options: InterpretOptions, probes: boolean, asText = false) {
   const capture = new CapturingWriter();
   const ancestry = new StreamAncestry(new ProcessSightings(new ByteArena(1 << 20)));
   const writer = new SignalJsonWriter(capture as unknown as LineWriter, { ids: options.ids, ancestry, filter: compileFactFilter({ probes }) });
+  // The same facts made into SignalLine objects (report, --proc, the table).
+  const objectAncestry = new StreamAncestry(new ProcessSightings(new ByteArena(1 << 20)));
+  const objects = new SignalJsonWriter(null, { ids: options.ids, ancestry: objectAncestry, filter: compileFactFilter({ probes }) });
+  // The object path's stream state (signal-stage.ts), for a failed pidfd_send_signal's target: what pidfd_open
+  // events and earlier calls said (execve events are left out of both: ancestry is compared in the tests below).
+  const referenceStream = new StreamAncestry(new ProcessSightings(new ByteArena(1 << 20)));
   let taken = 0;
   let signals = 0;
   const declined: string[] = [];
   forEachEvent(text, file, (event) => {
-    const reference = eventToSignal(interpretEvent(event, options));
-    if (reference) signals++;
+    const line = interpretEvent(event, options);
+    const reference = eventToSignal(line, { pidfds: referenceStream.pidfds, atMs: line.time === null ? Number.POSITIVE_INFINITY : Date.parse(line.time) });
+    // Audit's ANOM_ABEND is no kill-family call: the object path makes its line, and it is not counted here.
+    const killCall = reference !== null && line.type !== "ANOM_ABEND";
+    if (killCall) signals++;
+    else if (reference === null && line.syscall?.name === "pidfd_open") referenceStream.observe(line);
+    const object = objects.signal(event);
     const result = writer.write(event);
+    expect({ id: event.id, made: typeof object === "string" ? object : "written" }).toEqual({ id: event.id, made: result });
     if (result === "declined") {
-      if (reference) declined.push(event.id);
+      if (killCall) declined.push(event.id);
+      else if (line.syscall?.name === "pidfd_open") {
+        ancestry.observe(line);
+        objectAncestry.observe(line);
+      }
       return;
     }
+    if (typeof object !== "string") expect(`${JSON.stringify(object)}\n`).toBe(`${JSON.stringify(reference)}\n`);
     taken++;
     expect(reference).not.toBeNull();
     if (result === "filtered") {
@@ -108,8 +135,10 @@ describe("signal lines written from bytes = the object path's", () => {
   for (const { path, name } of fixtureAndCorpusLogs()) {
     test(name, () => {
       const text = readFileSync(path, "utf8");
-      for (const options of [noLookup, withPasswd]) {
+      for (const options of [noLookup, withPasswd, localLogInterpret, foreignLogInterpret]) {
         for (const probes of [false, true]) {
+          // Records held as text (report, `record` lines) are read the same way.
+          if (probes) compare(text, path, options, probes, true);
           const { taken, signals } = compare(text, path, options, probes);
           expect(taken).toBeLessThanOrEqual(signals);
           if (options === noLookup && probes) {
@@ -124,8 +153,8 @@ describe("signal lines written from bytes = the object path's", () => {
   test("generated logs (both ABIs, all six calls, hex and enriched fields, a non-ASCII comm)", () => {
     for (const seed of [DEFAULT_SEED, 7, 99]) {
       const text = generateString({ seed, lines: 20_000 }).text;
-      for (const probes of [false, true]) {
-        const { taken, signals, declined } = compare(text, `generated-${seed}.log`, noLookup, probes);
+      for (const [options, probes] of [[noLookup, false], [noLookup, true], [foreignLogInterpret, true]] as const) {
+        const { taken, signals, declined } = compare(text, `generated-${seed}.log`, options, probes);
         expect(signals).toBeGreaterThan(100);
         expect({ seed, declined: declined.length }).toEqual({ seed, declined: signals - taken });
         // Only the odd event (a non-ASCII line) is left to the object path.
@@ -276,7 +305,7 @@ describe("hand-made variations, each held to the object path", () => {
 
   test("each is taken and agrees with the object path, without and with passwd names, with and without probes", () => {
     const text = variations.join("\n");
-    for (const options of [noLookup, withPasswd]) {
+    for (const options of [noLookup, withPasswd, foreignLogInterpret]) {
       for (const probes of [false, true]) {
         const { taken, signals, declined } = compare(text, "variations", options, probes);
         expect(declined).toEqual([]);
@@ -285,5 +314,36 @@ describe("hand-made variations, each held to the object path", () => {
         expect(signals).toBe(31);
       }
     }
+  });
+});
+
+describe("what the fact reader declines (the object path takes it: interpretEvent)", () => {
+  const line = (body: string) => `type=SYSCALL msg=audit(1700000000.123:42): ${body}`;
+  const kill = "arch=c000003e syscall=62 success=yes exit=0 a0=6900 a1=9 a2=0 a3=0 items=0 ppid=1 pid=4299 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1";
+  const made = (body: string, asText: boolean) => {
+    const ancestry = new StreamAncestry(new ProcessSightings(new ByteArena(1 << 16)));
+    const objects = new SignalJsonWriter(null, { ids: noLookup.ids, ancestry, filter: compileFactFilter({ probes: true }) });
+    const results: Array<ReturnType<SignalJsonWriter["signal"]>> = [];
+    forEachEvent(line(body), "t", (event) => results.push(objects.signal(event)), asText);
+    return results[0];
+  };
+
+  test("a plain kill is taken, with the ENRICHED tail's user name, from bytes or text", () => {
+    for (const asText of [false, true]) {
+      const signal = made(`${kill} comm="roxen" exe="/usr/bin/pike" key=(null)\u001dARCH=x86_64 SYSCALL=kill UID="www" AUID="root"`, asText);
+      expect(signal).toMatchObject({ killer: { pid: 4299, comm: "roxen", exe: "/usr/bin/pike", user: "www" }, syscall: "kill", signal: { nr: 9, name: "SIGKILL" } });
+      expect(signal).toMatchObject({ target: { pid: 26880, scope: "process" }, time: "2023-11-14T22:13:20.123Z" });
+    }
+  });
+
+  test("declined: not the kill family, syscall before arch, a repeated field, a single quote, an unterminated quote", () => {
+    const cases = [
+      "arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 pid=1 comm=\"sh\"",
+      "syscall=62 arch=c000003e success=yes exit=0 a0=1 a1=9 a2=0 a3=0 pid=1 comm=\"sh\"",
+      `${kill} comm="a" comm="b"`,
+      `${kill} comm='x y'`,
+      `${kill} comm="unterminated`,
+    ];
+    for (const body of cases) for (const asText of [false, true]) expect({ body, asText, made: made(body, asText) }).toEqual({ body, asText, made: "declined" });
   });
 });

@@ -1,6 +1,6 @@
-/** lib/strings.ts: detach really copies (a slice would keep its whole parent alive). */
+/** lib/bytes/detach.ts: detach really copies (a slice would keep its whole parent alive). */
 import { expect, test } from "bun:test";
-import { detach } from "../lib/strings.ts";
+import { detach } from "../lib/bytes/detach.ts";
 
 test("detach returns an equal string", () => {
   for (const text of ["", "a", "1740902400.009:1083465", "naïve \u00ff", "naïve ✓ \u0000 😀"]) expect(detach(text)).toBe(text);

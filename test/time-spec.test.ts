@@ -1,10 +1,10 @@
 /**
- * --since/--until times (lib/time-spec.ts). Expected local times are built
+ * --since/--until times (lib/signals/time-spec.ts). Expected local times are built
  * with new Date(y, m, d, …), so the tests hold in any TZ; the script test in
  * scripts.test.ts runs one value under two zones.
  */
 import { describe, expect, test } from "bun:test";
-import { parseTimeSpec, isoMs } from "../lib/time-spec.ts";
+import { parseTimeSpec, isoMs } from "../lib/signals/time-spec.ts";
 
 // Sunday 2026-11-29 15:42:17.250, local time.
 const now = new Date(2026, 10, 29, 15, 42, 17, 250);

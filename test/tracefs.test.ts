@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { parseSignalGenerate, signalOrigin, tracefsResultNames } from "../lib/audit/tracefs-line.ts";
+import { parseSignalGenerate, signalOrigin, tracefsResultNames } from "../lib/sources/tracefs-line.ts";
 import { findTracefs, lostEvents, tracefsRecords } from "../lib/sources/tracefs.ts";
 import { WhokilledError } from "../lib/errors.ts";
 import type { GapLine, RecordLine } from "../lib/schema.ts";
-import { deadlinePuller, spawnVictim, tracefsSkipReason, waitFor } from "./helpers/live.ts";
+import { deadlinePuller, spawnVictim, tracefsSkipReason, waitFor, waitForComm } from "./helpers/live.ts";
 import { buildSender, senderSkipReason } from "./helpers/sender.ts";
 import { makeMemoryCgroup, memoryCgroupSkipReason } from "./helpers/cgroup.ts";
 
@@ -75,7 +75,7 @@ test("lostEvents reads trace_pipe's overflow notice", () => {
 describe("signalOrigin", () => {
   test("si_code kinds", () => {
     expect(signalOrigin(0, 15).kind).toBe("user");
-    expect(signalOrigin(128, 9)).toEqual({ code: 128, kind: "kernel", label: "sent by the kernel (SI_KERNEL): the OOM killer, or a similar kernel decision" });
+    expect(signalOrigin(128, 9)).toEqual({ code: 128, kind: "kernel", label: "sent by the kernel (SI_KERNEL)" });
     expect(signalOrigin(-1, 10).kind).toBe("queue");
     expect(signalOrigin(-2, 14).kind).toBe("timer");
     expect(signalOrigin(-6, 15).kind).toBe("tkill");
@@ -168,6 +168,7 @@ describe.skipIf(skip !== null)("tracefs on the real kernel", () => {
   test.skipIf(!sender)("a user kill: sender comm and pid, target, si_code 0", async () => {
     const victim = spawnVictim();
     children.push(victim);
+    expect(await waitForComm(victim.pid, "sleep")).toBe(true);
     const before = Date.now();
     const killer = Bun.spawn([sender!.path, "kill", String(victim.pid), "9"], { stdout: "ignore", stderr: "pipe" });
     expect(await killer.exited).toBe(0);

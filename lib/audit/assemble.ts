@@ -5,15 +5,23 @@
  *  - at once, for record types that never belong to a syscall event
  *    (user-space and daemon messages, our own SIGNAL_GENERATE);
  *  - soon after PROCTITLE when the event already has its SYSCALL (the kernel
- *    writes PROCTITLE last): such an event is complete, and is emitted at the
- *    end of the current input batch (`settle`) or once `holdRecords` more
- *    records have arrived, so a straggler that was reordered in the same
- *    batch still joins it. ausearch closes at any PROCTITLE, even one that
- *    comes first, and so splits pasted logs in two; we do not;
+ *    writes PROCTITLE last): such an event is complete, and is emitted once
+ *    `holdRecords` more records have arrived, so a straggler that was
+ *    reordered still joins it, or when the input goes quiet (`settle`).
+ *    ausearch closes at any PROCTITLE, even one that comes first, and so
+ *    splits pasted logs in two; we do not;
  *  - when it is older than `windowSeconds` of audit time behind the newest
- *    record seen, or when more than `maxInFlight` events are open;
+ *    record seen (each event judged by its own stamp), or when more than
+ *    `maxInFlight` events are open. Audit time jumps more than the window
+ *    ahead only when the next record agrees: one damaged stamp must not
+ *    close the events around it, nor, far ahead, stop all closing by time;
  *  - at EOE, which netlink and auditd plugins deliver; once a stream has shown
  *    an EOE, PROCTITLE no longer closes events, EOE does;
+ *  - at a second SYSCALL record under its stamp, with a warning: the kernel
+ *    writes one per event, so it is a damaged or merged log, and the records
+ *    from that SYSCALL on form another event with the same id. Nothing is
+ *    lost, and neither call hides the other (a kill after a read is still
+ *    a kill);
  *  - at end of input (`flush`);
  *  - at `maxRecords` records, with a warning: no kernel event is that big
  *    (a huge argv makes a few hundred EXECVE records), so it is a damaged
@@ -21,11 +29,20 @@
  *    whole log in memory. Its further records form further events.
  * Interleaved and out-of-order records group correctly as long as they fall
  * within the window.
+ *
+ * One answer whatever the pipeline: what closes an event depends only on the
+ * sequence of records, never on how the input was cut into chunks (a pipe
+ * cuts it differently each run; only a quiet input, runStage, settles). Every
+ * record counts and moves audit time, whatever becomes of it (folded,
+ * standalone), and a consumer that skips records unread (attribute's
+ * prefilter) hands each to `pass`, so its events close exactly where
+ * decode's do.
  */
 import type { SourceRef } from "../schema.ts";
-import { detach } from "../strings.ts";
-import { ByteRecord, sameBody } from "./byte-record.ts";
+import { detach } from "../bytes/detach.ts";
+import { ByteRecord, sameBody } from "./bytes/record.ts";
 import { recordTypeNumber } from "../tables/record-types.ts";
+import { isAuditText, sourceOfType } from "../sources/registry.ts";
 import { RecentlyClosed } from "./recently-closed.ts";
 import { KeyedSerialIndex } from "./serial-index.ts";
 
@@ -78,16 +95,22 @@ function eventKey(node: string | null, id: string): string {
   return node === null ? id : `${node}\u0000${id}`;
 }
 
-
 /** Types whose records never share an event with others. */
 export function isStandaloneType(type: string): boolean {
-  if (type === "SIGNAL_GENERATE") return true;
+  if (sourceOfType(type).standalone) return true;
   const nr = recordTypeNumber(type) ?? numberInUnknown(type);
   if (nr === null) return false;
   // 1100–1299 user-space and daemon messages; 2000–2999 user-space
   // anomalies, integrity and virtualisation messages written by tools.
   return (nr >= 1100 && nr < 1300) || (nr >= 2000 && nr < 3000);
 }
+
+/** The warning of a user-space record that came under the stamp of an open kernel event. */
+export const STANDALONE_UNDER_OPEN_STAMP = "a user-space record under the stamp of an open kernel event (a damaged or merged log): an event of its own, and that event stays open";
+
+/** The warnings of an event ended by a second SYSCALL record under its stamp, and of the event that SYSCALL starts. */
+export const SECOND_SYSCALL_ENDS = "a second SYSCALL record came under this event's stamp (the kernel writes one per event: a damaged or merged log); this event ends before it";
+export const SECOND_SYSCALL_STARTS = "this SYSCALL record came under the stamp of an event that already had one (a damaged or merged log); it starts this second event with the same id";
 
 function numberInUnknown(type: string): number | null {
   const match = /^UNKNOWN\[(\d+)\]$/.exec(type);
@@ -135,9 +158,7 @@ export class EventAssembler {
    * Open events by serial, built at the first lookup the newest few events in
    * `order` cannot answer, and kept up from then on. Records mostly come in
    * stamp order and find their event as `last`: a map entry set and deleted
-   * per event would be paid for nothing (keyed by id string, as they first
-   * were, these maps and the closed keys' sets took a seventh of decode's
-   * time on real records).
+   * per event would be paid for nothing, at every event.
    */
   private open: KeyedSerialIndex<OpenEvent> | null = null;
   private openCount = 0;
@@ -150,6 +171,12 @@ export class EventAssembler {
   private last: OpenEvent | undefined;
   private readonly recentlyClosed = new RecentlyClosed();
   private newestSeconds = 0;
+  /** The next SYSCALL follows one under its stamp that was passed unread (syscallBefore). */
+  private syscallPassed = false;
+  /** The next PROCTITLE was passed already (countedBefore). */
+  private countedNext = false;
+  /** A jump of audit time not yet believed (see advance), or NaN. */
+  private jumpTo = Number.NaN;
   private eoeStream = false;
   private readonly windowSeconds: number;
   private readonly maxInFlight: number;
@@ -180,6 +207,86 @@ export class EventAssembler {
    * events. `idIsCopy`: id and node share no memory with an input chunk.
    */
   push(node: string | null, id: string, seconds: number, millis: number, record: PendingRecord, serial: number, idIsCopy = false): void {
+    const counted = this.countedNext && record.type === "PROCTITLE";
+    this.countedNext = false;
+    if (counted) return this.place(node, id, seconds, millis, record, serial, idIsCopy);
+    this.recordCount++;
+    if (!this.hasAuditTime(record.type)) {
+      // A source's own record (tracefs, the kernel log's OOM report): its stamp is no audit time. It
+      // moves no clock, and cannot go back before a jump, so it confirms one waiting (see advance).
+      const pending = this.jumpTo;
+      this.jumpTo = Number.NaN;
+      if (pending === pending) this.moveClock(pending);
+      this.place(node, id, seconds, millis, record, serial, idIsCopy);
+      this.closeDue();
+      if (this.openCount > this.maxInFlight) this.trimToCapacity();
+      return;
+    }
+    this.place(node, id, seconds, millis, record, serial, idIsCopy);
+    this.closeDue();
+    this.advance(seconds);
+  }
+
+  private readonly auditTimeCache = new Map<string, boolean>();
+
+  private hasAuditTime(type: string): boolean {
+    let audit = this.auditTimeCache.get(type);
+    if (audit === undefined) {
+      audit = isAuditText(type);
+      this.auditTimeCache.set(type, audit);
+    }
+    return audit;
+  }
+
+  /**
+   * The next record, a PROCTITLE the consumer held back (attribute's
+   * prefilter holds one that comes before its SYSCALL) was passed already,
+   * where it stood: it is placed, not counted again, and moves no time.
+   */
+  countedBefore(): void {
+    this.countedNext = true;
+  }
+
+  /**
+   * `count` records the consumer skips unread (attribute's prefilter: they
+   * cannot matter for a signal), all stamped `seconds`: each still counts and
+   * moves audit time, as it would have in push, so the events around them
+   * close where decode closes them. `eoe`: one is an EOE record (the stream
+   * has them: PROCTITLE no longer closes events).
+   */
+  pass(seconds: number, eoe = false, count = 1): void {
+    if (eoe) this.eoeStream = true;
+    // By the second record at one time the clock has moved to it (or believed its jump): the rest only count.
+    const moving = count < 2 ? count : 2;
+    for (let i = 0; i < moving; i++) this.passOne(seconds);
+    if (count > moving) {
+      this.recordCount += count - moving;
+      if (this.completeHead < this.complete.length) this.closeDue();
+    }
+  }
+
+  private passOne(seconds: number): void {
+    this.recordCount++;
+    if (this.completeHead < this.complete.length) this.closeDue();
+    // Most skipped lines: no newer time, no jump waiting (advance would do nothing else).
+    if (seconds <= this.newestSeconds && this.jumpTo !== this.jumpTo) {
+      if (this.openCount > this.maxInFlight) this.trimToCapacity();
+      return;
+    }
+    this.advance(seconds);
+  }
+
+  /**
+   * The next record, a SYSCALL, follows one under its stamp that the
+   * consumer passed unread (a read before a kill, in a damaged log): it
+   * starts a second event, as it would have had that one been pushed.
+   */
+  syscallBefore(): void {
+    this.syscallPassed = true;
+  }
+
+  /** The record into its event (found, opened, or none for a standalone record); closes what it completes. */
+  private place(node: string | null, id: string, seconds: number, millis: number, record: PendingRecord, serial: number, idIsCopy: boolean): void {
     const type = record.type;
     let standalone = this.standaloneCache.get(type);
     if (standalone === undefined) {
@@ -197,11 +304,27 @@ export class EventAssembler {
     } else if (seenSerial) {
       event = this.findOpen(node, id, serial);
     }
-    if (standalone && event === undefined) {
-      this.emit({ node, id, seconds, millis, records: [record] });
+    if (standalone) {
+      // A user-space message is an event of its own; one under an open event's stamp (a merged or damaged log) leaves that event open.
+      this.emit(event === undefined ? { node, id, seconds, millis, records: [record] } : { node, id, seconds, millis, records: [record], warnings: [STANDALONE_UNDER_OPEN_STAMP] });
       return;
     }
     if (type === "EOE") this.eoeStream = true;
+    const syscallPassed = this.syscallPassed;
+    this.syscallPassed = false;
+    if (type === "SYSCALL" && (syscallPassed || (event !== undefined && event.hasSyscall && !this.isDuplicate(event, record)))) {
+      // Two calls under one stamp (a damaged or merged log): each keeps its own event.
+      if (event !== undefined) {
+        (event.warnings ??= []).push(SECOND_SYSCALL_ENDS);
+        this.close(event);
+      } else if (!seenSerial) this.highestSerial = serial;
+      event = this.openEvent(node, id, seconds, millis, serial, idIsCopy, SECOND_SYSCALL_STARTS);
+      // Its body index (if any) went with the closed event: the new one starts empty.
+      event.records.push(record);
+      event.hasSyscall = true;
+      this.last = event;
+      return;
+    }
     if (event === undefined) {
       let wasClosed = false;
       if (seenSerial) {
@@ -212,11 +335,7 @@ export class EventAssembler {
         this.lateEoe++;
         return;
       }
-      event = { node, id, seconds, millis, records: [], serial, hasSyscall: false, completeAt: -1, closed: false, keyIsCopy: idIsCopy };
-      if (wasClosed) {
-        event.warnings = ["records of this event arrived after it was closed; they form a second event with the same id"];
-      }
-      this.addOpen(event);
+      event = this.openEvent(node, id, seconds, millis, serial, idIsCopy, wasClosed ? "records of this event arrived after it was closed; they form a second event with the same id" : null);
     }
     this.last = event;
     if (this.isDuplicate(event, record)) {
@@ -225,23 +344,50 @@ export class EventAssembler {
     }
     event.records.push(record);
     if (type === "SYSCALL") event.hasSyscall = true;
-    this.recordCount++;
     if (type === "EOE" || standalone) {
       this.close(event);
     } else if (event.records.length >= this.maxRecords) {
       (event.warnings ??= []).push(`closed at ${this.maxRecords} records, more than any kernel event has; further records with this id form further events`);
       this.close(event);
-    } else if (type === "PROCTITLE" && event.hasSyscall && !this.eoeStream && event.completeAt < 0) {
+    } else if (((type === "PROCTITLE" && event.hasSyscall) || type === "ANOM_ABEND") && !this.eoeStream && event.completeAt < 0) {
+      // ANOM_ABEND is written as the signal is delivered, in an event of its own: complete as it comes, like a kill's PROCTITLE.
       event.completeAt = this.recordCount;
       this.complete.push(event);
     }
-    this.closeDue();
-    if (seconds > this.newestSeconds) {
-      this.newestSeconds = seconds;
-      this.expire();
-    } else if (this.openCount > this.maxInFlight) {
-      this.expire();
+  }
+
+  private openEvent(node: string | null, id: string, seconds: number, millis: number, serial: number, idIsCopy: boolean, warning: string | null): OpenEvent {
+    const event: OpenEvent = { node, id, seconds, millis, records: [], serial, hasSyscall: false, completeAt: -1, closed: false, keyIsCopy: idIsCopy };
+    if (warning !== null) event.warnings = [warning];
+    this.addOpen(event);
+    return event;
+  }
+
+  /**
+   * Audit time is the newest record's, once believed: a jump of more than
+   * the window waits for the next record, which confirms it unless it goes
+   * back before it (then the jumping stamp was damaged). One record with a
+   * damaged stamp ahead would otherwise close the events around it early,
+   * or, far ahead, stop every event from closing by time (all the rest
+   * would be "old").
+   */
+  private advance(seconds: number): void {
+    const pending = this.jumpTo;
+    if (pending === pending) {
+      this.jumpTo = Number.NaN;
+      if (seconds >= pending - this.windowSeconds) this.moveClock(pending);
     }
+    if (seconds > this.newestSeconds) {
+      if (seconds - this.newestSeconds > this.windowSeconds) this.jumpTo = seconds;
+      else this.moveClock(seconds);
+    }
+    if (this.openCount > this.maxInFlight) this.trimToCapacity();
+  }
+
+  private moveClock(seconds: number): void {
+    if (seconds <= this.newestSeconds) return;
+    this.newestSeconds = seconds;
+    this.expire();
   }
 
   private findOpen(node: string | null, id: string, serial: number): OpenEvent | undefined {
@@ -299,7 +445,12 @@ export class EventAssembler {
     return false;
   }
 
-  /** No more input for now (end of a batch): emit the events known to be complete. */
+  /**
+   * The input has gone quiet (runStage: no chunk for a while, as on a live
+   * pipe): emit the events known to be complete now rather than after
+   * `holdRecords` more records. Never called per chunk: chunk boundaries
+   * vary run to run on a pipe, and grouping and order must not.
+   */
   settle(): void {
     for (let i = this.completeHead; i < this.complete.length; i++) {
       const event = this.complete[i]!;
@@ -309,8 +460,9 @@ export class EventAssembler {
     this.completeHead = 0;
   }
 
-  /** End of input: emit everything still open, oldest first. */
+  /** End of input: emit the complete events (as settle does), then everything still open, oldest first. */
   flush(): void {
+    this.settle();
     const order = this.order;
     for (let i = this.orderHead; i < order.length; i++) {
       const event = order[i];
@@ -320,32 +472,59 @@ export class EventAssembler {
     this.orderHead = 0;
   }
 
-  get inFlight(): number {
-    return this.openCount;
-  }
-
   /** Complete events that `holdRecords` further records did not join: emit them. */
   private closeDue(): void {
-    while (this.completeHead < this.complete.length) {
-      const event = this.complete[this.completeHead]!;
+    const complete = this.complete;
+    while (this.completeHead < complete.length) {
+      const event = complete[this.completeHead]!;
       if (!event.closed) {
-        if (event.completeAt + this.holdRecords > this.recordCount) return;
+        if (event.completeAt + this.holdRecords > this.recordCount) break;
         this.close(event);
       }
       this.completeHead++;
     }
+    // Let the emitted events go: only a quiet input settles (and empties the queue), a busy one may never.
+    if (this.completeHead >= 1024 && this.completeHead * 2 >= complete.length) {
+      this.complete = complete.slice(this.completeHead);
+      this.completeHead = 0;
+    }
   }
 
+  /**
+   * Audit time moved: every open event older than the window closes, each
+   * judged by its own stamp alone, not stopped at a younger one opened
+   * before it, so that events only decode sees (the records attribute's
+   * prefilter skips) change nothing for the others. An event stamped ahead
+   * of audit time (a damaged stamp the clock did not follow) waits for the
+   * clock, or for the end.
+   */
   private expire(): void {
     const horizon = this.newestSeconds - this.windowSeconds;
     const order = this.order;
+    for (let i = this.orderHead; i < order.length; i++) {
+      const event = order[i];
+      if (event && !event.closed && event.seconds < horizon) this.close(event);
+    }
+    this.dropClosedHead();
+  }
+
+  /** More than maxInFlight open: the oldest go, whatever their time. */
+  private trimToCapacity(): void {
+    const order = this.order;
+    while (this.openCount > this.maxInFlight && this.orderHead < order.length) {
+      const event = order[this.orderHead];
+      if (event && !event.closed) this.close(event);
+      order[this.orderHead++] = null;
+    }
+    this.dropClosedHead();
+  }
+
+  /** Passed closed events at the head of `order`: let them go. */
+  private dropClosedHead(): void {
+    const order = this.order;
     while (this.orderHead < order.length) {
       const event = order[this.orderHead];
-      if (event && !event.closed) {
-        if (event.seconds >= horizon && this.openCount <= this.maxInFlight) break;
-        this.close(event);
-      }
-      // Passed: let the closed event go.
+      if (event && !event.closed) return;
       order[this.orderHead++] = null;
     }
   }

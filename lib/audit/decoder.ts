@@ -1,18 +1,21 @@
 /**
  * The decode stage as one streaming object: raw audit lines or `record`
- * lines in, assembled events out through a callback (EventStage interprets
- * them, or writes them straight as JSON bytes), with an explicit `flush()`
+ * lines in, assembled events out through a callback (to the EventStage's
+ * sink, lib/audit/event-stage.ts), with an explicit `flush()`
  * at end of input. Every input line ends up in an event, is counted as
- * structure (blank, comment, ausearch separators), or is reported as an
- * error with its file and line.
+ * structure (blank, comment, ausearch separators) or as a kernel log's other
+ * line (errors.notAudit), or is reported as an error with its file and line.
  */
 import type { RecordLine, SourceRef } from "../schema.ts";
 import { EventAssembler, type AssembledEvent, type AssemblerOptions } from "./assemble.ts";
 import { InputErrors } from "./input-errors.ts";
-import { ByteRecord } from "./byte-record.ts";
-import { LastText, PlainHeader } from "./header-bytes.ts";
-import { isSignalGenerateRecord, matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "./record-line-bytes.ts";
+import { ByteRecord } from "./bytes/record.ts";
+import { PlainHeader } from "./bytes/header.ts";
+import { RecordLineReader } from "./bytes/record-line.ts";
+import { isAuditText } from "../sources/registry.ts";
 import { parseLine, parseId } from "./line.ts";
+import { oomJoinerFor } from "../sources/kernel-oom.ts";
+import type { PassKind } from "../sources/inputs.ts";
 
 export interface DecoderOptions extends AssemblerOptions {
   errors: InputErrors;
@@ -52,8 +55,10 @@ export class Decoder {
         { type: parsed.type!, raw: text, bodyStart: parsed.bodyStart!, source },
         parsed.serial!,
       );
-    } else if (parsed.kind === "invalid") {
-      this.options.errors.report(source, parsed.error ?? "invalid line", text);
+    } else if (parsed.kind === "invalid" || parsed.kind === "not-audit") {
+      const oom = parsed.kind === "not-audit" ? oomJoinerFor(this.options.errors).line(text, source) : null;
+      if (oom !== null) this.pushRecord(oom);
+      else this.options.errors.skipOrReport(source, parsed, text);
     } else {
       this.stats.structural++;
     }
@@ -80,27 +85,13 @@ export class Decoder {
    * nothing changed, for any other line: the caller parses it as JSON.
    */
   pushRecordBytes(bytes: Buffer, start: number, end: number): ByteRecord | null | false {
-    const shape = this.shape;
-    const source = this.source;
-    if (!matchRecordLine(bytes, start, end, shape) || !matchFileLineSource(bytes, shape.rawEnd, end, source)) return false;
-    if (isSignalGenerateRecord(bytes, shape)) return false;
-    const rawStart = shape.rawStart;
-    const rawEnd = unescapeAsciiInPlace(bytes, rawStart, shape.rawEnd);
-    if (rawEnd < 0) return false;
-    const file = this.fileNames.of(bytes, source.fileStart, source.fileEnd);
-    const node = shape.nodeStart < 0 ? null : this.nodeNames.of(bytes, shape.nodeStart, shape.nodeEnd);
-    const record = this.pushPlain(bytes, rawStart, rawEnd, source.line, file, node);
-    if (record === null) {
-      // Not a plain record (a kernel-log form, a bad stamp…): the object JSON.parse would have made.
-      this.pushRecord({
-        kind: "record",
-        type: bytes.toString("latin1", shape.typeStart, shape.typeEnd),
-        id: bytes.toString("latin1", shape.idStart, shape.idEnd),
-        node,
-        raw: bytes.toString("latin1", rawStart, rawEnd),
-        source: { file, line: source.line },
-      });
-    }
+    const reader = this.recordLines;
+    if (!reader.read(bytes, start, end) || reader.isOwnType() || !reader.unescape()) return false;
+    const file = reader.file;
+    const node = reader.node;
+    const record = this.pushPlain(bytes, reader.rawStart, reader.rawEnd, reader.source.line, file, node);
+    // Not a plain record (a kernel-log form, a bad stamp…): the object JSON.parse would have made.
+    if (record === null) this.pushRecord(reader.toRecordLine(file, node));
     return record;
   }
 
@@ -120,14 +111,12 @@ export class Decoder {
 
   private readonly header = new PlainHeader();
 
-  private readonly shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
-  private readonly source = { fileStart: 0, fileEnd: 0, line: 0 };
-  private readonly fileNames = new LastText();
-  private readonly nodeNames = new LastText();
+  private readonly recordLines = new RecordLineReader();
 
   /** One `record` line from capture. */
   pushRecord(record: RecordLine): void {
-    if (record.type === "SIGNAL_GENERATE") {
+    if (!isAuditText(record.type)) {
+      // A source's own record (tracefs): its raw text has no audit stamp to parse.
       const stamp = parseId(record.id);
       this.stats.records++;
       this.assembler.push(
@@ -164,7 +153,15 @@ export class Decoder {
     );
   }
 
-  /** End of an input batch: emit events known to be complete. */
+  /** `count` records the caller read no further (attribute's prefilter): they still count and move audit time (EventAssembler.pass). */
+  pass(seconds: number, kind: PassKind, count = 1): void {
+    if (kind === "record") this.assembler.pass(seconds, false, count);
+    else if (kind === "eoe") this.assembler.pass(seconds, true, count);
+    else if (kind === "syscall-before") this.assembler.syscallBefore();
+    else this.assembler.countedBefore();
+  }
+
+  /** The input went quiet: emit events known to be complete. */
   settle(): void {
     this.assembler.settle();
   }

@@ -1,7 +1,8 @@
 /**
- * How each field is interpreted, as data (after auparse's field type table,
- * reduced to what whokilled decodes). One map lookup per field on the hot
- * path; EXECVE's argument fields are matched by shape in interpret.ts.
+ * Which rule decodes each field, as data (after auparse's field type table,
+ * reduced to what whokilled decodes); the rules are field-rules.ts's. Both
+ * decoders look a name's kind up here: interpret.ts per field, the byte
+ * writer once per interned name (bytes/field-names.ts).
  */
 
 export const enum FieldKind {
@@ -20,6 +21,8 @@ export const enum FieldKind {
   Arg,
   /** A signal number (ANOM_ABEND's sig=). */
   Signal,
+  /** EXECVE's arguments past a3 (`a4`, `a5[0]` for one split in parts; a0–a3 are Arg). */
+  ExecveArg,
 }
 
 const ESCAPED = [
@@ -51,7 +54,19 @@ export const FIELD_KINDS: ReadonlyMap<string, FieldKind> = new Map<string, Field
   ["sig", FieldKind.Signal],
 ]);
 
-/** The ENRICHED tail names a field in upper case (`uid` → `UID`). */
-export const ENRICHED_NAME: ReadonlyMap<string, string> = new Map(
-  [...UIDS, ...GIDS].map((name) => [name, name.toUpperCase()]),
-);
+const EXECVE_ARG = /^a\d+(?:\[\d+\])?$/;
+
+/** A field name's kind, undefined for a field decoded as it is. */
+export function kindOf(name: string): FieldKind | undefined {
+  const kind = FIELD_KINDS.get(name);
+  if (kind !== undefined) return kind;
+  if (name.charCodeAt(0) === 0x61 /* a */ && EXECVE_ARG.test(name)) return FieldKind.ExecveArg;
+  // A repeated field is stored as `name#2`: interpret it like `name` (a repeated EXECVE argument stays as written).
+  const hash = name.indexOf("#");
+  return hash > 0 ? FIELD_KINDS.get(name.slice(0, hash)) : undefined;
+}
+
+/** The name of an id field's name in the ENRICHED tail: upper case (`uid` → `UID`). */
+export function enrichedNameOf(name: string): string {
+  return name.toUpperCase();
+}

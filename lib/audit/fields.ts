@@ -9,6 +9,7 @@
  * `avc:  denied  { read } for`) are kept in order under `_text`.
  */
 import type { FieldMap } from "../schema.ts";
+import { enrichedTailAt, FieldCursor, UnitScratch, unitsOf } from "./bytes/field-cursor.ts";
 
 export interface ParsedFields {
   fields: FieldMap;
@@ -20,14 +21,10 @@ export interface ParsedFields {
    * as stored: a repeat quoted only its second time is `name#2` here.
    */
   quoted?: Set<string>;
-  msgQuoted?: Set<string>;
   /** Problems that did not stop the parse (unterminated quote…). */
   warnings?: string[];
 }
 
-const SPACE = 0x20;
-const GS = 0x1d;
-const EQ = 0x3d;
 const DQ = 0x22;
 const SQ = 0x27;
 
@@ -40,15 +37,20 @@ export function newFieldMap(): FieldMap {
   return {};
 }
 
+const cursor = new FieldCursor();
+const msgCursor = new FieldCursor();
+const scratch = new UnitScratch();
+
 /** Parse `text` from `start` to its end. */
 export function parseFields(text: string, start = 0): ParsedFields {
   const result: ParsedFields = { fields: newFieldMap() };
-  const gs = text.indexOf("\u001d", start);
+  const bytes = unitsOf(text, scratch);
+  const gs = enrichedTailAt(bytes, start, text.length);
   const end = gs < 0 ? text.length : gs;
-  result.fields = scan(text, start, end, result, result.fields, true);
+  result.fields = scan(text, cursor.reset(bytes, start, end), result, result.fields, true);
   if (gs >= 0) {
     result.enriched = newFieldMap();
-    result.enriched = scan(text, gs + 1, text.length, result, result.enriched, false);
+    result.enriched = scan(text, cursor.reset(bytes, gs + 1, text.length), result, result.enriched, false);
   }
   return result;
 }
@@ -80,17 +82,17 @@ function build(map: FieldMap, names: string[], values: string[], quoted: boolean
   // Quoting is told per field as stored, so begin again with the names below.
   if (trackQuoted) result.quoted = undefined;
   const fresh = newFieldMap();
-  // The next suffix to try per repeated name: starting at #2 every time made
-  // a record of k repeats cost k² probes (4,000 repeats of one name: 1.6 s).
+  // The next suffix to try per repeated name: starting at #2 every time would
+  // make a record of k repeats cost k² probes.
   // Names are only ever added, so every suffix below it is taken.
   const nextSuffix = new Map<string, number>();
   for (let i = 0; i < names.length; i++) {
     let name = names[i]!;
     if (has(fresh, name)) {
-      let n = nextSuffix.get(name) ?? 2;
-      while (has(fresh, `${name}#${n}`)) n++;
+      let n = nextSuffix.get(name) ?? FIRST_REPEAT;
+      while (has(fresh, repeatName(name, n))) n++;
       nextSuffix.set(name, n + 1);
-      name = `${name}#${n}`;
+      name = repeatName(name, n);
     }
     // A plain object treats __proto__ as its prototype: define it as data. Any other name is an own property once assigned.
     if (name === "__proto__") Object.defineProperty(fresh, name, { value: values[i]!, enumerable: true, writable: true, configurable: true });
@@ -100,90 +102,51 @@ function build(map: FieldMap, names: string[], values: string[], quoted: boolean
   return fresh;
 }
 
+/** Where the words without `=` go, joined with spaces; the field whose single-quoted value holds fields of its own. */
+export const WORDS_FIELD = "_text";
+export const NESTED_FIELD = "msg";
+
+/** A repeated field's second value is stored as `name#2`, the next as `name#3`… */
+export const FIRST_REPEAT = 2;
+export function repeatName(name: string, n: number): string {
+  return `${name}#${n}`;
+}
+
+/** The warnings a parse gives: a quote left open, and any inside a nested msg='…'. */
+export const unterminatedQuote = (name: string): string => `unterminated quote in ${name}`;
+export const inMsg = (warning: string): string => `msg: ${warning}`;
+
 function warn(result: ParsedFields, message: string): void {
   (result.warnings ??= []).push(message);
 }
 
-/** The fields of text[start, end) into `map`, or into a fresh map it returns instead (see build). */
-function scan(text: string, start: number, end: number, result: ParsedFields, map: FieldMap, allowMsg: boolean): FieldMap {
-  let i = start;
+/** The fields the cursor walks over `text` into `map`, or into a fresh map it returns instead (see build). */
+function scan(text: string, c: FieldCursor, result: ParsedFields, map: FieldMap, allowMsg: boolean): FieldMap {
   let freeText: string | null = null;
   const names: string[] = [];
   const values: string[] = [];
   const quoted: boolean[] = [];
-  while (i < end) {
-    while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === GS)) i++;
-    if (i >= end) break;
-    // Find the end of the key: "=" or a space (a word without a value).
-    let j = i;
-    let c = 0;
-    while (j < end) {
-      c = text.charCodeAt(j);
-      if (c === EQ || c === SPACE) break;
-      j++;
-    }
-    if (j >= end || c === SPACE) {
-      const word = text.slice(i, j);
+  while (c.next()) {
+    if (!c.hasValue) {
+      const word = text.slice(c.nameStart, c.nameEnd);
       freeText = freeText === null ? word : `${freeText} ${word}`;
-      i = j;
       continue;
     }
-    const key = text.slice(i, j);
-    let v = j + 1;
-    const q = v < end ? text.charCodeAt(v) : 0;
-    if (q === DQ) {
-      const close = text.indexOf('"', v + 1);
-      if (close < 0 || close >= end) {
-        warn(result, `unterminated quote in ${key}`);
-        names.push(key);
-        values.push(text.slice(v + 1, end));
-        i = end;
-      } else {
-        names.push(key);
-        values.push(text.slice(v + 1, close));
-        i = close + 1;
-      }
-      quoted.push(true);
-      continue;
-    }
-    if (q === SQ) {
-      const close = findSingleQuoteEnd(text, v + 1, end);
-      const inner = text.slice(v + 1, close < 0 ? end : close);
-      if (close < 0) warn(result, `unterminated quote in ${key}`);
-      names.push(key);
-      values.push(inner);
-      quoted.push(false);
-      if (allowMsg && key === "msg" && result.msg === undefined) {
-        const nested: ParsedFields = { fields: newFieldMap() };
-        result.msg = scan(inner, 0, inner.length, nested, nested.fields, false);
-        if (nested.quoted) result.msgQuoted = nested.quoted;
-        if (nested.warnings) for (const w of nested.warnings) warn(result, `msg: ${w}`);
-      }
-      i = close < 0 ? end : close + 1;
-      continue;
-    }
-    while (v < end && text.charCodeAt(v) !== SPACE) v++;
+    const key = text.slice(c.nameStart, c.nameEnd);
+    if (!c.closed) warn(result, unterminatedQuote(key));
     names.push(key);
-    values.push(text.slice(j + 1, v));
-    quoted.push(false);
-    i = v;
+    values.push(text.slice(c.valueStart, c.valueEnd));
+    quoted.push(c.quote === DQ);
+    if (c.quote === SQ && allowMsg && key === NESTED_FIELD && result.msg === undefined) {
+      const nested: ParsedFields = { fields: newFieldMap() };
+      result.msg = scan(text, msgCursor.reset(scratch.bytes, c.valueStart, c.valueEnd), nested, nested.fields, false);
+      if (nested.warnings) for (const w of nested.warnings) warn(result, inMsg(w));
+    }
   }
   if (freeText !== null) {
-    names.push("_text");
+    names.push(WORDS_FIELD);
     values.push(freeText);
     quoted.push(false);
   }
   return build(map, names, values, quoted, result, map !== result.enriched);
-}
-
-/** The `'` that ends a msg='…': one followed by a space, 0x1d or the end. */
-function findSingleQuoteEnd(text: string, from: number, end: number): number {
-  let at = from;
-  for (;;) {
-    const close = text.indexOf("'", at);
-    if (close < 0 || close >= end) return -1;
-    const next = close + 1 < end ? text.charCodeAt(close + 1) : SPACE;
-    if (next === SPACE || next === GS || close + 1 >= end) return close;
-    at = close + 1;
-  }
 }

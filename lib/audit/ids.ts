@@ -1,38 +1,166 @@
 /**
- * uid/gid → name. The ENRICHED tail's names win (they were resolved on the
- * host that wrote the log); otherwise the local passwd/group, unless lookups
- * are off (`--no-lookup`, and always in tests, so output is deterministic).
+ * uid/gid → name. A log's own ENRICHED tail names its ids (they were
+ * resolved on the host that wrote it). Otherwise a passwd/group file names
+ * them, but only one that is right for the log:
+ * - files the user named (`--passwd`, `--group`): for every event;
+ * - this machine's /etc/passwd and /etc/group: only for this host's own log.
+ *   That is a live source (netlink, tracefs), this host's auditd log (under
+ *   /var/log/audit, also read through stdin or as capture's `record` lines),
+ *   or any input with `--local-names`. An event whose `node=` names another
+ *   host is never this host's. A foreign log's uid 1000 is someone else.
+ * Otherwise an id stays a number, and the event says its names are unknown.
+ * `--no-lookup` reads no file at all (tests: output is deterministic).
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { isLiveFile } from "../sources/registry.ts";
 
-/** audit's "unset" id: (uid_t)-1, written as 4294967295 or -1. */
-export function isUnsetId(text: string | undefined): boolean {
-  return text === "4294967295" || text === "-1";
+/** Where this host's auditd writes its log (auditd.conf's default log_file's directory). */
+export const LOCAL_AUDIT_LOG_DIR = "/var/log/audit/";
+/** auditd's log, where capture and why look by default. */
+export const DEFAULT_AUDIT_LOG = `${LOCAL_AUDIT_LOG_DIR}audit.log`;
+
+/** What this machine is, for telling its own log from others' (tests give their own). */
+export interface ThisHost {
+  /** Its passwd and group (default /etc/passwd, /etc/group). */
+  passwdFile: string;
+  groupFile: string;
+  /** Directories holding its own audit log (default /var/log/audit/). */
+  logDirs: readonly string[];
+  /** Its host name, as auditd writes it in `node=` (default os.hostname()). */
+  name: string;
 }
 
 export interface IdNameOptions {
   /** false: never read passwd/group. */
   lookup: boolean;
+  /** The user's own passwd/group: names every event's ids. */
   passwdFile?: string;
   groupFile?: string;
+  /** The input is this host's own log, whatever its source: this machine's passwd/group name every event's ids. */
+  localNames?: boolean;
+  /** This machine (tests pass one of their own). */
+  thisHost?: Partial<ThisHost>;
 }
 
-export class IdNames {
-  private users: Map<number, string> | null = null;
-  private groups: Map<number, string> | null = null;
-
-  constructor(private readonly options: IdNameOptions) {}
+/**
+ * The names one event's ids may take when its ENRICHED tail has none: from
+ * a passwd/group that is right for it, or none. `unnamed`: a uid left
+ * without a name here is unknown because no file was right for the log
+ * (not because lookups are off, nor because the file lacks it).
+ */
+export class IdScope {
+  constructor(
+    /** 0 (another host's log) or 1 (this host's): caches are kept per scope. */
+    readonly index: number,
+    private readonly users: IdFile | null,
+    private readonly groups: IdFile | null,
+    readonly unnamed: boolean,
+  ) {}
 
   user(id: number): string | null {
-    if (!this.options.lookup) return null;
-    this.users ??= readIdFile(this.options.passwdFile ?? "/etc/passwd");
-    return this.users.get(id) ?? null;
+    return this.users === null ? null : this.users.name(id);
   }
 
   group(id: number): string | null {
-    if (!this.options.lookup) return null;
-    this.groups ??= readIdFile(this.options.groupFile ?? "/etc/group");
-    return this.groups.get(id) ?? null;
+    return this.groups === null ? null : this.groups.name(id);
+  }
+}
+
+/** One passwd or group file, read at the first name asked of it. */
+class IdFile {
+  private names: Map<number, string> | null = null;
+
+  constructor(private readonly path: string) {}
+
+  name(id: number): string | null {
+    this.names ??= readIdFile(this.path);
+    return this.names.get(id) ?? null;
+  }
+}
+
+/** Bounded caches: arbitrary input cannot grow them past a few dozen entries. */
+const MAX_CACHED = 64;
+
+export class IdNames {
+  private readonly host: ThisHost;
+  private readonly scopes: IdScope[];
+  /** The one scope when where a log comes from changes nothing (no lookups, or both files given), so no event asks. */
+  private readonly fixed: IdScope | null;
+  private readonly sourceIsLocal = new Map<string, boolean>();
+  private readonly nodeIsLocal = new Map<string, boolean>();
+
+  constructor(private readonly options: IdNameOptions) {
+    this.host = {
+      passwdFile: options.thisHost?.passwdFile ?? "/etc/passwd",
+      groupFile: options.thisHost?.groupFile ?? "/etc/group",
+      logDirs: options.thisHost?.logDirs ?? [LOCAL_AUDIT_LOG_DIR],
+      name: options.thisHost?.name ?? hostname(),
+    };
+    const lookup = options.lookup;
+    const users = { given: options.passwdFile === undefined ? null : new IdFile(options.passwdFile), local: new IdFile(this.host.passwdFile) };
+    const groups = { given: options.groupFile === undefined ? null : new IdFile(options.groupFile), local: new IdFile(this.host.groupFile) };
+    // Index 1: this host's log. A file the user gave wins; this machine's names only its own log.
+    this.scopes = [false, true].map((local, index) => {
+      const userFile = !lookup ? null : (users.given ?? (local ? users.local : null));
+      const groupFile = !lookup ? null : (groups.given ?? (local ? groups.local : null));
+      return new IdScope(index, userFile, groupFile, lookup && userFile === null);
+    });
+    this.fixed = !lookup || (users.given !== null && groups.given !== null) ? this.scopes[0]! : null;
+  }
+
+  /** The scope of an event read from `file` (a record's source file; `-` is stdin) on `node`. */
+  scope(file: string | undefined, node: string | null): IdScope {
+    return this.fixed ?? this.scopes[this.isThisHosts(file, node) ? 1 : 0]!;
+  }
+
+  /** Whether records from `file` on `node` are this host's own (or the user said the input is). */
+  isThisHosts(file: string | undefined, node: string | null): boolean {
+    if (this.options.localNames === true) return true;
+    if (node !== null && !this.isThisNode(node)) return false;
+    if (file === undefined) return false;
+    let local = this.sourceIsLocal.get(file);
+    if (local === undefined) {
+      local = this.isLocalSource(file);
+      if (this.sourceIsLocal.size < MAX_CACHED) this.sourceIsLocal.set(file, local);
+    }
+    return local;
+  }
+
+  private isThisNode(node: string): boolean {
+    let local = this.nodeIsLocal.get(node);
+    if (local === undefined) {
+      // auditd's name_format: hostname, or fqd (the host name with its domain).
+      const name = this.host.name;
+      local = node === name || node.startsWith(`${name}.`) || name.startsWith(`${node}.`);
+      if (this.nodeIsLocal.size < MAX_CACHED) this.nodeIsLocal.set(node, local);
+    }
+    return local;
+  }
+
+  private isLocalSource(file: string): boolean {
+    if (isLiveFile(file)) return true;
+    // stdin redirected from a file (`attribute < /var/log/audit/audit.log`): the file it is.
+    const path = file === "-" ? stdinPath() : file;
+    if (path === null) return false;
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      real = resolve(path);
+    }
+    return this.host.logDirs.some((dir) => real.startsWith(dir.endsWith("/") ? dir : `${dir}/`));
+  }
+}
+
+/** The file stdin reads, or null (a pipe, a terminal, nothing). */
+function stdinPath(): string | null {
+  try {
+    const target = readlinkSync("/proc/self/fd/0");
+    return target.startsWith("/") ? target : null;
+  } catch {
+    return null;
   }
 }
 

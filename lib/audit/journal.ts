@@ -18,8 +18,10 @@
  * or arrays of bytes where journald holds something not UTF-8.
  */
 import { recordTypeName } from "../tables/record-types.ts";
+import { journalFactsOf, type JournalEntry } from "../sources/journal-systemd.ts";
 
-export type JournalRecord = { text: string } | { error: string };
+/** An audit record's text, an error, or a systemd message the journal source reads (lib/sources/journal-systemd.ts `journalRecord`). */
+export type JournalRecord = { text: string } | { error: string } | { systemd: JournalEntry };
 
 /**
  * A parsed JSON value as a journal entry: its audit record (or the error),
@@ -49,7 +51,8 @@ const DIGITS = /^\d{1,19}$/;
  * missing; null for an entry of another transport (not an audit record).
  */
 export function journalAuditRecord(entry: Record<string, unknown>): JournalRecord | null {
-  if (entry._TRANSPORT !== "audit") return null;
+  if (entry._TRANSPORT === "kernel") return journalKernelLine(entry);
+  if (entry._TRANSPORT !== "audit") return journalFactsOf(entry) === null ? null : { systemd: entry };
   const message = fieldText(entry.MESSAGE);
   const type = fieldText(entry._AUDIT_TYPE);
   const serial = fieldText(entry._AUDIT_ID);
@@ -63,6 +66,22 @@ export function journalAuditRecord(entry: Record<string, unknown>): JournalRecor
   const ms = BigInt(micros) / 1000n;
   const stamp = `${ms / 1000n}.${String(ms % 1000n).padStart(3, "0")}:${serial}`;
   return { text: `type=${recordTypeName(Number(type))} msg=audit(${stamp}): ${fields}` };
+}
+
+/**
+ * `journalctl -k -o json`: a kernel message as the kern.log line it stands
+ * for (`2026-12-07T00:36:12.100000+00:00 host kernel: MESSAGE`, the form
+ * lib/sources/kernel-oom.ts reads), so the OOM killer's report there is read
+ * as in any kernel log; null for a message or time the entry lacks.
+ */
+function journalKernelLine(entry: Record<string, unknown>): JournalRecord | null {
+  const message = fieldText(entry.MESSAGE);
+  const micros = fieldText(entry.__REALTIME_TIMESTAMP);
+  if (message === null || micros === null || !DIGITS.test(micros)) return null;
+  const us = BigInt(micros);
+  const iso = new Date(Number(us / 1000n)).toISOString().slice(0, 19);
+  const host = fieldText(entry._HOSTNAME) ?? "localhost";
+  return { text: `${iso}.${String(us % 1000000n).padStart(6, "0")}+00:00 ${host.replace(/\s/g, "_")} kernel: ${message}` };
 }
 
 /**

@@ -11,15 +11,19 @@
  *   Nov 29 06:55:00 host kernel: audit: type=1300 audit(…): …    journalctl -k / syslog
  *   # comment                                                    fixtures, laurel test files
  *
+ * A kernel log's other lines (`[ 12.345] usb 1-1: …`, `Nov 29 06:55:00 host
+ * kernel: …`, journalctl's `-- Boot … --`) are "not-audit": sound lines that
+ * hold no record, skipped and counted, never errors (see KERNEL_LOG_LINE;
+ * the indented lines that continue one are told by InputErrors.skipOrReport).
+ *
  * Only the prefix is examined here; the fields are parsed lazily downstream.
  */
-import { detach } from "../strings.ts";
+import { detach } from "../bytes/detach.ts";
 import { recordTypeName } from "../tables/record-types.ts";
 import { JOURNAL_TEXT, JOURNAL_TEXT_ERROR } from "./journal.ts";
+import { MAX_STAMP_SECONDS } from "./spelling.ts";
 
-export const MAX_STAMP_SECONDS = 8.64e12;
-
-export type LineKind = "record" | "blank" | "comment" | "separator" | "time" | "invalid";
+export type LineKind = "record" | "blank" | "comment" | "separator" | "time" | "not-audit" | "invalid";
 
 export interface ParsedLine {
   kind: LineKind;
@@ -35,6 +39,13 @@ export interface ParsedLine {
   bodyStart?: number;
   /** Why an invalid line is invalid. */
   error?: string;
+  /**
+   * An invalid line that starts with blank space and holds no `type=`: the
+   * rest of a kernel message of several lines, as dmesg prints it (indented
+   * under the first), when the line before it was a kernel log's line
+   * (InputErrors.skipOrReport decides, knowing that line).
+   */
+  indented?: true;
 }
 
 /** Classify one line (without its newline). Never throws. */
@@ -58,7 +69,44 @@ export function parseLine(text: string): ParsedLine {
     return parseRecordAt(text, typeAt, nodeMatch ? nodeMatch[1]! : null);
   }
   if (JOURNAL_TEXT.test(text)) return { kind: "invalid", error: JOURNAL_TEXT_ERROR };
-  return { kind: "invalid", error: "not an audit record (no type=… msg=audit(…) stamp)" };
+  if (isKernelLogLine(text)) {
+    // A record the kernel printed, cut before its type (`audit: audit(…)`), is damage, not another message.
+    if (KERNEL_AUDIT_STAMP.test(text)) return { kind: "invalid", error: "kernel-log audit record without its type=…" };
+    return { kind: "not-audit" };
+  }
+  const error = "not an audit record (no type=… msg=audit(…) stamp)";
+  // An indented line with a stamp is an audit record out of place (quoted, pasted), never a kernel message's rest.
+  return (first === 0x20 || first === 0x09) && !text.includes("audit(") ? { kind: "invalid", error, indented: true } : { kind: "invalid", error };
+}
+
+/**
+ * A line of a kernel log that is not an audit record: the kernel's other
+ * messages as `dmesg` (also -r, -T, -x), kern.log/syslog (classic and
+ * RFC 3339 stamps) and `journalctl -k` (short, -precise, -iso, -full,
+ * -monotonic, -unix, --no-hostname) print them, and journalctl's own
+ * `-- Boot … --` lines. The syslog forms must carry the `kernel:` tag, so
+ * another program's lines in /var/log/syslog are not taken for these. Only
+ * reached for lines that hold no `type=` record (parseLine tries that
+ * first), so a damaged audit record is never excused as one of these.
+ */
+const KERNEL_LOG_LINE = new RegExp(
+  [
+    // dmesg: [    0.268578] …, -r <6>[…] …, -x "kern  :info  : […] …", -T [Mon Dec  7 00:36:12 2025] …
+    // (journalctl -k -o short-monotonic starts the same way)
+    String.raw`^(?:<\d+>|[a-z]+ *:[a-z]+ *: )?\[(?:\s*\d+\.\d+|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\](?: |$)`,
+    // dmesg --time-format iso: 2025-12-07T00:36:12,123456+00:00 …
+    String.raw`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d+[+-]\d\d:\d\d `,
+    // syslog, kern.log and journalctl -k: STAMP [HOST] kernel: …
+    String.raw`^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?|[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+|\d+\.\d+)(?: \S+)? kernel: `,
+    // journalctl's own lines: -- Boot 0f3c… --, -- No entries --, -- Logs begin at … --
+    String.raw`^-- .+ --$`,
+  ].join("|"),
+);
+const KERNEL_AUDIT_STAMP = /\baudit\(\d+\.\d+:\d+\)/;
+
+/** Whether a line that holds no audit record is a kernel log's other line (see KERNEL_LOG_LINE). */
+export function isKernelLogLine(text: string): boolean {
+  return KERNEL_LOG_LINE.test(text);
 }
 
 function findWrappedType(text: string): number {
@@ -77,7 +125,7 @@ function findWrappedType(text: string): number {
 /**
  * Type names by their spelling in the line, in a small direct-mapped cache:
  * every line goes through here, and a hit costs neither a slice nor a
- * lookup by string. The names kept are copies (lib/strings.ts `detach`), so
+ * lookup by string. The names kept are copies (lib/bytes/detach.ts `detach`), so
  * all records of a type share one string that pins no input chunk.
  */
 const TYPE_SLOTS = 256;
@@ -187,7 +235,6 @@ function parseRecordAt(text: string, typeAt: number, node: string | null): Parse
     const stampText = text.slice(open, close);
     return { kind: "invalid", type, error: INTERPRETED_STAMP.test(stampText) ? interpretedStampError(stampText) : `malformed audit stamp (${stampText})` };
   }
-  // JS dates end at 8.64e15 ms; a stamp past that is damage, not a time.
   if (seconds > MAX_STAMP_SECONDS) return { kind: "invalid", type, error: `audit stamp out of range (${text.slice(open, close)})` };
   const stamp = text.slice(open, close);
   let bodyStart = close + 1;
@@ -212,11 +259,6 @@ function isDigits(text: string): boolean {
     if (c < 0x30 || c > 0x39) return false;
   }
   return true;
-}
-
-/** `1285245427.433` + serial → ISO 8601 UTC with milliseconds. */
-export function stampToIso(seconds: number, millis: number): string {
-  return new Date(seconds * 1000 + millis).toISOString();
 }
 
 /** Parse a `SEC.MS:SERIAL` id. */

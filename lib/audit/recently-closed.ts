@@ -4,8 +4,8 @@
  *
  * Records mostly come in stamp order, and then the assembler never asks
  * (a serial above every one seen cannot be here): remembering is a slot
- * written in a ring, not a set entry per event, which was a twentieth of
- * decode's time on real records. The first question the newest few entries
+ * written in a ring, not a set entry per event, paid for at every event.
+ * The first question the newest few entries
  * cannot answer builds an index by serial (serial-index.ts), which is kept
  * up from then on.
  */

@@ -5,17 +5,19 @@
  *
  *   bun lib/demo/rogue-main.ts --pid 26880 --ancestor $DEMO_PID --for 30
  *
+ * With --start-on-stdin it kills nothing until a line arrives on stdin.
+ *
  * Not a user-facing verb (scripts/ holds those); see lib/demo/rogue.ts for the
  * safety rules.
  */
 import { defineCommand } from "citty";
-import { intFlag, millisecondsFlag, runScript } from "../cli.ts";
+import { intFlag, millisecondsFlag, runScript } from "../cli/args.ts";
 import { usageError } from "../errors.ts";
-import { LineWriter } from "../jsonl.ts";
+import { LineWriter } from "../bytes/line-writer.ts";
 import { log } from "../log.ts";
-import { readPidStat } from "../pid-space.ts";
-import { abortOnSignals } from "../script-io.ts";
-import { DEFAULT_ROGUE_COMM, describeAttempt, rogue, setOwnComm } from "./rogue.ts";
+import { readPidStat } from "./pid-space.ts";
+import { abortOnSignals } from "../cli/script-io.ts";
+import { DEFAULT_ROGUE_COMM, describeAttempt, rogue, setOwnComm, waitForGo } from "./rogue.ts";
 
 const command = defineCommand({
   meta: { name: "rogue", description: "Send SIGKILL to one PID every few seconds, like the original case's web server (demo only)." },
@@ -28,6 +30,7 @@ const command = defineCommand({
     comm: { type: "string", default: DEFAULT_ROGUE_COMM, description: "Our own comm, as audit will show it", valueHint: "NAME" },
     signal: { type: "string", default: "SIGKILL", description: "Signal to send", valueHint: "SIG" },
     json: { type: "boolean", description: "Also write each attempt as a JSON line on stdout" },
+    "start-on-stdin": { type: "boolean", description: "Wait for a line on stdin before the first kill (end of input: never start)" },
   },
   async run({ args }) {
     const pid = intFlag(args.pid, "pid");
@@ -37,6 +40,7 @@ const command = defineCommand({
     const intervalMs = millisecondsFlag(args.interval, "interval") ?? 2000;
     setOwnComm(args.comm);
     const controller = abortOnSignals();
+    if (args["start-on-stdin"] && !(await waitForGo(Bun.stdin.stream(), controller.signal))) return;
     const writer = new LineWriter();
     for await (const attempt of rogue({
       pid,
@@ -57,4 +61,7 @@ const command = defineCommand({
   },
 });
 
-await runScript(command);
+export { command };
+
+// Imported by scripts/whokilled.ts (the single binary) it only provides its command.
+if (import.meta.main) await runScript(command);

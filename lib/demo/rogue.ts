@@ -18,8 +18,9 @@
  * (x86_64 62) from the main thread, so audit logs it with the rogue's comm.
  */
 import { writeFileSync } from "node:fs";
+import { abortableSleep } from "../sources/abortable-sleep.ts";
 import { usageError } from "../errors.ts";
-import { ancestorsOf, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "../pid-space.ts";
+import { ancestorsOf, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "./pid-space.ts";
 import { signalName, signalNumber } from "../tables/signals.ts";
 
 export const DEFAULT_ROGUE_COMM = "rogue-httpd";
@@ -40,8 +41,6 @@ export interface RogueOptions {
   /** Stop when our parent is no longer this PID (it died and we were re-parented). */
   parentPid?: number;
   signal?: AbortSignal;
-  /** Skip a free PID that is within this many allocations after the cursor. Default 64. */
-  cursorGuard?: number;
 }
 
 export type RogueAction = "killed" | "esrch" | "skipped" | "error";
@@ -147,7 +146,29 @@ export async function* rogue(options: RogueOptions): AsyncGenerator<RogueAttempt
     yield attempt;
     // Sleep in short steps so a dead parent or the deadline ends us promptly.
     const wake = Math.min(deadline, Date.now() + intervalMs);
-    while (Date.now() < wake && !stopped()) await Bun.sleep(Math.min(100, wake - Date.now()));
+    while (Date.now() < wake && !stopped()) await abortableSleep(Math.min(100, wake - Date.now()), options.signal);
+  }
+}
+
+/**
+ * Wait for the go: the first bytes on `input` (true), or its end or an abort
+ * first (false). The demo starts the rogue before its pipeline listens, so
+ * that the pipeline can be told the rogue's pid, and gives the go once it does.
+ */
+export async function waitForGo(input: ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return false;
+  const reader = input.getReader();
+  let onAbort = () => {};
+  const aborted = new Promise<false>((resolve) => {
+    onAbort = () => resolve(false);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([reader.read().then((chunk) => !chunk.done), aborted]);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    // A read still pending would keep us alive after an abort.
+    void reader.cancel().catch(() => {});
   }
 }
 

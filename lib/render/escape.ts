@@ -10,8 +10,11 @@
  * pass for another one.
  */
 
-// C0, DEL, C1, backslash; U+2028/2029 line/paragraph separators; bidi marks, embeddings, overrides and isolates.
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\\\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// C0, DEL, C1, backslash; U+2028/2029 line/paragraph separators; bidi marks, embeddings, overrides and isolates;
+// zero-width and invisible format characters (U+200B-200D, U+2060-2064, U+FEFF), by which `ss\u200bhd` would read as sshd.
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\\\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+// The same less C0 and the backslash: for text already JSON-escaped (JSON.stringify leaves C1, bidi and zero-width raw).
+const UNSAFE_AFTER_JSON = /[\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 function escapeChar(ch: string): string {
   if (ch === "\\") return "\\\\";
@@ -23,6 +26,11 @@ function escapeChar(ch: string): string {
 export function escapeControl(s: string): string {
   // String(): a JSON input line may hold a number or worse where a string belongs.
   return String(s).replace(UNSAFE, escapeChar);
+}
+
+/** A JSON.stringify result made safe to print: what JSON leaves raw (C1, bidi, zero-width) as `\u{HHHH}`/`\xHH`. */
+export function escapeJsonText(json: string): string {
+  return json.replace(UNSAFE_AFTER_JSON, escapeChar);
 }
 
 /** escapeControl for possibly-missing values: null/undefined → `fallback`. */
@@ -40,12 +48,18 @@ export function escapeHtml(s: string): string {
 /**
  * Markdown inline text (table cells included): control-escape, then
  * backslash-escape what Markdown or GFM could read as inline syntax (emphasis,
- * code, links, table pipes, strikethrough, raw HTML, entities). With
+ * code, links, table pipes, strikethrough, raw HTML, entities), and break
+ * what GFM turns into a link by itself: a scheme's `://` (`http://x`),
+ * `mailto:` and `xmpp:`, `www.`, and an `@` (an e-mail address, a GitHub
+ * mention), each by escaping its punctuation, so it reads the same. With
  * `lineStart`, also a block marker (`#`, `>`, `-`, `+`, `=`, `1.`) at the
  * start, for text that begins a line. Paths keep their dots and dashes, so
  * the raw text stays readable in a mail.
  */
 export function escapeMarkdown(s: string, options: { lineStart?: boolean } = {}): string {
-  const inline = escapeControl(s).replace(/[\\`*_[\]<>|~&]/g, (ch) => `\\${ch}`);
+  const inline = escapeControl(s)
+    .replace(/[\\`*_[\]<>|~&@]/g, (ch) => `\\${ch}`)
+    .replace(/:(?=\/\/)|(?<=\b(?:mailto|xmpp)):/gi, "\\:")
+    .replace(/(?<![^\s*_~(]|\\)(www)\./gi, "$1\\.");
   return options.lineStart ? inline.replace(/^([#+=-])/, "\\$1").replace(/^(\d+)([.)])/, "$1\\$2") : inline;
 }

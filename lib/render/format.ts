@@ -18,8 +18,8 @@ export function formatTime(iso: string | null, withMs = false): string {
  * A pid/uid for display. Input lines are JSON written by anyone, so a
  * "number" may be a string carrying escape sequences: only real numbers pass.
  */
-export function num(value: unknown, fallback = "?"): string {
-  return typeof value === "number" && Number.isFinite(value) ? String(value) : fallback;
+export function num(value: unknown): string {
+  return typeof value === "number" && Number.isFinite(value) ? String(value) : "?";
 }
 
 /** Label of a timeline bucket: `2010-09-23 12:37` or `2010-09-23 12:00`. */
@@ -108,12 +108,24 @@ export function shouldColor(options: { isTTY: boolean | undefined; env?: Record<
 /** Greedy word wrap to `width` columns, every line prefixed with `indent`. */
 export function wrap(text: string, width: number, indent = ""): string[] {
   const lines: string[] = [];
+  // Widths add up word by word: measuring each candidate line again made a big report's findings cost 10 MB of copies.
+  const room = width - displayWidth(indent);
   let line = "";
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (line && displayWidth(indent + line + " " + word) > width) {
+  let lineWidth = 0;
+  for (const word of text.split(/\s+/)) {
+    if (!word) continue;
+    const wordWidth = displayWidth(word);
+    if (line && lineWidth + 1 + wordWidth > room) {
       lines.push(indent + line);
       line = word;
-    } else line = line ? `${line} ${word}` : word;
+      lineWidth = wordWidth;
+    } else if (line) {
+      line = `${line} ${word}`;
+      lineWidth += 1 + wordWidth;
+    } else {
+      line = word;
+      lineWidth = wordWidth;
+    }
   }
   if (line) lines.push(indent + line);
   return lines;

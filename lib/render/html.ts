@@ -7,18 +7,12 @@
  */
 import type { Report } from "../signals/findings.ts";
 import type { Finding } from "../signals/findings/types.ts";
-import type { Timeline } from "../signals/summary.ts";
-import { describeAncestry } from "../signals/describe.ts";
+import type { Timeline } from "../signals/report-summary.ts";
+import { describeAncestry, plural } from "../signals/describe.ts";
+import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeControl, escapeHtml } from "./escape.ts";
 import { bucketLabel, countsText, formatTime, hasNodes, num, uidLabel } from "./format.ts";
-import { gapText, limitsText } from "./text.ts";
-
-export interface HtmlOptions {
-  /** Page title (default "whokilled report"). */
-  title?: string;
-  /** Rows in the killer and victim tables (default 100). */
-  maxRows?: number;
-}
+import { gapText, limitsText, namesText } from "./text.ts";
 
 /** Escape for HTML: control characters first (shown as `\x1b`), then markup. */
 const h = (s: string | null | undefined, fallback = "?"): string =>
@@ -61,13 +55,14 @@ td.ok { color: var(--ok); } td.fail { color: var(--fail); }
 .legend { color: var(--muted); font-size: 12px; margin: 6px 0 0 8px; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; vertical-align: -1px; }
 .gap { background: #fff7e0; border: 1px solid #f0d48a; border-radius: 6px; padding: 8px 14px; }
+.gap.blind { background: #fdecea; border-color: #e6a19a; }
 footer { color: var(--muted); font-size: 12px; margin-top: 32px; }
 `;
 
 /** Bars per bucket (ok part and failed part stacked), y-axis ticks, a few x labels. */
-export function timelineSvg(timeline: Timeline, size: { width?: number; height?: number } = {}): string {
-  const width = size.width ?? 1100;
-  const height = size.height ?? 260;
+export function timelineSvg(timeline: Timeline): string {
+  const width = 1100;
+  const height = 260;
   const m = { top: 14, right: 16, bottom: 46, left: 52 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
@@ -98,7 +93,7 @@ export function timelineSvg(timeline: Timeline, size: { width?: number; height?:
   buckets.forEach((b, i) => {
     const x = m.left + i * slot + gap / 2;
     const okCount = b.count - b.failed;
-    const tip = `${bucketLabel(b.start)} UTC: ${b.count} signal${b.count === 1 ? "" : "s"}${b.failed ? `, ${b.failed} failed` : ""}`;
+    const tip = `${bucketLabel(b.start)} UTC: ${plural(b.count, "signal")}${b.failed ? `, ${b.failed} failed` : ""}`;
     if (b.count === 0) return;
     parts.push(`<g class="bucket"><title>${escapeHtml(tip)}</title>`);
     if (okCount > 0) {
@@ -158,17 +153,22 @@ function findingHtml(f: Finding): string {
   );
 }
 
-export function renderHtml(report: Report, options: HtmlOptions = {}): string {
-  const title = options.title ?? "whokilled report";
-  const maxRows = options.maxRows ?? 100;
+const TITLE = "whokilled report";
+/** Rows in the killer and victim tables. */
+const MAX_ROWS = 100;
+
+export function renderHtml(report: Report): string {
   const { summary, findings } = report;
   const t = summary.totals;
   const body: string[] = [];
 
-  body.push(`<h1>${h(title)}</h1>`);
+  body.push(`<h1>${TITLE}</h1>`);
+  for (const text of coverageTexts(report)) body.push(`<p class="gap blind"><b>Warning:</b> ${escapeHtml(text)}</p>`);
   body.push(
     `<p class="lead">${t.first ? `${h(formatTime(t.first))} → ${h(formatTime(t.last))} (UTC)` : "No timed signals"}` +
-      (t.sources.tracefs > 0 ? ` · sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs, ${report.crossCheck.merged} duplicates merged` : "") +
+      (t.sources.tracefs > 0 || (t.sources.tracepoints ?? 0) > 0
+        ? ` · sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs${t.sources.tracepoints ? `, ${t.sources.tracepoints} tracepoints` : ""}, ${report.crossCheck.merged} duplicates merged`
+        : "") +
       `</p>`,
   );
   const stat = (n: number, label: string) => `<div class="stat"><b>${n}</b><span>${label}</span></div>`;
@@ -181,6 +181,8 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
   if (gaps) body.push(`<p class="gap"><b>Warning:</b> ${escapeHtml(gaps)}</p>`);
   const limits = limitsText(report);
   if (limits) body.push(`<p class="gap"><b>Note:</b> ${escapeHtml(limits)}</p>`);
+  const names = namesText(report);
+  if (names) body.push(`<p class="gap"><b>Note:</b> ${escapeHtml(names)}</p>`);
 
   body.push(`<h2>Timeline <small class="id">per ${summary.timeline.unit}, UTC</small></h2>`);
   body.push(
@@ -188,9 +190,8 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
       `<div class="legend"><i style="background:#4c8bf5"></i>succeeded or unknown<i style="background:#e0524a"></i>failed</div></div>`,
   );
 
-
   body.push(`<h2>Findings</h2>`);
-  if (findings.length === 0) body.push(`<p class="clean">Nothing suspicious found.</p>`);
+  if (findings.length === 0) body.push(`<p class="clean">${escapeHtml(noFindingsText(report))}</p>`);
   else body.push(...findings.map(findingHtml));
 
   body.push(`<h2>Killers</h2>`);
@@ -202,9 +203,9 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
       `<table><thead><tr><th class="n">#</th>${nodes ? "<th>Node</th>" : ""}<th>Comm</th><th>PID</th><th>UID</th><th>Exe</th><th>Signals</th>` +
         `<th class="n">OK</th><th class="n">Failed</th><th>Errno</th><th class="n">PIDs hit</th><th>First</th><th>Last</th>${started ? "<th>Started by</th>" : ""}</tr></thead><tbody>`,
     );
-    summary.killers.slice(0, maxRows).forEach((k, i) => {
+    summary.killers.slice(0, MAX_ROWS).forEach((k, i) => {
       body.push(
-        `<tr><td class="n">${i + 1}</td>${nodes ? `<td class="mono">${h(k.node, "-")}</td>` : ""}<td class="mono">${h(k.comm)}</td><td>${k.pids.map((p) => num(p)).join(", ") || "?"}</td>` +
+        `<tr><td class="n">${i + 1}</td>${nodes ? `<td class="mono">${h(k.node, "-")}</td>` : ""}<td class="mono">${h(k.comm)}</td><td>${k.pids.map(num).join(", ") || "?"}</td>` +
           `<td>${h(uidLabel(k.uid, k.user))}</td><td class="mono">${h(k.exe, "-")}</td><td>${h(countsText(k.signals, ", "))}</td>` +
           `<td class="n ok">${k.success}</td><td class="n fail">${k.failure}</td><td>${h(countsText(k.errnos, ", ") || "-")}</td>` +
           `<td class="n">${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}</td><td>${h(formatTime(k.first))}</td><td>${h(formatTime(k.last))}</td>` +
@@ -212,7 +213,7 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
       );
     });
     body.push("</tbody></table>");
-    if (summary.killers.length > maxRows) body.push(`<p>…and ${summary.killers.length - maxRows} more.</p>`);
+    if (summary.killers.length > MAX_ROWS) body.push(`<p>…and ${summary.killers.length - MAX_ROWS} more.</p>`);
   }
 
   body.push(`<h2>Victims</h2>`);
@@ -222,7 +223,7 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
     body.push(
       `<table><thead><tr>${nodes ? "<th>Node</th>" : ""}<th class="n">PID</th><th>Comm</th><th>UID</th><th class="n">Hits</th><th>Signals</th><th>By</th><th>First</th><th>Last</th></tr></thead><tbody>`,
     );
-    for (const v of summary.victims.slice(0, maxRows)) {
+    for (const v of summary.victims.slice(0, MAX_ROWS)) {
       const by = v.killers.map((k) => `${h(k.comm)} ×${k.count}`).join(", ") + (v.otherKillers ? `, +${v.otherKillers}` : "");
       body.push(
         `<tr>${nodes ? `<td class="mono">${h(v.node, "-")}</td>` : ""}<td class="n">${num(v.pid)}</td><td class="mono">${h(v.comm)}</td><td>${h(uidLabel(v.uid, v.user))}</td><td class="n">${v.total}</td>` +
@@ -230,7 +231,7 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
       );
     }
     body.push("</tbody></table>");
-    if (summary.victims.length > maxRows) body.push(`<p>…and ${summary.victims.length - maxRows} more.</p>`);
+    if (summary.victims.length > MAX_ROWS) body.push(`<p>…and ${summary.victims.length - MAX_ROWS} more.</p>`);
   }
 
   body.push(`<h2>Signals</h2>`);
@@ -249,7 +250,7 @@ export function renderHtml(report: Report, options: HtmlOptions = {}): string {
     `<html lang="en"><head><meta charset="utf-8">`,
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`,
     `<meta name="viewport" content="width=device-width, initial-scale=1">`,
-    `<title>${h(title)}</title><style>${CSS}</style></head>`,
+    `<title>${TITLE}</title><style>${CSS}</style></head>`,
     `<body><main>${body.join("\n")}</main></body></html>`,
     "",
   ].join("\n");

@@ -1,6 +1,6 @@
 /**
  * The report as one JSON object: `{"kind":"report","version":1,"summary":…,
- * "findings":[…],"crossCheck":…,"gaps":…}`. Values are NOT escaped beyond JSON's own
+ * "findings":[…],"crossCheck":…,"gaps":…,"coverage":…,"limits":…}`. Values are NOT escaped beyond JSON's own
  * rules (JSON.stringify writes control characters as \uXXXX), so a consumer
  * gets comm/exe back byte for byte.
  *
@@ -13,11 +13,6 @@ import type { Report } from "../signals/findings.ts";
 import type { Finding } from "../signals/findings/types.ts";
 
 export const REPORT_JSON_VERSION = 1;
-
-export interface JsonOptions {
-  /** Indent with two spaces (default: one line, so the output is also a JSON Line). */
-  pretty?: boolean;
-}
 
 function finding(f: Finding) {
   return {
@@ -51,18 +46,26 @@ function finding(f: Finding) {
 /** The object `renderJson` prints (exported for callers that embed it). */
 export function reportObject(report: Report) {
   const g = report.gaps;
+  const c = report.coverage;
   return {
     kind: "report" as const,
     version: REPORT_JSON_VERSION,
-    // Built in this key order by the summary itself (lib/signals/summary.ts), which every renderer reads.
+    // Built in this key order by the summary itself (lib/signals/report-summary.ts), which every renderer reads.
     summary: report.summary,
     findings: report.findings.map(finding),
     crossCheck: { merged: report.crossCheck.merged, unmatched: report.crossCheck.unmatched, noAudit: report.crossCheck.noAudit },
     gaps: { count: g.count, lost: g.lost, lostUnknown: g.lostUnknown, first: g.first, last: g.last },
+    coverage: {
+      checks: c.checks,
+      problems: c.problems.map((p) => ({ state: p.state, since: p.since, until: p.until, reason: p.reason, missing: p.missing, fix: p.fix })),
+      problemsNotKept: c.problemsNotKept,
+      last: c.last && { state: c.last.state, time: c.last.time },
+    },
     limits: { pairsNotKept: report.limits.pairsNotKept, stormKillersNotKept: report.limits.stormKillersNotKept },
   };
 }
 
-export function renderJson(report: Report, options: JsonOptions = {}): string {
-  return `${JSON.stringify(reportObject(report), null, options.pretty ? 2 : undefined)}\n`;
+/** One line, so the output is also a JSON Line. */
+export function renderJson(report: Report): string {
+  return `${JSON.stringify(reportObject(report))}\n`;
 }

@@ -4,15 +4,14 @@
  * Markdown syntax), so a comm cannot forge a heading, a link or raw HTML.
  */
 import type { Report } from "../signals/findings.ts";
-import { describeAncestry } from "../signals/describe.ts";
+import { describeAncestry, plural } from "../signals/describe.ts";
+import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeMarkdown } from "./escape.ts";
 import { countsText, formatTime, hasNodes, num, uidLabel, withNodeCell } from "./format.ts";
-import { gapText, limitsText, timelineLines } from "./text.ts";
+import { gapText, limitsText, namesText, timelineLines } from "./text.ts";
 
-export interface MarkdownOptions {
-  /** Rows in the killer and victim tables (default 50). */
-  maxRows?: number;
-}
+/** Rows in the killer and victim tables. */
+const MAX_ROWS = 50;
 
 const md = (s: string | null | undefined, fallback = "?") => (s === null || s === undefined ? fallback : escapeMarkdown(s));
 
@@ -24,29 +23,34 @@ function table(headers: string[], rows: string[][], right: boolean[] = []): stri
   ];
 }
 
-export function renderMarkdown(report: Report, options: MarkdownOptions = {}): string {
-  const maxRows = options.maxRows ?? 50;
+export function renderMarkdown(report: Report): string {
   const { summary, findings } = report;
   const t = summary.totals;
   const out: string[] = ["# whokilled report", ""];
+  // First, before any count: the counts mean little if audit could not see the kills.
+  for (const text of coverageTexts(report)) out.push(`**Warning:** ${md(text)}`, "");
 
   out.push(
-    `**${t.signals} signal${t.signals === 1 ? "" : "s"}** (${t.success} succeeded, ${t.failure} failed${t.unknown ? `, ${t.unknown} unknown` : ""}) ` +
-      `from ${t.killers} killer${t.killers === 1 ? "" : "s"} to ${t.victims} victim${t.victims === 1 ? "" : "s"}` +
+    `**${plural(t.signals, "signal")}** (${t.success} succeeded, ${t.failure} failed${t.unknown ? `, ${t.unknown} unknown` : ""}) ` +
+      `from ${plural(t.killers, "killer")} to ${plural(t.victims, "victim")}` +
       (t.first ? `, ${formatTime(t.first)} to ${formatTime(t.last)} (UTC).` : "."),
   );
   out.push("");
   if (Object.keys(summary.signals).length > 0) out.push(`Signals: ${md(countsText(summary.signals, ", "))}  `);
   if (Object.keys(t.errnos).length > 0) out.push(`Errors: ${md(countsText(t.errnos, ", "))}  `);
-  if (t.sources.tracefs > 0) out.push(`Sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs (${report.crossCheck.merged} tracefs duplicates merged)  `);
+  if (t.sources.tracefs > 0 || (t.sources.tracepoints ?? 0) > 0 || report.crossCheck.merged > 0) {
+    out.push(`Sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs${t.sources.tracepoints ? `, ${t.sources.tracepoints} tracepoints` : ""}; ${report.crossCheck.merged} duplicates (one signal seen by two sources) counted once  `);
+  }
   const gaps = gapText(report);
   if (gaps) out.push(`**Warning:** ${gaps}  `);
   const limits = limitsText(report);
   if (limits) out.push(`**Note:** ${limits}  `);
+  const names = namesText(report);
+  if (names) out.push(`**Note:** ${names}  `);
   out.push("");
 
   out.push(`## Findings (${findings.length})`, "");
-  if (findings.length === 0) out.push("Nothing suspicious found.", "");
+  if (findings.length === 0) out.push(md(noFindingsText(report)), "");
   findings.forEach((f, i) => {
     out.push(`### ${i + 1}. ${f.severity.toUpperCase()}: ${md(f.title)} (${md(f.id)})`, "");
     out.push(escapeMarkdown(f.headline, { lineStart: true }), "");
@@ -76,10 +80,10 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
           "Node",
           nodes,
         ),
-        summary.killers.slice(0, maxRows).map((k, i) => withNodeCell([
+        summary.killers.slice(0, MAX_ROWS).map((k, i) => withNodeCell([
           String(i + 1),
           md(k.comm),
-          k.pids.map((p) => num(p)).join(", ") || "?",
+          k.pids.map(num).join(", ") || "?",
           md(uidLabel(k.uid, k.user)),
           md(k.exe, "-"),
           md(countsText(k.signals, ", ")),
@@ -94,7 +98,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
         withNodeCell([true, false, false, false, false, false, true, true, false, true], 1, false, nodes),
       ),
     );
-    if (summary.killers.length > maxRows) out.push("", `…and ${summary.killers.length - maxRows} more.`);
+    if (summary.killers.length > MAX_ROWS) out.push("", `…and ${summary.killers.length - MAX_ROWS} more.`);
     out.push("");
   }
 
@@ -105,7 +109,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
     out.push(
       ...table(
         withNodeCell(["PID", "Comm", "UID", "Hits", "Signals", "By", "First", "Last"], 0, "Node", nodes),
-        summary.victims.slice(0, maxRows).map((v) => withNodeCell([
+        summary.victims.slice(0, MAX_ROWS).map((v) => withNodeCell([
           num(v.pid),
           md(v.comm),
           md(uidLabel(v.uid, v.user)),
@@ -118,7 +122,13 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
         withNodeCell([true, false, false, true], 0, false, nodes),
       ),
     );
-    if (summary.victims.length > maxRows) out.push("", `…and ${summary.victims.length - maxRows} more.`);
+    if (summary.victims.length > MAX_ROWS) out.push("", `…and ${summary.victims.length - MAX_ROWS} more.`);
+    out.push("");
+  }
+
+  if (summary.workloads) {
+    out.push("## Units and containers", "");
+    for (const w of summary.workloads) out.push(`- ${md(w.label)}: ${w.sent} sent, ${w.received} received`);
     out.push("");
   }
 

@@ -5,7 +5,8 @@
  *
  * Every attacker-controlled part is escaped (lib/render/escape.ts).
  */
-import type { SignalLine } from "../schema.ts";
+import type { Placement, SignalLine } from "../schema.ts";
+import { workloadLabel } from "../signals/workload.ts";
 import { describeAncestry } from "../signals/describe.ts";
 import { signalName, victimsOf } from "../signals/keys.ts";
 import { escapeControl, escapeOr } from "./escape.ts";
@@ -14,21 +15,28 @@ import { formatTime, num, painter, truncate, uidLabel } from "./format.ts";
 export interface SignalRowOptions {
   /** ANSI colour (the caller decides: TTY and no NO_COLOR). */
   color?: boolean;
-  /** Longest argv shown, in columns (default 60; 0 hides argv). */
-  argvWidth?: number;
 }
 
 const MAX_VICTIMS_SHOWN = 4;
+/** Longest argv shown, in columns. */
+const ARGV_WIDTH = 60;
+
+/** ` (ns pid 1, docker container 3f2a9c0d1e4b)` where /proc told it (`--proc`); unit names come from the host, escaped all the same. */
+function placedText(p: Placement): string {
+  const parts: string[] = [];
+  if (p.nsPid !== undefined) parts.push(`ns pid ${p.nsPid}`);
+  if (p.workload) parts.push(escapeControl(workloadLabel(p.workload)));
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
 
 export function formatSignalRow(signal: SignalLine, options: SignalRowOptions = {}): string {
   const paint = painter(options.color === true);
   const k = signal.killer;
-  const argvWidth = options.argvWidth ?? 60;
 
-  const killerParts = [paint(`${escapeOr(k.comm)}[${num(k.pid)}]`, "bold"), `uid ${uidLabel(k.uid, k.user)}`];
+  const killerParts = [paint(`${escapeOr(k.comm)}[${num(k.pid)}]`, "bold") + placedText(k), `uid ${uidLabel(k.uid, k.user)}`];
   if (k.exe) killerParts.push(escapeControl(k.exe));
-  if (argvWidth > 0 && k.argv.length > 0) {
-    const argv = truncate(k.argv.map(escapeControl).join(" "), argvWidth);
+  if (k.argv.length > 0) {
+    const argv = truncate(k.argv.map(escapeControl).join(" "), ARGV_WIDTH);
     if (argv !== escapeOr(k.comm)) killerParts.push(paint(`"${argv}"`, "dim"));
   }
   // Who started the killer (names only here; report gives the parent's command line).
@@ -38,8 +46,11 @@ export function formatSignalRow(signal: SignalLine, options: SignalRowOptions = 
   let target: string;
   if (t.scope === "group") target = `group ${num(t.pid)}`;
   else if (t.scope === "all") target = "every process";
-  else if (t.scope === "pidfd") target = `pidfd→${num(t.pid)}`;
+  // An inferred target (no OBJ_PID: the process was gone) says what it rests on.
+  else if (t.scope === "pidfd") target = `pidfd→${num(t.pid)}${t.pidFrom === "pidfd_open" || t.pidFrom === "earlier-call" ? ` (inferred from ${t.pidFrom === "pidfd_open" ? "its pidfd_open" : "an earlier call"})` : ""}`;
   else if (t.scope === "thread" && t.tid !== undefined) target = `${num(t.pid)}/${num(t.tid)}`;
+  // The journal may name only the unit (its main process, or the cgroup systemd-oomd killed).
+  else if (t.pid === null && signal.unit !== undefined) target = `unit ${escapeControl(signal.unit)}`;
   else target = num(t.pid);
 
   const victims = victimsOf(signal).filter((v) => v.comm !== null || v.uid !== null);
@@ -47,7 +58,7 @@ export function formatSignalRow(signal: SignalLine, options: SignalRowOptions = 
   if (victims.length > 0) {
     const shown = victims
       .slice(0, MAX_VICTIMS_SHOWN)
-      .map((v) => `${escapeOr(v.comm)}[${num(v.pid)}] uid ${uidLabel(v.uid, v.user)}`);
+      .map((v) => `${escapeOr(v.comm)}[${num(v.pid)}]${placedText(v)} uid ${uidLabel(v.uid, v.user)}`);
     if (victims.length > MAX_VICTIMS_SHOWN) shown.push(`+${victims.length - MAX_VICTIMS_SHOWN} more`);
     hit = ` ${paint(shown.join(", "), "cyan")}`;
   } else if (signal.result.success === false && (signal.result.errno ?? "").toUpperCase() === "ESRCH") {
@@ -61,7 +72,17 @@ export function formatSignalRow(signal: SignalLine, options: SignalRowOptions = 
 
   const via: string[] = [];
   if (signal.syscall && signal.syscall !== "kill") via.push(escapeControl(signal.syscall));
-  if (signal.source === "tracefs") via.push(`tracefs${signal.origin ? ` ${escapeControl(signal.origin.kind)}` : ""}`);
+  if (signal.source === "tracefs") {
+    const kind = signal.cause?.rule ?? signal.origin?.kind;
+    via.push(`tracefs${kind ? ` ${escapeControl(kind)}` : ""}`);
+    // The running task is context, not the sender, for a kernel-sent signal: say so beside it.
+    const context = signal.context;
+    if (context && context.pid !== signal.killer.pid) via.push(`while ${context.pid === 0 ? "<idle>" : escapeOr(context.comm)}[${context.pid}] ran`);
+  }
+  // Seen by the syscall tracepoints, not audit: no auid, and a gone sender's uid is not known.
+  if (signal.source === "tracepoints") via.push("tracepoints");
+  // systemd's word, from the journal: said as such, never as an audit record.
+  if (signal.source === "journal") via.push(`journal${signal.cause ? ` ${escapeControl(signal.cause.rule)}` : ""}`);
   const viaText = via.length > 0 ? ` ${paint(`(${via.join(", ")})`, "dim")}` : "";
 
   return [

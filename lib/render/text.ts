@@ -5,21 +5,20 @@
  */
 import type { Report } from "../signals/findings.ts";
 import type { Finding } from "../signals/findings/types.ts";
-import type { Timeline } from "../signals/summary.ts";
-import { describeAncestry } from "../signals/describe.ts";
+import type { Timeline } from "../signals/report-summary.ts";
+import { describeAncestry, plural } from "../signals/describe.ts";
+import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeControl, escapeOr } from "./escape.ts";
-import { bucketLabel, countsText, formatTime, hasNodes, num, padEnd, padStart, painter, truncate, uidLabel, withNodeCell, wrap, type Style } from "./format.ts";
-
-export { formatSignalRow } from "./signal-row.ts";
-export { shouldColor } from "./format.ts";
+import { bucketLabel, countsText, displayWidth, formatTime, hasNodes, num, padEnd, padStart, painter, truncate, uidLabel, withNodeCell, wrap, type Style } from "./format.ts";
 
 export interface TextOptions {
   color?: boolean;
   /** Line width for wrapping and the timeline bars (default 100). */
   width?: number;
-  /** Rows shown in the killer and victim tables (default 20). */
-  maxRows?: number;
 }
+
+/** Rows shown in the killer, victim and workload tables. */
+const MAX_ROWS = 20;
 
 type Paint = ReturnType<typeof painter>;
 
@@ -36,13 +35,12 @@ const SEVERITY_STYLE: Record<Finding["severity"], Style[]> = {
 export function formatColumns(
   headers: string[],
   rows: string[][],
-  options: { right?: boolean[]; paint?: Paint; indent?: string; styles?: Array<Style | null> } = {},
+  options: { right?: boolean[]; paint?: Paint; styles?: Array<Style | null> } = {},
 ): string[] {
   const paint = options.paint ?? ((t: string) => t);
-  const indent = options.indent ?? "  ";
-  const widths = headers.map((h, i) => Math.max(Bun.stringWidth(h), ...rows.map((r) => Bun.stringWidth(r[i] ?? ""))));
+  const widths = headers.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ""))));
   const line = (cells: string[], header: boolean) =>
-    indent +
+    "  " +
     cells
       .map((cell, i) => {
         const last = i === cells.length - 1;
@@ -61,7 +59,17 @@ export function gapText(report: Report): string | null {
   if (g.count === 0) return null;
   const lost = g.lost > 0 ? `, ${g.lost}${g.lostUnknown ? "+" : ""} records lost` : g.lostUnknown ? ", an unknown number of records lost" : "";
   const when = g.first ? ` (${formatTime(g.first)}${g.last !== g.first ? ` → ${formatTime(g.last)}` : ""})` : "";
-  return `the capture had ${g.count} gap${g.count === 1 ? "" : "s"}${lost}${when}: signals may be missing from this report.`;
+  return `the capture had ${plural(g.count, "gap")}${lost}${when}: signals may be missing from this report.`;
+}
+
+/** One sentence when users are shown as bare uids because no passwd was right for the log, or null. */
+export function namesText(report: Report): string | null {
+  const n = report.summary.totals.namesUnknown ?? 0;
+  if (n === 0) return null;
+  return (
+    `${n} signal${n === 1 ? " shows" : "s show"} users as bare uids: the log does not name them, and it is not this host's own log, ` +
+    "so this machine's passwd could name someone else. Pass --passwd FILE (the passwd of the log's host), or --local-names if the log is this host's."
+  );
 }
 
 /** One sentence about what was let go to bound memory, or null when nothing was. */
@@ -72,10 +80,10 @@ export function limitsText(report: Report): string | null {
   const storm = report.limits.stormKillersNotKept;
   if (killers === 0 && victims === 0 && pairs === 0 && storm === 0) return null;
   const parts: string[] = [];
-  if (killers > 0) parts.push(`${killers} killer${killers === 1 ? "" : "s"} that sent one signal ${killers === 1 ? "is" : "are"} counted but not listed`);
-  if (victims > 0) parts.push(`${victims} victim${victims === 1 ? "" : "s"} hit once ${victims === 1 ? "is" : "are"} counted but not listed`);
-  if (pairs > 0) parts.push(`${pairs} PID${pairs === 1 ? "" : "s"} a killer aimed at once ${pairs === 1 ? "was" : "were"} forgotten, so a stale PID its killer came back to only much later could be missed`);
-  if (storm > 0) parts.push(`the storm check let go of ${storm} killer${storm === 1 ? "" : "s"} that had sent one signal, so a storm that began with one of them could be counted a signal short`);
+  if (killers > 0) parts.push(`${plural(killers, "killer")} that sent one signal ${killers === 1 ? "is" : "are"} counted but not listed`);
+  if (victims > 0) parts.push(`${plural(victims, "victim")} hit once ${victims === 1 ? "is" : "are"} counted but not listed`);
+  if (pairs > 0) parts.push(`${plural(pairs, "PID")} a killer aimed at once ${pairs === 1 ? "was" : "were"} forgotten, so a stale PID its killer came back to only much later could be missed`);
+  if (storm > 0) parts.push(`the storm check let go of ${plural(storm, "killer")} that had sent one signal, so a storm that began with one of them could be counted a signal short`);
   return `to bound memory, ${parts.join("; ")}.`;
 }
 
@@ -134,34 +142,37 @@ export function timelineLines(timeline: Timeline, options: { paint?: Paint; widt
 export function renderText(report: Report, options: TextOptions = {}): string {
   const paint = painter(options.color === true);
   const width = options.width ?? 100;
-  const maxRows = options.maxRows ?? 20;
   const { summary, findings } = report;
   const t = summary.totals;
   const out: string[] = [];
 
   out.push(paint("whokilled report", "bold"));
+  // First, before any count: the counts mean little if audit could not see the kills.
+  for (const text of coverageTexts(report)) out.push(...wrap(`${paint("Warning:", "bold", "red")} ${escapeControl(text)}`, width, "  "));
   const range = t.first ? `, ${formatTime(t.first)} → ${formatTime(t.last)}` : "";
   out.push(
-    `  ${t.signals} signal${t.signals === 1 ? "" : "s"} (${t.success} ok, ${t.failure} failed${t.unknown ? `, ${t.unknown} result unknown` : ""}) ` +
-      `from ${t.killers} killer${t.killers === 1 ? "" : "s"} to ${t.victims} victim${t.victims === 1 ? "" : "s"}${range}`,
+    `  ${plural(t.signals, "signal")} (${t.success} ok, ${t.failure} failed${t.unknown ? `, ${t.unknown} result unknown` : ""}) ` +
+      `from ${plural(t.killers, "killer")} to ${plural(t.victims, "victim")}${range}`,
   );
   if (Object.keys(summary.signals).length > 0) out.push(`  Signals: ${escapeControl(countsText(summary.signals))}`);
   if (Object.keys(t.errnos).length > 0) out.push(`  Errors: ${escapeControl(countsText(t.errnos))}`);
-  if (t.sources.tracefs > 0) {
-    const cc = report.crossCheck;
+  const cc = report.crossCheck;
+  if (t.sources.tracefs > 0 || (t.sources.tracepoints ?? 0) > 0 || cc.merged > 0) {
     out.push(
-      `  Sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs` +
-        (cc.merged ? ` (+${cc.merged} tracefs duplicates of audit calls merged)` : ""),
+      `  Sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs${t.sources.tracepoints ? `, ${t.sources.tracepoints} tracepoints` : ""}` +
+        (cc.merged ? `; ${cc.merged} duplicates (one signal seen by two sources) counted once` : ""),
     );
   }
   const gaps = gapText(report);
   if (gaps) out.push(`  ${paint("Warning:", "bold", "yellow")} ${gaps}`);
   const limits = limitsText(report);
   if (limits) out.push(`  ${paint("Note:", "bold")} ${limits}`);
+  const names = namesText(report);
+  if (names) out.push(...wrap(`${paint("Note:", "bold")} ${names}`, width, "  "));
   out.push("");
 
   out.push(paint(`Findings: ${findings.length}`, "bold"));
-  if (findings.length === 0) out.push("  Nothing suspicious found.");
+  if (findings.length === 0) out.push(...wrap(noFindingsText(report), width, "  "));
   findings.forEach((f, i) => {
     out.push(...findingLines(f, i + 1, paint, width));
     out.push("");
@@ -172,10 +183,10 @@ export function renderText(report: Report, options: TextOptions = {}): string {
   if (summary.killers.length === 0) out.push("  (none)");
   else {
     const nodes = hasNodes(summary.killers);
-    const rows = summary.killers.slice(0, maxRows).map((k, i) => withNodeCell([
+    const rows = summary.killers.slice(0, MAX_ROWS).map((k, i) => withNodeCell([
       String(i + 1),
       truncate(escapeOr(k.comm), 20),
-      k.pids.length > 0 ? k.pids.slice(0, 3).map((p) => num(p)).join(",") + (k.pids.length > 3 ? ",…" : "") : "?",
+      k.pids.length > 0 ? k.pids.slice(0, 3).map(num).join(",") + (k.pids.length > 3 ? ",…" : "") : "?",
       uidLabel(k.uid, k.user),
       String(k.total),
       String(k.success),
@@ -193,8 +204,8 @@ export function renderText(report: Report, options: TextOptions = {}): string {
         styles: withNodeCell<Style | null>([null, "bold", null, null, null, "green", "red", null, "yellow", null, null, null], 1, null, nodes),
       }),
     );
-    if (summary.killers.length > maxRows) out.push(`  … ${summary.killers.length - maxRows} more`);
-    summary.killers.slice(0, maxRows).forEach((k, i) => {
+    if (summary.killers.length > MAX_ROWS) out.push(`  … ${summary.killers.length - MAX_ROWS} more`);
+    summary.killers.slice(0, MAX_ROWS).forEach((k, i) => {
       if (k.ancestry.length > 0) out.push(...wrap(escapeControl(`#${i + 1} started by ${describeAncestry(k.ancestry)}`), width, "  "));
     });
   }
@@ -204,7 +215,7 @@ export function renderText(report: Report, options: TextOptions = {}): string {
   if (summary.victims.length === 0) out.push("  (none)");
   else {
     const nodes = hasNodes(summary.victims);
-    const rows = summary.victims.slice(0, maxRows).map((v) => withNodeCell([
+    const rows = summary.victims.slice(0, MAX_ROWS).map((v) => withNodeCell([
       num(v.pid),
       truncate(escapeOr(v.comm), 20),
       uidLabel(v.uid, v.user),
@@ -223,9 +234,16 @@ export function renderText(report: Report, options: TextOptions = {}): string {
         styles: withNodeCell<Style | null>([null, "cyan", null, null, "yellow", null, null], 0, null, nodes),
       }),
     );
-    if (summary.victims.length > maxRows) out.push(`  … ${summary.victims.length - maxRows} more`);
+    if (summary.victims.length > MAX_ROWS) out.push(`  … ${summary.victims.length - MAX_ROWS} more`);
   }
   out.push("");
+
+  if (summary.workloads) {
+    out.push(paint("Units and containers", "bold"));
+    for (const w of summary.workloads.slice(0, MAX_ROWS)) out.push(`  ${escapeControl(w.label)}: ${w.sent} sent, ${w.received} received`);
+    if (summary.workloads.length > MAX_ROWS) out.push(`  … ${summary.workloads.length - MAX_ROWS} more`);
+    out.push("");
+  }
 
   out.push(paint(`Timeline (per ${summary.timeline.unit}, UTC)`, "bold"));
   out.push(...timelineLines(summary.timeline, { paint, width }));

@@ -18,6 +18,8 @@ export interface ProcStat {
   pid: number;
   ppid: number;
   comm: string;
+  /** Field 3: R, S, D, Z (ended, not yet reaped), T… */
+  state: string;
   /** Field 22: start time in clock ticks since boot. */
   startTicks: number;
   /** PF_KTHREAD: kernel threads make no syscalls and are never blind spots. */
@@ -42,7 +44,20 @@ export function parseProcStat(text: string): ProcStat | null {
   const flags = Number(rest[6]);
   const startTicks = Number(rest[19]);
   if (!Number.isInteger(pid) || !Number.isFinite(ppid) || !Number.isFinite(startTicks)) return null;
-  return { pid, ppid, comm, startTicks, kernelThread: (flags & PF_KTHREAD) !== 0 };
+  return { pid, ppid, comm, state: rest[0] ?? "", startTicks, kernelThread: (flags & PF_KTHREAD) !== 0 };
+}
+
+/** What whokilled reads of /proc/PID/status: real and effective uid and the thread group; null where its line is missing. */
+export interface ProcStatus {
+  uid: number | null;
+  euid: number | null;
+  tgid: number | null;
+}
+
+export function parseProcStatus(text: string): ProcStatus {
+  const uids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(text);
+  const tgid = /^Tgid:\s+(\d+)/m.exec(text);
+  return { uid: uids ? Number(uids[1]) : null, euid: uids ? Number(uids[2]) : null, tgid: tgid ? Number(tgid[1]) : null };
 }
 
 export interface ClockInfo {

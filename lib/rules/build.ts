@@ -8,6 +8,11 @@
  * rt_tgsigqueueinfo, so filters on the signal split the family in two.
  * pidfd_send_signal's a0 is a file descriptor, so a --pid filter splits it
  * off as well.
+ *
+ * On request (pidfdOpen), a rule for pidfd_open (successful calls) comes with
+ * pidfd_send_signal: its a0 is the PID and its exit the descriptor, so a
+ * pidfd_send_signal that fails with ESRCH (the kernel then logs no OBJ_PID)
+ * can still be tied to its target (lib/signals/pidfd.ts).
  */
 import { machine } from "node:os";
 import { archBits } from "../tables/arch.ts";
@@ -15,6 +20,9 @@ import { KILL_FAMILY, KILL_SYSCALLS, type KillSyscall } from "../tables/kill-fam
 import { signalName } from "../tables/signals.ts";
 
 export type Arch = "b64" | "b32";
+
+/** What a generated rule may list: the kill family, and pidfd_open for pidfd targets. */
+export type RuleSyscall = KillSyscall | "pidfd_open";
 
 /** The argument (`a1` or `a2`) holding this call's signal. */
 export function signalArg(syscall: KillSyscall): string {
@@ -36,6 +44,13 @@ export interface RuleOptions {
   uid?: number;
   /** ABIs to cover; default: both on a 64-bit kernel, b32 on a 32-bit one. */
   arches?: readonly Arch[];
+  /** Only these calls of the family (default: all six). The demo's rogue uses kill alone, and a narrower rule costs other keys' rules less. */
+  syscalls?: readonly KillSyscall[];
+  /**
+   * Add a pidfd_open rule when pidfd_send_signal is covered (never with a negative or zero --pid, a group). Off by
+   * default: runtimes such as Bun and systemd open a pidfd for every child they start, so on a busy host it logs much.
+   */
+  pidfdOpen?: boolean;
   /**
    * Insert at the head of the exit list (`-A`) instead of appending (`-a`).
    * The kernel logs a syscall under the first rule that matches it, so an
@@ -48,11 +63,11 @@ export interface RuleOptions {
 
 export interface BuiltRule {
   arch: Arch;
-  syscalls: KillSyscall[];
+  syscalls: RuleSyscall[];
   /** `-F` fields after the arch, in order, e.g. `a0=1234`, `a1!=0`, `uid=0`. */
   fields: string[];
   key: string;
-  /** auditctl arguments that add the rule (`-a always,exit …`). */
+  /** The rule in auditctl syntax as argv (`-a always,exit …`): what install encodes for the kernel. */
   args: string[];
   /** The same rule as one auditctl / rules.d line. */
   line: string;
@@ -71,7 +86,7 @@ export function kernelArches(machineName: string = machine()): Arch[] {
   return archBits(machineName) === 64 ? ["b64", "b32"] : ["b32"];
 }
 
-/** Keys become a file name and an auditctl argument: keep them plain. */
+/** Keys become a file name and a rules.d argument: keep them plain. */
 export const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 
 export function buildRules(options: RuleOptions): BuiltRule[] {
@@ -80,14 +95,19 @@ export function buildRules(options: RuleOptions): BuiltRule[] {
   for (const arch of arches) {
     // Syscalls whose filter lists are identical share one rule, in KILL_SYSCALLS order.
     const groups = new Map<string, { syscalls: KillSyscall[]; fields: string[] }>();
-    for (const syscall of KILL_SYSCALLS) {
+    const family = options.syscalls ?? KILL_SYSCALLS;
+    for (const syscall of family) {
       const fields = fieldsFor(syscall, options);
       const id = fields.join(" ");
       const group = groups.get(id);
       if (group) group.syscalls.push(syscall);
       else groups.set(id, { syscalls: [syscall], fields });
     }
-    for (const { syscalls, fields } of groups.values()) {
+    const all: Array<{ syscalls: RuleSyscall[]; fields: string[] }> = [...groups.values()];
+    // A negative --pid is a process group, which no pidfd_open names: no rule then.
+    const pidfdOpen = options.pidfdOpen === true && family.includes("pidfd_send_signal") && !(options.pid !== undefined && options.pid <= 0);
+    if (pidfdOpen) all.push({ syscalls: ["pidfd_open"], fields: pidfdOpenFields(options) });
+    for (const { syscalls, fields } of all) {
       const args = [
         options.first ? "-A" : "-a",
         "always,exit",
@@ -122,19 +142,37 @@ function fieldsFor(syscall: KillSyscall, options: RuleOptions): string[] {
   return fields;
 }
 
-function describe(arch: Arch, syscalls: readonly KillSyscall[], options: RuleOptions): string {
-  const parts = [`${syscalls.join(", ")} from ${arch === "b64" ? "64" : "32"}-bit callers`];
-  const signalArgs = [...new Set(syscalls.map(signalArg))].join("/");
+/** pidfd_open's rule: successful calls only; its a0 is a PID, so --pid applies as it is; --uid as for the signals. */
+function pidfdOpenFields(options: RuleOptions): string[] {
+  const fields = ["success=1"];
+  if (options.pid !== undefined) fields.push(`a0=${options.pid}`);
+  if (options.uid !== undefined) fields.push(`uid=${options.uid}`);
+  return fields;
+}
+
+function describe(arch: Arch, syscalls: readonly RuleSyscall[], options: RuleOptions): string {
+  const callers = `from ${arch === "b64" ? "64" : "32"}-bit callers`;
+  if (syscalls.length === 1 && syscalls[0] === "pidfd_open") {
+    const parts = [
+      `pidfd_open ${callers}, successful calls: which PID each pidfd names, so a pidfd_send_signal that fails with ESRCH (no OBJ_PID) still names its target`,
+    ];
+    if (options.pid !== undefined) parts.push(`a0=${options.pid}: only pidfds of pid ${options.pid}`);
+    if (options.uid !== undefined) parts.push(`only callers with real uid ${options.uid}`);
+    return parts.join("; ");
+  }
+  const family = syscalls as readonly KillSyscall[];
+  const parts = [`${family.join(", ")} ${callers}`];
+  const signalArgs = [...new Set(family.map(signalArg))].join("/");
   if (options.signal !== undefined) {
     const name = signalName(options.signal) ?? (options.signal === 0 ? "the existence probe" : "?");
     parts.push(`only signal ${options.signal}, ${name} (${signalArgs})`);
   }
   else if (!options.probes) parts.push(`signal-0 probes left out (${signalArgs}!=0)`);
   if (options.pid !== undefined) {
-    if (syscalls.includes("pidfd_send_signal")) {
+    if (family.includes("pidfd_send_signal")) {
       parts.push("not filtered by pid: pidfd_send_signal's a0 is a file descriptor, so this rule logs its signals to every process");
     } else {
-      parts.push(pidDetail(options.pid, syscalls));
+      parts.push(pidDetail(options.pid, family));
     }
   }
   if (options.uid !== undefined) parts.push(`only senders with real uid ${options.uid}`);
@@ -153,9 +191,9 @@ function pidDetail(pid: number, syscalls: readonly KillSyscall[]): string {
 }
 
 /** The rules as /etc/audit/rules.d text, as `--persist` writes it and `print --format rules` shows it. */
-export function rulesFileText(rules: readonly BuiltRule[], options: RuleOptions, generatedBy = "whokilled setup-rule"): string {
+export function rulesFileText(rules: readonly BuiltRule[], options: RuleOptions): string {
   const header = [
-    `## ${generatedBy}: who sends signals (kill family), key ${options.key}`,
+    `## whokilled setup-rule: who sends signals (kill family), key ${options.key}`,
     `## Load with: augenrules --load   Remove with: setup-rule remove --persist${options.key === DEFAULT_KEY ? "" : ` --key ${options.key}`}`,
   ];
   if (!options.probes && options.signal === undefined) header.push("## Signal-0 existence probes are left out (a1!=0 / a2!=0).");

@@ -1,8 +1,8 @@
 /**
  * Install, remove and list the kill-family rules in the running kernel, and
- * optionally in /etc/audit/rules.d. Everything goes through auditctl with
- * argument arrays (lib/rules/auditctl.ts). Results come back as JSON line
- * objects; the caller decides where they go.
+ * optionally in /etc/audit/rules.d. The kernel is reached through an
+ * AuditControl (lib/rules/control.ts: netlink, no auditctl needed). Results
+ * come back as JSON line objects; the caller decides where they go.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,33 +10,20 @@ import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
 import type { BlindSpotLine, RuleLine, StatusLine } from "../schema.ts";
-import {
-  addRule,
-  auditctl,
-  auditctlOrThrow,
-  auditStatus,
-  deleteRulesWithKey,
-  enableAudit,
-  listRules,
-  requireAuditControl,
-  ruleHasKey,
-  type AuditctlRunner,
-} from "./auditctl.ts";
-import { findBlindSpots, listProcesses, readClock, uptimeTicks, ticksToIso, type BlindSpot } from "./blind-spots.ts";
+import { parseRuleText, ruleMeaning, type AuditRule } from "./audit-rule.ts";
+import { readClock, readProcStat, uptimeTicks, ticksToIso, type BlindSpot } from "./blind-spots.ts";
 import { buildRules, rulesFileText, type BuiltRule, type RuleOptions } from "./build.ts";
-import { canonicalRule, ruleKey } from "./normalise.ts";
+import { deleteRulesWithKey, kernelAuditControl, requireAuditControl, type AuditControl, type AuditStatus, type KernelRule, type OwnAuditContext } from "./control.ts";
+import { blindSpotReport, firstEnableTime, probeNoContextDoubt, recordEnableEvidence, type EnableTimeEnv } from "./enable-time.ts";
+import { removeLeftInstances } from "../sources/tracefs.ts";
+import { removeLeftRunRules } from "./run-keys.ts";
 
 export const DEFAULT_RULES_DIR = "/etc/audit/rules.d";
-export const DEFAULT_STATE_DIR = "/run/whokilled";
 
-/** Where the functions here touch the system; tests replace parts of it. */
-export interface RulesEnv {
-  /** Runs auditctl. A custom runner is trusted to handle permissions itself (no CAP check). */
-  run?: AuditctlRunner;
-  /** /proc, for blind spots. */
-  procRoot?: string;
-  /** Where install records the time it enabled audit (tmpfs: gone at reboot, as it should be). */
-  stateDir?: string;
+/** Where the functions here touch the system (/proc and the state directory as for enable-time.ts); tests replace parts of it. */
+export interface RulesEnv extends EnableTimeEnv {
+  /** The kernel's audit subsystem. A custom one is trusted to handle permissions itself (no CAP check). */
+  control?: AuditControl;
 }
 
 export interface InstallOptions extends RuleOptions {
@@ -60,32 +47,59 @@ export interface InstallReport {
   other: string[];
   /** True when audit was off and this call switched it on. */
   enabledAudit: boolean;
+  /**
+   * When it switched audit on: whether this process had an audit context
+   * (true: audit had been on before since boot, so this was not the first
+   * enable; false: it was the first; null: could not tell). Else undefined.
+   */
+  ownContext?: OwnAuditContext;
+  /** Processes certainly never audited: only when the first enable time is known exactly. */
   blindSpots: BlindSpot[];
   persistedTo: string | null;
 }
 
-function runnerOf(env: RulesEnv, what: string): AuditctlRunner {
-  if (env.run) return env.run;
+export function controlOf(env: RulesEnv, what: string): AuditControl {
+  if (env.control) return env.control;
   requireAuditControl(what);
-  return auditctl;
+  return kernelAuditControl;
+}
+
+/** The kernel's status, refusing to go on when audit is locked: then no rule can change until reboot. */
+function unlockedStatus(control: AuditControl, what: string): AuditStatus {
+  const status = control.status();
+  if (status.enabled === 2) {
+    throw new WhokilledError(
+      "E_KERNEL",
+      `${what}: audit is locked (enabled 2, e.g. by \`auditctl -e 2\`): nothing can change until reboot; put the rules in /etc/audit/rules.d before the -e 2 line instead`,
+    );
+  }
+  return status;
+}
+
+/**
+ * Our rules against the kernel's list, by meaning (audit-rule.ts
+ * ruleMeaning): each of ours parsed, whether the kernel holds it, and the
+ * rules with our key that it holds and we would not write.
+ */
+export function matchInstalled(rules: readonly BuiltRule[], installed: readonly KernelRule[], key: string): { parsed: AuditRule[]; held: boolean[]; other: string[] } {
+  const installedMeanings = new Set(installed.map((r) => ruleMeaning(r.rule)));
+  const parsed = rules.map((r) => parseRuleText(r.args));
+  const meanings = parsed.map(ruleMeaning);
+  const ours = new Set(meanings);
+  const other = installed.filter((r) => r.keys.includes(key) && !ours.has(ruleMeaning(r.rule))).map((r) => r.line);
+  return { parsed, held: meanings.map((meaning) => installedMeanings.has(meaning)), other };
 }
 
 /**
  * Add the rules `options` describe, skipping ones already there. When audit
- * is off, switch it on (`auditctl -e 1`, never 2) and report the processes
- * that predate it: they stay invisible to audit. If adding a rule fails, the
+ * is off, switch it on (enabled 1, never 2) and report the processes that
+ * predate it: they stay invisible to audit. If adding a rule fails, the
  * rules added by this call are taken out again before the error is thrown.
  */
 export function installRules(options: InstallOptions, env: RulesEnv = {}): InstallReport {
-  const run = runnerOf(env, "setup-rule install");
+  const control = controlOf(env, "setup-rule install");
   const rules = buildRules(options);
-  const status = auditStatus(run);
-  if (status.enabled === 2) {
-    throw new WhokilledError(
-      "E_KERNEL",
-      "audit rules are locked (enabled 2, set by `auditctl -e 2`): no rule can be added until reboot; add the rules to /etc/audit/rules.d before the -e 2 line instead",
-    );
-  }
+  const status = unlockedStatus(control, "setup-rule install");
   const report: InstallReport = {
     key: options.key,
     rules,
@@ -97,44 +111,36 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
     blindSpots: [],
     persistedTo: null,
   };
-  const installed = listRules(run);
-  const installedCanon = new Set(installed.map((line) => canonicalRule(line)));
+  const { parsed, held, other } = matchInstalled(rules, control.listRules(), options.key);
   try {
-    for (const rule of rules) {
+    for (const [i, rule] of rules.entries()) {
       let result: RuleLine["result"];
-      if (installedCanon.has(canonicalRule(rule.args))) result = "present";
-      else result = addRule(rule.args, run) === "added" ? "ok" : "present";
+      if (held[i]) result = "present";
+      else result = control.addRule(parsed[i]!) === "added" ? "ok" : "present";
       (result === "ok" ? report.added : report.present).push(rule.line);
       report.lines.push({ kind: "rule", action: "install", rule: rule.line, key: options.key, result, detail: rule.detail });
     }
   } catch (error) {
-    rollBack(report.added, rules, run);
+    rollBack(report.added, rules, control);
     throw error;
   }
 
-  const expected = new Set(rules.map((r) => canonicalRule(r.args)));
-  report.other = installed.filter((line) => ruleHasKey(line, options.key) && !expected.has(canonicalRule(line)));
+  report.other = other;
   if (report.other.length > 0) {
     log.warn(
-      `${report.other.length} other rule(s) with key ${options.key} are installed and were left in place (setup-rule remove --key ${options.key} clears them):\n  ${report.other.join("\n  ")}`,
+      `${report.other.length} other rule(s) with key ${options.key} are installed and were left in place (setup-rule remove --key ${options.key} clears them):\n  ${report.other.map(escapeControl).join("\n  ")}`,
     );
   }
 
   if (status.enabled === 0) {
-    const enabled = enableAndFindBlindSpots(run, env);
+    const enabled = enableAndFindBlindSpots(control, env, status.pid);
     report.enabledAudit = true;
-    report.blindSpots = enabled.blindSpots;
+    report.ownContext = enabled.ownContext;
+    report.blindSpots = enabled.blindSpots.blindSpots;
     report.lines.push(
-      { kind: "status", topic: "audit", enabled: 1, failure: status.failure ?? 0, detail: "audit was off: this install switched it on (auditctl -e 1)" },
-      {
-        kind: "status",
-        topic: "blind-spots",
-        enabledAt: enabled.enabledAt,
-        basis: "install",
-        count: enabled.blindSpots.length,
-        detail: "processes started before audit was switched on are never audited, whatever the rules; restart the ones that matter",
-      },
-      ...enabled.blindSpots.map((b) => blindSpotLine(b, enabled.enabledAt, "install")),
+      { kind: "status", topic: "audit", enabled: 1, failure: status.failure, detail: "audit was off: this install switched it on (enabled 1)" },
+      enabled.blindSpots.status,
+      ...enabled.blindSpots.lines,
     );
   }
 
@@ -158,79 +164,74 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
   return report;
 }
 
-function rollBack(added: readonly string[], rules: readonly BuiltRule[], run: AuditctlRunner): void {
+function rollBack(added: readonly string[], rules: readonly BuiltRule[], control: AuditControl): void {
   for (const line of added) {
     const rule = rules.find((r) => r.line === line);
     if (!rule) continue;
-    const args = [...rule.args];
-    args[0] = "-d";
     try {
-      auditctlOrThrow(args, run);
+      control.deleteRule(parseRuleText(rule.args));
     } catch (error) {
       log.warn(`could not take back ${line}: ${(error as Error).message}`);
     }
   }
 }
 
-function enableAndFindBlindSpots(run: AuditctlRunner, env: RulesEnv): { enabledAt: string; blindSpots: BlindSpot[] } {
+/**
+ * Switch audit on, then work out whether this was its first enable since
+ * boot: only then are the processes that predate it blind. An enable after
+ * `auditctl -e 0` is not, and must not move the recorded first enable later.
+ * This process's own audit context tells (lib/sources/netlink.ts
+ * probeOwnAuditContext): with one, audit had been on before it started.
+ */
+function enableAndFindBlindSpots(control: AuditControl, env: RulesEnv, auditdPid: number) {
   const procRoot = env.procRoot ?? "/proc";
   const clock = readClock(procRoot);
-  // Taken before the switch: a process forked in between is counted as blind,
-  // which errs on the safe side.
+  // Taken before the switch: a process forked in between is counted as blind, which errs on the safe side.
   const ticks = uptimeTicks(clock.ticksPerSecond, procRoot);
-  enableAudit(run);
-  const enabledAt = ticksToIso(ticks, clock);
-  recordEnableTime(ticks, clock.ticksPerSecond, enabledAt, env);
-  const blindSpots = findBlindSpots(listProcesses(procRoot), ticks, clock, [process.pid]);
-  log.warn(
-    `audit was off; enabled it now (auditctl -e 1). Processes started before now are not audited, whatever the rules: ${blindSpots.length} blind spot(s)` +
-      (blindSpots.length ? `:\n  ${blindSpots.map((b) => `${b.pid} ${escapeControl(b.comm)} (started ${b.start})`).join("\n  ")}` : ""),
-  );
-  log.warn("restart those you care about, or boot with audit=1 so that every process is audited");
-  return { enabledAt, blindSpots };
-}
-
-export function blindSpotLine(b: BlindSpot, enabledAt: string, basis: BlindSpotLine["basis"]): BlindSpotLine {
-  return { kind: "blindspot", pid: b.pid, ppid: b.ppid, comm: b.comm, start: b.start, enabledAt, basis };
-}
-
-export interface RecordedEnable {
-  bootId: string;
-  ticks: number;
-  ticksPerSecond: number;
-  time: string;
-}
-
-function bootId(procRoot: string): string | null {
-  try {
-    return readFileSync(join(procRoot, "sys/kernel/random/boot_id"), "utf8").trim();
-  } catch {
-    return null;
+  control.enable();
+  const now = { ticks, time: ticksToIso(ticks, clock) };
+  const probe = control.ownAuditContext?.() ?? { context: null, detail: "this audit control cannot tell" };
+  const doubt = probe.context === false ? probeNoContextDoubt(control.listRules()) : null;
+  let ownContext: OwnAuditContext = doubt ? { context: null, detail: `${probe.detail}, but ${doubt}` } : probe;
+  const self = readProcStat(process.pid, procRoot);
+  let record;
+  if (ownContext.context === false) {
+    record = recordEnableEvidence({ first: now, onBy: { ...now, how: "a whokilled install switched audit on for the first time since boot" } }, clock, env);
+    // Earlier evidence of audit on (written this boot) outweighs the probe: then this was not the first enable.
+    if (record?.first && record.first.ticks !== ticks) ownContext = { context: null, detail: `${probe.detail}, but audit was first switched on at ${record.first.time}` };
+    else if (record && !record.first) ownContext = { context: null, detail: `${probe.detail}, but audit had been on by ${record.onBy?.time ?? "an earlier time"}` };
+  } else if (ownContext.context === true) {
+    const how = `a whokilled install (pid ${process.pid}) found its own process had an audit context, so audit had been on before it started`;
+    const started = Math.min(self?.startTicks ?? ticks, ticks);
+    record = recordEnableEvidence({ onBy: { ticks: started, time: ticksToIso(started, clock), how } }, clock, env);
+  } else {
+    const how = `a whokilled install switched audit on then and could not tell whether it had been on before (${ownContext.detail})`;
+    record = recordEnableEvidence({ onBy: { ...now, how } }, clock, env);
   }
-}
-
-function recordEnableTime(ticks: number, ticksPerSecond: number, time: string, env: RulesEnv): void {
-  const dir = env.stateDir ?? DEFAULT_STATE_DIR;
-  const id = bootId(env.procRoot ?? "/proc");
-  if (!id) return;
-  try {
-    mkdirSync(dir, { recursive: true });
-    const record: RecordedEnable = { bootId: id, ticks, ticksPerSecond, time };
-    writeFileSync(join(dir, "audit-enabled.json"), `${JSON.stringify(record)}\n`);
-  } catch (error) {
-    log.debug(`could not record the enable time in ${dir}: ${(error as Error).message}`);
+  const daemon = auditdPid > 0 ? readProcStat(auditdPid, procRoot) : null;
+  let first = firstEnableTime(clock, env, daemon ? { pid: auditdPid, startTicks: daemon.startTicks } : null, record);
+  // This run's own proof reads as "install", not as the record it just wrote.
+  if (ownContext.context === false && first.basis === "recorded" && first.ticks === ticks) {
+    first = { ...first, basis: "install", detail: "this install switched audit on for the first time since boot (its own process had no audit context): processes started before now are never audited, whatever the rules; restart the ones that matter" };
   }
-}
-
-/** The enable time a whokilled install wrote down during this boot, if any. */
-export function readRecordedEnable(env: RulesEnv = {}): RecordedEnable | null {
-  const id = bootId(env.procRoot ?? "/proc");
-  try {
-    const record = JSON.parse(readFileSync(join(env.stateDir ?? DEFAULT_STATE_DIR, "audit-enabled.json"), "utf8")) as RecordedEnable;
-    return id !== null && record.bootId === id && Number.isFinite(record.ticks) ? record : null;
-  } catch {
-    return null;
+  const blindSpots = blindSpotReport(first, clock, env);
+  const listed = blindSpots.blindSpots;
+  const names = listed.length ? `:\n  ${listed.map((b) => `${b.pid} ${escapeControl(b.comm)} (started ${b.start})`).join("\n  ")}` : "";
+  if (ownContext.context === true) {
+    log.warn(
+      "audit was off; enabled it again (enabled 1). It had been on before since boot (this process has an audit context), so processes forked since then are audited again" +
+        (first.exact ? `; audit was first switched on at ${blindSpots.status.enabledAt}: ${listed.length} blind spot(s)${names}` : `; when it was first switched on is unknown (not after ${blindSpots.status.enabledAt ?? "?"})`),
+    );
+  } else {
+    log.warn(
+      `audit was off; enabled it now (enabled 1)${ownContext.context === false ? ", for the first time since boot" : ""}. ` +
+        (first.exact
+          ? `Processes started before ${blindSpots.status.enabledAt} are never audited, whatever the rules: ${listed.length} blind spot(s)${names}`
+          : `Whether it had been on before could not be told (${escapeControl(ownContext.detail)}): ${blindSpots.status.possible ?? 0} process(es) started before now may never be audited`),
+    );
   }
+  if (listed.length || blindSpots.status.possible) log.warn("restart those you care about, or boot with audit=1 so that every process is audited");
+  return { ownContext, blindSpots };
 }
 
 export function rulesFilePath(key: string, rulesDir = DEFAULT_RULES_DIR): string {
@@ -267,8 +268,13 @@ export interface RemoveOptions {
  * also the rules.d file named after the key.
  */
 export function removeRules(key: string, options: RemoveOptions = {}, env: RulesEnv = {}): RuleLine[] {
-  const run = runnerOf(env, "setup-rule remove");
-  const lines: RuleLine[] = deleteRulesWithKey(key, run).map((rule) => ({ kind: "rule", action: "remove", rule, key, result: "removed" }));
+  const control = controlOf(env, "setup-rule remove");
+  // What a capture --tracefs killed by kill -9 left goes too (said on stderr), locked audit or not; a fake kernel has no tracefs.
+  if (env.control === undefined) removeLeftInstances();
+  unlockedStatus(control, "setup-rule remove");
+  // So do the temporary rules of a watch killed by kill -9 (only keys whose run is gone).
+  removeLeftRunRules(control);
+  const lines: RuleLine[] = deleteRulesWithKey(key, control).map((rule) => ({ kind: "rule", action: "remove", rule, key, result: "removed" }));
   if (lines.length === 0) lines.push({ kind: "rule", action: "remove", rule: "", key, result: "absent", detail: `no rule with key ${key} is installed` });
   if (options.persist) {
     const path = rulesFilePath(key, options.rulesDir);
@@ -292,11 +298,12 @@ export function removeRules(key: string, options: RemoveOptions = {}, env: Rules
 
 /** Rules as the kernel holds them: ours (this key), or with `all` every rule. */
 export function listInstalled(key: string, all = false, env: RulesEnv = {}): RuleLine[] {
-  const run = runnerOf(env, "setup-rule list");
-  return listRules(run)
-    .filter((line) => all || ruleHasKey(line, key))
-    .map((line): RuleLine => {
-      const lineKey = ruleHasKey(line, key) ? key : (ruleKey(line) ?? "");
-      return { kind: "rule", action: "list", rule: line, key: lineKey, result: "present" };
+  const control = controlOf(env, "setup-rule list");
+  return control
+    .listRules()
+    .filter((r) => all || r.keys.includes(key))
+    .map((r): RuleLine => {
+      const lineKey = r.keys.includes(key) ? key : (r.keys[0] ?? "");
+      return { kind: "rule", action: "list", rule: r.line, key: lineKey, result: "present" };
     });
 }

@@ -13,6 +13,7 @@ export interface RuleFlags {
   key?: string;
   probes?: boolean;
   first?: boolean;
+  pidfdOpen?: boolean;
   pid?: string;
   signal?: string;
   uid?: string;
@@ -28,6 +29,7 @@ const INT32_MAX = 2 ** 31 - 1;
 export function ruleOptionsFromFlags(flags: RuleFlags): RuleOptions {
   const options: RuleOptions = { key: parseKey(flags.key ?? DEFAULT_KEY), probes: flags.probes === true };
   if (flags.first) options.first = true;
+  if (flags.pidfdOpen) options.pidfdOpen = true;
   if (flags.pid !== undefined) options.pid = parsePid(flags.pid);
   if (flags.signal !== undefined) options.signal = parseSignal(flags.signal);
   if (flags.uid !== undefined) options.uid = parseUid(flags.uid, flags.passwd);

@@ -1,44 +1,44 @@
 /**
  * `setup-rule status`: is audit able to see a kill right now? One line per
  * fact group (schema StatusLine), then one `blindspot` line per process that
- * predates the time audit was first switched on.
+ * predates the time audit was first switched on since boot, when that time
+ * is known exactly (lib/rules/enable-time.ts).
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import type { BlindSpotLine, EnableTimeBasis, StatusLine } from "../schema.ts";
-import { auditctl, auditStatus, listRules, requireAuditControl, ruleHasKey, type AuditctlRunner } from "./auditctl.ts";
-import { findBlindSpots, listProcesses, readClock, readProcStat, ticksToIso, type ClockInfo } from "./blind-spots.ts";
+import type { BlindSpotLine, StatusLine } from "../schema.ts";
+import { readClock, readProcStat, ticksToIso } from "./blind-spots.ts";
 import { buildRules, type RuleOptions } from "./build.ts";
-import { blindSpotLine, readRecordedEnable, type RulesEnv } from "./install.ts";
-import { canonicalRule } from "./normalise.ts";
+import { blindSpotReport, firstEnableTime } from "./enable-time.ts";
+import { controlOf, matchInstalled, type RulesEnv } from "./install.ts";
+import { log } from "../log.ts";
+import { leftInstances } from "../sources/tracefs.ts";
+import { escapeControl } from "../render/escape.ts";
+import { leftRunKeys } from "./run-keys.ts";
 
 /** Below this, a burst of kills can overflow the kernel's queue (Debian's rules.d uses 8192). */
 const SMALL_BACKLOG = 8192;
 
 export function statusReport(options: RuleOptions, env: RulesEnv = {}): (StatusLine | BlindSpotLine)[] {
-  let run: AuditctlRunner = auditctl;
-  if (env.run) run = env.run;
-  else requireAuditControl("setup-rule status");
+  const control = controlOf(env, "setup-rule status");
   const procRoot = env.procRoot ?? "/proc";
-  const status = auditStatus(run);
+  const status = control.status();
   const clock = readClock(procRoot);
   const lines: (StatusLine | BlindSpotLine)[] = [];
 
-  const enabled = status.enabled ?? 0;
+  const enabled = status.enabled;
   lines.push({
     kind: "status",
     topic: "audit",
     enabled,
-    failure: status.failure ?? 0,
+    failure: status.failure,
     detail:
       enabled === 0
-        ? "audit is off: nothing is audited; setup-rule install switches it on (auditctl -e 1)"
+        ? "audit is off: nothing is audited; setup-rule install switches it on (enabled 1)"
         : enabled === 2
-          ? "audit is on and locked (-e 2): rules cannot be added or removed until reboot"
+          ? "audit is on and locked (enabled 2): nothing can change until reboot, rules cannot be added or removed"
           : "audit is on",
   });
 
-  const daemonPid = status.pid && status.pid > 0 ? status.pid : null;
+  const daemonPid = status.pid > 0 ? status.pid : null;
   const daemon = daemonPid !== null ? readProcStat(daemonPid, procRoot) : null;
   lines.push({
     kind: "status",
@@ -52,18 +52,16 @@ export function statusReport(options: RuleOptions, env: RulesEnv = {}): (StatusL
       : "no audit daemon is registered: records go only to netlink listeners and, rate-limited, to the kernel log (dmesg)",
   });
 
-  const installed = listRules(run);
-  const expected = buildRules(options).map((r) => ({ line: r.line, canon: canonicalRule(r.args) }));
-  const installedCanon = new Set(installed.map((line) => canonicalRule(line)));
-  const expectedCanon = new Set(expected.map((e) => e.canon));
-  const present = expected.filter((e) => installedCanon.has(e.canon)).map((e) => e.line);
-  const missing = expected.filter((e) => !installedCanon.has(e.canon)).map((e) => e.line);
-  const other = installed.filter((line) => ruleHasKey(line, options.key) && !expectedCanon.has(canonicalRule(line)));
+  const expected = buildRules(options);
+  const installed = control.listRules();
+  const { held, other } = matchInstalled(expected, installed, options.key);
+  const present = expected.filter((_, i) => held[i]).map((r) => r.line);
+  const missing = expected.filter((_, i) => !held[i]).map((r) => r.line);
   lines.push({
     kind: "status",
     topic: "rules",
     key: options.key,
-    expected: expected.map((e) => e.line),
+    expected: expected.map((r) => r.line),
     present,
     missing,
     other,
@@ -73,91 +71,33 @@ export function statusReport(options: RuleOptions, env: RulesEnv = {}): (StatusL
         : `${missing.length} of ${expected.length} rules for key ${options.key} are missing: setup-rule install with the same options adds them`,
   });
 
-  const lost = status.lost ?? null;
-  const limit = status.backlog_limit ?? null;
+  const lost = status.lost;
+  const limit = status.backlog_limit;
   const backlogNotes: string[] = [];
-  if (lost !== null && lost > 0) backlogNotes.push(`the kernel has dropped ${lost} record(s) since boot (or since the counter was reset): some kills may be missing`);
+  if (lost > 0) backlogNotes.push(`the kernel has dropped ${lost} record(s) since boot (or since the counter was reset): some kills may be missing`);
   else backlogNotes.push("no record lost so far");
-  if (limit !== null && limit > 0 && limit < SMALL_BACKLOG) backlogNotes.push(`backlog_limit ${limit} is small: a burst of signals can overflow it (auditctl -b ${SMALL_BACKLOG} raises it)`);
+  if (limit > 0 && limit < SMALL_BACKLOG) backlogNotes.push(`backlog_limit ${limit} is small: a burst of signals can overflow it (auditctl -b ${SMALL_BACKLOG} raises it)`);
   lines.push({
     kind: "status",
     topic: "backlog",
-    backlog: status.backlog ?? null,
+    backlog: status.backlog,
     backlogLimit: limit,
     lost,
-    backlogWaitTime: status.backlog_wait_time ?? null,
-    rateLimit: status.rate_limit ?? null,
+    backlogWaitTime: status.backlog_wait_time,
+    rateLimit: status.rate_limit,
     detail: backlogNotes.join("; "),
   });
 
-  const since = enableTime(procRoot, clock, env, daemon?.startTicks ?? null, daemonPid);
-  if (since.ticks === null) {
-    lines.push({ kind: "status", topic: "blind-spots", enabledAt: null, basis: "unknown", count: null, detail: since.detail });
-    return lines;
+  const first = firstEnableTime(clock, env, daemon && daemonPid !== null ? { pid: daemonPid, startTicks: daemon.startTicks } : null);
+  const blind = blindSpotReport(first, clock, env);
+  if (enabled === 0) blind.status.detail += "; audit is off now, so nothing at all is audited at the moment";
+  lines.push(blind.status, ...blind.lines);
+  // A tracing instance a killed capture --tracefs left keeps signal_generate on: said on stderr (the status lines' schema is unchanged).
+  if (env.control === undefined) {
+    for (const left of leftInstances()) log.warn(`tracefs: instance ${left.dir} was left by a killed run (${left.why}); setup-rule remove or the next capture --tracefs removes it`);
   }
-  const enabledAt = ticksToIso(since.ticks, clock);
-  const blind = findBlindSpots(listProcesses(procRoot), since.ticks, clock, [process.pid]);
-  lines.push({
-    kind: "status",
-    topic: "blind-spots",
-    enabledAt,
-    basis: since.basis,
-    count: blind.length,
-    detail: `${since.detail}${enabled === 0 ? "; audit is off now, so nothing at all is audited at the moment" : ""}`,
-  });
-  lines.push(...blind.map((b) => blindSpotLine(b, enabledAt, since.basis)));
+  for (const key of leftRunKeys(installed.flatMap((rule) => rule.keys))) {
+    log.warn(`audit rules with key ${escapeControl(key)} were left by a run that was killed; setup-rule remove or the next watch removes them`);
+  }
   return lines;
-}
-
-interface EnableTime {
-  ticks: number | null;
-  basis: EnableTimeBasis;
-  detail: string;
-}
-
-/**
- * The earliest moment audit is known to have been on. The kernel keeps the
- * first-enable time to itself, so this is the earliest of what can be
- * observed; the true time can only be earlier, so the processes listed as
- * blind are a superset of the real blind spots.
- */
-export function enableTime(procRoot: string, clock: ClockInfo, env: RulesEnv, auditdStartTicks: number | null, auditdPid: number | null): EnableTime {
-  if (bootedWithAudit(procRoot)) {
-    return { ticks: 0, basis: "boot", detail: "booted with audit=1: every process has been audited from the start, there are no blind spots" };
-  }
-  const candidates: EnableTime[] = [];
-  const recorded = readRecordedEnable(env);
-  if (recorded && recorded.ticksPerSecond === clock.ticksPerSecond) {
-    candidates.push({
-      ticks: recorded.ticks,
-      basis: "recorded",
-      detail: `whokilled setup-rule install switched audit on at ${recorded.time} (recorded in ${env.stateDir ?? "/run/whokilled"}); processes started before then are not audited`,
-    });
-  }
-  if (auditdStartTicks !== null) {
-    candidates.push({
-      ticks: auditdStartTicks,
-      basis: "auditd-start",
-      detail:
-        `heuristic: the kernel does not say when audit was switched on; auditd (pid ${auditdPid}) started at ${ticksToIso(auditdStartTicks, clock)} and audit has been on since at least then. ` +
-        "Processes started before that may never be audited; if audit was on earlier (an earlier auditd, auditctl -e 1), some of them are audited after all",
-    });
-  }
-  const earliest = candidates.sort((a, b) => (a.ticks ?? 0) - (b.ticks ?? 0))[0];
-  return (
-    earliest ?? {
-      ticks: null,
-      basis: "unknown",
-      detail:
-        "unknown: the kernel does not say when audit was switched on, no audit daemon is registered and no whokilled install recorded it; processes forked before that moment are never audited (booting with audit=1 avoids this)",
-    }
-  );
-}
-
-function bootedWithAudit(procRoot: string): boolean {
-  try {
-    return /(^|\s)audit=1(\s|$)/.test(readFileSync(join(procRoot, "cmdline"), "utf8"));
-  } catch {
-    return false;
-  }
 }

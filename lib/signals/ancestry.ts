@@ -17,16 +17,23 @@
  */
 import type { AncestorInfo, EventLine } from "../schema.ts";
 import { parseFields } from "../audit/fields.ts";
-import { decodeEscaped, decodeProctitle, execveArgv } from "../audit/interpret.ts";
-import { ascii, decimalIn, rawValueIn } from "../audit/line-bytes.ts";
-import type { ByteArena } from "../byte-arena.ts";
-import { detach } from "../strings.ts";
-import { isoMs } from "../time-spec.ts";
+import { enrichedTailAt, FieldCursor } from "../audit/bytes/field-cursor.ts";
+import { execveArgv } from "../audit/interpret.ts";
+import { ascii } from "../bytes/read.ts";
+import { decodeEscaped, decodeProctitle, numAt, toSigned32 } from "../audit/spelling.ts";
+import { bytesAre } from "../bytes/json.ts";
+import type { ByteArena } from "../bytes/arena.ts";
+import { detach } from "../bytes/detach.ts";
+import { isoMs } from "./time-spec.ts";
+import { PidfdTable } from "./pidfd.ts";
+import { sourceOfType } from "../sources/registry.ts";
 
-const PPID = ascii(" ppid=");
-const COMM = ascii(" comm=");
-const EXE = ascii(" exe=");
-const PROCTITLE = ascii(" proctitle=");
+const PPID = ascii("ppid");
+const COMM = ascii("comm");
+const EXE = ascii("exe");
+const PROCTITLE = ascii("proctitle");
+const DQ = 0x22;
+const SQ = 0x27;
 
 export interface StreamProcess {
   pid: number;
@@ -40,8 +47,43 @@ export interface StreamProcess {
   execveRaw?: string;
 }
 
-/** A raw comm/exe value: `"text"` as written, or hex; `(null)` and `?` are no value. */
-function rawText(value: string | null): string | null {
+const cursor = new FieldCursor();
+
+/** Where the record's own fields end: before auditd's ENRICHED tail, as the interpreter reads them. */
+let fieldsEnd = 0;
+
+/** Moves the cursor to the first field `name` of bytes[start, end), ENRICHED tail left out; false when there is none. */
+function findField(bytes: Buffer, start: number, end: number, name: Uint8Array): boolean {
+  const tail = enrichedTailAt(bytes, start, end);
+  fieldsEnd = tail < 0 ? end : tail;
+  cursor.reset(bytes, start, fieldsEnd);
+  while (cursor.next()) if (cursor.hasValue && bytesAre(bytes, cursor.nameStart, cursor.nameEnd, name)) return true;
+  return false;
+}
+
+/**
+ * The cursor's value as written: `"text"` (quoted: the caller can tell), or
+ * the bare text (a single quote is text too, to the next space). An
+ * unterminated double quote runs to the end, as the interpreter reads it
+ * (lib/audit/fields.ts): decode | attribute must see the same process.
+ */
+function rawValue(bytes: Buffer): string | null {
+  const stop = fieldsEnd;
+  if (cursor.quote === DQ) return `"${bytes.toString("utf8", cursor.valueStart, cursor.valueEnd)}"`;
+  let start = cursor.valueStart;
+  let end = cursor.valueEnd;
+  if (cursor.quote === SQ) {
+    start--;
+    end = start;
+    while (end < stop && bytes[end] !== 0x20) end++;
+  }
+  // As the interpreter reads a line: UTF-8 (a stray byte becomes U+FFFD there too).
+  return bytes.toString("utf8", start, end);
+}
+
+/** A comm/exe field of bytes[start, end): `"text"` as written, or hex; absent, `(null)` and `?` are no value. */
+function textField(bytes: Buffer, start: number, end: number, name: Uint8Array): string | null {
+  const value = findField(bytes, start, end, name) ? rawValue(bytes) : null;
   if (value === null || value === "(null)" || value === "?") return null;
   return value.startsWith('"') ? value.slice(1, -1) : decodeEscaped(value, false);
 }
@@ -57,6 +99,11 @@ function execveLineArgv(line: string): string[] | null {
 const NONE = -1;
 /** Node index × this + pid is a sighting's key: pids are below 2^32, node indexes below 2^21, keys exact in a double. */
 const NODE_STRIDE = 2 ** 32;
+
+/** A pid a sighting can be kept under, from raw bytes and event lines alike (a damaged log has any number there). */
+function isSightedPid(pid: number): boolean {
+  return Number.isInteger(pid) && pid > 0 && pid < NODE_STRIDE;
+}
 const MAX_NODES = 2 ** 20;
 const ESCAPED_SYSCALL = 1;
 const ESCAPED_EXECVE = 2;
@@ -140,6 +187,7 @@ export class ProcessSightings {
    * could not be kept.
    */
   addRaw(bytes: Buffer, start: number, end: number, pid: number, escaped = false, node = 0, timeMs = Number.NEGATIVE_INFINITY): number {
+    if (!isSightedPid(pid)) return NONE;
     const at = this.arena.put(bytes, start, end);
     if (at < 0) return NONE;
     const seq = this.add(node * NODE_STRIDE + pid, timeMs);
@@ -182,6 +230,7 @@ export class ProcessSightings {
 
   /** A process already decoded (from an event line), seen at `timeMs`. */
   addEntry(entry: StreamProcess, timeMs = Number.NEGATIVE_INFINITY): number {
+    if (!isSightedPid(entry.pid)) return NONE;
     const seq = this.add(this.nodeIndex(entry.node) * NODE_STRIDE + entry.pid, timeMs);
     this.decoded[seq % this.capacity] = entry;
     return seq;
@@ -190,7 +239,7 @@ export class ProcessSightings {
   /** The newest sighting of `pid` (on `node`) at or before audit time `atMs`. */
   get(pid: number, atMs = Number.POSITIVE_INFINITY, node: string | null = null): StreamProcess | undefined {
     const index = this.nodeIndex(node, true);
-    if (index < 0) return undefined;
+    if (index < 0 || !isSightedPid(pid)) return undefined;
     let seq = this.newest(index * NODE_STRIDE + pid);
     while (seq !== NONE) {
       const slot = seq % this.capacity;
@@ -269,14 +318,15 @@ export class ProcessSightings {
     const syscall = this.part(this.syscallAt[slot]!, this.syscallLength[slot]!, (escaped & ESCAPED_SYSCALL) !== 0);
     if (syscall === null) return undefined;
     const { bytes, start, end } = syscall;
-    const ppid = decimalIn(bytes, PPID, start, end);
+    // The interpreter's number (numAt): `12x` is none, not 12.
+    const ppid = findField(bytes, start, end, PPID) && cursor.quote === 0 ? numAt(bytes, cursor.valueStart, cursor.valueEnd) : Number.NaN;
     const key = this.keyOf[slot]!;
     const node = Math.floor(key / NODE_STRIDE);
     const entry: StreamProcess = {
       pid: key - node * NODE_STRIDE,
-      ppid: ppid < 0 ? null : ppid,
-      comm: rawText(rawValueIn(bytes, COMM, start, end)),
-      exe: rawText(rawValueIn(bytes, EXE, start, end)),
+      ppid: Number.isNaN(ppid) ? null : ppid,
+      comm: textField(bytes, start, end, COMM),
+      exe: textField(bytes, start, end, EXE),
     };
     // EXECVE holds the new program's argv; the PROCTITLE of an execve can
     // still show the old one (the kernel caches it per task; seen here).
@@ -286,7 +336,7 @@ export class ProcessSightings {
     if (execve !== null) argv = execveLineArgv(execve.bytes.toString("utf8", execve.start, execve.end));
     const title = argv === null ? this.part(this.titleAt[slot]!, this.titleLength[slot]!, (escaped & ESCAPED_TITLE) !== 0) : null;
     if (title !== null) {
-      const value = rawValueIn(title.bytes, PROCTITLE, title.start, title.end);
+      const value = findField(title.bytes, title.start, title.end, PROCTITLE) ? rawValue(title.bytes) : null;
       if (value !== null) {
         const quoted = value.startsWith('"');
         argv = decodeProctitle(quoted ? value.slice(1, -1) : value, quoted);
@@ -298,23 +348,61 @@ export class ProcessSightings {
   }
 }
 
+/** A sighting's argv: its EXECVE record decoded only now (most processes never turn up in a killer's chain), else its PROCTITLE's. */
+function argvOf(p: StreamProcess): string[] | undefined {
+  if (p.execveRaw !== undefined) {
+    const argv = execveLineArgv(p.execveRaw);
+    if (argv) p.argv = argv;
+    delete p.execveRaw;
+  }
+  return p.argv;
+}
+
 export class StreamAncestry {
+  /** Which process each caller's pidfds name (lib/signals/pidfd.ts). */
+  readonly pidfds = new PidfdTable();
+
   constructor(readonly sightings: ProcessSightings) {}
 
-  /** Any event with a process: the newest word on that pid (execve events also give argv). */
+  /** Any event with a process: the newest word on that pid (execve events also give argv, pidfd_open a pidfd). */
   observe(event: EventLine): void {
     const p = event.process;
-    if (!p || p.pid === null || event.type === "SIGNAL_GENERATE") return;
+    if (!p || p.pid === null || sourceOfType(event.type).kernelTrace) return;
     const execve = event.syscall?.name === "execve" || event.syscall?.name === "execveat";
     const known = this.sightings.get(p.pid, Number.POSITIVE_INFINITY, event.node);
     const timeMs = event.time === null ? Number.NEGATIVE_INFINITY : isoMs(event.time);
+    const syscall = event.syscall;
+    if (syscall?.name === "pidfd_open" && syscall.success !== false && syscall.exit !== null && syscall.args[0] !== undefined) {
+      // a0 is the PID, the exit the new descriptor.
+      const caller = { node: event.node, pid: p.pid, ppid: p.ppid, exe: p.exe };
+      this.pidfds.note(caller, syscall.exit, toSigned32(syscall.args[0].slice(2)), "pidfd_open", Number.isNaN(timeMs) ? Number.NEGATIVE_INFINITY : timeMs);
+    }
     const entry: StreamProcess = { pid: p.pid, node: event.node, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
     if (execve && event.syscall?.success !== false) {
       const record = event.records.find((r) => r.type === "EXECVE");
       if (record) entry.execveRaw = detach(record.raw);
       if (event.proctitle) entry.argv = event.proctitle.map((arg) => detach(arg));
-    } else if (known?.argv && known.exe === p.exe) entry.argv = known.argv;
+    } else if (known && known.exe === p.exe) {
+      // Whether that sighting came as raw lines or as an event line (its EXECVE not decoded yet).
+      const argv = argvOf(known);
+      if (argv) entry.argv = argv;
+    }
     this.sightings.addEntry(entry, Number.isNaN(timeMs) ? Number.NEGATIVE_INFINITY : timeMs);
+  }
+
+  /**
+   * A victim's parent, from the stream's newest sighting of `pid` (on
+   * `node`) at or before `atMs`, or null. Only when the sighting's comm is
+   * the victim's: another comm there is another process that held the PID.
+   */
+  parentOf(pid: number | null, comm: string | null | (() => string | null), atMs = Number.POSITIVE_INFINITY, node: string | null = null): number | null {
+    if (pid === null || pid <= 0) return null;
+    const p = this.sightings.get(pid, atMs, node);
+    if (!p || p.ppid === null || p.ppid <= 0) return null;
+    // A function: the byte writer decodes the victim's comm only when a sighting needs it.
+    const name = typeof comm === "function" ? comm() : comm;
+    if (name !== null && p.comm !== null && p.comm !== name) return null;
+    return p.ppid;
   }
 
   /**
@@ -332,13 +420,8 @@ export class StreamAncestry {
     for (;;) {
       seen.add(pid);
       const ancestor: AncestorInfo = { pid, comm: p.comm, exe: p.exe, from: "stream" };
-      if (p.execveRaw !== undefined) {
-        // Decoded only now: most processes never turn up in a killer's chain.
-        const argv = execveLineArgv(p.execveRaw);
-        if (argv) p.argv = argv;
-        delete p.execveRaw;
-      }
-      if (p.argv) ancestor.argv = p.argv;
+      const argv = argvOf(p);
+      if (argv) ancestor.argv = argv;
       chain.push(ancestor);
       const next = p.ppid;
       if (next === null || next <= 0 || chain.length >= depth || seen.has(next)) break;

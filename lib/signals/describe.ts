@@ -3,6 +3,7 @@
  * headlines. These strings are NOT escaped: comm/exe are attacker-controlled,
  * and every renderer escapes whatever it prints (lib/render/escape.ts).
  */
+import { baseName } from "../tables/killers.ts";
 
 export interface ProcessLike {
   /** The host, in a log gathered from several. */
@@ -22,7 +23,7 @@ function uidText(uid: number | null, user: string | null | undefined): string | 
 
 /** `roxen (pid 4299, uid 0 root, /usr/local/roxen/server-4.5.241/pike/bin/pike)`; `roxen on web1 (…)` for a host's. */
 export function describeProcess(p: ProcessLike): string {
-  const comm = p.comm ?? (p.exe ? p.exe.slice(p.exe.lastIndexOf("/") + 1) : null) ?? "unknown process";
+  const comm = p.comm ?? baseName(p.exe) ?? "unknown process";
   const name = p.node ? `${comm} on ${p.node}` : comm;
   const parts: string[] = [];
   const pids = p.pids && p.pids.length > 0 ? [...p.pids].sort((a, b) => a - b) : p.pid !== null && p.pid !== undefined ? [p.pid] : [];
@@ -44,7 +45,7 @@ export function describeAncestry(
   { max = 3, argv = true }: { max?: number; argv?: boolean } = {},
 ): string {
   const parts = chain.slice(0, max).map((p, i) => {
-    const name = `${p.comm ?? (p.exe ? p.exe.slice(p.exe.lastIndexOf("/") + 1) : "?")}[${p.pid}]`;
+    const name = `${p.comm ?? baseName(p.exe) ?? "?"}[${p.pid}]`;
     if (!argv || i > 0 || !p.argv || p.argv.length === 0) return name;
     const command = p.argv.join(" ");
     return `${name} "${command.length > 80 ? `${command.slice(0, 79)}…` : command}"`;
@@ -63,6 +64,14 @@ export function formatDuration(ms: number): string {
   if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
   const d = Math.floor(h / 24);
   return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+/** `350 ms`, `2.9 s`, then formatDuration's coarse units: a burst's length or a grace period, where seconds matter. */
+export function formatSpan(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 10_000) return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  return formatDuration(ms);
 }
 
 export function plural(n: number, one: string, many = `${one}s`): string {

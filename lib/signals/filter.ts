@@ -5,7 +5,9 @@
 import { usageError } from "../errors.ts";
 import type { SignalLine } from "../schema.ts";
 import { signalNumber } from "../tables/signals.ts";
-import { isoMs, TIME_FORMS, parseTimeSpec } from "../time-spec.ts";
+import { isoMs, TIME_FORMS, parseTimeSpec } from "./time-spec.ts";
+import { factsTid, signalNr } from "./keys.ts";
+import type { SignalFacts } from "./signal-facts.ts";
 
 export interface SignalFilterOptions {
   pid?: number;
@@ -30,7 +32,7 @@ export interface SignalTimeWindow {
   untilMs?: number;
 }
 
-/** A --since/--until value (lib/time-spec.ts) → ms, relative to `now`. */
+/** A --since/--until value (lib/signals/time-spec.ts) → ms, relative to `now`. */
 function parseTimeFlag(value: string, flag: string, now: Date): number {
   const ms = parseTimeSpec(value, now);
   if (ms === null) throw usageError(`--${flag}: expected ${TIME_FORMS}; got ${JSON.stringify(value)}`);
@@ -54,11 +56,16 @@ export function signalFilter({ accept }: FactFilter): (signal: SignalLine) => bo
 function factsOf(s: SignalLine): SignalFacts {
   return {
     killerPid: s.killer.pid,
+    killerPpid: s.killer.ppid,
+    pidfd: s.target.scope === "pidfd",
+    callTarget: s.target.scope === "pidfd" ? (s.target.fd ?? null) : s.target.pid,
+    scope: s.target.scope,
     targetPid: s.target.pid,
-    tid: s.target.tid,
+    pidFrom: s.target.pidFrom ?? null,
+    tid: factsTid(s.target.tid),
     victimPids: s.victims.map((v) => v.pid),
     victimCount: s.victims.length,
-    signalNr: s.signal.nr,
+    signalNr: signalNr(s.signal),
     probe: s.probe === true,
     success: s.result.success,
     self: s.self === true,
@@ -69,32 +76,6 @@ function factsOf(s: SignalLine): SignalFacts {
     victimComms: s.victims.map((v) => v.comm),
     key: s.key,
   };
-}
-
-/**
- * What a signal line's filters read: taken from the SignalLine, or filled in
- * by a writer that never makes one (lib/signals/signal-json.ts).
- * `victimPids` and `victimComms` hold `victimCount` entries; the text
- * members need only be filled for a filter that says it reads them
- * (FactFilter.needsText). `timeMs` is NaN for a signal without a time.
- */
-export interface SignalFacts {
-  killerPid: number | null;
-  targetPid: number | null;
-  tid: number | undefined;
-  victimPids: ReadonlyArray<number | null>;
-  victimCount: number;
-  signalNr: number;
-  probe: boolean;
-  success: boolean | null;
-  self: boolean;
-  node: string | null;
-  /** Audit time in epoch ms. */
-  timeMs: number;
-  killerComm: string | null;
-  killerExe: string | null;
-  victimComms: Array<string | null>;
-  key: string | null;
 }
 
 export interface FactFilter {

@@ -2,8 +2,10 @@
  * Identity and time helpers shared by the summary, the finding detectors and
  * the renderers, so that "the same killer" means the same thing everywhere.
  */
+import { isoOfMs } from "../audit/spelling.ts";
 import type { Killer, SignalInfo, SignalLine, Victim } from "../schema.ts";
-import { isoMs } from "../time-spec.ts";
+import { KERNEL_KILLER } from "./cause.ts";
+import { isoMs } from "./time-spec.ts";
 
 /**
  * A killer is its program (exe), its name (comm) and its uid, not its pid:
@@ -26,15 +28,16 @@ export function killerOfKey(key: string): Pick<Killer, "exe" | "comm" | "uid"> {
 }
 
 /**
- * Who to blame for a signal. For a tracefs signal the kernel raised itself
- * (SI_KERNEL: OOM killer…; a fault), the task tracefs names as sender is
- * only whatever was running at the time, often the victim: the real sender
- * is the kernel, so that is who the summary and findings count.
+ * Who to blame for a signal. A tracefs line with a `cause` already names its
+ * real killer (lib/signals/cause.ts). On an older line without one, for a
+ * signal the kernel raised itself (SI_KERNEL; a fault) the task tracefs names
+ * is only whatever was running at the time: the kernel is counted instead.
  */
 export function blamedKiller(signal: SignalLine): Killer {
+  if (signal.cause) return signal.killer;
   const kind = signal.origin?.kind;
   if (signal.source === "tracefs" && (kind === "kernel" || kind === "fault")) {
-    return { pid: null, ppid: null, comm: kind === "kernel" ? "[kernel]" : "[fault]", exe: null, uid: null, user: null, auid: null, argv: [] };
+    return kind === "kernel" ? { ...KERNEL_KILLER, argv: [] } : { ...KERNEL_KILLER, comm: "[fault]", argv: [] };
   }
   return signal.killer;
 }
@@ -44,11 +47,21 @@ export function victimKey(victim: Pick<Victim, "pid" | "comm" | "uid">, node: st
   return JSON.stringify(node === null ? [victim.pid, victim.comm, victim.uid] : [victim.pid, victim.comm, victim.uid, node]);
 }
 
+/** The signal's number for comparing: NaN where the log's argument was no number (null in JSON), as the byte path reads it. */
+export function signalNr(signal: SignalInfo): number {
+  return signal.nr ?? Number.NaN;
+}
+
+/** A target's tid for SignalFacts: NaN where the log's argument was no number (null in JSON), undefined when the call has none. */
+export function factsTid(tid: number | null | undefined): number | undefined {
+  return tid === null ? Number.NaN : tid;
+}
+
 /** `SIGKILL` whether upstream wrote `KILL`, `SIGKILL` or only the number. */
 export function signalName(signal: SignalInfo): string {
   const name = signal.name?.trim();
   if (name) return /^SIG/i.test(name) ? name.toUpperCase() : `SIG${name.toUpperCase()}`;
-  return signal.nr === 0 ? "0 (probe)" : `SIG${signal.nr}`;
+  return signal.nr === 0 ? "0 (probe)" : `SIG${signal.nr ?? "?"}`;
 }
 
 const AUDIT_ID = /^(\d+)(?:\.(\d{1,9}))?:\d+$/;
@@ -73,7 +86,7 @@ export function signalTimeMs(signal: Pick<SignalLine, "time" | "id">): number | 
 }
 
 export function isoTime(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  return ms === null ? null : isoOfMs(ms);
 }
 
 /** Did the call fail because nobody held the target PID? */

@@ -2,17 +2,21 @@
  * attribute's fast path over raw audit text: decide from a line's bytes,
  * before it becomes a string, whether it can matter for a signal line.
  *
- * Only SYSCALL records of the kill family, their OBJ_PID, PROCTITLE and EOE
- * records, and our SIGNAL_GENERATE are kept for decoding. On a typical log
+ * Only SYSCALL records of the kill family (and pidfd_open, rare, for pidfd
+ * targets), their OBJ_PID, PROCTITLE and EOE records, and our
+ * SIGNAL_GENERATE are kept for decoding. On a typical log
  * that is about one line in a hundred; the rest are counted and skipped.
  * capture's `record` lines are judged the same way on the raw text inside
- * them, without parsing the JSON (lib/audit/record-line-bytes.ts). Other
+ * them, without parsing the JSON (lib/audit/bytes/record-line.ts). Other
  * lines (other JSON, kernel-log forms, ausearch separators, garbage) are
  * always kept, so the normal path still handles or reports them.
  *
  * It is fed lines as bytes by decode's reader (lib/sources/slot-reader.ts)
- * and reads type names, stamps and syscall numbers in place; a 210 MB log
- * costs little more than reading it.
+ * and reads type names, stamps and syscall numbers in place, so a line it
+ * skips costs a few byte comparisons.
+ * Each line it skips is still told to the assembler (`pass`), in order with
+ * the lines it keeps, so events close where decode would close them: one
+ * answer whatever the pipeline (lib/audit/assemble.ts).
  *
  * A PROCTITLE or EOE is kept when its event's SYSCALL was kept. ausearch
  * pastes sometimes put PROCTITLE first, so the last few skipped PROCTITLE
@@ -31,16 +35,18 @@
  * enough to keep a line, which the decoder then groups exactly, but a line
  * is only tied to a sighting or dropped on the exact stamp (and node).
  */
-import { ascii, decimalAt, decimalIn, hexAt, hexIn, indexWithin, isAsciiRange, stampKeyAt, startsWithAt } from "../audit/line-bytes.ts";
-import { LastText } from "../audit/header-bytes.ts";
-import { isSignalGenerateRecord, matchFileLineSource, matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../audit/record-line-bytes.ts";
-import { ByteArena } from "../byte-arena.ts";
-import type { KeptLine, LinePrefilter } from "../jsonl.ts";
-import type { RecordLine } from "../schema.ts";
+import { ascii, digitsValue, indexWithin, hexAt, hexDigitsValue, isAsciiRange, startsWithAt } from "../bytes/read.ts";
+import { bytesAre } from "../bytes/json.ts";
+import { parseLine } from "../audit/line.ts";
+import { stampKeyAt } from "../audit/bytes/stamp.ts";
+import { LastText } from "../audit/bytes/header.ts";
+import { RecordLineReader } from "../audit/bytes/record-line.ts";
+import { ByteArena } from "../bytes/arena.ts";
+import type { KeptLine, LinePrefilter, PassRecord } from "../sources/inputs.ts";
 import type { SlotLineSink } from "../sources/slot-reader.ts";
-import { archName } from "../tables/arch.ts";
-import { killFamilyNumbers } from "../tables/kill-family.ts";
-import { syscallNumber } from "../tables/syscalls.ts";
+import { EXEC, KILL, signalInterest, SKIP, type SignalInterest } from "../tables/kill-family.ts";
+import { enrichedTailAt, FieldCursor } from "../audit/bytes/field-cursor.ts";
+import { isOwnRecordTypeAt } from "../sources/registry.ts";
 import { ProcessSightings } from "./ancestry.ts";
 import type { SignalTimeWindow } from "./filter.ts";
 
@@ -55,95 +61,134 @@ const ARENA_BYTES = 8 << 20;
 
 const NODE = ascii("node=");
 const SYSCALL = ascii("SYSCALL ");
-const SIGNAL_GENERATE = ascii("SIGNAL_GENERATE ");
 const OBJ_PID = ascii("OBJ_PID ");
 const PROCTITLE = ascii("PROCTITLE ");
 const EXECVE = ascii("EXECVE ");
 const EOE = ascii("EOE ");
+const ANOM_ABEND_TYPE = ascii("ANOM_ABEND ");
 const MSG_AUDIT = ascii("msg=audit(");
 const AUDIT_OPEN = ascii("audit(");
 const ARCH_FIRST = ascii(": arch=");
 const SYSCALL_NEXT = ascii(" syscall=");
-const ARCH = ascii(" arch=");
-const PID = ascii(" pid=");
-const SUCCESS_NO = ascii(" success=no");
+const PID_NAME = ascii("pid");
+const ESCAPED_GS = ascii("\\u001d");
+const SUCCESS_NAME = ascii("success");
+const NO = ascii("no");
 
-/** A held line's record text: the raw text of a JSON `record` line, or the line. */
+/** A `record` line's raw text as the JSON string it is, unescaped; null if it is none. */
+function unescapedJson(escaped: string): string | null {
+  try {
+    const text = JSON.parse(`"${escaped}"`) as unknown;
+    return typeof text === "string" ? text : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A held line's record text: the raw text of a JSON `record` line (none when it is not JSON), or the line. */
 function recordText(line: string): string {
   if (!line.startsWith("{")) return line;
   try {
     const raw = (JSON.parse(line) as { raw?: unknown }).raw;
-    return typeof raw === "string" ? raw : line;
+    return typeof raw === "string" ? raw : "";
   } catch {
-    return line;
+    return ""; // not JSON after all (a bare quote or control byte in its raw text): no title from it
   }
 }
 
-/** What a syscall number means to attribute, per arch. */
-const SKIP = 0;
-const KILL = 1;
-const EXEC = 2;
+const ARCH_NAME = ascii("arch");
+const SYSCALL_NAME = ascii("syscall");
+const fields = new FieldCursor();
 
-/** Per AUDIT_ARCH value: kind by syscall number (null: an arch we cannot judge, whose events are kept). */
-const kindsByArch = new Map<number, Uint8Array | null>();
-
-/** The last arch asked about: a log is nearly all one arch, and a Map lookup per SYSCALL line was 5 % of the prefilter. */
-let lastArch = -1;
-let lastKinds: Uint8Array | null = null;
-
-function syscallKinds(arch: number): Uint8Array | null {
-  if (arch === lastArch) return lastKinds;
-  const kinds = syscallKindsOf(arch);
-  lastArch = arch;
-  lastKinds = kinds;
-  return kinds;
-}
-
-function syscallKindsOf(arch: number): Uint8Array | null {
-  const cached = kindsByArch.get(arch);
-  if (cached !== undefined) return cached;
-  const name = archName(arch.toString(16));
-  let kinds: Uint8Array | null = null;
-  if (name !== null) {
-    const kill = [...killFamilyNumbers(name)];
-    const exec = ["execve", "execveat"].map((syscall) => syscallNumber(name, syscall)).filter((nr) => nr !== null);
-    kinds = new Uint8Array(Math.max(0, ...kill, ...exec) + 1);
-    for (const nr of kill) kinds[nr] = KILL;
-    for (const nr of exec) kinds[nr] = EXEC;
-  }
-  // Bounded: arbitrary input cannot grow the cache past a handful of arches.
-  if (kindsByArch.size < 64) kindsByArch.set(arch, kinds);
-  return kinds;
+/** Is the field under the cursor named `name`? */
+function fieldIs(bytes: Uint8Array, name: Uint8Array): boolean {
+  return fields.nameEnd - fields.nameStart === name.length && startsWithAt(bytes, name, fields.nameStart, fields.nameEnd);
 }
 
 /**
- * The syscall numbers attribute interprets on this `arch=` value (hex): the
- * kill family, plus execve/execveat for ancestry. null for an arch we cannot
- * judge, whose events are then kept.
+ * signalInterest of the SYSCALL record body bytes[start, end), its arch and
+ * syscall read by the one field grammar (the first of each); -1 when either
+ * is missing or not a plain number: the decoder then judges the event.
  */
-export function signalSyscallNumbers(archHex: string): ReadonlySet<number> | null {
-  const cached = numbersByArchHex.get(archHex);
-  if (cached !== undefined) return cached;
-  const value = /^[0-9a-f]{1,8}$/i.test(archHex) ? Number.parseInt(archHex, 16) : -1;
-  const kinds = value < 0 ? null : syscallKinds(value);
-  let numbers: Set<number> | null = null;
-  if (kinds !== null) {
-    numbers = new Set<number>();
-    for (let nr = 0; nr < kinds.length; nr++) if (kinds[nr] !== SKIP) numbers.add(nr);
+export function syscallInterestAt(bytes: Uint8Array, start: number, end: number): SignalInterest | -1 {
+  let arch = -2;
+  let nr = -2;
+  fields.reset(bytes, start, end);
+  while ((arch === -2 || nr === -2) && fields.next()) {
+    if (arch === -2 && fieldIs(bytes, ARCH_NAME)) arch = hexDigitsValue(bytes, fields.valueStart, fields.valueEnd);
+    else if (nr === -2 && fieldIs(bytes, SYSCALL_NAME)) nr = digitsValue(bytes, fields.valueStart, fields.valueEnd);
   }
-  if (numbersByArchHex.size < 64) numbersByArchHex.set(archHex, numbers);
-  return numbers;
+  return arch < 0 || nr < 0 ? -1 : signalInterest(arch, nr);
 }
 
-const numbersByArchHex = new Map<string, ReadonlySet<number> | null>();
+/**
+ * The pid of an execve SYSCALL body bytes[from, stop) worth a sighting, or
+ * -1 for a failed call or none. Read as the interpreter reads it (decode |
+ * attribute must see the same process): by the field grammar, before the
+ * ENRICHED tail, the first `pid` and `success`, each value whole.
+ */
+export function execvePid(bytes: Buffer, from: number, stop: number, escaped: boolean): number {
+  const plain = plainExecvePid(bytes, from, stop);
+  return plain !== NOT_PLAIN ? plain : cursorExecvePid(bytes, from, stop, escaped);
+}
+
+/** execvePid by the field cursor, whatever the line holds. */
+export function cursorExecvePid(bytes: Buffer, from: number, stop: number, escaped: boolean): number {
+  // In a `record` line's raw text the 0x1d is JSON-escaped.
+  const tail = escaped ? indexWithin(bytes, ESCAPED_GS, from, stop) : enrichedTailAt(bytes, from, stop);
+  fields.reset(bytes, from, tail < 0 ? stop : tail);
+  let pid = -2;
+  let success = false;
+  while ((pid === -2 || !success) && fields.next()) {
+    if (pid === -2 && fieldIs(bytes, PID_NAME)) pid = digitsValue(bytes, fields.valueStart, fields.valueEnd);
+    else if (!success && fieldIs(bytes, SUCCESS_NAME)) {
+      if (bytesAre(bytes, fields.valueStart, fields.valueEnd, NO)) return -1;
+      success = true;
+    }
+  }
+  return pid < 0 ? -1 : pid;
+}
+
+const NOT_PLAIN = -3;
 
 /**
- * signalSyscallNumbers by the arch's value (its hex digits read): does
- * attribute interpret syscall `nr` on it? True for an arch it cannot judge.
+ * execvePid on the plain case of the field grammar, as the kernel writes a
+ * SYSCALL: up to its first `pid` and `success`, fields parted by spaces
+ * alone, bare values, no quote, backslash or 0x1d (so no ENRICHED tail yet,
+ * JSON-escaped or not). The cursor would read just these fields; this reads
+ * them without its per-field state. NOT_PLAIN otherwise.
  */
-export function isSignalSyscall(arch: number, nr: number): boolean {
-  const kinds = syscallKinds(arch);
-  return kinds === null || (nr < kinds.length && kinds[nr] !== SKIP);
+function plainExecvePid(bytes: Buffer, from: number, stop: number): number {
+  let pid = -2;
+  let success = false;
+  let at = from;
+  while (at < stop && (pid === -2 || !success)) {
+    let c = bytes[at]!;
+    if (c === 0x20) {
+      at++;
+      continue;
+    }
+    const nameStart = at;
+    while (at < stop && (c = bytes[at]!) !== 0x3d /* = */ && c !== 0x20) {
+      if (c === 0x22 || c === 0x27 || c === 0x5c || c === 0x1d) return NOT_PLAIN;
+      at++;
+    }
+    const nameEnd = at;
+    let valueStart = at;
+    if (at < stop && c === 0x3d) {
+      valueStart = ++at;
+      while (at < stop && (c = bytes[at]!) !== 0x20) {
+        if (c === 0x22 || c === 0x27 || c === 0x5c || c === 0x1d) return NOT_PLAIN;
+        at++;
+      }
+    }
+    if (pid === -2 && bytesAre(bytes, nameStart, nameEnd, PID_NAME)) pid = digitsValue(bytes, valueStart, at);
+    else if (!success && bytesAre(bytes, nameStart, nameEnd, SUCCESS_NAME)) {
+      if (bytesAre(bytes, valueStart, at, NO)) return -1;
+      success = true;
+    }
+  }
+  return pid < 0 ? -1 : pid;
 }
 
 export class SignalLinePrefilter implements LinePrefilter {
@@ -181,12 +226,44 @@ export class SignalLinePrefilter implements LinePrefilter {
   private nodeStart = -1;
   private nodeEnd = -1;
   private readonly nodeNames = new LastText();
-  private readonly shape: RecordLineShape = { typeStart: 0, typeEnd: 0, idStart: 0, idEnd: 0, nodeStart: -1, nodeEnd: -1, rawStart: 0, rawEnd: 0 };
-  private readonly cursor = { end: 0, ms: 0 };
+  /** The last node name's bytes (up to 64) and its number, for lineNode. */
+  private readonly lastNodeBytes = new Uint8Array(64);
+  private lastNodeLength = -1;
+  private lastNode = 0;
+  private readonly recordLines = new RecordLineReader();
+  private readonly cursor = { end: 0, ms: 0, seconds: 0 };
+  /**
+   * Told of each audit record left unread (its stamp's seconds; EOE or not),
+   * in order with the lines kept, so the assembler counts it and moves audit
+   * time as decode does (lib/audit/assemble.ts pass): events then close in
+   * the same places whatever the pipeline. A held line is told when held,
+   * and again ("counted") just before it is released.
+   */
+  private passed: PassRecord = () => {};
+  /**
+   * The run of records left unread not yet told: how many, their one
+   * seconds, and whether one was an EOE. Told as one before anything else
+   * reaches the assembler: a call per skipped line costs more than the rest
+   * of its judging.
+   */
+  private runCount = 0;
+  private runSeconds = 0;
+  private runEoe = false;
+  /**
+   * The last SYSCALLs left unread, by exact stamp: a kill under the same
+   * stamp (a damaged or merged log) starts a second event in decode, and
+   * must here too (lib/audit/assemble.ts syscallBefore).
+   */
+  private readonly unreadKey = new Float64Array(HELD_LIMIT).fill(-1);
+  private readonly unreadMs = new Float64Array(HELD_LIMIT);
+  private readonly unreadNode = new Int32Array(HELD_LIMIT);
+  private unreadNext = 0;
 
   /** Stamp keys of kept kill-family SYSCALLs, to keep the rest of their events (two generations). */
   private wantedNow = new Set<number>();
   private wantedBefore = new Set<number>();
+  /** How many keys in the two sets end in each 16 bits: most SYSCALLs are told unwanted here, without a set lookup. */
+  private readonly wantedEndings = new Uint16Array(1 << 16);
   /** execve sightings waiting for their EXECVE and PROCTITLE: exact stamp (key, ms, node) and sequence number. */
   private readonly pendingKey = new Float64Array(HELD_LIMIT).fill(-1);
   private readonly pendingMs = new Float64Array(HELD_LIMIT);
@@ -196,7 +273,8 @@ export class SignalLinePrefilter implements LinePrefilter {
   /**
    * The last HELD_LIMIT skipped PROCTITLE lines, held in case their SYSCALL
    * comes later: a ring of stamp keys and positions in the reader's memory,
-   * made text only if still held when their slot is reused.
+   * copied out only if still held when their slot is reused (bytes, not
+   * text: a released line is checked as the stage checks any line).
    */
   private readonly heldKey = new Float64Array(HELD_LIMIT).fill(-1);
   private readonly heldMs = new Float64Array(HELD_LIMIT);
@@ -206,7 +284,6 @@ export class SignalLinePrefilter implements LinePrefilter {
   private readonly heldStart = new Int32Array(HELD_LIMIT);
   private readonly heldStop = new Int32Array(HELD_LIMIT);
   private readonly heldLine = new Float64Array(HELD_LIMIT);
-  private readonly heldText: Array<string | null> = new Array(HELD_LIMIT).fill(null);
   private readonly heldAscii = new Uint8Array(HELD_LIMIT);
   private heldNext = 0;
 
@@ -220,33 +297,49 @@ export class SignalLinePrefilter implements LinePrefilter {
    * go to `take` as text, or, given `takeBytes`, those still in reader
    * memory go there as bytes (held lines claimed later are text either way).
    */
-  sink(take: Take, takeBytes: TakeBytes | null = null): Omit<SlotLineSink, "inputError"> {
+  sink(take: Take, takeBytes: TakeBytes | null = null, pass: PassRecord = () => {}): Omit<SlotLineSink, "inputError"> {
     return {
       line: (bytes, start, end, line, slot, ascii) => {
         this.lineNumber = line;
         this.lineSlot = slot;
         this.lineAscii = ascii;
         this.takeBytes = takeBytes;
+        this.passed = pass;
         this.line(bytes, start, end, take);
       },
       reuse: (slot) => {
-        // Held lines in that slot become text before it is overwritten.
-        for (let i = 0; i < HELD_LIMIT; i++) {
-          if (this.heldKey[i] !== -1 && this.heldSlot[i] === slot && this.heldText[i] === null) this.heldText[i] = this.heldTextNow(i);
-        }
+        // Held lines in that slot are copied out before it is overwritten.
+        for (let i = 0; i < HELD_LIMIT; i++) if (this.heldKey[i] !== -1 && this.heldSlot[i] === slot) this.copyHeld(i);
       },
     };
   }
 
+  /** A record left unread, stamped `seconds`: joins the run not yet told, or tells it and starts the next. */
+  private skippedRecord(seconds: number, eoe: boolean): void {
+    if (this.runCount > 0 && seconds !== this.runSeconds) this.flushPassed();
+    this.runSeconds = seconds;
+    this.runCount++;
+    if (eoe) this.runEoe = true;
+  }
+
+  /** Tell the run not yet told (LinePrefilter): before a kept line, a note, a chunk's end, the end. */
+  flushPassed(): void {
+    if (this.runCount === 0) return;
+    this.passed(this.runSeconds, this.runEoe ? "eoe" : "record", this.runCount);
+    this.runCount = 0;
+    this.runEoe = false;
+  }
+
+  /** A note about the next line kept (see PassKind), after the records left unread before it. */
+  private tell(kind: "syscall-before" | "counted"): void {
+    this.flushPassed();
+    this.passed(0, kind, 1);
+  }
+
   /** End of all input: held lines never claimed were skipped. */
   finish(): void {
-    for (let i = 0; i < HELD_LIMIT; i++) {
-      if (this.heldKey[i] === -1) continue;
-      this.heldKey[i] = -1;
-      this.heldText[i] = null;
-      this.heldBytes[i] = null;
-      this.skipped++;
-    }
+    this.flushPassed();
+    for (let i = 0; i < HELD_LIMIT; i++) if (this.heldKey[i] !== -1) this.dropHeld(i);
   }
 
   private line(bytes: Buffer, start: number, stop: number, take: Take): void {
@@ -255,15 +348,17 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.escaped = false;
     this.nodeStart = -1;
     if (bytes[start] === 0x7b /* { */) {
-      // A `record` line (capture | attribute): judged on its raw text, still
-      // JSON-escaped (type, stamp, arch, syscall and pid never hold an escape).
-      const shape = this.shape;
-      if (!matchRecordLine(bytes, start, stop, shape)) return this.keep(bytes, take);
-      if (isSignalGenerateRecord(bytes, shape)) return this.keep(bytes, take);
+      // A `record` line (capture | attribute) in the exact shape capture
+      // writes, to its last byte: judged on its raw text, still JSON-escaped
+      // (type, stamp, arch, syscall and pid never hold an escape). Any other
+      // JSON is kept, for the stage to check and use or report.
+      const reader = this.recordLines;
+      if (!reader.read(bytes, start, stop) || reader.isOwnType()) return this.keep(bytes, take);
+      const shape = reader.shape;
       this.escaped = true;
       this.nodeStart = shape.nodeStart;
       this.nodeEnd = shape.nodeEnd;
-      return this.record(bytes, this.shape.rawStart, this.shape.rawEnd, take);
+      return this.record(bytes, shape.rawStart, shape.rawEnd, take);
     }
     this.record(bytes, start, stop, take);
   }
@@ -274,7 +369,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (bytes[start] === 0x6e /* n */ && startsWithAt(bytes, NODE, start, stop)) {
       let space = start;
       while (space < stop && bytes[space] !== 0x20) space++;
-      if (space >= stop) return this.keep(bytes, take);
+      if (space >= stop) return this.keepOther(bytes, start, stop, take);
       typeAt = space + 1;
       this.nodeStart = start + NODE.length;
       this.nodeEnd = space;
@@ -287,19 +382,22 @@ export class SignalLinePrefilter implements LinePrefilter {
       bytes[typeAt + 3] !== 0x65 /* e */ ||
       bytes[typeAt + 4] !== 0x3d /* = */
     ) {
-      return this.keep(bytes, take);
+      return this.keepOther(bytes, start, stop, take);
     }
     const name = typeAt + 5;
     switch (bytes[name]) {
       case 0x53 /* S */:
         if (startsWithAt(bytes, SYSCALL, name, stop)) return this.syscall(bytes, start, stop, name + SYSCALL.length, take);
-        if (startsWithAt(bytes, SIGNAL_GENERATE, name, stop)) return this.keep(bytes, take);
         break;
       case 0x4f /* O */:
         if (startsWithAt(bytes, OBJ_PID, name, stop)) return this.objPid(bytes, stop, name + OBJ_PID.length, take);
         break;
       case 0x50 /* P */:
         if (startsWithAt(bytes, PROCTITLE, name, stop)) return this.proctitle(bytes, start, stop, name + PROCTITLE.length, take);
+        break;
+      case 0x41 /* A */:
+        // Audit's ANOM_ABEND: a core-dumping signal ended a process (lib/signals/core-dump.ts).
+        if (startsWithAt(bytes, ANOM_ABEND_TYPE, name, stop)) return this.keep(bytes, take);
         break;
       case 0x45 /* E */:
         if (startsWithAt(bytes, EXECVE, name, stop)) return this.execve(bytes, start, stop, name + EXECVE.length, take);
@@ -309,46 +407,34 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.skip(bytes, start, stop, name, take);
   }
 
-  /** Keep the whole line: as bytes, as text, or a `record` line as the object JSON.parse would make of it. */
-  private keep(bytes: Buffer, take: Take): void {
-    if (this.takeBytes !== null && this.lineSlot >= 0) return this.takeBytes(bytes, this.lineStart, this.lineStop, this.lineNumber, this.lineSlot, this.lineAscii);
-    const record = this.escaped ? this.recordLine(bytes) : null;
-    take(record ?? bytes.toString("utf8", this.lineStart, this.lineStop), this.lineNumber);
+  /**
+   * Any other form (a kernel log's wrapper, a damaged prefix): kept, and read
+   * as the decoder reads it (parseLine), so that a SYSCALL in it keeps the
+   * rest of its event as a plain one would (its PROCTITLE, OBJ_PID, EOE).
+   */
+  private keepOther(bytes: Buffer, start: number, stop: number, take: Take): void {
+    const text = this.escaped ? unescapedJson(bytes.toString("utf8", start, stop)) : bytes.toString("utf8", start, stop);
+    const parsed = text === null ? null : parseLine(text);
+    if (parsed?.kind === "record" && parsed.type === "SYSCALL" && parsed.serial! <= 0xffffffff) this.want(parsed.serial! * 1000 + parsed.millis!);
+    this.keep(bytes, take);
   }
 
-  private readonly source = { fileStart: 0, fileEnd: 0, line: 0 };
-  private readonly fileNames = new LastText();
-  private rawScratch = Buffer.allocUnsafe(4096);
+  private want(key: number): void {
+    if (this.wantedNow.has(key)) return;
+    this.wantedNow.add(key);
+    this.wantedEndings[key % 65536]!++;
+    if (this.wantedNow.size >= WANTED_LIMIT) {
+      for (const old of this.wantedBefore) this.wantedEndings[old % 65536]!--;
+      this.wantedBefore = this.wantedNow;
+      this.wantedNow = new Set();
+    }
+  }
 
-  /**
-   * The current `record` line (matched by matchRecordLine) as JSON.parse
-   * would read it, without parsing it: on a log of kills nearly every line
-   * is kept, and JSON.parse of each was a tenth of `capture | attribute`
-   * (the kill storm: 3.4 → 3.2 s). null for a source other than
-   * {file, line} or an escape that is not ASCII: those are parsed.
-   */
-  private recordLine(bytes: Buffer): RecordLine | null {
-    const shape = this.shape;
-    const source = this.source;
-    if (!matchFileLineSource(bytes, shape.rawEnd, this.lineStop, source)) return null;
-    const length = shape.rawEnd - shape.rawStart;
-    if (this.rawScratch.length < length) this.rawScratch = Buffer.allocUnsafe(2 * length);
-    const raw = this.rawScratch;
-    // Unescaped in a copy: the line's own bytes may still be read (a held line becomes text later).
-    bytes.copy(raw, 0, shape.rawStart, shape.rawEnd);
-    const rawEnd = unescapeAsciiInPlace(raw, 0, length);
-    if (rawEnd < 0) return null;
-    const file = isAsciiRange(bytes, source.fileStart, source.fileEnd)
-      ? this.fileNames.of(bytes, source.fileStart, source.fileEnd)
-      : bytes.toString("utf8", source.fileStart, source.fileEnd);
-    return {
-      kind: "record",
-      type: bytes.toString("utf8", shape.typeStart, shape.typeEnd),
-      id: bytes.toString("utf8", shape.idStart, shape.idEnd),
-      node: shape.nodeStart < 0 ? null : bytes.toString("utf8", shape.nodeStart, shape.nodeEnd),
-      raw: raw.toString("utf8", 0, rawEnd),
-      source: { file, line: source.line },
-    };
+  /** Keep the whole line: as bytes when the consumer takes bytes (so it checks a JSON line's UTF-8 on them), else as text. */
+  private keep(bytes: Buffer, take: Take): void {
+    this.flushPassed();
+    if (this.takeBytes !== null) return this.takeBytes(bytes, this.lineStart, this.lineStop, this.lineNumber, this.lineSlot, this.lineAscii);
+    take(bytes.toString("utf8", this.lineStart, this.lineStop), this.lineNumber);
   }
 
   /**
@@ -367,8 +453,12 @@ export class SignalLinePrefilter implements LinePrefilter {
   private skip(bytes: Buffer, start: number, stop: number, name: number, take: Take): void {
     let space = name;
     while (space < stop && bytes[space] !== 0x20) space++;
-    if (space > name && this.stampKey(bytes, space + 1, stop) >= 0) this.skipped++;
-    else this.keep(bytes, take);
+    // A source's own record (tracefs): not audit text, always decoded.
+    if (space < stop && isOwnRecordTypeAt(bytes, name, space)) return this.keep(bytes, take);
+    if (space > name && this.stampKey(bytes, space + 1, stop) >= 0) {
+      this.skipped++;
+      this.skippedRecord(this.cursor.seconds, false);
+    } else this.keep(bytes, take);
   }
 
   private syscall(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
@@ -381,47 +471,76 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (startsWithAt(bytes, ARCH_FIRST, after, stop)) {
       arch = hexAt(bytes, after + ARCH_FIRST.length, stop);
       const next = bytes.indexOf(0x20, after + ARCH_FIRST.length);
-      if (arch >= 0 && startsWithAt(bytes, SYSCALL_NEXT, next, stop)) nr = decimalAt(bytes, next + SYSCALL_NEXT.length, stop);
+      if (arch >= 0 && startsWithAt(bytes, SYSCALL_NEXT, next, stop)) {
+        // The whole value, as the field grammar reads it (eventInterest, decode): `6g2` is no number, not 6.
+        const at = next + SYSCALL_NEXT.length;
+        let end = at;
+        while (end < stop && bytes[end] !== 0x20) end++;
+        nr = digitsValue(bytes, at, end);
+      }
     }
-    if (arch < 0 || nr < 0) {
-      arch = hexIn(bytes, ARCH, from, stop);
-      nr = decimalIn(bytes, SYSCALL_NEXT, from, stop);
-    }
-    if (arch >= 0 && nr >= 0) {
-      const kinds = syscallKinds(arch);
-      if (kinds !== null) {
-        const kind = nr < kinds.length ? kinds[nr] : SKIP;
-        if (kind === SKIP) {
-          this.skipped++;
-          return;
-        }
-        if (kind === EXEC) return this.sight(bytes, start, stop, from, key);
-        // A kill outside --since/--until: its event stays unread (its other records are skipped as unwanted).
-        if (this.cursor.ms < this.sinceMs || this.cursor.ms >= this.untilMs) {
-          this.outsideWindow++;
-          this.outsideKeys[this.outsideNext] = key;
-          this.outsideMs[this.outsideNext] = this.cursor.ms;
-          this.outsideNodes[this.outsideNext] = this.lineNode(bytes);
-          this.outsideNext = (this.outsideNext + 1) % HELD_LIMIT;
-          return;
-        }
+    const kind = arch >= 0 && nr >= 0 ? signalInterest(arch, nr) : syscallInterestAt(bytes, after, stop);
+    if (kind >= 0) {
+      // A second SYSCALL under a kill's stamp ends the kill's event (lib/audit/assemble.ts): the decoder must see it.
+      if (kind === SKIP && !this.isWanted(key)) {
+        this.skipped++;
+        this.unread(bytes, key);
+        this.skippedRecord(this.cursor.seconds, false);
+        return;
+      }
+      if (kind === EXEC && !this.isWanted(key)) {
+        this.unread(bytes, key);
+        this.skippedRecord(this.cursor.seconds, false);
+        return this.sight(bytes, start, stop, from, key);
+      }
+      // A kill outside --since/--until: its event stays unread (its other records are skipped as unwanted).
+      if (kind === KILL && (this.cursor.ms < this.sinceMs || this.cursor.ms >= this.untilMs)) {
+        this.outsideWindow++;
+        this.outsideKeys[this.outsideNext] = key;
+        this.outsideMs[this.outsideNext] = this.cursor.ms;
+        this.outsideNodes[this.outsideNext] = this.lineNode(bytes);
+        this.outsideNext = (this.outsideNext + 1) % HELD_LIMIT;
+        this.skippedRecord(this.cursor.seconds, false);
+        return;
       }
     }
     // The kill family, or a SYSCALL we cannot judge: decode it.
-    this.wantedNow.add(key);
-    if (this.wantedNow.size >= WANTED_LIMIT) {
-      this.wantedBefore = this.wantedNow;
-      this.wantedNow = new Set();
+    this.keepSyscall(bytes, key, take);
+  }
+
+  /** A SYSCALL to decode (rare: apart from the judging, so the judging compiles small), with what its stamp holds back. */
+  private keepSyscall(bytes: Buffer, key: number, take: Take): void {
+    this.want(key);
+    if (this.wasUnread(bytes, key)) {
+      // Its stamp's first SYSCALL went unread: what came before this one is that event's (decode splits there).
+      for (let held = this.heldWith(bytes, key); held >= 0; held = this.heldWith(bytes, key)) this.dropHeld(held);
+      this.tell("syscall-before");
+    } else {
+      const held = this.heldWith(bytes, key);
+      if (held >= 0) this.release(held, take);
     }
-    const held = this.heldWith(bytes, key);
-    if (held >= 0) this.release(held, take);
     this.keep(bytes, take);
   }
 
-  /** A held line's SYSCALL came: hand it over, as bytes while its slot still holds it, else as its text. */
+  /** A SYSCALL left unread: its exact stamp remembered (see unreadKey). */
+  private unread(bytes: Buffer, key: number): void {
+    const at = this.unreadNext;
+    this.unreadKey[at] = key;
+    this.unreadMs[at] = this.cursor.ms;
+    this.unreadNode[at] = this.lineNode(bytes);
+    this.unreadNext = (at + 1) % HELD_LIMIT;
+  }
+
+  private wasUnread(bytes: Buffer, key: number): boolean {
+    for (let i = 0; i < HELD_LIMIT; i++) if (this.isStamp(bytes, key, this.unreadKey[i]!, this.unreadMs[i]!, this.unreadNode[i]!)) return true;
+    return false;
+  }
+
+  /** A held line's SYSCALL came: hand it over, as bytes (its slot's, or its copy) when the consumer takes bytes, else as its text. */
   private release(hold: number, take: Take): void {
+    this.tell("counted");
     const slot = this.heldSlot[hold]!;
-    if (this.takeBytes === null || slot < 0 || this.heldText[hold] !== null) return take(this.claim(hold), this.heldLine[hold]!);
+    if (this.takeBytes === null) return take(this.claim(hold), this.heldLine[hold]!);
     const bytes = this.heldBytes[hold]!;
     this.heldKey[hold] = -1;
     this.heldBytes[hold] = null;
@@ -438,6 +557,7 @@ export class SignalLinePrefilter implements LinePrefilter {
       for (let i = 0; i < HELD_LIMIT; i++) {
         if (this.isStamp(bytes, key, this.outsideKeys[i]!, this.outsideMs[i]!, this.outsideNodes[i]!)) {
           this.skipped++;
+          this.skippedRecord(this.cursor.seconds, false);
           return;
         }
       }
@@ -448,8 +568,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   /** An execve SYSCALL: note the process, decode nothing. */
   private sight(bytes: Buffer, start: number, stop: number, from: number, key: number): void {
     this.sighted++;
-    if (indexWithin(bytes, SUCCESS_NO, from, stop) >= 0) return;
-    const pid = decimalIn(bytes, PID, from, stop);
+    const pid = execvePid(bytes, from, stop, this.escaped);
     if (pid < 0) return;
     const node = this.lineNode(bytes);
     const ms = this.cursor.ms;
@@ -457,6 +576,8 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (seq < 0) return;
     const held = this.heldWith(bytes, key);
     if (held >= 0) {
+      // Its PROCTITLE came first (an ausearch paste): read for ancestry too, and counted so.
+      this.sighted++;
       const text = Buffer.from(recordText(this.claim(held)), "utf8");
       this.sightings.attach(seq, "title", text, 0, text.length, false);
     }
@@ -481,7 +602,21 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   /** The current line's node as the sightings number it (0: none). */
   private lineNode(bytes: Buffer): number {
-    return this.nodeStart < 0 ? 0 : this.sightings.nodeIndex(this.nodeName(bytes));
+    const start = this.nodeStart;
+    if (start < 0) return 0;
+    // Asked of every unread SYSCALL: a log names one host, or a few, line after line.
+    const length = this.nodeEnd - start;
+    const last = this.lastNodeBytes;
+    if (length === this.lastNodeLength) {
+      let same = true;
+      for (let i = 0; i < length && same; i++) same = bytes[start + i] === last[i];
+      if (same) return this.lastNode;
+    }
+    const node = this.sightings.nodeIndex(this.nodeName(bytes));
+    this.lastNodeLength = length <= last.length ? length : -1;
+    for (let i = 0; i < length && i < last.length; i++) last[i] = bytes[start + i]!;
+    this.lastNode = node;
+    return node;
   }
 
   /**
@@ -502,6 +637,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   }
 
   private isWanted(key: number): boolean {
+    if (this.wantedEndings[key % 65536] === 0) return false;
     return this.wantedNow.has(key) || this.wantedBefore.has(key);
   }
 
@@ -510,11 +646,13 @@ export class SignalLinePrefilter implements LinePrefilter {
     const slot = this.pending(bytes, key);
     if (slot >= 0) {
       this.sighted++;
+      this.skippedRecord(this.cursor.seconds, false);
       this.sightings.attach(this.pendingSeq[slot]!, "execve", bytes, start, stop, this.escaped);
       return;
     }
     if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
     this.skipped++;
+    this.skippedRecord(this.cursor.seconds, false);
   }
 
   private proctitle(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
@@ -523,6 +661,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (slot >= 0) {
       // An execve's PROCTITLE ends its event: the sighting is complete.
       this.sighted++;
+      this.skippedRecord(this.cursor.seconds, false);
       this.sightings.attach(this.pendingSeq[slot]!, "title", bytes, start, stop, this.escaped);
       this.pendingKey[slot] = -1;
       return;
@@ -530,7 +669,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
     const hold = this.heldNext;
     this.heldNext = (hold + 1) % HELD_LIMIT;
-    if (this.heldKey[hold] !== -1) this.skipped++; // the oldest held line was never claimed
+    if (this.heldKey[hold] !== -1) this.dropHeld(hold); // the oldest held line was never claimed
     this.heldKey[hold] = key;
     this.heldMs[hold] = this.cursor.ms;
     this.heldNode[hold] = this.lineNode(bytes);
@@ -540,8 +679,10 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.heldStart[hold] = this.lineStart;
     this.heldStop[hold] = this.lineStop;
     this.heldAscii[hold] = this.lineAscii ? 1 : 0;
-    // A line in a buffer of its own is not the reader's to reuse: text now.
-    this.heldText[hold] = this.lineSlot < 0 ? this.heldTextNow(hold) : null;
+    // A line in a buffer of its own is valid only during this call: copied now.
+    if (this.lineSlot < 0) this.copyHeld(hold);
+    // Counted where it stands, as decode counts it; if released, it is placed without counting again.
+    this.skippedRecord(this.cursor.seconds, false);
   }
 
   /** The held PROCTITLE of the current line's stamp (oldest first): its slot, or -1. */
@@ -553,15 +694,24 @@ export class SignalLinePrefilter implements LinePrefilter {
     return -1;
   }
 
+  /** A held line's own copy of its bytes, no longer tied to a reader slot. */
+  private copyHeld(hold: number): void {
+    const start = this.heldStart[hold]!;
+    const stop = this.heldStop[hold]!;
+    this.heldBytes[hold] = Buffer.from(this.heldBytes[hold]!.subarray(start, stop));
+    this.heldStart[hold] = 0;
+    this.heldStop[hold] = stop - start;
+    this.heldSlot[hold] = -1;
+  }
+
   private heldTextNow(hold: number): string {
     return this.heldBytes[hold]!.toString("utf8", this.heldStart[hold], this.heldStop[hold]);
   }
 
   /** Release a held line: its text. */
   private claim(hold: number): string {
-    const text = this.heldText[hold] ?? this.heldTextNow(hold);
+    const text = this.heldTextNow(hold);
     this.heldKey[hold] = -1;
-    this.heldText[hold] = null;
     this.heldBytes[hold] = null;
     return text;
   }
@@ -569,6 +719,14 @@ export class SignalLinePrefilter implements LinePrefilter {
   private eoe(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
     const key = this.stampKey(bytes, from, stop);
     if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
+    this.skipped++;
+    this.skippedRecord(this.cursor.seconds, true);
+  }
+
+  /** A held line never claimed: its slot freed, and the line skipped after all (the assembler was told of it when it was held). */
+  private dropHeld(hold: number): void {
+    this.heldKey[hold] = -1;
+    this.heldBytes[hold] = null;
     this.skipped++;
   }
 }

@@ -8,7 +8,9 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import type { AncestorInfo, Killer } from "../schema.ts";
+import type { AncestorInfo, Killer, Placement, Victim } from "../schema.ts";
+import { readPlacement } from "./workload.ts";
+import { parseProcStat } from "../rules/blind-spots.ts";
 
 export interface ProcSnapshot {
   pid: number;
@@ -33,7 +35,7 @@ export class ProcReader {
   private readonly host: string;
 
   constructor(
-    private readonly root = "/proc",
+    readonly root = "/proc",
     ticksPerSecond = 100,
     /** This host's name (gethostname(2)). */
     readonly hostName = hostname(),
@@ -68,14 +70,9 @@ export class ProcReader {
 
   read(pid: number): ProcSnapshot | null {
     try {
-      const stat = readFileSync(join(this.root, String(pid), "stat"), "utf8");
-      // comm may hold spaces and parentheses: it ends at the last ')'.
-      const open = stat.indexOf("(");
-      const close = stat.lastIndexOf(")");
-      const comm = stat.slice(open + 1, close);
-      const rest = stat.slice(close + 2).split(" ");
-      const ppid = Number(rest[1]);
-      const startTicks = Number(rest[19]);
+      const stat = parseProcStat(readFileSync(join(this.root, String(pid), "stat"), "utf8"));
+      if (stat === null) return null;
+      const { ppid, comm, startTicks } = stat;
       const cmdline = readFileSync(join(this.root, String(pid), "cmdline"));
       const argv = cmdline.length === 0 ? [] : cmdline.toString("utf8").replace(/\0$/, "").split("\0");
       let exe: string | null = null;
@@ -116,5 +113,22 @@ export function enrichFromProc(killer: Killer, eventTime: string | null, proc: P
     pid = parent.ppid;
   }
   killer.ancestry = ancestry;
+  place(killer, killer.pid, proc);
+  return true;
+}
+
+/** Its unit or container and namespace PID, as /proc says now (the caller has made sure it is the same process). */
+function place(target: Placement, pid: number, proc: ProcReader): void {
+  const placement = readPlacement(pid, proc.root);
+  if (placement?.workload) target.workload = placement.workload;
+  if (placement?.nsPid != null) target.nsPid = placement.nsPid;
+}
+
+/** A victim still alive, and the same process (started no later than the event): its unit or container. */
+export function placeVictimFromProc(victim: Victim, eventTime: string | null, proc: ProcReader): boolean {
+  if (victim.pid === null || eventTime === null) return false;
+  const live = proc.read(victim.pid);
+  if (!live || live.startMs > Date.parse(eventTime) + START_SLACK_MS) return false;
+  place(victim, victim.pid, proc);
   return true;
 }

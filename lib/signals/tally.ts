@@ -2,9 +2,8 @@
  * Small counters for report's per-killer and per-victim state. A report
  * keeps one of each for every distinct killer and victim in the log, and
  * most hold one or two entries: a JS Map or Set allocates a hash table even
- * then (about 300 bytes here), which made report hold ~2 KB per distinct
- * killer and victim before any finding. These keep a few entries in one
- * array and grow into a Set only when there are many.
+ * then, several times what the entries need. These keep a few entries in
+ * one array and grow into a Set only when there are many.
  */
 
 /** Names with counts (a Map<string, number>), for a handful of distinct names: signal names, errnos, a victim's killers. */

@@ -17,10 +17,12 @@
  * the next run rather than skipping them.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
-import { closeSource, openSource, rawChunks, readSourceLines, rotatedFiles, type OpenSource, type SourceLine } from "./file.ts";
+import { escapeControl } from "../render/escape.ts";
+import { MAX_LINE_BYTES } from "./lines.ts";
+import { closeSource, FINGERPRINT_BYTES, openSource, rawChunks, readSourceLines, rotatedFiles, type OpenSource, type SourceLine } from "./file.ts";
 
 export interface CheckpointState {
   version: 1;
@@ -72,27 +74,43 @@ export interface CheckpointRun extends AsyncIterable<SourceLine[]> {
 export interface CheckpointOptions {
   signal?: AbortSignal;
   chunkBytes?: number;
+  /**
+   * Called at each moment of a run where the log may move under it (tests
+   * rotate the log here): after listing the files, after opening each, after
+   * finding where to resume, after each batch read, and in commit before saving.
+   */
+  onStep?: (step: CheckpointStep) => void;
 }
+
+/** The moments of a run `onStep` is called at. */
+export type CheckpointStep = "listed" | "opened" | "planned" | "read" | "commit";
 
 // ---------------------------------------------------------------------------
 // The checkpoint file
 
-function isState(value: unknown): value is CheckpointState {
-  const s = value as Partial<CheckpointState> | null;
-  return (
-    typeof s === "object" &&
-    s !== null &&
-    s.version === 1 &&
-    typeof s.path === "string" &&
-    typeof s.inode === "number" &&
-    typeof s.device === "number" &&
-    typeof s.offset === "number" &&
-    typeof s.line === "number" &&
-    typeof s.mtime === "number" &&
-    (s.birthtime === undefined || typeof s.birthtime === "number") &&
-    (s.lastId === null || typeof s.lastId === "string") &&
-    (s.lastLine === null || (typeof s.lastLine === "object" && typeof s.lastLine?.offset === "number" && typeof s.lastLine?.sha1 === "string"))
-  );
+const isWhole = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+const isTime = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n) && n >= 0;
+
+/** What is wrong with a parsed checkpoint (the first thing found), or null when it is one whokilled wrote. */
+function stateProblem(value: unknown): string | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
+  const s = value as Record<string, unknown>;
+  const got = (v: unknown) => (v === undefined ? "nothing" : (JSON.stringify(v) ?? String(v)).slice(0, 40));
+  if (s.version !== 1) return `version: expected 1, got ${got(s.version)}`;
+  for (const key of ["path", "file"] as const) if (typeof s[key] !== "string" && !(key === "file" && s[key] === undefined)) return `${key}: expected a string, got ${got(s[key])}`;
+  // Offsets and counts are read back as byte positions and buffer lengths: a fraction, a negative or a string is damage.
+  for (const key of ["inode", "device", "offset", "line"] as const) if (!isWhole(s[key])) return `${key}: expected a whole number ≥ 0, got ${got(s[key])}`;
+  if (s.size !== undefined && !isWhole(s.size)) return `size: expected a whole number ≥ 0, got ${got(s.size)}`;
+  if (!isTime(s.mtime)) return `mtime: expected a time in ms, got ${got(s.mtime)}`;
+  if (s.birthtime !== undefined && !isTime(s.birthtime)) return `birthtime: expected a time in ms, got ${got(s.birthtime)}`;
+  if (s.lastId !== null && typeof s.lastId !== "string") return `lastId: expected a string or null, got ${got(s.lastId)}`;
+  const fingerprint = s.lastLine as Record<string, unknown> | null | undefined;
+  if (fingerprint !== null) {
+    if (typeof fingerprint !== "object" || fingerprint === undefined || Array.isArray(fingerprint)) return `lastLine: expected an object or null, got ${got(fingerprint)}`;
+    if (!isWhole(fingerprint.offset) || fingerprint.offset > (s.offset as number)) return `lastLine.offset: expected a whole number ≥ 0 and ≤ offset, got ${got(fingerprint.offset)}`;
+    if (typeof fingerprint.sha1 !== "string" || !/^[0-9a-f]{40}$/.test(fingerprint.sha1)) return `lastLine.sha1: expected 40 hex digits, got ${got(fingerprint.sha1)}`;
+  }
+  return null;
 }
 
 /** The saved state, or null when the file does not exist. A damaged file is an error, not a silent re-read of everything. */
@@ -105,15 +123,17 @@ export function loadCheckpoint(checkpointFile: string): CheckpointState | null {
     throw new WhokilledError("E_IO", `cannot read checkpoint ${checkpointFile}: ${(error as Error).message}`, { cause: error });
   }
   let value: unknown;
+  let problem: string | null;
   try {
     value = JSON.parse(text);
+    problem = stateProblem(value);
   } catch {
-    value = null;
+    problem = "not JSON";
   }
-  if (!isState(value)) {
-    throw new WhokilledError("E_IO", `checkpoint ${checkpointFile} is damaged or not a whokilled checkpoint; remove it to read the whole log again`);
+  if (problem !== null) {
+    throw new WhokilledError("E_IO", `checkpoint ${checkpointFile} is damaged or not a whokilled checkpoint (${escapeControl(problem)}); remove it to read the whole log again`);
   }
-  return value;
+  return value as CheckpointState;
 }
 
 /** Write atomically: a crash leaves the old checkpoint or the new one, never half of one. */
@@ -145,6 +165,10 @@ interface Candidate {
   src: OpenSource;
   /** The live log: its last line may be mid-write, so an unterminated one is held back. */
   current: boolean;
+  /** Its first bytes (up to FINGERPRINT_BYTES) when opened: a copytruncate before it is read changes them. */
+  head: Buffer;
+  /** Its size when opened: a run reads no further (what comes later is the next run's). */
+  openedSize: number;
 }
 
 interface ReadStep {
@@ -152,6 +176,8 @@ interface ReadStep {
   offset: number;
   /** Line number of the line at `offset`. */
   line: number;
+  /** The bytes before `offset` (up to FINGERPRINT_BYTES) as plan found them: reading stops if they change (copytruncate). */
+  tail: Buffer;
 }
 
 /** Where a run stands: the end of the last line handed out. */
@@ -191,19 +217,37 @@ async function readRange(src: OpenSource, from: number, to: number): Promise<Buf
   return null;
 }
 
-/** Does this source hold the checkpoint's last line right before its offset? */
-async function holdsLastLine(src: OpenSource, state: CheckpointState): Promise<boolean> {
+/** Does this source hold the checkpoint's last line right before its offset? Then the bytes before the offset (to guard the read from there), else null. */
+async function holdsLastLine(src: OpenSource, state: CheckpointState): Promise<Buffer | null> {
   const fingerprint = state.lastLine;
-  if (!fingerprint) return false;
+  if (!fingerprint) return null;
+  if (state.offset - fingerprint.offset > MAX_LINE_BYTES + 2) {
+    // A line past the cap was never held, so its fingerprint is of no bytes: the file must reach
+    // the offset with a line end there. Hashing the region would read megabytes into memory.
+    if (fingerprint.sha1 !== sha1(Buffer.alloc(0))) return null;
+    const before = await readRange(src, state.offset - Math.min(state.offset, FINGERPRINT_BYTES), state.offset);
+    return before !== null && before[before.length - 1] === 0x0a ? before : null;
+  }
   const region = await readRange(src, fingerprint.offset, state.offset);
-  if (!region) return false;
+  if (!region) return null;
   // The same trimming as LineSplitter: "\n", and a "\r" before it; a final line may have neither.
   let stop = region.length;
   if (stop > 0 && region[stop - 1] === 0x0a) {
     stop--;
     if (stop > 0 && region[stop - 1] === 0x0d) stop--;
   }
-  return sha1(region.subarray(0, stop)) === fingerprint.sha1;
+  if (sha1(region.subarray(0, stop)) !== fingerprint.sha1) return null;
+  // The guard's bytes come from this same read, so a truncation right after this check is still seen.
+  return region.length >= FINGERPRINT_BYTES ? Buffer.from(region.subarray(region.length - FINGERPRINT_BYTES)) : await tailBefore(src, state.offset, region);
+}
+
+/** The bytes before `offset` (up to FINGERPRINT_BYTES), ending with `known` when given; empty for .gz (never guarded). */
+async function tailBefore(src: OpenSource, offset: number, known?: Buffer): Promise<Buffer> {
+  if (src.gz || offset === 0) return Buffer.alloc(0);
+  const have = known?.length ?? 0;
+  const from = offset - Math.min(offset, FINGERPRINT_BYTES);
+  const before = await readRange(src, from, offset - have);
+  return before ? Buffer.concat([before, known ?? Buffer.alloc(0)]) : (known ?? Buffer.alloc(0));
 }
 
 /** A checkpoint without a fingerprint (nothing read yet) only claims "offset 0" or a line boundary. */
@@ -229,12 +273,13 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
     if (kind === "no-checkpoint") log.info(message);
     else log.warn(message);
   };
-  const from = (index: number, offset: number, line: number): ReadStep[] => [
-    { cand: cands[index]!, offset, line },
-    ...cands.slice(index + 1).map((cand) => ({ cand, offset: 0, line: 1 })),
+  const none = Buffer.alloc(0);
+  const from = (index: number, offset: number, line: number, tail: Buffer): ReadStep[] => [
+    { cand: cands[index]!, offset, line, tail },
+    ...cands.slice(index + 1).map((cand) => ({ cand, offset: 0, line: 1, tail: none })),
   ];
-  const startAt = (index: number, offset: number, line: number, keep: boolean): { steps: ReadStep[]; start: Position } => ({
-    steps: from(index, offset, line),
+  const startAt = (index: number, offset: number, line: number, keep: boolean, tail: Buffer = none): { steps: ReadStep[]; start: Position } => ({
+    steps: from(index, offset, line, tail),
     start: {
       cand: cands[index]!,
       offset,
@@ -258,14 +303,15 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
   const sameFile = (src: OpenSource) => (state.birthtime && src.birthtimeMs ? src.birthtimeMs === state.birthtime : src.mtimeMs >= state.mtime);
   if (byInode >= 0) {
     const src = cands[byInode]!.src;
-    const ok = state.lastLine ? await holdsLastLine(src, state) : sameFile(src) && (await plausibleWithoutFingerprint(src, state));
-    if (ok) return startAt(byInode, state.offset, state.line + 1, true);
+    const tail = state.lastLine ? await holdsLastLine(src, state) : sameFile(src) && (await plausibleWithoutFingerprint(src, state)) ? await tailBefore(src, state.offset) : null;
+    if (tail) return startAt(byInode, state.offset, state.line + 1, true, tail);
   }
   // (b) The fingerprint at the same offset in another generation: a compressed or copied rotation.
   if (state.lastLine) {
     for (let i = cands.length - 1; i >= 0; i--) {
       if (i === byInode) continue;
-      if (await holdsLastLine(cands[i]!.src, state)) return startAt(i, state.offset, state.line + 1, true);
+      const tail = await holdsLastLine(cands[i]!.src, state);
+      if (tail) return startAt(i, state.offset, state.line + 1, true, tail);
     }
   }
   // (c) The last record's id, wherever it is now.
@@ -274,7 +320,7 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
       const hit = await findRecordId(cands[i]!.src, state.lastId, signal);
       if (hit) {
         notice("by-id", `resuming after record ${state.lastId} in ${cands[i]!.src.name} (the checkpointed position was not found)`);
-        return startAt(i, hit.end, hit.line + 1, false);
+        return startAt(i, hit.end, hit.line + 1, false, await tailBefore(cands[i]!.src, hit.end));
       }
     }
   }
@@ -292,43 +338,99 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
   const first = newer[0];
   if (!first) return { steps: [], start: null };
   return {
-    steps: newer.map((cand) => ({ cand, offset: 0, line: 1 })),
+    steps: newer.map((cand) => ({ cand, offset: 0, line: 1, tail: none })),
     start: { cand: first, offset: 0, line: 0, lastLine: null, lastId: null },
   };
 }
 
-function openCandidates(path: string): Candidate[] {
-  const cands: Candidate[] = [];
-  const names = rotatedFiles(path);
-  try {
-    for (const name of names) {
-      const current = name === path;
-      try {
-        cands.push({ src: openSource(name), current });
-      } catch (error) {
-        // A generation can vanish between listing and opening (rotation, cleanup): skip it.
-        // The live log missing is worth a word; all of them missing is an error.
-        const code = ((error as WhokilledError).cause as NodeJS.ErrnoException | undefined)?.code;
-        if (code !== "ENOENT") throw error;
-        if (current && cands.length === 0) throw error;
-        if (current) log.warn(`${path} does not exist; reading only its rotated files`);
+/** Tries at opening the log and its rotated files while nothing moves, before giving up. */
+const OPEN_ATTEMPTS = 50;
+
+/**
+ * The log and its rotated files, opened as one snapshot: after opening, the
+ * names are listed again, and each must still name the inode opened under it
+ * (and no file may have come or gone). A rotation between listing and opening
+ * would otherwise open the new log under the old name, and the rest of the
+ * old one, renamed to .1 and never opened, would be skipped. Once every file
+ * is held open, later renames no longer matter: each fd keeps its file.
+ */
+function openCandidates(path: string, onStep?: (step: CheckpointStep) => void): Candidate[] {
+  for (let attempt = 1; ; attempt++) {
+    const names = rotatedFiles(path);
+    onStep?.("listed");
+    const cands: Candidate[] = [];
+    const missing: { name: string; error: unknown }[] = [];
+    try {
+      for (const name of names) {
+        try {
+          const src = openSource(name);
+          cands.push({ src, current: name === path, head: headOf(src), openedSize: src.size });
+        } catch (error) {
+          // A generation can vanish between listing and opening (rotation, cleanup); anything else is an error.
+          const code = ((error as WhokilledError).cause as NodeJS.ErrnoException | undefined)?.code;
+          if (code !== "ENOENT") throw error;
+          missing.push({ name, error });
+        }
+        onStep?.("opened");
       }
+    } catch (error) {
+      for (const c of cands) closeSource(c.src);
+      throw error;
     }
-  } catch (error) {
+    if (unmoved(path, names, cands)) {
+      // The live log missing is worth a word; all of them missing is an error.
+      const current = missing.find((m) => m.name === path);
+      if (current && cands.length === 0) throw current.error;
+      if (current) log.warn(`${path} does not exist; reading only its rotated files`);
+      return cands;
+    }
     for (const c of cands) closeSource(c.src);
-    throw error;
+    if (attempt >= OPEN_ATTEMPTS) {
+      throw new WhokilledError("E_IO", `cannot read ${path}: it and its rotated files were renamed during each of ${OPEN_ATTEMPTS} attempts to open them; try again`);
+    }
   }
-  return cands;
+}
+
+/** The first bytes of a plain file (up to FINGERPRINT_BYTES); empty for .gz, which is never guarded. */
+function headOf(src: OpenSource): Buffer {
+  if (src.gz || !src.regular) return Buffer.alloc(0);
+  const buffer = Buffer.alloc(Math.min(src.size, FINGERPRINT_BYTES));
+  return buffer.subarray(0, buffer.length > 0 ? readSync(src.fd, buffer, 0, buffer.length, 0) : 0);
+}
+
+/** Do the same names still list, each naming the file opened under it (and the missing ones still missing)? */
+function unmoved(path: string, names: string[], cands: Candidate[]): boolean {
+  const now = rotatedFiles(path);
+  if (now.length !== names.length || now.some((name, i) => name !== names[i])) return false;
+  const opened = new Map(cands.map((c) => [c.src.name, c.src]));
+  for (const name of names) {
+    let st: { ino: number; dev: number } | null;
+    try {
+      st = statSync(name);
+    } catch {
+      st = null;
+    }
+    const src = opened.get(name);
+    if (!st || !src) {
+      if (st || src) return false;
+      continue;
+    }
+    if (st.ino !== src.ino || st.dev !== src.dev) return false;
+  }
+  return true;
 }
 
 /**
  * The lines of `path` and its rotated files not read by previous runs that
  * committed to `checkpointFile`. Without a checkpoint, everything (`path.N`
- * … `path.1`, `path`) is read. All files are opened before reading starts,
- * so a rotation during the run neither skips nor repeats a line.
+ * … `path.1`, `path`) is read. All files are opened as one snapshot before
+ * reading starts (openCandidates), so a rotation at any moment of the run
+ * neither skips nor repeats a line. Each is read as far as it reached when
+ * opened, and no further than a truncation under the read (copytruncate):
+ * the next run goes on from there.
  */
 export function readSinceCheckpoint(path: string, checkpointFile: string, options: CheckpointOptions = {}): CheckpointRun {
-  const { signal, chunkBytes } = options;
+  const { signal, chunkBytes, onStep } = options;
   const notices: CheckpointNotice[] = [];
   let state: CheckpointState | null = null;
   let started = false;
@@ -341,19 +443,29 @@ export function readSinceCheckpoint(path: string, checkpointFile: string, option
   async function* lines(): AsyncGenerator<SourceLine[]> {
     started = true;
     state = loadCheckpoint(checkpointFile);
-    const cands = openCandidates(path);
+    const cands = openCandidates(path, onStep);
     try {
       const planned = await plan(path, state, cands, notices, signal);
       start = planned.start;
+      onStep?.("planned");
       for (const step of planned.steps) {
         const src = step.cand.src;
         readFrom.set(src.name, step.cand);
-        const reader = readSourceLines(src, { signal, chunkBytes, startOffset: step.offset, startLine: step.line, holdPartial: step.cand.current });
+        // Truncated under us (copytruncate): stop at the last whole line read. The next run finds
+        // that line in the copy by its fingerprint and goes on from there, then reads the log from 0.
+        let cut = -1;
+        const guard = { tail: step.tail, head: step.cand.head, end: step.cand.openedSize, onTruncated: (offset: number) => (cut = offset) };
+        const reader = readSourceLines(src, { signal, chunkBytes, startOffset: step.offset, startLine: step.line, holdPartial: step.cand.current, guard });
         for await (const batch of reader) {
           last = { cand: step.cand, line: batch[batch.length - 1]! };
           yield batch;
+          onStep?.("read");
         }
         if (signal?.aborted) return;
+        if (cut >= 0) {
+          log.warn(`${src.name} was truncated while being read (at offset ${cut}); the next run reads the rest from its copy, if one was kept`);
+          return;
+        }
         refresh(src);
       }
     } finally {
@@ -401,6 +513,7 @@ export function readSinceCheckpoint(path: string, checkpointFile: string, option
       lastLine: at.lastLine,
       savedAt: new Date().toISOString(),
     };
+    onStep?.("commit");
     saveCheckpoint(checkpointFile, next);
     state = next;
     return next;
@@ -426,6 +539,3 @@ function refresh(src: OpenSource): void {
     // Already closed: the values from the last refresh stand.
   }
 }
-
-/** The same as readSinceCheckpoint (the name capture-run uses). */
-export const openCheckpointRead = readSinceCheckpoint;

@@ -35,6 +35,12 @@ export interface SourceLine {
    * reading stopped. The lines before it were read, and the next source is.
    */
   damaged?: string;
+  /**
+   * Not a line: records may be missing here, and how many when that is known
+   * (`--follow`: the log was truncated before all of it was read, and no copy
+   * holds the rest). `bytes` is empty; capture writes it as a `gap` line.
+   */
+  gap?: { reason: string; lost: number | null };
 }
 
 export interface ReadOptions {
@@ -43,7 +49,7 @@ export interface ReadOptions {
   startOffset?: number;
   /** Line number of the line at startOffset (default 1). */
   startLine?: number;
-  /** Read size (default 128 KiB: measured faster than 4 MiB, the batch stays in cache). */
+  /** Read size (default 128 KiB: the batch stays in cache, which larger reads lose). */
   chunkBytes?: number;
 }
 
@@ -107,6 +113,16 @@ export function closeSource(source: OpenSource): void {
   }
 }
 
+/**
+ * Runs the event loop once (a macrotask turn), so a SIGINT/SIGTERM handler can
+ * abort between chunks: reads that never wait only ever resolve microtasks,
+ * and signal handlers would not run until the input ends. True when aborted.
+ */
+function signalsHadTheirTurn(signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => setImmediate(() => resolve(signal.aborted)));
+}
+
 /** readSync that waits out EAGAIN (a non-blocking fd with nothing to read yet). */
 async function readRetry(fd: number, buffer: Buffer, position: number | null, signal?: AbortSignal): Promise<number> {
   for (;;) {
@@ -151,7 +167,7 @@ export async function* rawChunks(
   // The first read is sized to what the file holds, so a small file does not allocate a whole chunk.
   let want = Math.min(chunkBytes, Math.max(source.size - position, 4096));
   for (;;) {
-    if (signal?.aborted) return;
+    if (signal && (await signalsHadTheirTurn(signal))) return;
     const buffer = nextBuffer ? nextBuffer() : Buffer.allocUnsafe(want);
     let n: number;
     try {
@@ -263,7 +279,7 @@ async function* gunzipChunks(source: OpenSource, chunkBytes: number, signal?: Ab
 async function* polledChunks(source: OpenSource, signal: AbortSignal | undefined, nextBuffer: () => Buffer): AsyncGenerator<Buffer> {
   widenPipe(source.fd, 1 << 20);
   for (;;) {
-    if (signal?.aborted) return;
+    if (signal && (await signalsHadTheirTurn(signal))) return;
     if (!readable(source.fd, 50)) {
       await Bun.sleep(0);
       continue;
@@ -309,6 +325,74 @@ export interface SourceReadOptions extends ReadOptions {
    * (a live log). Default false: a finished file's unterminated last line is a line.
    */
   holdPartial?: boolean;
+  /**
+   * Guard a regular file's reads against truncation under them (copytruncate):
+   * `tail` is the last bytes before startOffset (up to FINGERPRINT_BYTES). A
+   * read is taken only if those bytes and its own last bytes are still in
+   * place after it; else reading ends before it, and `onTruncated` is called.
+   * `head`, the file's first bytes when it was opened, must stay in place too:
+   * a file truncated before its first read is told by that. `end` (its size
+   * when opened) is where reading stops: what came later waits for the next
+   * run, since a file empty when opened has no head to tell a truncation by.
+   */
+  guard?: { tail: Buffer; head?: Buffer; end?: number; onTruncated: (offset: number) => void };
+}
+
+/**
+ * How much of what was read is checked to still be there. Audit records carry
+ * a time stamp and a serial, so 256 bytes of them are never written twice;
+ * one pread of them per read (and per poll, following) costs nothing beside the read.
+ */
+export const FINGERPRINT_BYTES = 256;
+
+/** The last FINGERPRINT_BYTES of `tail` followed by `chunk`, copied (no chunk stays pinned). */
+export function nextTail(tail: Buffer, chunk: Buffer): Buffer {
+  if (chunk.length >= FINGERPRINT_BYTES) return Buffer.from(chunk.subarray(chunk.length - FINGERPRINT_BYTES));
+  const joined = Buffer.concat([tail, chunk]);
+  return joined.length > FINGERPRINT_BYTES ? Buffer.from(joined.subarray(joined.length - FINGERPRINT_BYTES)) : joined;
+}
+
+/** Do the bytes just before `end` in fd equal `tail`? */
+export function holdsTail(fd: number, tail: Buffer, end: number): boolean {
+  if (tail.length === 0) return true;
+  if (end < tail.length) return false;
+  const buffer = Buffer.allocUnsafe(tail.length);
+  return readSync(fd, buffer, 0, tail.length, end - tail.length) === tail.length && buffer.equals(tail);
+}
+
+/** rawChunks of a regular file, each read taken only while what was read stays in place (SourceReadOptions.guard). */
+async function* guardedChunks(
+  source: OpenSource,
+  startOffset: number,
+  chunkBytes: number,
+  signal: AbortSignal | undefined,
+  guard: NonNullable<SourceReadOptions["guard"]> & { onEnd: () => void },
+): AsyncGenerator<Buffer> {
+  let position = startOffset;
+  let tail = guard.tail;
+  const end = guard.end ?? Number.MAX_SAFE_INTEGER;
+  for (;;) {
+    if (signal && (await signalsHadTheirTurn(signal))) return;
+    if (position >= end) return guard.onEnd();
+    const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, end - position));
+    let n: number;
+    try {
+      n = readSync(source.fd, buffer, 0, buffer.length, position);
+    } catch (error) {
+      throw ioError(source.name, error);
+    }
+    if (n === 0) return;
+    const chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
+    const next = nextTail(tail, chunk);
+    const head = guard.head;
+    if (!holdsTail(source.fd, tail, position) || !holdsTail(source.fd, next, position + n) || (head !== undefined && !holdsTail(source.fd, head, head.length))) {
+      guard.onTruncated(position);
+      return;
+    }
+    position += n;
+    tail = next;
+    yield chunk;
+  }
 }
 
 /** Lines of an already opened source, one batch per chunk read. */
@@ -321,8 +405,22 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
   const emit = (l: Line) => {
     batch.push(sourceLine(l, file, inode));
   };
+  // Cut by a truncation, a line left unfinished is not one: its rest is in the copy, if anywhere.
+  // Stopped at `end`, it may be finished past it: the next run reads it whole.
+  let truncated = false;
+  const guard = options.guard && {
+    ...options.guard,
+    onTruncated: (offset: number) => {
+      truncated = true;
+      options.guard!.onTruncated(offset);
+    },
+    onEnd: () => {
+      truncated = true;
+    },
+  };
   try {
-    for await (const chunk of rawChunks(source, startOffset, chunkBytes, signal)) {
+    const chunks = guard && source.regular && !source.gz ? guardedChunks(source, startOffset, chunkBytes, signal, guard) : rawChunks(source, startOffset, chunkBytes, signal);
+    for await (const chunk of chunks) {
       splitter.push(chunk, emit);
       if (batch.length > 0) {
         const out = batch;
@@ -345,7 +443,7 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
     yield batch;
     return;
   }
-  if (signal?.aborted || options.holdPartial) return;
+  if (signal?.aborted || options.holdPartial || truncated) return;
   const last = splitter.flush();
   if (last) yield [sourceLine(last, file, inode)];
 }

@@ -2,6 +2,11 @@
  * `capture --follow`: read a growing log like `tail -F`, across rotation and
  * truncation, by polling. fs.watch loses track of a file renamed away, and a
  * poll of fstat(fd) + stat(path) every ~100 ms is cheap and predictable.
+ *
+ * Truncation (logrotate's copytruncate, `> audit.log`) is told by the size
+ * and by a fingerprint: the last FINGERPRINT_BYTES read must still be where
+ * they were, checked at every poll and around every read. A size check alone
+ * misses a file truncated and refilled past our offset between two polls.
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { WhokilledError } from "../errors.ts";
@@ -9,10 +14,14 @@ import { log } from "../log.ts";
 import {
   closeSource,
   DEFAULT_CHUNK_BYTES,
+  FINGERPRINT_BYTES,
+  holdsTail,
   ioError,
   isGzipName,
+  nextTail,
   openSource,
   readFileLines,
+  rawChunks,
   readSourceLines,
   rotatedFiles,
   sourceLine,
@@ -38,9 +47,20 @@ interface Cursor {
   /** Next byte to read: the splitter's consumed offset + its pending partial line. */
   position: number;
   splitter: LineSplitter;
+  /** The last bytes read (up to FINGERPRINT_BYTES), which end at `position`: a copy, so no chunk is pinned. */
+  tail: Buffer;
 }
 
 const NEWLINE = 0x0a;
+const NO_BYTES = Buffer.alloc(0);
+
+/** The last bytes of fd before `end`, for a cursor that starts there. */
+function tailBefore(fd: number, end: number): Buffer {
+  const length = Math.min(end, FINGERPRINT_BYTES);
+  const buffer = Buffer.alloc(length);
+  const n = length > 0 ? readSync(fd, buffer, 0, length, end - length) : 0;
+  return buffer.subarray(0, n);
+}
 
 function openCursor(path: string, atEnd: boolean, chunkBytes: number): Cursor | null {
   let fd: number;
@@ -53,12 +73,12 @@ function openCursor(path: string, atEnd: boolean, chunkBytes: number): Cursor | 
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new WhokilledError("E_IO", `cannot follow ${path}: not a regular file`);
-    if (!atEnd) return { fd, ino: st.ino, dev: st.dev, position: 0, splitter: new LineSplitter(1, 0) };
+    if (!atEnd) return { fd, ino: st.ino, dev: st.dev, position: 0, splitter: new LineSplitter(1, 0), tail: NO_BYTES };
     // Start after the last complete line, not at the size: a writer caught
     // mid-line would otherwise hand us the tail of a line as if it were one.
     // Counting the newlines on the way keeps line numbers true to the file.
     const { lines, lastLineEnd } = countLines(fd, st.size, chunkBytes);
-    return { fd, ino: st.ino, dev: st.dev, position: lastLineEnd, splitter: new LineSplitter(lines + 1, lastLineEnd) };
+    return { fd, ino: st.ino, dev: st.dev, position: lastLineEnd, splitter: new LineSplitter(lines + 1, lastLineEnd), tail: tailBefore(fd, lastLineEnd) };
   } catch (error) {
     closeSync(fd);
     throw error instanceof WhokilledError ? error : ioError(path, error);
@@ -82,35 +102,142 @@ function countLines(fd: number, size: number, chunkBytes: number): { lines: numb
   return { lines, lastLineEnd };
 }
 
-/** Everything the fd holds past our position, one batch per read. */
-function* drain(cursor: Cursor, file: string, chunkBytes: number): Generator<SourceLine[]> {
+/**
+ * Everything the fd holds past our position, one batch per read. Returns why
+ * the file was truncated when it was, before or while we read: a read is
+ * taken only if the bytes before it and its own last bytes are still there
+ * after it, so no read of a file truncated and refilled under us passes.
+ */
+function* drain(cursor: Cursor, file: string, chunkBytes: number): Generator<SourceLine[], string | null> {
   for (;;) {
     const size = fstatSync(cursor.fd).size;
-    if (size <= cursor.position) return;
+    if (size < cursor.position) return `size ${size} < offset ${cursor.position}`;
+    if (size === cursor.position) return null;
     // Sized to what is there: in steady state reads are a few hundred bytes,
     // and a line keeps its whole read buffer alive.
     const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, size - cursor.position));
     const n = readSync(cursor.fd, buffer, 0, buffer.length, cursor.position);
-    if (n === 0) return;
+    if (n === 0) return null;
+    const chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
+    const tail = nextTail(cursor.tail, chunk);
+    if (!holdsTail(cursor.fd, cursor.tail, cursor.position) || !holdsTail(cursor.fd, tail, cursor.position + n)) {
+      return `the bytes before offset ${cursor.position} changed`;
+    }
     cursor.position += n;
+    cursor.tail = tail;
     const batch: SourceLine[] = [];
-    cursor.splitter.push(n === buffer.length ? buffer : buffer.subarray(0, n), (l) => batch.push(sourceLine(l, file, cursor.ino)));
+    cursor.splitter.push(chunk, (l) => batch.push(sourceLine(l, file, cursor.ino)));
     if (batch.length > 0) yield batch;
   }
 }
 
-/**
- * Was the file truncated (or truncated and refilled past our offset) since we
- * last read it? The byte before the end of our last line must still be its newline.
- */
-function truncated(cursor: Cursor, probe: Buffer): string | null {
+/** Was the file truncated (or truncated and refilled past our offset) since we last read it? Why, or null. */
+function truncated(cursor: Cursor): string | null {
   const size = fstatSync(cursor.fd).size;
   if (size < cursor.position) return `size ${size} < offset ${cursor.position}`;
-  const consumed = cursor.splitter.consumedOffset;
-  if (consumed > 0 && (readSync(cursor.fd, probe, 0, 1, consumed - 1) !== 1 || probe[0] !== NEWLINE)) {
-    return `the line before offset ${consumed} changed`;
+  if (!holdsTail(cursor.fd, cursor.tail, cursor.position)) return `the bytes before offset ${cursor.position} changed`;
+  return null;
+}
+
+/** Rotated files checked for a copy of a truncated log: logrotate's copytruncate made the newest. */
+const COPIES_CHECKED = 3;
+
+/**
+ * logrotate's copytruncate copies the log to a rotated name, then truncates
+ * it: what we had not read yet is in the copy. The copy is the rotated file
+ * (newest first, .gz too) whose bytes before our offset are the ones we read
+ * last there. Null when none is: truncated by other means, or the copy is gone.
+ */
+async function findCopy(path: string, cursor: Cursor): Promise<OpenSource | null> {
+  if (cursor.position === 0 || cursor.tail.length === 0) return null;
+  const names = rotatedFiles(path)
+    .filter((name) => name !== path)
+    .reverse()
+    .slice(0, COPIES_CHECKED);
+  for (const name of names) {
+    let src: OpenSource;
+    try {
+      src = openSource(name);
+    } catch {
+      continue; // Renamed or removed meanwhile.
+    }
+    let holds = false;
+    if (src.ino !== cursor.ino || src.dev !== cursor.dev) {
+      try {
+        holds = src.gz ? await gzipHoldsTail(src, cursor) : holdsTail(src.fd, cursor.tail, cursor.position);
+      } catch {
+        holds = false; // A damaged .gz holds nothing we can use.
+      }
+    }
+    if (holds) return src;
+    closeSource(src);
   }
   return null;
+}
+
+async function gzipHoldsTail(src: OpenSource, cursor: Cursor): Promise<boolean> {
+  const from = cursor.position - cursor.tail.length;
+  const parts: Buffer[] = [];
+  let have = 0;
+  for await (const chunk of rawChunks(src, from)) {
+    parts.push(chunk);
+    have += chunk.length;
+    if (have >= cursor.tail.length) return Buffer.concat(parts).subarray(0, cursor.tail.length).equals(cursor.tail);
+  }
+  return false;
+}
+
+/**
+ * The file under the cursor was truncated: read the rest of what it held from
+ * its copy when there is one, pass on a last line left without its newline,
+ * say what may be lost as a gap marker, and start again at offset 0.
+ */
+async function* afterTruncation(path: string, cursor: Cursor, why: string, chunkBytes: number, signal?: AbortSignal): AsyncGenerator<SourceLine[]> {
+  const offset = cursor.position;
+  const copy = await findCopy(path, cursor);
+  if (copy) {
+    log.info(`${path} was truncated (${why}) after being copied to ${copy.name} (copytruncate); reading the rest of it from the copy`);
+    try {
+      for await (const chunk of rawChunks(copy, offset, chunkBytes, signal)) {
+        const batch: SourceLine[] = [];
+        cursor.splitter.push(chunk, (l) => batch.push(sourceLine(l, path, cursor.ino)));
+        if (batch.length > 0) yield batch;
+        if (signal?.aborted) return;
+      }
+    } catch (error) {
+      // A damaged .gz copy: what it gave is read; the rest is as lost as without a copy.
+      if (!(error instanceof WhokilledError && error.code === "E_DAMAGED")) throw error;
+      yield [gapMarker(path, cursor, `${path} was truncated (${why}) and its copy ${copy.name} is damaged (${error.message}): records after offset ${offset} may be lost`, null)];
+    } finally {
+      closeSource(copy);
+    }
+  }
+  const last = cursor.splitter.flush();
+  if (last) {
+    log.warn(`${path}: the truncated file ended without a newline; passing on its last line as is`);
+    yield [sourceLine(last, path, cursor.ino)];
+  }
+  if (!copy) {
+    log.warn(`${path} was truncated (${why}); reading it again from the start`);
+    // Nobody can know how much was written past our offset before the truncation: say it may be lost, in the data.
+    yield [
+      gapMarker(
+        path,
+        cursor,
+        `${path} was truncated (${why}) and no rotated file holds a copy of it: records written after offset ${offset} before the truncation, if any, were lost (how many is not known)`,
+        null,
+      ),
+    ];
+  }
+  cursor.position = 0;
+  cursor.splitter = new LineSplitter(1, 0);
+  cursor.tail = NO_BYTES;
+}
+
+/** A marker (no line) for records known to be missing at this point of the log. */
+function gapMarker(path: string, cursor: Cursor, reason: string, lost: number | null): SourceLine {
+  const at = cursor.position;
+  return { bytes: NO_BYTES, file: path, line: 0, offset: at, end: at, inode: cursor.ino, gap: { reason, lost } };
 }
 
 /**
@@ -178,7 +305,10 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
  *   then the new file is read from offset 0.
  * - Several rotations between two polls: the generations in between, still
  *   under their rotated names, are read whole before the new file.
- * - Truncation: reading restarts at offset 0 with a warning.
+ * - Truncation (told by size and by the last bytes read no longer being there,
+ *   so a refill past our offset is seen too): what we had not read is taken
+ *   from logrotate's copy (copytruncate) when a rotated file holds it; else a
+ *   gap marker says records may be lost. Then the file is read from offset 0.
  * - A line is yielded only once its newline has been written; the one
  *   exception is an unterminated last line of a file rotated away, which
  *   will never get its newline (yielded with a warning).
@@ -192,7 +322,6 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
     yield* readFileLines("-", { signal });
     return;
   }
-  const probe = Buffer.alloc(1);
   let cursor = openCursor(path, !fromStart, chunkBytes);
   if (!cursor) log.warn(`${path} does not exist (yet); waiting for it to appear`);
   try {
@@ -204,21 +333,29 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
         cursor = openCursor(path, false, chunkBytes);
         continue;
       }
-      const why = truncated(cursor, probe);
-      if (why) {
-        log.warn(`${path} was truncated (${why}); reading it again from the start`);
-        cursor.position = 0;
-        cursor.splitter = new LineSplitter(1, 0);
+      let why = truncated(cursor);
+      if (why === null) {
+        const drained = drain(cursor, path, chunkBytes);
+        for (let step = drained.next(); ; step = drained.next()) {
+          if (step.done) {
+            why = step.value;
+            break;
+          }
+          yield step.value;
+          if (signal?.aborted) return;
+        }
       }
-      for (const batch of drain(cursor, path, chunkBytes)) {
-        yield batch;
+      if (why !== null) {
+        yield* afterTruncation(path, cursor, why, chunkBytes, signal);
         if (signal?.aborted) return;
+        continue;
       }
       const now = pathIdentity(path);
       if (now && (now.ino !== cursor.ino || now.dev !== cursor.dev)) {
         // Rotated. What the writer put in the old file before the rename comes first.
-        for (const batch of drain(cursor, path, chunkBytes)) {
-          yield batch;
+        const drained = drain(cursor, path, chunkBytes);
+        for (let step = drained.next(); !step.done; step = drained.next()) {
+          yield step.value;
           if (signal?.aborted) return;
         }
         const last = cursor.splitter.flush();

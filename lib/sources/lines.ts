@@ -3,6 +3,7 @@
  * follow, checkpoint). Works on Buffers so offsets are byte offsets that a
  * checkpoint can seek to, and so the scan for "\n" is native indexOf.
  */
+import { WhokilledError } from "../errors.ts";
 
 export interface Line {
   /** The line's bytes without the trailing "\n" (and without a "\r" before it). */
@@ -26,14 +27,25 @@ const EMPTY = Buffer.alloc(0);
  * damage, such as the run of NUL bytes a crash can leave in a log; held
  * whole, one of 50 MB took decode 5 s and 840 MB. It is skipped as it
  * streams past, and reported with its line number (slot-reader.ts, and
- * LineSplitter here). A JSON line (first byte `{`) has no such limit: one
- * event line of decode holds up to 10,000 records, megabytes of them.
+ * LineSplitter here). A JSON line (first byte `{`) has a limit of its own,
+ * MAX_JSON_LINE_BYTES.
  */
 export const MAX_LINE_BYTES = 1 << 20;
 
-/** Whether a line that starts with `first` is held to MAX_LINE_BYTES: all but JSON lines. */
-export function lineIsCapped(first: number | undefined): boolean {
-  return first !== 0x7b;
+/**
+ * The longest JSON line read as one. decode's event line holds up to
+ * 10,000 records (an event closes there), a group kill's OBJ_PIDs: 7.7 MB
+ * for 10,000; a signal line with as many victims is smaller. Past this a
+ * line is skipped as it streams past, like a raw line past MAX_LINE_BYTES:
+ * parsed, one of 100 MB cost report 1.7 GB. An event line just under it
+ * costs decode (parse, check, write again) 134 MB at most; at 16 MiB, 155.
+ * (lib/schema-check.ts bounds the values a line may hold, whatever its size.)
+ */
+export const MAX_JSON_LINE_BYTES = 12 << 20;
+
+/** The longest line, starting with `first`, read as one: JSON lines have their own limit. */
+export function lineLimit(first: number | undefined): number {
+  return first === 0x7b /* { */ ? MAX_JSON_LINE_BYTES : MAX_LINE_BYTES;
 }
 
 /**
@@ -76,9 +88,28 @@ export class PartialLine {
   }
 }
 
-/** The error for a line past MAX_LINE_BYTES. */
-export function tooLongProblem(length: number): string {
-  return `a line of ${length} bytes, longer than any audit record (at most ${MAX_LINE_BYTES} are read as one line): skipped`;
+const SKIPPED = ": skipped";
+
+/** The error for a line past its limit (lineLimit). */
+export function tooLongProblem(length: number, limit = MAX_LINE_BYTES): string {
+  if (limit === MAX_JSON_LINE_BYTES) return `a JSON line of ${length} bytes, longer than any whokilled line (at most ${MAX_JSON_LINE_BYTES} are read as one line)${SKIPPED}`;
+  return `a line of ${length} bytes, longer than any audit record (at most ${MAX_LINE_BYTES} are read as one line)${SKIPPED}`;
+}
+
+/**
+ * Report a line past its limit through `report` (InputErrors.report).
+ * Under --strict reporting throws, and then the line is not skipped: the run
+ * stops there, and the message says so instead.
+ */
+export function reportTooLong(report: (problem: string) => void, length: number, limit = MAX_LINE_BYTES): void {
+  try {
+    report(tooLongProblem(length, limit));
+  } catch (error) {
+    if (error instanceof WhokilledError && error.code === "E_INPUT" && error.message.endsWith(SKIPPED)) {
+      throw new WhokilledError("E_INPUT", `${error.message.slice(0, -SKIPPED.length)}: --strict stops the run here`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 const NEWLINE = 0x0a;
@@ -136,7 +167,7 @@ export class LineSplitter {
       const newline = chunk.indexOf(NEWLINE);
       const skipping = this.skipping >= 0;
       const held = skipping ? this.skipping : this.pending.length;
-      const over = (length: number) => skipping || (length > MAX_LINE_BYTES && lineIsCapped(this.pending.first));
+      const over = (length: number) => skipping || length > lineLimit(this.pending.first);
       if (newline < 0) {
         if (over(held + chunk.length)) {
           this.skipping = held + chunk.length;
@@ -160,13 +191,13 @@ export class LineSplitter {
       const newline = chunk.indexOf(NEWLINE, start);
       if (newline < 0) break;
       const stop = newline > start && chunk[newline - 1] === CR ? newline - 1 : newline;
-      if (newline - start > MAX_LINE_BYTES && lineIsCapped(chunk[start])) emit(EMPTY, 0, 0, this.nextLine++, base + start, base + newline + 1, newline - start);
+      if (newline - start > lineLimit(chunk[start])) emit(EMPTY, 0, 0, this.nextLine++, base + start, base + newline + 1, newline - start);
       else emit(chunk, start, stop, this.nextLine++, base + start, base + newline + 1);
       start = newline + 1;
     }
     this.pendingOffset = base + start;
     this.nextOffset = base + chunk.length;
-    if (chunk.length - start > MAX_LINE_BYTES && lineIsCapped(chunk[start])) this.skipping = chunk.length - start;
+    if (chunk.length - start > lineLimit(chunk[start])) this.skipping = chunk.length - start;
     else if (start < chunk.length) this.pending.add(chunk, start, chunk.length);
   }
 
@@ -187,11 +218,5 @@ export class LineSplitter {
     const line = { bytes, line: this.nextLine++, offset: this.pendingOffset, end: this.pendingOffset + bytes.length };
     this.pendingOffset += bytes.length;
     return line;
-  }
-
-  /** Bytes held waiting for a newline (a writer mid-line, in follow mode). */
-  get pendingBytes(): number {
-    if (this.skipping >= 0) return this.skipping;
-    return this.pending.length;
   }
 }

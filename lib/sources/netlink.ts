@@ -8,35 +8,38 @@
  * seq, pid) followed by `audit(SEC.MS:SERIAL): fields`, without the `type=`
  * prefix audit.log has. Unlike audit.log, the multicast stream carries EOE.
  */
-import { dlopen, FFIType, read } from "bun:ffi";
 import { WhokilledError } from "../errors.ts";
+import {
+  AF_NETLINK,
+  EACCES,
+  EAGAIN,
+  EINTR,
+  ENOBUFS,
+  EPERM,
+  errno,
+  errnoLabel,
+  lib,
+  MSG_DONTWAIT,
+  NETLINK_AUDIT,
+  netlinkAddress,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_RCVTIMEO,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  SOL_SOCKET,
+  type Libc,
+} from "./libc.ts";
 import { log } from "../log.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
-import { errnoName } from "../tables/errno.ts";
 import { recordTypeName } from "../tables/record-types.ts";
-import { abortableSleep } from "../abortable-sleep.ts";
+import { abortableSleep } from "./abortable-sleep.ts";
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_AUDIT = 9;
 const AUDIT_NLGRP_READLOG = 1;
-const SOL_SOCKET = 1;
-const SO_RCVBUF = 8;
-const SO_RCVBUFFORCE = 33;
-const MSG_DONTWAIT = 0x40;
 const NLMSG_HDRLEN = 16;
 /** Below this, nlmsg types are netlink control messages (NOOP, ERROR, DONE, OVERRUN). */
 const NLMSG_MIN_TYPE = 0x10;
-
-const EINTR = 4;
-const EAGAIN = 11;
-const EPERM = 1;
-const EACCES = 13;
-const ENOBUFS = 105;
-
-const errnoLabel = (errno: number) => errnoName(errno) ?? `errno ${errno}`;
 
 /** The default receive buffer loses most of a burst of kills; 8 MiB did not. */
 export const DEFAULT_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -48,38 +51,6 @@ const IDLE_SLEEP_MIN_MS = 1;
 const IDLE_SLEEP_MAX_MS = 20;
 
 export const NETLINK_GAP_REASON = "ENOBUFS: the kernel dropped records (socket buffer full)";
-
-type Libc = ReturnType<typeof openLibc>;
-let libc: Libc | null = null;
-
-function openLibc() {
-  return dlopen("libc.so.6", {
-    socket: { args: ["i32", "i32", "i32"], returns: "i32" },
-    bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
-    setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
-    getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
-    recv: { args: ["i32", "ptr", "u64", "i32"], returns: FFIType.i64_fast },
-    close: { args: ["i32"], returns: "i32" },
-    __errno_location: { args: [], returns: "ptr" },
-  }).symbols;
-}
-
-function lib(): Libc {
-  if (!libc) {
-    try {
-      libc = openLibc();
-    } catch (error) {
-      throw new WhokilledError("E_KERNEL", `netlink: cannot load libc.so.6 for FFI: ${(error as Error).message}`, { cause: error });
-    }
-  }
-  return libc;
-}
-
-// Read errno straight after the failing call, before anything else can touch it.
-function errno(c: Libc): number {
-  const where = c.__errno_location();
-  return where === null ? 0 : read.i32(where, 0);
-}
 
 function failure(what: string, err: number): WhokilledError {
   if (err === EPERM || err === EACCES) {
@@ -105,11 +76,8 @@ function openAuditSocket(c: Libc, receiveBufferBytes: number): number {
     const length = new Uint32Array([4]);
     if (c.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, actual, length) === 0) log.debug(`netlink: receive buffer ${actual[0]} bytes`);
 
-    const address = new Uint8Array(12);
-    const view = new DataView(address.buffer);
-    view.setUint16(0, AF_NETLINK, true);
-    view.setUint32(4, 0, true); // nl_pid 0: the kernel assigns one
-    view.setUint32(8, AUDIT_NLGRP_READLOG, true);
+    // nl_pid 0: the kernel assigns one.
+    const address = netlinkAddress(0, AUDIT_NLGRP_READLOG);
     if (c.bind(fd, address, address.length) < 0) throw failure("bind to the audit multicast group", errno(c));
     // Said only once bound: where bind fails too, its error is the one that matters.
     if (forceError !== null) {
@@ -215,5 +183,82 @@ export async function* netlinkRecords(options: NetlinkOptions = {}): AsyncGenera
     }
   } finally {
     c.close(fd);
+  }
+}
+
+/** What the kernel showed about this process's own audit context. */
+export interface OwnAuditContext {
+  /** true: it has one; false: it has none; null: the kernel's answer did not settle it. */
+  context: boolean | null;
+  detail: string;
+}
+
+const EVENT_LISTENER = "EVENT_LISTENER";
+const PROBE_TIMEOUT_MS = 1000;
+/** After our own disconnect record: how long its SYSCALL record may take to follow. */
+const PROBE_TAIL_MS = 150;
+
+/**
+ * Does this process have an audit context? The kernel gives a task one at
+ * fork only if audit had been enabled at some point since boot, and no /proc
+ * field shows it. But a record logged inside a syscall of a task that has a
+ * context is followed by that syscall's SYSCALL record, with the same serial;
+ * without a context it stands alone. So: listen to the multicast group, bind
+ * and close a second audit socket (each logs an EVENT_LISTENER record in our
+ * own syscall), and see whether a SYSCALL record shares their serials.
+ *
+ * Needs audit on, CAP_AUDIT_READ, and at least one syscall rule loaded (with
+ * none the kernel writes no SYSCALL record for anyone). Records reach
+ * listeners in the order they were queued, so once our disconnect record has
+ * come, the SYSCALL of our earlier bind would have come before it.
+ */
+export function probeOwnAuditContext(options: { timeoutMs?: number } = {}): OwnAuditContext {
+  const c = lib();
+  const deadline = performance.now() + (options.timeoutMs ?? PROBE_TIMEOUT_MS);
+  const listener = openAuditSocket(c, DEFAULT_RECEIVE_BUFFER_BYTES);
+  try {
+    // openAuditSocket's socket does not block; recv here waits up to 50 ms at a time instead.
+    const wait = new BigInt64Array([0n, 50_000n]);
+    c.setsockopt(listener, SOL_SOCKET, SO_RCVTIMEO, wait, 16);
+    const trigger = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+    if (trigger < 0) return { context: null, detail: `socket: ${errnoLabel(errno(c))}` };
+    const address = netlinkAddress(0, AUDIT_NLGRP_READLOG);
+    const bound = c.bind(trigger, address, address.length);
+    const bindError = bound < 0 ? errno(c) : 0;
+    c.close(trigger);
+    if (bound < 0) return { context: null, detail: `bind: ${errnoLabel(bindError)}` };
+
+    const ours = ` pid=${process.pid} `;
+    const listenerSerials = new Set<string>();
+    const syscallSerials = new Set<string>();
+    let disconnectSeen: number | null = null;
+    const buffer = new Uint8Array(DATAGRAM_BUFFER_BYTES);
+    let datagrams = 0;
+    while (performance.now() < deadline) {
+      if (disconnectSeen !== null && performance.now() > disconnectSeen + PROBE_TAIL_MS) break;
+      const received = Number(c.recv(listener, buffer, buffer.length, 0));
+      if (received < 0) {
+        const err = errno(c);
+        if (err === EAGAIN || err === EINTR) continue;
+        return { context: null, detail: err === ENOBUFS ? "records were lost (ENOBUFS) while probing" : `recv: ${errnoLabel(err)}` };
+      }
+      for (const record of netlinkDatagramToRecords(buffer.subarray(0, received), ++datagrams)) {
+        if (!record.raw.includes(ours)) continue;
+        const serial = record.id.slice(record.id.indexOf(":") + 1);
+        if (record.type === EVENT_LISTENER) {
+          listenerSerials.add(serial);
+          if (record.raw.includes(" op=disconnect ")) disconnectSeen ??= performance.now();
+        } else if (record.type === "SYSCALL") syscallSerials.add(serial);
+        for (const s of listenerSerials) {
+          if (syscallSerials.has(s)) return { context: true, detail: `our own EVENT_LISTENER record (serial ${s}) came with its SYSCALL record` };
+        }
+      }
+    }
+    if (disconnectSeen !== null) {
+      return { context: false, detail: "our own EVENT_LISTENER records came without a SYSCALL record: this process has no audit context" };
+    }
+    return { context: null, detail: `our own EVENT_LISTENER records did not arrive within ${options.timeoutMs ?? PROBE_TIMEOUT_MS} ms` };
+  } finally {
+    c.close(listener);
   }
 }

@@ -16,7 +16,7 @@
 import { isAscii } from "node:buffer";
 import { WhokilledError } from "../errors.ts";
 import { closeSource, openSource, rawChunks, type OpenSource } from "./file.ts";
-import { lineIsCapped, MAX_LINE_BYTES, PartialLine, tooLongProblem } from "./lines.ts";
+import { lineLimit, MAX_LINE_BYTES, PartialLine, reportTooLong } from "./lines.ts";
 
 export interface SlotLineSink {
   /**
@@ -53,11 +53,9 @@ export interface SlotReaderOptions {
    * Every few chunks, a hint to the collector (Bun.gc(false): a young
    * generation pass). For consumers that make objects of their lines (report,
    * attribute with --proc or the table): by then what they made of a chunk is mostly
-   * dead, and JSC lets the heap grow well past that before collecting
-   * (report on the kill storm: 181 MB with, 211 MB without). The byte paths
-   * make little garbage and only lose time to it: decode 2.2 → 2.1 s and
-   * attribute 0.46 → 0.38 s on the generated log without the hint, at the
-   * same or lower peak RSS.
+   * dead, and JSC lets the heap grow well past that before collecting. The
+   * byte paths make little garbage and only lose time to the hint, so they
+   * go without it.
    */
   gcHints?: boolean;
 }
@@ -77,8 +75,10 @@ export class SlotReader {
   private dataEnd = 0;
   /** A partial line longer than the carry area. */
   private readonly long = new PartialLine();
-  /** The bytes so far of a line past MAX_LINE_BYTES, being skipped; -1: none. */
+  /** The bytes so far of a line past its limit (lineLimit), being skipped; -1: none. */
   private skipping = -1;
+  /** That line's limit. */
+  private skippingLimit = MAX_LINE_BYTES;
   /** No byte of this input has been looked at yet. */
   private atInputStart = false;
 
@@ -102,7 +102,7 @@ export class SlotReader {
   async *batches(source: OpenSource, sink: SlotLineSink, signal?: AbortSignal): AsyncGenerator<number> {
     // Regular files and pipes are read straight into the slots (readArea).
     const supplied: { target: Buffer | null } = { target: null };
-    yield* this.batchesOf(rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.readArea())), sink, supplied);
+    yield* this.batchesOf(rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.readArea())), sink, supplied, signal);
   }
 
   /**
@@ -113,6 +113,7 @@ export class SlotReader {
   async *batchesOfPaths(paths: readonly string[], sinkFor: (path: string) => SlotLineSink, signal?: AbortSignal): AsyncGenerator<number> {
     let chunks = 0;
     for (const path of paths) {
+      if (signal?.aborted) return;
       const source = openSource(path);
       try {
         for await (const lines of this.batches(source, sinkFor(path), signal)) {
@@ -130,7 +131,12 @@ export class SlotReader {
    * .gz, Bun's stream, a test's) are copied in, packed after what the
    * current slot already holds.
    */
-  async *batchesOf(chunks: AsyncIterable<Buffer> | Iterable<Buffer>, sink: SlotLineSink, supplied: { target: Buffer | null } = { target: null }): AsyncGenerator<number> {
+  async *batchesOf(
+    chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
+    sink: SlotLineSink,
+    supplied: { target: Buffer | null } = { target: null },
+    signal?: AbortSignal,
+  ): AsyncGenerator<number> {
     this.sink = sink;
     this.lineNumber = 0;
     this.long.clear();
@@ -165,9 +171,10 @@ export class SlotReader {
         if (!(error instanceof WhokilledError && error.code === "E_DAMAGED")) throw error;
         damage = error;
       }
-      // The last line, if it had no newline.
+      // The last line, if it had no newline; stopped by a signal, what is left is half a line, not a last one.
       const first = this.lineNumber;
-      if (this.skipping >= 0) this.skip(this.skipping);
+      if (signal?.aborted) this.skipping = -1;
+      else if (this.skipping >= 0) this.skip(this.skipping, this.skippingLimit);
       else if (!this.long.isEmpty) {
         const line = this.long.take();
         this.take(line, 0, line.length, -1, isAscii(line));
@@ -209,15 +216,16 @@ export class SlotReader {
     return slot.subarray(CARRY_BYTES, CARRY_BYTES + this.readBytes);
   }
 
-  /** A line past MAX_LINE_BYTES, of `length` bytes, ends: it counts as a line, reported, not handed over. */
-  private skip(length: number): void {
+  /** A line past its limit, of `length` bytes, ends: it counts as a line, reported, not handed over. */
+  private skip(length: number, limit: number): void {
     this.lineNumber++;
     this.skipping = -1;
-    this.sink!.inputError(this.lineNumber, tooLongProblem(length));
+    reportTooLong((problem) => this.sink!.inputError(this.lineNumber, problem), length, limit);
   }
 
   private take(bytes: Buffer, start: number, end: number, slot: number, ascii: boolean): void {
-    if (end - start > MAX_LINE_BYTES && lineIsCapped(bytes[start])) return this.skip(end - start);
+    const limit = end - start > MAX_LINE_BYTES ? lineLimit(bytes[start]) : MAX_LINE_BYTES;
+    if (end - start > limit) return this.skip(end - start, limit);
     this.lineNumber++;
     this.sink!.line(bytes, start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end, this.lineNumber, slot, ascii);
   }
@@ -257,24 +265,26 @@ export class SlotReader {
         this.pending = end;
         return;
       }
-      this.skip(this.skipping + newline - start);
+      this.skip(this.skipping + newline - start, this.skippingLimit);
       start = newline + 1;
     } else if (!this.long.isEmpty) {
       const newline = bytes.indexOf(0x0a, start);
       const length = this.long.length + (newline >= end ? end : newline) - start;
-      const tooLong = length > MAX_LINE_BYTES && lineIsCapped(this.long.first);
+      const limit = lineLimit(this.long.first);
+      const tooLong = length > limit;
       if (newline >= end) {
         // Past the limit: let the rest stream by, counted, not kept.
         if (tooLong) {
           this.long.clear();
           this.skipping = length;
+          this.skippingLimit = limit;
         } else this.long.add(bytes, start, end);
         this.pending = end;
         return;
       }
       if (tooLong) {
         this.long.clear();
-        this.skip(length);
+        this.skip(length, limit);
       } else {
         const line = this.long.take(bytes, start, newline);
         this.take(line, 0, line.length, -1, isAscii(line));

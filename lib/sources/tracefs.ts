@@ -3,18 +3,22 @@
  * tracepoint in a private tracefs instance. This sees what audit never logs:
  * the OOM killer, SIGSEGV and other faults, SIGPIPE, tty hangups.
  *
- * The instance is ours alone (instances/whokilled-PID-RAND), so the global
- * trace and other users' instances are never touched. It is removed on every
- * way out: abort, the consumer stopping, an error, process.exit.
+ * The instance is ours alone (instances/whokilled-PID-START-RAND), so the
+ * global trace and other users' instances are never touched. It is removed on
+ * every way out: abort, the consumer stopping, an error, process.exit. Only
+ * kill -9 (or a crash of the runtime) leaves it: the next run, and
+ * setup-rule status / remove, find it by its owner's PID and start time.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync, writeFileSync, constants } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync, constants } from "node:fs";
 import { join } from "node:path";
 import { dlopen } from "bun:ffi";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
 import { LineSplitter } from "./lines.ts";
-import { abortableSleep } from "../abortable-sleep.ts";
+import { abortableSleep } from "./abortable-sleep.ts";
+import { readable } from "./poll.ts";
+import { SIGNAL_GENERATE } from "./tracefs-line.ts";
 
 export const DEFAULT_TRACEFS_MOUNT = "/sys/kernel/tracing";
 /** SIGCHLD (17) fires on every child exit and says nothing about who killed whom. */
@@ -131,7 +135,7 @@ export interface TracefsOptions {
   signal?: AbortSignal;
   /** Event filter for signal_generate; default `sig != 17` (drop SIGCHLD). Empty string: no filter. */
   filter?: string;
-  /** Instance directory name; default `whokilled-PID-RAND`. */
+  /** Instance directory name; default `whokilled-PID-START-RAND` (ownInstanceName). */
   instanceName?: string;
   /** Called once the event is enabled: signals from then on will be seen. */
   onReady?: () => void;
@@ -142,24 +146,161 @@ export interface TracefsOptions {
   onLost?: (gap: GapLine) => void;
   /** Per-CPU ring buffer size of the instance (buffer_size_kb); default: the kernel's. */
   bufferSizeKb?: number;
+  /**
+   * More tracepoints to enable in the same instance (watch: process exits,
+   * exit codes, OOM victims). Their lines come out in order with the signals,
+   * as records of type TRACEFS_EVENT; without this only signal_generate's.
+   */
+  extraEvents?: readonly TracefsExtraEvent[];
+  /** Show each task's thread group id beside its thread id (options/record-tgid): `comm-TID (TGID) [CPU]`. */
+  recordTgid?: boolean;
+  /**
+   * On an empty trace_pipe, wait in poll(2) up to this many ms, waking as a
+   * line comes, instead of sleeping a growing pause: for a reader that must
+   * act while the line's task still lives (tracepoints reads its /proc). It
+   * holds the thread that long at a time. Default 0: sleep.
+   */
+  pollWaitMs?: number;
+}
+
+/** A tracepoint beside signal_generate (TracefsOptions.extraEvents). */
+export interface TracefsExtraEvent {
+  /** SYSTEM/EVENT under events/, e.g. `sched/sched_process_exit`. */
+  path: string;
+  /** What starts the event's part of a trace_pipe line: `: sched_process_exit: `; syscall events print `: sys_exit_group(`. */
+  marker: string;
+  filter?: string;
 }
 
 const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Our instances: whokilled-PID-START-RAND, and whokilled-PID-RAND as named before the start time was recorded. */
+const OWN_INSTANCE = /^whokilled-(\d+)-(?:(\d+)-)?([a-z0-9]{1,12})$/;
+
+/** A process's start time in clock ticks since boot (/proc/PID/stat field 22), or null when it is gone. */
+function processStartTicks(pid: number | "self"): string | null {
+  const stat = safeRead(`/proc/${pid}/stat`);
+  // comm (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const start = fields[19];
+  return stat !== "" && start !== undefined && /^\d+$/.test(start) ? start : null;
+}
+
+/** This run's instance name: the owner's PID and start time, so a later run can tell whether the owner still lives. */
+export function ownInstanceName(): string {
+  return `whokilled-${process.pid}-${processStartTicks("self") ?? "0"}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A whokilled instance whose owner is gone (or whose PID now belongs to another process). */
+export interface LeftInstance {
+  dir: string;
+  pid: number;
+  why: string;
+}
+
+/**
+ * whokilled instances under the tracefs mount whose owner is gone: its PID
+ * has no process, or one that started at another time (the PID was reused).
+ * An instance named otherwise, or whose owner lives, is never listed. With
+ * no tracefs mounted there is nothing to find (nothing is mounted for it).
+ */
+export function leftInstances(root: string | null = findTracefs()): LeftInstance[] {
+  if (root === null) return [];
+  let names: string[];
+  try {
+    names = readdirSync(join(root, "instances"));
+  } catch {
+    return [];
+  }
+  const left: LeftInstance[] = [];
+  for (const name of names.sort()) {
+    const own = OWN_INSTANCE.exec(name);
+    if (!own) continue;
+    const pid = Number(own[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    const started = processStartTicks(pid);
+    const recorded = own[2];
+    let why: string;
+    if (started === null) why = `its owner, PID ${pid}, is gone`;
+    else if (recorded !== undefined && recorded !== started) why = `its owner, PID ${pid}, is gone (the PID now belongs to a process started later)`;
+    else continue; // The owner lives (or, named without a start time, its PID is taken): not ours to judge.
+    left.push({ dir: join(root, "instances", name), pid, why });
+  }
+  return left;
+}
+
+/** Remove instances a killed run left (leftInstances): every event disabled, then rmdir; each said on stderr. Returns what was removed. */
+export function removeLeftInstances(root: string | null = findTracefs()): LeftInstance[] {
+  const removed: LeftInstance[] = [];
+  for (const left of leftInstances(root)) {
+    try {
+      writeControl(join(left.dir, "events", "enable"), "0");
+    } catch {
+      // Gone meanwhile, or half made: rmdir tells.
+    }
+    removeInstanceDir(left.dir);
+    if (existsSync(left.dir)) continue;
+    log.warn(`tracefs: removed instance ${left.dir} left by a killed run: ${left.why}`);
+    removed.push(left);
+  }
+  return removed;
+}
+
+/** A private instance with events enabled that nothing reads: bench/overhead.ts measures what enabling them costs every process. */
+export interface QuietInstance {
+  dir: string;
+  /** Disable every event and remove the instance (also done at process exit if not called). */
+  remove(): void;
+}
+
+/** Make a private instance (ownInstanceName) and enable `events` (SYSTEM/EVENT, each with an optional filter) in it. */
+export function openQuietInstance(events: readonly { path: string; filter?: string }[], name: string = ownInstanceName()): QuietInstance {
+  if (!INSTANCE_NAME.test(name)) throw new WhokilledError("E_USAGE", `tracefs: bad instance name ${JSON.stringify(name)}`);
+  const root = ensureTracefs();
+  removeLeftInstances(root);
+  const dir = join(root, "instances", name);
+  try {
+    mkdirSync(dir);
+  } catch (error) {
+    const code = errorCode(error);
+    throw new WhokilledError(code === "EACCES" || code === "EPERM" ? "E_PERM" : "E_KERNEL", `tracefs: cannot make instance ${dir}: ${(error as Error).message}`);
+  }
+  const remove = () => {
+    liveInstances.delete(dir);
+    try {
+      writeControl(join(dir, "events", "enable"), "0");
+    } catch {
+      // Half made or gone: rmdir tells.
+    }
+    removeInstanceDir(dir);
+  };
+  trackInstance(dir, remove);
+  try {
+    for (const event of events) {
+      if (event.filter) writeControl(join(dir, "events", event.path, "filter"), event.filter);
+      writeControl(join(dir, "events", event.path, "enable"), "1");
+    }
+  } catch (error) {
+    remove();
+    throw new WhokilledError("E_KERNEL", `tracefs: cannot enable an event in ${dir}: ${(error as Error).message}`);
+  }
+  return { dir, remove };
+}
 
 /**
  * One RecordLine (type SIGNAL_GENERATE) per signal the kernel generates,
  * until `signal` aborts or the consumer stops.
  */
 export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenerator<RecordLine> {
-  const { signal, filter = DEFAULT_SIGNAL_FILTER, onReady, onLost, bufferSizeKb } = options;
+  const { signal, filter = DEFAULT_SIGNAL_FILTER, onReady, onLost, bufferSizeKb, extraEvents = [], recordTgid = false, pollWaitMs = 0 } = options;
   if (bufferSizeKb !== undefined && !(Number.isInteger(bufferSizeKb) && bufferSizeKb > 0)) {
     throw new WhokilledError("E_USAGE", `tracefs: bufferSizeKb must be a positive integer, not ${bufferSizeKb}`);
   }
-  const name = options.instanceName ?? `whokilled-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const name = options.instanceName ?? ownInstanceName();
   if (!INSTANCE_NAME.test(name)) throw new WhokilledError("E_USAGE", `tracefs: bad instance name ${JSON.stringify(name)}`);
   if (signal?.aborted) return;
 
   const root = ensureTracefs();
+  removeLeftInstances(root);
   const dir = join(root, "instances", name);
   const enablePath = join(dir, "events", "signal", "signal_generate", "enable");
   try {
@@ -178,7 +319,7 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
     cleaned = true;
     liveInstances.delete(dir);
     try {
-      writeControl(enablePath, "0");
+      writeControl(extraEvents.length > 0 ? join(dir, "events", "enable") : enablePath, "0");
     } catch {
       // The instance may be half made; removing it disables everything anyway.
     }
@@ -208,6 +349,8 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
         throw new WhokilledError("E_USAGE", `tracefs: filter ${JSON.stringify(filter)} rejected: ${detail || (error as Error).message}`);
       }
     }
+    if (recordTgid) writeControl(join(dir, "options", "record-tgid"), "1");
+    for (const extra of extraEvents) enableExtraEvent(dir, extra);
     fd = openSync(join(dir, "trace_pipe"), constants.O_RDONLY | constants.O_NONBLOCK);
     writeControl(enablePath, "1");
     onReady?.();
@@ -223,6 +366,15 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
       } catch (error) {
         const code = errorCode(error);
         if (code === "EAGAIN" || code === "EWOULDBLOCK") {
+          if (pollWaitMs > 0) {
+            const ready = readable(fd, pollWaitMs);
+            if (ready === true) continue;
+            // Nothing yet: the event loop gets its turn between waits (signals, other sources).
+            if (ready === false) {
+              await abortableSleep(IDLE_SLEEP_MIN_MS, signal);
+              continue;
+            }
+          }
           await abortableSleep(idle, signal);
           idle = Math.min(idle * 2, IDLE_SLEEP_MAX_MS);
           continue;
@@ -244,6 +396,12 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
       for (const raw of lines) {
         const at = raw.indexOf(MARKER);
         if (at < 0) {
+          const extraAt = extraMarkerAt(raw, extraEvents);
+          if (extraAt >= 0) {
+            counter++;
+            yield toRecord(raw, extraAt, offsetMs, counter, "TRACEFS_EVENT");
+            continue;
+          }
           const gap = lostEvents(raw);
           if (gap && onLost) onLost(gap);
           else if (gap) log.warn(`tracefs: ${gap.reason}`);
@@ -256,6 +414,30 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
   } finally {
     cleanup();
   }
+}
+
+/** Where the first of these events' markers starts in a line, or -1. */
+function extraMarkerAt(raw: string, extraEvents: readonly TracefsExtraEvent[]): number {
+  for (const extra of extraEvents) {
+    const at = raw.indexOf(extra.marker);
+    if (at >= 0) return at;
+  }
+  return -1;
+}
+
+function enableExtraEvent(dir: string, extra: TracefsExtraEvent): void {
+  const eventDir = join(dir, "events", ...extra.path.split("/"));
+  if (!/^[a-z0-9_]+\/[a-z0-9_]+$/.test(extra.path) || !existsSync(join(eventDir, "enable"))) {
+    throw new WhokilledError("E_KERNEL", `tracefs: this kernel has no ${extra.path} tracepoint`);
+  }
+  if (extra.filter !== undefined && extra.filter.trim() !== "") {
+    try {
+      writeControl(join(eventDir, "filter"), extra.filter);
+    } catch (error) {
+      throw new WhokilledError("E_USAGE", `tracefs: filter ${JSON.stringify(extra.filter)} on ${extra.path} rejected: ${safeRead(join(eventDir, "filter")).trim() || (error as Error).message}`);
+    }
+  }
+  writeControl(join(eventDir, "enable"), "1");
 }
 
 function pickClock(path: string): (typeof CLOCKS)[number] {
@@ -283,7 +465,7 @@ export function lostEvents(raw: string, now = new Date()): GapLine | null {
 
 const TIMESTAMP = /(\d+)\.(\d+):$/;
 
-function toRecord(raw: string, markerAt: number, offsetMs: number, counter: number): RecordLine {
+function toRecord(raw: string, markerAt: number, offsetMs: number, counter: number, type: string = SIGNAL_GENERATE): RecordLine {
   const stamp = TIMESTAMP.exec(raw.slice(0, markerAt + 1));
   // Microseconds in the line; milliseconds are all the id and ISO time keep.
   const clockMsValue = stamp ? Number(stamp[1]) * 1000 + Number(`0.${stamp[2]}`) * 1000 : Date.now() - offsetMs;
@@ -292,7 +474,7 @@ function toRecord(raw: string, markerAt: number, offsetMs: number, counter: numb
   const ms = String(wall % 1000).padStart(3, "0");
   return {
     kind: "record",
-    type: "SIGNAL_GENERATE",
+    type,
     id: `${sec}.${ms}:${counter}`,
     node: null,
     raw,

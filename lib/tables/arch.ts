@@ -8,7 +8,6 @@
  * belongs to AUDIT_ARCH_ARMEB (28), so we say "arm". test/tables.test.ts checks
  * every entry against /usr/include/linux/audit.h and ausearch.
  */
-import { usageError } from "../errors.ts";
 
 const ARCH_64BIT = 0x80000000;
 
@@ -95,11 +94,4 @@ export function archBits(name: string): 32 | 64 | null {
   const value = VALUE_BY_NAME.get(name);
   if (value === undefined) return null;
   return value & ARCH_64BIT ? 64 : 32;
-}
-
-/** The auditctl `-F arch=` spelling for this arch's word size. Throws E_USAGE for an unknown name. */
-export function archForRules(name: string): "b32" | "b64" {
-  const bits = archBits(name);
-  if (bits === null) throw usageError(`unknown arch ${JSON.stringify(name)}`);
-  return bits === 64 ? "b64" : "b32";
 }

@@ -3,6 +3,7 @@
  * Argument indexes are N in the SYSCALL record's aN fields.
  */
 import type { TargetScope } from "../schema.ts";
+import { archName } from "./arch.ts";
 import { syscallNumber } from "./syscalls.ts";
 
 export type KillSyscall = "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo" | "pidfd_send_signal";
@@ -68,12 +69,56 @@ export function killFamilyNumbers(arch: string): ReadonlySet<number> {
   return set;
 }
 
+/** What a syscall means to attribute (signalInterest). */
+export const SKIP = 0;
+/** A kill-family call: decoded into a signal line. */
+export const KILL = 1;
+/** execve/execveat: read for the killers' ancestry. */
+export const EXEC = 2;
+/** pidfd_open: which process a pidfd names (lib/signals/pidfd.ts). Decoded, whatever --since/--until say. */
+export const PIDFD = 3;
+/** An arch we cannot judge: its events are decoded, to be judged there. */
+export const UNJUDGED = 4;
+export type SignalInterest = typeof SKIP | typeof KILL | typeof EXEC | typeof PIDFD | typeof UNJUDGED;
+
+/** Per AUDIT_ARCH value: interest by syscall number (null: an arch we cannot judge). */
+const kindsByArch = new Map<number, Uint8Array | null>();
+/** The last arch asked about: a log is nearly all one arch, so most SYSCALL lines need no Map lookup. */
+let lastArch = -1;
+let lastKinds: Uint8Array | null = null;
+
+function kindsOf(arch: number): Uint8Array | null {
+  const cached = kindsByArch.get(arch);
+  if (cached !== undefined) return cached;
+  const name = archName(arch.toString(16));
+  let kinds: Uint8Array | null = null;
+  if (name !== null) {
+    const kill = [...killFamilyNumbers(name)];
+    const exec = ["execve", "execveat"].map((syscall) => syscallNumber(name, syscall)).filter((nr) => nr !== null);
+    const pidfd = syscallNumber(name, "pidfd_open");
+    kinds = new Uint8Array(Math.max(0, ...kill, ...exec, pidfd ?? 0) + 1);
+    for (const nr of kill) kinds[nr] = KILL;
+    for (const nr of exec) kinds[nr] = EXEC;
+    if (pidfd !== null) kinds[pidfd] = PIDFD;
+  }
+  // Bounded: arbitrary input cannot grow the cache past a handful of arches.
+  if (kindsByArch.size < 64) kindsByArch.set(arch, kinds);
+  return kinds;
+}
+
 /**
- * An audit argument (hex, no 0x, up to 64 bits) as a signed 32-bit number.
- * pids and signals are ints, and a 64-bit caller's -1 is ffffffffffffffff while
- * a 32-bit caller's is ffffffff, so only the low 32 bits count. NaN if not hex.
+ * The one judgement of what syscall `nr` on AUDIT_ARCH value `arch` means to
+ * attribute: the kill family, execve for ancestry, pidfd_open for pidfd
+ * targets, or nothing. The prefilter and the decoder's event filter both ask here.
  */
-export function toSigned32(hex: string): number {
-  if (!/^[0-9a-fA-F]{1,16}$/.test(hex)) return Number.NaN;
-  return Number.parseInt(hex.length > 8 ? hex.slice(-8) : hex, 16) | 0;
+export function signalInterest(arch: number, nr: number): SignalInterest {
+  let kinds: Uint8Array | null;
+  if (arch === lastArch) kinds = lastKinds;
+  else {
+    kinds = kindsOf(arch);
+    lastArch = arch;
+    lastKinds = kinds;
+  }
+  if (kinds === null) return UNJUDGED;
+  return nr < kinds.length ? (kinds[nr] as SignalInterest) : SKIP;
 }

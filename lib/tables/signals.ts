@@ -28,16 +28,15 @@ const ALIASES: ReadonlyMap<string, number> = new Map([
 ]);
 
 /**
- * Names a real-time signal the way bash's `kill -l` does: SIGRTMIN+n up to the
- * midpoint of the range, SIGRTMAX-n above it. With glibc's range (34..64) this
- * reproduces `kill -l`; the defaults give the kernel's view.
+ * Names a real-time signal of glibc's range (34..64) the way bash's `kill -l`
+ * does: SIGRTMIN+n up to the midpoint of the range, SIGRTMAX-n above it.
  */
-export function rtSignalName(nr: number, rtmin = SIGRTMIN, rtmax = SIGRTMAX): string | null {
-  if (!Number.isInteger(nr) || nr < rtmin || nr > rtmax) return null;
-  if (nr === rtmin) return "SIGRTMIN";
-  if (nr === rtmax) return "SIGRTMAX";
-  const up = nr - rtmin;
-  return up <= Math.floor((rtmax - rtmin) / 2) ? `SIGRTMIN+${up}` : `SIGRTMAX-${rtmax - nr}`;
+export function rtSignalName(nr: number): string | null {
+  if (!Number.isInteger(nr) || nr < SIGRTMIN || nr > SIGRTMAX) return null;
+  if (nr === SIGRTMIN) return "SIGRTMIN";
+  if (nr === SIGRTMAX) return "SIGRTMAX";
+  const up = nr - SIGRTMIN;
+  return up <= Math.floor((SIGRTMAX - SIGRTMIN) / 2) ? `SIGRTMIN+${up}` : `SIGRTMAX-${SIGRTMAX - nr}`;
 }
 
 /** Index = signal number; [0] is null (signal 0 only probes). */
@@ -52,9 +51,22 @@ const BY_NAME = new Map<string, number>();
 for (const [nr, name] of SIGNALS.entries()) if (name) BY_NAME.set(name.slice(3), nr);
 for (const [name, nr] of ALIASES) BY_NAME.set(name, nr);
 
+/** Signals whose default action does not end a process: CHLD, CONT, URG, WINCH (ignore); STOP, TSTP, TTIN, TTOU (stop). */
+const HARMLESS_BY_DEFAULT = new Set([17, 18, 23, 28, 19, 20, 21, 22]);
+
+/** Whether a signal, not handled, ends the process (0, a probe, and numbers past SIGRTMAX do not). */
+export function endsProcessByDefault(sig: number): boolean {
+  return sig > 0 && sig <= SIGRTMAX && !HARMLESS_BY_DEFAULT.has(sig);
+}
+
 /** 9 → "SIGKILL", 36 → "SIGRTMIN+2", 32 → "SIGRTMIN-2"; null for 0 (a probe) and out of range. */
 export function signalName(nr: number): string | null {
   return SIGNALS[nr] ?? null;
+}
+
+/** signalName, or `SIG<nr>` when it has none. */
+export function signalLabel(nr: number): string {
+  return SIGNALS[nr] ?? `SIG${nr}`;
 }
 
 /**

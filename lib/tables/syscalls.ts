@@ -44,9 +44,6 @@ function table(arch: string): Parsed | null {
   return t;
 }
 
-/** Arches with a syscall table, aliases included. */
-export const SYSCALL_ARCHES: readonly string[] = [...TABLES.keys(), ...ALIASES.keys()];
-
 /** (x86_64, 62) → "kill"; null for an unknown arch or number. */
 export function syscallName(arch: string, nr: number): string | null {
   return table(arch)?.names[nr] ?? null;

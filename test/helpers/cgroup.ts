@@ -106,3 +106,19 @@ function removeDir(dir: string): void {
   }
   throw new Error(`could not remove cgroup ${dir}: still busy`);
 }
+
+/**
+ * `sleep 30` as PID 1 of a new PID namespace, born in the cgroup whose
+ * cgroup.procs is `procs` (the shell joins it before unshare forks). Resolves
+ * with unshare's process and the sleeper's host PID (undefined if it never came).
+ */
+export async function sleeperInNamespace(procs: string): Promise<{ child: Bun.Subprocess; inner: number | undefined }> {
+  const child = Bun.spawn(["sh", "-c", 'echo $$ > "$1" && exec unshare --pid --fork --kill-child sleep 30', "sh", procs], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  let inner: number | undefined;
+  for (let i = 0; i < 300 && inner === undefined; i++) {
+    await Bun.sleep(10);
+    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim();
+    if (kids !== "") inner = Number(kids.split(/\s+/)[0]);
+  }
+  return { child, inner };
+}

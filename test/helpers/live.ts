@@ -3,15 +3,20 @@
  * removed afterwards (also on failure and Ctrl-C), and a clear skip reason
  * where root or audit really is missing.
  */
-import { existsSync } from "node:fs";
-import { auditctl, deleteRulesWithKey } from "../../lib/rules/auditctl.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { parseRuleText } from "../../lib/rules/audit-rule.ts";
+import { deleteRulesWithKey, kernelAuditControl } from "../../lib/rules/control.ts";
+import type { RecordLine } from "../../lib/schema.ts";
+import { netlinkRecords } from "../../lib/sources/netlink.ts";
 
-/** Why live audit tests cannot run here, or null when they can. */
+/** Why live audit tests cannot run here, or null when they can. They need only the kernel (netlink), not auditd. */
 export function auditSkipReason(): string | null {
-  if (process.getuid?.() !== 0) return "needs root";
-  if (!Bun.which("auditctl", { PATH: `${process.env.PATH}:/usr/sbin:/sbin` })) return "auditctl missing (apt-get install -y auditd)";
-  const status = auditctl(["-s"]);
-  if (status.exitCode !== 0) return `audit unavailable: ${status.stderr.trim()}`;
+  if (process.getuid?.() !== 0) return "not root";
+  try {
+    kernelAuditControl.status();
+  } catch (error) {
+    return `no kernel audit: ${(error as Error).message}`;
+  }
   return null;
 }
 
@@ -19,10 +24,31 @@ export function auditSkipReason(): string | null {
 export function auditdSkipReason(): string | null {
   const audit = auditSkipReason();
   if (audit) return audit;
-  const status = auditctl(["-s"]);
-  const pid = /^pid (\d+)$/m.exec(status.stdout)?.[1];
-  if (!pid || pid === "0" || !existsSync("/var/log/audit/audit.log")) return "auditd is not running (start it with `auditd`; .ci/run does)";
+  if (kernelAuditControl.status().pid === 0 || !existsSync("/var/log/audit/audit.log")) return "auditd is not running (start it with `auditd`; .ci/run does)";
   return null;
+}
+
+/** auditctl, the oracle for the rule tests (Debian's auditd package). */
+export function auditctlPath(): string | null {
+  return Bun.which("auditctl", { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` });
+}
+
+/** Why a test that checks against auditctl cannot run here, or null when it can. */
+export function auditctlSkipReason(): string | null {
+  return auditSkipReason() ?? (auditctlPath() ? null : "auditctl missing (apt-get install -y auditd): no oracle to compare with");
+}
+
+/** Run auditctl (the oracle) with an argument array, never a shell. */
+export function auditctl(args: readonly string[]): { exitCode: number; stdout: string; stderr: string } {
+  const path = auditctlPath();
+  if (!path) throw new Error("auditctl missing");
+  const result = Bun.spawnSync([path, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  return { exitCode: result.exitCode ?? 1, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+/** Add one rule given in auditctl syntax straight to the kernel (throws on any refusal, EEXIST included). */
+export function addRuleNow(args: readonly string[]): void {
+  if (kernelAuditControl.addRule(parseRuleText(args)) !== "added") throw new Error(`rule already present: ${args.join(" ")}`);
 }
 
 export function tracefsSkipReason(): string | null {
@@ -73,6 +99,28 @@ export function removeKeyNow(key: string): string[] {
   return deleteRulesWithKey(key);
 }
 
+/** One test file's rule keys: each removed at exit should all else fail, and all at once by removeAll (call it in afterAll). */
+export class TestKeys {
+  private readonly keys: string[] = [];
+
+  /** A new key for this file. */
+  key(name: string): string {
+    const key = uniqueKey(name);
+    this.adopt(key);
+    return key;
+  }
+
+  /** A key made elsewhere, now this file's to remove. */
+  adopt(key: string): void {
+    removeOnExit(key);
+    this.keys.push(key);
+  }
+
+  removeAll(): void {
+    for (const key of this.keys.splice(0)) removeKeyNow(key);
+  }
+}
+
 /** Wait until `check` returns a value, polling; resolves undefined on timeout. */
 export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000, stepMs = 50): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
@@ -87,6 +135,18 @@ export async function waitFor<T>(check: () => T | undefined | Promise<T | undefi
 /** A victim process we own: `sleep` with a distinctive argv, killed in cleanup if still alive. */
 export function spawnVictim(seconds = 60): Bun.Subprocess {
   return Bun.spawn(["sleep", String(seconds)], { stdout: "ignore", stderr: "ignore" });
+}
+
+/** Until `pid` has exec'd `comm` (a fresh child is its parent's copy until then; a kill that early names the parent's comm). */
+export async function waitForComm(pid: number, comm: string, timeoutMs = 3000): Promise<boolean> {
+  const found = await waitFor(() => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === comm ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  }, timeoutMs, 2);
+  return found === true;
 }
 
 /**
@@ -125,4 +185,24 @@ export function trackedChildren() {
       }
     },
   };
+}
+
+/**
+ * Audit records as the kernel multicasts them (capture --netlink's source),
+ * collected from `ready` until `stop()`: the kernel alone, no auditd needed.
+ * `keep` picks the records worth holding (other tests may send bursts of
+ * thousands of kills meanwhile).
+ */
+export function startRecordCollector(keep: (record: RecordLine) => boolean = () => true) {
+  const controller = new AbortController();
+  const records: RecordLine[] = [];
+  let ready!: () => void;
+  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
+  const done = (async () => {
+    for await (const line of netlinkRecords({ signal: controller.signal, onReady: ready })) {
+      if (line.kind === "record" && keep(line)) records.push(line);
+    }
+  })();
+  done.catch(() => ready());
+  return { records, ready: readyPromise, stop: async () => (controller.abort(), await done) };
 }

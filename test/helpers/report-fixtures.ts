@@ -27,7 +27,7 @@ export interface SigSpec {
   target?: number | null;
   scope?: SignalLine["target"]["scope"];
   victims?: Array<Partial<Victim>>;
-  source?: "audit" | "tracefs";
+  source?: "audit" | "tracefs" | "tracepoints";
   origin?: SignalLine["origin"];
   syscall?: string | null;
 }
@@ -69,5 +69,5 @@ export function seedSignals(): SignalLine[] {
 }
 
 export const ORIGIN_USER = { code: 0, kind: "user", label: "sent by a process with kill(2) (SI_USER)" };
-export const ORIGIN_KERNEL = { code: 128, kind: "kernel", label: "sent by the kernel (SI_KERNEL): the OOM killer, or a similar kernel decision" };
+export const ORIGIN_KERNEL = { code: 128, kind: "kernel", label: "sent by the kernel (SI_KERNEL)" };
 export const ORIGIN_FAULT = { code: 1, kind: "fault", label: "a fault in the process itself (SEGV_MAPERR: address not mapped)" };

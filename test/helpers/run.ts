@@ -5,18 +5,20 @@
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { IdNames } from "../../lib/audit/ids.ts";
+import { IdNames, type ThisHost } from "../../lib/audit/ids.ts";
 import type { InterpretOptions } from "../../lib/audit/interpret.ts";
-import { lineToRecord } from "../../lib/capture.ts";
+import { lineToRecord } from "../../lib/sources/record-lines.ts";
 import { InputErrors } from "../../lib/audit/input-errors.ts";
-import { LineWriter, readInputs } from "../../lib/jsonl.ts";
-import { EventStage, type DecodeSettings } from "../../lib/pipeline.ts";
-import type { AnyLine, GapLine, SignalLine } from "../../lib/schema.ts";
-import { SignalStage } from "../../lib/signals/pipeline.ts";
+import { LineWriter } from "../../lib/bytes/line-writer.ts";
+import { readInputs } from "../../lib/sources/inputs.ts";
+import { EventStage, type DecodeSettings } from "../../lib/audit/event-stage.ts";
+import type { AnyLine, NoticeLine, SignalLine } from "../../lib/schema.ts";
+import { runAttribute, SignalStage } from "../../lib/signals/signal-stage.ts";
 import type { SignalFilterOptions } from "../../lib/signals/filter.ts";
 
 export const fixturesDir = join(import.meta.dir, "..", "fixtures");
-export const corpusDir = join(import.meta.dir, "..", "..", "..", "shared", "corpus");
+/** Real audit logs from public projects, with their oracle outputs and sources (test/corpus/SOURCES.md). */
+export const corpusDir = join(import.meta.dir, "..", "corpus");
 
 /** Audit text below `root`, sorted: *.log and *.txt files that are not ausearch/aureport output or the corpus's own notes. */
 export function auditLogsUnder(root: string): string[] {
@@ -36,6 +38,26 @@ export function fixtureAndCorpusLogs(): Array<{ path: string; name: string }> {
     name: path.startsWith(corpusDir) ? `corpus/${relative(corpusDir, path)}` : relative(fixturesDir, path),
   }));
 }
+
+/**
+ * This machine as a test sees it (lib/audit/ids.ts ThisHost): the minimal
+ * passwd/group, a host name no log uses, and its own audit log in the
+ * fixtures and corpus (`local`) or nowhere (every file is another host's).
+ */
+export function testHost(local: boolean): Partial<ThisHost> {
+  return {
+    passwdFile: join(fixturesDir, "passwd.minimal"),
+    groupFile: join(fixturesDir, "group.minimal"),
+    logDirs: local ? [fixturesDir, corpusDir] : ["/nonexistent-wk-log-dir/"],
+    name: "wk-test-host",
+  };
+}
+
+/** The default (lookups on, no --passwd): fixtures read as this host's log, and as another host's. */
+export const localLogIds: DecodeSettings = { lookup: true, thisHost: testHost(true) };
+export const foreignLogIds: DecodeSettings = { lookup: true, thisHost: testHost(false) };
+export const localLogInterpret: InterpretOptions = { ids: new IdNames(localLogIds) };
+export const foreignLogInterpret: InterpretOptions = { ids: new IdNames(foreignLogIds) };
 
 /** Interpretation options without lookups, and with the oracle's minimal passwd/group. */
 export const noLookupIds: InterpretOptions = { ids: new IdNames({ lookup: false }) };
@@ -57,7 +79,7 @@ export async function decodeFiles(paths: string[], settings: DecodeSettings = or
   const lines: AnyLine[] = [];
   for await (const batch of readInputs(paths, errors)) lines.push(...stage.push(batch));
   lines.push(...stage.flush());
-  return { lines, messages, errors: errors.count, stats: stage.stats, folded: stage.decoder.folded };
+  return { lines, messages, errors: errors.count, notAudit: errors.notAudit, stats: stage.stats, folded: stage.decoder.folded };
 }
 
 /** As attribute runs: raw lines through the byte prefilter, unless `prefilter: false` (every line decoded). */
@@ -70,7 +92,7 @@ export async function attributeFiles(
   const messages: string[] = [];
   const errors = new InputErrors({ strict: false, print: (m) => messages.push(m), printLimit: 10_000 });
   const stage = new SignalStage({ ...settings, filter }, errors);
-  const lines: Array<SignalLine | GapLine> = [];
+  const lines: Array<SignalLine | NoticeLine> = [];
   for await (const batch of readInputs(paths, errors, prefilter ? { prefilter: stage.prefilter } : {})) lines.push(...stage.push(batch));
   lines.push(...stage.flush());
   return { lines, signals: lines.filter((l): l is SignalLine => l.kind === "signal"), messages, errors: errors.count, stats: stage.stats, unrelated: stage.unrelated };
@@ -90,11 +112,9 @@ export async function attributeStream(paths: string[], filter: SignalFilterOptio
   const fd = openSync(out, "w");
   try {
     const writer = new LineWriter(fd);
-    const stage = new SignalStage({ ...settings, filter }, errors, { emit: (line) => writer.write(line), writer });
-    await stage.read(paths);
-    stage.finish();
+    const run = await runAttribute(paths, { ...settings, filter }, errors, writer);
     writer.flush();
-    return { text: readFileSync(out, "utf8"), messages, errors: errors.count, stats: stage.stats, unrelated: stage.unrelated };
+    return { text: readFileSync(out, "utf8"), messages, errors: errors.count, stats: run.stats, unrelated: run.unrelated };
   } finally {
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
@@ -115,8 +135,8 @@ export function writeRecordLines(path: string, target: string): string {
   return target;
 }
 
-/** A script run as users run it: a subprocess with no stdin, its stdout, stderr and exit code. */
-export async function runScriptProcess(name: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+/** A script run as users run it: a subprocess with no stdin, its stdout, stderr, exit code and pid. */
+export async function runScriptProcess(name: string, args: string[]): Promise<{ stdout: string; stderr: string; code: number; pid: number }> {
   const child = Bun.spawn([process.execPath, join(import.meta.dir, "..", "..", "scripts", `${name}.ts`), ...args], {
     stdin: "ignore",
     stdout: "pipe",
@@ -124,5 +144,5 @@ export async function runScriptProcess(name: string, args: string[]): Promise<{ 
     env: { ...process.env, NO_COLOR: "1" },
   });
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  return { stdout, stderr, code };
+  return { stdout, stderr, code, pid: child.pid };
 }

@@ -7,6 +7,8 @@
 import { describeProcess, plural } from "../describe.ts";
 import { isoTime, signalName, victimKey } from "../keys.ts";
 import type { SignalLine } from "../../schema.ts";
+import { CALL_NOT_SEEN } from "../../sources/tracefs-line.ts";
+import { bump, countSignal, noSignals, type SignalCounts, type TaskCount } from "./cause-groups.ts";
 import { defineDetector, type Finding, type FindingProcess, type Severity } from "./types.ts";
 
 const TITLE = "Signals audit did not record";
@@ -24,18 +26,19 @@ export const FATAL_SIGNALS = new Set([
 const MAX_VICTIMS = 10;
 const MAX_GROUPS = 1000;
 
-interface GroupAcc {
+interface GroupAcc extends SignalCounts {
   kind: "kernel" | "fault" | "unmatched";
   label: string;
+  /** What would settle an uncertain cause (the rule's `settle`). */
+  settle: string | null;
+  /** Kernel signals: tasks that were running when they were generated (context, not senders). */
+  contexts: Map<string, TaskCount>;
   killer: FindingProcess | null;
-  count: number;
   selfSent: number;
-  signals: Map<string, number>;
-  first: number | null;
-  last: number | null;
-  examples: string[];
-  victims: Map<string, { pid: number | null; comm: string | null; count: number }>;
+  victims: Map<string, TaskCount>;
   moreVictims: number;
+  /** Written by capture --tracepoints: its syscall tracepoints saw no call, rather than audit (a 32-bit caller). */
+  untraced: boolean;
 }
 
 interface BlindState {
@@ -45,29 +48,38 @@ interface BlindState {
   maxExamples: number;
 }
 
+/**
+ * Kernel-sent signals whose cause is known (a hangup, a timer, a limit, a
+ * fault, the process itself) have their own findings; this one keeps the
+ * kernel's signals of unknown or uncertain cause, and process signals audit
+ * missed.
+ */
 function classify(signal: SignalLine, crossCheck: string | null): GroupAcc["kind"] | null {
-  if (signal.source !== "tracefs") return null;
+  if (signal.source !== "tracefs" && signal.source !== "tracepoints") return null;
   if (!FATAL_SIGNALS.has(signalName(signal.signal))) return null;
-  const kind = signal.origin?.kind;
+  // A call the syscall tracepoints saw is a process's by construction.
+  if (signal.source === "tracepoints") return crossCheck === "unmatched" ? "unmatched" : null;
+  const kind = signal.cause?.kind ?? signal.origin?.kind;
   if (kind === "kernel") return "kernel";
-  if (kind === "fault") return "fault";
+  if (kind === "fault") return signal.cause ? null : "fault";
+  if (signal.cause && signal.cause.kind !== "process") return null;
   return crossCheck === "unmatched" ? "unmatched" : null;
 }
 
 export const blindSpot = defineDetector<BlindState>({
   id: "blind-spot",
   title: TITLE,
-  description: "tracefs saw a signal from the kernel, or from a process, that audit has no record of",
   init: (options) => ({ groups: new Map(), overflow: 0, maxExamples: options.maxExamples }),
   observe(state, { signal, ms, crossCheck }) {
     const kind = classify(signal, crossCheck);
     if (!kind) return;
     const name = signalName(signal.signal);
+    const untraced = kind === "unmatched" && signal.warnings?.includes(CALL_NOT_SEEN) === true;
     // The kernel's signals group by what it did; a process's by who sent them.
     const key =
       kind === "unmatched"
-        ? `u\n${signal.killer.comm}\n${signal.killer.exe}\n${signal.killer.uid}${signal.node === null ? "" : `\n${signal.node}`}`
-        : `k\n${kind}\n${name}\n${signal.origin?.label ?? ""}`;
+        ? `${untraced ? "t" : "u"}\n${signal.killer.comm}\n${signal.killer.exe}\n${signal.killer.uid}${signal.node === null ? "" : `\n${signal.node}`}`
+        : `k\n${kind}\n${name}\n${signal.cause?.label ?? signal.origin?.label ?? ""}${signal.node === null ? "" : `\n${signal.node}`}`;
     let group = state.groups.get(key);
     if (!group) {
       if (state.groups.size >= MAX_GROUPS) {
@@ -76,40 +88,31 @@ export const blindSpot = defineDetector<BlindState>({
       }
       group = {
         kind,
-        label: signal.origin?.label ?? kind,
+        label: signal.cause?.label ?? signal.origin?.label ?? kind,
+        settle: signal.cause?.settle ?? null,
+        contexts: new Map(),
         killer:
           kind === "unmatched"
             ? { key, node: signal.node, pids: [], comm: signal.killer.comm, exe: signal.killer.exe, uid: signal.killer.uid, user: signal.killer.user }
             : null,
-        count: 0,
+        ...noSignals(),
         selfSent: 0,
-        signals: new Map(),
-        first: null,
-        last: null,
-        examples: [],
         victims: new Map(),
         moreVictims: 0,
+        untraced,
       };
       state.groups.set(key, group);
     }
-    group.count++;
-    group.signals.set(name, (group.signals.get(name) ?? 0) + 1);
+    countSignal(group, name, ms, signal.id, state.maxExamples);
     const senderPid = signal.killer.pid;
     if (group.killer && senderPid !== null && !group.killer.pids.includes(senderPid) && group.killer.pids.length < 10) group.killer.pids.push(senderPid);
-    if (ms !== null) {
-      group.first = group.first === null ? ms : Math.min(group.first, ms);
-      group.last = group.last === null ? ms : Math.max(group.last, ms);
-    }
-    if (group.examples.length < state.maxExamples) group.examples.push(signal.id);
+    const context = signal.context;
+    if (kind === "kernel" && context && context.pid !== (signal.target.tid ?? signal.target.pid)) bump(group.contexts, `${context.pid}\n${context.comm}`, context.pid, context.comm, 5);
     const victims = signal.victims.length > 0 ? signal.victims : [{ pid: signal.target.tid ?? signal.target.pid, comm: null, uid: null, user: null }];
     for (const v of victims) {
       // For kernel/fault signals the "sender" is just the running task: self-sending means nothing there.
       if (kind === "unmatched" && senderPid !== null && v.pid === senderPid) group.selfSent++;
-      const vKey = victimKey(v, signal.node);
-      const acc = group.victims.get(vKey);
-      if (acc) acc.count++;
-      else if (group.victims.size < MAX_VICTIMS) group.victims.set(vKey, { pid: v.pid, comm: v.comm, count: 1 });
-      else group.moreVictims++;
+      bump(group.victims, victimKey(v, signal.node), v.pid, v.comm, MAX_VICTIMS, () => group!.moreVictims++);
     }
   },
   detect({ state }) {
@@ -129,15 +132,22 @@ export const blindSpot = defineDetector<BlindState>({
       let advice: string;
       if (g.kind === "kernel") {
         severity = g.signals.has("SIGKILL") ? "warning" : "info";
-        headline = `The kernel itself sent ${sigText} to ${victimText} (${plural(g.count, "signal")}; ${g.label})`;
+        headline = `The kernel itself sent ${sigText} to ${victimText} (${plural(g.count, "signal")}): ${g.label}`;
         explanation =
-          "These signals were generated by the kernel (si_code SI_KERNEL), not by a kill() call, so audit has no record of them. " +
-          "A SIGKILL from the kernel usually means the OOM killer chose this process because memory ran out; " +
-          "other kernel senders are cgroup.kill, a seccomp kill, or a CPU/file-size limit.";
+          "These signals were generated by the kernel (si_code SI_KERNEL), not by a kill() call, so audit has no record of them, " +
+          "and the task that happened to be running is not their sender. " +
+          (g.settle ? "The signal alone does not say which kernel path sent it." : "");
         advice =
-          "Check the kernel log around these times (`journalctl -k` or `dmesg -T`, look for \"Out of memory: Killed process\"), " +
-          "the memory limits of the process's cgroup or container, and its resource limits (ulimit). " +
-          "Give the process more memory or lower its usage, or tune oom_score_adj.";
+          (g.settle ? `To settle it: ${g.settle}. ` : "") +
+          (g.signals.has("SIGKILL")
+            ? "If it was the OOM killer, look at the memory limit of the process's cgroup or container and its usage, or tune oom_score_adj. " +
+              "Give report the kernel log of that time as well (`dmesg`, kern.log or `journalctl -k`, through capture or as they are): an OOM kill is then confirmed by its own report (the oom-kill finding) and counted once." +
+              (g.label.includes("RLIMIT_CPU") ? " If it was RLIMIT_CPU, find who set `ulimit -t` (or LimitCPU=)." : "")
+            : "Look at the kernel log around these times (`dmesg -T`).");
+        if (g.contexts.size > 0) {
+          const shown = [...g.contexts.values()].map((c) => `${c.pid === 0 ? "<idle>" : (c.comm ?? "?")}[${c.pid}]${c.count > 1 ? ` ×${c.count}` : ""}`);
+          notes.push(`Running when the kernel generated them (context, not a sender): ${shown.join(", ")}`);
+        }
       } else if (g.kind === "fault") {
         severity = "info";
         headline = `${sigText} raised by a fault in ${victimText} (${plural(g.count, "signal")}; ${g.label})`;
@@ -146,15 +156,27 @@ export const blindSpot = defineDetector<BlindState>({
           "the kernel raises them in the process itself, so no other process killed it and audit has no kill() record.";
         advice =
           "This is a crash, not a murder: look for a core dump (`coredumpctl list`), the program's logs, and the kernel log (segfault lines in `dmesg`).";
+      } else if (g.untraced) {
+        severity = "warning";
+        headline = `${describeProcess(g.killer!)} sent ${sigText} ${plural(g.count, "time")} with no kill-family call the syscall tracepoints saw, to: ${victimText}`;
+        explanation =
+          "signal_generate saw these signals, but no kill-family syscall tracepoint fired around them. On a 64-bit kernel a 32-bit (compat) program's calls fire none: " +
+          "its failed attempts (ESRCH on a free PID, EPERM) and probes leave no trace at all, and its uid and argv are not known. " +
+          "Or the kernel sent the signal in the process's own context " +
+          (g.selfSent ? `(${g.selfSent} of these were sent to the sender itself, like SIGPIPE or SIGXFSZ)` : "(like SIGPIPE on a closed pipe)") +
+          ", or it was a child's parent-death signal (PR_SET_PDEATHSIG).";
+        advice =
+          "Where a 32-bit program may be the sender, use whokilled's audit rules (scripts/setup-rule.ts install: both ABIs), alone or beside the tracepoints: " +
+          "audit logs each of its calls, failed ones included, with uid and auid (docs/TRACEPOINTS.md).";
       } else {
         severity = "warning";
         headline = `${describeProcess(g.killer!)} sent ${sigText} ${plural(g.count, "time")} that audit did not record, to: ${victimText}`;
         explanation =
-          "tracefs saw these signals, and audit was running at the time, but audit has no matching kill-family call from this sender. " +
+          "The kernel's tracepoints (tracefs) saw these signals, and audit was running at the time, but audit has no matching kill-family call from this sender. " +
           "Either the sender was started before audit was enabled (such processes are never audited), no audit rule covers the syscall it used " +
           "(tkill, tgkill, rt_sigqueueinfo, pidfd_send_signal…), or the kernel sent the signal in the process's own context " +
           (g.selfSent ? `(${g.selfSent} of these were sent to the sender itself, like SIGPIPE or SIGXFSZ)` : "(like SIGPIPE on a closed pipe)") +
-          ". Audit alone would have missed who did this.";
+          ", or the signal was a child's parent-death signal (PR_SET_PDEATHSIG), which the kernel sends as the parent exits. Audit alone would have missed who did this.";
         advice =
           "Install the whokilled rule for every kill-family syscall and both ABIs (scripts/setup-rule.ts), " +
           "restart long-running senders after audit is enabled, or boot with audit=1 so every process is audited. " +

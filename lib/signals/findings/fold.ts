@@ -7,7 +7,7 @@
  * signal lines (`attribute`) still hold every call.
  */
 import { describeProcess, plural } from "../describe.ts";
-import { SEVERITY_ORDER, type Finding } from "./types.ts";
+import type { Finding } from "./types.ts";
 
 export const KEEP_PER_KILLER = 5;
 /** PIDs named in the folded finding (of its best-evidenced ones), in numeric order. */
@@ -18,64 +18,174 @@ function groupKey(finding: Finding): string {
   return `${finding.id}\n${finding.killer?.key ?? ""}`;
 }
 
-/** `sorted` (best first) with each (kind, killer) group cut to `keep`, its rest folded right after them. */
-export function foldFindings(sorted: readonly Finding[], keep = KEEP_PER_KILLER): Finding[] {
-  const groups = new Map<string, Finding[]>();
-  for (const finding of sorted) {
-    const key = groupKey(finding);
-    const group = groups.get(key);
-    if (group) group.push(finding);
-    else groups.set(key, [finding]);
-  }
-  const out: Finding[] = [];
-  const shown = new Map<string, number>();
-  for (const finding of sorted) {
-    const key = groupKey(finding);
-    const n = shown.get(key) ?? 0;
-    if (n >= keep) continue;
-    out.push(finding);
-    shown.set(key, n + 1);
-    const group = groups.get(key)!;
-    if (n + 1 === keep && group.length > keep) out.push(foldedFinding(group.slice(keep), keep));
-  }
-  return out;
+/** Best first; ties keep the order the findings were raised in (as a stable sort does). */
+export type FindingOrder = (a: Finding, b: Finding) => number;
+
+interface Ranked<T> {
+  finding: Finding;
+  /** Arrival order, the last tie-break. */
+  seq: number;
+  value: T;
 }
 
-function foldedFinding(rest: readonly Finding[], kept: number): Finding {
-  const model = rest[0]!;
-  let severity = model.severity;
-  let count = 0;
-  let first: string | null = null;
-  let last: string | null = null;
-  const counts: Record<string, number> = { findings: rest.length };
-  const pids: number[] = [];
-  const examples: string[] = [];
-  for (const finding of rest) {
-    if (SEVERITY_ORDER[finding.severity] < SEVERITY_ORDER[severity]) severity = finding.severity;
-    const evidence = finding.evidence;
-    count += evidence.count;
-    if (evidence.first !== null && (first === null || evidence.first < first)) first = evidence.first;
-    if (evidence.last !== null && (last === null || evidence.last > last)) last = evidence.last;
-    for (const [name, n] of Object.entries(evidence.counts)) counts[name] = (counts[name] ?? 0) + n;
-    const pid = finding.target?.pid;
-    if (typeof pid === "number" && pids.length < LISTED_PIDS) pids.push(pid);
-    const example = evidence.examples[0];
-    if (example !== undefined && examples.length < EXAMPLES) examples.push(example);
+/** The best `max` of what is offered, in order: what folding reads of the rest past the first few. */
+class BestOf<T> {
+  readonly items: Ranked<T>[] = [];
+
+  constructor(
+    private readonly order: FindingOrder,
+    private readonly max: number,
+  ) {}
+
+  /** Keep `item` if it is among the best `max`; returns the item it pushed out, if any. */
+  offer(item: Ranked<T>): Ranked<T> | null {
+    const items = this.items;
+    let at = items.length;
+    while (at > 0 && (this.order(item.finding, items[at - 1]!.finding) || item.seq - items[at - 1]!.seq) < 0) at--;
+    if (at >= this.max) return item;
+    items.splice(at, 0, item);
+    return items.length > this.max ? items.pop()! : null;
   }
-  const who = model.killer ? describeProcess(model.killer) : "senders audit did not see";
-  pids.sort((a, b) => a - b);
-  const pidText = pids.length > 0 ? `, on PID${pids.length > 1 ? "s" : ""} ${pids.join(", ")}${rest.length > pids.length ? ", …" : ""}` : "";
-  return {
-    id: model.id,
-    title: model.title,
-    severity,
-    headline: `…and ${plural(rest.length, "more finding")} of this kind for ${who}${pidText}: ${plural(count, "signal")} in all`,
-    explanation:
-      `The same pattern as the findings above, for the same sender, ${plural(rest.length, "time")} more. ` +
-      `They are folded into this one so the report stays readable; the ${kept} above have the most evidence.`,
-    advice: "As for the findings above. `attribute` with --killer (and --pid for one PID) lists every signal behind them.",
-    killer: model.killer,
-    target: null,
-    evidence: { count, first, last, examples, counts, notes: [] },
-  };
+}
+
+/**
+ * The findings of one group past its best `keep`, folded as they come, in any
+ * order: sums over all of them, and only the few the folded finding names
+ * (the best of them, its first PIDs and examples) are held.
+ */
+class RestFold {
+  private n = 0;
+  private count = 0;
+  private first: string | null = null;
+  private last: string | null = null;
+  /** Each count's sum, and the best finding that had it: the folded counts are named in the order the best of the rest first name them. */
+  private readonly counts = new Map<string, { sum: number; firstIn: BestOf<number> }>();
+  private readonly model: BestOf<null>;
+  private readonly pids: BestOf<number>;
+  private readonly examples: BestOf<string>;
+
+  constructor(private readonly order: FindingOrder) {
+    this.model = new BestOf(order, 1);
+    this.pids = new BestOf(order, LISTED_PIDS);
+    this.examples = new BestOf(order, EXAMPLES);
+  }
+
+  add(finding: Finding, seq: number): void {
+    this.n++;
+    const evidence = finding.evidence;
+    this.count += evidence.count;
+    if (evidence.first !== null && (this.first === null || evidence.first < this.first)) this.first = evidence.first;
+    if (evidence.last !== null && (this.last === null || evidence.last > this.last)) this.last = evidence.last;
+    Object.entries(evidence.counts).forEach(([name, n], index) => {
+      let count = this.counts.get(name);
+      if (!count) this.counts.set(name, (count = { sum: 0, firstIn: new BestOf(this.order, 1) }));
+      count.sum += n;
+      count.firstIn.offer({ finding, seq, value: index });
+    });
+    this.model.offer({ finding, seq, value: null });
+    const pid = finding.target?.pid;
+    if (typeof pid === "number") this.pids.offer({ finding, seq, value: pid });
+    const example = evidence.examples[0];
+    if (example !== undefined) this.examples.offer({ finding, seq, value: example });
+  }
+
+  private foldedCounts(): Record<string, number> {
+    const out: Record<string, number> = { findings: this.n };
+    const first = (count: { firstIn: BestOf<number> }) => count.firstIn.items[0]!;
+    const named = [...this.counts].sort(([, a], [, b]) => this.order(first(a).finding, first(b).finding) || first(a).seq - first(b).seq || first(a).value - first(b).value);
+    for (const [name, count] of named) out[name] = (out[name] ?? 0) + count.sum;
+    return out;
+  }
+
+  /** The one finding that stands for them all (none added: null). */
+  finding(kept: number): Finding | null {
+    const model = this.model.items[0]?.finding;
+    if (!model) return null;
+    const who = model.killer ? describeProcess(model.killer) : "senders audit did not see";
+    const pids = this.pids.items.map((item) => item.value).sort((a, b) => a - b);
+    const pidText = pids.length > 0 ? `, on PID${pids.length > 1 ? "s" : ""} ${pids.join(", ")}${this.n > pids.length ? ", …" : ""}` : "";
+    return {
+      id: model.id,
+      title: model.title,
+      // The best of the rest is sorted first, severity before all else.
+      severity: model.severity,
+      headline: `…and ${plural(this.n, "more finding")} of this kind for ${who}${pidText}: ${plural(this.count, "signal")} in all`,
+      explanation:
+        `The same pattern as the findings above, for the same sender, ${plural(this.n, "time")} more. ` +
+        `They are folded into this one so the report stays readable; the ${kept} above have the most evidence.`,
+      advice: "As for the findings above. `attribute` with --killer (and --pid for one PID) lists every signal behind them.",
+      killer: model.killer,
+      target: null,
+      evidence: { count: this.count, first: this.first, last: this.last, examples: this.examples.items.map((item) => item.value), counts: this.foldedCounts(), notes: [] },
+    };
+  }
+}
+
+/** One group (a detector's findings about one killer): its best `keep` as they stand, the rest folded. */
+class GroupFold {
+  readonly best: BestOf<null>;
+  readonly rest: RestFold;
+
+  constructor(order: FindingOrder, keep: number) {
+    this.best = new BestOf(order, keep);
+    this.rest = new RestFold(order);
+  }
+
+  add(finding: Finding, seq: number): void {
+    const out = this.best.offer({ finding, seq, value: null });
+    if (out) this.rest.add(out.finding, out.seq);
+  }
+}
+
+/**
+ * Folds a detector at a time and a finding at a time, so a run never holds a
+ * detector's thousands of findings (a few KB apiece, all but a few per killer
+ * folded anyway): each group keeps its best `keep` and folds the rest as they
+ * come. The result is what sorting every finding (stably, by `order`) and
+ * then folding each group's rest would give: a group is one detector's (the
+ * id is the detector's), and ties go by arrival.
+ */
+export class FindingFolder {
+  private readonly kept: Finding[] = [];
+  /** Group key → the finding that stands for the group past its best `keep`. */
+  private readonly folded = new Map<string, Finding>();
+
+  constructor(
+    private readonly order: FindingOrder,
+    private readonly keep = KEEP_PER_KILLER,
+  ) {}
+
+  /** One detector's findings, taken one at a time as it raises them. */
+  add(findings: Iterable<Finding>): void {
+    const groups = new Map<string, GroupFold>();
+    let seq = 0;
+    for (const finding of findings) {
+      const key = groupKey(finding);
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = new GroupFold(this.order, this.keep)));
+      group.add(finding, seq++);
+    }
+    // Kept in the order raised: findings() sorts them all, stably.
+    const kept = [...groups.values()].flatMap((group) => group.best.items).sort((a, b) => a.seq - b.seq);
+    for (const item of kept) this.kept.push(item.finding);
+    for (const [key, group] of groups) {
+      const folded = group.rest.finding(this.keep);
+      if (folded) this.folded.set(key, folded);
+    }
+  }
+
+  /** Every detector's findings, sorted and folded. */
+  findings(): Finding[] {
+    const out: Finding[] = [];
+    const shown = new Map<string, number>();
+    for (const finding of this.kept.sort(this.order)) {
+      out.push(finding);
+      const key = groupKey(finding);
+      const n = (shown.get(key) ?? 0) + 1;
+      shown.set(key, n);
+      const folded = n === this.keep ? this.folded.get(key) : undefined;
+      if (folded) out.push(folded);
+    }
+    return out;
+  }
 }

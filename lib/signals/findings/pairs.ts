@@ -1,11 +1,11 @@
 /**
  * Per (killer, target PID) bookkeeping shared by stale-pid and recycled-pid:
  * both ask "what happened every time this killer aimed at this PID?". One
- * table serves both (see `sharedPairTable`), and a pair holds only counts
+ * table serves both (see `definePairDetector`), and a pair holds only counts
  * and a few ids, since a busy host can have many thousands of pairs.
  *
  * A supervisor that kills each child it started once makes a new pair per
- * kill: a month of that is millions of pairs, about 1.7 KB each. So the
+ * kill: a month of that is millions of pairs, about 0.5 KB each. So the
  * table holds at most `maxPairs` (20,000 unless an option says). Past that,
  * a new pair takes the place of the oldest pair hit only once, which no
  * finding could come from yet; if every pair has been hit again, the new
@@ -17,7 +17,7 @@
 import type { SignalLine } from "../../schema.ts";
 import { blamedKiller, isEsrch, isoTime, signalName, victimsOf } from "../keys.ts";
 import { EvictionOrder } from "../tally.ts";
-import { DEFAULT_FINDING_OPTIONS, type Evidence, type FindingProcess, type ObservedSignal } from "./types.ts";
+import { DEFAULT_FINDING_OPTIONS, defineSharedDetector, type Evidence, type FindingDetector, type FindingProcess, type ObservedSignal } from "./types.ts";
 
 const MAX_PIDS = 10;
 const MAX_HOLDERS = 20;
@@ -125,6 +125,8 @@ export class PairTable {
     if (signal.signal.nr === 0) return null; // existence probes are how careful programs check a PID
     const scope = signal.target.scope;
     if (scope === "group" || scope === "all") return null; // members differ by design
+    // A pidfd names one process, never a recycled PID: its failed calls (target inferred, lib/signals/pidfd.ts) are no stale PID.
+    if (scope === "pidfd" && signal.target.pidFrom !== undefined && signal.target.pidFrom !== "obj_pid") return null;
     const pid = signal.target.tid ?? signal.target.pid;
     return typeof pid === "number" && pid > 0 ? pid : null;
   }
@@ -177,14 +179,9 @@ export class PairTable {
   }
 }
 
-/** The one PairTable of an analyzer run, created by whichever detector asks first. */
-export function sharedPairTable(shared: Map<string, unknown>, maxExamples: number, maxPairs = DEFAULT_FINDING_OPTIONS.maxPairs): PairTable {
-  let table = shared.get("pairs") as PairTable | undefined;
-  if (!table) {
-    table = new PairTable(maxExamples, maxPairs);
-    shared.set("pairs", table);
-  }
-  return table;
+/** stale-pid's and recycled-pid's detector: its state is the run's one PairTable. */
+export function definePairDetector(detector: Pick<FindingDetector<PairTable>, "id" | "title" | "detect">): FindingDetector<PairTable> {
+  return defineSharedDetector("pairs", (options) => new PairTable(options.maxExamples, options.maxPairs), detector);
 }
 
 /** Examples in arrival order, but make sure at least one ESRCH id survives the cut. */
@@ -198,7 +195,9 @@ export function pairExamples(pair: PairAcc, max: number): string[] {
   return out;
 }
 
+/** A pair's evidence: its counts, examples, and the detector's notes, then how many hits on other processes were not kept. */
 export function pairEvidence(pair: PairAcc, max: number, notes: string[]): Evidence {
+  if (pair.moreHolders > 0) notes.push(`…and ${pair.moreHolders} more hits on other processes`);
   const counts: Record<string, number> = { calls: pair.total, success: pair.success, ESRCH: pair.esrch };
   if (pair.otherFailure) counts.otherFailures = pair.otherFailure;
   for (const [name, n] of Object.entries(pair.signals).sort((a, b) => b[1] - a[1])) counts[name] = n;
@@ -218,7 +217,10 @@ export function pairEvidence(pair: PairAcc, max: number, notes: string[]): Evide
  */
 export function distinctHolders(pair: PairAcc): Holder[] {
   const out: Holder[] = [];
-  for (const h of pair.holders ?? []) {
+  // Fully known holders first: one whose uid or comm is unknown may be any of them, and must not stand in for two that differ.
+  const known = (h: Holder) => h.comm !== null && h.uid !== null;
+  const holders = pair.holders ?? [];
+  for (const h of [...holders.filter(known), ...holders.filter((h) => !known(h))]) {
     const same = out.find(
       (o) => (o.comm === null || h.comm === null || o.comm === h.comm) && (o.uid === null || h.uid === null || o.uid === h.uid),
     );

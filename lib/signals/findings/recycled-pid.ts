@@ -4,29 +4,21 @@
  * whoever holds that number pays.
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
-import { distinctHolders, findingKiller, holderText, pairEvidence, sharedPairTable, type PairTable } from "./pairs.ts";
-import { defineDetector, type Finding } from "./types.ts";
+import { definePairDetector, distinctHolders, findingKiller, holderText, pairEvidence } from "./pairs.ts";
 
 const TITLE = "Killer hits whichever process holds a PID";
 
-export const recycledPid = defineDetector<PairTable>({
+export const recycledPid = definePairDetector({
   id: "recycled-pid",
   title: TITLE,
-  description: "The same killer and target PID hit processes with different comm or uid",
-  init: (options, shared) => sharedPairTable(shared, options.maxExamples, options.maxPairs),
-  observe: (table, observed) => {
-    table.add(observed);
-  },
-  detect({ state, options }) {
-    const findings: Finding[] = [];
+  *detect({ state, options }) {
     for (const pair of state.pairs()) {
       const holders = distinctHolders(pair);
       if (holders.length < 2) continue;
       const span = pair.first !== null && pair.last !== null ? pair.last - pair.first : 0;
       const uids = new Set(holders.map((h) => h.uid).filter((u) => u !== null));
       const notes = holders.map((h) => `PID ${pair.targetPid} held by ${holderText(h)}`);
-      if (pair.moreHolders > 0) notes.push(`…and ${pair.moreHolders} more hits on other processes`);
-      findings.push({
+      yield {
         id: "recycled-pid",
         title: TITLE,
         severity: "critical",
@@ -45,8 +37,7 @@ export const recycledPid = defineDetector<PairTable>({
         killer: findingKiller(pair),
         target: { pid: pair.targetPid },
         evidence: pairEvidence(pair, options.maxExamples, notes),
-      });
+      };
     }
-    return findings;
   },
 });

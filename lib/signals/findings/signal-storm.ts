@@ -9,10 +9,10 @@
  * counted one signal short, only if more than maxKillers other killers come
  * between its first and second signal.
  */
-import { describeProcess, formatDuration, plural } from "../describe.ts";
+import { describeProcess, formatDuration, formatSpan, plural } from "../describe.ts";
 import { blamedKiller, isoTime, signalName } from "../keys.ts";
 import { BoundedMap, PidSet, Tally } from "../tally.ts";
-import { defineDetector, type Finding, type FindingProcess, type ResolvedFindingOptions } from "./types.ts";
+import { defineDetector, type FindingProcess, type ResolvedFindingOptions } from "./types.ts";
 
 const TITLE = "Signal storm from one sender";
 const MAX_PIDS = 10;
@@ -21,11 +21,12 @@ const RECENT_IDS = 5;
 interface StormAcc {
   killer: FindingProcess;
   total: number;
-  /** Sorted (second, count) slots; only the last few windows are kept. */
-  slots: Array<[number, number]>;
+  /** Sorted slots, one per second: [second, count, earliest ms, latest ms]; only the last few windows are kept. */
+  slots: Slot[];
   peak: number;
-  peakStart: number;
-  peakEnd: number;
+  /** The busiest window's first and last signal (epoch ms): its rate is over this real span, not the window's length. */
+  peakFirstMs: number;
+  peakLastMs: number;
   peakIds: string[];
   recent: string[];
   signals: Tally;
@@ -39,8 +40,10 @@ export interface StormState {
   killers: BoundedMap<StormAcc>;
 }
 
+type Slot = [second: number, count: number, firstMs: number, lastMs: number];
+
 /** Index of the first slot with second >= sec. */
-function lowerBound(slots: Array<[number, number]>, sec: number): number {
+function lowerBound(slots: Slot[], sec: number): number {
   let lo = 0;
   let hi = slots.length;
   while (lo < hi) {
@@ -51,16 +54,34 @@ function lowerBound(slots: Array<[number, number]>, sec: number): number {
   return lo;
 }
 
-function sumRange(slots: Array<[number, number]>, from: number, to: number): number {
-  let sum = 0;
-  for (let i = lowerBound(slots, from); i < slots.length && slots[i]![0] <= to; i++) sum += slots[i]![1];
-  return sum;
+/** Signals in the seconds from..to, and the first and last of them (ms). */
+const range = { sum: 0, firstMs: 0, lastMs: 0 };
+
+function sumRange(slots: Slot[], from: number, to: number): typeof range {
+  range.sum = 0;
+  range.firstMs = Number.POSITIVE_INFINITY;
+  range.lastMs = Number.NEGATIVE_INFINITY;
+  for (let i = lowerBound(slots, from); i < slots.length && slots[i]![0] <= to; i++) {
+    const slot = slots[i]!;
+    range.sum += slot[1];
+    if (slot[2] < range.firstMs) range.firstMs = slot[2];
+    if (slot[3] > range.lastMs) range.lastMs = slot[3];
+  }
+  return range;
+}
+
+/** Signals per second over the real span (at least the 1 ms audit stamps resolve). */
+export function stormRate(count: number, spanMs: number): number {
+  return (count * 1000) / Math.max(1, spanMs);
+}
+
+function rateText(rate: number): string {
+  return rate >= 10 ? Math.round(rate).toLocaleString("en-US") : rate.toFixed(1);
 }
 
 export const signalStorm = defineDetector<StormState>({
   id: "signal-storm",
   title: TITLE,
-  description: "One killer sends at least --storm-threshold signals within --storm-window seconds",
   init: (options: ResolvedFindingOptions) => ({
     windowSec: Math.max(1, options.stormWindowSec),
     // One signal, short of any threshold that makes a storm: a killer that may already have stormed never goes.
@@ -76,8 +97,8 @@ export const signalStorm = defineDetector<StormState>({
         total: 0,
         slots: [],
         peak: 0,
-        peakStart: 0,
-        peakEnd: 0,
+        peakFirstMs: 0,
+        peakLastMs: 0,
         peakIds: [],
         recent: [],
         signals: new Tally(),
@@ -104,20 +125,27 @@ export const signalStorm = defineDetector<StormState>({
     const sec = Math.floor(ms / 1000);
     const slots = acc.slots;
     const i = lowerBound(slots, sec);
-    if (i < slots.length && slots[i]![0] === sec) slots[i]![1]++;
-    else slots.splice(i, 0, [sec, 1]);
+    const existing = i < slots.length && slots[i]![0] === sec ? slots[i]! : null;
+    if (existing) {
+      existing[1]++;
+      if (ms < existing[2]) existing[2] = ms;
+      if (ms > existing[3]) existing[3] = ms;
+    } else slots.splice(i, 0, [sec, 1, ms, ms]);
     // Both windows that contain this second at an edge: ending here, and (for late arrivals) starting here.
     const ending = sumRange(slots, sec - w + 1, sec);
+    const endingSum = ending.sum;
+    const endingFirst = ending.firstMs;
+    const endingLast = ending.lastMs;
     const starting = sumRange(slots, sec, sec + w - 1);
-    if (ending > acc.peak || starting > acc.peak) {
-      if (ending >= starting) {
-        acc.peak = ending;
-        acc.peakStart = sec - w + 1;
-        acc.peakEnd = sec;
+    if (endingSum > acc.peak || starting.sum > acc.peak) {
+      if (endingSum >= starting.sum) {
+        acc.peak = endingSum;
+        acc.peakFirstMs = endingFirst;
+        acc.peakLastMs = endingLast;
       } else {
-        acc.peak = starting;
-        acc.peakStart = sec;
-        acc.peakEnd = sec + w - 1;
+        acc.peak = starting.sum;
+        acc.peakFirstMs = starting.firstMs;
+        acc.peakLastMs = starting.lastMs;
       }
       acc.peakIds = [...acc.recent];
     }
@@ -126,21 +154,21 @@ export const signalStorm = defineDetector<StormState>({
     const drop = lowerBound(slots, newest - 3 * w);
     if (drop > 0) slots.splice(0, drop);
   },
-  detect({ state, options }) {
-    const findings: Finding[] = [];
+  *detect({ state, options }) {
     for (const acc of state.killers.values()) {
       if (acc.peak < options.stormThreshold) continue;
-      const start = acc.peakStart * 1000;
-      const end = acc.peakEnd * 1000 + 999;
-      const rate = acc.peak / state.windowSec;
-      const counts: Record<string, number> = { peak: acc.peak, windowSeconds: state.windowSec, total: acc.total, ...acc.signals.ranked() };
-      findings.push({
+      const start = acc.peakFirstMs;
+      const end = acc.peakLastMs;
+      const spanMs = end - start;
+      const rate = stormRate(acc.peak, spanMs);
+      const counts: Record<string, number> = { peak: acc.peak, windowSeconds: state.windowSec, spanMs, total: acc.total, ...acc.signals.ranked() };
+      yield {
         id: "signal-storm",
         title: TITLE,
         severity: "warning",
         headline:
-          `${describeProcess(acc.killer)} sent ${plural(acc.peak, "signal")} within ${formatDuration(state.windowSec * 1000)} ` +
-          `(${rate >= 10 ? Math.round(rate) : rate.toFixed(1)}/s; ${plural(acc.total, "signal")} in all, to ${acc.targets.size}${acc.targetsTruncated ? "+" : ""} ${acc.targets.size === 1 ? "PID" : "PIDs"})`,
+          `${describeProcess(acc.killer)} sent ${plural(acc.peak, "signal")} within ${formatSpan(spanMs)} ` +
+          `(${rateText(rate)}/s; ${plural(acc.total, "signal")} in all, to ${acc.targets.size}${acc.targetsTruncated ? "+" : ""} ${acc.targets.size === 1 ? "PID" : "PIDs"})`,
         explanation:
           "One program is sending signals at a high rate. Common causes: a supervisor or watchdog stuck in a restart or kill loop, " +
           "a script that kills in a tight loop without waiting, or a program aiming at a PID that keeps being reused. " +
@@ -157,10 +185,9 @@ export const signalStorm = defineDetector<StormState>({
           last: isoTime(end),
           examples: acc.peakIds.slice(0, options.maxExamples),
           counts,
-          notes: [`Busiest window: ${isoTime(start)} to ${isoTime(end)}`],
+          notes: [`Busiest ${formatDuration(state.windowSec * 1000)} window: first signal at ${isoTime(start)}, last at ${isoTime(end)}`],
         },
-      });
+      };
     }
-    return findings;
   },
 });

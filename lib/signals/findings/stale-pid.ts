@@ -4,21 +4,14 @@
  * of a child: it keeps the dead child's PID and signals whoever gets it next.
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
-import { distinctHolders, findingKiller, holderText, pairEvidence, sharedPairTable, type PairTable } from "./pairs.ts";
-import { defineDetector, type Finding } from "./types.ts";
+import { definePairDetector, distinctHolders, findingKiller, holderText, pairEvidence } from "./pairs.ts";
 
 const TITLE = "Killer keeps signalling a PID it no longer owns";
 
-export const stalePid = defineDetector<PairTable>({
+export const stalePid = definePairDetector({
   id: "stale-pid",
   title: TITLE,
-  description: "The same killer signals the same PID repeatedly over time and some calls fail with ESRCH",
-  init: (options, shared) => sharedPairTable(shared, options.maxExamples, options.maxPairs),
-  observe: (table, observed) => {
-    table.add(observed);
-  },
-  detect({ state, options }) {
-    const findings: Finding[] = [];
+  *detect({ state, options }) {
     const minSpanMs = options.staleMinSpanSec * 1000;
     for (const pair of state.pairs()) {
       if (pair.esrch === 0 || pair.total < options.staleMinCalls) continue;
@@ -29,8 +22,7 @@ export const stalePid = defineDetector<PairTable>({
       const holders = distinctHolders(pair);
       const notes: string[] = [];
       if (holders.length > 0) notes.push(`Processes that held PID ${pair.targetPid} when hit: ${holders.map(holderText).join("; ")}`);
-      if (pair.moreHolders > 0) notes.push(`…and ${pair.moreHolders} more hits on other processes`);
-      findings.push({
+      yield {
         id: "stale-pid",
         title: TITLE,
         severity: pair.success > 0 ? "critical" : "warning",
@@ -51,8 +43,7 @@ export const stalePid = defineDetector<PairTable>({
         killer: findingKiller(pair),
         target: { pid: pair.targetPid },
         evidence: pairEvidence(pair, options.maxExamples, notes),
-      });
+      };
     }
-    return findings;
   },
 });

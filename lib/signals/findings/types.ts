@@ -8,7 +8,7 @@
  * tracks, like the Summary's.
  */
 import type { SignalLine } from "../../schema.ts";
-import type { Summary } from "../summary.ts";
+import type { Summary } from "../report-summary.ts";
 
 export type Severity = "critical" | "warning" | "info";
 
@@ -69,6 +69,8 @@ export interface FindingOptions {
   maxExamples?: number;
   /** stale-pid and recycled-pid: (killer, PID) pairs kept at most (default 20,000; see findings/pairs.ts). */
   maxPairs?: number;
+  /** The killer catalogue's findings: kill sequences (one per kind and victim) kept at most (default 20,000; see findings/sequences.ts). */
+  maxSequences?: number;
   /** signal-storm, and the summary's killer list: killers kept at most (default 20,000; see findings/signal-storm.ts). */
   maxKillers?: number;
 }
@@ -82,7 +84,9 @@ export const DEFAULT_FINDING_OPTIONS: ResolvedFindingOptions = {
   stormWindowSec: 60,
   matchToleranceSec: 2,
   maxExamples: 5,
+  // Not fewer: a killer that comes back to a PID hours later, after thousands of other new PIDs, is the stale PID to find.
   maxPairs: 20_000,
+  maxSequences: 20_000,
   maxKillers: 20_000,
 };
 
@@ -119,8 +123,6 @@ export interface DetectInput<S> {
 export interface FindingDetector<S = unknown> {
   id: string;
   title: string;
-  /** One line for --help and docs. */
-  description: string;
   /**
    * Fresh state for one run. `shared` is one map per run, for state that
    * several detectors can share (e.g. the per-PID table of stale-pid and
@@ -128,7 +130,29 @@ export interface FindingDetector<S = unknown> {
    */
   init(options: ResolvedFindingOptions, shared: Map<string, unknown>): S;
   observe(state: S, observed: ObservedSignal): void;
-  detect(input: DetectInput<S>): Finding[];
+  /** Findings as they are made: the analyzer folds them one at a time, so a detector need not hold thousands. */
+  detect(input: DetectInput<S>): Iterable<Finding>;
+}
+
+/**
+ * A detector whose state is one table of the run, `name` in `shared`, that
+ * several detectors read: made by whichever of them starts first, and fed
+ * each signal (the table counts a signal once however many feed it).
+ */
+export function defineSharedDetector<T extends { add(observed: ObservedSignal): void }>(
+  name: string,
+  make: (options: ResolvedFindingOptions) => T,
+  detector: Pick<FindingDetector<T>, "id" | "title" | "detect">,
+): FindingDetector<T> {
+  return {
+    ...detector,
+    init(options, shared) {
+      let table = shared.get(name) as T | undefined;
+      if (table === undefined) shared.set(name, (table = make(options)));
+      return table;
+    },
+    observe: (table, observed) => table.add(observed),
+  };
 }
 
 /** Helper so each module can declare its state type and still go in one registry array. */

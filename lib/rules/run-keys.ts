@@ -1,0 +1,49 @@
+/**
+ * Keys of rules that live only as long as one run (watch's, the overhead bench's, setup-rule status --probe's): the owner's PID
+ * and start time are in the key, so a later run, `setup-rule status` and
+ * `setup-rule remove` can tell a rule left by a run that was killed (kill -9
+ * gives it no chance to remove its rule) from one whose run still lives.
+ */
+import { log } from "../log.ts";
+import { escapeControl } from "../render/escape.ts";
+import { readProcStat } from "./blind-spots.ts";
+import { deleteRulesWithKey, kernelAuditControl, type AuditControl } from "./control.ts";
+
+const RUN_KEY = /^whokilled-(watch|bench|probe)-(\d+)-(\d+)-[a-z0-9]{1,12}$/;
+
+/** Who makes run keys: watch, bench/overhead.ts, setup-rule status --probe. */
+export type RunKind = "watch" | "bench" | "probe";
+
+export function startTicks(pid: number): number | null {
+  return readProcStat(pid)?.startTicks ?? null;
+}
+
+/** A key for this run's temporary rules: `whokilled-watch-PID-START-RAND` (watch), `whokilled-bench-…` (bench/overhead.ts), `whokilled-probe-…` (the cost probe). */
+export function runKey(kind: RunKind): string {
+  return `whokilled-${kind}-${process.pid}-${startTicks(process.pid) ?? "0"}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Run keys whose run is gone (its PID has no process, or one started at
+ * another time). A key named otherwise, this process's own, or one whose
+ * owner lives, is never listed.
+ */
+export function leftRunKeys(keys: readonly string[], ownerStart: (pid: number) => number | null = startTicks): string[] {
+  const left = new Set<string>();
+  for (const key of keys) {
+    const own = RUN_KEY.exec(key);
+    if (!own || Number(own[2]) === process.pid) continue;
+    if (ownerStart(Number(own[2])) !== Number(own[3])) left.add(key);
+  }
+  return [...left].sort();
+}
+
+/** Remove the rules of runs that were killed (leftRunKeys), each said on stderr; returns the keys. */
+export function removeLeftRunRules(control: AuditControl = kernelAuditControl): string[] {
+  const keys = leftRunKeys(control.listRules().flatMap((rule) => rule.keys));
+  for (const key of keys) {
+    const removed = deleteRulesWithKey(key, control);
+    log.warn(`removed ${removed.length} audit rule(s) with key ${escapeControl(key)}, left by a run that was killed`);
+  }
+  return keys;
+}

@@ -1,0 +1,116 @@
+/**
+ * parent-death: a process had asked for a signal when its parent dies
+ * (prctl PR_SET_PDEATHSIG), and its parent died. The kernel sends it from the
+ * dying parent's exit path with SI_USER, in the parent's context: on its own
+ * the line looks like a kill() by the parent. What tells them apart is the
+ * parent's own exit notification right after, in the same context: the
+ * SIGCHLD (CLD_EXITED/KILLED/DUMPED) it sends to its parent as it exits.
+ * Measured on kernel 6.18: 5 µs apart (docs/KERNEL-SIGNALS.md). SIGCHLD is
+ * only in the stream when capture keeps it (`--tracefs-filter 'sig != 17 || code < 4'`).
+ */
+import { plural } from "../describe.ts";
+import { CauseGroups, groupEvidence, groupTarget, signalList, taskList } from "./cause-groups.ts";
+import { defineDetector, type Finding, type ObservedSignal } from "./types.ts";
+
+const TITLE = "Parent-death signal";
+const SIGCHLD = 17;
+/** CLD_EXITED, CLD_KILLED, CLD_DUMPED: the child is gone. */
+const EXIT_CODES = new Set([1, 2, 3]);
+/**
+ * The exit notification follows the parent-death signals in the same exit
+ * path (5 µs measured); lines carry milliseconds, so allow a few.
+ */
+const WINDOW_MS = 5;
+const MAX_PENDING = 10_000;
+
+interface Exit {
+  ms: number | null;
+  /** Who the exit notification went to (the exiting process's parent). */
+  parent: number | null;
+}
+
+interface DeathState {
+  /** Context PID (node-qualified) → SI_USER signals it sent (the last few). */
+  sent: Map<string, ObservedSignal[]>;
+  /** PID (node-qualified) → its exit notifications (SIGCHLD in its own context). */
+  exits: Map<string, Exit[]>;
+  maxExamples: number;
+}
+
+const contextKey = (node: string | null, pid: number) => `${node}\n${pid}`;
+
+function remember<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key) ?? [];
+  list.push(value);
+  map.delete(key);
+  if (map.size >= MAX_PENDING) map.delete(map.keys().next().value!);
+  map.set(key, list.slice(-20));
+}
+
+const near = (a: number | null, b: number | null) => a === null || b === null || (b >= a && b - a <= WINDOW_MS);
+
+export const parentDeath = defineDetector<DeathState>({
+  id: "parent-death",
+  title: TITLE,
+  init: (options) => ({ sent: new Map(), exits: new Map(), maxExamples: options.maxExamples }),
+  // Lines may reach detectors out of order (the correlator holds process signals back for an audit twin), so pairing waits for detect().
+  observe(state, observed) {
+    const { signal, ms } = observed;
+    const context = signal.context;
+    if (!context || signal.source !== "tracefs") return;
+    const key = contextKey(signal.node, context.pid);
+    if (signal.cause?.rule === "sent-by-process" && signal.origin?.code === 0) remember(state.sent, key, observed);
+    else if (signal.signal.nr === SIGCHLD && EXIT_CODES.has(signal.origin?.code ?? -1)) remember(state.exits, key, { ms, parent: signal.target.pid });
+  },
+  *detect({ state }) {
+    const groups = new CauseGroups(state.maxExamples);
+    for (const [key, sent] of state.sent) {
+      const exits = state.exits.get(key);
+      if (!exits) continue;
+      const parentPid = sent[0]!.signal.context!.pid;
+      for (const earlier of sent) {
+        const exit = exits.find((e) => near(earlier.ms, e.ms));
+        if (!exit) continue;
+        // The child died first and told this sender: an ordinary kill() the sender waited on (timeout does this).
+        const child = earlier.signal.target.pid;
+        const childExits = child === null ? [] : (state.exits.get(contextKey(earlier.signal.node, child)) ?? []);
+        if (childExits.some((e) => e.parent === parentPid && (e.ms === null || exit.ms === null || e.ms <= exit.ms))) continue;
+        const group = groups.add(JSON.stringify([earlier.signal.node, earlier.signal.context!.comm, earlier.signal.victims[0]?.comm ?? null]), earlier);
+        if (!group) continue;
+        // With audit running and no kill() from the parent, it cannot have been a kill() just before exiting.
+        const tag = earlier.crossCheck === "unmatched" ? "auditHadNoKill" : "noAuditToCompare";
+        group.counts[tag] = (group.counts[tag] ?? 0) + 1;
+      }
+    }
+    yield* findingsOf(groups);
+  },
+});
+
+function* findingsOf(groups: CauseGroups): Generator<Finding> {
+  for (const g of groups.groups()) {
+    const parents = taskList(g.contexts.values());
+    const children = taskList(g.victims.values(), g.moreVictims);
+    yield {
+      id: "parent-death",
+      title: TITLE,
+      severity: "warning",
+      headline: `${children} got ${signalList(g)} because its parent ${parents || "?"} exited (PR_SET_PDEATHSIG; ${plural(g.count, "signal")})`,
+      explanation:
+        "These processes had asked the kernel (prctl PR_SET_PDEATHSIG) for a signal when their parent dies, and the parent exited: the kernel sent it " +
+        "from the parent's exit path, with SI_USER, so it looks like a kill() by the parent, but the parent never called kill(). " +
+        "What shows it is the parent's own exit notification (SIGCHLD to its parent) right after, from the same task. " +
+        "Note: the \"parent\" is the thread that created the child; if that thread exits, the signal comes even while the rest of the process lives.",
+      advice:
+        "Find why the parent exited (its logs, its own exit status or killer). If the child should outlive it, do not set PR_SET_PDEATHSIG " +
+        "(or the language's equivalent: Go's SysProcAttr.Pdeathsig, Python's preexec_fn with prctl), or create the child from a thread that lives as long as the process.",
+      killer: null,
+      target: groupTarget(g),
+      evidence: groupEvidence(g, [
+        `The dying parent (context of the signal and of its own exit notification, with the child still alive): ${parents || "?"}`,
+        (g.counts.noAuditToCompare ?? 0) > 0
+          ? "Without audit, a kill() of the child just before the parent's exit would look the same; an audit kill rule (setup-rule install) settles it"
+          : "Audit was running and recorded no kill() from the parent: the kernel sent it",
+      ]),
+    };
+  }
+}

@@ -1,0 +1,560 @@
+/**
+ * capture --tracepoints, the part with no I/O: trace lines in, one record
+ * per kill-family call out (TRACEPOINT_KILL), and one per signal no traced
+ * call made (SIGNAL_GENERATE, as --tracefs writes it).
+ *
+ * A call is its sys_enter line, the signal_generate lines its thread
+ * produced before its sys_exit line (the victims, as OBJ_PID records are in
+ * audit), and that exit (the result). The sender's program and parents come
+ * from the task_newtask, task_rename and sched_process_exec lines seen before, and
+ * from /proc (SenderLookup) only when the process there is provably the one
+ * that made the call (see senderFacts): a recycled PID's /proc is never
+ * another process's evidence.
+ */
+import { KILL_SYSCALLS } from "../tables/kill-family.ts";
+import { intArg, inInterrupt, parseTracepointLine, type TraceHead, type TracepointLine } from "./tracepoint-line.ts";
+import type { RecordLine } from "../schema.ts";
+import { SIGNAL_GENERATE, TRACEPOINTS_FILE } from "./tracefs-line.ts";
+
+export const TRACEPOINT_KILL = "TRACEPOINT_KILL";
+/** Starts the last line of a TRACEPOINT_KILL record's raw text: what capture knew of the sender, as JSON. */
+export const SENDER_PREFIX = "whokilled-sender ";
+
+/** The syscalls whose enter and exit capture matches: the kill family, and pidfd_open (which process a pidfd names). */
+export const TRACED_CALLS: readonly string[] = [...KILL_SYSCALLS, "pidfd_open"];
+const KILL_CALLS = new Set<string>(KILL_SYSCALLS);
+
+/** A live process as /proc shows it (SenderLookup). Start in trace-clock seconds (boot time). */
+export interface ProcView {
+  pid: number;
+  ppid: number;
+  /** The calling thread's comm (/proc/PID/task/TID/comm), or the process's. */
+  comm: string;
+  start: number;
+  uid: number | null;
+  euid: number | null;
+  exe: string | null;
+  /** null: /proc showed none (a process on its way out has no memory to show it from). */
+  argv: string[] | null;
+}
+
+/** Reads a process (and, with `tid`, that thread's comm) from /proc; null when gone. */
+export type SenderLookup = (pid: number, tid: number | null) => ProcView | null;
+
+/** A signal's victim as /proc shows it, a zombie too (it holds its PID until reaped): start (trace seconds), comm, uid, its process. */
+export interface VictimView {
+  start: number;
+  comm: string;
+  uid: number | null;
+  /** The thread group the (thread) id belongs to. */
+  tgid: number | null;
+}
+
+/** Reads a victim (a thread id or a process) from /proc; null when reaped. */
+export type VictimLookup = (pid: number) => VictimView | null;
+
+export interface AncestorFacts {
+  pid: number;
+  comm: string | null;
+  exe: string | null;
+  argv?: string[];
+}
+
+/** What capture knew of a call's sender: the JSON on the record's last line. null: not known (each said in `warnings`). */
+export interface SenderFacts {
+  pid: number;
+  tid: number;
+  comm: string | null;
+  exe: string | null;
+  /** `proc`: /proc/PID/exe; `exec`: the path given to execve (sched_process_exec: may be relative, or a script). */
+  exeFrom: "proc" | "exec" | null;
+  ppid: number | null;
+  /** `proc`: /proc/PID/stat when read; `fork`: the process that created it (its task_newtask line). */
+  ppidFrom: "proc" | "fork" | null;
+  uid: number | null;
+  euid: number | null;
+  argv: string[] | null;
+  /** Its start, trace-clock seconds, when /proc was read and matched. */
+  start: number | null;
+  ancestry: AncestorFacts[];
+  /** The kernel's native arch: syscall tracepoints fire for native calls only. */
+  arch: string | null;
+  /** pidfd_send_signal: the pid this descriptor was opened on (the sender's pidfd_open, seen earlier). */
+  pidfdPid?: number;
+  /** Each signal_generate line's victim, in order, as /proc showed it (uid, and the process of a thread): nulls where it could not show it was the one signalled. */
+  victims?: Array<{ uid: number | null; tgid: number | null }>;
+  warnings: string[];
+}
+
+/** A record made: its type, raw text and the trace time it stands at (for its id and wall time). */
+export interface MadeRecord {
+  type: typeof TRACEPOINT_KILL | typeof SIGNAL_GENERATE;
+  raw: string;
+  timestamp: number;
+}
+
+export interface CallMatcherOptions {
+  /** /proc, or a fake in tests; none: nothing is read (every /proc fact is null). */
+  lookup?: SenderLookup;
+  /** Victims' uids from /proc; none: every victim's uid is null. */
+  victimLookup?: VictimLookup;
+  /** Trace-clock seconds when tracing started: a process older than that may have no creation line. */
+  tracingSince: number;
+  /** The kernel's arch name (x86_64). */
+  arch: string | null;
+  /** A call still open this long (trace seconds) behind the newest line is ended unfinished. Default 2. */
+  openSeconds?: number;
+  /** Tasks remembered from their creation, rename and exec lines. Default 65536. */
+  maxTasks?: number;
+}
+
+interface OpenCall {
+  name: string;
+  head: TraceHead;
+  lines: string[];
+  args: Array<{ name: string; value: bigint }>;
+  /** The signal_generate lines' victims (the thread or process the kernel named), with when and as whom. */
+  victims: Array<{ pid: number; comm: string; at: number }>;
+}
+
+/**
+ * A task (thread) as the recorded fields of its lines told it. trace_pipe's
+ * head prints a task's comm and thread group from caches filled as tasks
+ * run, so the head of a short-lived process's line can still show what an
+ * earlier task with its id was (seen here: a fresh /usr/bin/kill printed as
+ * `JSCWarmUp-21296 (21291)`, a Bun thread that had that id before). The
+ * events' own fields (task_newtask's pid, comm and clone flags,
+ * task_rename's comm, sched_process_exec's pid) are what the kernel wrote.
+ */
+interface TaskSeen {
+  /** When it was created (task_newtask; sched_process_fork in older captures), and that line; null: it predates what was seen. */
+  createdAt: number | null;
+  createLine: string | null;
+  /** Its process: itself, or, for a thread (CLONE_THREAD), its creator's; null when not known. */
+  tgid: number | null;
+  /** For a process: the process that created it (its parent); null when not seen. */
+  parent: number | null;
+  /** Its comm as the kernel last set it (creation, exec, prctl: task_rename); null when none was seen. */
+  comm: string | null;
+  /** Process entries: its program as its last exec named it (the path given), with that line, or its parent's at creation (inherited). */
+  exe: string | null;
+  execLine: string | null;
+  execAt: number | null;
+  inherited: boolean;
+  /** /proc as read when its exec line was, if it was then provably this process: a short-lived sender is often gone by its call's exit line. */
+  atExec: ProcView | null;
+}
+
+const CLONE_PARENT = 0x8000n;
+const CLONE_THREAD = 0x10000n;
+
+/** /proc start times are whole clock ticks (10 ms): a process forked at t shows a start in (t - 10 ms, t]. */
+const TICK_SLACK = 0.02;
+/** Ancestors followed through /proc. */
+const MAX_ANCESTRY = 16;
+/** pidfds remembered per process, and processes with any. */
+const MAX_PIDFDS = 4096;
+
+export interface CallMatcherStats {
+  calls: number;
+  /** Calls whose exit line never came (lost, or capture ended first). */
+  unfinished: number;
+  /** signal_generate lines outside any traced call. */
+  outside: number;
+  /** Exit lines whose enter was never seen (the call began before tracing did). */
+  orphanExits: number;
+  /** Lines of the traced events that did not parse. */
+  unreadable: number;
+}
+
+/**
+ * Feed trace lines in order with `line`; each returns the records it
+ * completed. `expire` ends calls left open too long (a lost exit line);
+ * `flush` ends all at the end of a capture.
+ */
+export class CallMatcher {
+  private readonly open = new Map<number, OpenCall>();
+  /** Tasks by thread id, from their creation, rename and exec lines. */
+  private readonly tasks = new Map<number, TaskSeen>();
+  /** `TGID:FD` → the pid that pidfd_open named, and when the opener was created (a reused TGID's descriptors are not its). */
+  private readonly pidfds = new Map<string, { pid: number; openerCreatedAt: number | null }>();
+  private readonly lookup: SenderLookup | null;
+  private readonly openSeconds: number;
+  private readonly maxTasks: number;
+  private newest = 0;
+  readonly stats: CallMatcherStats = { calls: 0, unfinished: 0, outside: 0, orphanExits: 0, unreadable: 0 };
+
+  constructor(private readonly options: CallMatcherOptions) {
+    this.lookup = options.lookup ?? null;
+    this.openSeconds = options.openSeconds ?? 2;
+    this.maxTasks = options.maxTasks ?? 65_536;
+  }
+
+  line(raw: string): MadeRecord[] {
+    const parsed = parseTracepointLine(raw);
+    if (!parsed) {
+      this.stats.unreadable++;
+      return [];
+    }
+    const out: MadeRecord[] = [];
+    if (parsed.head.timestamp > this.newest) this.newest = parsed.head.timestamp;
+    this.take(parsed, raw, out);
+    return out;
+  }
+
+  /** End the calls open more than openSeconds behind `now` (trace seconds; default the newest line's). */
+  expire(now: number = this.newest): MadeRecord[] {
+    const out: MadeRecord[] = [];
+    for (const [tid, call] of this.open) {
+      if (now - call.head.timestamp <= this.openSeconds) continue;
+      this.open.delete(tid);
+      out.push(this.finish(call, null));
+    }
+    return out;
+  }
+
+  /** End every open call: the capture is over. */
+  flush(): MadeRecord[] {
+    const out: MadeRecord[] = [];
+    for (const call of this.open.values()) out.push(this.finish(call, null));
+    this.open.clear();
+    return out;
+  }
+
+  private take(parsed: TracepointLine, raw: string, out: MadeRecord[]): void {
+    const tid = parsed.head.tid;
+    switch (parsed.event) {
+      case "newtask":
+        this.created(parsed.head, parsed.pid, parsed.comm, parsed.cloneFlags, raw);
+        return;
+      case "fork":
+        // Older captures' creation line: no clone flags, and it comes after the child runs. Only where task_newtask said nothing.
+        if (this.tasks.get(parsed.childPid)?.createdAt == null) this.created(parsed.head, parsed.childPid, parsed.childComm, null, raw);
+        return;
+      case "rename": {
+        const task = this.tasks.get(parsed.pid) ?? this.remember(parsed.pid, blankTask());
+        task.comm = parsed.newComm;
+        return;
+      }
+      case "exec":
+        this.execed(parsed.head, parsed.pid, parsed.oldPid, parsed.filename, raw);
+        return;
+      case "enter": {
+        if (!TRACED_CALLS.includes(parsed.call)) return;
+        const before = this.open.get(tid);
+        // One thread makes one call at a time: an open one whose exit never came ends here.
+        if (before) out.push(this.finish(before, null));
+        this.open.set(tid, { name: parsed.call, head: parsed.head, lines: [raw], args: parsed.args, victims: [] });
+        return;
+      }
+      case "signal_generate": {
+        const call = this.open.get(tid);
+        // A signal raised in an interrupt while the task was in kill() (a timer's) is not the call's.
+        if (call && KILL_CALLS.has(call.name) && !inInterrupt(parsed.head)) {
+          call.lines.push(raw);
+          call.victims.push({ pid: parsed.generate.target.pid, comm: parsed.generate.target.comm, at: parsed.head.timestamp });
+          return;
+        }
+        this.stats.outside++;
+        out.push({ type: SIGNAL_GENERATE, raw, timestamp: parsed.head.timestamp });
+        return;
+      }
+      case "exit": {
+        const call = this.open.get(tid);
+        if (!call || call.name !== parsed.call) {
+          this.stats.orphanExits++;
+          return;
+        }
+        this.open.delete(tid);
+        call.lines.push(raw);
+        if (call.name === "pidfd_open") {
+          this.openedPidfd(call, parsed.ret);
+          return;
+        }
+        out.push(this.finish(call, parsed.ret));
+        return;
+      }
+    }
+  }
+
+  private remember(tid: number, task: TaskSeen): TaskSeen {
+    this.tasks.delete(tid);
+    this.tasks.set(tid, task);
+    // Oldest first out: a busy host forks without end, and what matters is recent.
+    if (this.tasks.size > this.maxTasks) this.tasks.delete(this.tasks.keys().next().value!);
+    return task;
+  }
+
+  /** A task the head's task created: a thread of its process, or a process whose parent it is. */
+  private created(head: TraceHead, tid: number, comm: string, flags: bigint | null, raw: string): void {
+    const creator = this.processOf(head).tgid;
+    const thread = flags !== null && (flags & CLONE_THREAD) !== 0n;
+    const from = this.tasks.get(creator);
+    const parent = flags !== null && (flags & CLONE_PARENT) !== 0n ? (from?.parent ?? null) : creator;
+    this.remember(tid, {
+      createdAt: head.timestamp, createLine: raw, tgid: thread ? creator : tid, parent: thread ? null : parent, comm,
+      exe: thread ? null : (from?.exe ?? null), execLine: thread ? null : (from?.execLine ?? null), execAt: null, inherited: true, atExec: null,
+    });
+  }
+
+  private execed(head: TraceHead, pid: number, oldPid: number, filename: string, raw: string): void {
+    // The thread that exec'd (oldPid) is the process's leader from here on, under the process's id.
+    const process = this.tasks.get(pid);
+    const now = this.remember(pid, {
+      createdAt: process?.createdAt ?? null, createLine: process?.createLine ?? null, tgid: pid, parent: process?.parent ?? null,
+      comm: execComm(filename), exe: filename, execLine: raw, execAt: head.timestamp, inherited: false, atExec: null,
+    });
+    if (oldPid !== pid) this.tasks.delete(oldPid);
+    // Read now, while it may still live; kept only if it is this process, as it was after this exec.
+    const proc = this.lookup?.(pid, pid) ?? null;
+    if (proc && this.mismatch(proc, head.timestamp, now, now.comm) === null) now.atExec = proc;
+  }
+
+  private openedPidfd(call: OpenCall, ret: bigint): void {
+    const pid = call.args[0] ? intArg(call.args[0].value) : null;
+    if (ret < 0n || pid === null || pid <= 0) return;
+    const tgid = this.processOf(call.head).tgid;
+    const key = `${tgid}:${ret}`;
+    this.pidfds.delete(key);
+    this.pidfds.set(key, { pid, openerCreatedAt: this.tasks.get(tgid)?.createdAt ?? null });
+    if (this.pidfds.size > MAX_PIDFDS) this.pidfds.delete(this.pidfds.keys().next().value!);
+  }
+
+  /** A call's record: its trace lines, the sender's creation and exec lines used, and what capture knew of the sender. */
+  private finish(call: OpenCall, ret: bigint | null): MadeRecord {
+    this.stats.calls++;
+    if (ret === null) this.stats.unfinished++;
+    const facts = this.senderFacts(call.head);
+    if (ret === null) facts.warnings.push("the call's sys_exit line was not seen (lost, or the capture ended first): its result is not known");
+    if (call.name === "pidfd_send_signal" && call.args[0]) {
+      const opened = this.pidfds.get(`${facts.pid}:${BigInt.asIntN(32, call.args[0].value)}`);
+      if (opened !== undefined && opened.openerCreatedAt === (this.tasks.get(facts.pid)?.createdAt ?? null)) facts.pidfdPid = opened.pid;
+    }
+    if (call.victims.length > 0 && this.options.victimLookup) facts.victims = call.victims.map((victim) => this.victimFacts(victim));
+    const seen = this.tasks.get(facts.pid);
+    const context: string[] = [];
+    if (seen?.createLine && facts.ppidFrom === "fork") context.push(seen.createLine);
+    if (seen?.execLine && facts.exeFrom === "exec") context.push(seen.execLine);
+    return { type: TRACEPOINT_KILL, raw: [...call.lines, ...context, SENDER_PREFIX + JSON.stringify(facts)].join("\n"), timestamp: call.head.timestamp };
+  }
+
+  /**
+   * The process a line's task belongs to: from its creation or exec line
+   * when seen; else from /proc, for a task older than the tracing; else the
+   * head's thread group column, which is a cache (`note` says so).
+   */
+  private processOf(head: TraceHead): { tgid: number; note: string | null } {
+    const known = this.tasks.get(head.tid)?.tgid;
+    if (known != null) return { tgid: known, note: null };
+    const view = this.options.victimLookup?.(head.tid) ?? null;
+    if (view?.tgid != null && view.start <= this.options.tracingSince + TICK_SLACK / 2) {
+      // Remembered: a busy parent forks often. A new task with this id would come with its creation line.
+      this.remember(head.tid, { ...blankTask(), tgid: view.tgid });
+      return { tgid: view.tgid, note: null };
+    }
+    if (head.tgid === null) return { tgid: head.tid, note: "pid: the trace line has no thread group id (options/record-tgid), and no line or /proc told it: the thread's id is used" };
+    return { tgid: head.tgid, note: head.tgid === head.tid ? null : `pid: ${head.tgid}, from trace_pipe's thread group cache for thread ${head.tid}: no line or /proc told it` };
+  }
+
+  /**
+   * The sender as known now. /proc counts only when its process provably
+   * made the call: it started within a tick of the creation seen for that
+   * PID, or, with no creation seen, before tracing began (a process created
+   * since would have shown one); and its calling thread still has the comm
+   * it had at the call (an exec since would have changed it).
+   */
+  private senderFacts(head: TraceHead): SenderFacts {
+    const { tgid: pid, note } = this.processOf(head);
+    const seen = this.tasks.get(pid);
+    // The kernel's own record of the thread's name beats the head's cache.
+    const comm = this.tasks.get(head.tid)?.comm ?? head.comm;
+    const facts: SenderFacts = {
+      pid, tid: head.tid, comm, exe: null, exeFrom: null, ppid: null, ppidFrom: null,
+      uid: null, euid: null, argv: null, start: null, ancestry: [], arch: this.options.arch, warnings: [],
+    };
+    if (note !== null) facts.warnings.push(note);
+    const proc = this.lookup?.(pid, head.tid) ?? null;
+    const reason = proc ? this.mismatch(proc, head.timestamp, seen, comm) : "it had ended when capture read /proc";
+    if (proc && reason === null) {
+      this.fromProc(facts, proc);
+    } else if (seen?.atExec) {
+      // Gone by now, but read at its exec: what it was then, which the call came after.
+      this.fromProc(facts, seen.atExec);
+      facts.warnings.push(`sender ${pid}: uid, exe and argv as /proc showed them after its exec (${Math.max(0, Math.round((head.timestamp - (seen.execAt ?? head.timestamp)) * 1000))} ms before the call); ${reason} at the call`);
+    } else {
+      facts.warnings.push(`sender ${pid}: uid and argv not known: ${reason}`);
+    }
+    if (facts.exe === null && seen?.exe) {
+      facts.exe = seen.exe;
+      facts.exeFrom = "exec";
+      facts.warnings.push(seen.inherited ? "exe: its parent's program as given to execve (sched_process_exec): it did not exec since its creation was seen" : "exe: the path given to execve (sched_process_exec), not resolved");
+    }
+    if (facts.ppid === null && seen?.parent != null) {
+      facts.ppid = seen.parent;
+      facts.ppidFrom = "fork";
+      // The parent usually outlives a short-lived sender: its chain, if it is the process that created it.
+      if (seen.createdAt !== null) facts.ancestry = this.ancestryFrom(seen.parent, seen.createdAt);
+    }
+    if (facts.exe === null && !seen?.exe) facts.warnings.push("exe not known: no exec of the sender was seen and /proc could not tell");
+    if (facts.ppid === null) facts.warnings.push("parent not known: no creation of the sender was seen and /proc could not tell");
+    return facts;
+  }
+
+  private fromProc(facts: SenderFacts, proc: ProcView): void {
+    facts.exe = proc.exe;
+    facts.exeFrom = proc.exe === null ? null : "proc";
+    facts.ppid = proc.ppid;
+    facts.ppidFrom = "proc";
+    facts.uid = proc.uid;
+    facts.euid = proc.euid;
+    facts.argv = proc.argv;
+    if (proc.argv === null) facts.warnings.push(`argv not known: /proc/${proc.pid}/cmdline was empty (it was ending)`);
+    facts.start = proc.start;
+    facts.ancestry = this.ancestry(proc);
+    // /proc names the thread now; the guard made sure that is the name it had.
+    facts.comm = proc.comm;
+  }
+
+  /**
+   * A victim's uid, when the process /proc shows under its PID is the one
+   * signalled: the trace's comm, started by the signal (and at its creation,
+   * if seen). A PID is not reused before its zombie is reaped, so a victim
+   * the signal ended is still there for a moment; one reaped already keeps
+   * what /proc showed after its exec.
+   */
+  private victimFacts(victim: { pid: number; comm: string; at: number }): { uid: number | null; tgid: number | null } {
+    const unknown = { uid: null, tgid: null };
+    const task = this.tasks.get(victim.pid);
+    const view = this.options.victimLookup?.(victim.pid) ?? null;
+    if (!view) {
+      const atExec = task?.atExec;
+      return atExec && atExec.comm === victim.comm ? { uid: atExec.uid, tgid: victim.pid } : { uid: null, tgid: task?.tgid ?? null };
+    }
+    if (view.comm !== victim.comm || view.start > victim.at + TICK_SLACK) return unknown;
+    if (task?.createdAt != null && Math.abs(view.start - task.createdAt) > TICK_SLACK) return unknown;
+    return { uid: view.uid, tgid: view.tgid };
+  }
+
+  /** Why the /proc process is not the call's sender (as of `at`, named `comm` then), or null when it is. */
+  private mismatch(proc: ProcView, at: number, seen: TaskSeen | undefined, comm: string | null): string | null {
+    if (seen?.createdAt != null) {
+      if (proc.start > seen.createdAt + TICK_SLACK || proc.start < seen.createdAt - TICK_SLACK) {
+        return `the process now holding PID ${proc.pid} started at ${proc.start.toFixed(2)} s, not at its creation seen at ${seen.createdAt.toFixed(6)} s (the PID was reused)`;
+      }
+    } else if (proc.start > this.options.tracingSince + TICK_SLACK / 2) {
+      return `the process now holding PID ${proc.pid} started after tracing began, yet no creation of it was seen (lost lines, or the PID was reused)`;
+    }
+    if (proc.start > at + TICK_SLACK) return `the process now holding PID ${proc.pid} started after the call`;
+    if (comm !== null && proc.comm !== comm) return `its thread is now named ${JSON.stringify(proc.comm)}, not ${JSON.stringify(comm)} (it exec'd since, or was renamed)`;
+    return null;
+  }
+
+  /** Parents from /proc, each older than its child (else its PID was reused and the chain ends). */
+  private ancestry(proc: ProcView): AncestorFacts[] {
+    return this.ancestryFrom(proc.ppid, proc.start, proc.pid);
+  }
+
+  /** The chain from `pid` up, each process older than `youngerStart` (its child's start) or it is not that parent. */
+  private ancestryFrom(first: number, youngerStart: number, childPid?: number): AncestorFacts[] {
+    const chain: AncestorFacts[] = [];
+    let childStart = youngerStart;
+    const visited = new Set<number>(childPid === undefined ? [] : [childPid]);
+    for (let pid = first; pid > 0 && chain.length < MAX_ANCESTRY && !visited.has(pid); ) {
+      visited.add(pid);
+      const parent = this.lookup?.(pid, null) ?? null;
+      if (!parent || parent.start > childStart + TICK_SLACK) break;
+      chain.push({ pid, comm: parent.comm, exe: parent.exe, ...(parent.argv ? { argv: parent.argv } : {}) });
+      childStart = parent.start;
+      pid = parent.ppid;
+    }
+    return chain;
+  }
+}
+
+/**
+ * A made record as a `record` line: `serial` (the capture's count) makes its
+ * id unique, `SEC.MS:SERIAL` with the wall time of its first line, the
+ * trace clock placed on the wall clock by `offsetMs`.
+ */
+export function madeRecordLine(made: MadeRecord, serial: number, offsetMs: number): RecordLine {
+  const wall = Math.round(made.timestamp * 1000 + offsetMs);
+  const sec = Math.floor(wall / 1000);
+  const ms = String(wall - sec * 1000).padStart(3, "0");
+  return { kind: "record", type: made.type, id: `${sec}.${ms}:${serial}`, node: null, raw: made.raw, source: { file: TRACEPOINTS_FILE, line: serial }, time: new Date(wall).toISOString() };
+}
+
+/** A task known by no line yet (a rename seen first). */
+function blankTask(): TaskSeen {
+  return { createdAt: null, createLine: null, tgid: null, parent: null, comm: null, exe: null, execLine: null, execAt: null, inherited: false, atExec: null };
+}
+
+/** The comm exec gives: the file name's last part, cut to 15 bytes (TASK_COMM_LEN). */
+export function execComm(filename: string): string {
+  const base = filename.slice(filename.lastIndexOf("/") + 1);
+  const bytes = Buffer.from(base, "utf8");
+  return bytes.length <= 15 ? base : bytes.subarray(0, 15).toString("utf8");
+}
+
+/**
+ * The sender facts on a TRACEPOINT_KILL record's last line, or null when it
+ * has none or it does not read. A record line may come from anywhere (a
+ * file, a hand-made line): each member is taken only with its own type, else
+ * as not known.
+ */
+export function senderFactsOf(raw: string): SenderFacts | null {
+  const last = raw.lastIndexOf("\n");
+  const line = raw.slice(last + 1);
+  if (!line.startsWith(SENDER_PREFIX)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(line.slice(SENDER_PREFIX.length));
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const o = value as Record<string, unknown>;
+  if (!isInt(o.pid)) return null;
+  const facts: SenderFacts = {
+    pid: o.pid,
+    tid: isInt(o.tid) ? o.tid : o.pid,
+    comm: strOrNull(o.comm),
+    exe: strOrNull(o.exe),
+    exeFrom: o.exeFrom === "proc" || o.exeFrom === "exec" ? o.exeFrom : null,
+    ppid: isInt(o.ppid) ? o.ppid : null,
+    ppidFrom: o.ppidFrom === "proc" || o.ppidFrom === "fork" ? o.ppidFrom : null,
+    uid: isInt(o.uid) ? o.uid : null,
+    euid: isInt(o.euid) ? o.euid : null,
+    argv: isStrings(o.argv) ? o.argv : null,
+    start: typeof o.start === "number" && Number.isFinite(o.start) ? o.start : null,
+    ancestry: Array.isArray(o.ancestry) ? o.ancestry.flatMap((a) => ancestorOf(a)) : [],
+    arch: strOrNull(o.arch),
+    warnings: isStrings(o.warnings) ? o.warnings : [],
+  };
+  if (isInt(o.pidfdPid)) facts.pidfdPid = o.pidfdPid;
+  if (Array.isArray(o.victims)) {
+    facts.victims = o.victims.map((v) => {
+      const r = typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {};
+      return { uid: isInt(r.uid) ? r.uid : null, tgid: isInt(r.tgid) ? r.tgid : null };
+    });
+  }
+  return facts;
+}
+
+function isInt(value: unknown): value is number {
+  return Number.isSafeInteger(value);
+}
+
+function strOrNull(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}
+
+function isStrings(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
+function ancestorOf(value: unknown): AncestorFacts[] {
+  if (typeof value !== "object" || value === null) return [];
+  const a = value as Record<string, unknown>;
+  if (!isInt(a.pid)) return [];
+  return [{ pid: a.pid, comm: strOrNull(a.comm), exe: strOrNull(a.exe), ...(isStrings(a.argv) ? { argv: a.argv } : {}) }];
+}

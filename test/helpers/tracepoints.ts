@@ -1,0 +1,80 @@
+/**
+ * For the tracepoint tests: test/helpers/sender.c built per ABI, a
+ * background collector over tracepointRecords, and a record made into its
+ * signal line the way attribute makes it (interpretEvent, eventToSignal).
+ */
+import type { AssembledEvent } from "../../lib/audit/assemble.ts";
+import { interpretEvent, type InterpretOptions } from "../../lib/audit/interpret.ts";
+import type { GapLine, RecordLine, SignalLine } from "../../lib/schema.ts";
+import { eventToSignal } from "../../lib/signals/signal-line.ts";
+import { tracepointRecords, type TracepointOptions } from "../../lib/sources/tracepoint-live.ts";
+import { noLookupIds } from "./run.ts";
+import { buildSender, senderSkipReason } from "./sender.ts";
+
+/** sender.c for one ABI under `name` (its comm); null when gcc (or -m32: gcc-multilib) fails or the kernel will not run it. */
+export function buildTpSender(abi: "b64" | "b32", name = abi === "b64" ? "wk-tp64" : "wk-tp32"): string | null {
+  return buildSender(abi, name)?.path ?? null;
+}
+
+export const tpSenderSkipReason = senderSkipReason;
+
+export interface Sent {
+  pid: number;
+  /** 0, or the call's errno. */
+  status: number;
+  stdout: string;
+}
+
+/** Run the sender once: `linger` ms alive after its call(s). */
+export async function tpSend(path: string, linger: number, ...args: Array<string | number>): Promise<Sent> {
+  const child = Bun.spawn([path, "linger", String(linger), ...args.map(String)], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, status] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+  return { pid: child.pid, status, stdout };
+}
+
+export interface Collected {
+  records: RecordLine[];
+  gaps: GapLine[];
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** tracepointRecords in the background, collecting every record and gap. */
+export function collectTracepoints(options: TracepointOptions): Collected {
+  const controller = new AbortController();
+  const records: RecordLine[] = [];
+  const gaps: GapLine[] = [];
+  let ready!: () => void;
+  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
+  const done = (async () => {
+    for await (const line of tracepointRecords({ ...options, signal: controller.signal, onReady: ready })) {
+      if (line.kind === "gap") gaps.push(line);
+      else records.push(line);
+    }
+  })();
+  done.catch((error) => {
+    console.error(`tracepoints collector failed: ${(error as Error).message}`);
+    ready();
+  });
+  return { records, gaps, ready: readyPromise, stop: async () => (controller.abort(), await done.catch(() => {})) };
+}
+
+/** A record as attribute reads it: one event, then its signal line (null if it makes none). */
+export function recordToSignal(record: RecordLine, options: InterpretOptions = noLookupIds): SignalLine | null {
+  const [sec, ms, serial] = record.id.split(/[.:]/).map(Number) as [number, number, number];
+  const event: AssembledEvent = {
+    node: record.node,
+    id: record.id,
+    seconds: sec,
+    millis: ms,
+    records: [{ type: record.type, raw: record.raw, bodyStart: 0, time: record.time, source: record.source }],
+  };
+  void serial;
+  return eventToSignal(interpretEvent(event, options));
+}
+
+/** The thread ids a record's sender ran as: every line's head. */
+export function senderOf(record: RecordLine): number | null {
+  const match = /^\s*.{0,16}?-(\d+)\s+\(\s*(\d+)\)/.exec(record.raw);
+  return match ? Number(match[2]) : null;
+}

@@ -12,7 +12,7 @@ import { ARCH_NAMES, archBits, archHex, archName } from "../lib/tables/arch.ts";
 import { errnoName } from "../lib/tables/errno.ts";
 import { isKillFamily, KILL_FAMILY, KILL_SYSCALLS, killFamilyNumbers, killScope } from "../lib/tables/kill-family.ts";
 import { recordTypeName, recordTypeNumber } from "../lib/tables/record-types.ts";
-import { rtSignalName, signalName, signalNumber, SIGNALS } from "../lib/tables/signals.ts";
+import { rtSignalName, SIG, signalName, signalNumber, SIGNALS } from "../lib/tables/signals.ts";
 import { syscallName, syscallNumber } from "../lib/tables/syscalls.ts";
 import { SYSCALL_TABLES } from "../lib/tables/syscalls.generated.ts";
 
@@ -226,6 +226,12 @@ function bashSignals(): Map<number, string> {
 }
 
 describe("signals", () => {
+  test("SIG names each classic signal once, 1 to 31, as the name table spells it", () => {
+    const entries = Object.entries(SIG);
+    expect(entries.map(([, nr]): number => nr).sort((a, b) => a - b)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+    for (const [name, nr] of entries) expect(signalName(nr)).toBe(`SIG${name}`);
+    expect([SIG.KILL, SIG.TERM, SIG.CHLD, SIG.IO, SIG.SYS]).toEqual([9, 15, 17, 29, 31]);
+  });
   test("glibc's real-time numbering (as bash's kill -l), with the kernel's 32 and 33 below SIGRTMIN", () => {
     expect([signalName(0), signalName(1), signalName(9), signalName(15), signalName(31)]).toEqual([null, "SIGHUP", "SIGKILL", "SIGTERM", "SIGSYS"]);
     expect([signalName(32), signalName(33), signalName(34), signalName(37), signalName(49), signalName(50), signalName(63), signalName(64)]).toEqual([

@@ -42,6 +42,7 @@ import { findTracefs } from "../sources/tracefs.ts";
 import seedRecordsPath from "../../test/fixtures/seed.log" with { type: "file" };
 import seedPasswdPath from "../../test/fixtures/passwd.minimal" with { type: "file" };
 import seedGroupPath from "../../test/fixtures/group.minimal" with { type: "file" };
+import { SIG } from "../tables/signals.ts";
 
 export const SEED_RECORDS: string = seedRecordsPath;
 /** The seed's users as every Linux host names them (root), and no others: the replay reads the same everywhere. */
@@ -77,7 +78,6 @@ export const DEMO_PHASES = ["rules", "pipeline", "rogue", "bait-root", "bait-nob
 export type DemoPhase = (typeof DEMO_PHASES)[number];
 
 export const DEFAULT_INTERVAL_SECONDS = 1.5;
-const SIGKILL = 9;
 /** The bait's comm, as in the original case. */
 const BAIT_COMM = "findpid";
 /** How long children get to end on SIGTERM before SIGKILL: short when interrupted, so the demo is gone within 2 s. */
@@ -275,7 +275,7 @@ export async function liveDemo(options: DemoOptions = {}): Promise<number | null
       rulesTouched = true;
       // As narrow as the case allows: first in the list, so no earlier rule takes our kills, and narrow (the
       // rogue's kill() of SIGKILL at this PID only), so we take as little as possible from other keys' rules.
-      const install = installRules({ key, first: true, pid, signal: SIGKILL, syscalls: ["kill"] });
+      const install = installRules({ key, first: true, pid, signal: SIG.KILL, syscalls: ["kill"] });
       log.info(`rules installed under key ${key} (${install.added.length} added)`);
       if (install.enabledAudit) log.warn("audit was off: switched it on (enabled 1, never 2); it stays on");
       // The install blocks the event loop: let a Ctrl-C that came meanwhile be seen before anything starts.

@@ -39,7 +39,7 @@ import { errno, lib } from "../sources/libc.ts";
 import { log } from "../log.ts";
 import { describeHolder, NS_LAST_PID_FILE, PID_MAX_FILE, pidInUse, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "./pid-space.ts";
 import type { BaitLine, SignalInfo } from "../schema.ts";
-import { signalName, signalNumber } from "../tables/signals.ts";
+import { SIG, signalName, signalNumber } from "../tables/signals.ts";
 
 export type BaitMethod = BaitLine["method"];
 
@@ -603,7 +603,7 @@ export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
 
       // The shell's $? of wait: 128+N for a child killed by signal N (sleep itself exits with 0 or 1).
       const sig = status > 128 ? status - 128 : null;
-      const byUs = stopped && (sig === SIGTERM || (sig === SIGKILL && escalated));
+      const byUs = stopped && (sig === SIG.TERM || (sig === SIG.KILL && escalated));
       const line: BaitLine = {
         kind: "bait",
         pid: child.pid,
@@ -633,8 +633,6 @@ export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
   }
 }
 
-const SIGTERM = 15;
-const SIGKILL = 9;
 
 /**
  * The helper, on any PID but the wanted one: a helper that got it (the

@@ -28,6 +28,7 @@
 import type { SignalLine } from "../schema.ts";
 import type { CorrelatedSignal } from "./findings/types.ts";
 import { causeViaSyscall } from "./cause.ts";
+import { SIG } from "../tables/signals.ts";
 
 export interface CorrelateOptions {
   /** Seconds between an audit call and its tracefs twin (clock skew, batching); default 2. */
@@ -243,7 +244,7 @@ export class SourceCorrelator {
     if (signal.source === "kernel-log") return this.pushOom(signal, ms);
     if (signal.source === "tracepoints") return this.pushTracedCall(signal, ms);
     if (signal.source !== "tracefs") return this.pushAudit(signal, ms);
-    if (signal.signal.nr === 9 && OOM_CANDIDATE_RULES.has(signal.cause?.rule ?? "")) return this.pushKernelKill(signal, ms);
+    if (signal.signal.nr === SIG.KILL && OOM_CANDIDATE_RULES.has(signal.cause?.rule ?? "")) return this.pushKernelKill(signal, ms);
     if (!fromProcess(signal)) return [{ signal, ms, crossCheck: null }];
     const keys = matchKeys(signal);
     for (const key of keys) {

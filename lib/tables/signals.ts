@@ -13,18 +13,23 @@ export const KERNEL_SIGRTMIN = 32;
 export const SIGRTMIN = 34;
 export const SIGRTMAX = 64;
 
-const CLASSIC: readonly string[] = [
-  "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-  "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-  "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-  "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
-];
+/** The classic signals by name, for code that means one of them: `SIG.KILL` is 9. */
+export const SIG = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, BUS: 7, FPE: 8,
+  KILL: 9, USR1: 10, SEGV: 11, USR2: 12, PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16,
+  CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23, XCPU: 24,
+  XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, PWR: 30, SYS: 31,
+} as const;
+
+const CLASSIC: readonly string[] = Object.entries(SIG)
+  .sort(([, a], [, b]) => a - b)
+  .map(([name]) => `SIG${name}`);
 
 /** Other names accepted on input (kill(1) accepts them too). */
 const ALIASES: ReadonlyMap<string, number> = new Map([
-  ["IOT", 6],
-  ["CLD", 17],
-  ["POLL", 29],
+  ["IOT", SIG.ABRT],
+  ["CLD", SIG.CHLD],
+  ["POLL", SIG.IO],
 ]);
 
 /**
@@ -52,7 +57,9 @@ for (const [nr, name] of SIGNALS.entries()) if (name) BY_NAME.set(name.slice(3),
 for (const [name, nr] of ALIASES) BY_NAME.set(name, nr);
 
 /** Signals whose default action does not end a process: CHLD, CONT, URG, WINCH (ignore); STOP, TSTP, TTIN, TTOU (stop). */
-const HARMLESS_BY_DEFAULT = new Set([17, 18, 23, 28, 19, 20, 21, 22]);
+const HARMLESS_BY_DEFAULT: ReadonlySet<number> = new Set([
+  SIG.CHLD, SIG.CONT, SIG.URG, SIG.WINCH, SIG.STOP, SIG.TSTP, SIG.TTIN, SIG.TTOU,
+]);
 
 /** Whether a signal, not handled, ends the process (0, a probe, and numbers past SIGRTMAX do not). */
 export function endsProcessByDefault(sig: number): boolean {

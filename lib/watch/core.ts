@@ -18,7 +18,7 @@ import type { SignalCause, SignalLine } from "../schema.ts";
 import type { LivePlacement } from "../signals/workload.ts";
 import type { SignalGenerate } from "../sources/tracefs-line.ts";
 import { killerProgram } from "../tables/killers.ts";
-import { endsProcessByDefault, signalLabel } from "../tables/signals.ts";
+import { SIG, endsProcessByDefault, signalLabel } from "../tables/signals.ts";
 import type { DeathLine, DeathSender } from "./death.ts";
 import { parseTraceEvent, type TraceEvent, type TraceTask } from "./trace-events.ts";
 
@@ -71,7 +71,6 @@ export interface WatchCoreOptions {
   auditGraceMs?: number;
 }
 
-const SIGKILL = 9;
 const MAX_SIGNALS_PER_TASK = 8;
 const MAX_TASKS = 20_000;
 const MAX_AUDIT_LINES = 512;
@@ -314,7 +313,7 @@ export class WatchCore {
     const all = this.signalsToProcess(tgid).filter((s) => s.generate.result === 0 && endsProcessByDefault(s.generate.sig));
     const candidates = all.filter((s) => !s.handled);
     let chosen = candidates.at(-1) ?? null;
-    if (delivered && delivered.sig !== SIGKILL) chosen = candidates.filter((s) => s.generate.sig === delivered.sig).at(-1) ?? chosen;
+    if (delivered && delivered.sig !== SIG.KILL) chosen = candidates.filter((s) => s.generate.sig === delivered.sig).at(-1) ?? chosen;
     if (chosen && this.isSelfSent(tgid, chosen)) {
       // A process that catches a signal, cleans up and raises it again at itself (bash, many daemons) dies by its own
       // hand: the one who sent it the first time is the answer.
@@ -405,7 +404,7 @@ export class WatchCore {
 
     if (oom) {
       line.how = "oom";
-      line.signal = signalRef(SIGKILL);
+      line.signal = signalRef(SIG.KILL);
       line.sender = { pid: null, comm: "[kernel]", exe: null, uid: null, user: null, auid: null, argv: [], from: "kernel" };
       const memcg = memoryCgroupOf(process);
       const limit = process.memoryLimitBytes !== null ? `, limit ${mib(process.memoryLimitBytes)}` : "";

@@ -6,6 +6,7 @@
 import { escapeControl, escapeOr } from "../render/escape.ts";
 import type { Killer, SignalCause } from "../schema.ts";
 import { workloadLabel, type Workload } from "../signals/workload.ts";
+import { formatSpan } from "../signals/describe.ts";
 
 /** How a watched process ended. */
 export type DeathHow = "signal" | "exit" | "oom" | "unknown";
@@ -68,15 +69,6 @@ function senderText(sender: DeathSender | null): string {
   return parts.join(" ");
 }
 
-/** `1.52 s`, `3 min 2 s`, `2 h 5 min`. */
-export function durationText(ms: number): string {
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  const s = Math.round(ms / 1000);
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
-}
-
 /** The one text line for people: every attacker-controlled string escaped. */
 export function deathText(line: DeathLine): string {
   const where: string[] = [];
@@ -98,7 +90,7 @@ export function deathText(line: DeathLine): string {
   } else {
     what = "ended (how was not seen)";
   }
-  const ran = line.ranMs !== null ? `ran ${durationText(line.ranMs)}` : "ran ?";
+  const ran = line.ranMs !== null ? `ran ${formatSpan(line.ranMs)}` : "ran ?";
   const blind = line.audit === "blind-spot" ? " [audit blind spot: tracefs only]" : "";
   return `${line.time} ${who} ${what}: ${escapeControl(line.explanation)}; ${ran}${blind}`;
 }

@@ -11,9 +11,9 @@
 import { plural } from "../describe.ts";
 import { CauseGroups, groupEvidence, groupTarget, signalList, taskList } from "./cause-groups.ts";
 import { defineDetector, type Finding, type ObservedSignal } from "./types.ts";
+import { SIG } from "../../tables/signals.ts";
 
 const TITLE = "Parent-death signal";
-const SIGCHLD = 17;
 /** CLD_EXITED, CLD_KILLED, CLD_DUMPED: the child is gone. */
 const EXIT_CODES = new Set([1, 2, 3]);
 /**
@@ -60,7 +60,7 @@ export const parentDeath = defineDetector<DeathState>({
     if (!context || signal.source !== "tracefs") return;
     const key = contextKey(signal.node, context.pid);
     if (signal.cause?.rule === "sent-by-process" && signal.origin?.code === 0) remember(state.sent, key, observed);
-    else if (signal.signal.nr === SIGCHLD && EXIT_CODES.has(signal.origin?.code ?? -1)) remember(state.exits, key, { ms, parent: signal.target.pid });
+    else if (signal.signal.nr === SIG.CHLD && EXIT_CODES.has(signal.origin?.code ?? -1)) remember(state.exits, key, { ms, parent: signal.target.pid });
   },
   *detect({ state }) {
     const groups = new CauseGroups(state.maxExamples);

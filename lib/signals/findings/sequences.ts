@@ -19,13 +19,11 @@ import { killerProgram, type KillerKind, type KillerProgram } from "../../tables
 import { blamedKiller, signalName, signalNr } from "../keys.ts";
 import { BoundedMap } from "../tally.ts";
 import { defineSharedDetector, type FindingDetector, type FindingProcess, type ObservedSignal } from "./types.ts";
+import { SIG } from "../../tables/signals.ts";
 
 /** First signals of one stop are at most this far apart (stopEpisodes). */
 const EPISODE_GAP_MS = 5000;
 const MAX_STEPS = 8;
-const SIGKILL = 9;
-const SIGCONT = 18;
-const SIGALRM = 14;
 
 export interface SequenceStep {
   name: string;
@@ -123,7 +121,7 @@ export class SequenceTable {
   }
 
   private noteTimer(signal: SignalLine, ms: number | null): void {
-    if (signal.signal.nr !== SIGALRM || signal.origin?.code !== SI_TIMER) return;
+    if (signal.signal.nr !== SIG.ALRM || signal.origin?.code !== SI_TIMER) return;
     for (const victim of signal.victims) {
       if (victim.comm !== "timeout" || victim.pid === null) continue;
       const key = JSON.stringify([signal.node, victim.pid]);
@@ -181,8 +179,8 @@ export class SequenceTable {
     const nr = signalNr(signal.signal);
     const step: SequenceStep = { name: signalName(signal.signal), nr, ms, id: signal.id, success: signal.result.success };
     if (seq.steps.length < Math.max(MAX_STEPS, this.maxExamples)) seq.steps.push(step);
-    if (nr === SIGKILL) seq.kill ??= step;
-    else if (nr === SIGCONT) seq.cont = true;
+    if (nr === SIG.KILL) seq.kill ??= step;
+    else if (nr === SIG.CONT) seq.cont = true;
     else seq.stop ??= step;
   }
 }

@@ -8,7 +8,8 @@
 import { describe, expect, test } from "bun:test";
 import { lineProblem } from "../lib/schema-check.ts";
 import type { RecordLine } from "../lib/schema.ts";
-import { CallMatcher, madeRecordLine, senderFactsOf, TRACEPOINT_KILL, type MadeRecord, type ProcView, type SenderLookup } from "../lib/sources/tracepoint-calls.ts";
+import { CallMatcher, madeRecordLine, senderFactsOf, TRACEPOINT_KILL, type MadeRecord, type SenderLookup } from "../lib/sources/tracepoint-calls.ts";
+import type { ProcView } from "../lib/sources/trace-tasks.ts";
 import { intArg, parseTracepointLine, parseTraceHead } from "../lib/sources/tracepoint-line.ts";
 import { CALL_NOT_SEEN, SIGNAL_GENERATE } from "../lib/sources/tracefs-line.ts";
 import { recordToSignal } from "./helpers/tracepoints.ts";

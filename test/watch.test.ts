@@ -71,6 +71,26 @@ describe("trace lines", () => {
 });
 
 describe("core: fed lines", () => {
+  test("a short-lived sender is named by its creation and exec lines, not by a head that still caches the thread id's last holder", () => {
+    const { c } = core();
+    c.track(watched(400, "sleep"));
+    const lines = [
+      // bash (700) forks 21296; that thread id last belonged to a Bun thread, so the heads keep printing its name and group.
+      line("bash", 700, 700, "100.000010", "task_newtask: pid=21296 comm=bash clone_flags=1200011 oom_score_adj=0"),
+      line("JSCWarmUp", 21296, 21291, "100.000020", "task_rename: pid=21296 oldcomm=bash newcomm=kill oom_score_adj=0"),
+      line("JSCWarmUp", 21296, 21291, "100.000030", "sched_process_exec: filename=/usr/bin/kill pid=21296 old_pid=21296"),
+      generate("JSCWarmUp", 21296, 15, 0, "sleep", 400).replace("(  21296)", "(  21291)"),
+      deliver("sleep", 400, 15),
+      processExit("sleep", 400, 400),
+    ];
+    expect(lines.slice(0, 3).map((raw) => parseTraceEvent(raw)?.event)).toEqual(["task", "task", "task"]);
+    for (const raw of lines) c.pushTrace(raw, 1_002_500);
+    const [death] = c.poll();
+    // Gone before /proc was read (no env lookup here): the exec line's path stands for its program.
+    expect(death).toMatchObject({ how: "signal", signal: { name: "SIGTERM" }, sender: { pid: 21296, comm: "kill", exe: "/usr/bin/kill", from: "tracefs" } });
+    expect(deathText(death!)).toContain("killed by SIGTERM from kill[21296]");
+  });
+
   test("a SIGTERM from another process: the signal, the sender, the catalogue's cause, how long it ran", () => {
     const { c } = core();
     c.track(watched(400, "sleep"));
@@ -486,6 +506,23 @@ describe("live", () => {
       const death = JSON.parse(first!.text) as DeathLine;
       expect(death).toMatchObject({ how: "signal", signal: { name: "SIGTERM" }, audit: "off", sender: { pid: sender.pid, comm: "sh", from: "proc", uid: 0 } });
       expect(death.sender!.exe).toMatch(/\/(dash|bash|sh)$/);
+      expect(await ended(watch.child)).toBe(0);
+    } finally {
+      for (const child of [victim, sender]) if (child.exitCode === null && child.signalCode === null) child.kill(9);
+      await stopWatch(watch);
+    }
+  }, 30_000);
+
+  test.skipIf(liveSkip !== null)("--way tracepoints: a sender that is gone at once is named from its own exec line (pid, comm, program)", async () => {
+    const victim = Bun.spawn([which("sleep"), "60"], { stdout: "ignore", stderr: "ignore" });
+    const watch = await startWatch(["--pid", String(victim.pid), "--way", "tracepoints", "--format", "json"]);
+    // sh execs kill: one process, created and exec'd after the watch began, gone the moment the signal is sent.
+    const sender = Bun.spawn(["sh", "-c", 'exec /usr/bin/kill -TERM "$1"', "sh", String(victim.pid)], { stdout: "ignore", stderr: "ignore" });
+    try {
+      const [first] = await watch.waitLines(1);
+      const death = JSON.parse(first!.text) as DeathLine;
+      expect(death).toMatchObject({ how: "signal", signal: { name: "SIGTERM" }, sender: { pid: sender.pid, comm: "kill", exe: "/usr/bin/kill" } });
+      expect(["tracefs", "proc"]).toContain(death.sender!.from);
       expect(await ended(watch.child)).toBe(0);
     } finally {
       for (const child of [victim, sender]) if (child.exitCode === null && child.signalCode === null) child.kill(9);

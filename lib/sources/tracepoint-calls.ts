@@ -15,6 +15,7 @@ import { KILL_SYSCALLS } from "../tables/kill-family.ts";
 import { intArg, inInterrupt, parseTracepointLine, type TraceHead, type TracepointLine } from "./tracepoint-line.ts";
 import type { RecordLine } from "../schema.ts";
 import { SIGNAL_GENERATE, TRACEPOINTS_FILE } from "./tracefs-line.ts";
+import { blankTask, TaskTable, TICK_SLACK, type ProcView, type TaskSeen } from "./trace-tasks.ts";
 
 export const TRACEPOINT_KILL = "TRACEPOINT_KILL";
 /** Starts the last line of a TRACEPOINT_KILL record's raw text: what capture knew of the sender, as JSON. */
@@ -23,20 +24,6 @@ export const SENDER_PREFIX = "whokilled-sender ";
 /** The syscalls whose enter and exit capture matches: the kill family, and pidfd_open (which process a pidfd names). */
 export const TRACED_CALLS: readonly string[] = [...KILL_SYSCALLS, "pidfd_open"];
 const KILL_CALLS = new Set<string>(KILL_SYSCALLS);
-
-/** A live process as /proc shows it (SenderLookup). Start in trace-clock seconds (boot time). */
-export interface ProcView {
-  pid: number;
-  ppid: number;
-  /** The calling thread's comm (/proc/PID/task/TID/comm), or the process's. */
-  comm: string;
-  start: number;
-  uid: number | null;
-  euid: number | null;
-  exe: string | null;
-  /** null: /proc showed none (a process on its way out has no memory to show it from). */
-  argv: string[] | null;
-}
 
 /** Reads a process (and, with `tid`, that thread's comm) from /proc; null when gone. */
 export type SenderLookup = (pid: number, tid: number | null) => ProcView | null;
@@ -117,39 +104,6 @@ interface OpenCall {
   victims: Array<{ pid: number; comm: string; at: number }>;
 }
 
-/**
- * A task (thread) as the recorded fields of its lines told it. trace_pipe's
- * head prints a task's comm and thread group from caches filled as tasks
- * run, so the head of a short-lived process's line can still show what an
- * earlier task with its id was (seen here: a fresh /usr/bin/kill printed as
- * `JSCWarmUp-21296 (21291)`, a Bun thread that had that id before). The
- * events' own fields (task_newtask's pid, comm and clone flags,
- * task_rename's comm, sched_process_exec's pid) are what the kernel wrote.
- */
-interface TaskSeen {
-  /** When it was created (task_newtask; sched_process_fork in older captures), and that line; null: it predates what was seen. */
-  createdAt: number | null;
-  createLine: string | null;
-  /** Its process: itself, or, for a thread (CLONE_THREAD), its creator's; null when not known. */
-  tgid: number | null;
-  /** For a process: the process that created it (its parent); null when not seen. */
-  parent: number | null;
-  /** Its comm as the kernel last set it (creation, exec, prctl: task_rename); null when none was seen. */
-  comm: string | null;
-  /** Process entries: its program as its last exec named it (the path given), with that line, or its parent's at creation (inherited). */
-  exe: string | null;
-  execLine: string | null;
-  execAt: number | null;
-  inherited: boolean;
-  /** /proc as read when its exec line was, if it was then provably this process: a short-lived sender is often gone by its call's exit line. */
-  atExec: ProcView | null;
-}
-
-const CLONE_PARENT = 0x8000n;
-const CLONE_THREAD = 0x10000n;
-
-/** /proc start times are whole clock ticks (10 ms): a process forked at t shows a start in (t - 10 ms, t]. */
-const TICK_SLACK = 0.02;
 /** Ancestors followed through /proc. */
 const MAX_ANCESTRY = 16;
 /** pidfds remembered per process, and processes with any. */
@@ -175,19 +129,18 @@ export interface CallMatcherStats {
 export class CallMatcher {
   private readonly open = new Map<number, OpenCall>();
   /** Tasks by thread id, from their creation, rename and exec lines. */
-  private readonly tasks = new Map<number, TaskSeen>();
+  private readonly tasks: TaskTable;
   /** `TGID:FD` → the pid that pidfd_open named, and when the opener was created (a reused TGID's descriptors are not its). */
   private readonly pidfds = new Map<string, { pid: number; openerCreatedAt: number | null }>();
   private readonly lookup: SenderLookup | null;
   private readonly openSeconds: number;
-  private readonly maxTasks: number;
   private newest = 0;
   readonly stats: CallMatcherStats = { calls: 0, unfinished: 0, outside: 0, orphanExits: 0, unreadable: 0 };
 
   constructor(private readonly options: CallMatcherOptions) {
     this.lookup = options.lookup ?? null;
     this.openSeconds = options.openSeconds ?? 2;
-    this.maxTasks = options.maxTasks ?? 65_536;
+    this.tasks = new TaskTable(options.maxTasks ?? 65_536, (head) => this.processOf(head).tgid);
   }
 
   line(raw: string): MadeRecord[] {
@@ -225,20 +178,17 @@ export class CallMatcher {
     const tid = parsed.head.tid;
     switch (parsed.event) {
       case "newtask":
-        this.created(parsed.head, parsed.pid, parsed.comm, parsed.cloneFlags, raw);
-        return;
       case "fork":
-        // Older captures' creation line: no clone flags, and it comes after the child runs. Only where task_newtask said nothing.
-        if (this.tasks.get(parsed.childPid)?.createdAt == null) this.created(parsed.head, parsed.childPid, parsed.childComm, null, raw);
+      case "rename":
+        this.tasks.take(parsed, raw);
         return;
-      case "rename": {
-        const task = this.tasks.get(parsed.pid) ?? this.remember(parsed.pid, blankTask());
-        task.comm = parsed.newComm;
+      case "exec": {
+        // Read now, while it may still live; kept only if it is this process, as it was after this exec.
+        const now = this.tasks.take(parsed, raw)!;
+        const proc = this.lookup?.(parsed.pid, parsed.pid) ?? null;
+        if (proc && this.mismatch(proc, parsed.head.timestamp, now, now.comm) === null) now.atExec = proc;
         return;
       }
-      case "exec":
-        this.execed(parsed.head, parsed.pid, parsed.oldPid, parsed.filename, raw);
-        return;
       case "enter": {
         if (!TRACED_CALLS.includes(parsed.call)) return;
         const before = this.open.get(tid);
@@ -275,39 +225,6 @@ export class CallMatcher {
         return;
       }
     }
-  }
-
-  private remember(tid: number, task: TaskSeen): TaskSeen {
-    this.tasks.delete(tid);
-    this.tasks.set(tid, task);
-    // Oldest first out: a busy host forks without end, and what matters is recent.
-    if (this.tasks.size > this.maxTasks) this.tasks.delete(this.tasks.keys().next().value!);
-    return task;
-  }
-
-  /** A task the head's task created: a thread of its process, or a process whose parent it is. */
-  private created(head: TraceHead, tid: number, comm: string, flags: bigint | null, raw: string): void {
-    const creator = this.processOf(head).tgid;
-    const thread = flags !== null && (flags & CLONE_THREAD) !== 0n;
-    const from = this.tasks.get(creator);
-    const parent = flags !== null && (flags & CLONE_PARENT) !== 0n ? (from?.parent ?? null) : creator;
-    this.remember(tid, {
-      createdAt: head.timestamp, createLine: raw, tgid: thread ? creator : tid, parent: thread ? null : parent, comm,
-      exe: thread ? null : (from?.exe ?? null), execLine: thread ? null : (from?.execLine ?? null), execAt: null, inherited: true, atExec: null,
-    });
-  }
-
-  private execed(head: TraceHead, pid: number, oldPid: number, filename: string, raw: string): void {
-    // The thread that exec'd (oldPid) is the process's leader from here on, under the process's id.
-    const process = this.tasks.get(pid);
-    const now = this.remember(pid, {
-      createdAt: process?.createdAt ?? null, createLine: process?.createLine ?? null, tgid: pid, parent: process?.parent ?? null,
-      comm: execComm(filename), exe: filename, execLine: raw, execAt: head.timestamp, inherited: false, atExec: null,
-    });
-    if (oldPid !== pid) this.tasks.delete(oldPid);
-    // Read now, while it may still live; kept only if it is this process, as it was after this exec.
-    const proc = this.lookup?.(pid, pid) ?? null;
-    if (proc && this.mismatch(proc, head.timestamp, now, now.comm) === null) now.atExec = proc;
   }
 
   private openedPidfd(call: OpenCall, ret: bigint): void {
@@ -349,7 +266,7 @@ export class CallMatcher {
     const view = this.options.victimLookup?.(head.tid) ?? null;
     if (view?.tgid != null && view.start <= this.options.tracingSince + TICK_SLACK / 2) {
       // Remembered: a busy parent forks often. A new task with this id would come with its creation line.
-      this.remember(head.tid, { ...blankTask(), tgid: view.tgid });
+      this.tasks.remember(head.tid, { ...blankTask(), tgid: view.tgid });
       return { tgid: view.tgid, note: null };
     }
     if (head.tgid === null) return { tgid: head.tid, note: "pid: the trace line has no thread group id (options/record-tgid), and no line or /proc told it: the thread's id is used" };
@@ -481,18 +398,6 @@ export function madeRecordLine(made: MadeRecord, serial: number, offsetMs: numbe
   const sec = Math.floor(wall / 1000);
   const ms = String(wall - sec * 1000).padStart(3, "0");
   return { kind: "record", type: made.type, id: `${sec}.${ms}:${serial}`, node: null, raw: made.raw, source: { file: TRACEPOINTS_FILE, line: serial }, time: new Date(wall).toISOString() };
-}
-
-/** A task known by no line yet (a rename seen first). */
-function blankTask(): TaskSeen {
-  return { createdAt: null, createLine: null, tgid: null, parent: null, comm: null, exe: null, execLine: null, execAt: null, inherited: false, atExec: null };
-}
-
-/** The comm exec gives: the file name's last part, cut to 15 bytes (TASK_COMM_LEN). */
-export function execComm(filename: string): string {
-  const base = filename.slice(filename.lastIndexOf("/") + 1);
-  const bytes = Buffer.from(base, "utf8");
-  return bytes.length <= 15 ? base : bytes.subarray(0, 15).toString("utf8");
 }
 
 /**

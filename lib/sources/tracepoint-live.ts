@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { log } from "../log.ts";
 import { parseProcStatus, readProcStat } from "../rules/blind-spots.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
-import { CallMatcher, madeRecordLine, TRACED_CALLS, type CallMatcherStats, type MadeRecord, type ProcView, type SenderLookup, type VictimLookup } from "./tracepoint-calls.ts";
+import { CallMatcher, madeRecordLine, TRACED_CALLS, type CallMatcherStats, type MadeRecord, type SenderLookup, type VictimLookup } from "./tracepoint-calls.ts";
+import { TRACEPOINT_TASK_EVENTS, type ProcView } from "./trace-tasks.ts";
 import { tracefsRecords, type TracefsExtraEvent } from "./tracefs.ts";
 import { TRACEPOINTS_FILE } from "./tracefs-line.ts";
 
@@ -27,18 +28,6 @@ export const TRACEPOINT_SYSCALL_EVENTS: readonly TracefsExtraEvent[] = TRACED_CA
   { path: `syscalls/sys_enter_${call}`, marker: `: sys_${call}(` },
   { path: `syscalls/sys_exit_${call}`, marker: `: sys_${call} -> ` },
 ]);
-
-/**
- * The sender's program (the path given to execve), its parent and its name, even after it has ended. task_newtask,
- * not sched_process_fork: it says thread or process (clone flags), and comes before the new task's own lines
- * (sched_process_fork fires after the child is woken, and a child can exec and kill before it). The heads' comm
- * and thread group are print-time caches, wrong for a recycled id: these fields are the kernel's own.
- */
-export const TRACEPOINT_TASK_EVENTS: readonly TracefsExtraEvent[] = [
-  { path: "sched/sched_process_exec", marker: ": sched_process_exec: " },
-  { path: "task/task_newtask", marker: ": task_newtask: " },
-  { path: "task/task_rename", marker: ": task_rename: " },
-];
 
 /** Every tracepoint the tracepoint way enables beside signal_generate (setup-rule's checks, its probe and the bench read these too). */
 export const TRACEPOINT_EVENTS: readonly TracefsExtraEvent[] = [...TRACEPOINT_SYSCALL_EVENTS, ...TRACEPOINT_TASK_EVENTS];

@@ -21,6 +21,7 @@ import { killerProgram } from "../tables/killers.ts";
 import { SIG, endsProcessByDefault, signalLabel } from "../tables/signals.ts";
 import type { DeathLine, DeathSender } from "./death.ts";
 import { parseTraceEvent, type TraceEvent, type TraceTask } from "./trace-events.ts";
+import { TaskTable } from "../sources/trace-tasks.ts";
 
 /** A process being watched, as /proc showed it while it lived. */
 export interface WatchedProcess {
@@ -84,7 +85,10 @@ const RERAISE_MS = 10_000;
 
 interface SeenSignal {
   generate: SignalGenerate;
+  /** The sending task, as the task table knew it at the signal (else as the line's head showed it). */
   sender: TraceTask;
+  /** Its program as its exec line named it (or its parent's, inherited), for a sender gone before /proc is read. */
+  senderExe: { path: string; inherited: boolean } | null;
   atMs: number;
   raw: string;
   /** The process's own raise of the same signal after it caught this one. */
@@ -125,6 +129,8 @@ export class WatchCore {
   private readonly exitCodes = new Map<number, { code: number; group: boolean; raw: string }>();
   private readonly oomVictims = new Map<number, { event: Extract<TraceEvent, { event: "oom_victim" }>; raw: string }>();
   private readonly auditLines: { line: SignalLine; atMs: number }[] = [];
+  /** Tasks from their creation, rename and exec lines: what the kernel wrote, where a head only caches. */
+  private readonly tasks: TaskTable = new TaskTable(MAX_TASKS, (head): number => this.tasks.get(head.tid)?.tgid ?? head.tgid ?? head.tid);
   private pending: PendingDeath[] = [];
   private readonly graceMs: number;
   /** Trace lines that were not any event watch reads (counted, not lost). */
@@ -160,7 +166,7 @@ export class WatchCore {
       this.unparsed++;
       return;
     }
-    const task = event.task;
+    const task = this.knownTask(event.task);
     const tgid = task.tgid ?? task.tid;
     if (task.tgid !== null && task.tid !== 0) setBounded(this.tgidOf, task.tid, task.tgid, MAX_TASKS * 2);
     switch (event.event) {
@@ -168,7 +174,9 @@ export class WatchCore {
         const target = event.generate.target.pid;
         if (event.generate.result === 0 && endsProcessByDefault(event.generate.sig)) this.consider(this.tgidOf.get(target) ?? target, atMs);
         const list = this.signalsTo.get(target) ?? [];
-        list.push({ generate: event.generate, sender: task, atMs, raw });
+        const program = this.tasks.get(tgid);
+        const senderExe = program?.exe ? { path: program.exe, inherited: program.inherited } : null;
+        list.push({ generate: event.generate, sender: task, senderExe, atMs, raw });
         if (list.length > MAX_SIGNALS_PER_TASK) list.shift();
         setBounded(this.signalsTo, target, list, MAX_TASKS);
         break;
@@ -192,7 +200,11 @@ export class WatchCore {
       case "exit":
         if (this.exitCodes.get(tgid)?.group !== true) setBounded(this.exitCodes, tgid, { code: event.exitCode, group: false, raw }, MAX_TASKS);
         break;
+      case "task":
+        this.tasks.take(event.line, raw);
+        break;
       case "fork": {
+        this.tasks.take(event.line, raw);
         // Every process's birth, for how long one the scans never saw ran.
         setBounded(this.bornAt, event.childPid, atMs, MAX_TASKS);
         const parent = this.tracked.get(tgid);
@@ -216,6 +228,12 @@ export class WatchCore {
         if (event.groupDead) this.processEnded(tgid, event.pid === tgid ? event.comm : null, atMs, raw);
         break;
     }
+  }
+
+  /** A line's task with the process and comm its creation, rename and exec lines gave, where they were seen. */
+  private knownTask(head: TraceTask): TraceTask {
+    const seen = this.tasks.get(head.tid);
+    return seen ? { tid: head.tid, tgid: seen.tgid ?? head.tgid, comm: seen.comm ?? head.comm } : head;
   }
 
   private readonly considered = new Map<number, number>();
@@ -359,6 +377,8 @@ export class WatchCore {
     } else if (base.pid !== null && base.pid > 0) {
       const live = this.env.senderFromProc?.(base.pid, base.comm);
       if (live) Object.assign(base, { exe: live.exe, uid: live.uid, user: live.user, from: "proc" });
+      // Gone, or going (an exiting process has no exe link): the program its exec line named, as capture --tracepoints does.
+      if (base.exe === null && killerIs !== "victim" && seen.senderExe) base.exe = seen.senderExe.path;
     }
     return { sender: base, cause, audit, auditId };
   }

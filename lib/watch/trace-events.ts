@@ -13,7 +13,8 @@
  */
 import type { TracefsExtraEvent } from "../sources/tracefs.ts";
 import { parseSignalGenerate, parseTraceHead, type SignalGenerate, type TraceHead } from "../sources/tracefs-line.ts";
-import { parseTracepointLine } from "../sources/tracepoint-line.ts";
+import { parseTracepointLine, type TracepointLine } from "../sources/tracepoint-line.ts";
+import { TRACEPOINT_TASK_EVENTS } from "../sources/trace-tasks.ts";
 
 /** The task a line ran in: thread id, its thread group id (null without record-tgid), and comm (null for `<...>`). */
 export interface TraceTask {
@@ -28,7 +29,9 @@ export type TraceEvent =
   | { event: "exit_group"; task: TraceTask; timestamp: number; exitCode: number }
   | { event: "exit"; task: TraceTask; timestamp: number; exitCode: number }
   | { event: "process_exit"; task: TraceTask; timestamp: number; comm: string; pid: number; groupDead: boolean }
-  | { event: "fork"; task: TraceTask; timestamp: number; childComm: string; childPid: number }
+  | { event: "fork"; task: TraceTask; timestamp: number; childComm: string; childPid: number; line: TracepointLine }
+  /** A task's creation, rename or exec, for the task table (lib/sources/trace-tasks.ts). */
+  | { event: "task"; task: TraceTask; timestamp: number; line: TracepointLine }
   | { event: "cgroup_attach"; task: TraceTask; timestamp: number; path: string; pid: number; comm: string }
   | { event: "oom_victim"; task: TraceTask; timestamp: number; pid: number; comm: string; anonRssKb: number | null; totalVmKb: number | null; uid: number | null };
 
@@ -45,6 +48,8 @@ export const WATCH_EXTRA_EVENTS: readonly TracefsExtraEvent[] = [
   { path: "sched/sched_process_fork", marker: ": sched_process_fork: " },
   // A process moved into a watched cgroup is seen at that moment, even if it ends a millisecond later.
   { path: "cgroup/cgroup_attach_task", marker: ": cgroup_attach_task: " },
+  // A short-lived sender's process and name as the kernel set them: the heads' are caches, wrong for a reused id.
+  ...TRACEPOINT_TASK_EVENTS,
 ];
 
 /** SIGCHLD, SIGCONT, SIGURG, SIGWINCH: their default is to do nothing, and they come by the thousand. */
@@ -110,7 +115,11 @@ export function parseTraceEvent(raw: string): TraceEvent | null {
   if (line.includes(": sched_process_fork: ")) {
     // The tracepoints source's reading of the line: its event text, after its real head.
     const fork = parseTracepointLine(line);
-    return fork?.event === "fork" ? { event: "fork", ...taskOf(fork.head), childComm: fork.childComm, childPid: fork.childPid } : null;
+    return fork?.event === "fork" ? { event: "fork", ...taskOf(fork.head), childComm: fork.childComm, childPid: fork.childPid, line: fork } : null;
+  }
+  if (TRACEPOINT_TASK_EVENTS.some(({ marker }) => line.includes(marker))) {
+    const task = parseTracepointLine(line);
+    return task && (task.event === "newtask" || task.event === "rename" || task.event === "exec") ? { event: "task", ...taskOf(task.head), line: task } : null;
   }
   at = line.indexOf(": cgroup_attach_task: ");
   if (at >= 0) {

@@ -87,8 +87,8 @@ interface SeenSignal {
   generate: SignalGenerate;
   /** The sending task, as the task table knew it at the signal (else as the line's head showed it). */
   sender: TraceTask;
-  /** Its program as its exec line named it (or its parent's, inherited), for a sender gone before /proc is read. */
-  senderExe: { path: string; inherited: boolean } | null;
+  /** Its program as its exec line named it (or its parent's, when it did not exec), for a sender gone before /proc is read. */
+  senderExe: string | null;
   atMs: number;
   raw: string;
   /** The process's own raise of the same signal after it caught this one. */
@@ -174,8 +174,7 @@ export class WatchCore {
         const target = event.generate.target.pid;
         if (event.generate.result === 0 && endsProcessByDefault(event.generate.sig)) this.consider(this.tgidOf.get(target) ?? target, atMs);
         const list = this.signalsTo.get(target) ?? [];
-        const program = this.tasks.get(tgid);
-        const senderExe = program?.exe ? { path: program.exe, inherited: program.inherited } : null;
+        const senderExe = this.tasks.get(tgid)?.exe ?? null;
         list.push({ generate: event.generate, sender: task, senderExe, atMs, raw });
         if (list.length > MAX_SIGNALS_PER_TASK) list.shift();
         setBounded(this.signalsTo, target, list, MAX_TASKS);
@@ -378,7 +377,7 @@ export class WatchCore {
       const live = this.env.senderFromProc?.(base.pid, base.comm);
       if (live) Object.assign(base, { exe: live.exe, uid: live.uid, user: live.user, from: "proc" });
       // Gone, or going (an exiting process has no exe link): the program its exec line named, as capture --tracepoints does.
-      if (base.exe === null && killerIs !== "victim" && seen.senderExe) base.exe = seen.senderExe.path;
+      if (base.exe === null && killerIs !== "victim") base.exe = seen.senderExe;
     }
     return { sender: base, cause, audit, auditId };
   }

@@ -8,7 +8,7 @@
 import { describe, expect, test } from "bun:test";
 import { lineProblem } from "../lib/schema-check.ts";
 import type { RecordLine } from "../lib/schema.ts";
-import { CallMatcher, madeRecordLine, senderFactsOf, TRACEPOINT_KILL, type MadeRecord, type SenderLookup } from "../lib/sources/tracepoint-calls.ts";
+import { CallMatcher, madeRecordLine, senderFactsOf, TRACEPOINT_KILL, type MadeRecord, type SenderLookup, type VictimLookup } from "../lib/sources/tracepoint-calls.ts";
 import type { ProcView } from "../lib/sources/trace-tasks.ts";
 import { intArg, parseTracepointLine, parseTraceHead } from "../lib/sources/tracepoint-line.ts";
 import { CALL_NOT_SEEN, SIGNAL_GENERATE } from "../lib/sources/tracefs-line.ts";
@@ -232,6 +232,41 @@ describe("the sender from /proc, only when it is the process that called", () =>
     const signal = recordToSignal(asRecord(feed(m, SIGQUEUE)[0]!))!;
     expect(signal.killer).toMatchObject({ pid: 21096, uid: 1000, exe: "/tmp/wk-sender64", argv: ["./wk-sender64", "sigqueue"] });
     expect(signal.warnings!.join("\n")).toMatch(/as \/proc showed them after its exec \(1 ms before the call\); it had ended when capture read \/proc at the call/);
+  });
+
+  test("a killer gone before its last call's exit line is read: uid, exe and argv as /proc showed them at its call before, and said so", () => {
+    // One killer, older than the tracing (no creation line), two calls; it is killed before the second call's lines are read.
+    let alive = true;
+    const lookup: SenderLookup = (pid) => (pid === 21096 && alive ? proc(21096, 16000) : null);
+    const m = matcher(lookup);
+    const first = recordToSignal(asRecord(feed(m, SIGQUEUE)[0]!))!;
+    expect(first.killer).toMatchObject({ pid: 21096, uid: 1000, exe: "/tmp/wk-sender64" });
+    expect(first.warnings).toBeUndefined();
+    alive = false;
+    const later = SIGQUEUE.map((line) => line.replace(/17704\.5452/g, "17705.5452"));
+    const second = recordToSignal(asRecord(feed(m, later)[0]!, 2))!;
+    // The same killer, so the report counts one.
+    expect(second.killer).toMatchObject({ pid: 21096, comm: "wk-sender64", uid: 1000, exe: "/tmp/wk-sender64", argv: ["./wk-sender64", "sigqueue"] });
+    expect(second.warnings!.join("\n")).toMatch(/as \/proc showed them at an earlier call \(1000 ms before the call\); it had ended when capture read \/proc at the call/);
+    // Under another name at the call (an exec since, or a rename), the earlier view is not this process's: not used.
+    const renamed = later.map((line) => line.replace(/wk-sender64-21096/g, "other-21096"));
+    const m2 = matcher((pid) => (pid === 21096 && alive ? proc(21096, 16000) : null));
+    alive = true;
+    feed(m2, SIGQUEUE);
+    alive = false;
+    const third = recordToSignal(asRecord(feed(m2, renamed)[0]!, 3))!;
+    expect(third.killer).toMatchObject({ pid: 21096, comm: "other", uid: null });
+  });
+
+  test("a sender older than the tracing, renamed since it began: the rename line's name, even where the head still shows the old one", () => {
+    // Seen here: the demo's rogue renames itself (/proc/self/comm) once capture listens; its first kill's head still showed `bun.exe`.
+    const rename = "           <...>-21096   (  21096) [001] ..... 17704.545000: task_rename: pid=21096 oldcomm=bun.exe newcomm=wk-sender64 oom_score_adj=0";
+    const stale = SIGQUEUE.map((line) => line.replace("wk-sender64-21096", "bun.exe-21096"));
+    const victims: VictimLookup = (pid) => (pid === 21096 ? { start: 16000, comm: "wk-sender64", uid: 1000, tgid: 21096 } : null);
+    const m = new CallMatcher({ lookup: (pid) => (pid === 21096 ? proc(21096, 16000) : null), victimLookup: victims, tracingSince: 17000, arch: "x86_64" });
+    const signal = recordToSignal(asRecord(feed(m, [rename, ...stale])[0]!))!;
+    expect(signal.killer).toMatchObject({ pid: 21096, comm: "wk-sender64", uid: 1000, exe: "/tmp/wk-sender64" });
+    expect(signal.warnings).toBeUndefined();
   });
 
   test("trace_pipe's heads are caches: a fresh kill printed as the shell, or as an old thread of another process, is named from the kernel's own fields", () => {

@@ -38,9 +38,11 @@ const command = defineCommand({
     if (pid === undefined || ancestor === undefined) throw usageError("--pid and --ancestor are required");
     const forMs = millisecondsFlag(args.for, "for") ?? 60_000;
     const intervalMs = millisecondsFlag(args.interval, "interval") ?? 2000;
-    setOwnComm(args.comm);
     const controller = abortOnSignals();
     if (args["start-on-stdin"] && !(await waitForGo(Bun.stdin.stream(), controller.signal))) return;
+    // Named when it starts work, so a capture started meanwhile sees the rename (task_rename): trace_pipe's heads
+    // cache names by PID, and may still show an earlier holder's for a process renamed before the tracing began.
+    setOwnComm(args.comm);
     const writer = new LineWriter();
     for await (const attempt of rogue({
       pid,

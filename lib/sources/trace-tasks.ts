@@ -46,8 +46,11 @@ export interface TaskSeen {
   execLine: string | null;
   execAt: number | null;
   inherited: boolean;
-  /** /proc as read when its exec line was, if it was then provably this process: a short-lived sender is often gone by its call's exit line. */
-  atExec: ProcView | null;
+  /**
+   * /proc as last read while it was provably this process: at its exec line, or at a call of its own. A
+   * short-lived sender is often gone by its call's exit line, and a killer killed right after its last call too.
+   */
+  lastProc: { view: ProcView; at: number; when: "exec" | "call" } | null;
 }
 
 /**
@@ -69,7 +72,7 @@ const CLONE_THREAD = 0x10000n;
 
 /** A task known by no line yet (a rename seen first). */
 export function blankTask(): TaskSeen {
-  return { createdAt: null, createLine: null, tgid: null, parent: null, comm: null, exe: null, execLine: null, execAt: null, inherited: false, atExec: null };
+  return { createdAt: null, createLine: null, tgid: null, parent: null, comm: null, exe: null, execLine: null, execAt: null, inherited: false, lastProc: null };
 }
 
 /** The comm exec gives: the file name's last part, cut to 15 bytes (TASK_COMM_LEN). */
@@ -131,7 +134,7 @@ export class TaskTable {
     const parent = flags !== null && (flags & CLONE_PARENT) !== 0n ? (from?.parent ?? null) : creator;
     this.remember(tid, {
       createdAt: head.timestamp, createLine: raw, tgid: thread ? creator : tid, parent: thread ? null : parent, comm,
-      exe: thread ? null : (from?.exe ?? null), execLine: thread ? null : (from?.execLine ?? null), execAt: null, inherited: true, atExec: null,
+      exe: thread ? null : (from?.exe ?? null), execLine: thread ? null : (from?.execLine ?? null), execAt: null, inherited: true, lastProc: null,
     });
   }
 
@@ -140,7 +143,7 @@ export class TaskTable {
     const process = this.tasks.get(pid);
     const now = this.remember(pid, {
       createdAt: process?.createdAt ?? null, createLine: process?.createLine ?? null, tgid: pid, parent: process?.parent ?? null,
-      comm: execComm(filename), exe: filename, execLine: raw, execAt: head.timestamp, inherited: false, atExec: null,
+      comm: execComm(filename), exe: filename, execLine: raw, execAt: head.timestamp, inherited: false, lastProc: null,
     });
     if (oldPid !== pid) this.tasks.delete(oldPid);
     return now;

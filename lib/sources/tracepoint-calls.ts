@@ -186,7 +186,7 @@ export class CallMatcher {
         // Read now, while it may still live; kept only if it is this process, as it was after this exec.
         const now = this.tasks.take(parsed, raw)!;
         const proc = this.lookup?.(parsed.pid, parsed.pid) ?? null;
-        if (proc && this.mismatch(proc, parsed.head.timestamp, now, now.comm) === null) now.atExec = proc;
+        if (proc && this.mismatch(proc, parsed.head.timestamp, now, now.comm) === null) now.lastProc = { view: proc, at: parsed.head.timestamp, when: "exec" };
         return;
       }
       case "enter": {
@@ -265,8 +265,11 @@ export class CallMatcher {
     if (known != null) return { tgid: known, note: null };
     const view = this.options.victimLookup?.(head.tid) ?? null;
     if (view?.tgid != null && view.start <= this.options.tracingSince + TICK_SLACK / 2) {
-      // Remembered: a busy parent forks often. A new task with this id would come with its creation line.
-      this.tasks.remember(head.tid, { ...blankTask(), tgid: view.tgid });
+      // Remembered: a busy parent forks often. A new task with this id would come with its creation line. An entry a
+      // rename line made keeps its name.
+      const known = this.tasks.get(head.tid);
+      if (known) known.tgid = view.tgid;
+      else this.tasks.remember(head.tid, { ...blankTask(), tgid: view.tgid });
       return { tgid: view.tgid, note: null };
     }
     if (head.tgid === null) return { tgid: head.tid, note: "pid: the trace line has no thread group id (options/record-tgid), and no line or /proc told it: the thread's id is used" };
@@ -278,7 +281,9 @@ export class CallMatcher {
    * made the call: it started within a tick of the creation seen for that
    * PID, or, with no creation seen, before tracing began (a process created
    * since would have shown one); and its calling thread still has the comm
-   * it had at the call (an exec since would have changed it).
+   * its creation, rename or exec line gave it (an exec since would have
+   * changed it). Gone by then, it is what /proc showed at its exec or at an
+   * earlier call, under the same name.
    */
   private senderFacts(head: TraceHead): SenderFacts {
     const { tgid: pid, note } = this.processOf(head);
@@ -292,12 +297,16 @@ export class CallMatcher {
     if (note !== null) facts.warnings.push(note);
     const proc = this.lookup?.(pid, head.tid) ?? null;
     const reason = proc ? this.mismatch(proc, head.timestamp, seen, comm) : "it had ended when capture read /proc";
+    const last = seen?.lastProc;
     if (proc && reason === null) {
       this.fromProc(facts, proc);
-    } else if (seen?.atExec) {
-      // Gone by now, but read at its exec: what it was then, which the call came after.
-      this.fromProc(facts, seen.atExec);
-      facts.warnings.push(`sender ${pid}: uid, exe and argv as /proc showed them after its exec (${Math.max(0, Math.round((head.timestamp - (seen.execAt ?? head.timestamp)) * 1000))} ms before the call); ${reason} at the call`);
+      // Kept for its next call: a killer may be gone before that call's exit line is read.
+      (seen ?? this.tasks.remember(pid, { ...blankTask(), tgid: pid })).lastProc = { view: proc, at: head.timestamp, when: "call" };
+    } else if (last && (comm === null || last.view.comm === comm)) {
+      // Gone by now, but read at its exec or an earlier call, under the same name: what it was then.
+      this.fromProc(facts, last.view);
+      const when = last.when === "exec" ? "after its exec" : "at an earlier call";
+      facts.warnings.push(`sender ${pid}: uid, exe and argv as /proc showed them ${when} (${Math.max(0, Math.round((head.timestamp - last.at) * 1000))} ms before the call); ${reason} at the call`);
     } else {
       facts.warnings.push(`sender ${pid}: uid and argv not known: ${reason}`);
     }
@@ -344,8 +353,8 @@ export class CallMatcher {
     const task = this.tasks.get(victim.pid);
     const view = this.options.victimLookup?.(victim.pid) ?? null;
     if (!view) {
-      const atExec = task?.atExec;
-      return atExec && atExec.comm === victim.comm ? { uid: atExec.uid, tgid: victim.pid } : { uid: null, tgid: task?.tgid ?? null };
+      const last = task?.lastProc?.view;
+      return last && last.comm === victim.comm ? { uid: last.uid, tgid: victim.pid } : { uid: null, tgid: task?.tgid ?? null };
     }
     if (view.comm !== victim.comm || view.start > victim.at + TICK_SLACK) return unknown;
     if (task?.createdAt != null && Math.abs(view.start - task.createdAt) > TICK_SLACK) return unknown;

@@ -7,6 +7,7 @@ import type { AssembledEvent } from "../../lib/audit/assemble.ts";
 import { interpretEvent, type InterpretOptions } from "../../lib/audit/interpret.ts";
 import type { GapLine, RecordLine, SignalLine } from "../../lib/schema.ts";
 import { eventToSignal } from "../../lib/signals/signal-line.ts";
+import { senderFactsOf } from "../../lib/sources/tracepoint-calls.ts";
 import { tracepointRecords, type TracepointOptions } from "../../lib/sources/tracepoint-live.ts";
 import { noLookupIds } from "./run.ts";
 import { buildSender, senderSkipReason } from "./sender.ts";
@@ -20,6 +21,8 @@ export const tpSenderSkipReason = senderSkipReason;
 
 export interface Sent {
   pid: number;
+  /** Wall-clock ms just before it was spawned: an earlier holder of its PID sent nothing after this. */
+  since: number;
   /** 0, or the call's errno. */
   status: number;
   stdout: string;
@@ -27,9 +30,10 @@ export interface Sent {
 
 /** Run the sender once: `linger` ms alive after its call(s). */
 export async function tpSend(path: string, linger: number, ...args: Array<string | number>): Promise<Sent> {
+  const since = Date.now();
   const child = Bun.spawn([path, "linger", String(linger), ...args.map(String)], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const [stdout, status] = await Promise.all([new Response(child.stdout).text(), child.exited]);
-  return { pid: child.pid, status, stdout };
+  return { pid: child.pid, since, status, stdout };
 }
 
 export interface Collected {
@@ -73,8 +77,10 @@ export function recordToSignal(record: RecordLine, options: InterpretOptions = n
   return eventToSignal(interpretEvent(event, options));
 }
 
-/** The thread ids a record's sender ran as: every line's head. */
+/** A record's sender: the pid capture found for a call (its sender line), else the first line head's thread group (a cache). */
 export function senderOf(record: RecordLine): number | null {
+  const facts = senderFactsOf(record.raw);
+  if (facts) return facts.pid;
   const match = /^\s*.{0,16}?-(\d+)\s+\(\s*(\d+)\)/.exec(record.raw);
   return match ? Number(match[2]) : null;
 }

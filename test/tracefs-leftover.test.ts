@@ -32,12 +32,22 @@ function instancesOf(mount: string, pid: number): string[] {
     .map((name) => join(mount, "instances", name));
 }
 
+/** Whether the instance's signal_generate is on; false while its event files are not there yet. */
+function enabledIn(dir: string): boolean {
+  try {
+    return readFileSync(join(dir, "events", "signal", "signal_generate", "enable"), "utf8").trim() === "1";
+  } catch {
+    return false;
+  }
+}
+
 /** Start capture --tracefs, wait for its instance, kill -9 it: the instance stays, signal_generate on. */
 async function killedCapture(mount: string): Promise<string> {
   const capture = script(["scripts/capture.ts", "--tracefs", "--no-coverage"]);
   const dir = await waitFor(() => {
     const found = instancesOf(mount, capture.pid)[0];
-    return found && readFileSync(join(found, "events", "signal", "signal_generate", "enable"), "utf8").trim() === "1" ? found : undefined;
+    // The kernel makes an instance's directory first and its event files a moment later.
+    return found && enabledIn(found) ? found : undefined;
   }, 15_000);
   expect(dir).toBeDefined();
   capture.kill("SIGKILL");

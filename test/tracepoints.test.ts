@@ -319,7 +319,7 @@ describe.skipIf(skip !== null || b64 === null)("capture --tracepoints, the scrip
     expect(totals.sources).toMatchObject({ audit: 0, tracepoints: totals.signals });
     expect(totals.errnos.ESRCH).toBeGreaterThanOrEqual(2);
     expect(totals.success).toBeGreaterThanOrEqual(2);
-    expect(json.summary.killers, JSON.stringify(json.summary.killers.map((k: { key: string; pids: number[]; signals?: unknown }) => [k.key, k.pids]))).toHaveLength(1);
+    expect(json.summary.killers, JSON.stringify(json.summary.killers.map((k: { key: string; pids: number[] }) => [k.key, k.pids]))).toHaveLength(1);
     expect(killer).toMatchObject({ comm: "rogue-httpd", pids: [rogue.pid], uid: 0 });
     expect(ids).toContain("stale-pid");
     const victim = json.summary.victims.find((v: { comm: string }) => v.comm === "findpid");

@@ -9,13 +9,13 @@
  * truncated in place), the writer going on in the truncated log.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WhokilledError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { loadCheckpoint, readSinceCheckpoint, type CheckpointStep } from "../lib/sources/checkpoint.ts";
-import { compressNewest, copytruncateLog, generations, lostAndDuplicated, rotateLog, userRecord } from "./helpers/rotation.ts";
+import { compressNewest, copytruncateLog, generations, lostAndDuplicated, RecordWriter, rotateLog } from "./helpers/rotation.ts";
 
 const warn = spyOn(log, "warn").mockImplementation((() => {}) as unknown as typeof log.warn);
 const info = spyOn(log, "info").mockImplementation((() => {}) as unknown as typeof log.info);
@@ -26,16 +26,16 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dir: string;
 let logPath: string;
 let cp: string;
-let serial = 0;
-let written: string[] = [];
+let writer: RecordWriter;
+let written: string[];
 let readSoFar: string[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(join(root, "case-"));
   logPath = join(dir, "audit.log");
   cp = join(dir, "checkpoint.json");
-  serial = 0;
-  written = [];
+  writer = new RecordWriter("q", 17);
+  written = writer.written;
   readSoFar = [];
   writeFileSync(logPath, "");
 });
@@ -45,15 +45,7 @@ afterEach(() => {
 });
 
 /** The writer: n whole records appended to the log by name (as auditd does), remembered in write order. */
-function emit(n: number): void {
-  let text = "";
-  for (let i = 0; i < n; i++) {
-    const line = userRecord(++serial, "q", 17);
-    written.push(line);
-    text += `${line}\n`;
-  }
-  appendFileSync(logPath, text);
-}
+const emit = (n: number) => writer.emit(logPath, n);
 
 const rotate = () => rotateLog(logPath);
 const copytruncate = () => copytruncateLog(logPath);

@@ -6,7 +6,7 @@ import { WhokilledError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { loadCheckpoint, readSinceCheckpoint, saveCheckpoint, type CheckpointState } from "../lib/sources/checkpoint.ts";
 import type { SourceLine } from "../lib/sources/file.ts";
-import { compressNewest, rotateLog, userRecord } from "./helpers/rotation.ts";
+import { compressNewest, RecordWriter, rotateLog } from "./helpers/rotation.ts";
 
 const warn = spyOn(log, "warn").mockImplementation((() => {}) as unknown as typeof log.warn);
 const info = spyOn(log, "info").mockImplementation((() => {}) as unknown as typeof log.info);
@@ -15,8 +15,8 @@ let root: string;
 let dir: string;
 let logPath: string;
 let cp: string;
-let serial = 0;
-let written: string[] = [];
+let writer: RecordWriter;
+let written: string[];
 let readSoFar: string[] = [];
 
 root = mkdtempSync(join(tmpdir(), "wk-checkpoint-"));
@@ -25,8 +25,8 @@ beforeEach(() => {
   dir = mkdtempSync(join(root, "case-"));
   logPath = join(dir, "audit.log");
   cp = join(dir, "state", "..", "checkpoint.json");
-  serial = 0;
-  written = [];
+  writer = new RecordWriter("p", 13);
+  written = writer.written;
   readSoFar = [];
   writeFileSync(logPath, "");
 });
@@ -36,15 +36,7 @@ afterEach(() => {
 });
 
 /** Append n records (as auditd would: whole lines) to a file, remembering them in write order. */
-function emit(file: string, n: number): void {
-  let text = "";
-  for (let i = 0; i < n; i++) {
-    const line = userRecord(++serial, "p", 13);
-    written.push(line);
-    text += `${line}\n`;
-  }
-  appendFileSync(file, text);
-}
+const emit = (file: string, n: number) => writer.emit(file, n);
 
 const rotate = () => rotateLog(logPath);
 

@@ -3,12 +3,34 @@
  * numbered audit records to write, auditd's rotation and logrotate's
  * copytruncate and compress, and the lost/duplicated count of a read.
  */
-import { copyFileSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Record number `n`, with a filler of `n % every` × `fill` so lines differ in length. */
 export function userRecord(n: number, fill: string, every: number): string {
   return `type=USER msg=audit(1700000000.${String(n % 1000).padStart(3, "0")}:${n}): pid=1 uid=0 msg='n=${n} ${fill.repeat(n % every)}'`;
+}
+
+/** The writer of the rotation tests: whole records appended by name, as auditd writes them, kept in write order. */
+export class RecordWriter {
+  readonly written: string[] = [];
+  private serial = 0;
+
+  constructor(
+    private readonly fill: string,
+    private readonly every: number,
+  ) {}
+
+  /** Append the next n records to `file`. */
+  emit(file: string, n: number): void {
+    let text = "";
+    for (let i = 0; i < n; i++) {
+      const line = userRecord(++this.serial, this.fill, this.every);
+      this.written.push(line);
+      text += `${line}\n`;
+    }
+    appendFileSync(file, text);
+  }
 }
 
 /** The log's rotated generations present (`LOG.N`, `LOG.N.gz`), as [N, name], oldest (highest N) first. */

@@ -130,6 +130,8 @@ export const blindSpot = defineDetector<BlindState>({
       let headline: string;
       let explanation: string;
       let advice: string;
+      // The process signals the kernel sends a sender in its own context, as both kinds of unmatched signal may be.
+      const selfSentText = g.selfSent ? `(${g.selfSent} of these were sent to the sender itself, like SIGPIPE or SIGXFSZ)` : "(like SIGPIPE on a closed pipe)";
       if (g.kind === "kernel") {
         severity = g.signals.has("SIGKILL") ? "warning" : "info";
         headline = `The kernel itself sent ${sigText} to ${victimText} (${plural(g.count, "signal")}): ${g.label}`;
@@ -163,7 +165,7 @@ export const blindSpot = defineDetector<BlindState>({
           "signal_generate saw these signals, but no kill-family syscall tracepoint fired around them. On a 64-bit kernel a 32-bit (compat) program's calls fire none: " +
           "its failed attempts (ESRCH on a free PID, EPERM) and probes leave no trace at all, and its uid and argv are not known. " +
           "Or the kernel sent the signal in the process's own context " +
-          (g.selfSent ? `(${g.selfSent} of these were sent to the sender itself, like SIGPIPE or SIGXFSZ)` : "(like SIGPIPE on a closed pipe)") +
+          selfSentText +
           ", or it was a child's parent-death signal (PR_SET_PDEATHSIG).";
         advice =
           "Where a 32-bit program may be the sender, use whokilled's audit rules (scripts/setup-rule.ts install: both ABIs), alone or beside the tracepoints: " +
@@ -175,7 +177,7 @@ export const blindSpot = defineDetector<BlindState>({
           "The kernel's tracepoints (tracefs) saw these signals, and audit was running at the time, but audit has no matching kill-family call from this sender. " +
           "Either the sender was started before audit was enabled (such processes are never audited), no audit rule covers the syscall it used " +
           "(tkill, tgkill, rt_sigqueueinfo, pidfd_send_signal…), or the kernel sent the signal in the process's own context " +
-          (g.selfSent ? `(${g.selfSent} of these were sent to the sender itself, like SIGPIPE or SIGXFSZ)` : "(like SIGPIPE on a closed pipe)") +
+          selfSentText +
           ", or the signal was a child's parent-death signal (PR_SET_PDEATHSIG), which the kernel sends as the parent exits. Audit alone would have missed who did this.";
         advice =
           "Install the whokilled rule for every kill-family syscall and both ABIs (scripts/setup-rule.ts), " +

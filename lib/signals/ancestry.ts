@@ -62,14 +62,14 @@ function findField(bytes: Buffer, start: number, end: number, name: Uint8Array):
 }
 
 /**
- * The cursor's value as written: `"text"` (quoted: the caller can tell), or
- * the bare text (a single quote is text too, to the next space). An
- * unterminated double quote runs to the end, as the interpreter reads it
+ * The cursor's value as written: inside its double quotes (cursor.quote
+ * tells), or the bare text (a single quote is text too, to the next space).
+ * An unterminated double quote runs to the end, as the interpreter reads it
  * (lib/audit/fields.ts): decode | attribute must see the same process.
  */
-function rawValue(bytes: Buffer): string | null {
+function rawValue(bytes: Buffer): string {
   const stop = fieldsEnd;
-  if (cursor.quote === DQ) return `"${bytes.toString("utf8", cursor.valueStart, cursor.valueEnd)}"`;
+  if (cursor.quote === DQ) return bytes.toString("utf8", cursor.valueStart, cursor.valueEnd);
   let start = cursor.valueStart;
   let end = cursor.valueEnd;
   if (cursor.quote === SQ) {
@@ -83,9 +83,20 @@ function rawValue(bytes: Buffer): string | null {
 
 /** A comm/exe field of bytes[start, end): `"text"` as written, or hex; absent, `(null)` and `?` are no value. */
 function textField(bytes: Buffer, start: number, end: number, name: Uint8Array): string | null {
-  const value = findField(bytes, start, end, name) ? rawValue(bytes) : null;
-  if (value === null || value === "(null)" || value === "?") return null;
-  return value.startsWith('"') ? value.slice(1, -1) : decodeEscaped(value, false);
+  if (!findField(bytes, start, end, name)) return null;
+  const value = rawValue(bytes);
+  if (cursor.quote === DQ) return value;
+  return value === "(null)" || value === "?" ? null : decodeEscaped(value, false);
+}
+
+/** A `record` line's raw text as the JSON string it is, unescaped; null if it is none. */
+export function unescapedJson(escaped: string): string | null {
+  try {
+    const text = JSON.parse(`"${escaped}"`) as unknown;
+    return typeof text === "string" ? text : null;
+  } catch {
+    return null;
+  }
 }
 
 /** argv from an EXECVE record's line. */
@@ -217,13 +228,8 @@ export class ProcessSightings {
       const { bytes, start } = this.arena.at(at);
       return { bytes, start, end: start + length };
     }
-    let text: unknown;
-    try {
-      text = JSON.parse(`"${this.arena.text(at, length)}"`);
-    } catch {
-      return null;
-    }
-    if (typeof text !== "string") return null;
+    const text = unescapedJson(this.arena.text(at, length));
+    if (text === null) return null;
     const bytes = Buffer.from(text, "utf8");
     return { bytes, start: 0, end: bytes.length };
   }
@@ -335,13 +341,7 @@ export class ProcessSightings {
     const execve = this.part(this.execveAt[slot]!, this.execveLength[slot]!, (escaped & ESCAPED_EXECVE) !== 0);
     if (execve !== null) argv = execveLineArgv(execve.bytes.toString("utf8", execve.start, execve.end));
     const title = argv === null ? this.part(this.titleAt[slot]!, this.titleLength[slot]!, (escaped & ESCAPED_TITLE) !== 0) : null;
-    if (title !== null) {
-      const value = findField(title.bytes, title.start, title.end, PROCTITLE) ? rawValue(title.bytes) : null;
-      if (value !== null) {
-        const quoted = value.startsWith('"');
-        argv = decodeProctitle(quoted ? value.slice(1, -1) : value, quoted);
-      }
-    }
+    if (title !== null && findField(title.bytes, title.start, title.end, PROCTITLE)) argv = decodeProctitle(rawValue(title.bytes), cursor.quote === DQ);
     if (argv) entry.argv = argv;
     this.decoded[slot] = entry;
     return entry;

@@ -28,6 +28,7 @@
 import type { SignalLine } from "../schema.ts";
 import type { CorrelatedSignal } from "./findings/types.ts";
 import { causeViaSyscall } from "./cause.ts";
+import { widen, type Span } from "./keys.ts";
 import { SIG } from "../tables/signals.ts";
 
 export interface CorrelateOptions {
@@ -173,18 +174,6 @@ function remember(map: Map<string, number[]>, key: string, ms: number | null, ma
   times.push(ms ?? Number.NaN);
 }
 
-/** The first and last time of some lines. */
-interface Span {
-  first: number | null;
-  last: number | null;
-}
-
-function widen(span: Span, ms: number | null): void {
-  if (ms === null) return;
-  span.first = span.first === null ? ms : Math.min(span.first, ms);
-  span.last = span.last === null ? ms : Math.max(span.last, ms);
-}
-
 export class SourceCorrelator {
   readonly stats: CorrelateStats = { merged: 0, unmatched: 0, noAudit: 0 };
   private readonly tolerance: number;
@@ -237,9 +226,12 @@ export class SourceCorrelator {
   /** Feed one signal; returns the signals ready for counting (possibly none, possibly older ones). */
   push(signal: SignalLine, ms: number | null): CorrelatedSignal[] {
     if (signal.signal.nr !== null && CORE_SIGNALS.has(signal.signal.nr)) {
-      if (isCoreDumpRecord(signal)) return this.pushCoreDump(signal, ms);
-      if (signal.source === "tracefs" && !fromProcess(signal) && this.takeCoreDump(signal, ms)) return [];
-      this.noteCoreSignal(signal, ms);
+      const key = coreKeyOf(signal);
+      if (isCoreDumpRecord(signal)) return this.pushCoreDump(signal, ms, key);
+      // A kernel-sent tracefs signal whose ANOM_ABEND came first: merged into it.
+      if (key !== null && signal.source === "tracefs" && !fromProcess(signal) && this.takeNear(this.coreDumps, key, ms)) return [];
+      // A delivered core-dumping signal, for the ANOM_ABEND that may follow it.
+      if (key !== null && signal.result.success !== false) remember(this.coreSignals, key, ms, this.maxPending);
     }
     if (signal.source === "kernel-log") return this.pushOom(signal, ms);
     if (signal.source === "tracepoints") return this.pushTracedCall(signal, ms);
@@ -247,9 +239,7 @@ export class SourceCorrelator {
     if (signal.signal.nr === SIG.KILL && OOM_CANDIDATE_RULES.has(signal.cause?.rule ?? "")) return this.pushKernelKill(signal, ms);
     if (!fromProcess(signal)) return [{ signal, ms, crossCheck: null }];
     const keys = matchKeys(signal);
-    for (const key of keys) {
-      if (this.takeNear(this.audit, key, ms)) return [];
-    }
+    for (const key of keys) if (this.takeNear(this.audit, key, ms)) return [];
     this.pending.add(signal, ms, keys);
     const out: CorrelatedSignal[] = [];
     while (this.pending.size > this.maxPending) out.push(this.uncovered(this.pending.takeOldest(), this.callSpan));
@@ -262,25 +252,11 @@ export class SourceCorrelator {
    * fault. Merged into that line (which names the sender, or the si_code);
    * alone, it is kept, and a kernel-sent tracefs twin after it is merged into it.
    */
-  private pushCoreDump(signal: SignalLine, ms: number | null): CorrelatedSignal[] {
-    const key = coreKeyOf(signal);
+  private pushCoreDump(signal: SignalLine, ms: number | null, key: string | null): CorrelatedSignal[] {
     if (key === null) return [{ signal, ms, crossCheck: null }];
     if (this.takeNear(this.coreSignals, key, ms)) return [];
     remember(this.coreDumps, key, ms, this.maxPending);
     return [{ signal, ms, crossCheck: null }];
-  }
-
-  /** A kernel-sent tracefs signal whose ANOM_ABEND came first: merged into it. */
-  private takeCoreDump(signal: SignalLine, ms: number | null): boolean {
-    const key = coreKeyOf(signal);
-    return key !== null && this.takeNear(this.coreDumps, key, ms);
-  }
-
-  /** A delivered core-dumping signal, for the ANOM_ABEND that may follow it. */
-  private noteCoreSignal(signal: SignalLine, ms: number | null): void {
-    if (signal.result.success === false) return;
-    const key = coreKeyOf(signal);
-    if (key !== null) remember(this.coreSignals, key, ms, this.maxPending);
   }
 
   /** A kernel log OOM report: it takes the place of a waiting tracefs SIGKILL to the same victim, or waits for one. */
@@ -295,14 +271,7 @@ export class SourceCorrelator {
         this.kernelKillCount--;
         this.stats.merged++;
         noteTracefsTwin(signal, twin!.signal);
-      } else {
-        let times = this.oomReports.get(key);
-        if (!times) {
-          if (this.oomReports.size >= this.maxPending) this.oomReports.delete(this.oomReports.keys().next().value!);
-          this.oomReports.set(key, (times = []));
-        }
-        times.push(ms ?? Number.NaN);
-      }
+      } else remember(this.oomReports, key, ms, this.maxPending);
     }
     return [{ signal, ms, crossCheck: null }];
   }
@@ -372,9 +341,8 @@ export class SourceCorrelator {
       }
       if (!matched || group) {
         for (const key of keys) {
-          let times = this.audit.get(key);
-          if (!times) this.audit.set(key, (times = []));
-          times.push(ms ?? Number.NaN);
+          // Bounded by evictAudit, one time at a time.
+          remember(this.audit, key, ms, Number.POSITIVE_INFINITY);
           this.auditOrder.push(key);
         }
         this.evictAudit();

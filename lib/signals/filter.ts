@@ -86,21 +86,17 @@ export interface FactFilter {
 
 /** The filters over SignalFacts: attribute's and report's flags, compiled once. */
 export function compileFactFilter(options: SignalFilterOptions, window: SignalTimeWindow = timeWindow(options)): FactFilter {
+  const { pid, node, victimComm, killer, key } = options;
   const probes = options.probes === true;
-  const pid = options.pid;
   let nr: number | null = null;
   if (options.signal !== undefined) {
     nr = signalNumber(options.signal);
     if (nr === null) throw usageError(`--signal: unknown signal ${JSON.stringify(options.signal)} (try KILL, SIGTERM or 15)`);
   }
   const excludeSelf = options.excludeSelf === true;
-  const node = options.node;
   const failed = options.failed === true;
   const { sinceMs, untilMs } = window;
-  const victimComm = options.victimComm;
-  const killer = options.killer;
   const killerPid = killer !== undefined && /^\d+$/.test(killer) ? Number(killer) : null;
-  const key = options.key;
   const accept = (f: SignalFacts) => {
     if (!probes && f.probe) return false;
     if (pid !== undefined && f.targetPid !== pid && f.tid !== pid && !hasAmong(f.victimPids, f.victimCount, pid)) return false;

@@ -278,11 +278,11 @@ export class Analyzer {
   coverage(line: CoverageLine): void {
     const stats = this.coverageStats;
     stats.checks++;
-    if (this.openProblem) this.openProblem.until = typeof line.time === "string" ? line.time : "";
+    const time = typeof line.time === "string" ? line.time : "";
+    if (this.openProblem) this.openProblem.until = time;
     this.openProblem = null;
     // A JSON input line is anyone's: a state we do not know is not a clean bill of health.
     const state: CoverageState = COVERAGE_STATES.has(line.state) ? line.state : "unknown";
-    const time = typeof line.time === "string" ? line.time : "";
     stats.last = { state, time };
     if (state === "full") return;
     const problem: CoverageProblem = {

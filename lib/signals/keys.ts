@@ -21,10 +21,10 @@ export function killerKey(killer: Pick<Killer, "exe" | "comm" | "uid">, node: st
   return JSON.stringify(node === null ? [killer.exe, killer.comm, killer.uid] : [killer.exe, killer.comm, killer.uid, node]);
 }
 
-/** killerKey's exe, comm and uid, read back from the key. */
-export function killerOfKey(key: string): Pick<Killer, "exe" | "comm" | "uid"> {
+/** killerKey's exe, comm and uid, read back from the key (as comm, exe, uid: the order a report lists them in). */
+export function killerOfKey(key: string): Pick<Killer, "comm" | "exe" | "uid"> {
   const [exe, comm, uid] = JSON.parse(key) as [string | null, string | null, number | null];
-  return { exe, comm, uid };
+  return { comm, exe, uid };
 }
 
 /**
@@ -83,6 +83,19 @@ export function signalTimeMs(signal: Pick<SignalLine, "time" | "id">): number | 
     return Number(match[1]) * 1000 + Number(frac);
   }
   return null;
+}
+
+/** The first and last time (epoch ms) of some lines. */
+export interface Span {
+  first: number | null;
+  last: number | null;
+}
+
+/** Widen the span to take in `ms` (null: no time, no change). */
+export function widen(span: Span, ms: number | null): void {
+  if (ms === null) return;
+  span.first = span.first === null ? ms : Math.min(span.first, ms);
+  span.last = span.last === null ? ms : Math.max(span.last, ms);
 }
 
 export function isoTime(ms: number | null): string | null {

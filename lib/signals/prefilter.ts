@@ -47,12 +47,10 @@ import type { SlotLineSink } from "../sources/slot-reader.ts";
 import { EXEC, KILL, signalInterest, SKIP, type SignalInterest } from "../tables/kill-family.ts";
 import { enrichedTailAt, FieldCursor } from "../audit/bytes/field-cursor.ts";
 import { isOwnRecordTypeAt } from "../sources/registry.ts";
-import { ProcessSightings } from "./ancestry.ts";
+import { ProcessSightings, unescapedJson } from "./ancestry.ts";
 import type { SignalTimeWindow } from "./filter.ts";
 
 type Take = (kept: KeptLine, line: number) => void;
-/** A kept line still in reader memory (attribute's byte path): bytes[start, end), its number, slot and the chunk's ASCII flag. */
-export type TakeBytes = (bytes: Buffer, start: number, end: number, line: number, slot: number, ascii: boolean) => void;
 
 const HELD_LIMIT = 16;
 const WANTED_LIMIT = 4096;
@@ -74,16 +72,6 @@ const PID_NAME = ascii("pid");
 const ESCAPED_GS = ascii("\\u001d");
 const SUCCESS_NAME = ascii("success");
 const NO = ascii("no");
-
-/** A `record` line's raw text as the JSON string it is, unescaped; null if it is none. */
-function unescapedJson(escaped: string): string | null {
-  try {
-    const text = JSON.parse(`"${escaped}"`) as unknown;
-    return typeof text === "string" ? text : null;
-  } catch {
-    return null;
-  }
-}
 
 /** A held line's record text: the raw text of a JSON `record` line (none when it is not JSON), or the line. */
 function recordText(line: string): string {
@@ -191,6 +179,28 @@ function plainExecvePid(bytes: Buffer, from: number, stop: number): number {
   return pid < 0 ? -1 : pid;
 }
 
+/**
+ * The last HELD_LIMIT stamps of one kind, exact (key, ms, node: see
+ * isStamp), in a ring: a new one takes the oldest slot. Key -1: an empty slot.
+ */
+class StampRing {
+  readonly key = new Float64Array(HELD_LIMIT).fill(-1);
+  readonly ms = new Float64Array(HELD_LIMIT);
+  readonly node = new Int32Array(HELD_LIMIT);
+  /** The slot the next stamp takes. */
+  next = 0;
+
+  /** A stamp in the oldest slot; returns that slot. */
+  add(key: number, ms: number, node: number): number {
+    const at = this.next;
+    this.key[at] = key;
+    this.ms[at] = ms;
+    this.node[at] = node;
+    this.next = (at + 1) % HELD_LIMIT;
+    return at;
+  }
+}
+
 export class SignalLinePrefilter implements LinePrefilter {
   /** Lines judged irrelevant and not decoded. */
   skipped = 0;
@@ -205,10 +215,7 @@ export class SignalLinePrefilter implements LinePrefilter {
    * The last kills left unread for the window, by exact stamp (see
    * isStamp): their OBJ_PID lines (one per victim) go unread too.
    */
-  private readonly outsideKeys = new Float64Array(HELD_LIMIT).fill(-1);
-  private readonly outsideMs = new Float64Array(HELD_LIMIT);
-  private readonly outsideNodes = new Int32Array(HELD_LIMIT);
-  private outsideNext = 0;
+  private readonly outside = new StampRing();
 
   readonly sightings = new ProcessSightings(new ByteArena(ARENA_BYTES));
 
@@ -217,7 +224,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   private lineSlot = -1;
   private lineAscii = false;
   /** Where kept lines go as bytes, when the consumer reads them so (else as text, to `take`). */
-  private takeBytes: TakeBytes | null = null;
+  private takeBytes: SlotLineSink["line"] | null = null;
   /** The line being judged, whole, and whether its record text is JSON-escaped (a `record` line). */
   private lineStart = 0;
   private lineStop = 0;
@@ -254,38 +261,29 @@ export class SignalLinePrefilter implements LinePrefilter {
    * stamp (a damaged or merged log) starts a second event in decode, and
    * must here too (lib/audit/assemble.ts syscallBefore).
    */
-  private readonly unreadKey = new Float64Array(HELD_LIMIT).fill(-1);
-  private readonly unreadMs = new Float64Array(HELD_LIMIT);
-  private readonly unreadNode = new Int32Array(HELD_LIMIT);
-  private unreadNext = 0;
+  private readonly unread = new StampRing();
 
   /** Stamp keys of kept kill-family SYSCALLs, to keep the rest of their events (two generations). */
   private wantedNow = new Set<number>();
   private wantedBefore = new Set<number>();
   /** How many keys in the two sets end in each 16 bits: most SYSCALLs are told unwanted here, without a set lookup. */
   private readonly wantedEndings = new Uint16Array(1 << 16);
-  /** execve sightings waiting for their EXECVE and PROCTITLE: exact stamp (key, ms, node) and sequence number. */
-  private readonly pendingKey = new Float64Array(HELD_LIMIT).fill(-1);
-  private readonly pendingMs = new Float64Array(HELD_LIMIT);
-  private readonly pendingNode = new Int32Array(HELD_LIMIT);
+  /** execve sightings waiting for their EXECVE and PROCTITLE: exact stamp and sequence number. */
+  private readonly pending = new StampRing();
   private readonly pendingSeq = new Float64Array(HELD_LIMIT);
-  private pendingNext = 0;
   /**
    * The last HELD_LIMIT skipped PROCTITLE lines, held in case their SYSCALL
    * comes later: a ring of stamp keys and positions in the reader's memory,
    * copied out only if still held when their slot is reused (bytes, not
    * text: a released line is checked as the stage checks any line).
    */
-  private readonly heldKey = new Float64Array(HELD_LIMIT).fill(-1);
-  private readonly heldMs = new Float64Array(HELD_LIMIT);
-  private readonly heldNode = new Int32Array(HELD_LIMIT);
+  private readonly held = new StampRing();
   private readonly heldSlot = new Int32Array(HELD_LIMIT).fill(-1);
   private readonly heldBytes: Array<Buffer | null> = new Array(HELD_LIMIT).fill(null);
   private readonly heldStart = new Int32Array(HELD_LIMIT);
   private readonly heldStop = new Int32Array(HELD_LIMIT);
   private readonly heldLine = new Float64Array(HELD_LIMIT);
   private readonly heldAscii = new Uint8Array(HELD_LIMIT);
-  private heldNext = 0;
 
   constructor(window: SignalTimeWindow = {}) {
     this.sinceMs = window.sinceMs ?? Number.NEGATIVE_INFINITY;
@@ -297,7 +295,7 @@ export class SignalLinePrefilter implements LinePrefilter {
    * go to `take` as text, or, given `takeBytes`, those still in reader
    * memory go there as bytes (held lines claimed later are text either way).
    */
-  sink(take: Take, takeBytes: TakeBytes | null = null, pass: PassRecord = () => {}): Omit<SlotLineSink, "inputError"> {
+  sink(take: Take, takeBytes: SlotLineSink["line"] | null = null, pass: PassRecord = () => {}): Omit<SlotLineSink, "inputError"> {
     return {
       line: (bytes, start, end, line, slot, ascii) => {
         this.lineNumber = line;
@@ -309,7 +307,7 @@ export class SignalLinePrefilter implements LinePrefilter {
       },
       reuse: (slot) => {
         // Held lines in that slot are copied out before it is overwritten.
-        for (let i = 0; i < HELD_LIMIT; i++) if (this.heldKey[i] !== -1 && this.heldSlot[i] === slot) this.copyHeld(i);
+        for (let i = 0; i < HELD_LIMIT; i++) if (this.held.key[i] !== -1 && this.heldSlot[i] === slot) this.copyHeld(i);
       },
     };
   }
@@ -339,7 +337,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   /** End of all input: held lines never claimed were skipped. */
   finish(): void {
     this.flushPassed();
-    for (let i = 0; i < HELD_LIMIT; i++) if (this.heldKey[i] !== -1) this.dropHeld(i);
+    for (let i = 0; i < HELD_LIMIT; i++) if (this.held.key[i] !== -1) this.dropHeld(i);
   }
 
   private line(bytes: Buffer, start: number, stop: number, take: Take): void {
@@ -393,14 +391,14 @@ export class SignalLinePrefilter implements LinePrefilter {
         if (startsWithAt(bytes, OBJ_PID, name, stop)) return this.objPid(bytes, stop, name + OBJ_PID.length, take);
         break;
       case 0x50 /* P */:
-        if (startsWithAt(bytes, PROCTITLE, name, stop)) return this.proctitle(bytes, start, stop, name + PROCTITLE.length, take);
+        if (startsWithAt(bytes, PROCTITLE, name, stop)) return this.execvePart("title", bytes, start, stop, name + PROCTITLE.length, take);
         break;
       case 0x41 /* A */:
         // Audit's ANOM_ABEND: a core-dumping signal ended a process (lib/signals/core-dump.ts).
         if (startsWithAt(bytes, ANOM_ABEND_TYPE, name, stop)) return this.keep(bytes, take);
         break;
       case 0x45 /* E */:
-        if (startsWithAt(bytes, EXECVE, name, stop)) return this.execve(bytes, start, stop, name + EXECVE.length, take);
+        if (startsWithAt(bytes, EXECVE, name, stop)) return this.execvePart("execve", bytes, start, stop, name + EXECVE.length, take);
         if (startsWithAt(bytes, EOE, name, stop)) return this.eoe(bytes, start, stop, name + EOE.length, take);
         break;
     }
@@ -484,22 +482,19 @@ export class SignalLinePrefilter implements LinePrefilter {
       // A second SYSCALL under a kill's stamp ends the kill's event (lib/audit/assemble.ts): the decoder must see it.
       if (kind === SKIP && !this.isWanted(key)) {
         this.skipped++;
-        this.unread(bytes, key);
+        this.unread.add(key, this.cursor.ms, this.lineNode(bytes));
         this.skippedRecord(this.cursor.seconds, false);
         return;
       }
       if (kind === EXEC && !this.isWanted(key)) {
-        this.unread(bytes, key);
+        this.unread.add(key, this.cursor.ms, this.lineNode(bytes));
         this.skippedRecord(this.cursor.seconds, false);
         return this.sight(bytes, start, stop, from, key);
       }
       // A kill outside --since/--until: its event stays unread (its other records are skipped as unwanted).
       if (kind === KILL && (this.cursor.ms < this.sinceMs || this.cursor.ms >= this.untilMs)) {
         this.outsideWindow++;
-        this.outsideKeys[this.outsideNext] = key;
-        this.outsideMs[this.outsideNext] = this.cursor.ms;
-        this.outsideNodes[this.outsideNext] = this.lineNode(bytes);
-        this.outsideNext = (this.outsideNext + 1) % HELD_LIMIT;
+        this.outside.add(key, this.cursor.ms, this.lineNode(bytes));
         this.skippedRecord(this.cursor.seconds, false);
         return;
       }
@@ -511,7 +506,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   /** A SYSCALL to decode (rare: apart from the judging, so the judging compiles small), with what its stamp holds back. */
   private keepSyscall(bytes: Buffer, key: number, take: Take): void {
     this.want(key);
-    if (this.wasUnread(bytes, key)) {
+    if (this.slotOf(bytes, key, this.unread) >= 0) {
       // Its stamp's first SYSCALL went unread: what came before this one is that event's (decode splits there).
       for (let held = this.heldWith(bytes, key); held >= 0; held = this.heldWith(bytes, key)) this.dropHeld(held);
       this.tell("syscall-before");
@@ -522,27 +517,13 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.keep(bytes, take);
   }
 
-  /** A SYSCALL left unread: its exact stamp remembered (see unreadKey). */
-  private unread(bytes: Buffer, key: number): void {
-    const at = this.unreadNext;
-    this.unreadKey[at] = key;
-    this.unreadMs[at] = this.cursor.ms;
-    this.unreadNode[at] = this.lineNode(bytes);
-    this.unreadNext = (at + 1) % HELD_LIMIT;
-  }
-
-  private wasUnread(bytes: Buffer, key: number): boolean {
-    for (let i = 0; i < HELD_LIMIT; i++) if (this.isStamp(bytes, key, this.unreadKey[i]!, this.unreadMs[i]!, this.unreadNode[i]!)) return true;
-    return false;
-  }
-
   /** A held line's SYSCALL came: hand it over, as bytes (its slot's, or its copy) when the consumer takes bytes, else as its text. */
   private release(hold: number, take: Take): void {
     this.tell("counted");
     const slot = this.heldSlot[hold]!;
     if (this.takeBytes === null) return take(this.claim(hold), this.heldLine[hold]!);
     const bytes = this.heldBytes[hold]!;
-    this.heldKey[hold] = -1;
+    this.held.key[hold] = -1;
     this.heldBytes[hold] = null;
     this.takeBytes(bytes, this.heldStart[hold]!, this.heldStop[hold]!, this.heldLine[hold]!, slot, this.heldAscii[hold] === 1);
   }
@@ -553,14 +534,10 @@ export class SignalLinePrefilter implements LinePrefilter {
    */
   private objPid(bytes: Buffer, stop: number, from: number, take: Take): void {
     const key = this.outsideWindow === 0 ? -1 : this.stampKey(bytes, from, stop);
-    if (key >= 0) {
-      for (let i = 0; i < HELD_LIMIT; i++) {
-        if (this.isStamp(bytes, key, this.outsideKeys[i]!, this.outsideMs[i]!, this.outsideNodes[i]!)) {
-          this.skipped++;
-          this.skippedRecord(this.cursor.seconds, false);
-          return;
-        }
-      }
+    if (key >= 0 && this.slotOf(bytes, key, this.outside) >= 0) {
+      this.skipped++;
+      this.skippedRecord(this.cursor.seconds, false);
+      return;
     }
     this.keep(bytes, take);
   }
@@ -581,11 +558,7 @@ export class SignalLinePrefilter implements LinePrefilter {
       const text = Buffer.from(recordText(this.claim(held)), "utf8");
       this.sightings.attach(seq, "title", text, 0, text.length, false);
     }
-    this.pendingKey[this.pendingNext] = key;
-    this.pendingMs[this.pendingNext] = ms;
-    this.pendingNode[this.pendingNext] = node;
-    this.pendingSeq[this.pendingNext] = seq;
-    this.pendingNext = (this.pendingNext + 1) % HELD_LIMIT;
+    this.pendingSeq[this.pending.add(key, ms, node)] = seq;
   }
 
   /**
@@ -621,18 +594,20 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   /**
    * Is the current line's stamp (`key`, with cursor.ms just read) the one
-   * remembered as key, ms and node? The key alone (serial and milliseconds)
-   * can be shared by events of other seconds or hosts: enough to keep a line
-   * for the decoder, not to tie a line to a sighting or to drop it.
+   * `ring` holds in `slot`? The key alone (serial and milliseconds) can be
+   * shared by events of other seconds or hosts: enough to keep a line for
+   * the decoder, not to tie a line to a sighting or to drop it.
    */
-  private isStamp(bytes: Buffer, key: number, storedKey: number, storedMs: number, storedNode: number): boolean {
-    return key === storedKey && this.cursor.ms === storedMs && this.lineNode(bytes) === storedNode;
+  private isStamp(bytes: Buffer, key: number, ring: StampRing, slot: number): boolean {
+    return key === ring.key[slot] && this.cursor.ms === ring.ms[slot] && this.lineNode(bytes) === ring.node[slot];
   }
 
-  /** The pending execve sighting of the current line's stamp: its slot, or -1. */
-  private pending(bytes: Buffer, key: number): number {
-    if (key < 0) return -1;
-    for (let i = 0; i < HELD_LIMIT; i++) if (this.isStamp(bytes, key, this.pendingKey[i]!, this.pendingMs[i]!, this.pendingNode[i]!)) return i;
+  /** The slot of `ring` with the current line's stamp (`key`: a sound one), searched from slot `first` on; -1 when none has it. */
+  private slotOf(bytes: Buffer, key: number, ring: StampRing, first = 0): number {
+    for (let age = 0; age < HELD_LIMIT; age++) {
+      const slot = (first + age) % HELD_LIMIT;
+      if (this.isStamp(bytes, key, ring, slot)) return slot;
+    }
     return -1;
   }
 
@@ -641,38 +616,29 @@ export class SignalLinePrefilter implements LinePrefilter {
     return this.wantedNow.has(key) || this.wantedBefore.has(key);
   }
 
-  private execve(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
+  /** An EXECVE or PROCTITLE: read into its execve's sighting, kept for a wanted event, else left unread (a PROCTITLE held). */
+  private execvePart(part: "execve" | "title", bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
     const key = this.stampKey(bytes, from, stop);
-    const slot = this.pending(bytes, key);
+    const slot = key < 0 ? -1 : this.slotOf(bytes, key, this.pending);
     if (slot >= 0) {
       this.sighted++;
       this.skippedRecord(this.cursor.seconds, false);
-      this.sightings.attach(this.pendingSeq[slot]!, "execve", bytes, start, stop, this.escaped);
+      this.sightings.attach(this.pendingSeq[slot]!, part, bytes, start, stop, this.escaped);
+      // An execve's PROCTITLE ends its event: the sighting is complete.
+      if (part === "title") this.pending.key[slot] = -1;
       return;
     }
     if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
+    if (part === "title") return this.hold(bytes, key);
     this.skipped++;
     this.skippedRecord(this.cursor.seconds, false);
   }
 
-  private proctitle(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
-    const key = this.stampKey(bytes, from, stop);
-    const slot = this.pending(bytes, key);
-    if (slot >= 0) {
-      // An execve's PROCTITLE ends its event: the sighting is complete.
-      this.sighted++;
-      this.skippedRecord(this.cursor.seconds, false);
-      this.sightings.attach(this.pendingSeq[slot]!, "title", bytes, start, stop, this.escaped);
-      this.pendingKey[slot] = -1;
-      return;
-    }
-    if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
-    const hold = this.heldNext;
-    this.heldNext = (hold + 1) % HELD_LIMIT;
-    if (this.heldKey[hold] !== -1) this.dropHeld(hold); // the oldest held line was never claimed
-    this.heldKey[hold] = key;
-    this.heldMs[hold] = this.cursor.ms;
-    this.heldNode[hold] = this.lineNode(bytes);
+  /** A PROCTITLE left unread, held in case its SYSCALL comes later (ausearch pastes). */
+  private hold(bytes: Buffer, key: number): void {
+    const hold = this.held.next;
+    if (this.held.key[hold] !== -1) this.dropHeld(hold); // the oldest held line was never claimed
+    this.held.add(key, this.cursor.ms, this.lineNode(bytes));
     this.heldLine[hold] = this.lineNumber;
     this.heldSlot[hold] = this.lineSlot;
     this.heldBytes[hold] = bytes;
@@ -687,11 +653,7 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   /** The held PROCTITLE of the current line's stamp (oldest first): its slot, or -1. */
   private heldWith(bytes: Buffer, key: number): number {
-    for (let age = 0; age < HELD_LIMIT; age++) {
-      const slot = (this.heldNext + age) % HELD_LIMIT;
-      if (this.isStamp(bytes, key, this.heldKey[slot]!, this.heldMs[slot]!, this.heldNode[slot]!)) return slot;
-    }
-    return -1;
+    return this.slotOf(bytes, key, this.held, this.held.next);
   }
 
   /** A held line's own copy of its bytes, no longer tied to a reader slot. */
@@ -704,14 +666,10 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.heldSlot[hold] = -1;
   }
 
-  private heldTextNow(hold: number): string {
-    return this.heldBytes[hold]!.toString("utf8", this.heldStart[hold], this.heldStop[hold]);
-  }
-
   /** Release a held line: its text. */
   private claim(hold: number): string {
-    const text = this.heldTextNow(hold);
-    this.heldKey[hold] = -1;
+    const text = this.heldBytes[hold]!.toString("utf8", this.heldStart[hold], this.heldStop[hold]);
+    this.held.key[hold] = -1;
     this.heldBytes[hold] = null;
     return text;
   }
@@ -725,7 +683,7 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   /** A held line never claimed: its slot freed, and the line skipped after all (the assembler was told of it when it was held). */
   private dropHeld(hold: number): void {
-    this.heldKey[hold] = -1;
+    this.held.key[hold] = -1;
     this.heldBytes[hold] = null;
     this.skipped++;
   }

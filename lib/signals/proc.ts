@@ -30,17 +30,15 @@ function firstLabel(name: string): string {
 
 export class ProcReader {
   private bootMs: number | null = null;
-  private readonly ticksPerSecond: number;
   /** hostName in lower case, for matching nodes. */
   private readonly host: string;
 
   constructor(
     readonly root = "/proc",
-    ticksPerSecond = 100,
+    private readonly ticksPerSecond = 100,
     /** This host's name (gethostname(2)). */
     readonly hostName = hostname(),
   ) {
-    this.ticksPerSecond = ticksPerSecond;
     this.host = hostName.toLowerCase();
   }
 

@@ -20,7 +20,7 @@ import type { AncestorInfo, Killer, SignalLine, Workload } from "../schema.ts";
 import { workloadLabel } from "./workload.ts";
 import type { SourceName } from "../sources/registry.ts";
 import { BoundedMap, PidSet, rankedRecord, Tally } from "./tally.ts";
-import { blamedKiller, isoTime, killerKey, killerOfKey, signalName, signalTimeMs, victimKey, victimsOf } from "./keys.ts";
+import { blamedKiller, isoTime, killerKey, killerOfKey, signalName, signalTimeMs, victimKey, victimsOf, widen, type Span } from "./keys.ts";
 
 export type BucketUnit = "minute" | "hour";
 export type BucketChoice = BucketUnit | "auto";
@@ -209,13 +209,6 @@ function countCall(counts: CallCounts, ok: boolean | null): void {
   else counts.unknown++;
 }
 
-function minTime(a: number | null, b: number | null): number | null {
-  return a === null ? b : b === null ? a : Math.min(a, b);
-}
-function maxTime(a: number | null, b: number | null): number | null {
-  return a === null ? b : b === null ? a : Math.max(a, b);
-}
-
 export class SummaryBuilder {
   private readonly bucketChoice: BucketChoice;
   private readonly maxExamples: number;
@@ -235,8 +228,7 @@ export class SummaryBuilder {
   private untimed = 0;
   private namesUnknown = 0;
   private readonly sources: SourceCounts = { audit: 0, tracefs: 0 };
-  private first: number | null = null;
-  private last: number | null = null;
+  private readonly span: Span = { first: null, last: null };
 
   constructor(options: SummaryOptions = {}) {
     this.bucketChoice = options.bucket ?? "auto";
@@ -265,12 +257,9 @@ export class SummaryBuilder {
     countSource(this.sources, signal);
     bump(this.signals, name);
     if (errno) bump(this.errnos, errno);
+    widen(this.span, ms);
     if (ms === null) this.untimed++;
-    else {
-      this.first = minTime(this.first, ms);
-      this.last = maxTime(this.last, ms);
-      this.addToTimeline(ms, ok === false);
-    }
+    else this.addToTimeline(ms, ok === false);
 
     const who = blamedKiller(signal);
     kKey ??= killerKey(who, signal.node);
@@ -304,8 +293,7 @@ export class SummaryBuilder {
       victim.signals.bump(name);
       if (victim.killers.has(kKey) || victim.killers.size < MAX_VICTIM_KILLERS) victim.killers.bump(kKey);
       else victim.otherKillers++;
-      victim.first = minTime(victim.first, ms);
-      victim.last = maxTime(victim.last, ms);
+      widen(victim, ms);
       if (victim.examples.length < this.maxExamples) victim.examples.push(signal.id);
     }
   }
@@ -351,8 +339,7 @@ export class SummaryBuilder {
     if (who.pid !== null && killer.pids.length < MAX_KILLER_PIDS && !killer.pids.includes(who.pid)) killer.pids.push(who.pid);
     if (killer.argv.length === 0 && who.argv.length > 0) killer.argv = who.argv.slice(0, 64);
     if (killer.ancestry.length === 0 && who.ancestry && who.ancestry.length > 0) killer.ancestry = who.ancestry.slice(0, MAX_ANCESTORS);
-    killer.first = minTime(killer.first, ms);
-    killer.last = maxTime(killer.last, ms);
+    widen(killer, ms);
     const targetPid = signal.target.pid;
     if (targetPid !== null && !killer.targetPids.has(targetPid)) {
       if (killer.targetPids.size < this.maxTargetPids) killer.targetPids.add(targetPid);
@@ -363,14 +350,7 @@ export class SummaryBuilder {
 
   private addToTimeline(ms: number, failed: boolean): void {
     const size = this.bucketUnit === "hour" ? HOUR : MINUTE;
-    const start = Math.floor(ms / size) * size;
-    let bucket = this.buckets.get(start);
-    if (!bucket) {
-      bucket = { count: 0, failed: 0 };
-      this.buckets.set(start, bucket);
-    }
-    bucket.count++;
-    if (failed) bucket.failed++;
+    addToBucket(this.buckets, Math.floor(ms / size) * size, 1, failed ? 1 : 0);
     // So many distinct minutes means a span auto mode would show in hours anyway.
     if (this.bucketChoice === "auto" && this.bucketUnit === "minute" && this.buckets.size > MAX_MINUTE_BUCKETS) {
       this.buckets = foldToHours(this.buckets);
@@ -381,66 +361,48 @@ export class SummaryBuilder {
   /** comm, exe and uid of a victim's killer: from its accumulator, or read back from its key once it was let go. */
   private killerIdentity(key: string): { comm: string | null; exe: string | null; uid: number | null } {
     const k = this.killers.get(key);
-    if (k) return { comm: k.comm, exe: k.exe, uid: k.uid };
-    const { comm, exe, uid } = killerOfKey(key);
-    return { comm, exe, uid };
+    return k ? { comm: k.comm, exe: k.exe, uid: k.uid } : killerOfKey(key);
   }
 
   /** The summary so far; the builder can keep accepting signals afterwards. */
   summary(): Summary {
     let unit = this.bucketUnit;
     let buckets = this.buckets;
-    if (this.bucketChoice === "auto" && unit === "minute" && this.first !== null && this.last !== null) {
-      const spanMinutes = (Math.floor(this.last / MINUTE) - Math.floor(this.first / MINUTE)) + 1;
+    const { first, last } = this.span;
+    if (this.bucketChoice === "auto" && unit === "minute" && first !== null && last !== null) {
+      const spanMinutes = (Math.floor(last / MINUTE) - Math.floor(first / MINUTE)) + 1;
       if (spanMinutes > AUTO_MINUTE_SPAN_MINUTES) {
         buckets = foldToHours(buckets);
         unit = "hour";
       }
     }
 
+    // Each summary is its accumulator (made in the summary's key order) with the counting forms turned into lists and times.
     const killers = [...this.killers.values()]
       .sort((a, b) => b.total - a.total || b.failure - a.failure || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map((k): KillerSummary => ({
-        key: k.key,
-        node: k.node,
-        comm: k.comm,
-        exe: k.exe,
-        uid: k.uid,
-        user: k.user,
+      .map(({ targetPids, targetPidsTruncated, sources, examples, ...k }): KillerSummary => ({
+        ...k,
         pids: [...k.pids].sort((a, b) => a - b),
-        argv: k.argv,
-        ancestry: k.ancestry,
-        total: k.total,
-        success: k.success,
-        failure: k.failure,
-        unknown: k.unknown,
         signals: k.signals.ranked(),
         errnos: k.errnos.ranked(),
         first: isoTime(k.first),
         last: isoTime(k.last),
-        targetPidCount: k.targetPids.size,
-        targetPidsTruncated: k.targetPidsTruncated,
-        targetPids: k.targetPids.sorted().slice(0, MAX_SHOWN_TARGET_PIDS),
-        sources: { ...k.sources },
-        examples: [...k.examples],
+        targetPidCount: targetPids.size,
+        targetPidsTruncated,
+        targetPids: targetPids.sorted().slice(0, MAX_SHOWN_TARGET_PIDS),
+        sources: { ...sources },
+        examples: [...examples],
       }));
 
     const victims = [...this.victims.values()]
       .sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
       .map((v): VictimSummary => ({
-        key: v.key,
-        node: v.node,
-        pid: v.pid,
-        comm: v.comm,
-        uid: v.uid,
-        user: v.user,
-        total: v.total,
+        ...v,
         signals: v.signals.ranked(),
         killers: v.killers
           .entries()
           .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
           .map(([key, count]) => ({ key, ...this.killerIdentity(key), count })),
-        otherKillers: v.otherKillers,
         first: isoTime(v.first),
         last: isoTime(v.last),
         examples: [...v.examples],
@@ -461,8 +423,8 @@ export class SummaryBuilder {
         namesUnknown: this.namesUnknown,
         sources: { ...this.sources },
         errnos: rankedRecord(this.errnos),
-        first: isoTime(this.first),
-        last: isoTime(this.last),
+        first: isoTime(first),
+        last: isoTime(last),
       },
       ...(this.workloads.size > 0 ? { workloads: this.workloadSummaries() } : {}),
       killers,
@@ -494,16 +456,18 @@ export class SummaryBuilder {
   }
 }
 
+/** `count` signals, `failed` of them failed, into the bucket that starts at `start`. */
+function addToBucket(buckets: Map<number, BucketAcc>, start: number, count: number, failed: number): void {
+  const bucket = buckets.get(start);
+  if (bucket) {
+    bucket.count += count;
+    bucket.failed += failed;
+  } else buckets.set(start, { count, failed });
+}
+
 function foldToHours(minutes: Map<number, BucketAcc>): Map<number, BucketAcc> {
   const hours = new Map<number, BucketAcc>();
-  for (const [start, b] of minutes) {
-    const hour = Math.floor(start / HOUR) * HOUR;
-    const acc = hours.get(hour);
-    if (acc) {
-      acc.count += b.count;
-      acc.failed += b.failed;
-    } else hours.set(hour, { count: b.count, failed: b.failed });
-  }
+  for (const [start, b] of minutes) addToBucket(hours, Math.floor(start / HOUR) * HOUR, b.count, b.failed);
   return hours;
 }
 

@@ -8,17 +8,14 @@
  * and made by eventToSignal (signal-line.ts), with the same stream rules.
  */
 import type { AssembledEvent } from "../audit/assemble.ts";
-import type { IdNames } from "../audit/ids.ts";
 import { interpretEvent } from "../audit/interpret.ts";
 import type { LineWriter } from "../bytes/line-writer.ts";
 import type { EventLine, PidFrom, SignalLine, TargetScope } from "../schema.ts";
 import { PidfdTable, type PidfdCaller } from "./pidfd.ts";
 import { sourceNamed } from "../sources/registry.ts";
 import { isoMs } from "./time-spec.ts";
-import type { StreamAncestry } from "./ancestry.ts";
 import { eventToSignal, isSignalEvent } from "./signal-line.ts";
-import type { FactFilter } from "./filter.ts";
-import { SignalJsonWriter } from "./bytes/signal-writer.ts";
+import { SignalJsonWriter, type SignalJsonOptions } from "./bytes/signal-writer.ts";
 
 /**
  * A signal, between the event it is read from and the line it is written
@@ -78,11 +75,6 @@ export function isSelf(killerPid: number | null, targetPid: number | null, victi
   return true;
 }
 
-/** Signal 0 sends nothing: it asks whether the process exists and may be signalled. */
-export function isProbe(signalNr: number): boolean {
-  return signalNr === 0;
-}
-
 /** Without a stream, a pidfd target is only what OBJ_PID says (no caller: nothing is noted or looked up). */
 const OBJ_PID_ONLY = new PidfdTable(0);
 
@@ -93,7 +85,8 @@ const OBJ_PID_ONLY = new PidfdTable(0);
  * self and probe.
  */
 export function applySignalRules(facts: SignalFacts, pidfds: PidfdTable | null, atMs: number): void {
-  facts.probe = isProbe(facts.signalNr);
+  // Signal 0 sends nothing: it asks whether the process exists and may be signalled.
+  facts.probe = facts.signalNr === 0;
   const killerPid = facts.killerPid;
   if (!facts.pidfd) {
     facts.targetPid = facts.callTarget;
@@ -117,11 +110,7 @@ export function applySignalRules(facts: SignalFacts, pidfds: PidfdTable | null, 
   facts.tid = undefined;
 }
 
-export interface SignalMakerOptions {
-  ids: IdNames;
-  ancestry: StreamAncestry;
-  /** attribute's filters, compiled once (lib/signals/filter.ts compileFactFilter). */
-  filter: FactFilter;
+export interface SignalMakerOptions extends SignalJsonOptions {
   /** Where signal lines may be written as bytes; null: every signal is made as an object (report, --proc, tests). */
   writer: LineWriter | null;
 }
@@ -136,19 +125,17 @@ export interface SignalMakerOptions {
 export class SignalMaker {
   private readonly writer: SignalJsonWriter;
   private readonly toBytes: boolean;
-  private readonly interpretOptions: { ids: IdNames };
 
   constructor(private readonly options: SignalMakerOptions) {
-    this.writer = new SignalJsonWriter(options.writer, { ids: options.ids, ancestry: options.ancestry, filter: options.filter });
+    this.writer = new SignalJsonWriter(options.writer, options);
     this.toBytes = options.writer !== null;
-    this.interpretOptions = { ids: options.ids };
   }
 
   event(event: AssembledEvent): SignalLine | "written" | "filtered" | null {
     const made = this.toBytes ? this.writer.write(event) : this.writer.signal(event);
     if (made !== "declined") return made;
     // Not a kill-family event the fields can be read from directly (execve for ancestry, tracefs, odd quoting): interpreted in full.
-    return this.line(interpretEvent(event, this.interpretOptions));
+    return this.line(interpretEvent(event, this.options));
   }
 
   line(event: EventLine): SignalLine | null {

@@ -92,13 +92,10 @@ export function eventToSignal(event: EventLine, stream?: { pidfds: PidfdTable; a
 
 /** The line's target, from the facts: {pid, scope, tid?}, or a pidfd's {pid, scope, fd?, pidFrom?} (the byte writer's putTarget writes the same). */
 function targetOf(facts: SignalFacts): SignalLine["target"] {
+  const target: SignalLine["target"] = { pid: facts.targetPid, scope: facts.scope };
   if (facts.pidfd) {
-    const target: SignalLine["target"] = { pid: facts.targetPid, scope: facts.scope };
     if (facts.callTarget !== null) target.fd = facts.callTarget;
     if (facts.pidFrom !== null) target.pidFrom = facts.pidFrom;
-    return target;
-  }
-  const target: SignalLine["target"] = { pid: facts.targetPid, scope: facts.scope };
-  if (facts.tid !== undefined) target.tid = facts.tid;
+  } else if (facts.tid !== undefined) target.tid = facts.tid;
   return target;
 }

@@ -26,6 +26,7 @@ import { SlotReader, type SlotLineSink } from "../sources/slot-reader.ts";
 import { enrichFromProc, placeVictimFromProc, ProcReader } from "./proc.ts";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
+import { plural } from "./describe.ts";
 
 export interface SignalStageOptions extends DecodeSettings {
   filter: SignalFilterOptions;
@@ -184,7 +185,7 @@ export class SignalStage implements EventSink {
     this.events.flush();
     // Nothing read goes unsaid: setup-rule's, watch's or bait's lines carry no signal.
     const other = this.counts.ignored;
-    if (other > 0) log.info(`${other} JSON line${other === 1 ? "" : "s"} of a kind that carries no signal (status, rule, death, bait…) skipped`);
+    if (other > 0) log.info(`${plural(other, "JSON line")} of a kind that carries no signal (status, rule, death, bait…) skipped`);
   }
 
   /** The lines ready, without an output. */
@@ -218,7 +219,6 @@ export class SignalStage implements EventSink {
 
   /** Any other line (EventSink), and every event as an object. */
   line(line: AnyLine): void {
-    const emit = this.emit;
     if (line.kind === "event") {
       if (!eventLineInterest(line)) {
         this.unrelatedEventLines++;
@@ -230,10 +230,10 @@ export class SignalStage implements EventSink {
       this.keep(line);
     } else if (line.kind === "gap") {
       this.counts.gaps++;
-      emit(line);
+      this.emit(line);
     } else if (line.kind === "coverage") {
       // What audit could see during the capture: report needs it to tell "nothing happened" from "nothing was seen".
-      emit(line);
+      this.emit(line);
     } else {
       this.counts.ignored++;
     }

@@ -218,10 +218,9 @@ export class SignalJsonWriter {
 
   // What gather() found. The SYSCALL's fields stay in syscallNames; its ENRICHED UID, if any, is copied here.
   private bytesSeen = 0;
+  /** The SYSCALL's ENRICHED tail's UID (-1: no tail, or none in it): the killer's user then comes from it. */
   private tailUidStart = -1;
   private tailUidEnd = -1;
-  /** The SYSCALL record had an ENRICHED tail (then a user comes from it when it names one). */
-  private syscallHasTail = false;
   /** The first PROCTITLE with a value that decodes to an argv: its record's bytes and the value. */
   private titleBytes: Buffer | null = null;
   private titleStart = 0;
@@ -300,10 +299,8 @@ export class SignalJsonWriter {
     const picked = this.syscallNames;
     const arch = this.archOf(bytes, picked.valueStart[ARCH]!, picked.valueEnd[ARCH]!);
     if (arch === null) return "declined";
-    const nrStart = picked.valueStart[NR]!;
-    const nrEnd = picked.valueEnd[NR]!;
-    const nr = digitsValue(bytes, nrStart, nrEnd);
-    const name = syscallName(arch, nr >= 0 ? nr : Number(bytes.toString("latin1", nrStart, nrEnd)));
+    const nr = digitsValue(bytes, picked.valueStart[NR]!, picked.valueEnd[NR]!);
+    const name = syscallName(arch, nr >= 0 ? nr : Number(picked.text(bytes, NR)));
     if (name === null || !isKillFamily(name)) return "declined";
     this.name = name;
     this.arch = arch;
@@ -349,20 +346,14 @@ export class SignalJsonWriter {
     if (ancestry !== null) bound += 3 * ancestry.length;
     const out = writer.reserve(bound);
     let p = this.putHead(out, writer.offset, event);
-    p = putBytes(out, p, B.killerPid);
-    p = this.putNumber(out, p, this.facts.killerPid);
-    p = putBytes(out, p, B.ppid);
-    p = this.putNumber(out, p, this.facts.killerPpid);
-    p = putBytes(out, p, B.comm);
-    p = this.putField(out, p, bytes, picked, COMM, false);
-    p = putBytes(out, p, B.exe);
-    p = this.putField(out, p, bytes, picked, EXE, false);
-    p = putBytes(out, p, B.uid);
-    p = this.putNumber(out, p, this.killerUid);
+    p = this.putNumber(out, p, B.killerPid, this.facts.killerPid);
+    p = this.putNumber(out, p, B.ppid, this.facts.killerPpid);
+    p = this.putField(out, p, B.comm, bytes, picked, COMM, false);
+    p = this.putField(out, p, B.exe, bytes, picked, EXE, false);
+    p = this.putNumber(out, p, B.uid, this.killerUid);
     p = putBytes(out, p, B.user);
     p = user === TAIL_USER ? this.putTailUser(out, p, bytes) : putStringOrNull(out, p, user);
-    p = putBytes(out, p, B.auid);
-    p = this.putNumber(out, p, this.idValue(bytes, picked, AUID));
+    p = this.putNumber(out, p, B.auid, this.idValue(bytes, picked, AUID));
     p = putBytes(out, p, B.argv);
     p = this.putArgv(out, p);
     out[p++] = 0x5d;
@@ -372,8 +363,7 @@ export class SignalJsonWriter {
     }
     p = this.putTarget(out, p);
     p = this.putVictims(out, p);
-    p = putBytes(out, p, B.key);
-    p = this.putField(out, p, bytes, picked, KEY, true);
+    p = this.putField(out, p, B.key, bytes, picked, KEY, true);
     p = putBytes(out, p, B.source);
     if (this.facts.probe) p = putBytes(out, p, B.probe);
     if (this.facts.self) p = putBytes(out, p, B.self);
@@ -392,7 +382,6 @@ export class SignalJsonWriter {
     const records = event.records;
     const picked = this.syscallNames;
     let syscall: PendingRecord | null = null;
-    this.syscallHasTail = false;
     this.tailUidStart = -1;
     this.titleBytes = null;
     this.victimCount = 0;
@@ -425,12 +414,9 @@ export class SignalJsonWriter {
         if (!this.pickRecord(bytes, start, end, picked)) return null;
         // decodeRecord names the syscall only when arch came before it.
         if (!picked.has(ARCH) || !picked.has(NR) || picked.order[ARCH]! > picked.order[NR]!) return null;
-        if (this.hadTail) {
-          this.syscallHasTail = true;
-          if (this.tailNames.has(TAIL_UID)) {
-            this.tailUidStart = this.tailNames.valueStart[TAIL_UID]!;
-            this.tailUidEnd = this.tailNames.valueEnd[TAIL_UID]!;
-          }
+        if (this.hadTail && this.tailNames.has(TAIL_UID)) {
+          this.tailUidStart = this.tailNames.valueStart[TAIL_UID]!;
+          this.tailUidEnd = this.tailNames.valueEnd[TAIL_UID]!;
         }
         syscall = record;
         this.syscallBytes = bytes;
@@ -555,12 +541,8 @@ export class SignalJsonWriter {
     const start = picked.valueStart[UID]!;
     const end = picked.valueEnd[UID]!;
     if (isUnsetIdAt(bytes, start, end)) return null;
-    if (this.syscallHasTail && this.tailUidStart >= 0) {
-      const tailStart = this.tailUidStart;
-      const tailEnd = this.tailUidEnd;
-      // userName's rule on the host's name: "unset" and "unknown(…)" are no name.
-      return isUserNameAt(bytes, tailStart, tailEnd) ? TAIL_USER : null;
-    }
+    // userName's rule on the host's name: "unset" and "unknown(…)" are no name.
+    if (this.tailUidStart >= 0) return isUserNameAt(bytes, this.tailUidStart, this.tailUidEnd) ? TAIL_USER : null;
     return this.localUser(bytes, picked, UID, "uid");
   }
 
@@ -625,8 +607,7 @@ export class SignalJsonWriter {
     p = writeString(out, p, this.name);
     p = putBytes(out, p, B.arch);
     p = writeString(out, p, this.arch);
-    p = putBytes(out, p, B.signalNr);
-    p = this.putNumber(out, p, this.facts.signalNr);
+    p = this.putNumber(out, p, B.signalNr, this.facts.signalNr);
     p = putBytes(out, p, B.signalName);
     p = putStringOrNull(out, p, this.signalName);
     p = putBytes(out, p, B.success);
@@ -639,25 +620,18 @@ export class SignalJsonWriter {
   /** The facts' target, as signal-line.ts targetOf makes it: {pid, scope, tid?}, or a pidfd's {pid, scope, fd?, pidFrom?}. */
   private putTarget(out: Buffer, p: number): number {
     const facts = this.facts;
-    p = putBytes(out, p, B.targetPid);
-    p = this.putNumber(out, p, facts.targetPid);
+    p = this.putNumber(out, p, B.targetPid, facts.targetPid);
     p = putBytes(out, p, B.scope);
     p = putBytes(out, p, SCOPE[facts.scope]);
     out[p++] = DQ;
     if (facts.pidfd) {
-      if (facts.callTarget !== null) {
-        p = putBytes(out, p, B.fd);
-        p = this.putNumber(out, p, facts.callTarget);
-      }
+      if (facts.callTarget !== null) p = this.putNumber(out, p, B.fd, facts.callTarget);
       if (facts.pidFrom !== null) {
         p = putBytes(out, p, B.pidFrom);
         p = writeString(out, p, facts.pidFrom);
         out[p++] = DQ;
       }
-    } else if (facts.tid !== undefined) {
-      p = putBytes(out, p, B.tid);
-      p = this.putNumber(out, p, facts.tid);
-    }
+    } else if (facts.tid !== undefined) p = this.putNumber(out, p, B.tid, facts.tid);
     return p;
   }
 
@@ -665,20 +639,15 @@ export class SignalJsonWriter {
     p = putBytes(out, p, B.victims);
     for (let v = 0; v < this.victimCount; v++) {
       if (v > 0) out[p++] = COMMA;
-      p = putBytes(out, p, B.victimPid);
-      p = this.putNumber(out, p, this.facts.victimPids[v]!);
+      p = this.putNumber(out, p, B.victimPid, this.facts.victimPids[v]!);
       p = putBytes(out, p, B.comm);
       const start = this.victimCommStart[v]!;
       p = start < 0 ? putBytes(out, p, B.null) : this.putValue(out, p, this.victimBytes[v]!, start, this.victimCommEnd[v]!, this.victimCommQuoted[v]!, false);
-      p = putBytes(out, p, B.uid);
-      p = this.putNumber(out, p, this.victimUid[v]!);
+      p = this.putNumber(out, p, B.uid, this.victimUid[v]!);
       p = putBytes(out, p, B.user);
       p = putStringOrNull(out, p, this.victimUser[v]!);
       const ppid = this.victimPpid[v]!;
-      if (ppid !== null) {
-        p = putBytes(out, p, B.ppid);
-        p = this.putNumber(out, p, ppid);
-      }
+      if (ppid !== null) p = this.putNumber(out, p, B.ppid, ppid);
       out[p++] = 0x7d;
     }
     return p;
@@ -700,8 +669,9 @@ export class SignalJsonWriter {
     return nullish(decodeEscaped(names.text(bytes, index), names.quoted[index] === 1));
   }
 
-  /** A picked comm/exe/key field as the object path shows it (see putValue), null when absent. */
-  private putField(out: Buffer, p: number, bytes: Buffer, names: FieldPicks, index: number, isKey: boolean): number {
+  /** `label`, then a picked comm/exe/key field as the object path shows it (see putValue), null when absent. */
+  private putField(out: Buffer, p: number, label: Uint8Array, bytes: Buffer, names: FieldPicks, index: number, isKey: boolean): number {
+    p = putBytes(out, p, label);
     if (!names.has(index)) return putBytes(out, p, B.null);
     return this.putValue(out, p, bytes, names.valueStart[index]!, names.valueEnd[index]!, names.quoted[index] === 1, isKey);
   }
@@ -713,19 +683,15 @@ export class SignalJsonWriter {
    * decodeEscaped itself (UTF-8, U+FFFD for bad sequences).
    */
   private putValue(out: Buffer, p: number, bytes: Buffer, start: number, end: number, quoted: boolean, isKey: boolean): number {
-    let source: Uint8Array = bytes;
-    let from = start;
-    let to = end;
     const n = quoted ? NOT_HEX : this.unhex(bytes, start, end);
     if (n === NOT_ASCII) {
       const text = nullish(decodeEscaped(bytes.toString("latin1", start, end), false));
       return putStringOrNull(out, p, text === null || !isKey ? text : keysText(text));
     }
-    if (n >= 0) {
-      source = this.decoded;
-      from = 0;
-      to = n;
-    }
+    // Hex: the decoded bytes; else the value as written.
+    const source: Uint8Array = n >= 0 ? this.decoded : bytes;
+    const from = n >= 0 ? 0 : start;
+    const to = n >= 0 ? n : end;
     if (isNullishAt(source, from, to)) return putBytes(out, p, B.null);
     out[p++] = DQ;
     for (let i = from; i < to; i++) {
@@ -756,9 +722,6 @@ export class SignalJsonWriter {
     if (bytes === null) return p;
     const start = this.titleStart;
     const end = this.titleEnd;
-    let source: Uint8Array = bytes;
-    let from = start;
-    let to = end;
     const n = this.titleQuoted ? NOT_HEX : this.unhex(bytes, start, end);
     if (n === NOT_ASCII) {
       const argv = decodeProctitle(bytes.toString("latin1", start, end), false) ?? [];
@@ -768,17 +731,14 @@ export class SignalJsonWriter {
       }
       return p;
     }
-    if (n >= 0) {
-      source = this.decoded;
-      from = 0;
-      to = n;
-    }
-    to = argvEnd(source, from, to);
-    return copyEscapedArgs(source, from, to, out, p);
+    const source: Uint8Array = n >= 0 ? this.decoded : bytes;
+    const from = n >= 0 ? 0 : start;
+    return copyEscapedArgs(source, from, argvEnd(source, from, n >= 0 ? n : end), out, p);
   }
 
-  /** A number as JSON.stringify writes it (NaN as null), or null. */
-  private putNumber(out: Buffer, p: number, n: number | null): number {
+  /** `label`, then a number as JSON.stringify writes it (NaN as null), or null. */
+  private putNumber(out: Buffer, p: number, label: Uint8Array, n: number | null): number {
+    p = putBytes(out, p, label);
     if (n === null || !Number.isFinite(n)) return putBytes(out, p, B.null);
     return putNumber(out, p, n);
   }

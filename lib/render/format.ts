@@ -1,8 +1,10 @@
 /**
  * Small formatting pieces every renderer shares: times, counts, ANSI colour,
- * display width. Apart from the fallbacks noted below, nothing here escapes:
- * callers escape attacker-controlled text before handing it to these helpers.
+ * display width (Bun.stringWidth: wide CJK counts 2, ANSI sequences 0). Apart from the fallbacks
+ * noted below, nothing here escapes: callers escape attacker-controlled text before handing it to these helpers.
  */
+import { describeAncestry } from "../signals/describe.ts";
+import type { KillerSummary, VictimSummary } from "../signals/report-summary.ts";
 import { escapeControl } from "./escape.ts";
 
 /** `2010-09-23 12:37:07Z` (UTC, whole seconds) or `-`. */
@@ -41,27 +43,21 @@ export function uidLabel(uid: number | null, user: string | null): string {
   return name && name !== String(uid) ? `${uid}(${name})` : String(uid);
 }
 
-/** Terminal display width (wide CJK counts 2, ANSI sequences 0). */
-export function displayWidth(s: string): number {
-  return Bun.stringWidth(s);
-}
-
+/** `s` padded with spaces to `width` display columns (never cut). */
 export function padEnd(s: string, width: number): string {
-  const w = displayWidth(s);
-  return w >= width ? s : s + " ".repeat(width - w);
+  return s + " ".repeat(Math.max(0, width - Bun.stringWidth(s)));
 }
 
 export function padStart(s: string, width: number): string {
-  const w = displayWidth(s);
-  return w >= width ? s : " ".repeat(width - w) + s;
+  return " ".repeat(Math.max(0, width - Bun.stringWidth(s))) + s;
 }
 
 /** Cut to `max` display columns with an ellipsis (for already-escaped text). */
 export function truncate(s: string, max: number): string {
-  if (displayWidth(s) <= max) return s;
+  if (Bun.stringWidth(s) <= max) return s;
   let out = "";
   for (const ch of s) {
-    if (displayWidth(out + ch) > max - 1) break;
+    if (Bun.stringWidth(out + ch) > max - 1) break;
     out += ch;
   }
   return `${out}…`;
@@ -109,12 +105,12 @@ export function shouldColor(options: { isTTY: boolean | undefined; env?: Record<
 export function wrap(text: string, width: number, indent = ""): string[] {
   const lines: string[] = [];
   // Widths add up word by word: measuring each candidate line again made a big report's findings cost 10 MB of copies.
-  const room = width - displayWidth(indent);
+  const room = width - Bun.stringWidth(indent);
   let line = "";
   let lineWidth = 0;
   for (const word of text.split(/\s+/)) {
     if (!word) continue;
-    const wordWidth = displayWidth(word);
+    const wordWidth = Bun.stringWidth(word);
     if (line && lineWidth + 1 + wordWidth > room) {
       lines.push(indent + line);
       line = word;
@@ -137,6 +133,36 @@ export function wrap(text: string, width: number, indent = ""): string[] {
  */
 export function withNodeCell<T>(cells: T[], at: number, cell: T, withNode: boolean): T[] {
   return withNode ? [...cells.slice(0, at), cell, ...cells.slice(at)] : cells;
+}
+
+/** One format's escaping of a value from the input: null or undefined gives `fallback` (default `?`). */
+export type Escape = (s: string | null | undefined, fallback?: string) => string;
+
+/** A killer's cells in the markdown and html tables: the node second (a gathered log's), the parents last when `started`. */
+export function killerCells(k: KillerSummary, index: number, esc: Escape, nodes: boolean, started: boolean): string[] {
+  const cells = [
+    String(index + 1),
+    esc(k.comm),
+    k.pids.map(num).join(", ") || "?",
+    esc(uidLabel(k.uid, k.user)),
+    esc(k.exe, "-"),
+    esc(countsText(k.signals, ", ")),
+    String(k.success),
+    String(k.failure),
+    esc(countsText(k.errnos, ", ")) || "-",
+    `${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}`,
+    esc(formatTime(k.first)),
+    esc(formatTime(k.last)),
+    ...(started ? [k.ancestry.length > 0 ? esc(describeAncestry(k.ancestry)) : "-"] : []),
+  ];
+  return withNodeCell(cells, 1, esc(k.node, "-"), nodes);
+}
+
+/** A victim's cells in the markdown and html tables: the node first (a gathered log's). */
+export function victimCells(v: VictimSummary, esc: Escape, nodes: boolean): string[] {
+  const by = v.killers.map((k) => `${esc(k.comm)} ×${k.count}`).join(", ") + (v.otherKillers ? `, +${v.otherKillers}` : "");
+  const cells = [num(v.pid), esc(v.comm), esc(uidLabel(v.uid, v.user)), String(v.total), esc(countsText(v.signals, ", ")), by, esc(formatTime(v.first)), esc(formatTime(v.last))];
+  return withNodeCell(cells, 0, esc(v.node, "-"), nodes);
 }
 
 /** Does any killer or victim of the summary come from a named host? */

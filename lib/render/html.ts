@@ -8,11 +8,11 @@
 import type { Report } from "../signals/findings.ts";
 import type { Finding } from "../signals/findings/types.ts";
 import type { Timeline } from "../signals/report-summary.ts";
-import { describeAncestry, plural } from "../signals/describe.ts";
+import { plural } from "../signals/describe.ts";
 import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeControl, escapeHtml } from "./escape.ts";
-import { bucketLabel, countsText, formatTime, hasNodes, num, uidLabel } from "./format.ts";
-import { gapText, limitsText, namesText } from "./text.ts";
+import { bucketLabel, formatTime, hasNodes, killerCells, victimCells, withNodeCell } from "./format.ts";
+import { gapText, limitsText, namesText, sourceCounts } from "./text.ts";
 
 /** Escape for HTML: control characters first (shown as `\x1b`), then markup. */
 const h = (s: string | null | undefined, fallback = "?"): string =>
@@ -67,10 +67,9 @@ export function timelineSvg(timeline: Timeline): string {
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const buckets = timeline.buckets;
-  const parts: string[] = [];
-  parts.push(
+  const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" class="timeline-chart" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="Signals per ${timeline.unit}">`,
-  );
+  ];
   if (buckets.length === 0) {
     parts.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle" fill="#5b6475" font-size="14">No signals with a time</text></svg>`);
     return parts.join("");
@@ -153,6 +152,13 @@ function findingHtml(f: Finding): string {
   );
 }
 
+/** A table: numeric columns (class `n…`) right-aligned, each cell with its column's class. */
+function tableHtml(headers: string[], classes: string[], rows: string[][]): string[] {
+  const th = headers.map((label, i) => `<th${classes[i]!.startsWith("n") ? ' class="n"' : ""}>${label}</th>`).join("");
+  const td = (cell: string, i: number) => `<td${classes[i] ? ` class="${classes[i]}"` : ""}>${cell}</td>`;
+  return [`<table><thead><tr>${th}</tr></thead><tbody>`, ...rows.map((cells) => `<tr>${cells.map(td).join("")}</tr>`), "</tbody></table>"];
+}
+
 const TITLE = "whokilled report";
 /** Rows in the killer and victim tables. */
 const MAX_ROWS = 100;
@@ -167,7 +173,7 @@ export function renderHtml(report: Report): string {
   body.push(
     `<p class="lead">${t.first ? `${h(formatTime(t.first))} → ${h(formatTime(t.last))} (UTC)` : "No timed signals"}` +
       (t.sources.tracefs > 0 || (t.sources.tracepoints ?? 0) > 0
-        ? ` · sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs${t.sources.tracepoints ? `, ${t.sources.tracepoints} tracepoints` : ""}, ${report.crossCheck.merged} duplicates merged`
+        ? ` · sources: ${sourceCounts(t)}, ${report.crossCheck.merged} duplicates merged`
         : "") +
       `</p>`,
   );
@@ -200,19 +206,12 @@ export function renderHtml(report: Report): string {
     const nodes = hasNodes(summary.killers);
     const started = summary.killers.some((k) => k.ancestry.length > 0);
     body.push(
-      `<table><thead><tr><th class="n">#</th>${nodes ? "<th>Node</th>" : ""}<th>Comm</th><th>PID</th><th>UID</th><th>Exe</th><th>Signals</th>` +
-        `<th class="n">OK</th><th class="n">Failed</th><th>Errno</th><th class="n">PIDs hit</th><th>First</th><th>Last</th>${started ? "<th>Started by</th>" : ""}</tr></thead><tbody>`,
+      ...tableHtml(
+        withNodeCell(["#", "Comm", "PID", "UID", "Exe", "Signals", "OK", "Failed", "Errno", "PIDs hit", "First", "Last", ...(started ? ["Started by"] : [])], 1, "Node", nodes),
+        withNodeCell(["n", "mono", "", "", "mono", "", "n ok", "n fail", "", "n", "", "", "mono"], 1, "mono", nodes),
+        summary.killers.slice(0, MAX_ROWS).map((k, i) => killerCells(k, i, h, nodes, started)),
+      ),
     );
-    summary.killers.slice(0, MAX_ROWS).forEach((k, i) => {
-      body.push(
-        `<tr><td class="n">${i + 1}</td>${nodes ? `<td class="mono">${h(k.node, "-")}</td>` : ""}<td class="mono">${h(k.comm)}</td><td>${k.pids.map(num).join(", ") || "?"}</td>` +
-          `<td>${h(uidLabel(k.uid, k.user))}</td><td class="mono">${h(k.exe, "-")}</td><td>${h(countsText(k.signals, ", "))}</td>` +
-          `<td class="n ok">${k.success}</td><td class="n fail">${k.failure}</td><td>${h(countsText(k.errnos, ", ") || "-")}</td>` +
-          `<td class="n">${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}</td><td>${h(formatTime(k.first))}</td><td>${h(formatTime(k.last))}</td>` +
-          `${started ? `<td class="mono">${k.ancestry.length > 0 ? h(describeAncestry(k.ancestry)) : "-"}</td>` : ""}</tr>`,
-      );
-    });
-    body.push("</tbody></table>");
     if (summary.killers.length > MAX_ROWS) body.push(`<p>…and ${summary.killers.length - MAX_ROWS} more.</p>`);
   }
 
@@ -221,27 +220,19 @@ export function renderHtml(report: Report): string {
   else {
     const nodes = hasNodes(summary.victims);
     body.push(
-      `<table><thead><tr>${nodes ? "<th>Node</th>" : ""}<th class="n">PID</th><th>Comm</th><th>UID</th><th class="n">Hits</th><th>Signals</th><th>By</th><th>First</th><th>Last</th></tr></thead><tbody>`,
+      ...tableHtml(
+        withNodeCell(["PID", "Comm", "UID", "Hits", "Signals", "By", "First", "Last"], 0, "Node", nodes),
+        withNodeCell(["n", "mono", "", "n", "", "", "", ""], 0, "mono", nodes),
+        summary.victims.slice(0, MAX_ROWS).map((v) => victimCells(v, h, nodes)),
+      ),
     );
-    for (const v of summary.victims.slice(0, MAX_ROWS)) {
-      const by = v.killers.map((k) => `${h(k.comm)} ×${k.count}`).join(", ") + (v.otherKillers ? `, +${v.otherKillers}` : "");
-      body.push(
-        `<tr>${nodes ? `<td class="mono">${h(v.node, "-")}</td>` : ""}<td class="n">${num(v.pid)}</td><td class="mono">${h(v.comm)}</td><td>${h(uidLabel(v.uid, v.user))}</td><td class="n">${v.total}</td>` +
-          `<td>${h(countsText(v.signals, ", "))}</td><td>${by}</td><td>${h(formatTime(v.first))}</td><td>${h(formatTime(v.last))}</td></tr>`,
-      );
-    }
-    body.push("</tbody></table>");
     if (summary.victims.length > MAX_ROWS) body.push(`<p>…and ${summary.victims.length - MAX_ROWS} more.</p>`);
   }
 
   body.push(`<h2>Signals</h2>`);
   const sigRows = Object.entries(summary.signals);
   if (sigRows.length === 0) body.push("<p>None.</p>");
-  else {
-    body.push(`<table><thead><tr><th>Signal</th><th class="n">Count</th></tr></thead><tbody>`);
-    for (const [name, n] of sigRows) body.push(`<tr><td>${h(name)}</td><td class="n">${n}</td></tr>`);
-    body.push("</tbody></table>");
-  }
+  else body.push(...tableHtml(["Signal", "Count"], ["", "n"], sigRows.map(([name, n]) => [h(name), String(n)])));
 
   body.push(`<footer>Generated by whokilled. Names and paths come from the audited processes; control characters are shown escaped (\\x1b).</footer>`);
 

@@ -14,38 +14,22 @@ import type { Finding } from "../signals/findings/types.ts";
 
 export const REPORT_JSON_VERSION = 1;
 
+/** `value`'s `keys`, in that order: the output's key order, whatever order the value was built in. */
+function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((key) => [key, value[key]])) as Pick<T, K>;
+}
+
 function finding(f: Finding) {
   return {
-    id: f.id,
-    severity: f.severity,
-    title: f.title,
-    headline: f.headline,
-    explanation: f.explanation,
-    advice: f.advice,
-    killer: f.killer && {
-      key: f.killer.key,
-      node: f.killer.node,
-      pids: f.killer.pids,
-      comm: f.killer.comm,
-      exe: f.killer.exe,
-      uid: f.killer.uid,
-      user: f.killer.user,
-    },
+    ...pick(f, ["id", "severity", "title", "headline", "explanation", "advice"]),
+    killer: f.killer && pick(f.killer, ["key", "node", "pids", "comm", "exe", "uid", "user"]),
     target: f.target && { pid: f.target.pid },
-    evidence: {
-      count: f.evidence.count,
-      first: f.evidence.first,
-      last: f.evidence.last,
-      examples: f.evidence.examples,
-      counts: f.evidence.counts,
-      notes: f.evidence.notes,
-    },
+    evidence: pick(f.evidence, ["count", "first", "last", "examples", "counts", "notes"]),
   };
 }
 
 /** The object `renderJson` prints (exported for callers that embed it). */
 export function reportObject(report: Report) {
-  const g = report.gaps;
   const c = report.coverage;
   return {
     kind: "report" as const,
@@ -53,15 +37,15 @@ export function reportObject(report: Report) {
     // Built in this key order by the summary itself (lib/signals/report-summary.ts), which every renderer reads.
     summary: report.summary,
     findings: report.findings.map(finding),
-    crossCheck: { merged: report.crossCheck.merged, unmatched: report.crossCheck.unmatched, noAudit: report.crossCheck.noAudit },
-    gaps: { count: g.count, lost: g.lost, lostUnknown: g.lostUnknown, first: g.first, last: g.last },
+    crossCheck: pick(report.crossCheck, ["merged", "unmatched", "noAudit"]),
+    gaps: pick(report.gaps, ["count", "lost", "lostUnknown", "first", "last"]),
     coverage: {
       checks: c.checks,
-      problems: c.problems.map((p) => ({ state: p.state, since: p.since, until: p.until, reason: p.reason, missing: p.missing, fix: p.fix })),
+      problems: c.problems.map((p) => pick(p, ["state", "since", "until", "reason", "missing", "fix"])),
       problemsNotKept: c.problemsNotKept,
-      last: c.last && { state: c.last.state, time: c.last.time },
+      last: c.last && pick(c.last, ["state", "time"]),
     },
-    limits: { pairsNotKept: report.limits.pairsNotKept, stormKillersNotKept: report.limits.stormKillersNotKept },
+    limits: pick(report.limits, ["pairsNotKept", "stormKillersNotKept"]),
   };
 }
 

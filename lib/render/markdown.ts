@@ -4,11 +4,11 @@
  * Markdown syntax), so a comm cannot forge a heading, a link or raw HTML.
  */
 import type { Report } from "../signals/findings.ts";
-import { describeAncestry, plural } from "../signals/describe.ts";
+import { plural } from "../signals/describe.ts";
 import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeMarkdown } from "./escape.ts";
-import { countsText, formatTime, hasNodes, num, uidLabel, withNodeCell } from "./format.ts";
-import { gapText, limitsText, namesText, timelineLines } from "./text.ts";
+import { countsText, formatTime, hasNodes, killerCells, victimCells, withNodeCell } from "./format.ts";
+import { gapText, limitsText, namesText, sourceCounts, timelineLines } from "./text.ts";
 
 /** Rows in the killer and victim tables. */
 const MAX_ROWS = 50;
@@ -39,7 +39,7 @@ export function renderMarkdown(report: Report): string {
   if (Object.keys(summary.signals).length > 0) out.push(`Signals: ${md(countsText(summary.signals, ", "))}  `);
   if (Object.keys(t.errnos).length > 0) out.push(`Errors: ${md(countsText(t.errnos, ", "))}  `);
   if (t.sources.tracefs > 0 || (t.sources.tracepoints ?? 0) > 0 || report.crossCheck.merged > 0) {
-    out.push(`Sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs${t.sources.tracepoints ? `, ${t.sources.tracepoints} tracepoints` : ""}; ${report.crossCheck.merged} duplicates (one signal seen by two sources) counted once  `);
+    out.push(`Sources: ${sourceCounts(t)}; ${report.crossCheck.merged} duplicates (one signal seen by two sources) counted once  `);
   }
   const gaps = gapText(report);
   if (gaps) out.push(`**Warning:** ${gaps}  `);
@@ -80,21 +80,7 @@ export function renderMarkdown(report: Report): string {
           "Node",
           nodes,
         ),
-        summary.killers.slice(0, MAX_ROWS).map((k, i) => withNodeCell([
-          String(i + 1),
-          md(k.comm),
-          k.pids.map(num).join(", ") || "?",
-          md(uidLabel(k.uid, k.user)),
-          md(k.exe, "-"),
-          md(countsText(k.signals, ", ")),
-          String(k.success),
-          String(k.failure),
-          md(countsText(k.errnos, ", ")) || "-",
-          `${k.targetPidCount}${k.targetPidsTruncated ? "+" : ""}`,
-          formatTime(k.first),
-          formatTime(k.last),
-          ...(started ? [k.ancestry.length > 0 ? md(describeAncestry(k.ancestry)) : "-"] : []),
-        ], 1, md(k.node, "-"), nodes)),
+        summary.killers.slice(0, MAX_ROWS).map((k, i) => killerCells(k, i, md, nodes, started)),
         withNodeCell([true, false, false, false, false, false, true, true, false, true], 1, false, nodes),
       ),
     );
@@ -109,16 +95,7 @@ export function renderMarkdown(report: Report): string {
     out.push(
       ...table(
         withNodeCell(["PID", "Comm", "UID", "Hits", "Signals", "By", "First", "Last"], 0, "Node", nodes),
-        summary.victims.slice(0, MAX_ROWS).map((v) => withNodeCell([
-          num(v.pid),
-          md(v.comm),
-          md(uidLabel(v.uid, v.user)),
-          String(v.total),
-          md(countsText(v.signals, ", ")),
-          v.killers.map((k) => `${md(k.comm)} ×${k.count}`).join(", ") + (v.otherKillers ? `, +${v.otherKillers}` : ""),
-          formatTime(v.first),
-          formatTime(v.last),
-        ], 0, md(v.node, "-"), nodes)),
+        summary.victims.slice(0, MAX_ROWS).map((v) => victimCells(v, md, nodes)),
         withNodeCell([true, false, false, true], 0, false, nodes),
       ),
     );

@@ -65,10 +65,8 @@ export function formatSignalRow(signal: SignalLine, options: SignalRowOptions = 
     hit = ` ${paint("(no such process)", "dim")}`;
   }
 
-  let result: string;
-  if (signal.result.success === true) result = paint("ok", "green");
-  else if (signal.result.success === false) result = paint(`failed ${escapeOr(signal.result.errno, "")}`.trimEnd(), "red");
-  else result = "result ?";
+  const success = signal.result.success;
+  const result = success === true ? paint("ok", "green") : success === false ? paint(`failed ${escapeOr(signal.result.errno, "")}`.trimEnd(), "red") : "result ?";
 
   const via: string[] = [];
   if (signal.syscall && signal.syscall !== "kill") via.push(escapeControl(signal.syscall));

@@ -9,7 +9,7 @@ import type { Timeline } from "../signals/report-summary.ts";
 import { describeAncestry, plural } from "../signals/describe.ts";
 import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeControl, escapeOr } from "./escape.ts";
-import { bucketLabel, countsText, displayWidth, formatTime, hasNodes, num, padEnd, padStart, painter, truncate, uidLabel, withNodeCell, wrap, type Style } from "./format.ts";
+import { bucketLabel, countsText, formatTime, hasNodes, num, padEnd, padStart, painter, truncate, uidLabel, withNodeCell, wrap, type Style } from "./format.ts";
 
 export interface TextOptions {
   color?: boolean;
@@ -38,7 +38,7 @@ export function formatColumns(
   options: { right?: boolean[]; paint?: Paint; styles?: Array<Style | null> } = {},
 ): string[] {
   const paint = options.paint ?? ((t: string) => t);
-  const widths = headers.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i] ?? ""))));
+  const widths = headers.map((h, i) => Math.max(Bun.stringWidth(h), ...rows.map((r) => Bun.stringWidth(r[i] ?? ""))));
   const line = (cells: string[], header: boolean) =>
     "  " +
     cells
@@ -51,6 +51,11 @@ export function formatColumns(
       .join("  ")
       .trimEnd();
   return [line(headers, true), ...rows.map((r) => line(r, false))];
+}
+
+/** `30 audit, 2 tracefs, 1 tracepoints`: the signals each source gave (tracepoints only when it gave any). */
+export function sourceCounts({ sources }: Report["summary"]["totals"]): string {
+  return `${sources.audit} audit, ${sources.tracefs} tracefs${sources.tracepoints ? `, ${sources.tracepoints} tracepoints` : ""}`;
 }
 
 /** One sentence about capture gaps, or null when there were none. */
@@ -158,10 +163,7 @@ export function renderText(report: Report, options: TextOptions = {}): string {
   if (Object.keys(t.errnos).length > 0) out.push(`  Errors: ${escapeControl(countsText(t.errnos))}`);
   const cc = report.crossCheck;
   if (t.sources.tracefs > 0 || (t.sources.tracepoints ?? 0) > 0 || cc.merged > 0) {
-    out.push(
-      `  Sources: ${t.sources.audit} audit, ${t.sources.tracefs} tracefs${t.sources.tracepoints ? `, ${t.sources.tracepoints} tracepoints` : ""}` +
-        (cc.merged ? `; ${cc.merged} duplicates (one signal seen by two sources) counted once` : ""),
-    );
+    out.push(`  Sources: ${sourceCounts(t)}${cc.merged ? `; ${cc.merged} duplicates (one signal seen by two sources) counted once` : ""}`);
   }
   const gaps = gapText(report);
   if (gaps) out.push(`  ${paint("Warning:", "bold", "yellow")} ${gaps}`);
@@ -173,10 +175,7 @@ export function renderText(report: Report, options: TextOptions = {}): string {
 
   out.push(paint(`Findings: ${findings.length}`, "bold"));
   if (findings.length === 0) out.push(...wrap(noFindingsText(report), width, "  "));
-  findings.forEach((f, i) => {
-    out.push(...findingLines(f, i + 1, paint, width));
-    out.push("");
-  });
+  findings.forEach((f, i) => out.push(...findingLines(f, i + 1, paint, width), ""));
   if (findings.length === 0) out.push("");
 
   out.push(paint("Killers", "bold"));

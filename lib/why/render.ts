@@ -31,24 +31,15 @@ export function renderWhyText(answer: WhyAnswer): string {
   } else {
     out.push(`No evidence says how ${subject} ended.`);
   }
-  const named = answer.findings.filter((f) => f.id !== "blind-spot").slice(0, 3);
-  if (named.length > 0) {
-    out.push("", "What it looks like:");
-    for (const finding of named) out.push(`  ${finding.id}: ${e(finding.headline)}`);
-  }
-  if (answer.evidence.length > 0) {
-    out.push("", "Evidence:");
-    for (const item of answer.evidence.slice(-MAX_EVIDENCE)) out.push(`  [${e(item.source)}] ${e(item.text)}`);
-    if (answer.evidence.length > MAX_EVIDENCE) out.push(`  … ${answer.evidence.length - MAX_EVIDENCE} earlier lines (--format json has them all)`);
-  }
-  if (answer.missing.length > 0) {
-    out.push("", "Missing:");
-    for (const line of answer.missing) out.push(`  ${e(line)}`);
-  }
-  if (answer.trap.length > 0) {
-    out.push("", "To catch it next time:");
-    for (const line of answer.trap) out.push(`  ${e(line)}`);
-  }
+  /** A titled block of escaped lines, left out when there are none. */
+  const section = (title: string, lines: string[]) => {
+    if (lines.length > 0) out.push("", title, ...lines.map((line) => `  ${e(line)}`));
+  };
+  section("What it looks like:", answer.findings.filter((f) => f.id !== "blind-spot").slice(0, 3).map((f) => `${f.id}: ${f.headline}`));
+  section("Evidence:", answer.evidence.slice(-MAX_EVIDENCE).map((item) => `[${item.source}] ${item.text}`));
+  if (answer.evidence.length > MAX_EVIDENCE) out.push(`  … ${answer.evidence.length - MAX_EVIDENCE} earlier lines (--format json has them all)`);
+  section("Missing:", answer.missing);
+  section("To catch it next time:", answer.trap);
   out.push("", "Sources:");
   for (const read of answer.sources) {
     const more = read.from.length > 1 ? ` and ${read.from.length - 1} more` : "";

@@ -126,15 +126,12 @@ function aboutQuery(signal: SignalLine, query: WhyQuery, facts: JournalFacts | u
     return signal.target.pid === query.pid || signal.target.tid === query.pid || signal.victims.some((v) => v.pid === query.pid);
   }
   const comm = query.comm;
-  if (signal.victims.some((v) => commIs(v.comm, comm))) return true;
-  if (facts === undefined) return false;
-  return unitMatches(facts, comm);
+  return signal.victims.some((v) => commIs(v.comm, comm)) || (facts !== undefined && unitMatches(facts, comm));
 }
 
 /** The kernel keeps 15 bytes of a comm (TASK_COMM_LEN): a longer name asked for matches its first 15. */
 function commIs(comm: string | null, asked: string): boolean {
-  if (comm === null) return false;
-  return comm === asked || (Buffer.byteLength(asked) > 15 && comm.length >= 15 && asked.startsWith(comm));
+  return comm !== null && (comm === asked || (Buffer.byteLength(asked) > 15 && comm.length >= 15 && asked.startsWith(comm)));
 }
 
 /** A journal fact about `name`: its unit (`name`, `name.service`), its command, or the cgroup systemd-oomd killed. */
@@ -148,12 +145,17 @@ function unitMatches(facts: JournalFacts, name: string): boolean {
   return false;
 }
 
-function inWindow(ms: number, window: SignalTimeWindow): boolean {
+function inWindow(time: string | null, window: SignalTimeWindow): boolean {
+  const ms = time === null ? Number.NaN : isoMs(time);
   // A line whose wall time is unknown (dmesg's boot-relative stamps) is kept: the window cannot judge it.
   if (Number.isNaN(ms)) return true;
-  if (window.sinceMs !== undefined && ms < window.sinceMs) return false;
-  if (window.untilMs !== undefined && ms >= window.untilMs) return false;
-  return true;
+  return (window.sinceMs === undefined || ms >= window.sinceMs) && (window.untilMs === undefined || ms < window.untilMs);
+}
+
+/** Whether to look for this machine's own source (not given as a file); when not, the source is noted as not read. */
+function discovering(options: WhyOptions, reads: SourceRead[], source: SourceRead["source"]): boolean {
+  if (!options.discover) reads.push({ source, read: false, from: [], note: "only the files given are read" });
+  return options.discover;
 }
 
 const KERNEL_LOG_ISO = ["dmesg", "--time-format", "iso"];
@@ -172,10 +174,7 @@ async function* kernelLogLines(options: WhyOptions, reads: SourceRead[]): AsyncG
     }
     return;
   }
-  if (!options.discover) {
-    reads.push({ source: "kernel log", read: false, from: [], note: "only the files given are read" });
-    return;
-  }
+  if (!discovering(options, reads, "kernel log")) return;
   for (const argv of [KERNEL_LOG_ISO, ["dmesg"]]) {
     if (Bun.which(argv[0]!) === null) break;
     const out = Bun.spawnSync(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -194,10 +193,7 @@ async function* journalBatches(options: WhyOptions, window: SignalTimeWindow, re
     yield* journalFileRecords(options.inputs.journal, options.errors, lines, options.signal);
     return;
   }
-  if (!options.discover) {
-    reads.push({ source: "journal", read: false, from: [], note: "only the files given are read" });
-    return;
-  }
+  if (!discovering(options, reads, "journal")) return;
   if (journalctlPath() === null) {
     reads.push({ source: "journal", read: false, from: [], note: "no journalctl on this machine" });
     return;
@@ -212,12 +208,8 @@ function auditLogPaths(options: WhyOptions, reads: SourceRead[]): string[] {
     reads.push({ source: "audit log", read: true, from: [...options.inputs.auditLogs], note: "as given" });
     return [...options.inputs.auditLogs];
   }
-  if (!options.discover) {
-    reads.push({ source: "audit log", read: false, from: [], note: "only the files given are read" });
-    return [];
-  }
-  const all = rotatedFiles(DEFAULT_AUDIT_LOG);
-  const paths = all.filter(readable);
+  if (!discovering(options, reads, "audit log")) return [];
+  const paths = rotatedFiles(DEFAULT_AUDIT_LOG).filter(readable);
   if (paths.length === 0) reads.push({ source: "audit log", read: false, from: [DEFAULT_AUDIT_LOG], note: "not there or not readable (no auditd, or not root)" });
   // Listed newest first, as people name them; read oldest first, as they were written.
   else reads.push({ source: "audit log", read: true, from: [...paths].reverse(), note: "this machine's auditd log" });
@@ -230,7 +222,7 @@ export async function why(options: WhyOptions): Promise<WhyAnswer> {
   const window = timeWindow({ since: options.since, until: options.until });
   const reads: SourceRead[] = [];
   // No filter in the stage: the window keeps lines without a wall time, and a comm may name a unit.
-  const stage = new SignalStage({ ...options, filter: { probes: false }, proc: options.proc }, errors);
+  const stage = new SignalStage({ ...options, filter: { probes: false } }, errors);
   // Only the signals about this process are kept (a log's others are counted): memory grows with what is asked, not with the log.
   const mine: SignalLine[] = [];
   const notices: NoticeLine[] = [];
@@ -241,7 +233,7 @@ export async function why(options: WhyOptions): Promise<WhyAnswer> {
       if (line.kind !== "signal") notices.push(line);
       else {
         signalsRead++;
-        if (aboutQuery(line, query, journalFacts.get(line.id)?.facts) && inWindow(line.time === null ? Number.NaN : isoMs(line.time), window)) mine.push(line);
+        if (aboutQuery(line, query, journalFacts.get(line.id)?.facts) && inWindow(line.time, window)) mine.push(line);
       }
     }
   };
@@ -288,13 +280,13 @@ export async function why(options: WhyOptions): Promise<WhyAnswer> {
   mine.sort((a, b) => timeOf(a) - timeOf(b));
   const mineIds = new Set(mine.map((s) => s.id));
   const context = [...journalFacts.values()].filter(({ facts, record }) => {
-    if (mineIds.has(record.id) || !inWindow(facts.time === null ? Number.NaN : isoMs(facts.time), window)) return false;
+    if (mineIds.has(record.id) || !inWindow(facts.time, window)) return false;
     if (query.comm !== undefined) return unitMatches(facts, query.comm);
     // By pid: the unit's other lines around a kill of this pid (its stop timeout, its main process's end).
     const units = new Set(mine.map((s) => journalFacts.get(s.id)?.facts.message.unit).filter((u): u is string => typeof u === "string"));
     return facts.message.unit !== null && units.has(facts.message.unit);
   });
-  const myFaults = faults.filter(({ fault, time }) => (query.pid !== undefined ? fault.pid === query.pid : commIs(fault.comm, query.comm)) && inWindow(time === null ? Number.NaN : isoMs(time), window));
+  const myFaults = faults.filter(({ fault, time }) => (query.pid !== undefined ? fault.pid === query.pid : commIs(fault.comm, query.comm)) && inWindow(time, window));
 
   const report = await analyze([...mine, ...notices]);
   const findings = sortFindings(report.findings.filter((f) => f.severity !== "info" || f.id !== "blind-spot"));
@@ -347,10 +339,7 @@ function answer(options: WhyOptions, g: Gathered): WhyAnswer {
   const { query } = options;
   const cmd = options.command ?? ((name: string) => `npx bun scripts/${name}.ts`);
   const evidence: WhyEvidence[] = [];
-  for (const signal of g.mine) {
-    const raw = rawLinesOf(signal, g.journalFacts);
-    for (const text of raw) evidence.push({ source: sourceWords(signal), time: signal.time, text });
-  }
+  for (const signal of g.mine) for (const text of rawLinesOf(signal, g.journalFacts)) evidence.push({ source: sourceWords(signal), time: signal.time, text });
   for (const { raw, time } of g.myFaults) evidence.push({ source: "the kernel log", time, text: raw });
   for (const { facts, record } of g.context) evidence.push({ source: "the journal", time: facts.time, text: journalLine(facts, record) });
   evidence.sort((a, b) => (a.time ?? "").localeCompare(b.time ?? ""));
@@ -409,11 +398,12 @@ function answer(options: WhyOptions, g: Gathered): WhyAnswer {
     };
   }
 
+  const window = { since: g.window.sinceMs !== undefined ? new Date(g.window.sinceMs).toISOString() : null, until: g.window.untilMs !== undefined ? new Date(g.window.untilMs).toISOString() : null };
   const missing: string[] = [];
   const trap: string[] = [];
   const auditRead = g.reads.find((r) => r.source === "audit log")?.read === true;
   if (!settled) {
-    if (ending === null) missing.push(`Nothing in the sources read says how ${pidText} ended${describeWindow(g.window)}.`);
+    if (ending === null) missing.push(`Nothing in the sources read says how ${pidText} ended${describeWindow(window)}.`);
     else missing.push(`${ending.source} says ${ending.signal ?? "it"} ended it, not who sent it.`);
     if (!auditRead) missing.push("No audit log was read: audit's kill rules record every sender, with its program, user and parents.");
     else missing.push("The audit log holds no kill-family call for it: no kill rule was loaded then (or another rule's filter left it out).");
@@ -432,7 +422,7 @@ function answer(options: WhyOptions, g: Gathered): WhyAnswer {
   return {
     kind: "why",
     query: { pid: query.pid ?? null, comm: query.comm ?? null },
-    window: { since: g.window.sinceMs !== undefined ? new Date(g.window.sinceMs).toISOString() : null, until: g.window.untilMs !== undefined ? new Date(g.window.untilMs).toISOString() : null },
+    window,
     settled,
     ending,
     killer,
@@ -455,10 +445,8 @@ function unitVictim(signal: SignalLine): string | null {
   return `a process of ${signal.unit}`;
 }
 
-function describeWindow(window: SignalTimeWindow): string {
-  const parts: string[] = [];
-  if (window.sinceMs !== undefined) parts.push(`since ${new Date(window.sinceMs).toISOString()}`);
-  if (window.untilMs !== undefined) parts.push(`until ${new Date(window.untilMs).toISOString()}`);
+function describeWindow({ since, until }: WhyAnswer["window"]): string {
+  const parts = [since !== null ? `since ${since}` : null, until !== null ? `until ${until}` : null].filter((part) => part !== null);
   return parts.length > 0 ? ` (${parts.join(", ")})` : "";
 }
 

@@ -9,9 +9,7 @@ import { isoTime, signalName, victimKey } from "../keys.ts";
 import type { SignalLine } from "../../schema.ts";
 import { CALL_NOT_SEEN } from "../../sources/tracefs-line.ts";
 import { bump, countSignal, noSignals, type SignalCounts, type TaskCount } from "./cause-groups.ts";
-import { defineDetector, type Finding, type FindingProcess, type Severity } from "./types.ts";
-
-const TITLE = "Signals audit did not record";
+import { defineDetector, findingProcess, type DetectedFinding, type FindingProcess, type Severity } from "./types.ts";
 
 /**
  * Signals that end (or are meant to end) a process. Job control, SIGCHLD,
@@ -68,7 +66,7 @@ function classify(signal: SignalLine, crossCheck: string | null): GroupAcc["kind
 
 export const blindSpot = defineDetector<BlindState>({
   id: "blind-spot",
-  title: TITLE,
+  title: "Signals audit did not record",
   init: (options) => ({ groups: new Map(), overflow: 0, maxExamples: options.maxExamples }),
   observe(state, { signal, ms, crossCheck }) {
     const kind = classify(signal, crossCheck);
@@ -116,7 +114,7 @@ export const blindSpot = defineDetector<BlindState>({
     }
   },
   detect({ state }) {
-    const findings: Finding[] = [];
+    const findings: DetectedFinding[] = [];
     for (const g of state.groups.values()) {
       const signals = [...g.signals].sort((a, b) => b[1] - a[1]);
       const sigText = signals.map(([n]) => n).join("/");
@@ -185,13 +183,11 @@ export const blindSpot = defineDetector<BlindState>({
           "Keep tracefs capture running alongside audit to cover what audit cannot see.";
       }
       findings.push({
-        id: "blind-spot",
-        title: TITLE,
         severity,
         headline,
         explanation,
         advice,
-        killer: g.killer ? { ...g.killer, pids: [...g.killer.pids].sort((a, b) => a - b) } : null,
+        killer: g.killer && findingProcess(g.killer),
         target: victims.length === 1 ? { pid: victims[0]!.pid } : null,
         evidence: {
           count: g.count,

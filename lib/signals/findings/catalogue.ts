@@ -6,9 +6,9 @@
  */
 import type { AncestorInfo } from "../../schema.ts";
 import { describeAncestry, formatSpan, plural } from "../describe.ts";
-import { isoTime } from "../keys.ts";
+import { isoTime, widen, type Span } from "../keys.ts";
 import { graceMs, type KillSequence } from "./sequences.ts";
-import type { Evidence, FindingProcess } from "./types.ts";
+import type { Evidence, Finding, FindingProcess } from "./types.ts";
 
 const LISTED_VICTIMS = 8;
 
@@ -107,10 +107,9 @@ export function matchesDefault(measuredMs: number, defaultMs: number | null): bo
 }
 
 /** Evidence for a group of sequences: signals counted, the first and last, ids of the stop and kill signals first. */
-export function catalogueEvidence(seqs: readonly KillSequence[], maxExamples: number, notes: string[], extra: Record<string, number> = {}): Evidence {
+function catalogueEvidence(seqs: readonly KillSequence[], maxExamples: number, notes: string[], extra: Record<string, number> = {}): Evidence {
   let count = 0;
-  let first: number | null = null;
-  let last: number | null = null;
+  const span: Span = { first: null, last: null };
   const counts: Record<string, number> = { victims: seqs.length, ...extra };
   const bySignal: Record<string, number> = {};
   const examples: string[] = [];
@@ -118,10 +117,7 @@ export function catalogueEvidence(seqs: readonly KillSequence[], maxExamples: nu
     count += seq.total;
     for (const step of seq.steps) {
       bySignal[step.name] = (bySignal[step.name] ?? 0) + 1;
-      if (step.ms !== null) {
-        if (first === null || step.ms < first) first = step.ms;
-        if (last === null || step.ms > last) last = step.ms;
-      }
+      widen(span, step.ms);
     }
   }
   // One id per victim first (its stop, then its kill), so the examples cover several victims.
@@ -132,7 +128,12 @@ export function catalogueEvidence(seqs: readonly KillSequence[], maxExamples: nu
     }
   }
   for (const [name, n] of Object.entries(bySignal).sort((a, b) => b[1] - a[1])) counts[name] = n;
-  return { count, first: isoTime(first), last: isoTime(last), examples, counts, notes };
+  return { count, first: isoTime(span.first), last: isoTime(span.last), examples, counts, notes };
+}
+
+/** What a catalogue finding says of its sequences besides its words: the sender, the one victim's PID when there is one, the evidence. */
+export function catalogueFacts(seqs: readonly KillSequence[], maxExamples: number, notes: string[], extra?: Record<string, number>): Pick<Finding, "killer" | "target" | "evidence"> {
+  return { killer: catalogueKiller(seqs), target: seqs.length === 1 ? { pid: seqs[0]!.victim.pid } : null, evidence: catalogueEvidence(seqs, maxExamples, notes, extra) };
 }
 
 /** One note per victim (a few): what it got, in order. */

@@ -6,8 +6,8 @@
  * victims and contexts per group, and MAX_GROUPS groups.
  */
 import type { SignalLine } from "../../schema.ts";
-import { isoTime, signalName, victimKey, victimsOf } from "../keys.ts";
-import type { Evidence, ObservedSignal } from "./types.ts";
+import { isoTime, signalName, victimKey, victimsOf, widen } from "../keys.ts";
+import type { Finding, ObservedSignal } from "./types.ts";
 
 const MAX_VICTIMS = 10;
 const MAX_CONTEXTS = 5;
@@ -36,10 +36,7 @@ export function noSignals(): SignalCounts {
 export function countSignal(group: SignalCounts, name: string, ms: number | null, id: string, maxExamples: number): void {
   group.count++;
   group.signals.set(name, (group.signals.get(name) ?? 0) + 1);
-  if (ms !== null) {
-    group.first = group.first === null ? ms : Math.min(group.first, ms);
-    group.last = group.last === null ? ms : Math.max(group.last, ms);
-  }
+  widen(group, ms);
   if (group.examples.length < maxExamples) group.examples.push(id);
 }
 
@@ -61,19 +58,14 @@ export interface CauseGroup extends SignalCounts {
 
 export class CauseGroups {
   private readonly map = new Map<string, CauseGroup>();
-  /** Signals not grouped because MAX_GROUPS was reached. */
-  overflow = 0;
 
   constructor(private readonly maxExamples: number) {}
 
-  /** Count one signal in the group `key`; returns the group, or null past MAX_GROUPS. */
-  add(key: string, { signal, ms }: Pick<ObservedSignal, "signal" | "ms">): CauseGroup | null {
+  /** Count one signal in the group `key`, and under `tag` in its counts (none past MAX_GROUPS). */
+  add(key: string, { signal, ms }: Pick<ObservedSignal, "signal" | "ms">, tag?: string): void {
     let group = this.map.get(key);
     if (!group) {
-      if (this.map.size >= MAX_GROUPS) {
-        this.overflow++;
-        return null;
-      }
+      if (this.map.size >= MAX_GROUPS) return;
       group = {
         rule: signal.cause?.rule ?? "audit",
         label: signal.cause?.label ?? "",
@@ -93,7 +85,7 @@ export class CauseGroups {
     for (const v of victims) bump(group.victims, victimKey(v, signal.node), v.pid, v.comm, MAX_VICTIMS, () => group.moreVictims++);
     const context = signal.context;
     if (context && !victims.some((v) => v.pid === context.pid)) bump(group.contexts, `${context.pid}\n${context.comm}`, context.pid, context.comm, MAX_CONTEXTS);
-    return group;
+    if (tag !== undefined) group.counts[tag] = (group.counts[tag] ?? 0) + 1;
   }
 
   groups(): CauseGroup[] {
@@ -119,20 +111,22 @@ export function signalList(group: CauseGroup): string {
   return [...group.signals].sort((a, b) => b[1] - a[1]).map(([name]) => name).join("/");
 }
 
-/** The finding's evidence: counts per signal, times, examples, the cause's facts and the contexts. */
-export function groupEvidence(group: CauseGroup, notes: string[] = []): Evidence {
+/**
+ * What a finding says of a group besides its words: no sender (the kernel or the process itself sent them), the one
+ * victim's PID when there is one, and the evidence: counts per signal, times, examples, the cause's facts and the contexts.
+ */
+export function groupFacts(group: CauseGroup, notes: string[] = []): Pick<Finding, "killer" | "target" | "evidence"> {
   const counts: Record<string, number> = { signals: group.count, ...group.counts };
   for (const [name, count] of group.signals) counts[name] = count;
   const all = [`Hit: ${taskList(group.victims.values(), group.moreVictims)}`];
   if (group.evidence.length > 0) all.push(`What the kernel said: ${group.evidence.join("; ")}`);
   all.push(...notes);
   if (group.settle) all.push(`To settle it: ${group.settle}`);
-  return { count: group.count, first: isoTime(group.first), last: isoTime(group.last), examples: group.examples, counts, notes: all };
-}
-
-/** The single victim's PID, for the finding's target; null when several. */
-export function groupTarget(group: CauseGroup): { pid: number | null } | null {
-  return group.victims.size === 1 && group.moreVictims === 0 ? { pid: [...group.victims.values()][0]!.pid } : null;
+  return {
+    killer: null,
+    target: group.victims.size === 1 && group.moreVictims === 0 ? { pid: [...group.victims.values()][0]!.pid } : null,
+    evidence: { count: group.count, first: isoTime(group.first), last: isoTime(group.last), examples: group.examples, counts, notes: all },
+  };
 }
 
 /** A group key: the rule plus whatever the module groups by, and the host. */

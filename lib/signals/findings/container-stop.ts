@@ -6,10 +6,9 @@
  * terminationGracePeriodSeconds: 30 s).
  */
 import { formatSpan, plural } from "../describe.ts";
-import { catalogueEvidence, catalogueKiller, graceSentence, matchesDefault, perVictimNotes, stopStory, typicalGrace, victimList } from "./catalogue.ts";
+import { catalogueFacts, graceSentence, matchesDefault, perVictimNotes, stopStory, typicalGrace, victimList } from "./catalogue.ts";
 import { defineSequenceDetector, stopEpisodes } from "./sequences.ts";
 
-const TITLE = "A container runtime stopped a container";
 const DOCKER_MS = 10_000;
 const KUBERNETES_MS = 30_000;
 
@@ -22,7 +21,7 @@ function graceOrigin(graceMs: number): string | null {
 
 export const containerStop = defineSequenceDetector({
   id: "container-stop",
-  title: TITLE,
+  title: "A container runtime stopped a container",
   *detect({ state, options }) {
     for (const seqs of stopEpisodes(state.of("container"))) {
       const first = seqs[0]!;
@@ -39,8 +38,6 @@ export const containerStop = defineSequenceDetector({
           (kubelet ? "kubelet's log says `Killing container with a grace period` with the pod and container." : "dockerd's log says `Container failed to exit within 10s of signal 15 - using the force` when it had to SIGKILL."),
       );
       yield {
-        id: "container-stop",
-        title: TITLE,
         severity: story.forced.length > 0 ? "warning" : "info",
         headline:
           `${first.killer.comm ?? "a container runtime"} (${program.what}) stopped ${plural(seqs.length, "process", "processes")} of a container: ${victimList(seqs)}: ` +
@@ -58,9 +55,7 @@ export const containerStop = defineSequenceDetector({
             ? "Make the program exit on SIGTERM: PID 1 in a container has no default signal handlers, so a shell or program that does not handle SIGTERM ignores it (use exec in entrypoint scripts, or an init such as tini / --init). " +
               "If it needs longer to shut down, raise docker stop -t / StopTimeout, or terminationGracePeriodSeconds."
             : "If the stop was not wanted, look at restart policies, health checks and the orchestrator's events."),
-        killer: catalogueKiller(seqs),
-        target: seqs.length === 1 ? { pid: first.victim.pid } : null,
-        evidence: catalogueEvidence(seqs, options.maxExamples, notes, grace !== null ? { graceMs: grace, forced: story.forced.length } : {}),
+        ...catalogueFacts(seqs, options.maxExamples, notes, grace !== null ? { graceMs: grace, forced: story.forced.length } : {}),
       };
     }
   },

@@ -2,7 +2,7 @@
  * Fold a killer's many findings of one kind into a few and a summary. A
  * program that kills in a loop over many PIDs raises stale-pid once per PID:
  * tens of thousands of paragraphs nobody reads, and a renderer that needs a
- * gigabyte. The best `keep` stay as they are; the rest become one finding
+ * gigabyte. The best few (KEEP_PER_KILLER) stay as they are; the rest become one finding
  * that counts them, sums their evidence and lists some of their PIDs. The
  * signal lines (`attribute`) still hold every call.
  */
@@ -49,7 +49,7 @@ class BestOf<T> {
 }
 
 /**
- * The findings of one group past its best `keep`, folded as they come, in any
+ * The findings of one group past its best KEEP_PER_KILLER, folded as they come, in any
  * order: sums over all of them, and only the few the folded finding names
  * (the best of them, its first PIDs and examples) are held.
  */
@@ -98,7 +98,7 @@ class RestFold {
   }
 
   /** The one finding that stands for them all (none added: null). */
-  finding(kept: number): Finding | null {
+  finding(): Finding | null {
     const model = this.model.items[0]?.finding;
     if (!model) return null;
     const who = model.killer ? describeProcess(model.killer) : "senders audit did not see";
@@ -112,7 +112,7 @@ class RestFold {
       headline: `…and ${plural(this.n, "more finding")} of this kind for ${who}${pidText}: ${plural(this.count, "signal")} in all`,
       explanation:
         `The same pattern as the findings above, for the same sender, ${plural(this.n, "time")} more. ` +
-        `They are folded into this one so the report stays readable; the ${kept} above have the most evidence.`,
+        `They are folded into this one so the report stays readable; the ${KEEP_PER_KILLER} above have the most evidence.`,
       advice: "As for the findings above. `attribute` with --killer (and --pid for one PID) lists every signal behind them.",
       killer: model.killer,
       target: null,
@@ -121,55 +121,38 @@ class RestFold {
   }
 }
 
-/** One group (a detector's findings about one killer): its best `keep` as they stand, the rest folded. */
-class GroupFold {
-  readonly best: BestOf<null>;
-  readonly rest: RestFold;
-
-  constructor(order: FindingOrder, keep: number) {
-    this.best = new BestOf(order, keep);
-    this.rest = new RestFold(order);
-  }
-
-  add(finding: Finding, seq: number): void {
-    const out = this.best.offer({ finding, seq, value: null });
-    if (out) this.rest.add(out.finding, out.seq);
-  }
-}
-
 /**
  * Folds a detector at a time and a finding at a time, so a run never holds a
  * detector's thousands of findings (a few KB apiece, all but a few per killer
- * folded anyway): each group keeps its best `keep` and folds the rest as they
+ * folded anyway): each group keeps its best KEEP_PER_KILLER and folds the rest as they
  * come. The result is what sorting every finding (stably, by `order`) and
  * then folding each group's rest would give: a group is one detector's (the
  * id is the detector's), and ties go by arrival.
  */
 export class FindingFolder {
   private readonly kept: Finding[] = [];
-  /** Group key → the finding that stands for the group past its best `keep`. */
+  /** Group key → the finding that stands for the group past its best KEEP_PER_KILLER. */
   private readonly folded = new Map<string, Finding>();
 
-  constructor(
-    private readonly order: FindingOrder,
-    private readonly keep = KEEP_PER_KILLER,
-  ) {}
+  constructor(private readonly order: FindingOrder) {}
 
   /** One detector's findings, taken one at a time as it raises them. */
   add(findings: Iterable<Finding>): void {
-    const groups = new Map<string, GroupFold>();
+    // Each group (a detector's findings about one killer): its best KEEP_PER_KILLER as they stand, the rest folded.
+    const groups = new Map<string, { best: BestOf<null>; rest: RestFold }>();
     let seq = 0;
     for (const finding of findings) {
       const key = groupKey(finding);
       let group = groups.get(key);
-      if (!group) groups.set(key, (group = new GroupFold(this.order, this.keep)));
-      group.add(finding, seq++);
+      if (!group) groups.set(key, (group = { best: new BestOf(this.order, KEEP_PER_KILLER), rest: new RestFold(this.order) }));
+      const out = group.best.offer({ finding, seq: seq++, value: null });
+      if (out) group.rest.add(out.finding, out.seq);
     }
     // Kept in the order raised: findings() sorts them all, stably.
     const kept = [...groups.values()].flatMap((group) => group.best.items).sort((a, b) => a.seq - b.seq);
     for (const item of kept) this.kept.push(item.finding);
     for (const [key, group] of groups) {
-      const folded = group.rest.finding(this.keep);
+      const folded = group.rest.finding();
       if (folded) this.folded.set(key, folded);
     }
   }
@@ -183,7 +166,7 @@ export class FindingFolder {
       const key = groupKey(finding);
       const n = (shown.get(key) ?? 0) + 1;
       shown.set(key, n);
-      const folded = n === this.keep ? this.folded.get(key) : undefined;
+      const folded = n === KEEP_PER_KILLER ? this.folded.get(key) : undefined;
       if (folded) out.push(folded);
     }
     return out;

@@ -5,14 +5,12 @@
  * earlyoom when free memory and swap fall below its limits.
  */
 import { plural } from "../describe.ts";
-import { catalogueEvidence, catalogueKiller, perVictimNotes, victimList } from "./catalogue.ts";
+import { catalogueFacts, perVictimNotes, victimList } from "./catalogue.ts";
 import { defineSequenceDetector, stopEpisodes } from "./sequences.ts";
-
-const TITLE = "A low-memory daemon killed processes";
 
 export const memoryPressure = defineSequenceDetector({
   id: "memory-pressure",
-  title: TITLE,
+  title: "A low-memory daemon killed processes",
   *detect({ state, options }) {
     for (const seqs of stopEpisodes(state.of("memory-pressure"))) {
       const first = seqs[0]!;
@@ -27,8 +25,6 @@ export const memoryPressure = defineSequenceDetector({
           : "Its log names the process and the memory left: `journalctl -u earlyoom` (or its stderr).",
       );
       yield {
-        id: "memory-pressure",
-        title: TITLE,
         severity: "warning",
         headline: `${first.killer.comm ?? "a low-memory daemon"} (${program.what}) killed ${plural(seqs.length, "process", "processes")} to free memory: ${victimList(seqs)} (${signals})`,
         explanation:
@@ -42,9 +38,7 @@ export const memoryPressure = defineSequenceDetector({
           (oomd
             ? "or tune systemd-oomd: ManagedOOMMemoryPressureLimit= and ManagedOOMMemoryPressure= on the slice, ManagedOOMSwap=, or ManagedOOMPreference=avoid for units that must survive."
             : "or tune earlyoom: -m/-s limits, --avoid and --prefer patterns for which processes it picks."),
-        killer: catalogueKiller(seqs),
-        target: seqs.length === 1 ? { pid: first.victim.pid } : null,
-        evidence: catalogueEvidence(seqs, options.maxExamples, notes),
+        ...catalogueFacts(seqs, options.maxExamples, notes),
       };
     }
   },

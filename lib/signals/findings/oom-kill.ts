@@ -8,19 +8,12 @@
  */
 import type { OomFacts, SignalLine } from "../../schema.ts";
 import { isoTime } from "../keys.ts";
-import { defineDetector, type Finding } from "./types.ts";
+import { defineDetector, type DetectedFinding } from "./types.ts";
 
-const TITLE = "Killed by the kernel's OOM killer";
 const MAX_KILLS = 1000;
 
-interface OomKill {
-  signal: SignalLine;
-  oom: OomFacts;
-  ms: number | null;
-}
-
 interface OomState {
-  kills: OomKill[];
+  kills: Array<{ signal: SignalLine; oom: OomFacts; ms: number | null }>;
   more: number;
 }
 
@@ -41,13 +34,9 @@ function rssText(oom: OomFacts): string | null {
   return parts.length > 0 ? parts.join(", ") : null;
 }
 
-function inMemcg(oom: OomFacts): boolean {
-  return oom.constraint === "CONSTRAINT_MEMCG" && oom.memcg !== null;
-}
-
 export const oomKill = defineDetector<OomState>({
   id: "oom-kill",
-  title: TITLE,
+  title: "Killed by the kernel's OOM killer",
   init: () => ({ kills: [], more: 0 }),
   observe(state, observed) {
     const oom = observed.signal.cause?.oom;
@@ -56,12 +45,12 @@ export const oomKill = defineDetector<OomState>({
     else state.kills.push({ signal: observed.signal, oom, ms: observed.ms });
   },
   detect({ state }) {
-    const findings: Finding[] = [];
+    const findings: DetectedFinding[] = [];
     for (const { signal, oom, ms } of state.kills) {
       const victim = signal.victims[0];
       // systemd's word in the journal names the unit, not the process.
       const who = victim === undefined && signal.unit !== undefined ? `a process of ${signal.unit}` : `${victim?.comm ?? "?"} (pid ${victim?.pid ?? signal.target.pid ?? "?"})`;
-      const memcg = inMemcg(oom);
+      const memcg = oom.constraint === "CONSTRAINT_MEMCG" && oom.memcg !== null;
       const where = memcg ? ` in memory cgroup ${oom.memcg}` : "";
       const limit = oom.limitKb !== null ? `, limit ${formatKb(oom.limitKb)}${oom.usageKb !== null ? ` (usage ${formatKb(oom.usageKb)})` : ""}` : "";
       const why = memcg ? `the cgroup hit its memory limit${limit}` : oom.constraint === "CONSTRAINT_NONE" ? "the whole system ran out of memory" : `memory ran out (${oom.constraint ?? "constraint not in the log"})`;
@@ -74,8 +63,6 @@ export const oomKill = defineDetector<OomState>({
       notes.push(...oom.lines.map((line) => (signal.source === "kernel-log" ? `Kernel log: ${line}` : line)));
       const time = isoTime(ms);
       findings.push({
-        id: "oom-kill",
-        title: TITLE,
         severity: "critical",
         headline: `The kernel's OOM killer killed ${who}${where}: ${why}${rss ? `; its memory then: ${rss}` : ""}`,
         explanation:

@@ -15,9 +15,9 @@
  * so killers too are bounded by maxPairs.
  */
 import type { SignalLine } from "../../schema.ts";
-import { blamedKiller, isEsrch, isoTime, signalName, victimsOf } from "../keys.ts";
+import { blamedKiller, isEsrch, isoTime, signalName, victimsOf, widen } from "../keys.ts";
 import { EvictionOrder } from "../tally.ts";
-import { DEFAULT_FINDING_OPTIONS, defineSharedDetector, type Evidence, type FindingDetector, type FindingProcess, type ObservedSignal } from "./types.ts";
+import { DEFAULT_FINDING_OPTIONS, defineSharedDetector, findingProcess, type DetectorSpec, type Finding, type FindingDetector, type FindingProcess, type ObservedSignal } from "./types.ts";
 
 const MAX_PIDS = 10;
 const MAX_HOLDERS = 20;
@@ -159,10 +159,7 @@ export class PairTable {
     else if (signal.result.success === false) pair.otherFailure++;
     const name = signalName(signal.signal);
     pair.signals[name] = (pair.signals[name] ?? 0) + 1;
-    if (ms !== null) {
-      pair.first = pair.first === null ? ms : Math.min(pair.first, ms);
-      pair.last = pair.last === null ? ms : Math.max(pair.last, ms);
-    }
+    widen(pair, ms);
     if (pair.examples.length < this.maxExamples) pair.examples.push(signal.id);
     if (esrch) {
       pair.esrchExamples ??= [];
@@ -180,34 +177,29 @@ export class PairTable {
 }
 
 /** stale-pid's and recycled-pid's detector: its state is the run's one PairTable. */
-export function definePairDetector(detector: Pick<FindingDetector<PairTable>, "id" | "title" | "detect">): FindingDetector<PairTable> {
+export function definePairDetector(detector: Pick<DetectorSpec<PairTable>, "id" | "title" | "detect">): FindingDetector<PairTable> {
   return defineSharedDetector("pairs", (options) => new PairTable(options.maxExamples, options.maxPairs), detector);
 }
 
-/** Examples in arrival order, but make sure at least one ESRCH id survives the cut. */
-export function pairExamples(pair: PairAcc, max: number): string[] {
-  const out = pair.examples.slice(0, max);
-  const esrch = pair.esrchExamples?.[0];
-  if (esrch && !out.includes(esrch)) {
-    if (out.length < max) out.push(esrch);
-    else out[max - 1] = esrch;
-  }
-  return out;
-}
-
-/** A pair's evidence: its counts, examples, and the detector's notes, then how many hits on other processes were not kept. */
-export function pairEvidence(pair: PairAcc, max: number, notes: string[]): Evidence {
+/**
+ * What a finding says of a pair besides its words: the killer, the PID, and the evidence: its counts, examples (in
+ * arrival order, but at least one ESRCH id survives the cut), the detector's notes, then how many hits on other processes were not kept.
+ */
+export function pairFacts(pair: PairAcc, max: number, notes: string[]): Pick<Finding, "killer" | "target" | "evidence"> {
   if (pair.moreHolders > 0) notes.push(`…and ${pair.moreHolders} more hits on other processes`);
   const counts: Record<string, number> = { calls: pair.total, success: pair.success, ESRCH: pair.esrch };
   if (pair.otherFailure) counts.otherFailures = pair.otherFailure;
   for (const [name, n] of Object.entries(pair.signals).sort((a, b) => b[1] - a[1])) counts[name] = n;
+  const examples = pair.examples.slice(0, max);
+  const esrch = pair.esrchExamples?.[0];
+  if (esrch && !examples.includes(esrch)) {
+    if (examples.length < max) examples.push(esrch);
+    else examples[max - 1] = esrch;
+  }
   return {
-    count: pair.total,
-    first: isoTime(pair.first),
-    last: isoTime(pair.last),
-    examples: pairExamples(pair, max),
-    counts,
-    notes,
+    killer: findingProcess(pair.killer),
+    target: { pid: pair.targetPid },
+    evidence: { count: pair.total, first: isoTime(pair.first), last: isoTime(pair.last), examples, counts, notes },
   };
 }
 
@@ -233,9 +225,4 @@ export function distinctHolders(pair: PairAcc): Holder[] {
 export function holderText(h: Holder): string {
   const uid = h.uid === null ? "uid ?" : h.user ? `uid ${h.uid} ${h.user}` : `uid ${h.uid}`;
   return `${h.comm ?? "?"} (${uid}), hit ${h.count}×, first in ${h.firstId}`;
-}
-
-/** A copy of the pair's killer with pids sorted, for a Finding. */
-export function findingKiller(pair: PairAcc): FindingProcess {
-  return { ...pair.killer, pids: [...pair.killer.pids].sort((a, b) => a - b) };
 }

@@ -9,11 +9,10 @@
  * only in the stream when capture keeps it (`--tracefs-filter 'sig != 17 || code < 4'`).
  */
 import { plural } from "../describe.ts";
-import { CauseGroups, groupEvidence, groupTarget, signalList, taskList } from "./cause-groups.ts";
-import { defineDetector, type Finding, type ObservedSignal } from "./types.ts";
+import { CauseGroups, groupFacts, signalList, taskList } from "./cause-groups.ts";
+import { defineDetector, type ObservedSignal } from "./types.ts";
 import { SIG } from "../../tables/signals.ts";
 
-const TITLE = "Parent-death signal";
 /** CLD_EXITED, CLD_KILLED, CLD_DUMPED: the child is gone. */
 const EXIT_CODES = new Set([1, 2, 3]);
 /**
@@ -51,7 +50,7 @@ const near = (a: number | null, b: number | null) => a === null || b === null ||
 
 export const parentDeath = defineDetector<DeathState>({
   id: "parent-death",
-  title: TITLE,
+  title: "Parent-death signal",
   init: (options) => ({ sent: new Map(), exits: new Map(), maxExamples: options.maxExamples }),
   // Lines may reach detectors out of order (the correlator holds process signals back for an audit twin), so pairing waits for detect().
   observe(state, observed) {
@@ -75,42 +74,32 @@ export const parentDeath = defineDetector<DeathState>({
         const child = earlier.signal.target.pid;
         const childExits = child === null ? [] : (state.exits.get(contextKey(earlier.signal.node, child)) ?? []);
         if (childExits.some((e) => e.parent === parentPid && (e.ms === null || exit.ms === null || e.ms <= exit.ms))) continue;
-        const group = groups.add(JSON.stringify([earlier.signal.node, earlier.signal.context!.comm, earlier.signal.victims[0]?.comm ?? null]), earlier);
-        if (!group) continue;
         // With audit running and no kill() from the parent, it cannot have been a kill() just before exiting.
         const tag = earlier.crossCheck === "unmatched" ? "auditHadNoKill" : "noAuditToCompare";
-        group.counts[tag] = (group.counts[tag] ?? 0) + 1;
+        groups.add(JSON.stringify([earlier.signal.node, earlier.signal.context!.comm, earlier.signal.victims[0]?.comm ?? null]), earlier, tag);
       }
     }
-    yield* findingsOf(groups);
+    for (const g of groups.groups()) {
+      const parents = taskList(g.contexts.values());
+      const children = taskList(g.victims.values(), g.moreVictims);
+      yield {
+        severity: "warning",
+        headline: `${children} got ${signalList(g)} because its parent ${parents || "?"} exited (PR_SET_PDEATHSIG; ${plural(g.count, "signal")})`,
+        explanation:
+          "These processes had asked the kernel (prctl PR_SET_PDEATHSIG) for a signal when their parent dies, and the parent exited: the kernel sent it " +
+          "from the parent's exit path, with SI_USER, so it looks like a kill() by the parent, but the parent never called kill(). " +
+          "What shows it is the parent's own exit notification (SIGCHLD to its parent) right after, from the same task. " +
+          "Note: the \"parent\" is the thread that created the child; if that thread exits, the signal comes even while the rest of the process lives.",
+        advice:
+          "Find why the parent exited (its logs, its own exit status or killer). If the child should outlive it, do not set PR_SET_PDEATHSIG " +
+          "(or the language's equivalent: Go's SysProcAttr.Pdeathsig, Python's preexec_fn with prctl), or create the child from a thread that lives as long as the process.",
+        ...groupFacts(g, [
+          `The dying parent (context of the signal and of its own exit notification, with the child still alive): ${parents || "?"}`,
+          (g.counts.noAuditToCompare ?? 0) > 0
+            ? "Without audit, a kill() of the child just before the parent's exit would look the same; an audit kill rule (setup-rule install) settles it"
+            : "Audit was running and recorded no kill() from the parent: the kernel sent it",
+        ]),
+      };
+    }
   },
 });
-
-function* findingsOf(groups: CauseGroups): Generator<Finding> {
-  for (const g of groups.groups()) {
-    const parents = taskList(g.contexts.values());
-    const children = taskList(g.victims.values(), g.moreVictims);
-    yield {
-      id: "parent-death",
-      title: TITLE,
-      severity: "warning",
-      headline: `${children} got ${signalList(g)} because its parent ${parents || "?"} exited (PR_SET_PDEATHSIG; ${plural(g.count, "signal")})`,
-      explanation:
-        "These processes had asked the kernel (prctl PR_SET_PDEATHSIG) for a signal when their parent dies, and the parent exited: the kernel sent it " +
-        "from the parent's exit path, with SI_USER, so it looks like a kill() by the parent, but the parent never called kill(). " +
-        "What shows it is the parent's own exit notification (SIGCHLD to its parent) right after, from the same task. " +
-        "Note: the \"parent\" is the thread that created the child; if that thread exits, the signal comes even while the rest of the process lives.",
-      advice:
-        "Find why the parent exited (its logs, its own exit status or killer). If the child should outlive it, do not set PR_SET_PDEATHSIG " +
-        "(or the language's equivalent: Go's SysProcAttr.Pdeathsig, Python's preexec_fn with prctl), or create the child from a thread that lives as long as the process.",
-      killer: null,
-      target: groupTarget(g),
-      evidence: groupEvidence(g, [
-        `The dying parent (context of the signal and of its own exit notification, with the child still alive): ${parents || "?"}`,
-        (g.counts.noAuditToCompare ?? 0) > 0
-          ? "Without audit, a kill() of the child just before the parent's exit would look the same; an audit kill rule (setup-rule install) settles it"
-          : "Audit was running and recorded no kill() from the parent: the kernel sent it",
-      ]),
-    };
-  }
-}

@@ -6,10 +6,8 @@
  * processes whose name does not match, was probably broader than meant.
  */
 import { describeProcess, plural } from "../describe.ts";
-import { catalogueEvidence, catalogueKiller, commandText, launcherText, perVictimNotes, scheduledBy, victimList } from "./catalogue.ts";
+import { catalogueFacts, catalogueKiller, commandText, launcherText, perVictimNotes, scheduledBy, victimList } from "./catalogue.ts";
 import { defineSequenceDetector, groupBy, type KillSequence } from "./sequences.ts";
-
-const TITLE = "pkill, killall or kill(1) from a script";
 
 export interface KillToolArgs {
   tool: "pkill" | "killall" | "kill" | "other";
@@ -88,7 +86,7 @@ function unintended(seqs: readonly KillSequence[], args: KillToolArgs): { parent
 
 export const pkillKill = defineSequenceDetector({
   id: "pkill",
-  title: TITLE,
+  title: "pkill, killall or kill(1) from a script",
   *detect({ state, options }) {
     for (const seqs of groupBy(state.of("pkill"), (s) => JSON.stringify([s.killer.node, s.killerPid, s.killer.key]))) {
       const first = seqs[0]!;
@@ -114,8 +112,6 @@ export const pkillKill = defineSequenceDetector({
       const overBroad = parents.length > 0 || byCommandLine.length > 0;
       const toolWords = args.tool === "other" ? (first.killer.comm ?? "a kill tool") : args.tool;
       yield {
-        id: "pkill",
-        title: TITLE,
         severity: overBroad ? "warning" : "info",
         headline:
           `${describeProcess(catalogueKiller(seqs))}${launcher ? `, ${launcher}${job ? ` (${job})` : ""},` : ""} sent ${signals} to ${plural(seqs.length, "process", "processes")}${pattern}: ${victimList(seqs)}` +
@@ -135,8 +131,7 @@ export const pkillKill = defineSequenceDetector({
               (parents.length > 0 ? "the shell that ran pkill has the pattern in its own command line (sh -c \"pkill -f …\"), so pkill -f matched and signalled it too; " : "") +
               (byCommandLine.length > 0 ? "some victims' names do not match the pattern at all: only their command lines did (an argument, a path, a config file name); " : "") +
               "pkill -f matches anywhere in any process's command line."
-            : "The victims matched what it was told to signal.")
-          ,
+            : "The victims matched what it was told to signal."),
         advice:
           "Find the script or cron job that ran it (the parent chain; `attribute --proc` or an execve audit rule shows more of it) and decide whether it should stop these processes. " +
           (args.tool === "pkill" || args.tool === "killall"
@@ -144,9 +139,7 @@ export const pkillKill = defineSequenceDetector({
               "or better a PID file (`pkill -F app.pid`) or the service manager (`systemctl stop`, `supervisorctl stop`), which know exactly which processes are the service's. " +
               "`pgrep -a PATTERN` shows what a pattern matches before you kill with it."
             : "Check where the script got the PID from: a PID file or variable can be stale and name a process that reused the PID."),
-        killer: catalogueKiller(seqs),
-        target: seqs.length === 1 ? { pid: first.victim.pid } : null,
-        evidence: catalogueEvidence(seqs, options.maxExamples, notes, { ownParentHit: parents.length, matchedByCommandLineOnly: byCommandLine.length }),
+        ...catalogueFacts(seqs, options.maxExamples, notes, { ownParentHit: parents.length, matchedByCommandLineOnly: byCommandLine.length }),
       };
     }
   },

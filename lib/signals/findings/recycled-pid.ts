@@ -4,13 +4,11 @@
  * whoever holds that number pays.
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
-import { definePairDetector, distinctHolders, findingKiller, holderText, pairEvidence } from "./pairs.ts";
-
-const TITLE = "Killer hits whichever process holds a PID";
+import { definePairDetector, distinctHolders, holderText, pairFacts } from "./pairs.ts";
 
 export const recycledPid = definePairDetector({
   id: "recycled-pid",
-  title: TITLE,
+  title: "Killer hits whichever process holds a PID",
   *detect({ state, options }) {
     for (const pair of state.pairs()) {
       const holders = distinctHolders(pair);
@@ -19,8 +17,6 @@ export const recycledPid = definePairDetector({
       const uids = new Set(holders.map((h) => h.uid).filter((u) => u !== null));
       const notes = holders.map((h) => `PID ${pair.targetPid} held by ${holderText(h)}`);
       yield {
-        id: "recycled-pid",
-        title: TITLE,
         severity: "critical",
         headline:
           `${describeProcess(pair.killer)} signalled PID ${pair.targetPid} ${plural(pair.total, "time")} over ${formatDuration(span)} ` +
@@ -34,9 +30,7 @@ export const recycledPid = definePairDetector({
           "Restart or stop the killer now, since it will keep hitting whichever process gets that PID next. " +
           "Then find out why it remembers the PID: a child it never reaped, a stale PID file, or a supervisor that does not notice its child exit. " +
           "Programs should signal through a pidfd, or check the process identity (start time) before signalling.",
-        killer: findingKiller(pair),
-        target: { pid: pair.targetPid },
-        evidence: pairEvidence(pair, options.maxExamples, notes),
+        ...pairFacts(pair, options.maxExamples, notes),
       };
     }
   },

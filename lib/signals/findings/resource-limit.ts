@@ -6,10 +6,8 @@
  * the OOM killer: blind-spot reports that one, with both candidates.
  */
 import { plural } from "../describe.ts";
-import { CauseGroups, groupEvidence, groupTarget, signalList, taskList } from "./cause-groups.ts";
+import { CauseGroups, groupFacts, signalList, taskList } from "./cause-groups.ts";
 import { defineDetector } from "./types.ts";
-
-const TITLE = "A resource limit was reached";
 
 const ADVICE: Readonly<Record<string, string>> = {
   cpu:
@@ -22,7 +20,7 @@ const ADVICE: Readonly<Record<string, string>> = {
 
 export const resourceLimit = defineDetector<CauseGroups>({
   id: "resource-limit",
-  title: TITLE,
+  title: "A resource limit was reached",
   init: (options) => new CauseGroups(options.maxExamples),
   observe(groups, observed) {
     const { signal } = observed;
@@ -42,8 +40,6 @@ export const resourceLimit = defineDetector<CauseGroups>({
           ? "it used up its CPU-time limit: SIGXCPU at the soft limit, then SIGKILL at the hard limit"
           : "it used more CPU time than its soft limit";
       yield {
-        id: "resource-limit",
-        title: TITLE,
         severity: killed ? "warning" : "info",
         headline: `The kernel enforced ${limit} on ${victims}: ${what} (${signalList(g)}, ${plural(g.count, "signal")})`,
         explanation:
@@ -52,9 +48,7 @@ export const resourceLimit = defineDetector<CauseGroups>({
             ? "SIGXFSZ's default action ends the process (with a core dump)."
             : "SIGXCPU's default action ends the process (with a core dump); a process that survives it gets SIGKILL at the hard limit. `ulimit -t N` sets both limits to N, and then only the SIGKILL shows."),
         advice: ADVICE[fsize ? "fsize" : "cpu"]!,
-        killer: null,
-        target: groupTarget(g),
-        evidence: groupEvidence(g),
+        ...groupFacts(g),
       };
     }
   },

@@ -8,10 +8,8 @@
 import { plural } from "../describe.ts";
 import { signalName } from "../keys.ts";
 import type { SignalLine } from "../../schema.ts";
-import { CauseGroups, groupEvidence, groupTarget, signalList, taskList, type CauseGroup } from "./cause-groups.ts";
+import { CauseGroups, groupFacts, signalList, taskList, type CauseGroup } from "./cause-groups.ts";
 import { defineDetector, type Severity } from "./types.ts";
-
-const TITLE = "The process ended itself";
 
 /** Signals that end a process when it sends them to itself; SIGPWR and real-time signals are runtimes talking to their own threads (GC). */
 const SELF_FATAL = new Set(["SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGSEGV", "SIGPIPE", "SIGTERM", "SIGSYS"]);
@@ -78,15 +76,14 @@ function selfKind(signal: SignalLine): SelfKind | null {
 
 export const selfInflicted = defineDetector<CauseGroups>({
   id: "self-inflicted",
-  title: TITLE,
+  title: "The process ended itself",
   init: (options) => new CauseGroups(options.maxExamples),
   observe(groups, observed) {
     const { signal } = observed;
     const kind = selfKind(signal);
     if (!kind) return;
     const who = kind === "own-group" ? signal.killer.comm : (signal.victims[0]?.comm ?? signal.killer.comm);
-    const group = groups.add(JSON.stringify([kind, signal.node, who, kind === "fault" ? (signal.cause?.label ?? null) : null]), observed);
-    if (group) group.counts[kind] = (group.counts[kind] ?? 0) + 1;
+    groups.add(JSON.stringify([kind, signal.node, who, kind === "fault" ? (signal.cause?.label ?? null) : null]), observed, kind);
   },
   *detect({ state }) {
     for (const g of state.groups()) {
@@ -94,15 +91,11 @@ export const selfInflicted = defineDetector<CauseGroups>({
       const words = WORDS[kind];
       const detail = kind === "fault" && g.label ? `: ${g.label}` : "";
       yield {
-        id: "self-inflicted",
-        title: TITLE,
         severity: words.severity,
         headline: `${taskList(g.victims.values(), g.moreVictims) || "a process"} ${words.headline} (${signalList(g)}, ${plural(g.count, "signal")})${detail}`,
         explanation: words.explanation,
         advice: words.advice,
-        killer: null,
-        target: groupTarget(g),
-        evidence: groupEvidence(g, groupSources(g)),
+        ...groupFacts(g, groupSources(g)),
       };
     }
   },

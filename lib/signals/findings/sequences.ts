@@ -18,7 +18,7 @@ import { SI_TIMER } from "../../tables/kernel-signals.ts";
 import { killerProgram, type KillerKind, type KillerProgram } from "../../tables/killers.ts";
 import { blamedKiller, signalName, signalNr } from "../keys.ts";
 import { BoundedMap } from "../tally.ts";
-import { defineSharedDetector, type FindingDetector, type FindingProcess, type ObservedSignal } from "./types.ts";
+import { defineSharedDetector, type DetectorSpec, type FindingDetector, type FindingProcess, type ObservedSignal } from "./types.ts";
 import { SIG } from "../../tables/signals.ts";
 
 /** First signals of one stop are at most this far apart (stopEpisodes). */
@@ -136,7 +136,7 @@ export class SequenceTable {
    */
   private sharedOrigin(kKey: string, argv: string[], ancestry: AncestorInfo[]): { killerArgv: string[]; killerAncestry: AncestorInfo[] } {
     let origin = this.origins.get(kKey);
-    if (origin === undefined || !sameArgv(origin.argv, argv) || !sameAncestry(origin.ancestry, ancestry)) {
+    if (origin === undefined || !Bun.deepEquals(origin.argv, argv) || !Bun.deepEquals(origin.ancestry, ancestry)) {
       // Killers are as many as sequences at most, but a log can rename its killers endlessly: start over rather than grow.
       if (this.origins.size >= this.maxSequences) this.origins.clear();
       this.origins.set(kKey, (origin = { argv, ancestry }));
@@ -185,23 +185,6 @@ export class SequenceTable {
   }
 }
 
-function sameArgv(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameAncestry(a: readonly AncestorInfo[], b: readonly AncestorInfo[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.pid !== y.pid || x.comm !== y.comm || x.exe !== y.exe || x.from !== y.from || !sameArgv(x.argv, y.argv)) return false;
-  }
-  return true;
-}
-
 interface Placement {
   kind: KillerKind;
   program: KillerProgram | null;
@@ -227,7 +210,7 @@ function classify(killer: SignalLine["killer"], program: KillerProgram | null, v
 }
 
 /** A catalogue detector: its state is the run's one SequenceTable, which every catalogue detector reads. */
-export function defineSequenceDetector(detector: Pick<FindingDetector<SequenceTable>, "id" | "title" | "detect">): FindingDetector<SequenceTable> {
+export function defineSequenceDetector(detector: Pick<DetectorSpec<SequenceTable>, "id" | "title" | "detect">): FindingDetector<SequenceTable> {
   return defineSharedDetector("sequences", (options) => new SequenceTable(options.maxSequences, options.maxExamples), detector);
 }
 
@@ -239,15 +222,8 @@ export function graceMs(seq: KillSequence): number | null {
 
 /** Sequences grouped by sender and time: the processes one stop acted on (first signals within EPISODE_GAP_MS of the one before). */
 export function stopEpisodes(sequences: Iterable<KillSequence>): KillSequence[][] {
-  const byKiller = new Map<string, KillSequence[]>();
-  for (const seq of sequences) {
-    const group = byKiller.get(seq.killer.key);
-    if (group) group.push(seq);
-    else byKiller.set(seq.killer.key, [seq]);
-  }
   const episodes: KillSequence[][] = [];
-  for (const group of byKiller.values()) {
-    group.sort((a, b) => (a.firstMs ?? 0) - (b.firstMs ?? 0));
+  for (const group of groupBy(sequences, (seq) => seq.killer.key)) {
     let current: KillSequence[] = [];
     let lastMs: number | null = null;
     for (const seq of group) {
@@ -263,7 +239,7 @@ export function stopEpisodes(sequences: Iterable<KillSequence>): KillSequence[][
   return episodes;
 }
 
-/** Sequences grouped by one key (a sender's pid, a supervisor's pid). */
+/** Sequences grouped by one key (a sender, its pid, a supervisor's pid), each group in order of its first signal. */
 export function groupBy(sequences: Iterable<KillSequence>, keyOf: (seq: KillSequence) => string): KillSequence[][] {
   const groups = new Map<string, KillSequence[]>();
   for (const seq of sequences) {

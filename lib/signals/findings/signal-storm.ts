@@ -12,9 +12,8 @@
 import { describeProcess, formatDuration, formatSpan, plural } from "../describe.ts";
 import { blamedKiller, isoTime, signalName } from "../keys.ts";
 import { BoundedMap, PidSet, Tally } from "../tally.ts";
-import { defineDetector, type FindingProcess, type ResolvedFindingOptions } from "./types.ts";
+import { defineDetector, findingProcess, type FindingProcess, type ResolvedFindingOptions } from "./types.ts";
 
-const TITLE = "Signal storm from one sender";
 const MAX_PIDS = 10;
 const RECENT_IDS = 5;
 
@@ -70,18 +69,9 @@ function sumRange(slots: Slot[], from: number, to: number): typeof range {
   return range;
 }
 
-/** Signals per second over the real span (at least the 1 ms audit stamps resolve). */
-export function stormRate(count: number, spanMs: number): number {
-  return (count * 1000) / Math.max(1, spanMs);
-}
-
-function rateText(rate: number): string {
-  return rate >= 10 ? Math.round(rate).toLocaleString("en-US") : rate.toFixed(1);
-}
-
 export const signalStorm = defineDetector<StormState>({
   id: "signal-storm",
-  title: TITLE,
+  title: "Signal storm from one sender",
   init: (options: ResolvedFindingOptions) => ({
     windowSec: Math.max(1, options.stormWindowSec),
     // One signal, short of any threshold that makes a storm: a killer that may already have stormed never goes.
@@ -132,10 +122,8 @@ export const signalStorm = defineDetector<StormState>({
       if (ms > existing[3]) existing[3] = ms;
     } else slots.splice(i, 0, [sec, 1, ms, ms]);
     // Both windows that contain this second at an edge: ending here, and (for late arrivals) starting here.
-    const ending = sumRange(slots, sec - w + 1, sec);
-    const endingSum = ending.sum;
-    const endingFirst = ending.firstMs;
-    const endingLast = ending.lastMs;
+    // sumRange answers in one shared object: the first window's numbers are copied out before the second call.
+    const { sum: endingSum, firstMs: endingFirst, lastMs: endingLast } = sumRange(slots, sec - w + 1, sec);
     const starting = sumRange(slots, sec, sec + w - 1);
     if (endingSum > acc.peak || starting.sum > acc.peak) {
       if (endingSum >= starting.sum) {
@@ -160,15 +148,15 @@ export const signalStorm = defineDetector<StormState>({
       const start = acc.peakFirstMs;
       const end = acc.peakLastMs;
       const spanMs = end - start;
-      const rate = stormRate(acc.peak, spanMs);
+      // Signals per second over the real span (at least the 1 ms audit stamps resolve).
+      const rate = (acc.peak * 1000) / Math.max(1, spanMs);
+      const rateText = rate >= 10 ? Math.round(rate).toLocaleString("en-US") : rate.toFixed(1);
       const counts: Record<string, number> = { peak: acc.peak, windowSeconds: state.windowSec, spanMs, total: acc.total, ...acc.signals.ranked() };
       yield {
-        id: "signal-storm",
-        title: TITLE,
         severity: "warning",
         headline:
           `${describeProcess(acc.killer)} sent ${plural(acc.peak, "signal")} within ${formatSpan(spanMs)} ` +
-          `(${rateText(rate)}/s; ${plural(acc.total, "signal")} in all, to ${acc.targets.size}${acc.targetsTruncated ? "+" : ""} ${acc.targets.size === 1 ? "PID" : "PIDs"})`,
+          `(${rateText}/s; ${plural(acc.total, "signal")} in all, to ${acc.targets.size}${acc.targetsTruncated ? "+" : ""} ${acc.targets.size === 1 ? "PID" : "PIDs"})`,
         explanation:
           "One program is sending signals at a high rate. Common causes: a supervisor or watchdog stuck in a restart or kill loop, " +
           "a script that kills in a tight loop without waiting, or a program aiming at a PID that keeps being reused. " +
@@ -177,7 +165,7 @@ export const signalStorm = defineDetector<StormState>({
           "Look at this program's logs and configuration (restart policies, health checks, kill loops). " +
           "If it hits the same PID again and again, see the stale-pid and recycled-pid findings. " +
           `Adjust the limit with --storm-threshold (now ${options.stormThreshold}) and --storm-window (now ${state.windowSec} s) if this rate is expected.`,
-        killer: { ...acc.killer, pids: [...acc.killer.pids].sort((a, b) => a - b) },
+        killer: findingProcess(acc.killer),
         target: acc.targets.size === 1 ? { pid: acc.targets.sorted()[0]! } : null,
         evidence: {
           count: acc.peak,

@@ -4,13 +4,11 @@
  * of a child: it keeps the dead child's PID and signals whoever gets it next.
  */
 import { describeProcess, formatDuration, plural } from "../describe.ts";
-import { definePairDetector, distinctHolders, findingKiller, holderText, pairEvidence } from "./pairs.ts";
-
-const TITLE = "Killer keeps signalling a PID it no longer owns";
+import { definePairDetector, distinctHolders, holderText, pairFacts } from "./pairs.ts";
 
 export const stalePid = definePairDetector({
   id: "stale-pid",
-  title: TITLE,
+  title: "Killer keeps signalling a PID it no longer owns",
   *detect({ state, options }) {
     const minSpanMs = options.staleMinSpanSec * 1000;
     for (const pair of state.pairs()) {
@@ -23,8 +21,6 @@ export const stalePid = definePairDetector({
       const notes: string[] = [];
       if (holders.length > 0) notes.push(`Processes that held PID ${pair.targetPid} when hit: ${holders.map(holderText).join("; ")}`);
       yield {
-        id: "stale-pid",
-        title: TITLE,
         severity: pair.success > 0 ? "critical" : "warning",
         headline:
           `${describeProcess(pair.killer)} sent ${signals} to PID ${pair.targetPid} ${plural(pair.total, "time")} over ${formatDuration(span)}; ` +
@@ -40,9 +36,7 @@ export const stalePid = definePairDetector({
           "Then fix or report the program: it should reap its children, forget a child's PID once the child has exited, " +
           "or hold a pidfd (pidfd_open/pidfd_send_signal), which cannot point at a recycled PID. " +
           `Until then, avoid running anything important as PID ${pair.targetPid}.`,
-        killer: findingKiller(pair),
-        target: { pid: pair.targetPid },
-        evidence: pairEvidence(pair, options.maxExamples, notes),
+        ...pairFacts(pair, options.maxExamples, notes),
       };
     }
   },

@@ -7,10 +7,9 @@
  * the same program, stopped one after another, are restarts.
  */
 import { plural } from "../describe.ts";
-import { catalogueEvidence, catalogueKiller, commandText, graceSentence, launcherText, perVictimNotes, stopStory, victimList } from "./catalogue.ts";
+import { catalogueFacts, commandText, graceSentence, launcherText, perVictimNotes, stopStory, victimList } from "./catalogue.ts";
 import { defineSequenceDetector, groupBy, type KillSequence } from "./sequences.ts";
 
-const TITLE = "A supervisor stopped or restarted its child";
 const SHELLS = /^(sh|bash|dash|zsh|ksh|mksh|ash|busybox)$/;
 /** This many restarts of one program make a restart loop. */
 const LOOP_RESTARTS = 3;
@@ -29,7 +28,7 @@ function instances(seqs: readonly KillSequence[]): Array<[string, number[]]> {
 
 export const supervisorKill = defineSequenceDetector({
   id: "supervisor",
-  title: TITLE,
+  title: "A supervisor stopped or restarted its child",
   *detect({ state, options }) {
     for (const seqs of groupBy(state.of("supervisor"), (s) => JSON.stringify([s.killer.node, s.parentPid, s.killer.key]))) {
       const first = seqs[0]!;
@@ -46,20 +45,17 @@ export const supervisorKill = defineSequenceDetector({
       const loop = restarts >= LOOP_RESTARTS;
       const story = stopStory(seqs);
       const known = seqs.filter((s) => s.parentKnown).length;
-      const notes: string[] = [];
-      notes.push(
+      const notes = [
         known > 0
           ? `Parent confirmed for ${known} of ${plural(seqs.length, "victim")}: ${known === 1 ? "its" : "their"} execve events in the log name pid ${first.parentPid} as parent`
           : `The sender is ${program?.what ?? "a supervisor"}; the log has no execve events that would confirm it is the victims' parent`,
-      );
+      ];
       for (const [comm, pids] of runs) notes.push(`${comm}: stopped ${plural(pids.length, "time")}, PIDs ${pids.slice(0, 12).join(", ")}${pids.length > 12 ? ", …" : ""}`);
       if (first.killerArgv.length > 0) notes.push(`Sender's command line: ${commandText(first.killerArgv)}`);
       const launcher = launcherText(first);
       if (launcher && first.killerAncestry.length === 0) notes.push(`The sender: ${launcher}`);
       notes.push(...perVictimNotes(seqs));
       yield {
-        id: "supervisor",
-        title: TITLE,
         severity: loop ? "warning" : "info",
         headline:
           `${who} stopped its own child ${topComm} ${plural(topPids.length, "time")}` +
@@ -77,9 +73,7 @@ export const supervisorKill = defineSequenceDetector({
           "Look at the supervisor's configuration and log for why it stopped the child: a restart command, a health check or timeout, a changed config, or the script's own logic " +
           "(supervisord: `supervisorctl status` and its log, stopsignal/stopwaitsecs; runit: `sv status`, the service's run and finish scripts; s6: s6-svstat; a shell loop: the script, named by the sender's command line and parents). " +
           (loop ? "A restart loop usually means the child fails its check or exits, and the supervisor keeps trying: fix the child's failure, or the check." : ""),
-        killer: catalogueKiller(seqs),
-        target: seqs.length === 1 ? { pid: first.victim.pid } : null,
-        evidence: catalogueEvidence(seqs, options.maxExamples, notes, { stops: seqs.length, restarts, parentConfirmed: known }),
+        ...catalogueFacts(seqs, options.maxExamples, notes, { stops: seqs.length, restarts, parentConfirmed: known }),
       };
     }
   },

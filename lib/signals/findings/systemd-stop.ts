@@ -6,16 +6,15 @@
  * seconds of each other.
  */
 import { formatSpan, plural } from "../describe.ts";
-import { catalogueEvidence, catalogueKiller, graceSentence, perVictimNotes, stopStory, typicalGrace, victimList } from "./catalogue.ts";
+import { catalogueFacts, graceSentence, perVictimNotes, stopStory, typicalGrace, victimList } from "./catalogue.ts";
 import { defineSequenceDetector, stopEpisodes } from "./sequences.ts";
 
-const TITLE = "systemd stopped a unit";
 const DEFAULT_TIMEOUT_STOP_MS = 90_000;
 const SETTING = "TimeoutStopSec=, default 90 s";
 
 export const systemdStop = defineSequenceDetector({
   id: "systemd-stop",
-  title: TITLE,
+  title: "systemd stopped a unit",
   *detect({ state, options }) {
     for (const seqs of stopEpisodes(state.of("systemd"))) {
       const first = seqs[0]!;
@@ -31,8 +30,6 @@ export const systemdStop = defineSequenceDetector({
           "(`UNIT: Stopping…`, `State 'stop-sigterm' timed out. Killing.`, `Killing process N (COMM) with signal SIGKILL.`); so does `systemctl status` of the unit, or the victims' cgroup.",
       );
       yield {
-        id: "systemd-stop",
-        title: TITLE,
         severity: story.forced.length > 0 ? "warning" : "info",
         headline:
           `${manager} stopped ${plural(seqs.length, "process", "processes")} of ${unit ?? "a unit"}: ${victimList(seqs)}: ` +
@@ -51,9 +48,7 @@ export const systemdStop = defineSequenceDetector({
             ? "A service that needs longer to shut down should get a longer TimeoutStopSec=; one that ignores SIGTERM should handle it, or set KillSignal= to the signal it does handle. "
             : "If the stop was not wanted, look for what asked for it (a restart in a deploy script, Restart= with a failing dependency, a timer). ") +
           "A process that must outlive its unit should not be in the unit's cgroup (KillMode=, or start it as its own unit with systemd-run).",
-        killer: catalogueKiller(seqs),
-        target: seqs.length === 1 ? { pid: first.victim.pid } : null,
-        evidence: catalogueEvidence(seqs, options.maxExamples, notes, grace !== null ? { graceMs: grace, forced: story.forced.length } : {}),
+        ...catalogueFacts(seqs, options.maxExamples, notes, grace !== null ? { graceMs: grace, forced: story.forced.length } : {}),
       };
     }
   },

@@ -6,10 +6,8 @@
  */
 import { formatSpan } from "../describe.ts";
 import { isoTime } from "../keys.ts";
-import { catalogueEvidence, catalogueKiller, commandText, launcherText, perVictimNotes, victimList } from "./catalogue.ts";
+import { catalogueFacts, commandText, launcherText, perVictimNotes, victimList } from "./catalogue.ts";
 import { defineSequenceDetector, graceMs, groupBy } from "./sequences.ts";
-
-const TITLE = "timeout(1) ended a command at its time limit";
 
 export interface TimeoutArgs {
   /** The limit as written (`1`, `30s`, `2.5m`). */
@@ -73,7 +71,7 @@ export function parseTimeoutArgv(argv: readonly string[]): TimeoutArgs {
 
 export const timeoutKill = defineSequenceDetector({
   id: "timeout",
-  title: TITLE,
+  title: "timeout(1) ended a command at its time limit",
   *detect({ state, options }) {
     for (const seqs of groupBy(state.of("timeout"), (s) => JSON.stringify([s.killer.node, s.killerPid, s.killer.key]))) {
       const first = seqs[0]!;
@@ -100,8 +98,6 @@ export const timeoutKill = defineSequenceDetector({
       notes.push(...perVictimNotes(seqs));
       const what = args.command.length > 0 ? commandText(args.command) : victimList(seqs);
       yield {
-        id: "timeout",
-        title: TITLE,
         severity: "info",
         headline:
           `timeout(1)${first.killerPid !== null ? ` (pid ${first.killerPid}${first.killer.node ? ` on ${first.killer.node}` : ""})` : ""} ` +
@@ -116,9 +112,7 @@ export const timeoutKill = defineSequenceDetector({
         advice:
           "If the command needs more time, raise the limit where timeout is called (the script, cron job or unit that runs it; see who ran it below). " +
           "If it should never take that long, find out why it hung. To let it stop cleanly, give -s the signal it handles and -k a hard limit.",
-        killer: catalogueKiller(seqs),
-        target: seqs.length === 1 ? { pid: first.victim.pid } : null,
-        evidence: catalogueEvidence(seqs, options.maxExamples, notes, { ...(args.durationMs !== null ? { limitMs: args.durationMs } : {}), ...(grace !== null ? { killAfterMs: grace } : {}) }),
+        ...catalogueFacts(seqs, options.maxExamples, notes, { ...(args.durationMs !== null ? { limitMs: args.durationMs } : {}), ...(grace !== null ? { killAfterMs: grace } : {}) }),
       };
     }
   },

@@ -5,15 +5,14 @@
  * the victim. timeout(1) works this way: its own timer tells it time is up.
  */
 import { plural } from "../describe.ts";
-import { CauseGroups, causeKey, groupEvidence, groupTarget, signalList, taskList } from "./cause-groups.ts";
+import { CauseGroups, causeKey, groupFacts, signalList, taskList } from "./cause-groups.ts";
 import { defineDetector } from "./types.ts";
 
-const TITLE = "A process's own timer fired";
 const TIMER_RULES = new Set(["posix-timer", "alarm", "cpu-itimer"]);
 
 export const timer = defineDetector<CauseGroups>({
   id: "timer",
-  title: TITLE,
+  title: "A process's own timer fired",
   init: (options) => new CauseGroups(options.maxExamples),
   observe(groups, observed) {
     const { signal } = observed;
@@ -29,8 +28,6 @@ export const timer = defineDetector<CauseGroups>({
       const notes = [`The timer's owner, and so the sender: ${owners}`];
       if (contexts) notes.push(`Running when the timer interrupt fired (context, not a sender): ${contexts}`);
       yield {
-        id: "timer",
-        title: TITLE,
         severity: "info",
         headline: `${signalList(g)} to ${owners} from its own timer (${plural(g.count, "signal")}): ${g.label}`,
         explanation:
@@ -41,9 +38,7 @@ export const timer = defineDetector<CauseGroups>({
         advice:
           "If the process died of it, look for alarm(), setitimer() or timer_create() in the program or a library it uses (a watchdog, a time limit). " +
           "If the owner is timeout(1) or a similar wrapper, the command it ran took longer than the limit: raise the duration, or make the command faster.",
-        killer: null,
-        target: groupTarget(g),
-        evidence: groupEvidence(g, notes),
+        ...groupFacts(g, notes),
       };
     }
   },

@@ -6,20 +6,14 @@
  * is the one closing the terminal, or a kworker, never the killer.
  */
 import { plural } from "../describe.ts";
-import { CauseGroups, causeKey, groupEvidence, groupTarget, signalList, taskList } from "./cause-groups.ts";
+import { CauseGroups, causeKey, groupFacts, signalList, taskList } from "./cause-groups.ts";
 import { defineDetector } from "./types.ts";
 
-const TITLE = "Terminal hung up";
 const HANGUP_RULES = new Set(["tty-hangup", "tty-hangup-cont"]);
 
-interface TtyState {
-  hangups: CauseGroups;
-  keys: CauseGroups;
-}
-
-export const ttyHangup = defineDetector<TtyState>({
+export const ttyHangup = defineDetector<{ hangups: CauseGroups; keys: CauseGroups }>({
   id: "tty-hangup",
-  title: TITLE,
+  title: "Terminal hung up",
   init: (options) => ({ hangups: new CauseGroups(options.maxExamples), keys: new CauseGroups(options.maxExamples) }),
   observe(state, observed) {
     const rule = observed.signal.cause?.rule;
@@ -39,8 +33,6 @@ export const ttyHangup = defineDetector<TtyState>({
       if (closers) notes.push(`Running when the terminal hung up (context, not a sender): ${closers}: typically the program whose exit closed the terminal (script, sshd, a terminal emulator, tmux)`);
       if (conts > 0) notes.push(`${plural(hups, "SIGHUP")} and ${plural(conts, "SIGCONT")} from the kernel: the tty layer's hangup pair`);
       yield {
-        id: "tty-hangup",
-        title: TITLE,
         severity: "warning",
         headline: `A terminal hung up: the kernel's tty layer sent SIGHUP to ${victims} (${plural(hups, "SIGHUP")}${conts ? `, ${plural(conts, "SIGCONT")}` : ""})`,
         explanation:
@@ -52,15 +44,12 @@ export const ttyHangup = defineDetector<TtyState>({
         advice:
           "Run long jobs detached from the terminal: `nohup CMD &`, `setsid CMD`, inside tmux or screen, or as a service (a systemd unit, `systemd-run`). " +
           "A program can also ignore or handle SIGHUP. For SSH, find out why the session dropped (network, ClientAliveInterval, an idle timeout).",
-        killer: null,
-        target: groupTarget(g),
-        evidence: groupEvidence(g, notes),
+        ...groupFacts(g, notes),
       };
     }
     for (const g of state.keys.groups()) {
       const sigs = signalList(g);
       yield {
-        id: "tty-hangup",
         title: "Signal from a key typed on the terminal",
         severity: "info",
         headline: `${sigs} from the terminal to ${taskList(g.victims.values(), g.moreVictims)}: ${g.label}`,
@@ -68,9 +57,7 @@ export const ttyHangup = defineDetector<TtyState>({
           "Someone (or something writing to the terminal, like `script` or an expect script) typed the interrupt, quit or suspend key. " +
           "The kernel's tty layer sends the signal to the terminal's foreground process group; no process called kill().",
         advice: "If nobody typed it, look at what writes to that terminal. A program that must not stop on Ctrl-C can handle SIGINT, or run detached (setsid, nohup).",
-        killer: null,
-        target: groupTarget(g),
-        evidence: groupEvidence(g, g.contexts.size ? [`Running when it was generated (context, not a sender): ${taskList(g.contexts.values())}`] : []),
+        ...groupFacts(g, g.contexts.size ? [`Running when it was generated (context, not a sender): ${taskList(g.contexts.values())}`] : []),
       };
     }
   },

@@ -134,6 +134,14 @@ export interface FindingDetector<S = unknown> {
   detect(input: DetectInput<S>): Iterable<Finding>;
 }
 
+/** A finding as a detector yields it: its id and title are the detector's, unless it names its own title. */
+export type DetectedFinding = Omit<Finding, "id" | "title"> & { title?: string };
+
+/** A detector as its module writes it (see defineDetector). */
+export interface DetectorSpec<S> extends Omit<FindingDetector<S>, "detect"> {
+  detect(input: DetectInput<S>): Iterable<DetectedFinding>;
+}
+
 /**
  * A detector whose state is one table of the run, `name` in `shared`, that
  * several detectors read: made by whichever of them starts first, and fed
@@ -142,9 +150,9 @@ export interface FindingDetector<S = unknown> {
 export function defineSharedDetector<T extends { add(observed: ObservedSignal): void }>(
   name: string,
   make: (options: ResolvedFindingOptions) => T,
-  detector: Pick<FindingDetector<T>, "id" | "title" | "detect">,
+  detector: Pick<DetectorSpec<T>, "id" | "title" | "detect">,
 ): FindingDetector<T> {
-  return {
+  return defineDetector({
     ...detector,
     init(options, shared) {
       let table = shared.get(name) as T | undefined;
@@ -152,10 +160,21 @@ export function defineSharedDetector<T extends { add(observed: ObservedSignal): 
       return table;
     },
     observe: (table, observed) => table.add(observed),
+  });
+}
+
+/** Each module's detector, whatever its state type, for the one registry array; its findings get its id and title. */
+export function defineDetector<S>(spec: DetectorSpec<S>): FindingDetector<S> {
+  const { id, title } = spec;
+  return {
+    ...spec,
+    *detect(input) {
+      for (const finding of spec.detect(input)) yield { id, title, ...finding };
+    },
   };
 }
 
-/** Helper so each module can declare its state type and still go in one registry array. */
-export function defineDetector<S>(detector: FindingDetector<S>): FindingDetector<S> {
-  return detector;
+/** A copy of a killer for a Finding, its pids in numeric order. */
+export function findingProcess(killer: FindingProcess): FindingProcess {
+  return { ...killer, pids: [...killer.pids].sort((a, b) => a - b) };
 }

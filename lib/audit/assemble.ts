@@ -6,7 +6,7 @@
  *    (user-space and daemon messages, our own SIGNAL_GENERATE);
  *  - soon after PROCTITLE when the event already has its SYSCALL (the kernel
  *    writes PROCTITLE last): such an event is complete, and is emitted once
- *    `holdRecords` more records have arrived, so a straggler that was
+ *    HOLD_RECORDS more records have arrived, so a straggler that was
  *    reordered still joins it, or when the input goes quiet (`settle`).
  *    ausearch closes at any PROCTITLE, even one that comes first, and so
  *    splits pasted logs in two; we do not;
@@ -72,8 +72,6 @@ export interface AssemblerOptions {
   windowSeconds?: number;
   /** Close the oldest open event beyond this many. Default 4096. */
   maxInFlight?: number;
-  /** Emit a complete event after this many further records at the latest. Default 256. */
-  holdRecords?: number;
   /** Close an event at this many records. Default 10000. */
   maxRecords?: number;
 }
@@ -98,7 +96,7 @@ function eventKey(node: string | null, id: string): string {
 /** Types whose records never share an event with others. */
 export function isStandaloneType(type: string): boolean {
   if (sourceOfType(type).standalone) return true;
-  const nr = recordTypeNumber(type) ?? numberInUnknown(type);
+  const nr = recordTypeNumber(type);
   if (nr === null) return false;
   // 1100–1299 user-space and daemon messages; 2000–2999 user-space
   // anomalies, integrity and virtualisation messages written by tools.
@@ -112,11 +110,8 @@ export const STANDALONE_UNDER_OPEN_STAMP = "a user-space record under the stamp 
 export const SECOND_SYSCALL_ENDS = "a second SYSCALL record came under this event's stamp (the kernel writes one per event: a damaged or merged log); this event ends before it";
 export const SECOND_SYSCALL_STARTS = "this SYSCALL record came under the stamp of an event that already had one (a damaged or merged log); it starts this second event with the same id";
 
-function numberInUnknown(type: string): number | null {
-  const match = /^UNKNOWN\[(\d+)\]$/.exec(type);
-  return match ? Number(match[1]) : null;
-}
-
+/** A complete event is emitted after this many further records at the latest. */
+const HOLD_RECORDS = 256;
 /** Open events looked at, newest first, before an index by serial is built. */
 const SCAN_BEFORE_INDEX = 32;
 /**
@@ -145,6 +140,13 @@ function isSameRecord(a: PendingRecord, b: PendingRecord): boolean {
   if (a instanceof ByteRecord && b instanceof ByteRecord && a.bytes !== null && b.bytes !== null) return sameBody(a, b);
   if (a.type !== b.type || a.raw.length - a.bodyStart !== b.raw.length - b.bodyStart) return false;
   return a.raw.endsWith(b.raw.slice(b.bodyStart));
+}
+
+/** `rule(type)`, remembered per type (a log has a few dozen). */
+function byType(cache: Map<string, boolean>, type: string, rule: (type: string) => boolean): boolean {
+  let answer = cache.get(type);
+  if (answer === undefined) cache.set(type, (answer = rule(type)));
+  return answer;
 }
 
 function addBody(bodies: Map<number, PendingRecord[]>, hash: number, record: PendingRecord): void {
@@ -180,12 +182,13 @@ export class EventAssembler {
   private eoeStream = false;
   private readonly windowSeconds: number;
   private readonly maxInFlight: number;
-  private readonly standaloneCache = new Map<string, boolean>();
+  /** Per record type: is it standalone (isStandaloneType), is it audit text (its stamp is audit time)? */
+  private readonly standaloneTypes = new Map<string, boolean>();
+  private readonly auditTimeTypes = new Map<string, boolean>();
   /** Complete events not yet emitted, in the order they completed (closed ones are skipped). */
   private complete: OpenEvent[] = [];
   private completeHead = 0;
   private recordCount = 0;
-  private readonly holdRecords: number;
   private readonly maxRecords: number;
   /** Late EOE records absorbed into an already-closed event (counted, not lost). */
   lateEoe = 0;
@@ -198,7 +201,6 @@ export class EventAssembler {
   ) {
     this.windowSeconds = options.windowSeconds ?? 2;
     this.maxInFlight = options.maxInFlight ?? 4096;
-    this.holdRecords = options.holdRecords ?? 256;
     this.maxRecords = options.maxRecords ?? 10_000;
   }
 
@@ -211,31 +213,18 @@ export class EventAssembler {
     this.countedNext = false;
     if (counted) return this.place(node, id, seconds, millis, record, serial, idIsCopy);
     this.recordCount++;
-    if (!this.hasAuditTime(record.type)) {
+    const auditTime = byType(this.auditTimeTypes, record.type, isAuditText);
+    if (!auditTime) {
       // A source's own record (tracefs, the kernel log's OOM report): its stamp is no audit time. It
       // moves no clock, and cannot go back before a jump, so it confirms one waiting (see advance).
       const pending = this.jumpTo;
       this.jumpTo = Number.NaN;
       if (pending === pending) this.moveClock(pending);
-      this.place(node, id, seconds, millis, record, serial, idIsCopy);
-      this.closeDue();
-      if (this.openCount > this.maxInFlight) this.trimToCapacity();
-      return;
     }
     this.place(node, id, seconds, millis, record, serial, idIsCopy);
     this.closeDue();
-    this.advance(seconds);
-  }
-
-  private readonly auditTimeCache = new Map<string, boolean>();
-
-  private hasAuditTime(type: string): boolean {
-    let audit = this.auditTimeCache.get(type);
-    if (audit === undefined) {
-      audit = isAuditText(type);
-      this.auditTimeCache.set(type, audit);
-    }
-    return audit;
+    if (auditTime) this.advance(seconds);
+    else if (this.openCount > this.maxInFlight) this.trimToCapacity();
   }
 
   /**
@@ -288,11 +277,7 @@ export class EventAssembler {
   /** The record into its event (found, opened, or none for a standalone record); closes what it completes. */
   private place(node: string | null, id: string, seconds: number, millis: number, record: PendingRecord, serial: number, idIsCopy: boolean): void {
     const type = record.type;
-    let standalone = this.standaloneCache.get(type);
-    if (standalone === undefined) {
-      standalone = isStandaloneType(type);
-      this.standaloneCache.set(type, standalone);
-    }
+    const standalone = byType(this.standaloneTypes, type, isStandaloneType);
     // Past 2^53 two spellings of one id may parse to different numbers: one bucket for them all.
     if (!Number.isSafeInteger(serial)) serial = -1;
     let event: OpenEvent | undefined;
@@ -326,11 +311,8 @@ export class EventAssembler {
       return;
     }
     if (event === undefined) {
-      let wasClosed = false;
-      if (seenSerial) {
-        const key = eventKey(node, id);
-        wasClosed = this.recentlyClosed.has(serial, key);
-      } else this.highestSerial = serial;
+      const wasClosed = seenSerial && this.recentlyClosed.has(serial, eventKey(node, id));
+      if (!seenSerial) this.highestSerial = serial;
       if (type === "EOE" && wasClosed) {
         this.lateEoe++;
         return;
@@ -344,7 +326,7 @@ export class EventAssembler {
     }
     event.records.push(record);
     if (type === "SYSCALL") event.hasSyscall = true;
-    if (type === "EOE" || standalone) {
+    if (type === "EOE") {
       this.close(event);
     } else if (event.records.length >= this.maxRecords) {
       (event.warnings ??= []).push(`closed at ${this.maxRecords} records, more than any kernel event has; further records with this id form further events`);
@@ -359,7 +341,10 @@ export class EventAssembler {
   private openEvent(node: string | null, id: string, seconds: number, millis: number, serial: number, idIsCopy: boolean, warning: string | null): OpenEvent {
     const event: OpenEvent = { node, id, seconds, millis, records: [], serial, hasSyscall: false, completeAt: -1, closed: false, keyIsCopy: idIsCopy };
     if (warning !== null) event.warnings = [warning];
-    this.addOpen(event);
+    this.openCount++;
+    this.order.push(event);
+    if (this.order.length - this.orderHead > 2 * this.openCount + 1024) this.compactOrder();
+    this.open?.set(event.serial, event);
     return event;
   }
 
@@ -409,21 +394,6 @@ export class EventAssembler {
     return this.open.get(serial, eventKey(node, id));
   }
 
-  private addOpen(event: OpenEvent): void {
-    this.openCount++;
-    this.order.push(event);
-    if (this.order.length - this.orderHead > 2 * this.openCount + 1024) this.compactOrder();
-    this.open?.set(event.serial, event);
-  }
-
-  private removeOpen(event: OpenEvent): void {
-    const open = this.open;
-    // None open: the next disorder builds the index again, from nothing.
-    if (--this.openCount === 0) this.open = null;
-    if (open === null || this.open === null) return;
-    open.delete(event.serial, event);
-  }
-
   /** The same record is already in the event (it is not added to it). */
   private isDuplicate(event: OpenEvent, record: PendingRecord): boolean {
     const records = event.records;
@@ -448,7 +418,7 @@ export class EventAssembler {
   /**
    * The input has gone quiet (runStage: no chunk for a while, as on a live
    * pipe): emit the events known to be complete now rather than after
-   * `holdRecords` more records. Never called per chunk: chunk boundaries
+   * HOLD_RECORDS more records. Never called per chunk: chunk boundaries
    * vary run to run on a pipe, and grouping and order must not.
    */
   settle(): void {
@@ -472,13 +442,13 @@ export class EventAssembler {
     this.orderHead = 0;
   }
 
-  /** Complete events that `holdRecords` further records did not join: emit them. */
+  /** Complete events that HOLD_RECORDS further records did not join: emit them. */
   private closeDue(): void {
     const complete = this.complete;
     while (this.completeHead < complete.length) {
       const event = complete[this.completeHead]!;
       if (!event.closed) {
-        if (event.completeAt + this.holdRecords > this.recordCount) break;
+        if (event.completeAt + HOLD_RECORDS > this.recordCount) break;
         this.close(event);
       }
       this.completeHead++;
@@ -544,15 +514,13 @@ export class EventAssembler {
     event.closed = true;
     event.bodies = undefined;
     if (this.last === event) this.last = undefined;
-    this.removeOpen(event);
-    this.rememberClosed(event);
-    // The open event itself (it is an AssembledEvent): closed, it is never touched again.
-    this.emit(event);
-  }
-
-  private rememberClosed(event: OpenEvent): void {
+    // None open: the next disorder builds the index again, from nothing.
+    if (--this.openCount === 0) this.open = null;
+    else this.open?.delete(event.serial, event);
     const key = eventKey(event.node, event.id);
     // A copy: the key may be a slice of its input chunk, and the ring outlives the chunk.
     this.recentlyClosed.add(event.serial, event.keyIsCopy ? key : detach(key));
+    // The open event itself (it is an AssembledEvent): closed, it is never touched again.
+    this.emit(event);
   }
 }

@@ -7,7 +7,7 @@
  * line (errors.notAudit), or is reported as an error with its file and line.
  */
 import type { RecordLine, SourceRef } from "../schema.ts";
-import { EventAssembler, type AssembledEvent, type AssemblerOptions } from "./assemble.ts";
+import { EventAssembler, type AssembledEvent, type AssemblerOptions, type PendingRecord } from "./assemble.ts";
 import { InputErrors } from "./input-errors.ts";
 import { ByteRecord } from "./bytes/record.ts";
 import { PlainHeader } from "./bytes/header.ts";
@@ -46,15 +46,7 @@ export class Decoder {
   pushRaw(text: string, source: SourceRef): void {
     const parsed = parseLine(text);
     if (parsed.kind === "record") {
-      this.stats.records++;
-      this.assembler.push(
-        parsed.node ?? null,
-        parsed.id!,
-        parsed.seconds!,
-        parsed.millis!,
-        { type: parsed.type!, raw: text, bodyStart: parsed.bodyStart!, source },
-        parsed.serial!,
-      );
+      this.pushStamped(parsed.node ?? null, parsed.id!, parsed, { type: parsed.type!, raw: text, bodyStart: parsed.bodyStart!, source });
     } else if (parsed.kind === "invalid" || parsed.kind === "not-audit") {
       const oom = parsed.kind === "not-audit" ? oomJoinerFor(this.options.errors).line(text, source) : null;
       if (oom !== null) this.pushRecord(oom);
@@ -117,40 +109,23 @@ export class Decoder {
   pushRecord(record: RecordLine): void {
     if (!isAuditText(record.type)) {
       // A source's own record (tracefs): its raw text has no audit stamp to parse.
-      const stamp = parseId(record.id);
-      this.stats.records++;
-      this.assembler.push(
-        record.node,
-        record.id,
-        stamp?.seconds ?? 0,
-        stamp?.millis ?? 0,
-        {
-          type: record.type,
-          raw: record.raw,
-          bodyStart: 0,
-          source: record.source,
-          fromJson: true,
-          ...(record.time ? { time: record.time } : {}),
-        },
-        stamp?.serial ?? 0,
-      );
-      return;
+      const own = { type: record.type, raw: record.raw, bodyStart: 0, source: record.source, fromJson: true };
+      return this.pushStamped(record.node, record.id, parseId(record.id), record.time ? { ...own, time: record.time } : own);
     }
     const parsed = parseLine(record.raw);
     if (parsed.kind !== "record") {
       this.options.errors.report(record.source, parsed.error ?? "record line holds no audit record", record.raw);
       return;
     }
-    this.stats.records++;
     // The record line's node wins: capture may know it when the raw text does not say.
-    this.assembler.push(
-      record.node ?? parsed.node ?? null,
-      parsed.id!,
-      parsed.seconds!,
-      parsed.millis!,
-      { type: parsed.type!, raw: record.raw, bodyStart: parsed.bodyStart!, source: record.source, fromJson: true },
-      parsed.serial!,
-    );
+    const pending = { type: parsed.type!, raw: record.raw, bodyStart: parsed.bodyStart!, source: record.source, fromJson: true };
+    this.pushStamped(record.node ?? parsed.node ?? null, parsed.id!, parsed, pending);
+  }
+
+  /** A record into the assembler, under its event's stamp (a source's own record may have none: 0). */
+  private pushStamped(node: string | null, id: string, stamp: { seconds?: number; millis?: number; serial?: number } | null, record: PendingRecord): void {
+    this.stats.records++;
+    this.assembler.push(node, id, stamp?.seconds ?? 0, stamp?.millis ?? 0, record, stamp?.serial ?? 0);
   }
 
   /** `count` records the caller read no further (attribute's prefilter): they still count and move audit time (EventAssembler.pass). */
@@ -176,14 +151,12 @@ export class Decoder {
   }
 
   private emitEvent(event: AssembledEvent): void {
-    if (this.options.eventFilter && !this.options.eventFilter(event)) {
-      this.stats.skipped++;
-      for (const record of event.records) if (record instanceof ByteRecord) record.release();
-      return;
-    }
-    this.stats.events++;
-    this.emit(event);
-    // Written: lines read as bytes no longer hold their reader memory.
+    const filter = this.options.eventFilter;
+    if (!filter || filter(event)) {
+      this.stats.events++;
+      this.emit(event);
+    } else this.stats.skipped++;
+    // Written or skipped: lines read as bytes no longer hold their reader memory.
     for (const record of event.records) if (record instanceof ByteRecord) record.release();
   }
 }

@@ -52,10 +52,7 @@ export class EventJsonSink implements EventSink {
 /** The readable path: events interpreted as objects, everything held until taken. */
 export class CollectSink implements EventSink {
   private lines: AnyLine[] = [];
-  private readonly options: InterpretOptions;
-  constructor(ids: IdNames) {
-    this.options = { ids };
-  }
+  constructor(private readonly options: InterpretOptions) {}
   event(event: AssembledEvent): void {
     this.lines.push(interpretEvent(event, this.options));
   }
@@ -83,7 +80,7 @@ export class EventStage {
     /** The uid/gid names this stage's events are interpreted with. */
     readonly ids: IdNames = new IdNames(settings),
   ) {
-    this.sink = sink ?? new CollectSink(ids);
+    this.sink = sink ?? new CollectSink({ ids });
     const out = this.sink;
     this.decoder = new Decoder(
       { errors, windowSeconds: settings.windowSeconds, eventFilter: settings.eventFilter },

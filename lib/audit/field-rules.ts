@@ -13,7 +13,7 @@ import { errnoName } from "../tables/errno.ts";
 import { isKillFamily, KILL_FAMILY } from "../tables/kill-family.ts";
 import { signalName } from "../tables/signals.ts";
 import { syscallName } from "../tables/syscalls.ts";
-import { FieldKind } from "./field-types.ts";
+import { ARG_NAMES, FieldKind } from "./field-types.ts";
 import type { IdScope } from "./ids.ts";
 import {
   argvEnd,
@@ -49,9 +49,6 @@ export interface DecodedSink {
   /** The value is localIdName of the plain decimal id `id` (the field's text). */
   localId(id: number, user: boolean, scope: IdScope): void;
 }
-
-/** The argument fields a kill-family call's signal may be in, by index. */
-const ARG_NAMES = ["a0", "a1", "a2", "a3"];
 
 /** What decoding one record's fields knows as it goes: its type's facts and what earlier fields said. */
 export class RecordContext {
@@ -200,12 +197,9 @@ function proctitleField(start: number, end: number, quoted: boolean, ctx: Record
   const n = quoted ? NOT_HEX : unhexInto(bytes, start, end, hex);
   if (n === NOT_HEX) {
     // As written: one argument, unless a control character (a NUL splits it) asks for the general way.
-    let plain = true;
-    for (let i = start; i < end; i++) if (bytes[i]! < 0x20) plain = false;
-    if (plain) {
-      out.asWritten(false);
-      return;
-    }
+    let i = start;
+    while (i < end && bytes[i]! >= 0x20) i++;
+    if (i === end) return out.asWritten(false);
   }
   if (n < 0) {
     const argv = decodeProctitle(ctx.text.slice(start, end), quoted);

@@ -37,6 +37,8 @@ const UIDS = [
 ];
 const GIDS = ["gid", "egid", "sgid", "fsgid", "ogid", "obj_gid", "new_gid", "inode_gid", "igid"];
 const SESSIONS = ["ses", "oses", "old-ses"];
+/** A SYSCALL record's argument fields, by index (where a kill-family call's signal and target are). */
+export const ARG_NAMES: readonly string[] = ["a0", "a1", "a2", "a3"];
 
 export const FIELD_KINDS: ReadonlyMap<string, FieldKind> = new Map<string, FieldKind>([
   ...ESCAPED.map((name) => [name, FieldKind.Escaped] as const),
@@ -47,10 +49,7 @@ export const FIELD_KINDS: ReadonlyMap<string, FieldKind> = new Map<string, Field
   ["arch", FieldKind.Arch],
   ["syscall", FieldKind.Syscall],
   ["exit", FieldKind.Exit],
-  ["a0", FieldKind.Arg],
-  ["a1", FieldKind.Arg],
-  ["a2", FieldKind.Arg],
-  ["a3", FieldKind.Arg],
+  ...ARG_NAMES.map((name) => [name, FieldKind.Arg] as const),
   ["sig", FieldKind.Signal],
 ]);
 

@@ -67,18 +67,15 @@ function has(map: FieldMap, key: string): boolean {
  * careful way, on a fresh object (the given one is left half filled).
  */
 function build(map: FieldMap, names: string[], values: string[], quoted: boolean[], result: ParsedFields, trackQuoted: boolean): FieldMap {
-  // Something already there: a repeat, or a name the prototype has (constructor, toString…).
-  let special = false;
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    if (name === "__proto__" || map[name] !== undefined) {
-      special = true;
-      break;
-    }
-    map[name] = values[i]!;
-    if (trackQuoted && quoted[i]) (result.quoted ??= new Set()).add(name);
+  let placed = 0;
+  for (; placed < names.length; placed++) {
+    const name = names[placed]!;
+    // Something already there: a repeat, or a name the prototype has (constructor, toString…).
+    if (name === "__proto__" || map[name] !== undefined) break;
+    map[name] = values[placed]!;
+    if (trackQuoted && quoted[placed]) (result.quoted ??= new Set()).add(name);
   }
-  if (!special) return map;
+  if (placed === names.length) return map;
   // Quoting is told per field as stored, so begin again with the names below.
   if (trackQuoted) result.quoted = undefined;
   const fresh = newFieldMap();

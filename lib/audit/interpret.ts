@@ -9,7 +9,7 @@ import type { DecodedRecord, EventLine, FieldMap, ProcessInfo, SyscallInfo, Targ
 import { isKillFamily, KILL_FAMILY, killScope, type KillSpec } from "../tables/kill-family.ts";
 import { signalName } from "../tables/signals.ts";
 import type { AssembledEvent, PendingRecord } from "./assemble.ts";
-import { enrichedNameOf, FieldKind, kindOf } from "./field-types.ts";
+import { ARG_NAMES, enrichedNameOf, FieldKind, kindOf } from "./field-types.ts";
 import { type DecodedSink, interpretField, localIdName, RecordContext, signalArgField } from "./field-rules.ts";
 import { newFieldMap, parseFields, type ParsedFields } from "./fields.ts";
 import { ByteRecord } from "./bytes/record.ts";
@@ -174,7 +174,7 @@ export function killTarget(syscall: string, args: string[]): { pid: number; scop
 
 export function buildSyscall(record: DecodedRecord): SyscallInfo {
   const { fields } = record;
-  const args = ["a0", "a1", "a2", "a3"].filter((a) => fields[a] !== undefined).map((a) => `0x${fields[a]}`);
+  const args = ARG_NAMES.filter((a) => fields[a] !== undefined).map((a) => `0x${fields[a]}`);
   const info: SyscallInfo = { ...buildSyscallHead(record), args };
   const name = info.name;
   const spec = killSpec(name);

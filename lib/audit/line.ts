@@ -19,6 +19,7 @@
  * Only the prefix is examined here; the fields are parsed lazily downstream.
  */
 import { detach } from "../bytes/detach.ts";
+import { bytesAre } from "../bytes/json.ts";
 import { recordTypeName } from "../tables/record-types.ts";
 import { JOURNAL_TEXT, JOURNAL_TEXT_ERROR } from "./journal.ts";
 import { MAX_STAMP_SECONDS } from "./spelling.ts";
@@ -69,7 +70,7 @@ export function parseLine(text: string): ParsedLine {
     return parseRecordAt(text, typeAt, nodeMatch ? nodeMatch[1]! : null);
   }
   if (JOURNAL_TEXT.test(text)) return { kind: "invalid", error: JOURNAL_TEXT_ERROR };
-  if (isKernelLogLine(text)) {
+  if (KERNEL_LOG_LINE.test(text)) {
     // A record the kernel printed, cut before its type (`audit: audit(…)`), is damage, not another message.
     if (KERNEL_AUDIT_STAMP.test(text)) return { kind: "invalid", error: "kernel-log audit record without its type=…" };
     return { kind: "not-audit" };
@@ -104,20 +105,12 @@ const KERNEL_LOG_LINE = new RegExp(
 );
 const KERNEL_AUDIT_STAMP = /\baudit\(\d+\.\d+:\d+\)/;
 
-/** Whether a line that holds no audit record is a kernel log's other line (see KERNEL_LOG_LINE). */
-export function isKernelLogLine(text: string): boolean {
-  return KERNEL_LOG_LINE.test(text);
-}
-
 function findWrappedType(text: string): number {
   let from = 0;
   for (;;) {
     const at = text.indexOf("type=", from);
     if (at < 0) return -1;
-    if (at === 0 || text.charCodeAt(at - 1) === 0x20) {
-      const prefix = text.slice(0, at);
-      if (/audit|node=/.test(prefix)) return at;
-    }
+    if ((at === 0 || text.charCodeAt(at - 1) === 0x20) && /audit|node=/.test(text.slice(0, at))) return at;
     from = at + 5;
   }
 }
@@ -131,6 +124,8 @@ function findWrappedType(text: string): number {
 const TYPE_SLOTS = 256;
 const typeSpellings: (string | undefined)[] = new Array(TYPE_SLOTS);
 const typeNames: string[] = new Array(TYPE_SLOTS);
+/** A type spelled as a number (kernel-log forms) or as auditd's UNKNOWN[N]. */
+const NUMBERED_TYPE = /^(?:([0-9]+)|UNKNOWN\[([0-9]+)\])$/;
 
 function recordType(text: string, start: number, end: number): string {
   let hash = end - start;
@@ -139,13 +134,10 @@ function recordType(text: string, start: number, end: number): string {
   const spelled = typeSpellings[slot];
   if (spelled !== undefined && spelled.length === end - start && text.startsWith(spelled, start)) return typeNames[slot]!;
   const raw = detach(text.slice(start, end));
-  let type = raw;
   // Kernel-log forms number the type; auditd writes UNKNOWN[N] for numbers
   // it has no name for. Name them when we know the number, as ausearch does.
-  if (isDigits(type)) type = recordTypeName(Number(type));
-  else if (type.startsWith("UNKNOWN[") && type.endsWith("]") && isDigits(type.slice(8, -1))) {
-    type = recordTypeName(Number(type.slice(8, -1)));
-  }
+  const numbered = NUMBERED_TYPE.exec(raw);
+  const type = numbered === null ? raw : recordTypeName(Number(numbered[1] ?? numbered[2]));
   typeSpellings[slot] = raw;
   typeNames[slot] = type;
   return type;
@@ -165,18 +157,9 @@ export class TypeNames {
     for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + bytes[i]!) | 0;
     const slot = (hash ^ (hash >>> 8)) & (TYPE_SLOTS - 1);
     const spelled = this.spellings[slot];
-    if (spelled !== undefined && spelled.length === end - start) {
-      let same = true;
-      for (let i = 0; i < spelled.length; i++) {
-        if (spelled[i] !== bytes[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.names[slot]!;
-    }
+    if (spelled !== undefined && bytesAre(bytes, start, end, spelled)) return this.names[slot]!;
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1", start, end);
-    if (isDigits(text) || text.startsWith("UNKNOWN[")) return null;
+    if (NUMBERED_TYPE.test(text) || text.startsWith("UNKNOWN[")) return null;
     this.spellings[slot] = Buffer.from(bytes.subarray(start, end));
     this.names[slot] = text;
     return text;
@@ -236,29 +219,10 @@ function parseRecordAt(text: string, typeAt: number, node: string | null): Parse
     return { kind: "invalid", type, error: INTERPRETED_STAMP.test(stampText) ? interpretedStampError(stampText) : `malformed audit stamp (${stampText})` };
   }
   if (seconds > MAX_STAMP_SECONDS) return { kind: "invalid", type, error: `audit stamp out of range (${text.slice(open, close)})` };
-  const stamp = text.slice(open, close);
   let bodyStart = close + 1;
   if (text.charCodeAt(bodyStart) === 0x3a /* : */) bodyStart++;
   while (text.charCodeAt(bodyStart) === 0x20) bodyStart++;
-  return {
-    kind: "record",
-    type,
-    node,
-    id: stamp,
-    seconds,
-    millis,
-    serial,
-    bodyStart,
-  };
-}
-
-function isDigits(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
+  return { kind: "record", type, node, id: text.slice(open, close), seconds, millis, serial, bodyStart };
 }
 
 /** Parse a `SEC.MS:SERIAL` id. */

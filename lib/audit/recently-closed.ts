@@ -33,11 +33,12 @@ export class RecentlyClosed {
   add(serial: number, key: string): void {
     const slot = this.next;
     this.next = (slot + 1) % this.capacity;
+    // A full ring overwrites its oldest slot: that entry leaves the index, unless a newer slot holds the same key.
     if (this.count < this.capacity) this.count++;
-    else if (this.index !== null) this.unindex(slot);
+    else this.index?.delete(this.serials[slot]!, slot);
     this.serials[slot] = serial;
     this.keys[slot] = key;
-    if (this.index !== null) this.indexSlot(slot);
+    this.index?.set(serial, slot);
   }
 
   has(serial: number, key: string): boolean {
@@ -56,15 +57,9 @@ export class RecentlyClosed {
   private buildIndex(): void {
     this.index = new KeyedSerialIndex(this.capacity, (slot) => this.keys[slot]!);
     // Oldest first, so a key closed twice maps to its newest slot.
-    for (let age = this.count; age >= 1; age--) this.indexSlot((this.next - age + this.capacity) % this.capacity);
-  }
-
-  private indexSlot(slot: number): void {
-    this.index!.set(this.serials[slot]!, slot);
-  }
-
-  /** The slot is about to be overwritten: its entry goes, unless a newer slot holds the same key. */
-  private unindex(slot: number): void {
-    this.index!.delete(this.serials[slot]!, slot);
+    for (let age = this.count; age >= 1; age--) {
+      const slot = (this.next - age + this.capacity) % this.capacity;
+      this.index.set(this.serials[slot]!, slot);
+    }
   }
 }

@@ -10,10 +10,10 @@
  * only inside functions, never at load, so those modules may import it back.
  */
 
-import { ascii, bytesAre } from "../bytes/json.ts";
+import { ascii, bytesAre, putBytes } from "../bytes/json.ts";
 import { errnoName } from "../tables/errno.ts";
 import { UnitScratch, unitsOf } from "./bytes/field-cursor.ts";
-import { digitsValue, HEX_DIGIT } from "../bytes/read.ts";
+import { digitsValue, HEX_DIGIT, startsWithAt } from "../bytes/read.ts";
 
 // ------------------------------------------------------------ units
 
@@ -95,8 +95,7 @@ export const UNSET_ID_WORDS: readonly string[] = ["4294967295", "-1"];
 const UNSET_ID_BYTES = UNSET_ID_WORDS.map(ascii);
 
 export function isUnsetId(text: string | undefined): boolean {
-  for (let i = 0; i < UNSET_ID_WORDS.length; i++) if (text === UNSET_ID_WORDS[i]) return true;
-  return false;
+  return text !== undefined && UNSET_ID_WORDS.includes(text);
 }
 
 export function isUnsetIdAt(bytes: Uint8Array, start: number, end: number): boolean {
@@ -129,8 +128,7 @@ export function userName(decoded: string | undefined): string | null {
 
 /** bytes[start, end) is a name by userName's rule. */
 export function isUserNameAt(bytes: Uint8Array, start: number, end: number): boolean {
-  if (bytesAre(bytes, start, end, UNSET_NAME_BYTES)) return false;
-  return !(end - start >= UNKNOWN_PREFIX_BYTES.length && bytesAre(bytes, start, start + UNKNOWN_PREFIX_BYTES.length, UNKNOWN_PREFIX_BYTES));
+  return !bytesAre(bytes, start, end, UNSET_NAME_BYTES) && !startsWithAt(bytes, UNKNOWN_PREFIX_BYTES, start, end);
 }
 
 // ------------------------------------------------------------ words
@@ -140,9 +138,7 @@ export const NULLISH_WORDS: readonly string[] = ["(null)", "(none)", "?"];
 const NULLISH_BYTES = NULLISH_WORDS.map(ascii);
 
 export function nullish(value: string | undefined): string | null {
-  if (value === undefined) return null;
-  for (let i = 0; i < NULLISH_WORDS.length; i++) if (value === NULLISH_WORDS[i]) return null;
-  return value;
+  return value === undefined || NULLISH_WORDS.includes(value) ? null : value;
 }
 
 export function isNullishAt(bytes: Uint8Array, start: number, end: number): boolean {
@@ -232,9 +228,7 @@ export function isNoProctitleAt(bytes: Uint8Array, start: number, end: number): 
 export function decodeProctitle(value: string, quoted: boolean): string[] | null {
   if (value === NO_PROCTITLE || value === "") return null;
   const text = decodeEscaped(value, quoted);
-  // argvEnd's rule on the decoded text: a NUL is the same unit in both.
-  const end = text.length > 0 && text.charCodeAt(text.length - 1) === 0 ? text.length - 1 : text.length;
-  return text.slice(0, end).split("\u0000");
+  return text.slice(0, argvEnd(unitsOfText(text), 0, text.length)).split("\u0000");
 }
 
 // ------------------------------------------------------------ time
@@ -262,13 +256,8 @@ export class IsoClock {
 
   /** The time's ASCII into d at p (room for 27 bytes), no quotes: the new p. */
   put(d: Uint8Array, p: number, seconds: number, millis: number): number {
-    if (!this.cached(seconds, millis)) {
-      const text = new Date(seconds * 1000 + millis).toISOString();
-      for (let i = 0; i < text.length; i++) d[p++] = text.charCodeAt(i);
-      return p;
-    }
-    const prefix = this.prefixBytes;
-    for (let i = 0; i < prefix.length; i++) d[p++] = prefix[i]!;
+    if (!this.cached(seconds, millis)) return putBytes(d, p, ascii(new Date(seconds * 1000 + millis).toISOString()));
+    p = putBytes(d, p, this.prefixBytes);
     d[p++] = 0x30 + Math.floor(millis / 100);
     d[p++] = 0x30 + (Math.floor(millis / 10) % 10);
     d[p++] = 0x30 + (millis % 10);

@@ -20,29 +20,20 @@ export const PLAIN: Uint8Array = (() => {
 
 const HEX = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66];
 
+/** The units JSON escapes with a letter of their own: each unit, and the letter written after its backslash. */
+export const LETTER_ESCAPES = [['"', '"'], ["\\", "\\"], ["\b", "b"], ["\t", "t"], ["\n", "n"], ["\f", "f"], ["\r", "r"]] as const;
+
+/** A unit's escape letter, or 0 (then it is escaped as \u00xx). */
+const ESCAPE_LETTER = new Uint8Array(256);
+for (const [unit, letter] of LETTER_ESCAPES) ESCAPE_LETTER[unit.charCodeAt(0)] = letter.charCodeAt(0);
+
 /** The escape for an ASCII unit that is not PLAIN (`"`, `\`, a control character). Returns the new position. */
 export function escapeAscii(buf: Uint8Array, p: number, c: number): number {
   buf[p++] = 0x5c;
-  switch (c) {
-    case 0x22:
-    case 0x5c:
-      buf[p++] = c;
-      return p;
-    case 0x08:
-      buf[p++] = 0x62;
-      return p;
-    case 0x09:
-      buf[p++] = 0x74;
-      return p;
-    case 0x0a:
-      buf[p++] = 0x6e;
-      return p;
-    case 0x0c:
-      buf[p++] = 0x66;
-      return p;
-    case 0x0d:
-      buf[p++] = 0x72;
-      return p;
+  const letter = ESCAPE_LETTER[c]!;
+  if (letter !== 0) {
+    buf[p++] = letter;
+    return p;
   }
   buf[p++] = 0x75;
   buf[p++] = 0x30;
@@ -93,21 +84,18 @@ export function writeString(buf: Uint8Array, p: number, s: string): number {
   return p;
 }
 
-/** A safe integer as JSON.stringify writes it (-0 as 0). Needs room for 17 bytes. */
 const NULL = new Uint8Array([0x6e, 0x75, 0x6c, 0x6c]);
 
 /** A string as a quoted JSON string, or null. Needs room for 6 bytes per unit and 2. */
 export function putStringOrNull(buf: Uint8Array, p: number, s: string | null): number {
-  if (s === null) {
-    buf.set(NULL, p);
-    return p + 4;
-  }
+  if (s === null) return putBytes(buf, p, NULL);
   buf[p++] = 0x22;
   p = writeString(buf, p, s);
   buf[p++] = 0x22;
   return p;
 }
 
+/** A safe integer as JSON.stringify writes it (-0 as 0). Needs room for 17 bytes. */
 export function writeInt(buf: Uint8Array, p: number, n: number): number {
   if (n < 0) {
     buf[p++] = 0x2d;
@@ -163,15 +151,21 @@ export function bytesAre(bytes: Uint8Array, start: number, end: number, word: Ui
   return true;
 }
 
-/** ASCII bytes[start, end) as the inside of a JSON string. Needs room for 6 bytes per byte. */
-export function copyEscaped(bytes: Uint8Array, start: number, end: number, d: Uint8Array, p: number): number {
+/**
+ * ASCII bytes[start, end) as the inside of a JSON string, each NUL as `nul`
+ * when one is given. Needs room for 6 bytes per byte (or nul's length).
+ */
+export function copyEscaped(bytes: Uint8Array, start: number, end: number, d: Uint8Array, p: number, nul?: Uint8Array): number {
   for (let i = start; i < end; i++) {
     const c = bytes[i]!;
     if (PLAIN[c] === 1) d[p++] = c;
+    else if (c === 0 && nul !== undefined) p = putBytes(d, p, nul);
     else p = escapeAscii(d, p, c);
   }
   return p;
 }
+
+const ARG_SEPARATOR = ascii('","');
 
 /**
  * An argv whose arguments are NUL-separated ASCII bytes[start, end), as
@@ -179,15 +173,7 @@ export function copyEscaped(bytes: Uint8Array, start: number, end: number, d: Ui
  */
 export function copyEscapedArgs(bytes: Uint8Array, start: number, end: number, d: Uint8Array, p: number): number {
   d[p++] = 0x22;
-  for (let i = start; i < end; i++) {
-    const c = bytes[i]!;
-    if (c === 0) {
-      d[p++] = 0x22;
-      d[p++] = 0x2c;
-      d[p++] = 0x22;
-    } else if (PLAIN[c] === 1) d[p++] = c;
-    else p = escapeAscii(d, p, c);
-  }
+  p = copyEscaped(bytes, start, end, d, p, ARG_SEPARATOR);
   d[p++] = 0x22;
   return p;
 }

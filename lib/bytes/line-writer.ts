@@ -21,13 +21,9 @@ export class LineWriter {
 
   writeLine(text: string): void {
     // UTF-8 needs at most 3 bytes per UTF-16 unit; +1 for the newline.
-    const worst = text.length * 3 + 1;
-    if (this.used + worst > this.buffer.length) {
-      this.flush();
-      if (worst > this.buffer.length) this.buffer = Buffer.allocUnsafe(worst);
-    }
-    this.used += this.buffer.write(text, this.used, "utf8");
-    this.buffer[this.used++] = 0x0a;
+    const buffer = this.reserve(text.length * 3 + 1);
+    this.used += buffer.write(text, this.used, "utf8");
+    buffer[this.used++] = 0x0a;
     this.lines++;
   }
 

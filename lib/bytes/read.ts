@@ -4,7 +4,7 @@
  * Values come back as numbers, or as strings only when asked for one.
  */
 
-import { ascii } from "./json.ts";
+import { ascii, bytesAre } from "./json.ts";
 
 export { ascii };
 
@@ -18,9 +18,7 @@ export const HEX_DIGIT = (() => {
 
 /** bytes[at, at + prefix.length) === prefix, within stop. */
 export function startsWithAt(bytes: Uint8Array, prefix: Uint8Array, at: number, stop: number): boolean {
-  if (stop < at + prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false;
-  return true;
+  return stop >= at + prefix.length && bytesAre(bytes, at, at + prefix.length, prefix);
 }
 
 /** What planting a needle covers, kept to be put back (needles are short). */
@@ -91,15 +89,9 @@ export function hexDigitsValue(bytes: Uint8Array, start: number, end: number): n
 
 /** Up to 8 hex digits at bytes[at…] ending at a space or stop: the value, or -1. */
 export function hexAt(bytes: Uint8Array, at: number, stop: number): number {
-  let value = 0;
   let i = at;
-  for (; i < stop; i++) {
-    const digit = HEX_DIGIT[bytes[i]!]!;
-    if (digit < 0) break;
-    value = value * 16 + digit;
-  }
-  if (i === at || i - at > 8 || (i < stop && bytes[i] !== 0x20)) return -1;
-  return value;
+  while (i < stop && HEX_DIGIT[bytes[i]!]! >= 0) i++;
+  return i < stop && bytes[i] !== 0x20 ? -1 : hexDigitsValue(bytes, at, i);
 }
 
 /** No byte of bytes[start, end) is above 0x7f. */

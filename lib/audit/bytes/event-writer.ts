@@ -43,9 +43,10 @@ import { type HeadMembers, Member, PROCESS, SYSCALL, TARGET } from "../event-hea
 import { type DecodedSink, interpretField, localIdName, RecordContext, type TextSource } from "../field-rules.ts";
 import { FieldNames, hashOf, MAX_NAMES } from "./field-names.ts";
 import { FIRST_REPEAT, inMsg, NESTED_FIELD, repeatName, unterminatedQuote, WORDS_FIELD } from "../fields.ts";
+import { ARG_NAMES } from "../field-types.ts";
 import type { IdScope } from "../ids.ts";
 import { buildSyscall, eventScope, interpretEvent, type InterpretOptions } from "../interpret.ts";
-import { HEX_DIGIT } from "../../bytes/read.ts";
+import { canonicalDigitsValue, HEX_DIGIT } from "../../bytes/read.ts";
 import {
   errnoOfExit,
   idAt,
@@ -66,7 +67,6 @@ const EQ = 0x3d;
 const COLON = 0x3a;
 const APOSTROPHE = 0x27;
 const COMMA = 0x2c;
-const NUL = 0;
 
 /**
  * Repeats of one name a record may have on this path (real records run
@@ -110,6 +110,9 @@ const B = {
   null: ascii("null"),
   true: ascii("true"),
   false: ascii("false"),
+  space: ascii(" "),
+  hex: ascii("0x"),
+  quotedHex: ascii('"0x'),
 };
 
 const MAIN = 0;
@@ -144,21 +147,19 @@ interface Shape {
   kinds: Member[];
 }
 
-interface WellKnown {
-  msg: number;
-  text: number;
-  arch: number;
-  syscall: number;
-  success: number;
-  exit: number;
-  args: number[];
-  key: number;
-  proctitle: number;
-}
-
 export class EventJsonWriter implements DecodedSink {
   private readonly names = new FieldNames();
-  private readonly id: WellKnown;
+  /** The ids of the names this writer reads by name. */
+  private readonly id = {
+    msg: this.names.intern(NESTED_FIELD),
+    text: this.names.intern(WORDS_FIELD),
+    syscall: this.names.intern("syscall"),
+    exit: this.names.intern("exit"),
+    success: this.names.intern("success"),
+    args: ARG_NAMES.map((arg) => this.names.intern(arg)),
+    key: this.names.intern("key"),
+    proctitle: this.names.intern("proctitle"),
+  };
   /** The event's records, as JSON. */
   private readonly rec = new ByteBuffer(1 << 18);
   /** Per record: the raw line escaped, the ENRICHED tail's and the nested msg's fields. */
@@ -176,11 +177,11 @@ export class EventJsonWriter implements DecodedSink {
   private readonly lineText: TextSource = { slice: (start, end) => this.line.toString("latin1", start, end) };
 
   // The current record's main fields, in order: name id, value in the line, value in rec, quoted.
-  private fName = new Int32Array(256);
-  private fStart = new Int32Array(256);
-  private fEnd = new Int32Array(256);
-  private fOutStart = new Int32Array(256);
-  private fOutEnd = new Int32Array(256);
+  private fName: Int32Array = new Int32Array(256);
+  private fStart: Int32Array = new Int32Array(256);
+  private fEnd: Int32Array = new Int32Array(256);
+  private fOutStart: Int32Array = new Int32Array(256);
+  private fOutEnd: Int32Array = new Int32Array(256);
   private fQuoted = new Uint8Array(256);
   private fields = 0;
   // Which names a map has (seen[id] === that scan's stamp) and where.
@@ -256,26 +257,20 @@ export class EventJsonWriter implements DecodedSink {
   /** `,"source":{"file":"…","line":` for sourceFile. */
   private sourcePrefix: Uint8Array = new Uint8Array(0);
 
-  private readonly syscallShape: Shape;
-  private readonly processShape: Shape;
-  private readonly targetShape: Shape;
+  private readonly syscallShape = this.shape(SYSCALL);
+  private readonly processShape = this.shape(PROCESS);
+  private readonly targetShape = this.shape(TARGET);
 
   constructor(
     private readonly writer: LineWriter,
     private readonly options: InterpretOptions,
-  ) {
-    const n = (name: string) => this.names.intern(name);
-    const shape = (members: HeadMembers): Shape => ({
+  ) {}
+
+  private shape(members: HeadMembers): Shape {
+    return {
       keys: members.map(([key], m) => ascii(`${m === 0 ? "{" : ","}"${key}":`)),
-      ids: members.map(([, field]) => n(field)),
+      ids: members.map(([, field]) => this.names.intern(field)),
       kinds: members.map(([, , kind]) => kind),
-    });
-    this.syscallShape = shape(SYSCALL);
-    this.processShape = shape(PROCESS);
-    this.targetShape = shape(TARGET);
-    this.id = {
-      msg: n(NESTED_FIELD), text: n(WORDS_FIELD), arch: n("arch"), syscall: n("syscall"), success: n("success"), exit: n("exit"),
-      args: [n("a0"), n("a1"), n("a2"), n("a3")], key: n("key"), proctitle: n("proctitle"),
     };
   }
 
@@ -384,8 +379,6 @@ export class EventJsonWriter implements DecodedSink {
     this.rec.pos = p;
     const gs = enrichedTailAt(line, record.bodyStart, length);
     this.hasMsg = false;
-    this.msg.pos = 0;
-    this.enr.pos = 0;
     this.enrStamp = 0;
     if (this.recordWarnings.length > 0) this.recordWarnings = [];
     this.mainStart = this.typeStart(record.type);
@@ -431,12 +424,11 @@ export class EventJsonWriter implements DecodedSink {
   private typeStart(type: string): number {
     const known = this.typeStarts.get(type);
     if (known !== undefined) return known;
-    const slot = this.typeStarts.size < MAX_TYPE_STARTS ? MAX_NAMES + 3 + this.typeStarts.size : MAX_NAMES + MAIN;
     // Bounded: types past the limit are not remembered, they use the generic slot.
-    if (this.typeStarts.size < MAX_TYPE_STARTS) {
-      this.typeStarts.set(type, slot);
-      this.typeSequences.push(new Int32Array(SEQUENCE_LENGTH).fill(-1));
-    }
+    if (this.typeStarts.size >= MAX_TYPE_STARTS) return MAX_NAMES + MAIN;
+    const slot = MAX_NAMES + 3 + this.typeStarts.size;
+    this.typeStarts.set(type, slot);
+    this.typeSequences.push(new Int32Array(SEQUENCE_LENGTH).fill(-1));
     return slot;
   }
 
@@ -454,15 +446,12 @@ export class EventJsonWriter implements DecodedSink {
     this.msg.ensure(20 * length + 64);
     this.enr.pos = 0;
     this.enr.ensure(20 * length + 64);
-    if (this.fName.length < length + 2) {
-      const size = 2 * length + 2;
-      this.fName = new Int32Array(size);
-      this.fStart = new Int32Array(size);
-      this.fEnd = new Int32Array(size);
-      this.fOutStart = new Int32Array(size);
-      this.fOutEnd = new Int32Array(size);
-      this.fQuoted = new Uint8Array(size);
-    }
+    this.fName = grownInt32(this.fName, length + 2);
+    this.fStart = grownInt32(this.fStart, length + 2);
+    this.fEnd = grownInt32(this.fEnd, length + 2);
+    this.fOutStart = grownInt32(this.fOutStart, length + 2);
+    this.fOutEnd = grownInt32(this.fOutEnd, length + 2);
+    if (this.fQuoted.length < length + 2) this.fQuoted = new Uint8Array(this.fName.length);
     this.wordStart = grownInt32(this.wordStart, length + 2);
     this.wordEnd = grownInt32(this.wordEnd, length + 2);
     if (this.line.length < 3 * length) this.line = Buffer.allocUnsafe(6 * length);
@@ -709,15 +698,7 @@ export class EventJsonWriter implements DecodedSink {
 
   ascii(bytes: Buffer, from: number, to: number, argv: boolean): void {
     const start = this.openDecoded(6 * (to - from));
-    const out = this.rec.buf;
-    let p = start;
-    for (let i = from; i < to; i++) {
-      const c = bytes[i]!;
-      if (c === NUL && argv) out[p++] = SPACE;
-      else if (PLAIN[c] === 1) out[p++] = c;
-      else p = escapeAscii(out, p, c);
-    }
-    this.closeDecoded(start, p);
+    this.closeDecoded(start, copyEscaped(bytes, from, to, this.rec.buf, start, argv ? B.space : undefined));
     if (this.wantTitle) this.putTitle(bytes, from, to);
   }
 
@@ -781,11 +762,7 @@ export class EventJsonWriter implements DecodedSink {
     const start = this.openDecoded(to - from + 2);
     const out = this.rec.buf;
     // source may be rec itself: its range lies before the entry, so a forward copy is safe.
-    let p = start;
-    if (hexPrefix) {
-      out[p++] = 0x30;
-      out[p++] = 0x78;
-    }
+    const p = hexPrefix ? putBytes(out, start, B.hex) : start;
     this.closeDecoded(start, copyBytes(source, from, to, out, p));
   }
 
@@ -802,16 +779,11 @@ export class EventJsonWriter implements DecodedSink {
 
   // ------------------------------------------------------------ summary
 
-  /** num(): an optional minus and digits, else null (NaN here). */
-  private numberField(id: number, line: Uint8Array): number {
+  /** num(): an optional minus and digits, else null (NaN here); idOrNull() when `unsetIsNull`: NaN for unset too. */
+  private numberField(id: number, line: Uint8Array, unsetIsNull: boolean): number {
     const k = this.field(id);
-    return k < 0 ? Number.NaN : numAt(line, this.fStart[k]!, this.fEnd[k]!);
-  }
-
-  /** idOrNull(): NaN for unset or not a number. */
-  private idField(id: number, line: Uint8Array): number {
-    const k = this.field(id);
-    return k < 0 ? Number.NaN : idAt(line, this.fStart[k]!, this.fEnd[k]!);
+    if (k < 0) return Number.NaN;
+    return unsetIsNull ? idAt(line, this.fStart[k]!, this.fEnd[k]!) : numAt(line, this.fStart[k]!, this.fEnd[k]!);
   }
 
   /**
@@ -824,14 +796,10 @@ export class EventJsonWriter implements DecodedSink {
       const start = this.fStart[k]!;
       const end = this.fEnd[k]!;
       const digits = line[start] === 0x2d ? start + 1 : start;
-      const plain = end - digits >= 1 && end - digits <= 15 && (line[digits] !== 0x30 || end - digits === 1) && !(digits > start && line[digits] === 0x30);
-      if (plain && !(unsetIsNull && isUnsetIdAt(line, start, end))) {
-        let i = digits;
-        while (i < end && line[i]! >= 0x30 && line[i]! <= 0x39) i++;
-        if (i === end) return copyBytes(line, start, end, out, p);
-      }
+      const plain = canonicalDigitsValue(line, digits, end) >= 0 && !(digits > start && line[digits] === 0x30);
+      if (plain && !(unsetIsNull && isUnsetIdAt(line, start, end))) return copyBytes(line, start, end, out, p);
     }
-    const n = unsetIsNull ? this.idField(id, line) : this.numberField(id, line);
+    const n = this.numberField(id, line, unsetIsNull);
     return Number.isNaN(n) ? putBytes(out, p, B.null) : putNumber(out, p, n);
   }
 
@@ -897,9 +865,7 @@ export class EventJsonWriter implements DecodedSink {
         if (k < 0) continue;
         if (comma) out[p++] = COMMA;
         comma = true;
-        out[p++] = QUOTE;
-        out[p++] = 0x30;
-        out[p++] = 0x78;
+        p = putBytes(out, p, B.quotedHex);
         p = copyBytes(this.rec.buf, this.fOutStart[k]!, this.fOutEnd[k]!, out, p);
         out[p++] = QUOTE;
       }
@@ -950,22 +916,19 @@ export class EventJsonWriter implements DecodedSink {
     for (let m = 0; m < shape.ids.length; m++) {
       p = putBytes(out, p, shape.keys[m]!);
       const id = shape.ids[m]!;
-      switch (shape.kinds[m]) {
+      const kind = shape.kinds[m];
+      switch (kind) {
         case Member.Number:
-          p = this.putNumberField(out, p, id, line, false);
-          break;
         case Member.Id:
-          p = this.putNumberField(out, p, id, line, true);
+          p = this.putNumberField(out, p, id, line, kind === Member.Id);
           break;
         case Member.Text:
-          p = this.putRange(out, p, this.textRange(id, true));
-          break;
         case Member.RawText:
-          p = this.putRange(out, p, this.textRange(id, false));
+          p = this.putRange(out, p, this.textRange(id, kind === Member.Text));
           break;
         case Member.User: {
           const found = this.userRange(id);
-          if (!found && !Number.isNaN(this.idField(id, line))) this.userMissing = true;
+          if (!found && !Number.isNaN(this.numberField(id, line, true))) this.userMissing = true;
           p = this.putRange(out, p, found);
           break;
         }
@@ -979,7 +942,7 @@ export class EventJsonWriter implements DecodedSink {
           break;
         }
         case Member.Errno:
-          p = putStringOrNull(out, p, errnoOfExit(this.numberField(id, line)));
+          p = putStringOrNull(out, p, errnoOfExit(this.numberField(id, line, false)));
           break;
       }
     }
@@ -1001,16 +964,11 @@ export class EventJsonWriter implements DecodedSink {
   private putSource(record: PendingRecord): void {
     if (record instanceof ByteRecord) return this.putFileLine(record.file, record.line);
     const source = record.source!;
-    if (record.fromJson) {
-      const json = JSON.stringify(source);
-      const out = this.rec.ensure(3 * json.length + 16);
-      let p = putBytes(out, this.rec.pos, B.sourceOpen);
-      p = putJsonText(out, p, json);
-      this.rec.pos = p;
-      return;
-    }
     // readInputs makes every source {file, line}, with one file string per input.
-    this.putFileLine(source.file, source.line);
+    if (!record.fromJson) return this.putFileLine(source.file, source.line);
+    const json = JSON.stringify(source);
+    const out = this.rec.ensure(3 * json.length + 16);
+    this.rec.pos = putJsonText(out, putBytes(out, this.rec.pos, B.sourceOpen), json);
   }
 
   private putFileLine(file: string, line: number): void {

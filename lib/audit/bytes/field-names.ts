@@ -3,7 +3,7 @@
  * (event-writer.ts): the hot path never slices a name out of its line, and
  * finds with the id what it needs to know about the name, worked out once.
  */
-import { ascii, concatBytes, jsonBytes } from "../../bytes/json.ts";
+import { ascii, bytesAre, concatBytes, jsonBytes } from "../../bytes/json.ts";
 import { enrichedNameOf, FieldKind, kindOf } from "../field-types.ts";
 
 /** Distinct names interned at most (input decides how many there are); past it, find() says -1. */
@@ -31,18 +31,12 @@ export class FieldNames {
 
   /** The id of line[start, end) (an ASCII name; its hash given), -1 when the table is full. */
   find(line: Uint8Array, start: number, end: number, hash: number): number {
-    const len = end - start;
     const mask = this.slots.length - 1;
     for (let slot = (hash ^ (hash >>> 15)) & mask; ; slot = (slot + 1) & mask) {
       const entry = this.slots[slot]!;
       if (entry === 0) return this.add(Uint8Array.from(line.subarray(start, end)), hash, slot);
       const id = entry - 1;
-      if (this.hashes[id] !== hash) continue;
-      const name = this.bytes[id]!;
-      if (name.length !== len) continue;
-      let k = 0;
-      while (k < len && name[k] === line[start + k]) k++;
-      if (k === len) return id;
+      if (this.hashes[id] === hash && bytesAre(line, start, end, this.bytes[id]!)) return id;
     }
   }
 

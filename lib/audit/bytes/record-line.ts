@@ -15,7 +15,8 @@
 import type { RecordLine } from "../../schema.ts";
 import { isOwnRecordTypeAt } from "../../sources/registry.ts";
 import { LastText } from "./header.ts";
-import { ascii, HEX_DIGIT, isAsciiRange, startsWithAt } from "../../bytes/read.ts";
+import { ascii, LETTER_ESCAPES } from "../../bytes/json.ts";
+import { canonicalDigitsValue, HEX_DIGIT, isAsciiRange, startsWithAt } from "../../bytes/read.ts";
 
 const RECORD_OPEN = ascii('{"kind":"record","type":"');
 const ID_KEY = ascii('","id":"');
@@ -108,34 +109,19 @@ export function matchFileLineSource(bytes: Buffer, rawEnd: number, stop: number,
   const fileStart = rawEnd + FILE_SOURCE.length;
   const fileEnd = plainStringEnd(bytes, fileStart, stop);
   if (fileEnd < 0 || !startsWithAt(bytes, LINE_KEY, fileEnd, stop)) return false;
-  let i = fileEnd + LINE_KEY.length;
-  const digitsAt = i;
-  let line = 0;
-  for (; i < stop && i - digitsAt < 15; i++) {
-    const digit = bytes[i]! - 0x30;
-    if (digit < 0 || digit > 9) break;
-    line = line * 10 + digit;
-  }
   // A canonical number (no leading zero), then the two closing braces and nothing else.
-  if (i === digitsAt || (bytes[digitsAt] === 0x30 && i - digitsAt > 1) || i + 2 !== stop || bytes[i] !== 0x7d || bytes[i + 1] !== 0x7d) return false;
+  const line = canonicalDigitsValue(bytes, fileEnd + LINE_KEY.length, stop - 2);
+  if (line < 0 || bytes[stop - 2] !== 0x7d || bytes[stop - 1] !== 0x7d) return false;
   out.fileStart = fileStart;
   out.fileEnd = fileEnd;
   out.line = line;
   return true;
 }
 
-const SIMPLE_ESCAPES = (() => {
-  const table = new Int16Array(128).fill(-1);
-  table[0x22] = 0x22; // "
-  table[0x5c] = 0x5c; // \
-  table[0x2f] = 0x2f; // /
-  table[0x62] = 0x08; // b
-  table[0x66] = 0x0c; // f
-  table[0x6e] = 0x0a; // n
-  table[0x72] = 0x0d; // r
-  table[0x74] = 0x09; // t
-  return table;
-})();
+/** The byte each escape letter stands for (JSON's letter escapes, and `\/`), or -1. */
+const SIMPLE_ESCAPES = new Int16Array(128).fill(-1);
+for (const [unit, letter] of LETTER_ESCAPES) SIMPLE_ESCAPES[letter.charCodeAt(0)] = unit.charCodeAt(0);
+SIMPLE_ESCAPES[0x2f] = 0x2f;
 
 /** The ASCII byte a `\u00XX` escape at bytes[at] stands for, or -1 (not ASCII, or not an escape we take). */
 function unicodeEscape(bytes: Uint8Array, at: number, end: number): number {
@@ -206,15 +192,10 @@ export class RecordLineReader {
   private readonly fileNames = new LastText();
   private readonly nodeNames = new LastText();
 
-  /** Is bytes[start, end) a record line in our writers' shape? Fills `shape`. */
-  match(bytes: Buffer, start: number, end: number): boolean {
-    this.bytes = bytes;
-    return matchRecordLine(bytes, start, end, this.shape);
-  }
-
-  /** match, with a source of exactly {file, line} (filled in `source`). */
+  /** Is bytes[start, end) a record line in our writers' shape, with a source of exactly {file, line}? Fills `shape` and `source`. */
   read(bytes: Buffer, start: number, end: number): boolean {
-    return this.match(bytes, start, end) && matchFileLineSource(bytes, this.shape.rawEnd, end, this.source);
+    this.bytes = bytes;
+    return matchRecordLine(bytes, start, end, this.shape) && matchFileLineSource(bytes, this.shape.rawEnd, end, this.source);
   }
 
   /** Is the matched line a source's own record type (lib/sources/registry.ts), whose raw text is not audit text? */

@@ -40,7 +40,7 @@ export class ByteRecord implements PendingRecord {
   /** The memory is about to be reused: keep the line as a string. */
   copyOut(): void {
     if (this.bytes === null) return;
-    if (this.text === undefined) this.text = this.bytes.toString("latin1", this.start, this.end);
+    this.text = this.raw;
     this.bytes = null;
   }
 

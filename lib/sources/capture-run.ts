@@ -162,14 +162,14 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
     }
   }
 
-  const coverageLog = new CoverageLog();
+  const sayCoverage = coverageLog();
   const merged = merge(streams);
   try {
     for (;;) {
       const next = await merged.next();
       if (next.done) break;
       for (const line of next.value) {
-        if (line.kind === "coverage") coverageLog.say(line);
+        if (line.kind === "coverage") sayCoverage(line);
         else if (line.kind === "gap") stats.gaps++;
         else if (isLiveFile(line.source.file)) stats.records++;
         options.writer.write(line);
@@ -196,18 +196,13 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
 }
 
 /** Says on stderr what each coverage line says: a warning while audit cannot see every kill call, a note when it can again. */
-class CoverageLog {
-  private warned = false;
-
-  say(line: CoverageLine): void {
-    if (line.state !== "full") {
-      this.warned = true;
-      log.warn(escapeControl(coverageLineText(line)));
-    } else if (this.warned) {
-      this.warned = false;
-      log.info(escapeControl(coverageLineText(line)));
-    }
-  }
+function coverageLog(): (line: CoverageLine) => void {
+  let warned = false;
+  return (line) => {
+    if (line.state !== "full") log.warn(escapeControl(coverageLineText(line)));
+    else if (warned) log.info(escapeControl(coverageLineText(line)));
+    warned = line.state !== "full";
+  };
 }
 
 /** Interleave several async generators, yielding items as each produces them. */

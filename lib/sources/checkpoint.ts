@@ -17,12 +17,12 @@
  * the next run rather than skipping them.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
 import { MAX_LINE_BYTES } from "./lines.ts";
-import { closeSource, FINGERPRINT_BYTES, openSource, rawChunks, readSourceLines, rotatedFiles, type OpenSource, type SourceLine } from "./file.ts";
+import { closeSource, fileIdentity, FINGERPRINT_BYTES, openSource, readRange, readSourceLines, rotatedFiles, type OpenSource, type SourceLine } from "./file.ts";
 
 export interface CheckpointState {
   version: 1;
@@ -191,32 +191,6 @@ interface Position {
 
 const sha1 = (bytes: Uint8Array) => createHash("sha1").update(bytes).digest("hex");
 
-/** Bytes [from, to) of a source, or null if it is shorter. */
-async function readRange(src: OpenSource, from: number, to: number): Promise<Buffer | null> {
-  const want = to - from;
-  if (want < 0) return null;
-  if (!src.gz) {
-    if (fstatSync(src.fd).size < to) return null;
-    const buffer = Buffer.alloc(want);
-    return readSync(src.fd, buffer, 0, want, from) === want ? buffer : null;
-  }
-  const parts: Buffer[] = [];
-  let have = 0;
-  if (want === 0) return Buffer.alloc(0);
-  try {
-    for await (const chunk of rawChunks(src, from)) {
-      parts.push(chunk);
-      have += chunk.length;
-      if (have >= want) return Buffer.concat(parts).subarray(0, want);
-    }
-  } catch (error) {
-    // A .gz damaged before `to` does not hold the range.
-    if (error instanceof WhokilledError && error.code === "E_DAMAGED") return null;
-    throw error;
-  }
-  return null;
-}
-
 /** Does this source hold the checkpoint's last line right before its offset? Then the bytes before the offset (to guard the read from there), else null. */
 async function holdsLastLine(src: OpenSource, state: CheckpointState): Promise<Buffer | null> {
   const fingerprint = state.lastLine;
@@ -274,12 +248,9 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
     else log.warn(message);
   };
   const none = Buffer.alloc(0);
-  const from = (index: number, offset: number, line: number, tail: Buffer): ReadStep[] => [
-    { cand: cands[index]!, offset, line, tail },
-    ...cands.slice(index + 1).map((cand) => ({ cand, offset: 0, line: 1, tail: none })),
-  ];
+  // From cands[index] at `offset` on, then every later generation whole.
   const startAt = (index: number, offset: number, line: number, keep: boolean, tail: Buffer = none): { steps: ReadStep[]; start: Position } => ({
-    steps: from(index, offset, line, tail),
+    steps: [{ cand: cands[index]!, offset, line, tail }, ...cands.slice(index + 1).map((cand) => ({ cand, offset: 0, line: 1, tail: none }))],
     start: {
       cand: cands[index]!,
       offset,
@@ -403,21 +374,12 @@ function unmoved(path: string, names: string[], cands: Candidate[]): boolean {
   const now = rotatedFiles(path);
   if (now.length !== names.length || now.some((name, i) => name !== names[i])) return false;
   const opened = new Map(cands.map((c) => [c.src.name, c.src]));
-  for (const name of names) {
-    let st: { ino: number; dev: number } | null;
-    try {
-      st = statSync(name);
-    } catch {
-      st = null;
-    }
+  return names.every((name) => {
+    const st = fileIdentity(name);
     const src = opened.get(name);
-    if (!st || !src) {
-      if (st || src) return false;
-      continue;
-    }
-    if (st.ino !== src.ino || st.dev !== src.dev) return false;
-  }
-  return true;
+    // The same file as opened, or missing then and now.
+    return st && src ? st.ino === src.ino && st.dev === src.dev : !st && !src;
+  });
 }
 
 /**
@@ -479,17 +441,13 @@ export function readSinceCheckpoint(path: string, checkpointFile: string, option
   function commit(lastId?: string | null, through?: SourceLine): CheckpointState {
     if (!started) throw new WhokilledError("E_INTERNAL", "checkpoint commit before reading");
     const previous: CheckpointState | null = state;
-    let at: { cand: Candidate; offset: number; line: number; lastLine: CheckpointState["lastLine"]; lastId: string | null } | null = null;
-    if (through) {
-      const cand = readFrom.get(through.file);
-      if (!cand) throw new WhokilledError("E_INTERNAL", `checkpoint commit: ${through.file} was not read in this run`);
-      at = { cand, offset: through.end, line: through.line, lastLine: { offset: through.offset, sha1: sha1(through.bytes) }, lastId: null };
-    } else if (last) {
-      const l = last.line;
-      at = { cand: last.cand, offset: l.end, line: l.line, lastLine: { offset: l.offset, sha1: sha1(l.bytes) }, lastId: null };
-    } else if (start) {
-      // Nothing new: stay where we started, fingerprint and record id included.
-      at = start;
+    // Nothing new: stay where we started, fingerprint and record id included.
+    let at: Position | null = start;
+    const upTo = through ? { cand: readFrom.get(through.file), line: through } : last;
+    if (upTo) {
+      if (!upTo.cand) throw new WhokilledError("E_INTERNAL", `checkpoint commit: ${through!.file} was not read in this run`);
+      const l = upTo.line;
+      at = { cand: upTo.cand, offset: l.end, line: l.line, lastLine: { offset: l.offset, sha1: sha1(l.bytes) }, lastId: null };
     }
     if (!at) {
       // No file to read at all: keep what we had.

@@ -5,7 +5,7 @@
  * Batches, not single lines: a 250 MB audit.log has ~1M lines, and one promise
  * per line would cost more than reading and splitting the whole file.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { WhokilledError } from "../errors.ts";
 import { LineSplitter, type Line } from "./lines.ts";
@@ -41,16 +41,6 @@ export interface SourceLine {
    * holds the rest). `bytes` is empty; capture writes it as a `gap` line.
    */
   gap?: { reason: string; lost: number | null };
-}
-
-export interface ReadOptions {
-  signal?: AbortSignal;
-  /** Byte offset to start at (in the decompressed stream for .gz). Must be a line start. */
-  startOffset?: number;
-  /** Line number of the line at startOffset (default 1). */
-  startLine?: number;
-  /** Read size (default 128 KiB: the batch stays in cache, which larger reads lose). */
-  chunkBytes?: number;
 }
 
 export const DEFAULT_CHUNK_BYTES = 128 * 1024;
@@ -159,7 +149,7 @@ export async function* rawChunks(
   }
   if (!source.regular) {
     // A pipe or terminal: into the caller's buffers where it reuses them and poll(2) is at hand, else Bun's stream.
-    const chunks = nextBuffer && readable(source.fd, 0) !== null ? polledChunks(source, signal, nextBuffer) : streamChunks(source, chunkBytes, signal);
+    const chunks = nextBuffer && readable(source.fd, 0) !== null ? polledChunks(source, signal, nextBuffer) : streamChunks(source, signal);
     yield* skipBytes(chunks, startOffset);
     return;
   }
@@ -298,7 +288,7 @@ async function* polledChunks(source: OpenSource, signal: AbortSignal | undefined
 }
 
 /** Pipes and ttys (stdin): Bun's stream, which copes with non-blocking fds. */
-async function* streamChunks(source: OpenSource, _chunkBytes: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+async function* streamChunks(source: OpenSource, signal?: AbortSignal): AsyncGenerator<Buffer> {
   const stream = source.fd === 0 ? Bun.stdin.stream() : Bun.file(source.fd).stream();
   const reader = stream.getReader();
   const onAbort = () => void reader.cancel().catch(() => {});
@@ -319,7 +309,14 @@ async function* streamChunks(source: OpenSource, _chunkBytes: number, signal?: A
   }
 }
 
-export interface SourceReadOptions extends ReadOptions {
+export interface SourceReadOptions {
+  signal?: AbortSignal;
+  /** Byte offset to start at (in the decompressed stream for .gz). Must be a line start. */
+  startOffset?: number;
+  /** Line number of the line at startOffset (default 1). */
+  startLine?: number;
+  /** Read size (default 128 KiB: the batch stays in cache, which larger reads lose). */
+  chunkBytes?: number;
   /**
    * Do not yield a last line that has no newline: the writer may be mid-line
    * (a live log). Default false: a finished file's unterminated last line is a line.
@@ -335,7 +332,7 @@ export interface SourceReadOptions extends ReadOptions {
    * when opened) is where reading stops: what came later waits for the next
    * run, since a file empty when opened has no head to tell a truncation by.
    */
-  guard?: { tail: Buffer; head?: Buffer; end?: number; onTruncated: (offset: number) => void };
+  guard?: { tail: Buffer; head: Buffer; end: number; onTruncated: (offset: number) => void };
 }
 
 /**
@@ -360,20 +357,25 @@ export function holdsTail(fd: number, tail: Buffer, end: number): boolean {
   return readSync(fd, buffer, 0, tail.length, end - tail.length) === tail.length && buffer.equals(tail);
 }
 
-/** rawChunks of a regular file, each read taken only while what was read stays in place (SourceReadOptions.guard). */
+/**
+ * rawChunks of a regular file, each read taken only while what was read stays
+ * in place (SourceReadOptions.guard); `onStop` hears when reading stops short
+ * of the file's end (at `guard.end`, or a truncation).
+ */
 async function* guardedChunks(
   source: OpenSource,
   startOffset: number,
   chunkBytes: number,
   signal: AbortSignal | undefined,
-  guard: NonNullable<SourceReadOptions["guard"]> & { onEnd: () => void },
+  guard: NonNullable<SourceReadOptions["guard"]>,
+  onStop: () => void,
 ): AsyncGenerator<Buffer> {
   let position = startOffset;
   let tail = guard.tail;
-  const end = guard.end ?? Number.MAX_SAFE_INTEGER;
+  const { head, end } = guard;
   for (;;) {
     if (signal && (await signalsHadTheirTurn(signal))) return;
-    if (position >= end) return guard.onEnd();
+    if (position >= end) return onStop();
     const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, end - position));
     let n: number;
     try {
@@ -384,14 +386,50 @@ async function* guardedChunks(
     if (n === 0) return;
     const chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
     const next = nextTail(tail, chunk);
-    const head = guard.head;
-    if (!holdsTail(source.fd, tail, position) || !holdsTail(source.fd, next, position + n) || (head !== undefined && !holdsTail(source.fd, head, head.length))) {
+    if (!holdsTail(source.fd, tail, position) || !holdsTail(source.fd, next, position + n) || !holdsTail(source.fd, head, head.length)) {
+      onStop();
       guard.onTruncated(position);
       return;
     }
     position += n;
     tail = next;
     yield chunk;
+  }
+}
+
+/** Bytes [from, to) of a source (decompressed for .gz), or null if it is shorter. */
+export async function readRange(src: OpenSource, from: number, to: number): Promise<Buffer | null> {
+  const want = to - from;
+  if (want < 0) return null;
+  if (!src.gz) {
+    if (fstatSync(src.fd).size < to) return null;
+    const buffer = Buffer.alloc(want);
+    return readSync(src.fd, buffer, 0, want, from) === want ? buffer : null;
+  }
+  const parts: Buffer[] = [];
+  let have = 0;
+  if (want === 0) return Buffer.alloc(0);
+  try {
+    for await (const chunk of rawChunks(src, from)) {
+      parts.push(chunk);
+      have += chunk.length;
+      if (have >= want) return Buffer.concat(parts).subarray(0, want);
+    }
+  } catch (error) {
+    // A .gz damaged before `to` does not hold the range.
+    if (error instanceof WhokilledError && error.code === "E_DAMAGED") return null;
+    throw error;
+  }
+  return null;
+}
+
+/** The inode and device a path names now, or null when it names nothing. */
+export function fileIdentity(path: string): { ino: number; dev: number } | null {
+  try {
+    const st = statSync(path);
+    return { ino: st.ino, dev: st.dev };
+  } catch {
+    return null;
   }
 }
 
@@ -402,24 +440,13 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
   const file = source.name;
   const inode = source.regular || source.gz ? source.ino : undefined;
   let batch: SourceLine[] = [];
-  const emit = (l: Line) => {
-    batch.push(sourceLine(l, file, inode));
-  };
+  const emit = (l: Line) => void batch.push(sourceLine(l, file, inode));
   // Cut by a truncation, a line left unfinished is not one: its rest is in the copy, if anywhere.
   // Stopped at `end`, it may be finished past it: the next run reads it whole.
-  let truncated = false;
-  const guard = options.guard && {
-    ...options.guard,
-    onTruncated: (offset: number) => {
-      truncated = true;
-      options.guard!.onTruncated(offset);
-    },
-    onEnd: () => {
-      truncated = true;
-    },
-  };
+  let stopped = false;
+  const guard = options.guard;
   try {
-    const chunks = guard && source.regular && !source.gz ? guardedChunks(source, startOffset, chunkBytes, signal, guard) : rawChunks(source, startOffset, chunkBytes, signal);
+    const chunks = guard && source.regular && !source.gz ? guardedChunks(source, startOffset, chunkBytes, signal, guard, () => (stopped = true)) : rawChunks(source, startOffset, chunkBytes, signal);
     for await (const chunk of chunks) {
       splitter.push(chunk, emit);
       if (batch.length > 0) {
@@ -443,7 +470,7 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
     yield batch;
     return;
   }
-  if (signal?.aborted || options.holdPartial || truncated) return;
+  if (signal?.aborted || options.holdPartial || stopped) return;
   const last = splitter.flush();
   if (last) yield [sourceLine(last, file, inode)];
 }

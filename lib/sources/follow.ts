@@ -8,12 +8,13 @@
  * they were, checked at every poll and around every read. A size check alone
  * misses a file truncated and refilled past our offset between two polls.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import {
   closeSource,
   DEFAULT_CHUNK_BYTES,
+  fileIdentity,
   FINGERPRINT_BYTES,
   holdsTail,
   ioError,
@@ -22,12 +23,14 @@ import {
   openSource,
   readFileLines,
   rawChunks,
+  readRange,
   readSourceLines,
   rotatedFiles,
   sourceLine,
   type OpenSource,
   type SourceLine,
 } from "./file.ts";
+import { abortableSleep } from "./abortable-sleep.ts";
 import { LineSplitter } from "./lines.ts";
 
 export interface FollowOptions {
@@ -36,8 +39,6 @@ export interface FollowOptions {
   fromStart?: boolean;
   /** Poll interval (default 100 ms). */
   pollMs?: number;
-  /** Largest single read (default 128 KiB). */
-  chunkBytes?: number;
 }
 
 interface Cursor {
@@ -62,7 +63,7 @@ function tailBefore(fd: number, end: number): Buffer {
   return buffer.subarray(0, n);
 }
 
-function openCursor(path: string, atEnd: boolean, chunkBytes: number): Cursor | null {
+function openCursor(path: string, atEnd: boolean): Cursor | null {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -73,11 +74,10 @@ function openCursor(path: string, atEnd: boolean, chunkBytes: number): Cursor | 
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new WhokilledError("E_IO", `cannot follow ${path}: not a regular file`);
-    if (!atEnd) return { fd, ino: st.ino, dev: st.dev, position: 0, splitter: new LineSplitter(1, 0), tail: NO_BYTES };
-    // Start after the last complete line, not at the size: a writer caught
+    // At the end: after the last complete line, not at the size: a writer caught
     // mid-line would otherwise hand us the tail of a line as if it were one.
     // Counting the newlines on the way keeps line numbers true to the file.
-    const { lines, lastLineEnd } = countLines(fd, st.size, chunkBytes);
+    const { lines, lastLineEnd } = atEnd ? countLines(fd, st.size) : { lines: 0, lastLineEnd: 0 };
     return { fd, ino: st.ino, dev: st.dev, position: lastLineEnd, splitter: new LineSplitter(lines + 1, lastLineEnd), tail: tailBefore(fd, lastLineEnd) };
   } catch (error) {
     closeSync(fd);
@@ -85,8 +85,8 @@ function openCursor(path: string, atEnd: boolean, chunkBytes: number): Cursor | 
   }
 }
 
-function countLines(fd: number, size: number, chunkBytes: number): { lines: number; lastLineEnd: number } {
-  const buffer = Buffer.allocUnsafe(Math.max(chunkBytes, 64 * 1024));
+function countLines(fd: number, size: number): { lines: number; lastLineEnd: number } {
+  const buffer = Buffer.allocUnsafe(DEFAULT_CHUNK_BYTES);
   let lines = 0;
   let lastLineEnd = 0;
   let position = 0;
@@ -108,14 +108,14 @@ function countLines(fd: number, size: number, chunkBytes: number): { lines: numb
  * taken only if the bytes before it and its own last bytes are still there
  * after it, so no read of a file truncated and refilled under us passes.
  */
-function* drain(cursor: Cursor, file: string, chunkBytes: number): Generator<SourceLine[], string | null> {
+function* drain(cursor: Cursor, file: string): Generator<SourceLine[], string | null> {
   for (;;) {
     const size = fstatSync(cursor.fd).size;
     if (size < cursor.position) return `size ${size} < offset ${cursor.position}`;
     if (size === cursor.position) return null;
     // Sized to what is there: in steady state reads are a few hundred bytes,
     // and a line keeps its whole read buffer alive.
-    const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, size - cursor.position));
+    const buffer = Buffer.allocUnsafe(Math.min(DEFAULT_CHUNK_BYTES, size - cursor.position));
     const n = readSync(cursor.fd, buffer, 0, buffer.length, cursor.position);
     if (n === 0) return null;
     const chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
@@ -162,12 +162,10 @@ async function findCopy(path: string, cursor: Cursor): Promise<OpenSource | null
       continue; // Renamed or removed meanwhile.
     }
     let holds = false;
-    if (src.ino !== cursor.ino || src.dev !== cursor.dev) {
-      try {
-        holds = src.gz ? await gzipHoldsTail(src, cursor) : holdsTail(src.fd, cursor.tail, cursor.position);
-      } catch {
-        holds = false; // A damaged .gz holds nothing we can use.
-      }
+    try {
+      holds = (src.ino !== cursor.ino || src.dev !== cursor.dev) && !!(await readRange(src, cursor.position - cursor.tail.length, cursor.position))?.equals(cursor.tail);
+    } catch {
+      // One that cannot be read (a damaged .gz) holds nothing we can use.
     }
     if (holds) return src;
     closeSource(src);
@@ -175,30 +173,18 @@ async function findCopy(path: string, cursor: Cursor): Promise<OpenSource | null
   return null;
 }
 
-async function gzipHoldsTail(src: OpenSource, cursor: Cursor): Promise<boolean> {
-  const from = cursor.position - cursor.tail.length;
-  const parts: Buffer[] = [];
-  let have = 0;
-  for await (const chunk of rawChunks(src, from)) {
-    parts.push(chunk);
-    have += chunk.length;
-    if (have >= cursor.tail.length) return Buffer.concat(parts).subarray(0, cursor.tail.length).equals(cursor.tail);
-  }
-  return false;
-}
-
 /**
  * The file under the cursor was truncated: read the rest of what it held from
  * its copy when there is one, pass on a last line left without its newline,
  * say what may be lost as a gap marker, and start again at offset 0.
  */
-async function* afterTruncation(path: string, cursor: Cursor, why: string, chunkBytes: number, signal?: AbortSignal): AsyncGenerator<SourceLine[]> {
+async function* afterTruncation(path: string, cursor: Cursor, why: string, signal?: AbortSignal): AsyncGenerator<SourceLine[]> {
   const offset = cursor.position;
   const copy = await findCopy(path, cursor);
   if (copy) {
     log.info(`${path} was truncated (${why}) after being copied to ${copy.name} (copytruncate); reading the rest of it from the copy`);
     try {
-      for await (const chunk of rawChunks(copy, offset, chunkBytes, signal)) {
+      for await (const chunk of rawChunks(copy, offset, DEFAULT_CHUNK_BYTES, signal)) {
         const batch: SourceLine[] = [];
         cursor.splitter.push(chunk, (l) => batch.push(sourceLine(l, path, cursor.ino)));
         if (batch.length > 0) yield batch;
@@ -207,7 +193,7 @@ async function* afterTruncation(path: string, cursor: Cursor, why: string, chunk
     } catch (error) {
       // A damaged .gz copy: what it gave is read; the rest is as lost as without a copy.
       if (!(error instanceof WhokilledError && error.code === "E_DAMAGED")) throw error;
-      yield [gapMarker(path, cursor, `${path} was truncated (${why}) and its copy ${copy.name} is damaged (${error.message}): records after offset ${offset} may be lost`, null)];
+      yield [gapMarker(path, cursor, `${path} was truncated (${why}) and its copy ${copy.name} is damaged (${error.message}): records after offset ${offset} may be lost`)];
     } finally {
       closeSource(copy);
     }
@@ -225,7 +211,6 @@ async function* afterTruncation(path: string, cursor: Cursor, why: string, chunk
         path,
         cursor,
         `${path} was truncated (${why}) and no rotated file holds a copy of it: records written after offset ${offset} before the truncation, if any, were lost (how many is not known)`,
-        null,
       ),
     ];
   }
@@ -234,10 +219,10 @@ async function* afterTruncation(path: string, cursor: Cursor, why: string, chunk
   cursor.tail = NO_BYTES;
 }
 
-/** A marker (no line) for records known to be missing at this point of the log. */
-function gapMarker(path: string, cursor: Cursor, reason: string, lost: number | null): SourceLine {
+/** A marker (no line) for records that may be missing at this point of the log, how many not known. */
+function gapMarker(path: string, cursor: Cursor, reason: string): SourceLine {
   const at = cursor.position;
-  return { bytes: NO_BYTES, file: path, line: 0, offset: at, end: at, inode: cursor.ino, gap: { reason, lost } };
+  return { bytes: NO_BYTES, file: path, line: 0, offset: at, end: at, inode: cursor.ino, gap: { reason, lost: null } };
 }
 
 /**
@@ -249,12 +234,8 @@ function gapMarker(path: string, cursor: Cursor, reason: string, lost: number | 
 function skippedGenerations(path: string, previous: { ino: number; dev: number }, current: Cursor | null): OpenSource[] {
   const rotated = rotatedFiles(path).filter((name) => name !== path && !isGzipName(name));
   const ids = rotated.map((name) => {
-    try {
-      const st = statSync(name);
-      return { name, ino: st.ino, dev: st.dev };
-    } catch {
-      return null;
-    }
+    const id = fileIdentity(name);
+    return id && { name, ...id };
   });
   const at = ids.findIndex((id) => id !== null && id.ino === previous.ino && id.dev === previous.dev);
   if (at < 0) return [];
@@ -272,29 +253,6 @@ function skippedGenerations(path: string, previous: { ino: number; dev: number }
   }
   if (opened.length > 0) log.warn(`${path} was rotated ${opened.length + 1} times between two polls; reading the ${opened.length} generation(s) in between`);
   return opened;
-}
-
-function pathIdentity(path: string): { ino: number; dev: number } | null {
-  try {
-    const st = statSync(path);
-    return { ino: st.ino, dev: st.dev };
-  } catch {
-    // Mid-rotation the name may be absent for a moment; keep reading the old fd.
-    return null;
-  }
-}
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**
@@ -317,43 +275,42 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
  * - A missing file is waited for (with one warning). `-` reads stdin to its end.
  */
 export async function* followFileLines(path: string, options: FollowOptions = {}): AsyncGenerator<SourceLine[]> {
-  const { signal, fromStart = false, pollMs = 100, chunkBytes = DEFAULT_CHUNK_BYTES } = options;
+  const { signal, fromStart = false, pollMs = 100 } = options;
   if (path === "-") {
     yield* readFileLines("-", { signal });
     return;
   }
-  let cursor = openCursor(path, !fromStart, chunkBytes);
+  let cursor = openCursor(path, !fromStart);
   if (!cursor) log.warn(`${path} does not exist (yet); waiting for it to appear`);
   try {
     while (!signal?.aborted) {
       if (!cursor) {
-        await pause(pollMs, signal);
+        await abortableSleep(pollMs, signal);
         if (signal?.aborted) break;
         // A file that appears after we started is new: all of it is unread.
-        cursor = openCursor(path, false, chunkBytes);
+        cursor = openCursor(path, false);
         continue;
       }
       let why = truncated(cursor);
       if (why === null) {
-        const drained = drain(cursor, path, chunkBytes);
-        for (let step = drained.next(); ; step = drained.next()) {
-          if (step.done) {
-            why = step.value;
-            break;
-          }
+        const drained = drain(cursor, path);
+        let step = drained.next();
+        for (; !step.done; step = drained.next()) {
           yield step.value;
           if (signal?.aborted) return;
         }
+        why = step.value;
       }
       if (why !== null) {
-        yield* afterTruncation(path, cursor, why, chunkBytes, signal);
+        yield* afterTruncation(path, cursor, why, signal);
         if (signal?.aborted) return;
         continue;
       }
-      const now = pathIdentity(path);
+      // Mid-rotation the name may be absent for a moment (null): keep reading the old fd.
+      const now = fileIdentity(path);
       if (now && (now.ino !== cursor.ino || now.dev !== cursor.dev)) {
         // Rotated. What the writer put in the old file before the rename comes first.
-        const drained = drain(cursor, path, chunkBytes);
+        const drained = drain(cursor, path);
         for (let step = drained.next(); !step.done; step = drained.next()) {
           yield step.value;
           if (signal?.aborted) return;
@@ -366,13 +323,13 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
         const previous = { ino: cursor.ino, dev: cursor.dev };
         closeSync(cursor.fd);
         cursor = null;
-        cursor = openCursor(path, false, chunkBytes);
+        cursor = openCursor(path, false);
         // More than one rotation since the last poll: the generations in between
         // are complete files we never saw under the name. Read them whole.
         const skipped = skippedGenerations(path, previous, cursor);
         try {
           for (const src of skipped) {
-            for await (const batch of readSourceLines(src, { signal, chunkBytes })) {
+            for await (const batch of readSourceLines(src, { signal })) {
               // Lines under the followed name; a damaged .gz's marker names the file that is damaged.
               yield batch.map((l) => (l.damaged === undefined ? { ...l, file: path } : l));
               if (signal?.aborted) return;
@@ -383,7 +340,7 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
         }
         continue;
       }
-      await pause(pollMs, signal);
+      await abortableSleep(pollMs, signal);
     }
   } finally {
     if (cursor) closeSync(cursor.fd);

@@ -116,14 +116,9 @@ export async function* readInputs(
 ): AsyncGenerator<InputItem[]> {
   let items: InputItem[] = [];
   const sinkFor = (path: string): SlotLineSink => {
-    const take = (kept: KeptLine, line: number) => {
-      const item = classifyLine(kept, { file: path, line }, errors);
-      if (item) items.push(item);
-    };
-    const takeBytes = (bytes: Buffer, start: number, end: number, line: number, _slot: number, ascii: boolean) => {
-      const item = classifyBytes(bytes, start, end, { file: path, line }, errors, ascii);
-      if (item) items.push(item);
-    };
+    const keep = (item: InputItem | null) => void (item && items.push(item));
+    const take = (kept: KeptLine, line: number) => keep(classifyLine(kept, { file: path, line }, errors));
+    const takeBytes = (bytes: Buffer, start: number, end: number, line: number, _slot: number, ascii: boolean) => keep(classifyBytes(bytes, start, end, { file: path, line }, errors, ascii));
     const inputError = (line: number, problem: string) => errors.report({ file: path, line }, problem);
     return options.prefilter
       ? { ...options.prefilter.sink(take, takeBytes, (seconds, kind, count) => items.push({ form: "pass", seconds, kind, count })), inputError }

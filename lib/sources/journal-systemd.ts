@@ -22,8 +22,9 @@
  */
 import type { AssembledEvent, PendingRecord } from "../audit/assemble.ts";
 import type { EventLine, OomFacts, RecordLine, SignalCause, SignalLine, SourceRef } from "../schema.ts";
+import { KERNEL_KILLER } from "../signals/cause.ts";
 import { signalName, signalNumber } from "../tables/signals.ts";
-import { ownRecord, unreadRecordEvent } from "./own-record.ts";
+import { ownEvent, ownRecord, ownRecordLine, unreadRecordEvent } from "./own-record.ts";
 import type { SourceSpec } from "./registry.ts";
 
 export const SYSTEMD_STOP_TIMEOUT = "SYSTEMD_STOP_TIMEOUT";
@@ -31,9 +32,6 @@ export const SYSTEMD_KILL = "SYSTEMD_KILL";
 export const SYSTEMD_EXIT = "SYSTEMD_EXIT";
 export const SYSTEMD_OOM = "SYSTEMD_OOM";
 export const SYSTEMD_OOMD = "SYSTEMD_OOMD";
-
-/** The journal source's own record types. */
-export const JOURNAL_RECORD_TYPES: readonly string[] = [SYSTEMD_STOP_TIMEOUT, SYSTEMD_KILL, SYSTEMD_EXIT, SYSTEMD_OOM, SYSTEMD_OOMD];
 
 /** What one systemd message says. */
 export type SystemdMessage =
@@ -50,6 +48,9 @@ export const RECORD_TYPE_OF: Readonly<Record<SystemdMessage["kind"], string>> = 
   oom: SYSTEMD_OOM,
   oomd: SYSTEMD_OOMD,
 };
+
+/** The journal source's own record types. */
+export const JOURNAL_RECORD_TYPES: readonly string[] = Object.values(RECORD_TYPE_OF);
 
 // A unit name: `name.type` (service, scope, slice, socket, mount, …), optionally `name@instance.type`.
 const UNIT_TYPES = "service|scope|slice|socket|mount|swap|timer|path|target|automount|device";
@@ -170,16 +171,9 @@ export function journalFactsOf(entry: JournalEntry): JournalFacts | null {
 export function journalRecord(entry: JournalEntry, raw: string, source: SourceRef): RecordLine | null {
   const facts = journalFactsOf(entry);
   if (facts === null) return null;
-  // The id reads as audit time only when the wall time is known; the serial tells one line from the next (the victim's pid, the journal's sequence number, else the line).
+  // The serial tells one line from the next: the victim's pid, the journal's sequence number, else the line.
   const serial = facts.message.kind === "kill" ? facts.message.pid : (facts.seqnum ?? source.line);
-  let id: string;
-  if (facts.time !== null) {
-    const ms = Date.parse(facts.time);
-    id = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}:${serial}`;
-  } else id = `line${source.line}:${serial}`;
-  const record: RecordLine = { kind: "record", type: RECORD_TYPE_OF[facts.message.kind], id, node: null, raw, source };
-  if (facts.time !== null) record.time = facts.time;
-  return record;
+  return ownRecordLine(RECORD_TYPE_OF[facts.message.kind], raw, source, serial, facts.time === null ? null : Date.parse(facts.time), `line${source.line}`);
 }
 
 /** A `journalctl -o json` line as a journal entry, or undefined when it is no journal entry. */
@@ -209,22 +203,16 @@ export function parseExportEntry(lines: readonly string[]): { entry: JournalEntr
   return { entry, binary };
 }
 
-/** The entry a record's raw text holds (a JSON line or export lines), or null when it holds none. */
-export function entryOfRaw(raw: string): JournalEntry | null {
-  if (raw.charCodeAt(0) === 0x7b /* { */) {
-    try {
-      return jsonEntry(JSON.parse(raw)) ?? null;
-    } catch {
-      return null;
-    }
-  }
-  return parseExportEntry(raw.split("\n")).entry;
-}
-
-/** The facts a journal record holds. */
+/** The facts a journal record holds: its raw text is the entry (a JSON line or export lines). */
 export function journalFactsOfRaw(raw: string): JournalFacts | null {
-  const entry = entryOfRaw(raw);
-  return entry === null ? null : journalFactsOf(entry);
+  if (raw.charCodeAt(0) !== 0x7b /* { */) return journalFactsOf(parseExportEntry(raw.split("\n")).entry);
+  let entry: JournalEntry | undefined;
+  try {
+    entry = jsonEntry(JSON.parse(raw));
+  } catch {
+    return null;
+  }
+  return entry === undefined ? null : journalFactsOf(entry);
 }
 
 /**
@@ -245,17 +233,14 @@ export class ExportJoiner {
       this.file = source.file;
       this.lines = [];
     }
-    if (text === "") return this.finish();
+    if (text === "") return this.end();
     if (this.lines.length === 0) this.firstLine = source.line;
     this.lines.push(text);
     return null;
   }
 
+  /** The entry read so far, ended: at its empty line, or at the end of input. */
   end(): RecordLine | null {
-    return this.finish();
-  }
-
-  private finish(): RecordLine | null {
     if (this.lines.length === 0) return null;
     const lines = this.lines;
     this.lines = [];
@@ -289,7 +274,7 @@ export function interpretJournalRecord(event: AssembledEvent, record: PendingRec
   const decodedRecord = ownRecord(record);
   const time = record.time ?? facts?.time ?? null;
   if (facts === null) return unreadRecordEvent(event, decodedRecord, time, "not a systemd message whokilled reads");
-  const base: EventLine = { kind: "event", id: event.id, node: event.node, time, type: record.type, syscall: null, process: null, proctitle: null, targets: [], key: null, records: [decodedRecord] };
+  const base = ownEvent(event, decodedRecord, time);
   const m = facts.message;
   const f = decodedRecord.fields;
   f.message = facts.text;
@@ -356,7 +341,7 @@ export function finishJournalSignal(line: SignalLine, event: EventLine): void {
       break;
     }
     case "oom": {
-      line.killer = { pid: null, ppid: null, comm: "[kernel]", exe: null, uid: null, user: null, auid: null, argv: [] };
+      line.killer = { ...KERNEL_KILLER, argv: [] };
       const oom: OomFacts = {
         constraint: null, memcg: null, taskMemcg: null, totalVmKb: null, anonRssKb: null, fileRssKb: null, shmemRssKb: null, oomScoreAdj: null,
         limitKb: null, usageKb: null, invokedBy: null, lines: [quoted(facts)],
@@ -396,7 +381,6 @@ export const JOURNAL_SOURCE: SourceSpec = {
   kernelTrace: false,
   streamAncestry: false,
   liveFiles: [],
-  captureModes: ["journal"],
   interpret: interpretJournalRecord,
   finishSignal: finishJournalSignal,
 };

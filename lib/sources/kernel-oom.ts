@@ -16,7 +16,7 @@
 import type { AssembledEvent, PendingRecord } from "../audit/assemble.ts";
 import type { EventLine, OomFacts, RecordLine, SignalLine, SourceRef } from "../schema.ts";
 import { KERNEL_KILLER } from "../signals/cause.ts";
-import { ownRecord, ownSignalEvent, unreadRecordEvent } from "./own-record.ts";
+import { ownRecord, ownRecordLine, ownSignalEvent, unreadRecordEvent } from "./own-record.ts";
 import type { SourceSpec } from "./registry.ts";
 
 export const KERNEL_OOM = "KERNEL_OOM";
@@ -211,8 +211,7 @@ export class OomJoiner {
       if (this.invoked !== null && this.usage === null) this.usage = text;
       return null;
     }
-    const kill = parseOomKill(message);
-    if (kill) {
+    if (parseOomKill(message)) {
       this.kill = text;
       return null;
     }
@@ -223,15 +222,9 @@ export class OomJoiner {
     const before = killLine === null ? [] : [this.invoked, this.usage, killLine].filter((l): l is string => l !== null);
     const lines = [...before, text];
     this.invoked = this.kill = this.usage = null;
-    // An id that reads as audit time only when the wall time is known: `boot+SEC` otherwise, so nothing takes it for a date.
-    let id: string;
-    if (stamp.time !== null) {
-      const ms = Date.parse(stamp.time);
-      id = `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}:${killed.pid}`;
-    } else id = `${stamp.bootSeconds !== null ? `boot+${stamp.bootSeconds}` : `line${source.line}`}:${killed.pid}`;
-    const record: RecordLine = { kind: "record", type: KERNEL_OOM, id, node: null, raw: lines.join("\n"), source };
-    if (stamp.time !== null) record.time = stamp.time;
-    return record;
+    // Without the wall time, the id is `boot+SEC:PID`.
+    const untimed = stamp.bootSeconds !== null ? `boot+${stamp.bootSeconds}` : `line${source.line}`;
+    return ownRecordLine(KERNEL_OOM, lines.join("\n"), source, killed.pid, stamp.time === null ? null : Date.parse(stamp.time), untimed);
   }
 }
 
@@ -316,7 +309,6 @@ export const KERNEL_LOG_SOURCE: SourceSpec = {
   kernelTrace: false,
   streamAncestry: false,
   liveFiles: [],
-  captureModes: [],
   interpret: interpretKernelOom,
   finishSignal: (line, event) => void explainOomSignal(line, event.records[0]?.raw ?? ""),
 };

@@ -2,8 +2,9 @@
  * The one bun:ffi binding to libc, shared by everything that talks to the
  * kernel's audit netlink family: the multicast reader (lib/sources/netlink.ts)
  * and rule/status control (lib/rules/audit-netlink.ts); syscall(2), for
- * bait's pidfds (lib/demo/pid-bait.ts); and getppid(2), the unrelated call the
- * cost probe times (lib/rules/probe.ts). libc is loaded on first use, so code that
+ * bait's pidfds (lib/demo/pid-bait.ts); getppid(2), the unrelated call the
+ * cost probe times (lib/rules/probe.ts); and poll(2) and fcntl(2), for reading
+ * pipes (lib/sources/poll.ts). libc is loaded on first use, so code that
  * never touches the kernel pays nothing for it.
  */
 import { dlopen, FFIType, read } from "bun:ffi";
@@ -44,6 +45,8 @@ function openLibc() {
     syscall: { args: ["i64", "i64", "i64", "i64", "i64"], returns: FFIType.i64_fast },
     __errno_location: { args: [], returns: "ptr" },
     getppid: { args: [], returns: "i32" },
+    poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+    fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
   }).symbols;
 }
 

@@ -134,7 +134,6 @@ export function netlinkMessageToRecord(type: number, body: Uint8Array, line: num
   };
 }
 
-
 export interface NetlinkOptions {
   signal?: AbortSignal;
   /** SO_RCVBUFFORCE size; default 8 MiB. */
@@ -176,10 +175,8 @@ export async function* netlinkRecords(options: NetlinkOptions = {}): AsyncGenera
         throw failure("recv", err);
       }
       idle = IDLE_SLEEP_MIN_MS;
-      datagrams++;
       // Decoding copies the text out, so the buffer can be reused at once.
-      const records = netlinkDatagramToRecords(buffer.subarray(0, received), datagrams);
-      for (const record of records) yield record;
+      yield* netlinkDatagramToRecords(buffer.subarray(0, received), ++datagrams);
     }
   } finally {
     c.close(fd);
@@ -212,9 +209,9 @@ const PROBE_TAIL_MS = 150;
  * listeners in the order they were queued, so once our disconnect record has
  * come, the SYSCALL of our earlier bind would have come before it.
  */
-export function probeOwnAuditContext(options: { timeoutMs?: number } = {}): OwnAuditContext {
+export function probeOwnAuditContext(): OwnAuditContext {
   const c = lib();
-  const deadline = performance.now() + (options.timeoutMs ?? PROBE_TIMEOUT_MS);
+  const deadline = performance.now() + PROBE_TIMEOUT_MS;
   const listener = openAuditSocket(c, DEFAULT_RECEIVE_BUFFER_BYTES);
   try {
     // openAuditSocket's socket does not block; recv here waits up to 50 ms at a time instead.
@@ -257,7 +254,7 @@ export function probeOwnAuditContext(options: { timeoutMs?: number } = {}): OwnA
     if (disconnectSeen !== null) {
       return { context: false, detail: "our own EVENT_LISTENER records came without a SYSCALL record: this process has no audit context" };
     }
-    return { context: null, detail: `our own EVENT_LISTENER records did not arrive within ${options.timeoutMs ?? PROBE_TIMEOUT_MS} ms` };
+    return { context: null, detail: `our own EVENT_LISTENER records did not arrive within ${PROBE_TIMEOUT_MS} ms` };
   } finally {
     c.close(listener);
   }

@@ -6,35 +6,20 @@
  * more than everything else in `capture | attribute`). F_SETPIPE_SZ: a pipe
  * of 1 MiB instead of 64 KiB lets each read take a whole chunk.
  */
-import { dlopen, ptr } from "bun:ffi";
+import { ptr } from "bun:ffi";
+import { lib, type Libc } from "./libc.ts";
 
 const POLLIN = 0x1;
 
 const F_SETPIPE_SZ = 1031;
 
-interface Libc {
-  poll(fds: number, count: number, timeoutMs: number): number;
-  fcntl(fd: number, command: number, value: number): number;
-}
-
-let libc: Libc | null | undefined;
-
+/** libc (libc.ts keeps it once loaded), or null where it cannot be loaded: Bun's stream reads the pipe then. */
 function loadLibc(): Libc | null {
-  if (libc === undefined) {
-    try {
-      const lib = dlopen("libc.so.6", {
-        poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
-        fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
-      });
-      libc = {
-        poll: (fds, count, timeoutMs) => lib.symbols.poll(fds, count, timeoutMs) as number,
-        fcntl: (fd, command, value) => lib.symbols.fcntl(fd, command, value) as number,
-      };
-    } catch {
-      libc = null;
-    }
+  try {
+    return lib();
+  } catch {
+    return null;
   }
-  return libc;
 }
 
 /** Ask for a pipe of `bytes` (the kernel caps it at /proc/sys/fs/pipe-max-size); nothing happens for other fds. */

@@ -10,6 +10,7 @@
  */
 import type { AssembledEvent, PendingRecord } from "../audit/assemble.ts";
 import type { IdScope } from "../audit/ids.ts";
+import { bytesAre } from "../bytes/json.ts";
 import type { EventLine, SignalLine } from "../schema.ts";
 import { JOURNAL_SOURCE } from "./journal-systemd.ts";
 import { KERNEL_LOG_SOURCE } from "./kernel-oom.ts";
@@ -38,8 +39,6 @@ export interface SourceSpec {
   readonly streamAncestry: boolean;
   /** `source.file` names of its live readers: always this host's. */
   readonly liveFiles: readonly string[];
-  /** capture's modes that read it. */
-  readonly captureModes: readonly string[];
   /**
    * One of its own records as an event line (lib/audit/interpret.ts dispatches here); audit text is read by the audit grammar.
    * `ids` names the uids of the event's host, as audit's are named (ids.ts: only where the input is this host's, or a passwd was given).
@@ -58,7 +57,6 @@ export const SOURCES: readonly SourceSpec[] = [
     kernelTrace: false,
     streamAncestry: true,
     liveFiles: ["netlink"],
-    captureModes: ["follow", "checkpoint", "netlink"],
   },
   TRACEFS_SOURCE,
   KERNEL_LOG_SOURCE,
@@ -93,15 +91,10 @@ export function isLiveFile(file: string): boolean {
 }
 
 /** The sources' own record type names as bytes, for byte paths that match a type in place. */
-export const OWN_TYPE_PREFIXES: readonly Uint8Array[] = [...byOwnType.keys()].map((type) => Buffer.from(type, "latin1"));
+const OWN_TYPE_PREFIXES: readonly Uint8Array[] = [...byOwnType.keys()].map((type) => Buffer.from(type, "latin1"));
 
 /** Is bytes[start, end) exactly one of the sources' own record type names? */
 export function isOwnRecordTypeAt(bytes: Uint8Array, start: number, end: number): boolean {
-  for (const name of OWN_TYPE_PREFIXES) {
-    if (end - start !== name.length) continue;
-    let i = 0;
-    while (i < name.length && bytes[start + i] === name[i]) i++;
-    if (i === name.length) return true;
-  }
+  for (const name of OWN_TYPE_PREFIXES) if (bytesAre(bytes, start, end, name)) return true;
   return false;
 }

@@ -15,7 +15,7 @@
  */
 import { isAscii } from "node:buffer";
 import { WhokilledError } from "../errors.ts";
-import { closeSource, openSource, rawChunks, type OpenSource } from "./file.ts";
+import { closeSource, openSource, rawChunks } from "./file.ts";
 import { lineLimit, MAX_LINE_BYTES, PartialLine, reportTooLong } from "./lines.ts";
 
 export interface SlotLineSink {
@@ -42,7 +42,6 @@ const GC_EVERY_CHUNKS = 4;
 export interface SlotReaderOptions {
   /** Bytes per read (a slot holds one read and the carry area). */
   readBytes?: number;
-  slotCount?: number;
   /**
    * Tell the sink when a whole chunk is ASCII (one native pass per chunk).
    * A sink that looks at few of its lines (attribute's prefilter) is better
@@ -86,37 +85,31 @@ export class SlotReader {
   private readonly asciiChunks: boolean;
   private readonly gcHints: boolean;
 
-  constructor({ readBytes = 1 << 20, slotCount = SLOT_COUNT, asciiChunks = true, gcHints = false }: SlotReaderOptions = {}) {
+  constructor({ readBytes = 1 << 20, asciiChunks = true, gcHints = false }: SlotReaderOptions = {}) {
     this.readBytes = readBytes;
     this.asciiChunks = asciiChunks;
     this.gcHints = gcHints;
     // One byte more than a chunk: room for the newline sentinel after the data.
-    this.slots = Array.from({ length: slotCount }, () => Buffer.allocUnsafe(CARRY_BYTES + readBytes + 1));
+    this.slots = Array.from({ length: SLOT_COUNT }, () => Buffer.allocUnsafe(CARRY_BYTES + readBytes + 1));
   }
 
   /**
-   * Every line of one input to `sink`, in order (line numbers start at 1);
-   * yields each chunk's line count once its lines are handed over, and once
-   * more at the end.
-   */
-  async *batches(source: OpenSource, sink: SlotLineSink, signal?: AbortSignal): AsyncGenerator<number> {
-    // Regular files and pipes are read straight into the slots (readArea).
-    const supplied: { target: Buffer | null } = { target: null };
-    yield* this.batchesOf(rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.readArea())), sink, supplied, signal);
-  }
-
-  /**
-   * `batches` over several inputs (`-` is stdin), one after another, each
-   * opened here and closed after, its lines to the sink made for it. One
-   * reader for all: lines a sink holds stay valid across inputs.
+   * Every line of several inputs (`-` is stdin), one after another, each
+   * opened here and closed after, its lines to the sink made for it, in
+   * order (line numbers start at 1); yields each chunk's line count once its
+   * lines are handed over, and once more at each input's end. One reader for
+   * all: lines a sink holds stay valid across inputs.
    */
   async *batchesOfPaths(paths: readonly string[], sinkFor: (path: string) => SlotLineSink, signal?: AbortSignal): AsyncGenerator<number> {
     let chunks = 0;
     for (const path of paths) {
       if (signal?.aborted) return;
       const source = openSource(path);
+      // Regular files and pipes are read straight into the slots (readArea).
+      const supplied: { target: Buffer | null } = { target: null };
       try {
-        for await (const lines of this.batches(source, sinkFor(path), signal)) {
+        const input = rawChunks(source, 0, this.readBytes, signal, () => (supplied.target = this.readArea()));
+        for await (const lines of this.batchesOf(input, sinkFor(path), supplied, signal)) {
           yield lines;
           if (this.gcHints && ++chunks % GC_EVERY_CHUNKS === 0) Bun.gc(false);
         }

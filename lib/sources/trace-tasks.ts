@@ -6,7 +6,8 @@
  * the truth. Pure: no I/O.
  */
 import type { TracefsExtraEvent } from "./tracefs.ts";
-import type { TraceHead, TracepointLine } from "./tracepoint-line.ts";
+import type { TraceHead } from "./tracefs-line.ts";
+import type { TracepointLine } from "./tracepoint-line.ts";
 
 /** A live process as /proc shows it (SenderLookup). Start in trace-clock seconds (boot time). */
 export interface ProcView {
@@ -109,21 +110,18 @@ export class TaskTable {
     switch (parsed.event) {
       case "newtask":
         this.created(parsed.head, parsed.pid, parsed.comm, parsed.cloneFlags, raw);
-        return null;
+        break;
       case "fork":
         // Older captures' creation line: no clone flags, and it comes after the child runs. Only where task_newtask said nothing.
         if (this.tasks.get(parsed.childPid)?.createdAt == null) this.created(parsed.head, parsed.childPid, parsed.childComm, null, raw);
-        return null;
-      case "rename": {
-        const task = this.tasks.get(parsed.pid) ?? this.remember(parsed.pid, blankTask());
-        task.comm = parsed.newComm;
-        return null;
-      }
+        break;
+      case "rename":
+        (this.tasks.get(parsed.pid) ?? this.remember(parsed.pid, blankTask())).comm = parsed.newComm;
+        break;
       case "exec":
         return this.execed(parsed.head, parsed.pid, parsed.oldPid, parsed.filename, raw);
-      default:
-        return null;
     }
+    return null;
   }
 
   /** A task the head's task created: a thread of its process, or a process whose parent it is. */

@@ -241,7 +241,6 @@ export const TRACEFS_SOURCE: SourceSpec = {
   kernelTrace: true,
   streamAncestry: false,
   liveFiles: ["tracefs"],
-  captureModes: ["tracefs"],
   interpret: interpretSignalGenerate,
   // tracefs names the running task; the cause rules say who really sent it.
   finishSignal: finishSignalGenerate,

@@ -14,9 +14,11 @@ import { join } from "node:path";
 import { dlopen } from "bun:ffi";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
+import { readProcStat } from "../rules/blind-spots.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
 import { LineSplitter } from "./lines.ts";
 import { abortableSleep } from "./abortable-sleep.ts";
+import { ownRecordLine } from "./own-record.ts";
 import { readable } from "./poll.ts";
 import { SIGNAL_GENERATE } from "./tracefs-line.ts";
 
@@ -107,10 +109,15 @@ function trackInstance(dir: string, cleanup: () => void): void {
   });
 }
 
-function writeControl(path: string, value: string): void {
-  writeFileSync(path, value);
+/** Disable every event of an instance, then remove it. */
+function disableAndRemove(dir: string): void {
+  try {
+    writeFileSync(join(dir, "events", "enable"), "0");
+  } catch {
+    // Gone meanwhile, or half made: rmdir tells.
+  }
+  removeInstanceDir(dir);
 }
-
 
 /** Remove an instance directory; tracefs answers EBUSY while a reader is still closing. */
 function removeInstanceDir(dir: string): void {
@@ -177,17 +184,14 @@ const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const OWN_INSTANCE = /^whokilled-(\d+)-(?:(\d+)-)?([a-z0-9]{1,12})$/;
 
 /** A process's start time in clock ticks since boot (/proc/PID/stat field 22), or null when it is gone. */
-function processStartTicks(pid: number | "self"): string | null {
-  const stat = safeRead(`/proc/${pid}/stat`);
-  // comm (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const start = fields[19];
-  return stat !== "" && start !== undefined && /^\d+$/.test(start) ? start : null;
+function processStartTicks(pid: number): string | null {
+  const stat = readProcStat(pid);
+  return stat === null ? null : String(stat.startTicks);
 }
 
 /** This run's instance name: the owner's PID and start time, so a later run can tell whether the owner still lives. */
 export function ownInstanceName(): string {
-  return `whokilled-${process.pid}-${processStartTicks("self") ?? "0"}-${Math.random().toString(36).slice(2, 8)}`;
+  return `whokilled-${process.pid}-${processStartTicks(process.pid) ?? "0"}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 /** A whokilled instance whose owner is gone (or whose PID now belongs to another process). */
@@ -232,12 +236,7 @@ export function leftInstances(root: string | null = findTracefs()): LeftInstance
 export function removeLeftInstances(root: string | null = findTracefs()): LeftInstance[] {
   const removed: LeftInstance[] = [];
   for (const left of leftInstances(root)) {
-    try {
-      writeControl(join(left.dir, "events", "enable"), "0");
-    } catch {
-      // Gone meanwhile, or half made: rmdir tells.
-    }
-    removeInstanceDir(left.dir);
+    disableAndRemove(left.dir);
     if (existsSync(left.dir)) continue;
     log.warn(`tracefs: removed instance ${left.dir} left by a killed run: ${left.why}`);
     removed.push(left);
@@ -266,18 +265,13 @@ export function openQuietInstance(events: readonly { path: string; filter?: stri
   }
   const remove = () => {
     liveInstances.delete(dir);
-    try {
-      writeControl(join(dir, "events", "enable"), "0");
-    } catch {
-      // Half made or gone: rmdir tells.
-    }
-    removeInstanceDir(dir);
+    disableAndRemove(dir);
   };
   trackInstance(dir, remove);
   try {
     for (const event of events) {
-      if (event.filter) writeControl(join(dir, "events", event.path, "filter"), event.filter);
-      writeControl(join(dir, "events", event.path, "enable"), "1");
+      if (event.filter) writeFileSync(join(dir, "events", event.path, "filter"), event.filter);
+      writeFileSync(join(dir, "events", event.path, "enable"), "1");
     }
   } catch (error) {
     remove();
@@ -319,7 +313,7 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
     cleaned = true;
     liveInstances.delete(dir);
     try {
-      writeControl(extraEvents.length > 0 ? join(dir, "events", "enable") : enablePath, "0");
+      writeFileSync(extraEvents.length > 0 ? join(dir, "events", "enable") : enablePath, "0");
     } catch {
       // The instance may be half made; removing it disables everything anyway.
     }
@@ -329,7 +323,6 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
       } catch {
         // Already closed.
       }
-      fd = null;
     }
     removeInstanceDir(dir);
   };
@@ -337,22 +330,14 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
 
   try {
     const clock = pickClock(join(dir, "trace_clock"));
-    writeControl(join(dir, "trace_clock"), clock.name);
-    if (bufferSizeKb !== undefined) writeControl(join(dir, "buffer_size_kb"), String(bufferSizeKb));
+    writeFileSync(join(dir, "trace_clock"), clock.name);
+    if (bufferSizeKb !== undefined) writeFileSync(join(dir, "buffer_size_kb"), String(bufferSizeKb));
     if (!existsSync(enablePath)) throw new WhokilledError("E_KERNEL", "tracefs: this kernel has no signal:signal_generate tracepoint");
-    if (filter.trim() !== "") {
-      try {
-        writeControl(join(dir, "events", "signal", "signal_generate", "filter"), filter);
-      } catch (error) {
-        // On a bad filter the kernel leaves its parse error in the filter file.
-        const detail = safeRead(join(dir, "events", "signal", "signal_generate", "filter")).trim();
-        throw new WhokilledError("E_USAGE", `tracefs: filter ${JSON.stringify(filter)} rejected: ${detail || (error as Error).message}`);
-      }
-    }
-    if (recordTgid) writeControl(join(dir, "options", "record-tgid"), "1");
+    if (filter.trim() !== "") writeFilter(join(dir, "events", "signal", "signal_generate"), filter, "");
+    if (recordTgid) writeFileSync(join(dir, "options", "record-tgid"), "1");
     for (const extra of extraEvents) enableExtraEvent(dir, extra);
     fd = openSync(join(dir, "trace_pipe"), constants.O_RDONLY | constants.O_NONBLOCK);
-    writeControl(enablePath, "1");
+    writeFileSync(enablePath, "1");
     onReady?.();
 
     const splitter = new LineSplitter();
@@ -360,27 +345,23 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
     let counter = 0;
     let idle = IDLE_SLEEP_MIN_MS;
     while (!signal?.aborted) {
-      let count: number;
+      // 0: nothing to read yet (EAGAIN on the non-blocking pipe).
+      let count = 0;
       try {
         count = readSync(fd, buffer, 0, buffer.length, null);
       } catch (error) {
         const code = errorCode(error);
-        if (code === "EAGAIN" || code === "EWOULDBLOCK") {
-          if (pollWaitMs > 0) {
-            const ready = readable(fd, pollWaitMs);
-            if (ready === true) continue;
-            // Nothing yet: the event loop gets its turn between waits (signals, other sources).
-            if (ready === false) {
-              await abortableSleep(IDLE_SLEEP_MIN_MS, signal);
-              continue;
-            }
-          }
-          await abortableSleep(idle, signal);
-          idle = Math.min(idle * 2, IDLE_SLEEP_MAX_MS);
-          continue;
-        }
         if (code === "EINTR") continue;
-        throw new WhokilledError("E_IO", `tracefs: reading ${dir}/trace_pipe: ${(error as Error).message}`, { cause: error });
+        if (code !== "EAGAIN" && code !== "EWOULDBLOCK") throw new WhokilledError("E_IO", `tracefs: reading ${dir}/trace_pipe: ${(error as Error).message}`, { cause: error });
+        if (pollWaitMs > 0) {
+          const ready = readable(fd, pollWaitMs);
+          if (ready === true) continue;
+          // Nothing yet: the event loop gets its turn between waits (signals, other sources).
+          if (ready === false) {
+            await abortableSleep(IDLE_SLEEP_MIN_MS, signal);
+            continue;
+          }
+        }
       }
       if (count === 0) {
         await abortableSleep(idle, signal);
@@ -394,21 +375,16 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
       const lines: string[] = [];
       splitter.push(Buffer.from(buffer.subarray(0, count)), (line) => lines.push(line.bytes.toString("utf8")));
       for (const raw of lines) {
+        // A signal_generate line, an extra event's (TRACEFS_EVENT), else perhaps the overflow notice.
         const at = raw.indexOf(MARKER);
-        if (at < 0) {
-          const extraAt = extraMarkerAt(raw, extraEvents);
-          if (extraAt >= 0) {
-            counter++;
-            yield toRecord(raw, extraAt, offsetMs, counter, "TRACEFS_EVENT");
-            continue;
-          }
-          const gap = lostEvents(raw);
-          if (gap && onLost) onLost(gap);
-          else if (gap) log.warn(`tracefs: ${gap.reason}`);
+        const extraAt = at < 0 ? extraMarkerAt(raw, extraEvents) : -1;
+        if (at >= 0 || extraAt >= 0) {
+          yield toRecord(raw, at >= 0 ? at : extraAt, offsetMs, ++counter, at >= 0 ? SIGNAL_GENERATE : "TRACEFS_EVENT");
           continue;
         }
-        counter++;
-        yield toRecord(raw, at, offsetMs, counter);
+        const gap = lostEvents(raw);
+        if (gap && onLost) onLost(gap);
+        else if (gap) log.warn(`tracefs: ${gap.reason}`);
       }
     }
   } finally {
@@ -430,14 +406,19 @@ function enableExtraEvent(dir: string, extra: TracefsExtraEvent): void {
   if (!/^[a-z0-9_]+\/[a-z0-9_]+$/.test(extra.path) || !existsSync(join(eventDir, "enable"))) {
     throw new WhokilledError("E_KERNEL", `tracefs: this kernel has no ${extra.path} tracepoint`);
   }
-  if (extra.filter !== undefined && extra.filter.trim() !== "") {
-    try {
-      writeControl(join(eventDir, "filter"), extra.filter);
-    } catch (error) {
-      throw new WhokilledError("E_USAGE", `tracefs: filter ${JSON.stringify(extra.filter)} on ${extra.path} rejected: ${safeRead(join(eventDir, "filter")).trim() || (error as Error).message}`);
-    }
+  if (extra.filter !== undefined && extra.filter.trim() !== "") writeFilter(eventDir, extra.filter, ` on ${extra.path}`);
+  writeFileSync(join(eventDir, "enable"), "1");
+}
+
+/** Set an event's filter (`on` names the event in the error); a bad one is a usage error. */
+function writeFilter(eventDir: string, filter: string, on: string): void {
+  try {
+    writeFileSync(join(eventDir, "filter"), filter);
+  } catch (error) {
+    // On a bad filter the kernel leaves its parse error in the filter file.
+    const detail = safeRead(join(eventDir, "filter")).trim();
+    throw new WhokilledError("E_USAGE", `tracefs: filter ${JSON.stringify(filter)}${on} rejected: ${detail || (error as Error).message}`);
   }
-  writeControl(join(eventDir, "enable"), "1");
 }
 
 function pickClock(path: string): (typeof CLOCKS)[number] {
@@ -465,20 +446,9 @@ export function lostEvents(raw: string, now = new Date()): GapLine | null {
 
 const TIMESTAMP = /(\d+)\.(\d+):$/;
 
-function toRecord(raw: string, markerAt: number, offsetMs: number, counter: number, type: string = SIGNAL_GENERATE): RecordLine {
+function toRecord(raw: string, markerAt: number, offsetMs: number, counter: number, type: string): RecordLine {
   const stamp = TIMESTAMP.exec(raw.slice(0, markerAt + 1));
   // Microseconds in the line; milliseconds are all the id and ISO time keep.
   const clockMsValue = stamp ? Number(stamp[1]) * 1000 + Number(`0.${stamp[2]}`) * 1000 : Date.now() - offsetMs;
-  const wall = Math.round(clockMsValue + offsetMs);
-  const sec = Math.floor(wall / 1000);
-  const ms = String(wall % 1000).padStart(3, "0");
-  return {
-    kind: "record",
-    type,
-    id: `${sec}.${ms}:${counter}`,
-    node: null,
-    raw,
-    source: { file: "tracefs", line: counter },
-    time: new Date(wall).toISOString(),
-  };
+  return ownRecordLine(type, raw, { file: "tracefs", line: counter }, counter, Math.round(clockMsValue + offsetMs));
 }

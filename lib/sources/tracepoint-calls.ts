@@ -12,9 +12,10 @@
  * another process's evidence.
  */
 import { KILL_SYSCALLS } from "../tables/kill-family.ts";
-import { intArg, inInterrupt, parseTracepointLine, type TraceHead, type TracepointLine } from "./tracepoint-line.ts";
+import { intArg, inInterrupt, parseTracepointLine, type TracepointLine } from "./tracepoint-line.ts";
 import type { RecordLine } from "../schema.ts";
-import { SIGNAL_GENERATE, TRACEPOINTS_FILE } from "./tracefs-line.ts";
+import { SIGNAL_GENERATE, TRACEPOINTS_FILE, type TraceHead } from "./tracefs-line.ts";
+import { ownRecordLine } from "./own-record.ts";
 import { blankTask, TaskTable, TICK_SLACK, type ProcView, type TaskSeen } from "./trace-tasks.ts";
 
 export const TRACEPOINT_KILL = "TRACEPOINT_KILL";
@@ -89,10 +90,6 @@ export interface CallMatcherOptions {
   tracingSince: number;
   /** The kernel's arch name (x86_64). */
   arch: string | null;
-  /** A call still open this long (trace seconds) behind the newest line is ended unfinished. Default 2. */
-  openSeconds?: number;
-  /** Tasks remembered from their creation, rename and exec lines. Default 65536. */
-  maxTasks?: number;
 }
 
 interface OpenCall {
@@ -104,6 +101,10 @@ interface OpenCall {
   victims: Array<{ pid: number; comm: string; at: number }>;
 }
 
+/** A call still open this long (trace seconds) behind the newest line is ended unfinished. */
+const OPEN_SECONDS = 2;
+/** Tasks remembered from their creation, rename and exec lines. */
+const MAX_TASKS = 65_536;
 /** Ancestors followed through /proc. */
 const MAX_ANCESTRY = 16;
 /** pidfds remembered per process, and processes with any. */
@@ -129,19 +130,13 @@ export interface CallMatcherStats {
 export class CallMatcher {
   private readonly open = new Map<number, OpenCall>();
   /** Tasks by thread id, from their creation, rename and exec lines. */
-  private readonly tasks: TaskTable;
+  private readonly tasks = new TaskTable(MAX_TASKS, (head) => this.processOf(head).tgid);
   /** `TGID:FD` → the pid that pidfd_open named, and when the opener was created (a reused TGID's descriptors are not its). */
   private readonly pidfds = new Map<string, { pid: number; openerCreatedAt: number | null }>();
-  private readonly lookup: SenderLookup | null;
-  private readonly openSeconds: number;
   private newest = 0;
   readonly stats: CallMatcherStats = { calls: 0, unfinished: 0, outside: 0, orphanExits: 0, unreadable: 0 };
 
-  constructor(private readonly options: CallMatcherOptions) {
-    this.lookup = options.lookup ?? null;
-    this.openSeconds = options.openSeconds ?? 2;
-    this.tasks = new TaskTable(options.maxTasks ?? 65_536, (head) => this.processOf(head).tgid);
-  }
+  constructor(private readonly options: CallMatcherOptions) {}
 
   line(raw: string): MadeRecord[] {
     const parsed = parseTracepointLine(raw);
@@ -155,11 +150,11 @@ export class CallMatcher {
     return out;
   }
 
-  /** End the calls open more than openSeconds behind `now` (trace seconds; default the newest line's). */
+  /** End the calls open more than OPEN_SECONDS behind `now` (trace seconds; default the newest line's). */
   expire(now: number = this.newest): MadeRecord[] {
     const out: MadeRecord[] = [];
     for (const [tid, call] of this.open) {
-      if (now - call.head.timestamp <= this.openSeconds) continue;
+      if (now - call.head.timestamp <= OPEN_SECONDS) continue;
       this.open.delete(tid);
       out.push(this.finish(call, null));
     }
@@ -168,10 +163,7 @@ export class CallMatcher {
 
   /** End every open call: the capture is over. */
   flush(): MadeRecord[] {
-    const out: MadeRecord[] = [];
-    for (const call of this.open.values()) out.push(this.finish(call, null));
-    this.open.clear();
-    return out;
+    return this.expire(Number.POSITIVE_INFINITY);
   }
 
   private take(parsed: TracepointLine, raw: string, out: MadeRecord[]): void {
@@ -185,7 +177,7 @@ export class CallMatcher {
       case "exec": {
         // Read now, while it may still live; kept only if it is this process, as it was after this exec.
         const now = this.tasks.take(parsed, raw)!;
-        const proc = this.lookup?.(parsed.pid, parsed.pid) ?? null;
+        const proc = this.options.lookup?.(parsed.pid, parsed.pid) ?? null;
         if (proc && this.mismatch(proc, parsed.head.timestamp, now, now.comm) === null) now.lastProc = { view: proc, at: parsed.head.timestamp, when: "exec" };
         return;
       }
@@ -295,7 +287,7 @@ export class CallMatcher {
       uid: null, euid: null, argv: null, start: null, ancestry: [], arch: this.options.arch, warnings: [],
     };
     if (note !== null) facts.warnings.push(note);
-    const proc = this.lookup?.(pid, head.tid) ?? null;
+    const proc = this.options.lookup?.(pid, head.tid) ?? null;
     const reason = proc ? this.mismatch(proc, head.timestamp, seen, comm) : "it had ended when capture read /proc";
     const last = seen?.lastProc;
     if (proc && reason === null) {
@@ -336,7 +328,7 @@ export class CallMatcher {
     facts.argv = proc.argv;
     if (proc.argv === null) facts.warnings.push(`argv not known: /proc/${proc.pid}/cmdline was empty (it was ending)`);
     facts.start = proc.start;
-    facts.ancestry = this.ancestry(proc);
+    facts.ancestry = this.ancestryFrom(proc.ppid, proc.start, proc.pid);
     // /proc names the thread now; the guard made sure that is the name it had.
     facts.comm = proc.comm;
   }
@@ -375,11 +367,6 @@ export class CallMatcher {
     return null;
   }
 
-  /** Parents from /proc, each older than its child (else its PID was reused and the chain ends). */
-  private ancestry(proc: ProcView): AncestorFacts[] {
-    return this.ancestryFrom(proc.ppid, proc.start, proc.pid);
-  }
-
   /** The chain from `pid` up, each process older than `youngerStart` (its child's start) or it is not that parent. */
   private ancestryFrom(first: number, youngerStart: number, childPid?: number): AncestorFacts[] {
     const chain: AncestorFacts[] = [];
@@ -387,7 +374,7 @@ export class CallMatcher {
     const visited = new Set<number>(childPid === undefined ? [] : [childPid]);
     for (let pid = first; pid > 0 && chain.length < MAX_ANCESTRY && !visited.has(pid); ) {
       visited.add(pid);
-      const parent = this.lookup?.(pid, null) ?? null;
+      const parent = this.options.lookup?.(pid, null) ?? null;
       if (!parent || parent.start > childStart + TICK_SLACK) break;
       chain.push({ pid, comm: parent.comm, exe: parent.exe, ...(parent.argv ? { argv: parent.argv } : {}) });
       childStart = parent.start;
@@ -403,10 +390,7 @@ export class CallMatcher {
  * trace clock placed on the wall clock by `offsetMs`.
  */
 export function madeRecordLine(made: MadeRecord, serial: number, offsetMs: number): RecordLine {
-  const wall = Math.round(made.timestamp * 1000 + offsetMs);
-  const sec = Math.floor(wall / 1000);
-  const ms = String(wall - sec * 1000).padStart(3, "0");
-  return { kind: "record", type: made.type, id: `${sec}.${ms}:${serial}`, node: null, raw: made.raw, source: { file: TRACEPOINTS_FILE, line: serial }, time: new Date(wall).toISOString() };
+  return ownRecordLine(made.type, made.raw, { file: TRACEPOINTS_FILE, line: serial }, serial, Math.round(made.timestamp * 1000 + offsetMs));
 }
 
 /**
@@ -416,8 +400,7 @@ export function madeRecordLine(made: MadeRecord, serial: number, offsetMs: numbe
  * as not known.
  */
 export function senderFactsOf(raw: string): SenderFacts | null {
-  const last = raw.lastIndexOf("\n");
-  const line = raw.slice(last + 1);
+  const line = raw.slice(raw.lastIndexOf("\n") + 1);
   if (!line.startsWith(SENDER_PREFIX)) return null;
   let value: unknown;
   try {

@@ -17,8 +17,6 @@
  */
 import { parseTraceHead, signalGenerateOf, type SignalGenerate, type TraceHead } from "./tracefs-line.ts";
 
-export { parseTraceHead, type TraceHead };
-
 export type TracepointLine =
   | { event: "enter"; head: TraceHead; call: string; args: Array<{ name: string; value: bigint }> }
   | { event: "exit"; head: TraceHead; call: string; ret: bigint }
@@ -36,11 +34,6 @@ const FORK = /^sched_process_fork: comm=(.*) pid=(\d+) child_comm=(.*) child_pid
 const NEWTASK = /^task_newtask: pid=(\d+) comm=(.*) clone_flags=([0-9a-f]+) oom_score_adj=-?\d+\s*$/s;
 const RENAME = /^task_rename: pid=(\d+) oldcomm=(.*) newcomm=(.*) oom_score_adj=-?\d+\s*$/s;
 
-/** A printed syscall number: `0x…` hex or decimal. */
-function printedNumber(text: string): bigint {
-  return BigInt(text);
-}
-
 /** One trace_pipe line of the events capture --tracepoints enables; null for any other line. */
 export function parseTracepointLine(raw: string): TracepointLine | null {
   const parsed = parseTraceHead(raw);
@@ -52,7 +45,7 @@ export function parseTracepointLine(raw: string): TracepointLine | null {
   }
   if (body.startsWith("sys_")) {
     const exit = EXIT.exec(body);
-    if (exit) return { event: "exit", head, call: exit[1]!, ret: BigInt.asIntN(64, printedNumber(exit[2]!)) };
+    if (exit) return { event: "exit", head, call: exit[1]!, ret: BigInt.asIntN(64, BigInt(exit[2]!)) };
     const enter = ENTER.exec(body);
     if (!enter) return null;
     const args: Array<{ name: string; value: bigint }> = [];
@@ -60,7 +53,7 @@ export function parseTracepointLine(raw: string): TracepointLine | null {
       for (const part of enter[2]!.split(", ")) {
         const arg = ARG.exec(part.trim());
         if (!arg) return null;
-        args.push({ name: arg[1]!, value: printedNumber(arg[2]!) });
+        args.push({ name: arg[1]!, value: BigInt(arg[2]!) });
       }
     }
     return { event: "enter", head, call: enter[1]!, args };

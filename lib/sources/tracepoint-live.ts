@@ -36,18 +36,10 @@ export interface TracepointOptions {
   signal?: AbortSignal;
   /** Called once every tracepoint is enabled: kill calls from then on are seen. */
   onReady?: () => void;
-  /** The ring buffer overflowed (`[LOST N EVENTS]`): the gap, source `tracepoints`. Without it, the gap is yielded in line. */
-  onLost?: (gap: GapLine) => void;
   /** Per-CPU ring buffer size (buffer_size_kb); default 4096: a burst of kills is three lines each. */
   bufferSizeKb?: number;
   /** Instance directory name; default tracefs.ts ownInstanceName(). */
   instanceName?: string;
-  /** How senders are read from /proc; default procLookup(). null: not at all (every /proc fact unknown). */
-  lookup?: SenderLookup | null;
-  /** How victims' uids are read from /proc; default procVictimLookup(). null: not at all. */
-  victimLookup?: VictimLookup | null;
-  /** Filter on signal_generate; default TRACEPOINT_SIGNAL_FILTER. */
-  signalFilter?: string;
   /** Gets the matcher's counts when the capture ends (calls, unfinished, outside…). */
   onEnd?: (stats: CallMatcherStats) => void;
 }
@@ -100,11 +92,7 @@ export function procLookup(root = "/proc", ticksPerSecond = 100): SenderLookup {
       if (again === null || again.startTicks !== first.startTicks || again.state === "Z") return null;
       // Empty for a process on its way out (its memory is gone): not known, not an empty argv.
       const argv = cmdline.length === 0 ? null : cmdline.toString("utf8").replace(/\0$/, "").split("\0");
-      const view: ProcView = {
-        pid, ppid: first.ppid, comm, start: first.startTicks / ticksPerSecond,
-        uid, euid, exe, argv,
-      };
-      return view;
+      return { pid, ppid: first.ppid, comm, start: first.startTicks / ticksPerSecond, uid, euid, exe, argv };
     } catch {
       return null;
     }
@@ -153,16 +141,17 @@ function cachedLookup(lookup: SenderLookup): SenderLookup {
  * `SEC.MS:N` (the call's wall time from the trace clock).
  */
 export async function* tracepointRecords(options: TracepointOptions = {}): AsyncGenerator<RecordLine | GapLine> {
-  const { signal, onReady, onLost, bufferSizeKb = DEFAULT_BUFFER_KB, instanceName, signalFilter = TRACEPOINT_SIGNAL_FILTER, onEnd } = options;
-  const lookup = options.lookup === null ? undefined : cachedLookup(options.lookup ?? procLookup());
-  const victimLookup = options.victimLookup === null ? undefined : (options.victimLookup ?? procVictimLookup());
-  let matcher: CallMatcher | null = null;
+  const { signal, onReady, bufferSizeKb = DEFAULT_BUFFER_KB, instanceName, onEnd } = options;
+  const lookup = cachedLookup(procLookup());
+  const victimLookup = procVictimLookup();
+  // Made in onReady (a callback TS does not follow: hence the cast).
+  let matcher = null as CallMatcher | null;
   const lost: GapLine[] = [];
   // Ours to abort when the consumer stops: tracefsRecords sleeps on its signal between reads.
   const stop = new AbortController();
   const lines = tracefsRecords({
     signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
-    filter: signalFilter,
+    filter: TRACEPOINT_SIGNAL_FILTER,
     instanceName,
     bufferSizeKb,
     extraEvents: TRACEPOINT_EVENTS,
@@ -174,11 +163,8 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
       matcher = new CallMatcher({ lookup, victimLookup, tracingSince: bootSeconds(), arch: nativeArch() });
       onReady?.();
     },
-    onLost: (gap) => {
-      const ours: GapLine = { ...gap, source: TRACEPOINTS_FILE, reason: `${gap.reason}; kill calls and signals in it are not seen` };
-      if (onLost) onLost(ours);
-      else lost.push(ours);
-    },
+    // The ring buffer overflowed (`[LOST N EVENTS]`): yielded in line, as a gap of source `tracepoints`.
+    onLost: (gap) => lost.push({ ...gap, source: TRACEPOINTS_FILE, reason: `${gap.reason}; kill calls and signals in it are not seen` }),
   });
 
   let counter = 0;
@@ -197,29 +183,25 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
       yield* lost.splice(0);
       if (result === "idle") {
         // Quiet: a call whose exit line was lost must not wait for the next line to be written.
-        const m = matcher as CallMatcher | null;
-        if (m) for (const made of m.expire(bootSeconds())) yield toRecord(made);
+        if (matcher) for (const made of matcher.expire(bootSeconds())) yield toRecord(made);
         continue;
       }
       next = null;
       if (result.done) break;
       const line = result.value;
-      const m = matcher as CallMatcher | null;
-      if (!m) continue;
+      if (!matcher) continue;
       const stamp = /(\d+\.\d+): /.exec(line.raw);
       if (stamp && line.time) offsetMs = Date.parse(line.time) - Number(stamp[1]) * 1000;
-      for (const made of m.line(line.raw)) yield toRecord(made);
-      for (const made of m.expire()) yield toRecord(made);
+      for (const made of matcher.line(line.raw)) yield toRecord(made);
+      for (const made of matcher.expire()) yield toRecord(made);
     }
     // Stopped (signal): the calls still open are written, unfinished.
-    const m = matcher as CallMatcher | null;
-    if (m) for (const made of m.flush()) yield toRecord(made);
+    if (matcher) for (const made of matcher.flush()) yield toRecord(made);
     yield* lost.splice(0);
   } finally {
-    const m = matcher as CallMatcher | null;
-    if (m) {
-      onEnd?.(m.stats);
-      if (m.stats.unreadable > 0) log.warn(`tracepoints: ${m.stats.unreadable} trace lines did not read`);
+    if (matcher) {
+      onEnd?.(matcher.stats);
+      if (matcher.stats.unreadable > 0) log.warn(`tracepoints: ${matcher.stats.unreadable} trace lines did not read`);
     }
     // The reader waits on its signal alone: stop it, so its instance is removed now, not at the next line.
     stop.abort();

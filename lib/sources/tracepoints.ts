@@ -26,12 +26,10 @@ import { errnoName } from "../tables/errno.ts";
 import { isKillFamily, KILL_FAMILY, killScope } from "../tables/kill-family.ts";
 import { signalName } from "../tables/signals.ts";
 import { syscallNumber } from "../tables/syscalls.ts";
-import { ownRecord, unreadRecordEvent } from "./own-record.ts";
+import { ownEvent, ownRecord, unreadRecordEvent } from "./own-record.ts";
 import type { SourceSpec } from "./registry.ts";
 import { senderFactsOf, TRACEPOINT_KILL } from "./tracepoint-calls.ts";
 import { hexArg, intArg, parseTracepointLine } from "./tracepoint-line.ts";
-
-export { TRACEPOINT_KILL } from "./tracepoint-calls.ts";
 
 /** A TRACEPOINT_KILL record as an event: the call, its sender as the process, its signal_generate lines as the targets. */
 function interpretTracepointKill(event: AssembledEvent, record: PendingRecord, ids?: IdScope): EventLine {
@@ -97,17 +95,11 @@ function interpretTracepointKill(event: AssembledEvent, record: PendingRecord, i
   };
   if (warnings.length > 0) decoded.warnings = warnings.map((w) => w.slice(TRACEPOINT_KILL.length + 2));
   const line: EventLine = {
-    kind: "event",
-    id: event.id,
-    node: event.node,
-    time,
-    type: TRACEPOINT_KILL,
+    ...ownEvent(event, decoded, time),
     syscall,
     process: { pid: facts.pid, ppid: facts.ppid, comm: facts.comm, exe: facts.exe, uid: facts.uid, user: userOf(facts.uid), euid: facts.euid, auid: null, ses: null, tty: null },
     proctitle: facts.argv,
     targets,
-    key: null,
-    records: [decoded],
   };
   if (warnings.length > 0) line.warnings = warnings;
   return line;
@@ -139,7 +131,6 @@ export const TRACEPOINTS_SOURCE: SourceSpec = {
   // Its parents come from capture's /proc reads (finishSignal), not from audit's execve events.
   streamAncestry: false,
   liveFiles: ["tracepoints"],
-  captureModes: ["tracepoints"],
   interpret: interpretTracepointKill,
   finishSignal: finishTracepointSignal,
 };

@@ -5,7 +5,8 @@
  * without root or audit, the bundled records of the 2010 case.
  */
 import { defineCommand } from "citty";
-import { runScript, secondsFlag, wayArgs, wayFromArgs } from "../lib/cli/args.ts";
+import { runScript, secondsFlag, wayArgs } from "../lib/cli/args.ts";
+import { parseWatchWay } from "../lib/rules/ways.ts";
 import { checkInterval, DEFAULT_INTERVAL_SECONDS, liveDemo, liveDemoUnavailable, replaySeed } from "../lib/demo/demo-run.ts";
 import { log } from "../lib/log.ts";
 import { stopOnSignals } from "../lib/cli/script-io.ts";
@@ -36,7 +37,7 @@ const command = defineCommand({
     const intervalSeconds = secondsFlag(args.interval, "interval") ?? DEFAULT_INTERVAL_SECONDS;
     // Checked whichever way the demo goes: a bad flag is a usage error, not a reason to replay.
     checkInterval(intervalSeconds);
-    const way = wayFromArgs(args);
+    const way = parseWatchWay(args.way);
     const stop = stopOnSignals();
     const why = args.seed ? "--seed given" : liveDemoUnavailable(way);
     if (why) log.warn(`live demo not run: ${why}; replaying the bundled seed records instead`);

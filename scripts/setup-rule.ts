@@ -9,7 +9,7 @@
  * install), or both; `status --probe` measures what each costs this host.
  */
 import { defineCommand, type ArgsDef } from "citty";
-import { repeatedFlag, runScript, wayArgs, wayFromArgs } from "../lib/cli/args.ts";
+import { repeatedFlag, runScript, wayArgs } from "../lib/cli/args.ts";
 import { usageError } from "../lib/errors.ts";
 import { LineWriter } from "../lib/bytes/line-writer.ts";
 import { log } from "../lib/log.ts";
@@ -20,7 +20,7 @@ import { statusReport } from "../lib/rules/status.ts";
 import { stopOnSignals, type SignalStop } from "../lib/cli/script-io.ts";
 import { isCompiledBinary } from "../lib/cli/stage-command.ts";
 import { checkWay, hostFacts, requireWay, wayStatusLine } from "../lib/rules/way-check.ts";
-import { WATCH_WAYS, wayUses, type WatchWay } from "../lib/rules/ways.ts";
+import { parseWatchWay, WATCH_WAYS, wayUses, type WatchWay } from "../lib/rules/ways.ts";
 import { costStatusLines, probeCost, probeSummary } from "../lib/rules/probe.ts";
 import { ensureTracefs } from "../lib/sources/tracefs.ts";
 
@@ -143,7 +143,7 @@ const install = defineCommand({
   args: { ...ruleArgs, ...persistArgs, ...wayArgs },
   run({ args, rawArgs }) {
     onlyOnce(rawArgs, ["way"]);
-    const way = wayFromArgs(args);
+    const way = parseWatchWay(args.way);
     const options = optionsFrom(args, rawArgs);
     const uses = wayUses(way);
     if (!uses.audit && (args.persist || args["rules-dir"] !== undefined)) throw usageError("--persist writes audit rules, and --way tracepoints installs none");

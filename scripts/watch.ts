@@ -6,8 +6,8 @@
  * (text, or a `death` JSON line, docs/SCHEMA.md).
  */
 import { defineCommand } from "citty";
-import { intFlag, millisecondsFlag, restArgs, runScript, wayArgs, wayFromArgs } from "../lib/cli/args.ts";
-import { wayUses } from "../lib/rules/ways.ts";
+import { intFlag, millisecondsFlag, restArgs, runScript, wayArgs } from "../lib/cli/args.ts";
+import { parseWatchWay, wayUses } from "../lib/rules/ways.ts";
 import { stopOnSignals } from "../lib/cli/script-io.ts";
 import { LineWriter } from "../lib/bytes/line-writer.ts";
 import { usageError } from "../lib/errors.ts";
@@ -46,7 +46,7 @@ const command = defineCommand({
   async run({ args }) {
     const format = args.format;
     if (format !== "text" && format !== "json") throw usageError(`--format must be text or json, got ${JSON.stringify(format)}`);
-    const way = wayFromArgs(args);
+    const way = parseWatchWay(args.way);
     const target = targetFromFlags({ pid: intFlag(args.pid, "pid"), comm: args.comm, unit: args.unit, cgroup: args.cgroup });
     const execArgv = args.exec !== undefined ? [args.exec, ...restArgs()] : null;
     if (execArgv && execArgv[0] === "") throw usageError("--exec needs a command");

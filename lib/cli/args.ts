@@ -7,9 +7,8 @@ import { WhokilledError, exitCodeFor, usageError } from "../errors.ts";
 import { log } from "../log.ts";
 import type { IdNameOptions } from "../audit/ids.ts";
 import type { SignalFilterOptions } from "../signals/filter.ts";
-import { DEFAULT_WATCH_WAY, parseWatchWay, type WatchWay } from "../rules/ways.ts";
-
-export type { WatchWay };
+import { DEFAULT_WATCH_WAY } from "../rules/ways.ts";
+import { resolved, resolveSubCommandForHelp, withCommandSummaries } from "./help.ts";
 
 /** Input and decoding flags shared by decode, attribute and report. */
 export const inputArgs = {
@@ -43,7 +42,7 @@ export function idNamesFromArgs(args: Pick<ParsedArgs<typeof inputArgs>, IdNameA
   return { lookup: args.lookup !== false, passwdFile: args.passwd, groupFile: args.group, localNames: args["local-names"] === true };
 }
 
-/** The way of watching kills, shared by setup-rule, and later demo and watch (lib/rules/ways.ts). */
+/** The way of watching kills, shared by setup-rule, demo and watch (lib/rules/ways.ts). */
 export const wayArgs = {
   way: {
     type: "string",
@@ -53,11 +52,6 @@ export const wayArgs = {
     valueHint: "audit|tracepoints|both",
   },
 } as const satisfies ArgsDef;
-
-/** --way's value (a usage error naming the choices otherwise). */
-export function wayFromArgs(args: { way?: string }): WatchWay {
-  return parseWatchWay(args.way);
-}
 
 /** The systemd journal as input, shared by capture and why. */
 export const journalArgs = {
@@ -203,7 +197,6 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>, allAr
   rest = split.rest;
   try {
     if (rawArgs.includes("--help") || rawArgs.includes("-h")) {
-      const { resolveSubCommandForHelp, withCommandSummaries } = await import("./help.ts");
       const [cmd, parent] = await resolveSubCommandForHelp(command, rawArgs);
       const usage = tidyUsage(await renderUsage(await withCommandSummaries(cmd), parent));
       // citty colours unless NO_COLOR/CI is set; help piped to a file or a pager should not carry escape codes.
@@ -231,7 +224,7 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>, allAr
 
 /** `whokilled NAME VERSION` (`whokilled VERSION` for the binary itself), the version from package.json. */
 async function scriptVersion<T extends ArgsDef>(command: CommandDef<T>): Promise<string> {
-  const meta = typeof command.meta === "function" ? await command.meta() : await command.meta;
+  const meta = await resolved(command.meta);
   // An import, not a file read: the compiled binary carries package.json inside it.
   const pkg = (await import("../../package.json")).default as { name?: string; version?: string };
   const name = pkg.name ?? "whokilled";
@@ -245,12 +238,8 @@ async function scriptVersion<T extends ArgsDef>(command: CommandDef<T>): Promise
  * `--pidd 5` would run unfiltered and read `5` as a file.
  */
 export async function unknownOption<T extends ArgsDef>(command: CommandDef<T>, rawArgs: readonly string[]): Promise<string | null> {
-  let target = command as CommandDef<any>;
-  if (command.subCommands) {
-    const { resolveSubCommandForHelp } = await import("./help.ts");
-    [target] = await resolveSubCommandForHelp(command, rawArgs);
-  }
-  const defs = (typeof target.args === "function" ? await target.args() : await target.args) ?? {};
+  const [target] = await resolveSubCommandForHelp(command, rawArgs);
+  const defs = (await resolved(target.args)) ?? {};
   const takesValue = new Map<string, boolean>();
   for (const [name, def] of Object.entries(defs as ArgsDef)) {
     if (def.type === "positional") continue;

@@ -1,17 +1,18 @@
-import type { ArgsDef, CommandDef } from "citty";
+import type { ArgsDef, CommandDef, Resolvable } from "citty";
+
+/** One of citty's lazy values (the value, a promise, or a function giving either) → the value. */
+export async function resolved<T>(value: Resolvable<T>): Promise<T> {
+  return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+}
 
 /** Find the sub-command named in argv so `setup-rule install --help` shows install's usage. */
 export async function resolveSubCommandForHelp<T extends ArgsDef>(
   command: CommandDef<T>,
   rawArgs: readonly string[],
 ): Promise<[CommandDef<any>, CommandDef<any> | undefined]> {
-  const subCommands = typeof command.subCommands === "function" ? await command.subCommands() : await command.subCommands;
+  const subCommands = await resolved(command.subCommands);
   const name = rawArgs.find((arg) => !arg.startsWith("-"));
-  if (subCommands && name && name in subCommands) {
-    const entry = subCommands[name]!;
-    const sub = typeof entry === "function" ? await (entry as () => Promise<CommandDef<any>>)() : await entry;
-    return [sub, command as CommandDef<any>];
-  }
+  if (subCommands && name && name in subCommands) return [await resolved(subCommands[name]!), command as CommandDef<any>];
   return [command as CommandDef<any>, undefined];
 }
 
@@ -22,11 +23,10 @@ export async function resolveSubCommandForHelp<T extends ArgsDef>(
  */
 export async function withCommandSummaries<T extends ArgsDef>(command: CommandDef<T>): Promise<CommandDef<T>> {
   if (!command.subCommands) return command;
-  const subCommands = typeof command.subCommands === "function" ? await command.subCommands() : await command.subCommands;
   const summarized: Record<string, CommandDef<any>> = {};
-  for (const [name, entry] of Object.entries(subCommands)) {
-    const sub = (typeof entry === "function" ? await (entry as () => Promise<CommandDef<any>>)() : await entry) as CommandDef<any>;
-    const meta = typeof sub.meta === "function" ? await sub.meta() : await sub.meta;
+  for (const [name, entry] of Object.entries(await resolved(command.subCommands))) {
+    const sub = await resolved(entry);
+    const meta = await resolved(sub.meta);
     summarized[name] = { ...sub, meta: { ...meta, description: (meta?.description ?? "").split("\n")[0] } };
   }
   return { ...command, subCommands: summarized };

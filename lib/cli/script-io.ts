@@ -35,8 +35,6 @@ export function logSummary(verb: string, parts: Record<string, number>, errors: 
 /** What a script holds while SIGINT/SIGTERM may stop it: the abort signal it passes to lib, and which signal came. */
 export interface SignalStop {
   readonly signal: AbortSignal;
-  /** The first SIGINT/SIGTERM received, or null. */
-  received(): "SIGINT" | "SIGTERM" | null;
   /** 128+n (130 SIGINT, 143 SIGTERM) once a signal came, else null. */
   exitCode(): number | null;
   /** When a signal came: one line on stderr saying so, the exit code set again (a later error may have set another), true. */
@@ -63,7 +61,6 @@ export function stopOnSignals({ exitWithSignal = true }: { exitWithSignal?: bool
   const exitCode = () => (received ? 128 + constants.signals[received] : null);
   return {
     signal: controller.signal,
-    received: () => received,
     exitCode,
     finish(what: string, note?: string): boolean {
       if (!received) return false;

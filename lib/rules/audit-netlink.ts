@@ -44,14 +44,8 @@ export const NLMSG_HDRLEN = 16;
 
 export const AUDIT_STATUS_ENABLED = 0x0001;
 
-const REQUEST_NAMES = new Map([
-  [AUDIT_GET, "AUDIT_GET"],
-  [AUDIT_SET, "AUDIT_SET"],
-  [AUDIT_ADD_RULE, "AUDIT_ADD_RULE"],
-  [AUDIT_DEL_RULE, "AUDIT_DEL_RULE"],
-  [AUDIT_LIST_RULES, "AUDIT_LIST_RULES"],
-]);
-const requestName = (type: number) => REQUEST_NAMES.get(type) ?? `message ${type}`;
+const REQUESTS = { AUDIT_GET, AUDIT_SET, AUDIT_ADD_RULE, AUDIT_DEL_RULE, AUDIT_LIST_RULES };
+const requestName = (type: number) => Object.entries(REQUESTS).find(([, n]) => n === type)?.[0] ?? `message ${type}`;
 
 // --- framing (pure) ----------------------------------------------------------
 
@@ -72,7 +66,6 @@ export function encodeNetlinkMessage(type: number, flags: number, seq: number, p
   view.setUint16(4, type, true);
   view.setUint16(6, flags, true);
   view.setUint32(8, seq >>> 0, true);
-  view.setUint32(12, 0, true);
   bytes.set(payload, NLMSG_HDRLEN);
   return bytes;
 }
@@ -106,29 +99,12 @@ export function netlinkErrorOf(payload: Uint8Array): number {
 
 // --- struct audit_status (pure) ---------------------------------------------
 
-/** struct audit_status, named as `auditctl -s` prints it. */
-export interface AuditStatus {
-  mask: number;
-  /** 0 off, 1 on, 2 on and locked until reboot. */
-  enabled: number;
-  /** 0 silent, 1 printk, 2 panic. */
-  failure: number;
-  /** The registered audit daemon (0: none). */
-  pid: number;
-  rate_limit: number;
-  backlog_limit: number;
-  lost: number;
-  backlog: number;
-  feature_bitmap: number;
-  backlog_wait_time: number;
-  backlog_wait_time_actual: number;
-}
-
+/** struct audit_status's fields in order, named as `auditctl -s` prints them. */
 const STATUS_FIELDS = [
   "mask",
-  "enabled",
-  "failure",
-  "pid",
+  "enabled", // 0 off, 1 on, 2 on and locked until reboot
+  "failure", // 0 silent, 1 printk, 2 panic
+  "pid", // the registered audit daemon (0: none)
   "rate_limit",
   "backlog_limit",
   "lost",
@@ -136,7 +112,9 @@ const STATUS_FIELDS = [
   "feature_bitmap",
   "backlog_wait_time",
   "backlog_wait_time_actual",
-] as const satisfies readonly (keyof AuditStatus)[];
+] as const;
+
+export type AuditStatus = Record<(typeof STATUS_FIELDS)[number], number>;
 
 export const AUDIT_STATUS_BYTES = STATUS_FIELDS.length * 4;
 

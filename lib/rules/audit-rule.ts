@@ -54,8 +54,6 @@ export const AUDIT_OPERATORS = AUDIT_EQUAL | AUDIT_NOT_EQUAL | AUDIT_BIT_MASK;
 // Fields this module treats specially.
 export const AUDIT_ARCH = 11;
 export const AUDIT_MSGTYPE = 12;
-export const AUDIT_INODE = 102;
-export const AUDIT_EXIT = 103;
 export const AUDIT_WATCH = 105;
 export const AUDIT_PERM = 106;
 export const AUDIT_DIR = 107;
@@ -138,8 +136,8 @@ const FIELD_TABLE: ReadonlyArray<readonly [number, string, FieldKind]> = [
   [26, "fstype", "fstype"],
   [100, "devmajor", "int"],
   [101, "devminor", "int"],
-  [AUDIT_INODE, "inode", "uint"],
-  [AUDIT_EXIT, "exit", "exit"],
+  [102, "inode", "uint"],
+  [103, "exit", "exit"],
   [104, "success", "int"],
   [AUDIT_WATCH, "path", "string"],
   [AUDIT_PERM, "perm", "perm"],
@@ -533,12 +531,14 @@ function fieldText(f: RuleField): string {
   return f.bytes ? fromUtf8.decode(f.bytes) : "";
 }
 
-/** The rule's keys (several keys on one rule are joined with 0x01 in one field). */
+/** A key field's keys (several keys on one rule are joined with 0x01 in one field). */
+function fieldKeys(f: RuleField): string[] {
+  return fieldText(f).split(KEY_SEPARATOR).filter((k) => k !== "");
+}
+
+/** The rule's keys. */
 export function ruleKeys(rule: AuditRule): string[] {
-  return rule.fields
-    .filter((f) => f.field === AUDIT_FILTERKEY)
-    .flatMap((f) => fieldText(f).split(KEY_SEPARATOR))
-    .filter((k) => k !== "");
+  return rule.fields.filter((f) => f.field === AUDIT_FILTERKEY).flatMap(fieldKeys);
 }
 
 /**
@@ -625,18 +625,13 @@ export function formatRule(rule: AuditRule, host: string = hostMachine()): strin
     out += `-a ${action},${listName}`;
     for (const f of rule.fields) {
       if (f.field !== AUDIT_ARCH) continue;
-      const known = ruleMachine(f.value);
-      syscallMachine = known;
-      const text = known === null ? hex(f.value) : f.value & ARCH_64BIT ? "b64" : "b32";
+      syscallMachine = ruleMachine(f.value);
+      const text = syscallMachine === null ? hex(f.value) : f.value & ARCH_64BIT ? "b64" : "b32";
       out += ` -F arch${operatorSymbol(f.op)}${text}`;
     }
     out += syscallText(rule, list, syscallMachine);
   }
-  for (const f of rule.fields) {
-    if (f.field === AUDIT_ARCH) continue;
-    out += fieldPrint(f, watch);
-  }
-  return out;
+  return out + rule.fields.filter((f) => f.field !== AUDIT_ARCH).map((f) => fieldPrint(f, watch)).join("");
 }
 
 function syscallText(rule: AuditRule, list: number, syscallMachine: string | null): string {
@@ -663,19 +658,14 @@ function fieldPrint(f: RuleField, watch: boolean): string {
   const { name, kind } = known;
   switch (f.field) {
     case AUDIT_WATCH:
-      return watch ? `-w ${fieldText(f)}` : ` -F path=${fieldText(f)}`;
     case AUDIT_DIR:
       // auditctl -w strips a directory's trailing slash before sending it, and 3.0.9 lists it without one.
-      return watch ? `-w ${fieldText(f)}` : ` -F dir=${fieldText(f)}`;
+      return watch ? `-w ${fieldText(f)}` : ` -F ${name}=${fieldText(f)}`;
     case AUDIT_EXE:
       // auditctl 3.0.9 prints exe= whatever the operator; != is printed here so the rule reads as what it does.
       return ` -F exe${f.op === AUDIT_NOT_EQUAL ? "!=" : "="}${fieldText(f)}`;
     case AUDIT_FILTERKEY:
-      return fieldText(f)
-        .split(KEY_SEPARATOR)
-        .filter((k) => k !== "")
-        .map((k) => (watch ? ` -k ${k}` : ` -F key=${k}`))
-        .join("");
+      return fieldKeys(f).map((k) => (watch ? ` -k ${k}` : ` -F key=${k}`)).join("");
     case AUDIT_PERM:
       return watch ? ` -p ${permText(f.value)}` : ` -F perm=${permText(f.value)}`;
   }

@@ -64,8 +64,6 @@ export interface RuleOptions {
 export interface BuiltRule {
   arch: Arch;
   syscalls: RuleSyscall[];
-  /** `-F` fields after the arch, in order, e.g. `a0=1234`, `a1!=0`, `uid=0`. */
-  fields: string[];
   key: string;
   /** The rule in auditctl syntax as argv (`-a always,exit …`): what install encodes for the kernel. */
   args: string[];
@@ -94,16 +92,9 @@ export function buildRules(options: RuleOptions): BuiltRule[] {
   const rules: BuiltRule[] = [];
   for (const arch of arches) {
     // Syscalls whose filter lists are identical share one rule, in KILL_SYSCALLS order.
-    const groups = new Map<string, { syscalls: KillSyscall[]; fields: string[] }>();
     const family = options.syscalls ?? KILL_SYSCALLS;
-    for (const syscall of family) {
-      const fields = fieldsFor(syscall, options);
-      const id = fields.join(" ");
-      const group = groups.get(id);
-      if (group) group.syscalls.push(syscall);
-      else groups.set(id, { syscalls: [syscall], fields });
-    }
-    const all: Array<{ syscalls: RuleSyscall[]; fields: string[] }> = [...groups.values()];
+    const groups = Map.groupBy(family, (syscall) => fieldsFor(syscall, options).join(" "));
+    const all: Array<{ syscalls: RuleSyscall[]; fields: string[] }> = [...groups.values()].map((syscalls) => ({ syscalls, fields: fieldsFor(syscalls[0]!, options) }));
     // A negative --pid is a process group, which no pidfd_open names: no rule then.
     const pidfdOpen = options.pidfdOpen === true && family.includes("pidfd_send_signal") && !(options.pid !== undefined && options.pid <= 0);
     if (pidfdOpen) all.push({ syscalls: ["pidfd_open"], fields: pidfdOpenFields(options) });
@@ -121,7 +112,6 @@ export function buildRules(options: RuleOptions): BuiltRule[] {
       rules.push({
         arch,
         syscalls,
-        fields,
         key: options.key,
         args,
         line: args.join(" "),
@@ -169,11 +159,8 @@ function describe(arch: Arch, syscalls: readonly RuleSyscall[], options: RuleOpt
   }
   else if (!options.probes) parts.push(`signal-0 probes left out (${signalArgs}!=0)`);
   if (options.pid !== undefined) {
-    if (family.includes("pidfd_send_signal")) {
-      parts.push("not filtered by pid: pidfd_send_signal's a0 is a file descriptor, so this rule logs its signals to every process");
-    } else {
-      parts.push(pidDetail(options.pid, family));
-    }
+    const unfiltered = "not filtered by pid: pidfd_send_signal's a0 is a file descriptor, so this rule logs its signals to every process";
+    parts.push(family.includes("pidfd_send_signal") ? unfiltered : pidDetail(options.pid, family));
   }
   if (options.uid !== undefined) parts.push(`only senders with real uid ${options.uid}`);
   if (options.first) parts.push("at the head of the list (-A): matched before any other rule");

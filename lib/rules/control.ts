@@ -54,6 +54,20 @@ export function kernelRule(rule: AuditRule): KernelRule {
   return { rule, line: formatRule(rule), keys: ruleKeys(rule) };
 }
 
+/** Add or delete a rule: false when the kernel answers `done` (EEXIST, ENOENT: nothing to do); an EINVAL names the rule. */
+function ruleRequest(type: number, rule: AuditRule, done: number, what: string): boolean {
+  try {
+    auditRequest(type, encodeRule(rule), "ack");
+    return true;
+  } catch (error) {
+    if (error instanceof AuditRequestError && error.errno === done) return false;
+    if (error instanceof AuditRequestError && error.errno === EINVAL) {
+      throw new WhokilledError("E_KERNEL", `the kernel rejected ${what} as invalid (EINVAL): ${formatRule(rule)}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
 /** The running kernel, over NETLINK_AUDIT. Each call opens and closes its own socket. */
 export const kernelAuditControl: AuditControl = {
   status() {
@@ -67,29 +81,11 @@ export const kernelAuditControl: AuditControl = {
     return auditRequest(AUDIT_LIST_RULES, new Uint8Array(0), "list").map((bytes) => kernelRule(decodeRule(bytes)));
   },
   addRule(rule) {
-    try {
-      auditRequest(AUDIT_ADD_RULE, encodeRule(rule), "ack");
-      return "added";
-    } catch (error) {
-      if (error instanceof AuditRequestError && error.errno === EEXIST) return "exists";
-      if (error instanceof AuditRequestError && error.errno === EINVAL) {
-        throw new WhokilledError("E_KERNEL", `the kernel rejected the rule as invalid (EINVAL): ${formatRule(rule)}`, { cause: error });
-      }
-      throw error;
-    }
+    return ruleRequest(AUDIT_ADD_RULE, rule, EEXIST, "the rule") ? "added" : "exists";
   },
   deleteRule(rule) {
-    try {
-      // The kernel forgets -A's prepend flag once a rule is in place, and compares it when deleting.
-      auditRequest(AUDIT_DEL_RULE, encodeRule(withoutPrepend(rule)), "ack");
-      return "deleted";
-    } catch (error) {
-      if (error instanceof AuditRequestError && error.errno === ENOENT) return "absent";
-      if (error instanceof AuditRequestError && error.errno === EINVAL) {
-        throw new WhokilledError("E_KERNEL", `the kernel rejected deleting the rule as invalid (EINVAL): ${formatRule(rule)}`, { cause: error });
-      }
-      throw error;
-    }
+    // The kernel forgets -A's prepend flag once a rule is in place, and compares it when deleting.
+    return ruleRequest(AUDIT_DEL_RULE, withoutPrepend(rule), ENOENT, "deleting the rule") ? "deleted" : "absent";
   },
   ownAuditContext() {
     try {
@@ -127,14 +123,4 @@ export function hasAuditControl(): boolean {
     // No /proc: fall back to the uid.
   }
   return process.geteuid?.() === 0;
-}
-
-/** Throw E_PERM (exit 2) naming what needed the privilege. */
-export function requireAuditControl(what: string): void {
-  if (!hasAuditControl()) {
-    throw new WhokilledError(
-      "E_PERM",
-      `${what} needs root (CAP_AUDIT_CONTROL) to talk to the kernel's audit subsystem: run it with sudo`,
-    );
-  }
 }

@@ -44,7 +44,7 @@ export interface AuditAccess {
  * what loading them costs by itself); "skip" leaves audit out (the probe:
  * its rows are about what setup-rule would do, and that would switch audit on).
  */
-export function auditAccess(whenOff: "load" | "skip", control: AuditControl | null = hasAuditControl() ? kernelAuditControl : null): AuditAccess {
+export function auditAccess(whenOff: "load" | "skip", control: AuditControl | null): AuditAccess {
   if (control === null) return { enabled: null, skip: "no CAP_AUDIT_CONTROL (not root)", note: null };
   let enabled: number;
   try {

@@ -66,7 +66,7 @@ const isMark = (value: unknown): value is TimeMark =>
 
 /** The record of this boot, if any. A record in the first format (one time, from an install that could not tell whether it was the first enable) reads as an upper bound. */
 export function readRecordedEnable(env: EnableTimeEnv = {}): RecordedEnable | null {
-  const id = bootId(env.procRoot ?? "/proc");
+  const id = bootId(env.procRoot);
   let value: Record<string, unknown>;
   try {
     value = JSON.parse(readFileSync(join(env.stateDir ?? DEFAULT_STATE_DIR, RECORD_FILE), "utf8"));
@@ -94,7 +94,7 @@ export function recordEnableEvidence(
   clock: ClockInfo,
   env: EnableTimeEnv = {},
 ): RecordedEnable | null {
-  const id = bootId(env.procRoot ?? "/proc");
+  const id = bootId(env.procRoot);
   if (!id) return null;
   const old = readRecordedEnable(env);
   const sameUnit = old !== null && old.ticksPerSecond === clock.ticksPerSecond;
@@ -140,7 +140,7 @@ export interface FirstEnable {
   detail: string;
 }
 
-function bootedWithAudit(procRoot: string): boolean {
+function bootedWithAudit(procRoot = "/proc"): boolean {
   try {
     return /(^|\s)audit=1(\s|$)/.test(readFileSync(join(procRoot, "cmdline"), "utf8"));
   } catch {
@@ -159,8 +159,7 @@ export function firstEnableTime(
   auditd: { pid: number; startTicks: number } | null,
   record: RecordedEnable | null = readRecordedEnable(env),
 ): FirstEnable {
-  const procRoot = env.procRoot ?? "/proc";
-  if (bootedWithAudit(procRoot)) {
+  if (bootedWithAudit(env.procRoot)) {
     return { ticks: 0, basis: "boot", exact: true, detail: "booted with audit=1: every process has been audited from the start, there are no blind spots" };
   }
   const usable = record !== null && record.ticksPerSecond === clock.ticksPerSecond ? record : null;
@@ -198,10 +197,6 @@ export function firstEnableTime(
   };
 }
 
-export function blindSpotLine(b: BlindSpot, enabledAt: string, basis: BlindSpotLine["basis"]): BlindSpotLine {
-  return { kind: "blindspot", pid: b.pid, ppid: b.ppid, comm: b.comm, start: b.start, enabledAt, basis };
-}
-
 /**
  * The `blind-spots` status line, and one `blindspot` line per process that
  * is certainly never audited: only when the first enable time is exact.
@@ -217,11 +212,11 @@ export function blindSpotReport(
     return { status: { kind: "status", topic: "blind-spots", enabledAt: null, basis: first.basis, exact: false, count: null, possible: null, detail: first.detail }, lines: [], blindSpots: [] };
   }
   const enabledAt = ticksToIso(first.ticks, clock);
-  const before = first.ticks === 0 ? [] : findBlindSpots(listProcesses(env.procRoot ?? "/proc"), first.ticks, clock, [process.pid]);
+  const before = first.ticks === 0 ? [] : findBlindSpots(listProcesses(env.procRoot), first.ticks, clock, [process.pid]);
   if (first.exact) {
     return {
       status: { kind: "status", topic: "blind-spots", enabledAt, basis: first.basis, exact: true, count: before.length, possible: null, detail: first.detail },
-      lines: before.map((b) => blindSpotLine(b, enabledAt, first.basis)),
+      lines: before.map((b) => ({ kind: "blindspot", pid: b.pid, ppid: b.ppid, comm: b.comm, start: b.start, enabledAt, basis: first.basis })),
       blindSpots: before,
     };
   }

@@ -13,7 +13,7 @@ import type { BlindSpotLine, RuleLine, StatusLine } from "../schema.ts";
 import { parseRuleText, ruleMeaning, type AuditRule } from "./audit-rule.ts";
 import { readClock, readProcStat, uptimeTicks, ticksToIso, type BlindSpot } from "./blind-spots.ts";
 import { buildRules, rulesFileText, type BuiltRule, type RuleOptions } from "./build.ts";
-import { deleteRulesWithKey, kernelAuditControl, requireAuditControl, type AuditControl, type AuditStatus, type KernelRule, type OwnAuditContext } from "./control.ts";
+import { deleteRulesWithKey, hasAuditControl, kernelAuditControl, type AuditControl, type AuditStatus, type KernelRule, type OwnAuditContext } from "./control.ts";
 import { blindSpotReport, firstEnableTime, probeNoContextDoubt, recordEnableEvidence, type EnableTimeEnv } from "./enable-time.ts";
 import { removeLeftInstances } from "../sources/tracefs.ts";
 import { removeLeftRunRules } from "./run-keys.ts";
@@ -26,15 +26,16 @@ export interface RulesEnv extends EnableTimeEnv {
   control?: AuditControl;
 }
 
-export interface InstallOptions extends RuleOptions {
-  /** Also write the rules to `<rulesDir>/<key>.rules`. */
+export interface PersistOptions {
+  /** Also write (install) or delete (remove) `<rulesDir>/<key>.rules`. */
   persist?: boolean;
   rulesDir?: string;
 }
 
+export type InstallOptions = RuleOptions & PersistOptions;
+
 export interface InstallReport {
   key: string;
-  rules: BuiltRule[];
   /**
    * One per rule (result ok = added, present = was there); when audit was
    * off, an `audit` and a `blind-spots` status line and one `blindspot` line
@@ -58,9 +59,12 @@ export interface InstallReport {
   persistedTo: string | null;
 }
 
+/** env's audit control, else the kernel's; E_PERM (exit 2) naming `what` when this process lacks the privilege. */
 export function controlOf(env: RulesEnv, what: string): AuditControl {
   if (env.control) return env.control;
-  requireAuditControl(what);
+  if (!hasAuditControl()) {
+    throw new WhokilledError("E_PERM", `${what} needs root (CAP_AUDIT_CONTROL) to talk to the kernel's audit subsystem: run it with sudo`);
+  }
   return kernelAuditControl;
 }
 
@@ -100,23 +104,20 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
   const control = controlOf(env, "setup-rule install");
   const rules = buildRules(options);
   const status = unlockedStatus(control, "setup-rule install");
+  const { parsed, held, other } = matchInstalled(rules, control.listRules(), options.key);
   const report: InstallReport = {
     key: options.key,
-    rules,
     lines: [],
     added: [],
     present: [],
-    other: [],
+    other,
     enabledAudit: false,
     blindSpots: [],
     persistedTo: null,
   };
-  const { parsed, held, other } = matchInstalled(rules, control.listRules(), options.key);
   try {
     for (const [i, rule] of rules.entries()) {
-      let result: RuleLine["result"];
-      if (held[i]) result = "present";
-      else result = control.addRule(parsed[i]!) === "added" ? "ok" : "present";
+      const result = held[i] || control.addRule(parsed[i]!) === "exists" ? "present" : "ok";
       (result === "ok" ? report.added : report.present).push(rule.line);
       report.lines.push({ kind: "rule", action: "install", rule: rule.line, key: options.key, result, detail: rule.detail });
     }
@@ -125,7 +126,6 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
     throw error;
   }
 
-  report.other = other;
   if (report.other.length > 0) {
     log.warn(
       `${report.other.length} other rule(s) with key ${options.key} are installed and were left in place (setup-rule remove --key ${options.key} clears them):\n  ${report.other.map(escapeControl).join("\n  ")}`,
@@ -184,16 +184,14 @@ function rollBack(added: readonly string[], rules: readonly BuiltRule[], control
  * probeOwnAuditContext): with one, audit had been on before it started.
  */
 function enableAndFindBlindSpots(control: AuditControl, env: RulesEnv, auditdPid: number) {
-  const procRoot = env.procRoot ?? "/proc";
-  const clock = readClock(procRoot);
+  const clock = readClock(env.procRoot);
   // Taken before the switch: a process forked in between is counted as blind, which errs on the safe side.
-  const ticks = uptimeTicks(clock.ticksPerSecond, procRoot);
+  const ticks = uptimeTicks(clock.ticksPerSecond, env.procRoot);
   control.enable();
   const now = { ticks, time: ticksToIso(ticks, clock) };
   const probe = control.ownAuditContext?.() ?? { context: null, detail: "this audit control cannot tell" };
   const doubt = probe.context === false ? probeNoContextDoubt(control.listRules()) : null;
   let ownContext: OwnAuditContext = doubt ? { context: null, detail: `${probe.detail}, but ${doubt}` } : probe;
-  const self = readProcStat(process.pid, procRoot);
   let record;
   if (ownContext.context === false) {
     record = recordEnableEvidence({ first: now, onBy: { ...now, how: "a whokilled install switched audit on for the first time since boot" } }, clock, env);
@@ -202,13 +200,13 @@ function enableAndFindBlindSpots(control: AuditControl, env: RulesEnv, auditdPid
     else if (record && !record.first) ownContext = { context: null, detail: `${probe.detail}, but audit had been on by ${record.onBy?.time ?? "an earlier time"}` };
   } else if (ownContext.context === true) {
     const how = `a whokilled install (pid ${process.pid}) found its own process had an audit context, so audit had been on before it started`;
-    const started = Math.min(self?.startTicks ?? ticks, ticks);
+    const started = Math.min(readProcStat(process.pid, env.procRoot)?.startTicks ?? ticks, ticks);
     record = recordEnableEvidence({ onBy: { ticks: started, time: ticksToIso(started, clock), how } }, clock, env);
   } else {
     const how = `a whokilled install switched audit on then and could not tell whether it had been on before (${ownContext.detail})`;
     record = recordEnableEvidence({ onBy: { ...now, how } }, clock, env);
   }
-  const daemon = auditdPid > 0 ? readProcStat(auditdPid, procRoot) : null;
+  const daemon = auditdPid > 0 ? readProcStat(auditdPid, env.procRoot) : null;
   let first = firstEnableTime(clock, env, daemon ? { pid: auditdPid, startTicks: daemon.startTicks } : null, record);
   // This run's own proof reads as "install", not as the record it just wrote.
   if (ownContext.context === false && first.basis === "recorded" && first.ticks === ticks) {
@@ -257,17 +255,11 @@ export function persistRules(rules: readonly BuiltRule[], options: InstallOption
   return { path, changed: true };
 }
 
-export interface RemoveOptions {
-  /** Also delete `<rulesDir>/<key>.rules`. */
-  persist?: boolean;
-  rulesDir?: string;
-}
-
 /**
  * Delete every audit rule carrying `key`, and nothing else. With `persist`,
  * also the rules.d file named after the key.
  */
-export function removeRules(key: string, options: RemoveOptions = {}, env: RulesEnv = {}): RuleLine[] {
+export function removeRules(key: string, options: PersistOptions = {}, env: RulesEnv = {}): RuleLine[] {
   const control = controlOf(env, "setup-rule remove");
   // What a capture --tracefs killed by kill -9 left goes too (said on stderr), locked audit or not; a fake kernel has no tracefs.
   if (env.control === undefined) removeLeftInstances();

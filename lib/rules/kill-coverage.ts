@@ -64,7 +64,6 @@ export function setupRuleCommand(args: string): string {
 }
 
 interface Abi {
-  arch: Arch;
   value: number;
   machine: string;
   label: string;
@@ -76,7 +75,7 @@ function abisOf(arches: readonly Arch[], host: string): Abi[] {
     try {
       const value = archValue(arch, host);
       const name = archName(value.toString(16));
-      if (name) abis.push({ arch, value, machine: name, label: `${arch === "b64" ? "64" : "32"}-bit` });
+      if (name) abis.push({ value, machine: name, label: `${arch === "b64" ? "64" : "32"}-bit` });
     } catch {
       // A compat ABI this table does not know (riscv64's b32): nothing to judge.
     }
@@ -84,30 +83,20 @@ function abisOf(arches: readonly Arch[], host: string): Abi[] {
   return abis;
 }
 
-/** The kernel's comparison of one value with a rule field (audit_comparator), unsigned as arch and msgtype are. */
+/** The kernel's comparisons of one value with a rule field (audit_comparator), unsigned as arch and msgtype are. */
+const COMPARATORS = new Map<number, (actual: number, value: number) => boolean>([
+  [AUDIT_EQUAL, (a, v) => a === v],
+  [AUDIT_NOT_EQUAL, (a, v) => a !== v],
+  [AUDIT_LESS_THAN, (a, v) => a < v],
+  [AUDIT_LESS_THAN_OR_EQUAL, (a, v) => a <= v],
+  [AUDIT_GREATER_THAN, (a, v) => a > v],
+  [AUDIT_GREATER_THAN_OR_EQUAL, (a, v) => a >= v],
+  [AUDIT_BIT_MASK, (a, v) => (a & v) !== 0],
+  [AUDIT_BIT_TEST, (a, v) => (a & v) >>> 0 === v],
+]);
+
 function compare(op: number, actual: number, value: number): boolean {
-  const a = actual >>> 0;
-  const v = value >>> 0;
-  switch (op) {
-    case AUDIT_EQUAL:
-      return a === v;
-    case AUDIT_NOT_EQUAL:
-      return a !== v;
-    case AUDIT_LESS_THAN:
-      return a < v;
-    case AUDIT_LESS_THAN_OR_EQUAL:
-      return a <= v;
-    case AUDIT_GREATER_THAN:
-      return a > v;
-    case AUDIT_GREATER_THAN_OR_EQUAL:
-      return a >= v;
-    case AUDIT_BIT_MASK:
-      return (a & v) !== 0;
-    case AUDIT_BIT_TEST:
-      return (a & v) >>> 0 === v;
-    default:
-      return false;
-  }
+  return COMPARATORS.get(op)?.(actual >>> 0, value >>> 0) ?? false;
 }
 
 /** The filters of an exit rule that narrow which calls of `syscall` it matches; null when it can never match one. */
@@ -136,10 +125,10 @@ function callCoverage(exitRules: readonly KernelRule[], syscall: KillSyscall, ab
   // Calls a filtered `always` rule logs; calls a filtered `never` rule hides from every later rule.
   const logged: string[] = [];
   const hidden: string[] = [];
-  const verdict = (whole: CallCoverage): CallCoverage => {
-    if (hidden.length === 0) return whole;
-    const why = [...(whole.level === "full" ? [] : logged.map((w) => `only where ${w}`)), ...hidden.map((h) => `calls where ${h}`)].join("; ");
-    return { level: whole.level === "none" && logged.length === 0 ? "none" : "partial", why };
+  const verdict = (full: boolean): CallCoverage => {
+    if (full && hidden.length === 0) return { level: "full" };
+    const why = [...(full ? [] : logged.map((w) => `only where ${w}`)), ...hidden.map((h) => `calls where ${h}`)].join("; ");
+    return { level: !full && logged.length === 0 ? "none" : "partial", why };
   };
   for (const { rule, line } of exitRules) {
     if (!hasSyscall(rule, nr) || !archAllows(rule, abi)) continue;
@@ -150,16 +139,15 @@ function callCoverage(exitRules: readonly KernelRule[], syscall: KillSyscall, ab
       if (filters.length === 0) {
         if (logged.length === 0 && hidden.length === 0) return { level: "none", why: `hidden by \`${line}\`` };
         hidden.push(`not matched above, hidden by \`${line}\``);
-        return verdict({ level: logged.length > 0 ? "partial" : "none", why: "" });
+        return verdict(false);
       }
       hidden.push(`${where} hidden by \`${line}\``);
     } else if (rule.action === AUDIT_ALWAYS) {
-      if (filters.length === 0) return verdict({ level: "full" });
+      if (filters.length === 0) return verdict(true);
       logged.push(where);
     }
   }
-  if (logged.length === 0) return hidden.length === 0 ? { level: "none", why: "no rule" } : verdict({ level: "none", why: "" });
-  return hidden.length === 0 ? { level: "partial", why: logged.map((w) => `only where ${w}`).join("; ") } : verdict({ level: "partial", why: "" });
+  return logged.length === 0 && hidden.length === 0 ? { level: "none", why: "no rule" } : verdict(false);
 }
 
 /** Does this exclude rule drop records of `type`: "all", "some" (other fields narrow it) or "none"? */
@@ -173,8 +161,6 @@ function excludes(rule: AuditRule, type: number): "all" | "some" | "none" {
   }
   return narrowed ? "some" : "all";
 }
-
-const deleteCommand = (line: string) => `auditctl ${line.replace(/^-[aA] /, "-d ")}`;
 
 /**
  * Judge the kill family's coverage from the audit switch and the loaded
@@ -196,6 +182,7 @@ export function assessKillCoverage(
   let fix: string | null = null;
   const locked = enabled === 2;
   const lockedFix = `none until reboot: audit is locked (enabled 2); put the rules in /etc/audit/rules.d (${setupRuleCommand("print --format rules")}) before its -e 2 line`;
+  const deleteFix = (line: string) => (locked ? lockedFix : `auditctl ${line.replace(/^-[aA] /, "-d ")}`);
 
   // The task list decides at fork whether a process gets an audit context; its first matching rule wins.
   for (const { rule, line } of rules) {
@@ -206,19 +193,19 @@ export function assessKillCoverage(
       continue;
     }
     if (unconditional) {
-      return none(`the rule \`${line}\` gives every process started since it was loaded no audit context: their kill calls are never logged`, locked ? lockedFix : deleteCommand(line));
+      return none(`the rule \`${line}\` gives every process started since it was loaded no audit context: their kill calls are never logged`, deleteFix(line));
     }
     missing.push(`processes matching \`${line}\`: no audit context`);
-    fix ??= locked ? lockedFix : deleteCommand(line);
+    fix ??= deleteFix(line);
   }
   for (const { rule, line } of rules) {
     if (ruleList(rule) !== AUDIT_FILTER_EXCLUDE) continue;
     const syscalls = excludes(rule, RECORD_SYSCALL);
-    if (syscalls === "all") return none(`the rule \`${line}\` drops every SYSCALL record`, locked ? lockedFix : deleteCommand(line));
+    if (syscalls === "all") return none(`the rule \`${line}\` drops every SYSCALL record`, deleteFix(line));
     if (syscalls === "some") missing.push(`SYSCALL records dropped by \`${line}\` where it matches`);
     const targets = excludes(rule, RECORD_OBJ_PID);
     if (targets !== "none") missing.push(`OBJ_PID records (the targets) dropped by \`${line}\`${targets === "some" ? " where it matches" : ""}`);
-    if (syscalls !== "none" || targets !== "none") fix ??= locked ? lockedFix : deleteCommand(line);
+    if (syscalls !== "none" || targets !== "none") fix ??= deleteFix(line);
   }
 
   const exitRules = rules.filter((r) => ruleList(r.rule) === AUDIT_FILTER_EXIT);
@@ -232,9 +219,7 @@ export function assessKillCoverage(
       if (verdict.level !== "none") anyCovered = true;
       if (verdict.level === "full") continue;
       if (verdict.why.includes("hidden by")) hidden = true;
-      const group = groups.get(verdict.why);
-      if (group) group.push(syscall);
-      else groups.set(verdict.why, [syscall]);
+      groups.set(verdict.why, [...(groups.get(verdict.why) ?? []), syscall]);
     }
     for (const [why, syscalls] of groups) missing.push(`${syscalls.join(", ")} (${abi.label}): ${why}`);
   }

@@ -19,8 +19,6 @@ export interface RuleFlags {
   uid?: string;
   /** `b64`, `b32` or `both`; default from the running kernel. */
   arch?: string;
-  /** Resolve --uid names from this file instead of /etc/passwd. */
-  passwd?: string;
 }
 
 const INT32_MIN = -(2 ** 31);
@@ -32,7 +30,7 @@ export function ruleOptionsFromFlags(flags: RuleFlags): RuleOptions {
   if (flags.pidfdOpen) options.pidfdOpen = true;
   if (flags.pid !== undefined) options.pid = parsePid(flags.pid);
   if (flags.signal !== undefined) options.signal = parseSignal(flags.signal);
-  if (flags.uid !== undefined) options.uid = parseUid(flags.uid, flags.passwd);
+  if (flags.uid !== undefined) options.uid = parseUid(flags.uid);
   options.arches = parseArch(flags.arch);
   return options;
 }
@@ -91,18 +89,15 @@ export function uidForName(name: string, passwdFile = "/etc/passwd"): number | n
   return null;
 }
 
+const ARCH_CHOICES = new Map<string, readonly Arch[]>([
+  ["b64", ["b64"]],
+  ["b32", ["b32"]],
+  ["both", ["b64", "b32"]],
+]);
+
 export function parseArch(text: string | undefined): Arch[] {
-  switch (text) {
-    case undefined:
-    case "":
-      return kernelArches();
-    case "b64":
-      return ["b64"];
-    case "b32":
-      return ["b32"];
-    case "both":
-      return ["b64", "b32"];
-    default:
-      throw usageError(`--arch must be b64, b32 or both, got ${JSON.stringify(text)}`);
-  }
+  if (text === undefined || text === "") return kernelArches();
+  const arches = ARCH_CHOICES.get(text);
+  if (!arches) throw usageError(`--arch must be b64, b32 or both, got ${JSON.stringify(text)}`);
+  return [...arches];
 }

@@ -90,8 +90,8 @@ function quickest(runs: number, calls: number): number {
   return best;
 }
 
-/** Let the event loop run: a SIGINT/SIGTERM handler gets its turn between visits. */
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Let the event loop run (a SIGINT/SIGTERM handler gets its turn between visits), then tell whether `signal` has aborted. */
+const abortedAfterTurn = (signal?: AbortSignal) => new Promise<boolean>((resolve) => setImmediate(() => resolve(signal?.aborted === true)));
 
 /** Why the tracepoint state cannot be measured here, or null; mounts tracefs as capture would. */
 function tracepointSkip(): string | null {
@@ -132,21 +132,15 @@ export async function probeCost(options: ProbeOptions = {}): Promise<ProbeResult
       // Rotate the order so that no state always runs first (or right after a heavy one).
       const order = measured.map((_, i) => measured[(i + round) % measured.length]!);
       for (const name of order) {
-        await turn();
-        if (options.signal?.aborted) {
-          stopped = true;
-          break probing;
-        }
+        stopped = await abortedAfterTurn(options.signal);
+        if (stopped) break probing;
         costStates.setUp(states[name]);
         try {
           const present = costStates.othersPresent();
           others.auditRules = Math.max(others.auditRules, present.auditRules);
           others.instances = Math.max(others.instances, present.instances);
-          await turn();
-          if (options.signal?.aborted) {
-            stopped = true;
-            break probing;
-          }
+          stopped = await abortedAfterTurn(options.signal);
+          if (stopped) break probing;
           visits[name].push(quickest(RUNS_PER_VISIT, callsPerRun));
         } finally {
           costStates.takeDown();

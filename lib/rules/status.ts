@@ -19,9 +19,8 @@ const SMALL_BACKLOG = 8192;
 
 export function statusReport(options: RuleOptions, env: RulesEnv = {}): (StatusLine | BlindSpotLine)[] {
   const control = controlOf(env, "setup-rule status");
-  const procRoot = env.procRoot ?? "/proc";
   const status = control.status();
-  const clock = readClock(procRoot);
+  const clock = readClock(env.procRoot);
   const lines: (StatusLine | BlindSpotLine)[] = [];
 
   const enabled = status.enabled;
@@ -39,7 +38,7 @@ export function statusReport(options: RuleOptions, env: RulesEnv = {}): (StatusL
   });
 
   const daemonPid = status.pid > 0 ? status.pid : null;
-  const daemon = daemonPid !== null ? readProcStat(daemonPid, procRoot) : null;
+  const daemon = daemonPid !== null ? readProcStat(daemonPid, env.procRoot) : null;
   lines.push({
     kind: "status",
     topic: "auditd",
@@ -73,9 +72,7 @@ export function statusReport(options: RuleOptions, env: RulesEnv = {}): (StatusL
 
   const lost = status.lost;
   const limit = status.backlog_limit;
-  const backlogNotes: string[] = [];
-  if (lost > 0) backlogNotes.push(`the kernel has dropped ${lost} record(s) since boot (or since the counter was reset): some kills may be missing`);
-  else backlogNotes.push("no record lost so far");
+  const backlogNotes = [lost > 0 ? `the kernel has dropped ${lost} record(s) since boot (or since the counter was reset): some kills may be missing` : "no record lost so far"];
   if (limit > 0 && limit < SMALL_BACKLOG) backlogNotes.push(`backlog_limit ${limit} is small: a burst of signals can overflow it (auditctl -b ${SMALL_BACKLOG} raises it)`);
   lines.push({
     kind: "status",

@@ -24,16 +24,8 @@ export class WhokilledError extends Error {
 
 export const usageError = (message: string) => new WhokilledError("E_USAGE", message);
 
+/** 2 for usage, permission and a missing tool; 1 for every other error. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof WhokilledError) {
-    switch (error.code) {
-      case "E_USAGE":
-      case "E_PERM":
-      case "E_MISSING_TOOL":
-        return 2;
-      default:
-        return 1;
-    }
-  }
-  return 1;
+  const code = error instanceof WhokilledError ? error.code : null;
+  return code === "E_USAGE" || code === "E_PERM" || code === "E_MISSING_TOOL" ? 2 : 1;
 }

@@ -37,13 +37,7 @@ import type {
   SignalLine,
   SignalOrigin,
   SourceRef,
-  StatusAudit,
-  StatusBacklog,
-  StatusBlindSpots,
-  StatusCost,
-  StatusDaemon,
   StatusLine,
-  StatusRules,
   StatusWay,
   SyscallInfo,
   TargetInfo,
@@ -222,7 +216,7 @@ const SYSCALL_INFO = obj<SyscallInfo>({
   errno: nullable(str),
   args: STRINGS,
   signal: opt(SIGNAL_INFO),
-  target: opt(obj<{ pid: number | null; scope: TargetScope; tid?: number | null }>({ pid: nullable(int), scope: TARGET_SCOPE, tid: opt(nullable(int)) })),
+  target: opt(obj<NonNullable<SyscallInfo["target"]>>({ pid: nullable(int), scope: TARGET_SCOPE, tid: opt(nullable(int)) })),
 });
 
 const PROCESS_IDENTITY: FieldsOf<ProcessIdentity> = {
@@ -309,7 +303,6 @@ const OOM_FACTS = obj<OomFacts>({
 
 const SIGNAL_CAUSE = obj<SignalCause>({ kind: str, rule: str, label: str, evidence: STRINGS, settle: opt(str), oom: opt(OOM_FACTS) });
 
-type SignalTarget = SignalLine["target"];
 const SIGNAL = obj<SignalLine>({
   kind: oneOf({ signal: true }),
   id: str,
@@ -320,7 +313,7 @@ const SIGNAL = obj<SignalLine>({
   signal: SIGNAL_INFO,
   result: obj<SignalLine["result"]>({ success: nullable(bool), errno: nullable(str) }),
   killer: KILLER,
-  target: obj<SignalTarget>({
+  target: obj<SignalLine["target"]>({
     pid: nullable(int),
     scope: TARGET_SCOPE,
     tid: opt(nullable(int)),
@@ -335,7 +328,7 @@ const SIGNAL = obj<SignalLine>({
   namesUnknown: opt(TRUE),
   origin: opt(SIGNAL_ORIGIN),
   cause: opt(SIGNAL_CAUSE),
-  context: opt(obj<{ pid: number; comm: string | null }>({ pid: int, comm: nullable(str) })),
+  context: opt(obj<NonNullable<SignalLine["context"]>>({ pid: int, comm: nullable(str) })),
   bootSeconds: opt(num),
   unit: opt(str),
   warnings: opt(STRINGS),
@@ -370,21 +363,17 @@ const RULE = obj<RuleLine>({
 
 const BLINDSPOT = obj<BlindSpotLine>({ kind: oneOf({ blindspot: true }), pid: int, ppid: int, comm: str, start: time, enabledAt: time, basis: ENABLE_BASIS });
 
+type StatusOf<K extends StatusLine["topic"]> = Extract<StatusLine, { topic: K }>;
+/** The `status` line of one topic: its kind and topic (by construction), then the fields of its own. */
+function status<K extends StatusLine["topic"]>(topic: K, fields: Omit<FieldsOf<StatusOf<K>>, "kind" | "topic">): Described<StatusOf<K>> {
+  return obj({ kind: oneOf({ status: true }), topic: oneOf({ [topic]: true }), ...fields } as unknown as FieldsOf<StatusOf<K>>);
+}
+
 const STATUS = union<StatusLine, "topic">("topic", {
-  audit: obj<StatusAudit>({ kind: oneOf({ status: true }), topic: oneOf({ audit: true }), enabled: int, failure: int, detail: str }),
-  auditd: obj<StatusDaemon>({
-    kind: oneOf({ status: true }),
-    topic: oneOf({ auditd: true }),
-    running: bool,
-    pid: nullable(int),
-    comm: nullable(str),
-    started: nullable(time),
-    detail: str,
-  }),
-  rules: obj<StatusRules>({ kind: oneOf({ status: true }), topic: oneOf({ rules: true }), key: str, expected: STRINGS, present: STRINGS, missing: STRINGS, other: STRINGS, detail: str }),
-  backlog: obj<StatusBacklog>({
-    kind: oneOf({ status: true }),
-    topic: oneOf({ backlog: true }),
+  audit: status("audit", { enabled: int, failure: int, detail: str }),
+  auditd: status("auditd", { running: bool, pid: nullable(int), comm: nullable(str), started: nullable(time), detail: str }),
+  rules: status("rules", { key: str, expected: STRINGS, present: STRINGS, missing: STRINGS, other: STRINGS, detail: str }),
+  backlog: status("backlog", {
     backlog: nullable(int),
     backlogLimit: nullable(int),
     lost: nullable(int),
@@ -392,9 +381,7 @@ const STATUS = union<StatusLine, "topic">("topic", {
     rateLimit: nullable(int),
     detail: str,
   }),
-  "blind-spots": obj<StatusBlindSpots>({
-    kind: oneOf({ status: true }),
-    topic: oneOf({ "blind-spots": true }),
+  "blind-spots": status("blind-spots", {
     enabledAt: nullable(time),
     basis: ENABLE_BASIS,
     exact: bool,
@@ -402,9 +389,7 @@ const STATUS = union<StatusLine, "topic">("topic", {
     possible: nullable(int),
     detail: str,
   }),
-  way: obj<StatusWay>({
-    kind: oneOf({ status: true }),
-    topic: oneOf({ way: true }),
+  way: status("way", {
     way: oneOf({ audit: true, tracepoints: true, both: true }),
     possible: bool,
     ready: bool,
@@ -412,9 +397,7 @@ const STATUS = union<StatusLine, "topic">("topic", {
     gives: str,
     detail: str,
   }),
-  cost: obj<StatusCost>({
-    kind: oneOf({ status: true }),
-    topic: oneOf({ cost: true }),
+  cost: status("cost", {
     state: oneOf({ nothing: true, audit: true, tracepoints: true }),
     nsPerCall: nullable(num),
     ratio: nullable(num),
@@ -574,27 +557,22 @@ function keyStep(name: string): string {
 
 const quoted = (values: readonly unknown[]) => values.map((v) => JSON.stringify(v)).join(" or ");
 
+/** What each shape expects, in a message; Literal lists its values. */
+const EXPECTED: Readonly<Record<Is, string>> = {
+  [Is.String]: "a string",
+  [Is.Integer]: "an integer",
+  [Is.Number]: "a number",
+  [Is.Boolean]: "true or false",
+  [Is.Time]: "an ISO 8601 UTC time (2010-09-23T12:37:07.433Z)",
+  [Is.Literal]: "",
+  [Is.Array]: "an array",
+  [Is.Map]: "an object",
+  [Is.Object]: "an object",
+  [Is.Union]: "an object",
+};
+
 function expectedOf(shape: Shape): string {
-  const said = ((): string => {
-    switch (shape.is) {
-      case Is.String:
-        return "a string";
-      case Is.Integer:
-        return "an integer";
-      case Is.Number:
-        return "a number";
-      case Is.Boolean:
-        return "true or false";
-      case Is.Time:
-        return "an ISO 8601 UTC time (2010-09-23T12:37:07.433Z)";
-      case Is.Literal:
-        return quoted(shape.values);
-      case Is.Array:
-        return "an array";
-      default:
-        return "an object";
-    }
-  })();
+  const said = shape.is === Is.Literal ? quoted(shape.values) : EXPECTED[shape.is];
   return shape.nullable ? `${said} or null` : said;
 }
 

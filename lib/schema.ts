@@ -93,6 +93,14 @@ export interface DecodedRecord {
   warnings?: string[];
 }
 
+/**
+ * What a signal was aimed at (a kill-family call's arguments: lib/tables/kill-family.ts).
+ * - process: one thread group, pid a0
+ * - group: a process group; pgid −a0, or the caller's own group when a0 is 0
+ * - all: every process the caller may signal (kill(-1, sig))
+ * - thread: one thread; tid is in the spec's tidArg (tgid in a0 for the tg* calls)
+ * - pidfd: a0 is a file descriptor; only OBJ_PID names the target
+ */
 export type TargetScope = "process" | "group" | "all" | "thread" | "pidfd";
 
 export interface SignalInfo {

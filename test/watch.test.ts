@@ -64,6 +64,13 @@ describe("trace lines", () => {
     expect(parseTraceEvent("CPU:1 [LOST 3 EVENTS]")).toBeNull();
   });
 
+  test("an event is named by the text after the head, never by an event's name inside a comm", () => {
+    // A process may name itself `x: sys_exit(`; its own exit line is still its exit.
+    expect(parseTraceEvent(processExit("x: sys_exit(", 31400, 31400))).toMatchObject({ event: "process_exit", comm: "x: sys_exit(", pid: 31400 });
+    expect(parseTraceEvent(line("a: signal_deliv", 31401, 31401, "100.000500", "sys_exit_group(error_code: 0x9)"))).toMatchObject({ event: "exit_group", exitCode: 9 });
+    expect(parseTraceEvent(generate("x: mark_victim:", 31402, 15, 0, "sleep", 31403))).toMatchObject({ event: "signal_generate", task: { comm: "x: mark_victim:" } });
+  });
+
   test("which signals end a process by default", () => {
     expect([9, 15, 1, 2, 11, 6, 10, 34].every(endsProcessByDefault)).toBe(true);
     expect([17, 18, 19, 20, 23, 28, 0].some(endsProcessByDefault)).toBe(false);

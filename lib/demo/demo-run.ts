@@ -105,15 +105,6 @@ export interface DemoOptions {
   way?: WatchWay;
 }
 
-/** The one place the demo starts a stage of its own (stageCommand knows scripts/ and the single binary). */
-function spawnStage<const In extends SpawnOptions.Writable, const Out extends SpawnOptions.Readable, const Err extends SpawnOptions.Readable>(
-  name: StageName,
-  args: readonly string[],
-  io: SpawnOptions.SpawnOptions<In, Out, Err>,
-): Subprocess<In, Out, Err> {
-  return Bun.spawn([...stageCommand(name), ...args], io);
-}
-
 /** Thrown inside the demo when its signal aborts; never leaves this module. */
 class Interrupted extends Error {}
 
@@ -141,12 +132,13 @@ async function pause(ms: number, signal: AbortSignal | undefined): Promise<void>
 class Children {
   private readonly all: { name: StageName; child: Subprocess }[] = [];
 
+  /** The one place the demo starts a stage of its own (stageCommand knows scripts/ and the single binary). */
   spawn<const In extends SpawnOptions.Writable, const Out extends SpawnOptions.Readable, const Err extends SpawnOptions.Readable>(
     name: StageName,
     args: readonly string[],
     io: SpawnOptions.SpawnOptions<In, Out, Err>,
   ): Subprocess<In, Out, Err> {
-    const child = spawnStage(name, args, io);
+    const child = Bun.spawn([...stageCommand(name), ...args], io);
     this.all.push({ name, child });
     return child;
   }

@@ -35,10 +35,11 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WhokilledError, usageError } from "../errors.ts";
+import { abortableSleep } from "../sources/abortable-sleep.ts";
 import { errno, lib } from "../sources/libc.ts";
 import { log } from "../log.ts";
 import { describeHolder, NS_LAST_PID_FILE, PID_MAX_FILE, pidInUse, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "./pid-space.ts";
-import type { BaitLine, SignalInfo } from "../schema.ts";
+import type { BaitLine } from "../schema.ts";
 import { SIG, signalName, signalNumber } from "../tables/signals.ts";
 
 export type BaitMethod = BaitLine["method"];
@@ -65,8 +66,6 @@ export interface BaitOptions {
   waitMs?: number;
   /** Give up taking the PID after this long (the fork loop can take a while). Default 300 s. */
   takeTimeoutMs?: number;
-  /** Retries of ns_last_pid when another process got the PID first. Default 50. */
-  maxAttempts?: number;
   /** Called as soon as the child holds the PID (it has its comm and uid from its first instant). */
   onHold?: (hold: BaitHold) => void;
 }
@@ -84,6 +83,8 @@ const STOP_GRACE_MS = 1000;
 /** Fork loop: spawn the real child (not a burner) once the target is at most this many allocations away. */
 const REAL_CHILD_WITHIN = 2;
 const PROGRESS_EVERY_MS = 5000;
+/** Retries of ns_last_pid when another process got the PID first. */
+const NS_LAST_PID_ATTEMPTS = 50;
 
 /** Check options against the kernel's limits before touching anything. */
 export function validateBaitOptions(options: BaitOptions, pidMax = readPidMax()): void {
@@ -343,18 +344,6 @@ async function discard(launcher: Launcher, child: HelperChild): Promise<void> {
   await child.ended;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
-
 /**
  * Wait until nobody holds pid. Resolves false on abort; throws E_USAGE when
  * it is still held at the deadline (at once when waitMs is 0).
@@ -368,7 +357,7 @@ async function waitUntilFree(pid: number, waitMs: number, signal?: AbortSignal):
       log.info(`bait: PID ${pid} is held by ${describeHolder(pid)}; waiting up to ${Math.round(waitMs / 1000)} s for it to be free`);
       logged = true;
     }
-    await sleep(Math.min(100, Math.max(0, deadline - Date.now())), signal);
+    await abortableSleep(Math.min(100, Math.max(0, deadline - Date.now())), signal);
     if (signal?.aborted) return false;
     if (!pidInUse(pid)) return true;
   }
@@ -391,9 +380,7 @@ class PidTaker {
   constructor(
     private readonly launcher: Launcher,
     private readonly image: ChildImage,
-    private readonly options: Required<Pick<BaitOptions, "method" | "waitMs" | "takeTimeoutMs" | "maxAttempts">> & {
-      signal?: AbortSignal;
-    },
+    private readonly options: Required<Pick<BaitOptions, "method" | "waitMs" | "takeTimeoutMs">> & Pick<BaitOptions, "signal">,
   ) {
     this.nsLastPidUsable = options.method !== "fork-loop";
   }
@@ -426,8 +413,8 @@ class PidTaker {
   }
 
   private async viaNsLastPid(pid: number, started: number): Promise<Taken | null | "refused"> {
-    const { signal, maxAttempts } = this.options;
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const { signal } = this.options;
+    for (let attempt = 1; attempt <= NS_LAST_PID_ATTEMPTS; attempt++) {
       if (signal?.aborted) return null;
       if (!(await waitUntilFree(pid, this.holdWait(attempt, started), signal))) return null;
       try {
@@ -449,9 +436,9 @@ class PidTaker {
       // Another task got the number between our write and the helper's fork.
       await discard(this.launcher, child);
       log.debug(`bait: attempt ${attempt}: got PID ${child.pid}, not ${pid}; retrying`);
-      await sleep(Math.min(attempt, 20), signal);
+      await abortableSleep(Math.min(attempt, 20), signal);
     }
-    throw new WhokilledError("E_KERNEL", `could not take PID ${pid}: other tasks got it first ${maxAttempts} times in a row`);
+    throw new WhokilledError("E_KERNEL", `could not take PID ${pid}: other tasks got it first ${NS_LAST_PID_ATTEMPTS} times in a row`);
   }
 
   private async viaForkLoop(pid: number, started: number): Promise<Taken | null> {
@@ -528,12 +515,6 @@ function isBefore(got: number, pid: number, pidMax: number): boolean {
   return distance > 0 && distance < 64;
 }
 
-function signalInfo(code: NodeJS.Signals | number): SignalInfo {
-  if (typeof code === "number") return { nr: code, name: signalName(code) };
-  const nr = signalNumber(code);
-  return { nr: nr ?? -1, name: nr === null ? code : signalName(nr) };
-}
-
 /**
  * Take the PID, wait there to be killed, report; `count` times. Yields one
  * BaitLine per child after it is gone. Only ever signals its own children.
@@ -553,7 +534,6 @@ export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
       method: options.method ?? "auto",
       waitMs: options.waitMs ?? 0,
       takeTimeoutMs: options.takeTimeoutMs ?? 300_000,
-      maxAttempts: options.maxAttempts ?? 50,
       signal,
     });
     for (let round = 0; count === 0 || round < count; round++) {
@@ -584,11 +564,10 @@ export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
           helper.signalChild(child.pid, "SIGKILL");
         }
       };
-      let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => void stop();
       signal?.addEventListener("abort", onAbort, { once: true });
       if (signal?.aborted) void stop();
-      if (options.timeoutMs !== undefined) timer = setTimeout(() => void stop(), options.timeoutMs);
+      const timer = options.timeoutMs !== undefined ? setTimeout(() => void stop(), options.timeoutMs) : undefined;
       let status: number | null;
       try {
         status = await child.ended;
@@ -611,7 +590,7 @@ export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
         start,
         end: new Date().toISOString(),
         outcome: byUs ? "stopped" : sig !== null ? "signal" : "exit",
-        signal: byUs || sig === null ? null : signalInfo(sig),
+        signal: byUs || sig === null ? null : { nr: sig, name: signalName(sig) },
         exitCode: byUs || sig !== null ? null : status,
         method: taken.method,
         attempts: taken.attempts,

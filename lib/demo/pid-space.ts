@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { WhokilledError } from "../errors.ts";
-import { parseProcStatus, readProcStat } from "../rules/blind-spots.ts";
+import { parseProcStatus, readProcStat, type ProcStat } from "../rules/blind-spots.ts";
 
 export const PID_MAX_FILE = "/proc/sys/kernel/pid_max";
 export const NS_LAST_PID_FILE = "/proc/sys/kernel/ns_last_pid";
@@ -39,11 +39,7 @@ export function pidInUse(pid: number): boolean {
   return existsSync(`/proc/${pid}`);
 }
 
-export interface PidStat {
-  pid: number;
-  comm: string;
-  state: string;
-  ppid: number;
+export interface PidStat extends Pick<ProcStat, "pid" | "comm" | "state" | "ppid"> {
   /** Thread group id: equal to pid for a process, different for a thread's id. */
   tgid: number | null;
 }

@@ -37,7 +37,7 @@ export interface RogueOptions {
   /** Stop after this long. Required: the rogue never runs open-ended. */
   forMs: number;
   /** What to send. Default SIGKILL. */
-  sendSignal?: string | number;
+  sendSignal?: string;
   /** Stop when our parent is no longer this PID (it died and we were re-parented). */
   parentPid?: number;
   signal?: AbortSignal;
@@ -58,22 +58,17 @@ export interface RogueAttempt {
 
 export type Verdict = { go: true; state: "free" | "bait"; comm?: string } | { go: false; reason: string; comm?: string };
 
-/**
- * Whether the rogue may send a signal to pid now. Pure reading of /proc;
- * `self` is the rogue's own PID (never a target).
- */
-export function rogueVerdict(
-  pid: number,
-  options: { baitComm: string; ancestor: number; cursorGuard?: number; self?: number },
-): Verdict {
+/** A free PID at most this many allocations after the cursor may be handed out any moment: not a target. */
+const CURSOR_GUARD = 64;
+
+/** Whether the rogue may send a signal to pid now. Pure reading of /proc; the rogue itself is never a target. */
+export function rogueVerdict(pid: number, options: { baitComm: string; ancestor: number }): Verdict {
   if (pid <= 1) return { go: false, reason: "PID 1 and below are never targets" };
-  const self = options.self ?? process.pid;
-  if (pid === self || pid === options.ancestor) return { go: false, reason: "that is the rogue or the demo itself" };
+  if (pid === process.pid || pid === options.ancestor) return { go: false, reason: "that is the rogue or the demo itself" };
   const stat = readPidStat(pid);
   if (!stat) {
     const last = readLastPid();
-    const guard = options.cursorGuard ?? 64;
-    if (last !== null && aheadOfCursor(pid, last, readPidMax()) <= guard) {
+    if (last !== null && aheadOfCursor(pid, last, readPidMax()) <= CURSOR_GUARD) {
       return { go: false, reason: `free, but the allocator is about to hand it out (last pid ${last})` };
     }
     return { go: true, state: "free" };
@@ -101,10 +96,6 @@ export function setOwnComm(name: string): void {
   writeFileSync("/proc/self/comm", name.slice(0, 15));
 }
 
-function ownParent(): number {
-  return readPidStat(process.pid)?.ppid ?? 0;
-}
-
 function validate(options: RogueOptions): number {
   if (!Number.isInteger(options.pid) || options.pid <= 1) throw usageError(`rogue: --pid must be a PID above 1, got ${options.pid}`);
   if (!Number.isInteger(options.ancestor) || options.ancestor <= 1) {
@@ -116,7 +107,7 @@ function validate(options: RogueOptions): number {
   }
   if (options.baitComm === "") throw usageError("rogue: --bait-comm must not be empty");
   if (!(options.forMs > 0) || !Number.isFinite(options.forMs)) throw usageError("rogue: --for must be a positive number of seconds");
-  const nr = typeof options.sendSignal === "number" ? options.sendSignal : signalNumber(options.sendSignal ?? "SIGKILL");
+  const nr = signalNumber(options.sendSignal ?? "SIGKILL");
   if (nr === null || nr < 1 || nr > 64) throw usageError(`rogue: unknown signal ${String(options.sendSignal)}`);
   return nr;
 }
@@ -127,7 +118,7 @@ export async function* rogue(options: RogueOptions): AsyncGenerator<RogueAttempt
   const intervalMs = options.intervalMs ?? 2000;
   const deadline = Date.now() + options.forMs;
   const stopped = () =>
-    options.signal?.aborted === true || Date.now() >= deadline || (options.parentPid !== undefined && ownParent() !== options.parentPid);
+    options.signal?.aborted === true || Date.now() >= deadline || (options.parentPid !== undefined && readPidStat(process.pid)?.ppid !== options.parentPid);
   while (!stopped()) {
     const attempt: RogueAttempt = { time: new Date().toISOString(), pid: options.pid, signal: sig, action: "skipped" };
     const verdict = rogueVerdict(options.pid, options);

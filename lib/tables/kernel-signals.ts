@@ -58,7 +58,8 @@ export interface KernelSignalRule {
 }
 
 const FAULT_SIGNALS = ["SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP"] as const;
-const FROM_SYSCALL = [SI_USER, SI_QUEUE, SI_TKILL] as const;
+/** The si_codes a kill-family call gives (kill, sigqueue, tkill/tgkill). */
+export const FROM_SYSCALL: readonly number[] = [SI_USER, SI_QUEUE, SI_TKILL];
 export const OOM_SETTLE = "confirm with `dmesg | grep -i 'killed process'` (the kernel log names every OOM kill)";
 
 export const KERNEL_SIGNAL_RULES: readonly KernelSignalRule[] = [

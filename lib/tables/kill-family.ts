@@ -8,16 +8,6 @@ import { syscallNumber } from "./syscalls.ts";
 
 export type KillSyscall = "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo" | "pidfd_send_signal";
 
-/**
- * What a signal was aimed at.
- * - process: one thread group, pid a0
- * - group: a process group; pgid −a0, or the caller's own group when a0 is 0
- * - all: every process the caller may signal (kill(-1, sig))
- * - thread: one thread; tid is in the spec's tidArg (tgid in a0 for the tg* calls)
- * - pidfd: a0 is a file descriptor; only OBJ_PID names the target
- */
-export type KillScope = TargetScope;
-
 export interface KillSpec {
   readonly name: KillSyscall;
   /** aN holding the signal number. */
@@ -27,7 +17,7 @@ export interface KillSpec {
   /** aN holding the thread id, for thread-directed calls. */
   readonly tidArg: number | null;
   /** The scope when a0 > 0. Only kill widens it for a0 <= 0: see killScope. */
-  readonly scope: KillScope;
+  readonly scope: TargetScope;
   /** kill(2) alone reads a0's sign as process / own group / all / group −a0. */
   readonly signedTarget: boolean;
 }
@@ -48,7 +38,7 @@ export function isKillFamily(name: string): name is KillSyscall {
 }
 
 /** The scope of one call, given a0 already read with toSigned32. */
-export function killScope(spec: KillSpec, a0: number): KillScope {
+export function killScope(spec: KillSpec, a0: number): TargetScope {
   if (!spec.signedTarget || a0 > 0) return spec.scope;
   if (a0 === -1) return "all";
   return "group";

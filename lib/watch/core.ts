@@ -17,9 +17,10 @@ import { classifySignal } from "../signals/cause.ts";
 import type { SignalCause, SignalLine } from "../schema.ts";
 import type { LivePlacement } from "../signals/workload.ts";
 import type { SignalGenerate } from "../sources/tracefs-line.ts";
+import { FROM_SYSCALL } from "../tables/kernel-signals.ts";
 import { killerProgram } from "../tables/killers.ts";
 import { SIG, endsProcessByDefault, signalLabel } from "../tables/signals.ts";
-import type { DeathLine, DeathSender } from "./death.ts";
+import type { DeathLine, DeathSender, SenderFrom } from "./death.ts";
 import { parseTraceEvent, type TraceEvent, type TraceTask } from "./trace-events.ts";
 import { TaskTable } from "../sources/trace-tasks.ts";
 
@@ -62,7 +63,7 @@ export interface WatchCoreEnv {
   /** A task was moved into cgroup `path` (cgroup_attach_task): the process, if that makes it one of ours. */
   attached?(pid: number, path: string, comm: string, atMs: number): WatchedProcess | null;
   /** A live sender's exe and uid from /proc, if it still runs with that comm. */
-  senderFromProc?(pid: number, comm: string | null): { exe: string | null; uid: number | null; user: string | null } | null;
+  senderFromProc?(pid: number, comm: string | null): { exe: string | null; uid: number | null } | null;
 }
 
 export interface WatchCoreOptions {
@@ -117,6 +118,11 @@ function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
 
 function signalRef(nr: number): { nr: number; name: string } {
   return { nr, name: signalLabel(nr) };
+}
+
+/** A sender known by its pid and comm alone, until audit or /proc tell more. */
+function bareSender(pid: number | null, comm: string | null, from: SenderFrom): DeathSender {
+  return { pid, comm, exe: null, uid: null, user: null, auid: null, argv: [], from };
 }
 
 export class WatchCore {
@@ -269,7 +275,7 @@ export class WatchCore {
     // A kill by a process: wait a moment for audit's record of the call, which may come after the victim's exit.
     if (this.options.audit.on && !this.exitCodes.get(tgid)?.group && !this.oomVictims.has(tgid)) {
       const chosen = this.fatalSignal(tgid);
-      if (chosen !== null && (chosen.generate.code === 0 || chosen.generate.code === -1 || chosen.generate.code === -6)) {
+      if (chosen !== null && FROM_SYSCALL.includes(chosen.generate.code)) {
         death.readyAtMs += this.graceMs;
         death.awaits = chosen;
       }
@@ -341,7 +347,7 @@ export class WatchCore {
   }
 
   private isSelfSent(tgid: number, seen: SeenSignal): boolean {
-    return (seen.sender.tgid ?? seen.sender.tid) === tgid && (seen.generate.code === 0 || seen.generate.code === -6 || seen.generate.code === -1);
+    return (seen.sender.tgid ?? seen.sender.tid) === tgid && FROM_SYSCALL.includes(seen.generate.code);
   }
 
   private auditMatch(tgid: number, seen: SeenSignal): SignalLine | null {
@@ -360,11 +366,8 @@ export class WatchCore {
   private sender(tgid: number, victimComm: string, seen: SeenSignal): { sender: DeathSender; cause: SignalCause; audit: DeathLine["audit"]; auditId: string | null } {
     const contextTgid = seen.sender.tgid ?? seen.sender.tid;
     const { cause, killerIs, viaSyscall } = classifySignal(seen.generate.code, seen.generate.sig, { pid: contextTgid, comm: seen.sender.comm }, { pid: tgid, comm: victimComm });
-    if (killerIs === "kernel") return { sender: { pid: null, comm: "[kernel]", exe: null, uid: null, user: null, auid: null, argv: [], from: "kernel" }, cause, audit: "not-needed", auditId: null };
-    const base: DeathSender =
-      killerIs === "victim"
-        ? { pid: tgid, comm: victimComm, exe: null, uid: null, user: null, auid: null, argv: [], from: "tracefs" }
-        : { pid: contextTgid, comm: seen.sender.comm, exe: null, uid: null, user: null, auid: null, argv: [], from: "tracefs" };
+    if (killerIs === "kernel") return { sender: bareSender(null, "[kernel]", "kernel"), cause, audit: "not-needed", auditId: null };
+    const base = killerIs === "victim" ? bareSender(tgid, victimComm, "tracefs") : bareSender(contextTgid, seen.sender.comm, "tracefs");
     let audit: DeathLine["audit"] = viaSyscall ? (this.options.audit.on ? "blind-spot" : "off") : "not-needed";
     let auditId: string | null = null;
     const recorded = viaSyscall ? this.auditMatch(tgid, seen) : null;
@@ -375,7 +378,7 @@ export class WatchCore {
       auditId = recorded.id;
     } else if (base.pid !== null && base.pid > 0) {
       const live = this.env.senderFromProc?.(base.pid, base.comm);
-      if (live) Object.assign(base, { exe: live.exe, uid: live.uid, user: live.user, from: "proc" });
+      if (live) Object.assign(base, { exe: live.exe, uid: live.uid, from: "proc" });
       // Gone, or going (an exiting process has no exe link): the program its exec line named, as capture --tracepoints does.
       if (base.exe === null && killerIs !== "victim") base.exe = seen.senderExe;
     }
@@ -424,8 +427,9 @@ export class WatchCore {
     if (oom) {
       line.how = "oom";
       line.signal = signalRef(SIG.KILL);
-      line.sender = { pid: null, comm: "[kernel]", exe: null, uid: null, user: null, auid: null, argv: [], from: "kernel" };
-      const memcg = memoryCgroupOf(process);
+      line.sender = bareSender(null, "[kernel]", "kernel");
+      // The root cgroup is no limit of its own: the system ran out.
+      const memcg = process.memoryCgroup !== "/" ? process.memoryCgroup : null;
       const limit = process.memoryLimitBytes !== null ? `, limit ${mib(process.memoryLimitBytes)}` : "";
       const rss = oom.event.anonRssKb !== null ? `; its anon-rss ${mib(oom.event.anonRssKb * 1024)}` : "";
       line.cause = {
@@ -437,7 +441,6 @@ export class WatchCore {
       };
       line.killer = { kind: "oom-killer", what: "the kernel's OOM killer", graceSetting: null };
       line.explanation = line.cause.label;
-      line.audit = this.options.audit.on ? "not-needed" : "off";
       evidence.push(oom.raw);
     } else if (exit?.group || (exit && !fatal && !delivered)) {
       line.how = "exit";
@@ -507,8 +510,4 @@ export class WatchCore {
 
 function mib(bytes: number): string {
   return `${Math.round(bytes / (1024 * 1024))} MiB`;
-}
-
-function memoryCgroupOf(process: WatchedProcess): string | null {
-  return process.memoryCgroup !== null && process.memoryCgroup !== "/" ? process.memoryCgroup : null;
 }

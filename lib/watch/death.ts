@@ -72,10 +72,8 @@ function senderText(sender: DeathSender | null): string {
 /** The one text line for people: every attacker-controlled string escaped. */
 export function deathText(line: DeathLine): string {
   const where: string[] = [];
-  if (line.workload) {
-    const label = workloadLabel(line.workload);
-    if (label) where.push(escapeControl(label));
-  }
+  const label = line.workload ? workloadLabel(line.workload) : "";
+  if (label) where.push(escapeControl(label));
   if (line.nsPid !== null) where.push(`ns pid ${line.nsPid}`);
   const who = `${escapeControl(line.comm)}[${line.pid}]${where.length > 0 ? ` (${where.join(", ")})` : ""}`;
   let what: string;

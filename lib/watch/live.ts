@@ -153,7 +153,7 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
 
   const audit = startAudit(options.audit !== false);
   const core: WatchCore = new WatchCore(
-    { audit: audit.on ? { on: true } : { on: false, why: audit.why } },
+    { audit },
     {
       now: () => Date.now(),
       matchUntracked: (pid, comm) => {
@@ -169,7 +169,7 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
         const tgid = proc.tgid(pid);
         if (tgid !== null && tgid !== pid) return core.isTracked(tgid) ? null : proc.snapshot(tgid, matchedBy);
         // Gone already: it joined and ended within the moment it took to read this line; its exit line comes next.
-        return (tgid !== null ? proc.snapshot(pid, matchedBy) : null) ?? { ...bare(pid, comm, matchedBy), startedAtMs: null, unverified: true };
+        return (tgid !== null ? proc.snapshot(pid, matchedBy) : null) ?? { ...bare(pid, comm, matchedBy), unverified: true };
       },
       // A process about to end that the last /proc scan has not seen yet (it joined the cgroup, or was born, since).
       consider: (pid): WatchedProcess | null => {
@@ -198,8 +198,7 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
     }
   };
 
-  let tracefsReady: () => void = () => {};
-  const traceStarted = new Promise<void>((resolve) => (tracefsReady = resolve));
+  const traceStarted = Promise.withResolvers<void>();
   const tasks: Promise<void>[] = [];
   // Tracepoints first: from the moment they are on, no death is missed; the processes are read after.
   tasks.push(
@@ -209,7 +208,7 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
         filter: WATCH_SIGNAL_FILTER,
         extraEvents: WATCH_EXTRA_EVENTS,
         recordTgid: true,
-        onReady: () => tracefsReady(),
+        onReady: () => traceStarted.resolve(),
         onLost: (gap) => log.warn(`watch: ${gap.reason}: a death in that time may be told late (once /proc shows it gone) and without its cause`),
       })) {
         core.pushTrace(record.raw, record.time ? Date.parse(record.time) : Date.now());
@@ -235,7 +234,7 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
       })().catch(fail),
     );
   }
-  await Promise.race([traceStarted, Promise.all(tasks)]);
+  await Promise.race([traceStarted.promise, Promise.all(tasks)]);
 
   const scan = () => {
     for (const pid of target.by === "pid" ? [target.pid] : proc.pids()) {

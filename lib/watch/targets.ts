@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { usageError } from "../errors.ts";
-import { clockTicksPerSecond, parseProcStat, parseProcStatus } from "../rules/blind-spots.ts";
+import { clockTicksPerSecond, parseProcStatus, readProcStat } from "../rules/blind-spots.ts";
 import { cgroupLines, nsPidsOfStatus, workloadOfCgroupFile } from "../signals/workload.ts";
 import type { WatchedProcess } from "./core.ts";
 
@@ -83,7 +83,7 @@ export class ProcProcesses {
       case "pid":
         return pid === target.pid;
       case "comm":
-        return this.read(pid, "comm")?.replace(/\n$/, "") === target.comm;
+        return this.comm(pid) === target.comm;
       case "unit": {
         const cgroup = this.read(pid, "cgroup");
         return cgroup !== null && workloadOfCgroupFile(cgroup)?.unit === target.unit;
@@ -97,8 +97,7 @@ export class ProcProcesses {
 
   /** A live (or not yet reaped) process as watch keeps it; null when it is gone or a kernel thread. */
   snapshot(pid: number, matchedBy: string): WatchedProcess | null {
-    const statText = this.read(pid, "stat");
-    const stat = statText !== null ? parseProcStat(statText) : null;
+    const stat = readProcStat(pid);
     if (!stat || stat.kernelThread) return null;
     const status = this.read(pid, "status") ?? "";
     const cgroup = this.read(pid, "cgroup");
@@ -139,17 +138,16 @@ export class ProcProcesses {
     return null;
   }
 
-  /** A sender still running with this comm: its exe, uid and user (for a sender audit did not log). */
-  sender(pid: number, comm: string | null): { exe: string | null; uid: number | null; user: string | null } | null {
+  /** A sender still running with this comm: its exe and uid (for a sender audit did not log). */
+  sender(pid: number, comm: string | null): { exe: string | null; uid: number | null } | null {
     const live = this.snapshot(pid, "");
     if (!live || (comm !== null && live.comm !== comm)) return null;
-    return { exe: live.exe, uid: live.uid, user: null };
+    return { exe: live.exe, uid: live.uid };
   }
 
   /** Ended but not yet reaped by its parent (state Z): its exit has already happened. */
   isZombie(pid: number): boolean {
-    const stat = this.read(pid, "stat");
-    return stat !== null && parseProcStat(stat)?.state === "Z";
+    return readProcStat(pid)?.state === "Z";
   }
 
   /** Its comm now, or null when it is gone. */

@@ -12,16 +12,12 @@
  * the one place for that format.
  */
 import type { TracefsExtraEvent } from "../sources/tracefs.ts";
-import { parseSignalGenerate, parseTraceHead, type SignalGenerate, type TraceHead } from "../sources/tracefs-line.ts";
+import { parseTraceHead, signalGenerateOf, type SignalGenerate, type TraceHead } from "../sources/tracefs-line.ts";
 import { parseTracepointLine, type TracepointLine } from "../sources/tracepoint-line.ts";
 import { TRACEPOINT_TASK_EVENTS } from "../sources/trace-tasks.ts";
 
 /** The task a line ran in: thread id, its thread group id (null without record-tgid), and comm (null for `<...>`). */
-export interface TraceTask {
-  comm: string | null;
-  tid: number;
-  tgid: number | null;
-}
+export type TraceTask = Pick<TraceHead, "comm" | "tid" | "tgid">;
 
 export type TraceEvent =
   | { event: "signal_generate"; task: TraceTask; timestamp: number; generate: SignalGenerate }
@@ -35,10 +31,13 @@ export type TraceEvent =
   | { event: "cgroup_attach"; task: TraceTask; timestamp: number; path: string; pid: number; comm: string }
   | { event: "oom_victim"; task: TraceTask; timestamp: number; pid: number; comm: string; anonRssKb: number | null; totalVmKb: number | null; uid: number | null };
 
+/** SIGCHLD, SIGCONT, SIGURG, SIGWINCH: their default is to do nothing, and they come by the thousand. */
+export const WATCH_SIGNAL_FILTER = "sig != 17 && sig != 18 && sig != 23 && sig != 28";
+
 /** What watch enables beside signal_generate, with the marker each prints. */
 export const WATCH_EXTRA_EVENTS: readonly TracefsExtraEvent[] = [
   // A delivery with no handler (SIG_DFL) that ends a process names its end; one to a handler clears that signal.
-  { path: "signal/signal_deliver", marker: ": signal_deliver: ", filter: "sig != 17 && sig != 18 && sig != 23 && sig != 28" },
+  { path: "signal/signal_deliver", marker: ": signal_deliver: ", filter: WATCH_SIGNAL_FILTER },
   { path: "syscalls/sys_enter_exit_group", marker: ": sys_exit_group(" },
   { path: "syscalls/sys_enter_exit", marker: ": sys_exit(" },
   // group_dead: the last thread of the process; a thread's own end is not a death.
@@ -52,11 +51,6 @@ export const WATCH_EXTRA_EVENTS: readonly TracefsExtraEvent[] = [
   ...TRACEPOINT_TASK_EVENTS,
 ];
 
-/** SIGCHLD, SIGCONT, SIGURG, SIGWINCH: their default is to do nothing, and they come by the thousand. */
-export const WATCH_SIGNAL_FILTER = "sig != 17 && sig != 18 && sig != 23 && sig != 28";
-
-
-
 const DELIVER = /^sig=(-?\d+) errno=-?\d+ code=(-?\d+) sa_handler=([0-9a-f]+) sa_flags=[0-9a-f]+\s*$/;
 const SYSCALL_CODE = /^error_code: (0x[0-9a-f]+|\d+)\)\s*$/;
 // comm may hold spaces and `pid=`: the kernel's own fields come last.
@@ -65,77 +59,57 @@ const PROCESS_EXIT = /^comm=(.*) pid=(-?\d+) prio=-?\d+(?: group_dead=(true|fals
 const CGROUP_ATTACH = /^dst_root=\d+ dst_id=\d+ dst_level=-?\d+ dst_path=(.*?) pid=(\d+) comm=(.*)$/;
 const MARK_VICTIM = /^pid=(\d+) comm=(.*) total-vm=(\d+)kB anon-rss=(\d+)kB .* uid=(\d+) /;
 
-function taskOf({ comm, tid, tgid, timestamp }: TraceHead): { task: TraceTask; timestamp: number } {
-  return { task: { comm, tid, tgid }, timestamp };
-}
-
-/** The head of a line whose event text follows the marker found at `markerAt` (not one inside a comm): task, thread group, timestamp. */
-function headOf(line: string, markerAt: number): { task: TraceTask; timestamp: number } | null {
-  const parsed = parseTraceHead(line);
-  return parsed && line.length - parsed.body.length === markerAt + 2 ? taskOf(parsed.head) : null;
-}
-
 function syscallCode(text: string): number | null {
-  const match = SYSCALL_CODE.exec(text);
-  if (!match) return null;
-  const value = match[1]!.startsWith("0x") ? Number.parseInt(match[1]!.slice(2), 16) : Number(match[1]);
+  // Number reads the 0x-hex form too.
+  const value = Number(SYSCALL_CODE.exec(text)?.[1] ?? Number.NaN);
   // exit_group(status): the parent sees status & 0xff.
   return Number.isFinite(value) ? value & 0xff : null;
 }
 
-/** One trace_pipe line of any event watch enables; null for other lines. */
+/** One trace_pipe line of any event watch enables; null for other lines. The head is read once: an event's name follows it. */
 export function parseTraceEvent(raw: string): TraceEvent | null {
-  const line = raw.replace(/[\r\n]+$/, "");
-  let at = line.indexOf(": signal_generate: ");
-  if (at >= 0) {
-    const generate = parseSignalGenerate(line);
-    const head = headOf(line, at);
-    return generate && head ? { event: "signal_generate", ...head, generate } : null;
+  const parsed = parseTraceHead(raw);
+  if (!parsed) return null;
+  const { head, body } = parsed;
+  const at = { task: { comm: head.comm, tid: head.tid, tgid: head.tgid }, timestamp: head.timestamp };
+  /** The event text after `name`, when the line is that event. */
+  const after = (name: string): string | null => (body.startsWith(name) ? body.slice(name.length) : null);
+  if (body.startsWith("signal_generate: ")) {
+    const generate = signalGenerateOf(head, body);
+    return generate ? { event: "signal_generate", ...at, generate } : null;
   }
-  at = line.indexOf(": signal_deliver: ");
-  if (at >= 0) {
-    const head = headOf(line, at);
-    const match = DELIVER.exec(line.slice(at + ": signal_deliver: ".length));
-    return head && match ? { event: "signal_deliver", ...head, sig: Number(match[1]), code: Number(match[2]), handler: match[3]! } : null;
+  let text = after("signal_deliver: ");
+  if (text !== null) {
+    const match = DELIVER.exec(text);
+    return match ? { event: "signal_deliver", ...at, sig: Number(match[1]), code: Number(match[2]), handler: match[3]! } : null;
   }
-  for (const [marker, event] of [[": sys_exit_group(", "exit_group"], [": sys_exit(", "exit"]] as const) {
-    at = line.indexOf(marker);
-    if (at < 0) continue;
-    const head = headOf(line, at);
-    const exitCode = syscallCode(line.slice(at + marker.length));
-    return head && exitCode !== null ? { event, ...head, exitCode } : null;
+  for (const [name, event] of [["sys_exit_group(", "exit_group"], ["sys_exit(", "exit"]] as const) {
+    text = after(name);
+    if (text === null) continue;
+    const exitCode = syscallCode(text);
+    return exitCode !== null ? { event, ...at, exitCode } : null;
   }
-  at = line.indexOf(": sched_process_exit: ");
-  if (at >= 0) {
-    const head = headOf(line, at);
-    const match = PROCESS_EXIT.exec(line.slice(at + ": sched_process_exit: ".length));
+  text = after("sched_process_exit: ");
+  if (text !== null) {
+    const match = PROCESS_EXIT.exec(text);
     // Kernels before group_dead was added print no such field: every exit counts then.
-    return head && match ? { event: "process_exit", ...head, comm: match[1]!, pid: Number(match[2]), groupDead: match[3] !== "false" } : null;
+    return match ? { event: "process_exit", ...at, comm: match[1]!, pid: Number(match[2]), groupDead: match[3] !== "false" } : null;
   }
-  if (line.includes(": sched_process_fork: ")) {
-    // The tracepoints source's reading of the line: its event text, after its real head.
-    const fork = parseTracepointLine(line);
-    return fork?.event === "fork" ? { event: "fork", ...taskOf(fork.head), childComm: fork.childComm, childPid: fork.childPid, line: fork } : null;
+  text = after("cgroup_attach_task: ");
+  if (text !== null) {
+    const match = CGROUP_ATTACH.exec(text);
+    return match ? { event: "cgroup_attach", ...at, path: match[1]!, pid: Number(match[2]), comm: match[3]! } : null;
   }
-  if (TRACEPOINT_TASK_EVENTS.some(({ marker }) => line.includes(marker))) {
-    const task = parseTracepointLine(line);
-    return task && (task.event === "newtask" || task.event === "rename" || task.event === "exec") ? { event: "task", ...taskOf(task.head), line: task } : null;
-  }
-  at = line.indexOf(": cgroup_attach_task: ");
-  if (at >= 0) {
-    const head = headOf(line, at);
-    const match = CGROUP_ATTACH.exec(line.slice(at + ": cgroup_attach_task: ".length));
-    return head && match ? { event: "cgroup_attach", ...head, path: match[1]!, pid: Number(match[2]), comm: match[3]! } : null;
-  }
-  at = line.indexOf(": mark_victim: ");
-  if (at >= 0) {
-    const head = headOf(line, at);
-    const body = line.slice(at + ": mark_victim: ".length);
-    const match = MARK_VICTIM.exec(body);
-    if (head && match) return { event: "oom_victim", ...head, pid: Number(match[1]), comm: match[2]!, totalVmKb: Number(match[3]), anonRssKb: Number(match[4]), uid: Number(match[5]) };
+  text = after("mark_victim: ");
+  if (text !== null) {
+    const match = MARK_VICTIM.exec(text);
+    if (match) return { event: "oom_victim", ...at, pid: Number(match[1]), comm: match[2]!, totalVmKb: Number(match[3]), anonRssKb: Number(match[4]), uid: Number(match[5]) };
     // Older kernels print only the pid.
-    const pid = /^pid=(\d+)/.exec(body);
-    return head && pid ? { event: "oom_victim", ...head, pid: Number(pid[1]), comm: "", totalVmKb: null, anonRssKb: null, uid: null } : null;
+    const pid = /^pid=(\d+)/.exec(text);
+    return pid ? { event: "oom_victim", ...at, pid: Number(pid[1]), comm: "", totalVmKb: null, anonRssKb: null, uid: null } : null;
   }
-  return null;
+  // Creation, rename and exec lines: the tracepoints source's reading of them (lib/sources/tracepoint-line.ts).
+  const task = parseTracepointLine(raw);
+  if (task?.event === "fork") return { event: "fork", ...at, childComm: task.childComm, childPid: task.childPid, line: task };
+  return task?.event === "newtask" || task?.event === "rename" || task?.event === "exec" ? { event: "task", ...at, line: task } : null;
 }

@@ -51,7 +51,7 @@ async function fast(path: string, settings: DecodeSettings, input: "bytes" | "st
     else {
       const ids = new IdNames(settings);
       const sink = new EventJsonSink(writer, ids);
-      const stage = new EventStage(settings, errors(), sink, ids);
+      const stage = new EventStage(settings, errors(), sink);
       for await (const batch of readInputs([path], stage.errors)) expect(stage.push(batch)).toEqual([]);
       expect(stage.flush()).toEqual([]);
       counts = sink.json.counts;

@@ -10,7 +10,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
-import type { KeptLine } from "../lib/sources/inputs.ts";
 import { RecordLineReader } from "../lib/audit/bytes/record-line.ts";
 import { isAsciiRange } from "../lib/bytes/read.ts";
 import type { RecordLine } from "../lib/schema.ts";
@@ -27,12 +26,13 @@ writeFileSync(generated, generateString({ seed: DEFAULT_SEED, lines: 20_000 }).t
 /** What the prefilter keeps, with line numbers, and its counters, for these chunks of one input (split as attribute does). */
 async function keptLines(chunks: Buffer[], readBytes?: number) {
   const prefilter = new SignalLinePrefilter();
-  const kept: Array<[KeptLine, number]> = [];
-  const take = (line: KeptLine, number: number) => kept.push([line, number]);
+  const kept: Array<[string, number]> = [];
+  // Kept lines come as bytes, valid only during the call: their text is taken at once.
+  const take = (bytes: Buffer, start: number, end: number, number: number) => void kept.push([bytes.toString("utf8", start, end), number]);
   const inputError = (line: number, problem: string) => {
     throw new Error(`no input here is bad: line ${line}: ${problem}`);
   };
-  for await (const _ of new SlotReader({ readBytes }).batchesOf(chunks, { ...prefilter.sink(take), inputError }));
+  for await (const _ of new SlotReader({ readBytes }).batchesOf(chunks, { ...prefilter.sink(take, () => {}), inputError }));
   prefilter.finish();
   return { kept, skipped: prefilter.skipped, sighted: prefilter.sighted };
 }

@@ -68,23 +68,18 @@ export class CollectSink implements EventSink {
 
 export class EventStage {
   readonly decoder: Decoder;
-  readonly sink: EventSink;
   /** Records read as bytes, per reader slot, until their slot is reused. */
   private readonly held: ByteRecord[][] = [];
 
-  /** Default sink: a CollectSink, whose lines push and flush return. */
+  /** Default sink: a CollectSink (uid/gid names from `settings`), whose lines push and flush return. */
   constructor(
     settings: DecodeSettings,
     readonly errors: InputErrors,
-    sink?: EventSink,
-    /** The uid/gid names this stage's events are interpreted with. */
-    readonly ids: IdNames = new IdNames(settings),
+    readonly sink: EventSink = new CollectSink({ ids: new IdNames(settings) }),
   ) {
-    this.sink = sink ?? new CollectSink({ ids });
-    const out = this.sink;
     this.decoder = new Decoder(
       { errors, windowSeconds: settings.windowSeconds, eventFilter: settings.eventFilter },
-      (event) => out.event(event),
+      (event) => sink.event(event),
     );
   }
 
@@ -120,11 +115,6 @@ export class EventStage {
     if (!held) return;
     for (const record of held) record.copyOut();
     held.length = 0;
-  }
-
-  /** The input went quiet: events known to be complete go out. */
-  settle(): void {
-    this.decoder.settle();
   }
 
   /** One line in reader slot `slot` (bytesSink's `line`; attribute's prefilter hands it the lines it keeps). */
@@ -186,7 +176,8 @@ export async function* runStage(
       let step = await Promise.race([next, quiet]);
       clearTimeout(timer);
       if (step === "quiet") {
-        stage.settle();
+        // The input went quiet: events known to be complete go out.
+        stage.decoder.settle();
         pending = true;
         yield 0;
         step = await next;
@@ -221,9 +212,8 @@ export async function runDecode(
   writer: LineWriter,
   { reader, signal }: { reader?: SlotReader; signal?: AbortSignal } = {},
 ): Promise<DecodeRun> {
-  const ids = new IdNames(settings);
-  const sink = new EventJsonSink(writer, ids);
-  const stage = new EventStage(settings, errors, sink, ids);
+  const sink = new EventJsonSink(writer, new IdNames(settings));
+  const stage = new EventStage(settings, errors, sink);
   for await (const _ of runStage(stage, paths, { reader, signal })) writer.flush();
   stage.flush();
   return { stats: stage.stats, folded: stage.decoder.folded, counts: sink.json.counts };

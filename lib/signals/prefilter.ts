@@ -42,15 +42,13 @@ import { stampKeyAt } from "../audit/bytes/stamp.ts";
 import { LastText } from "../audit/bytes/header.ts";
 import { RecordLineReader } from "../audit/bytes/record-line.ts";
 import { ByteArena } from "../bytes/arena.ts";
-import type { KeptLine, LinePrefilter, PassRecord } from "../sources/inputs.ts";
+import type { LinePrefilter, PassRecord } from "../sources/inputs.ts";
 import type { SlotLineSink } from "../sources/slot-reader.ts";
 import { EXEC, KILL, signalInterest, SKIP, type SignalInterest } from "../tables/kill-family.ts";
 import { enrichedTailAt, FieldCursor } from "../audit/bytes/field-cursor.ts";
 import { isOwnRecordTypeAt } from "../sources/registry.ts";
 import { ProcessSightings, unescapedJson } from "./ancestry.ts";
 import type { SignalTimeWindow } from "./filter.ts";
-
-type Take = (kept: KeptLine, line: number) => void;
 
 const HELD_LIMIT = 16;
 const WANTED_LIMIT = 4096;
@@ -223,8 +221,8 @@ export class SignalLinePrefilter implements LinePrefilter {
   private lineNumber = 0;
   private lineSlot = -1;
   private lineAscii = false;
-  /** Where kept lines go as bytes, when the consumer reads them so (else as text, to `take`). */
-  private takeBytes: SlotLineSink["line"] | null = null;
+  /** Where kept lines go, as bytes. */
+  private takeBytes: SlotLineSink["line"] = () => {};
   /** The line being judged, whole, and whether its record text is JSON-escaped (a `record` line). */
   private lineStart = 0;
   private lineStop = 0;
@@ -292,10 +290,9 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   /**
    * The sink for one input's lines (lib/sources/slot-reader.ts). Kept lines
-   * go to `take` as text, or, given `takeBytes`, those still in reader
-   * memory go there as bytes (held lines claimed later are text either way).
+   * go to `takeBytes` as bytes: in reader memory, or a held line's copy.
    */
-  sink(take: Take, takeBytes: SlotLineSink["line"] | null = null, pass: PassRecord = () => {}): Omit<SlotLineSink, "inputError"> {
+  sink(takeBytes: SlotLineSink["line"], pass: PassRecord): Omit<SlotLineSink, "inputError"> {
     return {
       line: (bytes, start, end, line, slot, ascii) => {
         this.lineNumber = line;
@@ -303,7 +300,7 @@ export class SignalLinePrefilter implements LinePrefilter {
         this.lineAscii = ascii;
         this.takeBytes = takeBytes;
         this.passed = pass;
-        this.line(bytes, start, end, take);
+        this.line(bytes, start, end);
       },
       reuse: (slot) => {
         // Held lines in that slot are copied out before it is overwritten.
@@ -340,7 +337,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     for (let i = 0; i < HELD_LIMIT; i++) if (this.held.key[i] !== -1) this.dropHeld(i);
   }
 
-  private line(bytes: Buffer, start: number, stop: number, take: Take): void {
+  private line(bytes: Buffer, start: number, stop: number): void {
     this.lineStart = start;
     this.lineStop = stop;
     this.escaped = false;
@@ -351,23 +348,23 @@ export class SignalLinePrefilter implements LinePrefilter {
       // (type, stamp, arch, syscall and pid never hold an escape). Any other
       // JSON is kept, for the stage to check and use or report.
       const reader = this.recordLines;
-      if (!reader.read(bytes, start, stop) || reader.isOwnType()) return this.keep(bytes, take);
+      if (!reader.read(bytes, start, stop) || reader.isOwnType()) return this.keep(bytes);
       const shape = reader.shape;
       this.escaped = true;
       this.nodeStart = shape.nodeStart;
       this.nodeEnd = shape.nodeEnd;
-      return this.record(bytes, shape.rawStart, shape.rawEnd, take);
+      return this.record(bytes, shape.rawStart, shape.rawEnd);
     }
-    this.record(bytes, start, stop, take);
+    this.record(bytes, start, stop);
   }
 
   /** Judge one record's text, bytes[start, stop): the line itself, or a record line's raw text. */
-  private record(bytes: Buffer, start: number, stop: number, take: Take): void {
+  private record(bytes: Buffer, start: number, stop: number): void {
     let typeAt = start;
     if (bytes[start] === 0x6e /* n */ && startsWithAt(bytes, NODE, start, stop)) {
       let space = start;
       while (space < stop && bytes[space] !== 0x20) space++;
-      if (space >= stop) return this.keepOther(bytes, start, stop, take);
+      if (space >= stop) return this.keepOther(bytes, start, stop);
       typeAt = space + 1;
       this.nodeStart = start + NODE.length;
       this.nodeEnd = space;
@@ -380,29 +377,29 @@ export class SignalLinePrefilter implements LinePrefilter {
       bytes[typeAt + 3] !== 0x65 /* e */ ||
       bytes[typeAt + 4] !== 0x3d /* = */
     ) {
-      return this.keepOther(bytes, start, stop, take);
+      return this.keepOther(bytes, start, stop);
     }
     const name = typeAt + 5;
     switch (bytes[name]) {
       case 0x53 /* S */:
-        if (startsWithAt(bytes, SYSCALL, name, stop)) return this.syscall(bytes, start, stop, name + SYSCALL.length, take);
+        if (startsWithAt(bytes, SYSCALL, name, stop)) return this.syscall(bytes, start, stop, name + SYSCALL.length);
         break;
       case 0x4f /* O */:
-        if (startsWithAt(bytes, OBJ_PID, name, stop)) return this.objPid(bytes, stop, name + OBJ_PID.length, take);
+        if (startsWithAt(bytes, OBJ_PID, name, stop)) return this.objPid(bytes, stop, name + OBJ_PID.length);
         break;
       case 0x50 /* P */:
-        if (startsWithAt(bytes, PROCTITLE, name, stop)) return this.execvePart("title", bytes, start, stop, name + PROCTITLE.length, take);
+        if (startsWithAt(bytes, PROCTITLE, name, stop)) return this.execvePart("title", bytes, start, stop, name + PROCTITLE.length);
         break;
       case 0x41 /* A */:
         // Audit's ANOM_ABEND: a core-dumping signal ended a process (lib/signals/core-dump.ts).
-        if (startsWithAt(bytes, ANOM_ABEND_TYPE, name, stop)) return this.keep(bytes, take);
+        if (startsWithAt(bytes, ANOM_ABEND_TYPE, name, stop)) return this.keep(bytes);
         break;
       case 0x45 /* E */:
-        if (startsWithAt(bytes, EXECVE, name, stop)) return this.execvePart("execve", bytes, start, stop, name + EXECVE.length, take);
-        if (startsWithAt(bytes, EOE, name, stop)) return this.eoe(bytes, start, stop, name + EOE.length, take);
+        if (startsWithAt(bytes, EXECVE, name, stop)) return this.execvePart("execve", bytes, start, stop, name + EXECVE.length);
+        if (startsWithAt(bytes, EOE, name, stop)) return this.eoe(bytes, start, stop, name + EOE.length);
         break;
     }
-    this.skip(bytes, start, stop, name, take);
+    this.skip(bytes, start, stop, name);
   }
 
   /**
@@ -410,11 +407,11 @@ export class SignalLinePrefilter implements LinePrefilter {
    * as the decoder reads it (parseLine), so that a SYSCALL in it keeps the
    * rest of its event as a plain one would (its PROCTITLE, OBJ_PID, EOE).
    */
-  private keepOther(bytes: Buffer, start: number, stop: number, take: Take): void {
+  private keepOther(bytes: Buffer, start: number, stop: number): void {
     const text = this.escaped ? unescapedJson(bytes.toString("utf8", start, stop)) : bytes.toString("utf8", start, stop);
     const parsed = text === null ? null : parseLine(text);
     if (parsed?.kind === "record" && parsed.type === "SYSCALL" && parsed.serial! <= 0xffffffff) this.want(parsed.serial! * 1000 + parsed.millis!);
-    this.keep(bytes, take);
+    this.keep(bytes);
   }
 
   private want(key: number): void {
@@ -428,11 +425,10 @@ export class SignalLinePrefilter implements LinePrefilter {
     }
   }
 
-  /** Keep the whole line: as bytes when the consumer takes bytes (so it checks a JSON line's UTF-8 on them), else as text. */
-  private keep(bytes: Buffer, take: Take): void {
+  /** Keep the whole line, as bytes (so the consumer checks a JSON line's UTF-8 on them). */
+  private keep(bytes: Buffer): void {
     this.flushPassed();
-    if (this.takeBytes !== null) return this.takeBytes(bytes, this.lineStart, this.lineStop, this.lineNumber, this.lineSlot, this.lineAscii);
-    take(bytes.toString("utf8", this.lineStart, this.lineStop), this.lineNumber);
+    this.takeBytes(bytes, this.lineStart, this.lineStop, this.lineNumber, this.lineSlot, this.lineAscii);
   }
 
   /**
@@ -448,20 +444,20 @@ export class SignalLinePrefilter implements LinePrefilter {
   }
 
   /** A line of a type attribute never needs: counted, unless its stamp is unsound (then kept, to be reported). */
-  private skip(bytes: Buffer, start: number, stop: number, name: number, take: Take): void {
+  private skip(bytes: Buffer, start: number, stop: number, name: number): void {
     let space = name;
     while (space < stop && bytes[space] !== 0x20) space++;
     // A source's own record (tracefs): not audit text, always decoded.
-    if (space < stop && isOwnRecordTypeAt(bytes, name, space)) return this.keep(bytes, take);
+    if (space < stop && isOwnRecordTypeAt(bytes, name, space)) return this.keep(bytes);
     if (space > name && this.stampKey(bytes, space + 1, stop) >= 0) {
       this.skipped++;
       this.skippedRecord(this.cursor.seconds, false);
-    } else this.keep(bytes, take);
+    } else this.keep(bytes);
   }
 
-  private syscall(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
+  private syscall(bytes: Buffer, start: number, stop: number, from: number): void {
     const key = this.stampKey(bytes, from, stop);
-    if (key < 0) return this.keep(bytes, take);
+    if (key < 0) return this.keep(bytes);
     let arch = -1;
     let nr = -1;
     // The kernel writes `): arch=… syscall=…` first; read it in place, else search.
@@ -500,11 +496,11 @@ export class SignalLinePrefilter implements LinePrefilter {
       }
     }
     // The kill family, or a SYSCALL we cannot judge: decode it.
-    this.keepSyscall(bytes, key, take);
+    this.keepSyscall(bytes, key);
   }
 
   /** A SYSCALL to decode (rare: apart from the judging, so the judging compiles small), with what its stamp holds back. */
-  private keepSyscall(bytes: Buffer, key: number, take: Take): void {
+  private keepSyscall(bytes: Buffer, key: number): void {
     this.want(key);
     if (this.slotOf(bytes, key, this.unread) >= 0) {
       // Its stamp's first SYSCALL went unread: what came before this one is that event's (decode splits there).
@@ -512,16 +508,15 @@ export class SignalLinePrefilter implements LinePrefilter {
       this.tell("syscall-before");
     } else {
       const held = this.heldWith(bytes, key);
-      if (held >= 0) this.release(held, take);
+      if (held >= 0) this.release(held);
     }
-    this.keep(bytes, take);
+    this.keep(bytes);
   }
 
-  /** A held line's SYSCALL came: hand it over, as bytes (its slot's, or its copy) when the consumer takes bytes, else as its text. */
-  private release(hold: number, take: Take): void {
+  /** A held line's SYSCALL came: hand it over, as bytes (its slot's, or its copy). */
+  private release(hold: number): void {
     this.tell("counted");
     const slot = this.heldSlot[hold]!;
-    if (this.takeBytes === null) return take(this.claim(hold), this.heldLine[hold]!);
     const bytes = this.heldBytes[hold]!;
     this.held.key[hold] = -1;
     this.heldBytes[hold] = null;
@@ -532,14 +527,14 @@ export class SignalLinePrefilter implements LinePrefilter {
    * An OBJ_PID is kept, also before its SYSCALL (as ausearch pastes put
    * it), unless its SYSCALL was a kill left unread for the time window.
    */
-  private objPid(bytes: Buffer, stop: number, from: number, take: Take): void {
+  private objPid(bytes: Buffer, stop: number, from: number): void {
     const key = this.outsideWindow === 0 ? -1 : this.stampKey(bytes, from, stop);
     if (key >= 0 && this.slotOf(bytes, key, this.outside) >= 0) {
       this.skipped++;
       this.skippedRecord(this.cursor.seconds, false);
       return;
     }
-    this.keep(bytes, take);
+    this.keep(bytes);
   }
 
   /** An execve SYSCALL: note the process, decode nothing. */
@@ -617,7 +612,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   }
 
   /** An EXECVE or PROCTITLE: read into its execve's sighting, kept for a wanted event, else left unread (a PROCTITLE held). */
-  private execvePart(part: "execve" | "title", bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
+  private execvePart(part: "execve" | "title", bytes: Buffer, start: number, stop: number, from: number): void {
     const key = this.stampKey(bytes, from, stop);
     const slot = key < 0 ? -1 : this.slotOf(bytes, key, this.pending);
     if (slot >= 0) {
@@ -628,7 +623,7 @@ export class SignalLinePrefilter implements LinePrefilter {
       if (part === "title") this.pending.key[slot] = -1;
       return;
     }
-    if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
+    if (key < 0 || this.isWanted(key)) return this.keep(bytes);
     if (part === "title") return this.hold(bytes, key);
     this.skipped++;
     this.skippedRecord(this.cursor.seconds, false);
@@ -674,9 +669,9 @@ export class SignalLinePrefilter implements LinePrefilter {
     return text;
   }
 
-  private eoe(bytes: Buffer, start: number, stop: number, from: number, take: Take): void {
+  private eoe(bytes: Buffer, start: number, stop: number, from: number): void {
     const key = this.stampKey(bytes, from, stop);
-    if (key < 0 || this.isWanted(key)) return this.keep(bytes, take);
+    if (key < 0 || this.isWanted(key)) return this.keep(bytes);
     this.skipped++;
     this.skippedRecord(this.cursor.seconds, true);
   }

@@ -13,7 +13,7 @@ import { SKIP } from "../tables/kill-family.ts";
 import { ANOM_ABEND } from "./core-dump.ts";
 import { IdNames } from "../audit/ids.ts";
 import { InputErrors } from "../audit/input-errors.ts";
-import { classifyLine, type InputItem, type KeptLine } from "../sources/inputs.ts";
+import type { InputItem } from "../sources/inputs.ts";
 import { type LineWriter } from "../bytes/line-writer.ts";
 import { EventStage, runStage, type DecodeSettings, type EventSink } from "../audit/event-stage.ts";
 import type { AnyLine, EventLine, NoticeLine, SignalLine } from "../schema.ts";
@@ -84,7 +84,7 @@ export function eventLineInterest(line: EventLine): boolean {
  * byte writer can), filtered, and handed to `emit` in order.
  */
 export class SignalStage implements EventSink {
-  private readonly events: EventStage;
+  readonly events: EventStage;
   private readonly accept: (signal: SignalLine) => boolean;
   private readonly proc: ProcReader | null;
   private readonly counts = { signals: 0, filtered: 0, gaps: 0, ignored: 0 };
@@ -117,7 +117,7 @@ export class SignalStage implements EventSink {
     this.prefilter = new SignalLinePrefilter(window);
     this.ancestry = new StreamAncestry(this.prefilter.sightings);
     const ids = new IdNames(options);
-    this.events = new EventStage({ ...options, eventFilter: eventInterest }, errors, this, ids);
+    this.events = new EventStage({ ...options, eventFilter: eventInterest }, errors, this);
     this.emit = output?.emit ?? ((line) => this.ready.push(line));
     // One compiled filter: over signal objects here, over the facts the byte writer reads there.
     const filter = compileFactFilter(options.filter, window);
@@ -143,18 +143,14 @@ export class SignalStage implements EventSink {
    * These inputs (`-` is stdin) read as bytes, the prefilter first, lines
    * going out as they are ready; yields each chunk's line count. End with finish().
    */
-  chunks(paths: readonly string[], signal?: AbortSignal): AsyncGenerator<number> {
+  async *chunks(paths: readonly string[], signal?: AbortSignal): AsyncGenerator<number> {
     const events = this.events;
     const sinkFor = (file: string): SlotLineSink => {
       const stage = events.bytesSink(file);
-      const take = (kept: KeptLine, line: number) => {
-        const item = classifyLine(kept, { file, line }, this.errors);
-        if (item) events.pushItem(item);
-      };
-      // The prefilter goes first; the lines it keeps go to the stage as bytes while the reader holds them.
+      // The prefilter goes first; the lines it keeps go to the stage as bytes.
       // Lines it leaves unread still count and move the assembler's clock: events close where decode closes them.
       const decoder = events.decoder;
-      const lines = this.prefilter.sink(take, stage.line, (seconds, kind, count) => decoder.pass(seconds, kind, count));
+      const lines = this.prefilter.sink(stage.line, (seconds, kind, count) => decoder.pass(seconds, kind, count));
       return {
         line: lines.line,
         reuse: (slot) => {
@@ -168,12 +164,8 @@ export class SignalStage implements EventSink {
     // The few lines kept are checked for ASCII one by one (pushLineBytes), not every chunk whole.
     // Signal lines written from bytes make little garbage; made as objects (--proc, the table), a collection now and then keeps the heap down.
     const reader = new SlotReader({ asciiChunks: false, gcHints: !this.toBytes });
-    return this.tellingPassed(runStage(events, paths, { reader, sinkFor, signal }));
-  }
-
-  /** Each chunk's run of lines left unread is told before the next chunk, or a quiet input settling, can follow it. */
-  private async *tellingPassed(chunks: AsyncGenerator<number>): AsyncGenerator<number> {
-    for await (const lines of chunks) {
+    // Each chunk's run of lines left unread is told before the next chunk, or a quiet input settling, can follow it.
+    for await (const lines of runStage(events, paths, { reader, sinkFor, signal })) {
       this.prefilter.flushPassed();
       yield lines;
     }
@@ -211,10 +203,6 @@ export class SignalStage implements EventSink {
   /** Raw lines skipped unread by the prefilter, plus events grouped but not interpreted. */
   get unrelated(): { lines: number; events: number; ancestry: number } {
     return { lines: this.prefilter.skipped, events: this.events.stats.skipped + this.unrelatedEventLines, ancestry: this.prefilter.sighted };
-  }
-
-  get eventStats() {
-    return this.events.stats;
   }
 
   /** Any other line (EventSink), and every event as an object. */
@@ -300,5 +288,5 @@ export async function runAttribute(
   const stage = new SignalStage(options, errors, emit ? { emit } : { emit: (line) => writer.write(line), writer });
   for await (const _ of stage.chunks(paths, signal)) writer.flush();
   stage.finish();
-  return { records: stage.eventStats.records, stats: stage.stats, unrelated: stage.unrelated };
+  return { records: stage.events.stats.records, stats: stage.stats, unrelated: stage.unrelated };
 }

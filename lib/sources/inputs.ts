@@ -17,12 +17,12 @@ import { isLineKind, lineProblem, unparsedProblem } from "../schema-check.ts";
 /**
  * Drops raw lines a stage does not need before they become strings (see
  * lib/signals/prefilter.ts). Fed one input's lines as bytes by a SlotReader,
- * it calls `take` with the text and line number of each line to keep (or
- * `takeBytes` with its bytes), in order; it may hold a line and give it later.
+ * it calls `takeBytes` with the bytes and line number of each line to keep,
+ * in order; it may hold a line and give it later.
  */
 export interface LinePrefilter {
-  /** `takeBytes`, when given, gets the kept lines as bytes (so a JSON line's UTF-8 is checked on them); `pass` hears of each record left unread. */
-  sink(take: (kept: KeptLine, line: number) => void, takeBytes: SlotLineSink["line"] | null, pass: PassRecord): Omit<SlotLineSink, "inputError">;
+  /** `takeBytes` gets the kept lines as bytes (so a JSON line's UTF-8 is checked on them); `pass` hears of each record left unread. */
+  sink(takeBytes: SlotLineSink["line"], pass: PassRecord): Omit<SlotLineSink, "inputError">;
   /** Tell `pass` now of the records left unread that it has not heard of yet (it hears of them in runs): at each chunk's end, before the stage may settle. */
   flushPassed(): void;
 }
@@ -37,9 +37,6 @@ export interface LinePrefilter {
  */
 export type PassRecord = (seconds: number, kind: PassKind, count: number) => void;
 export type PassKind = "record" | "eoe" | "syscall-before" | "counted";
-
-/** A line a prefilter keeps: its text. */
-export type KeptLine = string;
 
 export type InputItem =
   | { form: "raw"; text: string; source: SourceRef }
@@ -117,11 +114,10 @@ export async function* readInputs(
   let items: InputItem[] = [];
   const sinkFor = (path: string): SlotLineSink => {
     const keep = (item: InputItem | null) => void (item && items.push(item));
-    const take = (kept: KeptLine, line: number) => keep(classifyLine(kept, { file: path, line }, errors));
     const takeBytes = (bytes: Buffer, start: number, end: number, line: number, _slot: number, ascii: boolean) => keep(classifyBytes(bytes, start, end, { file: path, line }, errors, ascii));
     const inputError = (line: number, problem: string) => errors.report({ file: path, line }, problem);
     return options.prefilter
-      ? { ...options.prefilter.sink(take, takeBytes, (seconds, kind, count) => items.push({ form: "pass", seconds, kind, count })), inputError }
+      ? { ...options.prefilter.sink(takeBytes, (seconds, kind, count) => items.push({ form: "pass", seconds, kind, count })), inputError }
       : { line: takeBytes, reuse: () => {}, inputError };
   };
   // One reader for all inputs: lines a prefilter holds stay valid across them (it hears of every reuse).

@@ -239,29 +239,20 @@ export async function why(options: WhyOptions): Promise<WhyAnswer> {
   };
 
   // 1. audit.log and its rotations, read as attribute reads them.
-  const auditPaths = auditLogPaths(options, reads);
-  if (auditPaths.length > 0) {
-    for await (const _ of stage.chunks(auditPaths, options.signal)) collect(stage.drain());
-  }
+  for await (const _ of stage.chunks(auditLogPaths(options, reads), options.signal)) collect(stage.drain());
 
   // 2. The kernel log: its OOM reports (and any audit records it holds) through the stage; fault lines beside it.
   const faults: Array<{ fault: KernelFault; raw: string; time: string | null; bootSeconds: number | null }> = [];
-  let batch: InputItem[] = [];
   for await (const { text, file, line } of kernelLogLines(options, reads)) {
     // As any stage reads a line: `journalctl -k -o json` lines are JSON.
     const item = classifyLine(text, { file, line }, errors);
-    if (item !== null) batch.push(item);
+    if (item !== null) collect(stage.push([item]));
     if (text.includes("segfault at") || text.includes("traps: ")) {
       const stamp = kernelLogStamp(text);
       const fault = stamp ? parseKernelFault(stamp.message) : null;
       if (fault && stamp) faults.push({ fault, raw: text, time: stamp.time, bootSeconds: stamp.bootSeconds });
     }
-    if (batch.length >= 4096) {
-      collect(stage.push(batch));
-      batch = [];
-    }
   }
-  collect(stage.push(batch));
 
   // 3. The journal: systemd's own records, kept by id to match their signals.
   const journalLines = new JournalLines(errors);

@@ -101,6 +101,20 @@ describe("one answer whatever the pipeline: the four forms in-process", () => {
     expect(signals).toBeGreaterThan(50);
   });
 
+  test("an ancestor's comm and exe that say no value ((none), a quoted (null), hex of ?) are null in every form", async () => {
+    // The raw path reads ancestry from its kept lines, decode from its fields: both go by spelling.ts's one rule.
+    const spellings = ["comm=(none)", 'exe="(null)"', "comm=3F"];
+    let execs = 0;
+    const log = readFileSync(join(root, "test/fixtures/ancestry.log"), "utf8").replace(/^(type=SYSCALL .* syscall=59 .*?)comm="[^"]*" exe="[^"]*"/gm, (_, head: string) => {
+      const spelling = spellings[execs++ % spellings.length]!;
+      return `${head}${spelling.startsWith("comm") ? `${spelling} exe="/usr/bin/x"` : `comm="x" ${spelling}`}`;
+    });
+    expect(execs).toBeGreaterThan(2);
+    const path = join(dir, "ancestry-nullish.log");
+    writeFileSync(path, log);
+    expect(await expectOneAnswer(path, "ancestry with no-value spellings")).toBeGreaterThan(0);
+  });
+
   for (const seed of SEEDS) {
     test(`a seeded mutated log (seed ${seed.toString(16)}, ${LINES} lines)`, async () => {
       const signals = await expectOneAnswer(writeMutatedLog(seed, LINES), `mutated log, seed 0x${seed.toString(16)}`);

@@ -20,7 +20,7 @@ import { parseFields } from "../audit/fields.ts";
 import { enrichedTailAt, FieldCursor } from "../audit/bytes/field-cursor.ts";
 import { execveArgv } from "../audit/interpret.ts";
 import { ascii } from "../bytes/read.ts";
-import { decodeEscaped, decodeProctitle, numAt, toSigned32 } from "../audit/spelling.ts";
+import { decodeEscaped, decodeProctitle, nullish, numAt, toSigned32 } from "../audit/spelling.ts";
 import { bytesAre } from "../bytes/json.ts";
 import type { ByteArena } from "../bytes/arena.ts";
 import { detach } from "../bytes/detach.ts";
@@ -84,9 +84,7 @@ function rawValue(bytes: Buffer): string {
 /** A comm/exe field of bytes[start, end): `"text"` as written, or hex; absent, `(null)` and `?` are no value. */
 function textField(bytes: Buffer, start: number, end: number, name: Uint8Array): string | null {
   if (!findField(bytes, start, end, name)) return null;
-  const value = rawValue(bytes);
-  if (cursor.quote === DQ) return value;
-  return value === "(null)" || value === "?" ? null : decodeEscaped(value, false);
+  return nullish(decodeEscaped(rawValue(bytes), cursor.quote === DQ));
 }
 
 /** A `record` line's raw text as the JSON string it is, unescaped; null if it is none. */
@@ -116,9 +114,12 @@ function isSightedPid(pid: number): boolean {
   return Number.isInteger(pid) && pid > 0 && pid < NODE_STRIDE;
 }
 const MAX_NODES = 2 ** 20;
-const ESCAPED_SYSCALL = 1;
-const ESCAPED_EXECVE = 2;
-const ESCAPED_TITLE = 4;
+/** How many generations a killer's ancestry goes back. */
+const MAX_ANCESTRY = 16;
+/** A sighting's kept lines: the execve SYSCALL, its EXECVE and its PROCTITLE (`1 << part` is its bit in escapedParts). */
+const SYSCALL_PART = 0;
+const PARTS = { execve: 1, title: 2 } as const;
+const PART_COUNT = 3;
 
 export class ProcessSightings {
   private nextSeq = 0;
@@ -132,14 +133,10 @@ export class ProcessSightings {
   private previousOf = new Float64Array(0);
   /** Audit time of each sighting (epoch ms; -Infinity when unknown: taken as before anything). */
   private timeOf = new Float64Array(0);
-  /** Raw lines in the arena: the execve SYSCALL, its EXECVE and its PROCTITLE (NONE when absent). */
-  private syscallAt = new Float64Array(0);
-  private syscallLength = new Int32Array(0);
-  private execveAt = new Float64Array(0);
-  private execveLength = new Int32Array(0);
-  private titleAt = new Float64Array(0);
-  private titleLength = new Int32Array(0);
-  /** Which of a sighting's lines are JSON-escaped (ESCAPED_* bits). */
+  /** Where each part's raw line is in the arena (NONE when absent), and its length: one array per part. */
+  private partAt: Float64Array[] = [];
+  private partLength: Int32Array[] = [];
+  /** Which of a sighting's lines are JSON-escaped (a bit per part). */
   private escapedParts = new Uint8Array(0);
   private decoded: Array<StreamProcess | undefined> = [];
   /**
@@ -163,12 +160,8 @@ export class ProcessSightings {
     this.seqOf = new Float64Array(capacity).fill(NONE);
     this.previousOf = new Float64Array(capacity);
     this.timeOf = new Float64Array(capacity);
-    this.syscallAt = new Float64Array(capacity);
-    this.syscallLength = new Int32Array(capacity);
-    this.execveAt = new Float64Array(capacity);
-    this.execveLength = new Int32Array(capacity);
-    this.titleAt = new Float64Array(capacity);
-    this.titleLength = new Int32Array(capacity);
+    this.partAt = Array.from({ length: PART_COUNT }, () => new Float64Array(capacity));
+    this.partLength = Array.from({ length: PART_COUNT }, () => new Int32Array(capacity));
     this.escapedParts = new Uint8Array(capacity);
     this.decoded = new Array(capacity);
     const bits = Math.max(4, Math.ceil(Math.log2(capacity * 4)));
@@ -202,29 +195,30 @@ export class ProcessSightings {
     const at = this.arena.put(bytes, start, end);
     if (at < 0) return NONE;
     const seq = this.add(node * NODE_STRIDE + pid, timeMs);
-    const slot = seq % this.capacity;
-    this.syscallAt[slot] = at;
-    this.syscallLength[slot] = end - start;
-    this.escapedParts[slot] = escaped ? ESCAPED_SYSCALL : 0;
+    this.keep(seq % this.capacity, SYSCALL_PART, at, end - start, escaped);
     return seq;
   }
 
   /** The EXECVE or PROCTITLE line of a sighting's event. */
-  attach(seq: number, part: "execve" | "title", bytes: Buffer, start: number, end: number, escaped = false): void {
+  attach(seq: number, part: keyof typeof PARTS, bytes: Buffer, start: number, end: number, escaped = false): void {
     const slot = seq % this.capacity;
     if (this.seqOf[slot] !== seq) return;
-    const at = this.arena.put(bytes, start, end);
-    (part === "execve" ? this.execveAt : this.titleAt)[slot] = at;
-    (part === "execve" ? this.execveLength : this.titleLength)[slot] = end - start;
-    const flag = part === "execve" ? ESCAPED_EXECVE : ESCAPED_TITLE;
-    this.escapedParts[slot] = escaped ? this.escapedParts[slot]! | flag : this.escapedParts[slot]! & ~flag;
+    this.keep(slot, PARTS[part], this.arena.put(bytes, start, end), end - start, escaped);
     this.decoded[slot] = undefined;
   }
 
-  /** A kept line's bytes, unescaped if it came JSON-escaped; null when the arena no longer holds it. */
-  private part(at: number, length: number, escaped: boolean): { bytes: Buffer; start: number; end: number } | null {
+  private keep(slot: number, part: number, at: number, length: number, escaped: boolean): void {
+    this.partAt[part]![slot] = at;
+    this.partLength[part]![slot] = length;
+    this.escapedParts[slot] = escaped ? this.escapedParts[slot]! | (1 << part) : this.escapedParts[slot]! & ~(1 << part);
+  }
+
+  /** A kept line's bytes, unescaped if it came JSON-escaped; null when it is absent or the arena no longer holds it. */
+  private part(slot: number, part: number): { bytes: Buffer; start: number; end: number } | null {
+    const at = this.partAt[part]![slot]!;
+    const length = this.partLength[part]![slot]!;
     if (at === NONE || !this.arena.holds(at, length)) return null;
-    if (!escaped) {
+    if ((this.escapedParts[slot]! & (1 << part)) === 0) {
       const { bytes, start } = this.arena.at(at);
       return { bytes, start, end: start + length };
     }
@@ -263,9 +257,7 @@ export class ProcessSightings {
     this.keyOf[slot] = key;
     this.timeOf[slot] = timeMs;
     this.seqOf[slot] = seq;
-    this.syscallAt[slot] = NONE;
-    this.execveAt[slot] = NONE;
-    this.titleAt[slot] = NONE;
+    for (let part = 0; part < PART_COUNT; part++) this.partAt[part]![slot] = NONE;
     this.escapedParts[slot] = 0;
     this.decoded[slot] = undefined;
     this.previousOf[slot] = this.setNewest(key, seq);
@@ -320,16 +312,13 @@ export class ProcessSightings {
   private entry(slot: number): StreamProcess | undefined {
     const known = this.decoded[slot];
     if (known) return known;
-    const escaped = this.escapedParts[slot]!;
-    const syscall = this.part(this.syscallAt[slot]!, this.syscallLength[slot]!, (escaped & ESCAPED_SYSCALL) !== 0);
+    const syscall = this.part(slot, SYSCALL_PART);
     if (syscall === null) return undefined;
     const { bytes, start, end } = syscall;
     // The interpreter's number (numAt): `12x` is none, not 12.
     const ppid = findField(bytes, start, end, PPID) && cursor.quote === 0 ? numAt(bytes, cursor.valueStart, cursor.valueEnd) : Number.NaN;
-    const key = this.keyOf[slot]!;
-    const node = Math.floor(key / NODE_STRIDE);
     const entry: StreamProcess = {
-      pid: key - node * NODE_STRIDE,
+      pid: this.keyOf[slot]! % NODE_STRIDE,
       ppid: Number.isNaN(ppid) ? null : ppid,
       comm: textField(bytes, start, end, COMM),
       exe: textField(bytes, start, end, EXE),
@@ -338,9 +327,9 @@ export class ProcessSightings {
     // still show the old one (the kernel caches it per task; seen here).
     // PROCTITLE stays the fallback for an EXECVE record the kernel cut short.
     let argv: string[] | null = null;
-    const execve = this.part(this.execveAt[slot]!, this.execveLength[slot]!, (escaped & ESCAPED_EXECVE) !== 0);
+    const execve = this.part(slot, PARTS.execve);
     if (execve !== null) argv = execveLineArgv(execve.bytes.toString("utf8", execve.start, execve.end));
-    const title = argv === null ? this.part(this.titleAt[slot]!, this.titleLength[slot]!, (escaped & ESCAPED_TITLE) !== 0) : null;
+    const title = argv === null ? this.part(slot, PARTS.title) : null;
     if (title !== null && findField(title.bytes, title.start, title.end, PROCTITLE)) argv = decodeProctitle(rawValue(title.bytes), cursor.quote === DQ);
     if (argv) entry.argv = argv;
     this.decoded[slot] = entry;
@@ -368,17 +357,18 @@ export class StreamAncestry {
   observe(event: EventLine): void {
     const p = event.process;
     if (!p || p.pid === null || sourceOfType(event.type).kernelTrace) return;
-    const execve = event.syscall?.name === "execve" || event.syscall?.name === "execveat";
-    const known = this.sightings.get(p.pid, Number.POSITIVE_INFINITY, event.node);
-    const timeMs = event.time === null ? Number.NEGATIVE_INFINITY : isoMs(event.time);
     const syscall = event.syscall;
+    const known = this.sightings.get(p.pid, Number.POSITIVE_INFINITY, event.node);
+    // No time, or one that does not read: taken as before anything.
+    const stamped = event.time === null ? Number.NaN : isoMs(event.time);
+    const timeMs = Number.isNaN(stamped) ? Number.NEGATIVE_INFINITY : stamped;
     if (syscall?.name === "pidfd_open" && syscall.success !== false && syscall.exit !== null && syscall.args[0] !== undefined) {
       // a0 is the PID, the exit the new descriptor.
       const caller = { node: event.node, pid: p.pid, ppid: p.ppid, exe: p.exe };
-      this.pidfds.note(caller, syscall.exit, toSigned32(syscall.args[0].slice(2)), "pidfd_open", Number.isNaN(timeMs) ? Number.NEGATIVE_INFINITY : timeMs);
+      this.pidfds.note(caller, syscall.exit, toSigned32(syscall.args[0].slice(2)), "pidfd_open", timeMs);
     }
     const entry: StreamProcess = { pid: p.pid, node: event.node, ppid: p.ppid, comm: detach(p.comm), exe: detach(p.exe) };
-    if (execve && event.syscall?.success !== false) {
+    if ((syscall?.name === "execve" || syscall?.name === "execveat") && syscall.success !== false) {
       const record = event.records.find((r) => r.type === "EXECVE");
       if (record) entry.execveRaw = detach(record.raw);
       if (event.proctitle) entry.argv = event.proctitle.map((arg) => detach(arg));
@@ -387,7 +377,7 @@ export class StreamAncestry {
       const argv = argvOf(known);
       if (argv) entry.argv = argv;
     }
-    this.sightings.addEntry(entry, Number.isNaN(timeMs) ? Number.NEGATIVE_INFINITY : timeMs);
+    this.sightings.addEntry(entry, timeMs);
   }
 
   /**
@@ -395,7 +385,7 @@ export class StreamAncestry {
    * `node`) at or before `atMs`, or null. Only when the sighting's comm is
    * the victim's: another comm there is another process that held the PID.
    */
-  parentOf(pid: number | null, comm: string | null | (() => string | null), atMs = Number.POSITIVE_INFINITY, node: string | null = null): number | null {
+  parentOf(pid: number | null, comm: string | null | (() => string | null), atMs: number, node: string | null): number | null {
     if (pid === null || pid <= 0) return null;
     const p = this.sightings.get(pid, atMs, node);
     if (!p || p.ppid === null || p.ppid <= 0) return null;
@@ -406,12 +396,12 @@ export class StreamAncestry {
   }
 
   /**
-   * Parent first, up to `depth` generations, from sightings (on `node`) at or
-   * before audit time `atMs`. Most killers' parents were never seen exec'ing:
-   * that answer is one lookup, with nothing allocated.
+   * Parent first, up to MAX_ANCESTRY generations, from sightings (on `node`)
+   * at or before audit time `atMs`. Most killers' parents were never seen
+   * exec'ing: that answer is one lookup, with nothing allocated.
    */
-  ancestry(ppid: number | null, atMs = Number.POSITIVE_INFINITY, node: string | null = null, depth = 16): AncestorInfo[] {
-    if (ppid === null || ppid <= 0 || depth <= 0) return [];
+  ancestry(ppid: number | null, atMs: number, node: string | null): AncestorInfo[] {
+    if (ppid === null || ppid <= 0) return [];
     let p = this.sightings.get(ppid, atMs, node);
     if (!p) return [];
     const chain: AncestorInfo[] = [];
@@ -424,7 +414,7 @@ export class StreamAncestry {
       if (argv) ancestor.argv = argv;
       chain.push(ancestor);
       const next = p.ppid;
-      if (next === null || next <= 0 || chain.length >= depth || seen.has(next)) break;
+      if (next === null || next <= 0 || chain.length >= MAX_ANCESTRY || seen.has(next)) break;
       p = this.sightings.get(next, atMs, node);
       if (!p) break;
       pid = next;

@@ -39,14 +39,13 @@ import {
   encodeRule,
   formatRule,
   parseRuleText,
-  ruleIdentity,
-  sameRule,
   ruleKeys,
   withoutPrepend,
 } from "../lib/rules/audit-rule.ts";
 import { buildRules, type RuleOptions } from "../lib/rules/build.ts";
 import { deleteRulesWithKey, kernelAuditControl } from "../lib/rules/control.ts";
 import { auditctl, auditctlSkipReason, auditSkipReason, removeKeyNow, TestKeys } from "./helpers/live.ts";
+import { ruleIdentity, sameRule } from "./helpers/rule-identity.ts";
 
 const HOST = "x86_64";
 /** linux/audit.h's values, which the encoder must produce. */

@@ -103,7 +103,6 @@ describe("PidfdTable", () => {
     expect(table.lookup(caller, 4, 200)).toBeNull();
     expect(table.lookup(caller, 3, 200)).toEqual({ pid: 31, from: "earlier-call" });
     expect(table.lookup(caller, 5, 200)).toEqual({ pid: 50, from: "pidfd_open" });
-    expect(table.notKept).toBe(1);
     // Nonsense is not evidence.
     table.note(caller, -1, 60, "pidfd_open", 1);
     table.note(caller, 6, 0, "pidfd_open", 1);

@@ -260,8 +260,8 @@ describe("memory bounds: killers", () => {
     for (const s of renamed(50)) analyzer.add(s);
     const report = analyzer.finish();
     expect(report.limits.pairsNotKept).toBe(46);
-    const pairs = (analyzer as unknown as { shared: Map<string, unknown> }).shared.get("pairs") as { killersKept: number };
-    expect(pairs.killersKept).toBe(4);
+    const pairs = (analyzer as unknown as { shared: Map<string, unknown> }).shared.get("pairs") as { killers: Map<string, unknown> };
+    expect(pairs.killers.size).toBe(4);
   });
 });
 

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WhokilledError } from "../lib/errors.ts";
-import { formatRule, parseRuleText, ruleIdentity, sameRule, withoutPrepend, type AuditRule } from "../lib/rules/audit-rule.ts";
+import { formatRule, parseRuleText, withoutPrepend, type AuditRule } from "../lib/rules/audit-rule.ts";
 import { kernelRule, type AuditControl, type AuditStatus, type KernelRule, type OwnAuditContext } from "../lib/rules/control.ts";
 import { findBlindSpots, parseProcStat, parseProcStatus, listProcesses, readClock } from "../lib/rules/blind-spots.ts";
 import { buildRules, kernelArches, rulesFileText, type RuleOptions } from "../lib/rules/build.ts";
@@ -20,6 +20,7 @@ import { installRules, listInstalled, removeRules } from "../lib/rules/install.t
 import { parseArch, parseKey, parsePid, parseSignal, parseUid, ruleOptionsFromFlags } from "../lib/rules/options.ts";
 import { statusReport } from "../lib/rules/status.ts";
 import type { BlindSpotLine, StatusLine } from "../lib/schema.ts";
+import { ruleIdentity, sameRule } from "./helpers/rule-identity.ts";
 
 const both = ["b64", "b32"] as const;
 const lines = (options: Omit<RuleOptions, "key"> & { key?: string }) =>

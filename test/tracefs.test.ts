@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { parseSignalGenerate, signalOrigin, tracefsResultNames } from "../lib/sources/tracefs-line.ts";
+import { parseSignalGenerate, signalOrigin } from "../lib/sources/tracefs-line.ts";
 import { findTracefs, lostEvents, tracefsRecords } from "../lib/sources/tracefs.ts";
 import { WhokilledError } from "../lib/errors.ts";
 import type { GapLine, RecordLine } from "../lib/schema.ts";
@@ -92,10 +92,6 @@ describe("signalOrigin", () => {
     expect(signalOrigin(1, 31).kind).toBe("fault");
     expect(signalOrigin(1, 17)).toMatchObject({ kind: "other", label: expect.stringContaining("CLD_EXITED") });
     expect(signalOrigin(3, 15).kind).toBe("other");
-  });
-  test("result names", () => {
-    expect(tracefsResultNames[0]).toBe("delivered");
-    expect(tracefsResultNames[2]).toBe("already pending");
   });
 });
 

@@ -542,29 +542,16 @@ export function ruleKeys(rule: AuditRule): string[] {
 }
 
 /**
- * One string per rule as the kernel tells rules apart (audit_compare_rule):
- * list, action, syscall bitmap and the fields in order. -A is not part of it
- * (the kernel forgets it once the rule is in place).
- */
-export function ruleIdentity(rule: AuditRule): string {
-  return identity(rule, rule.fields.map(fieldIdentity));
-}
-
-/**
- * One string per meaning: ruleIdentity with the fields (and several keys)
- * in any order, as a rules file and `auditctl -l` may order them. Numbers
- * are the u32 the kernel stores (`-5`, `0xFFFFFFFB`), arch names fold onto
- * b64/b32, syscalls are a set: parseRuleText reads them all so.
+ * One string per meaning: what the kernel tells rules apart by
+ * (audit_compare_rule: list, action, syscall bitmap, fields), with the fields
+ * (and several keys) in any order, as a rules file and `auditctl -l` may
+ * order them. -A is not part of it (the kernel forgets it once the rule is
+ * in place). Numbers are the u32 the kernel stores (`-5`, `0xFFFFFFFB`), arch
+ * names fold onto b64/b32, syscalls are a set: parseRuleText reads them all so.
  */
 export function ruleMeaning(rule: AuditRule): string {
   const fields = rule.fields.map((f) => (f.field === AUDIT_FILTERKEY ? `key=${JSON.stringify(fieldText(f).split(KEY_SEPARATOR).sort())}` : fieldIdentity(f)));
   return identity(rule, fields.sort());
-}
-
-/** Do two rules (auditctl syntax, as a line or argv, or parsed) mean the same? */
-export function sameRule(a: string | readonly string[] | AuditRule, b: string | readonly string[] | AuditRule, host: string = hostMachine()): boolean {
-  const meaning = (rule: string | readonly string[] | AuditRule) => ruleMeaning(typeof rule === "string" || Array.isArray(rule) ? parseRuleText(rule as string | readonly string[], host) : (rule as AuditRule));
-  return meaning(a) === meaning(b);
 }
 
 function fieldIdentity(f: RuleField): string {

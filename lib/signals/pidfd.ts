@@ -39,8 +39,6 @@ interface Evidence {
 
 export class PidfdTable {
   private readonly entries = new Map<string, Evidence>();
-  /** Descriptors let go to stay within max. */
-  notKept = 0;
 
   constructor(private readonly max = 4096) {}
 
@@ -53,7 +51,6 @@ export class PidfdTable {
     if (this.entries.size >= this.max) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
-      this.notKept++;
     }
     this.entries.set(key, { pid, from, timeMs });
   }

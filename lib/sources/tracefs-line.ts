@@ -35,18 +35,9 @@ export interface SignalGenerate {
   target: { comm: string; pid: number };
   /** grp=1: sent to the whole thread group (process), not one thread. */
   group: boolean;
-  /** res=: see tracefsResultNames. */
+  /** res= (enum trace_signal_deliver_result in the kernel): 0 delivered, 1 ignored, 2 already pending, 3 overflow fail, 4 lose info. */
   result: number;
 }
-
-/** The tracepoint's `res=` values (enum trace_signal_deliver_result in the kernel). */
-export const tracefsResultNames: Readonly<Record<number, string>> = Object.freeze({
-  0: "delivered",
-  1: "ignored",
-  2: "already pending",
-  3: "overflow fail",
-  4: "lose info",
-});
 
 /** The task a trace_pipe line ran in, as its head prints it: thread id, thread group id (null without record-tgid), comm (null for `<...>`). */
 export interface TraceHead {

@@ -63,11 +63,6 @@ export class PairTable {
     private readonly maxPairs = DEFAULT_FINDING_OPTIONS.maxPairs,
   ) {}
 
-  /** Killers with a pair kept (at most maxPairs). */
-  get killersKept(): number {
-    return this.killers.size;
-  }
-
   /** Every pair kept, killer by killer. */
   *pairs(): Generator<PairAcc> {
     for (const inner of this.byKiller.values()) yield* inner.values();

@@ -82,10 +82,6 @@ export class SequenceTable {
     this.timers = new BoundedMap<TimerFire & { key: string }>(maxSequences, (t) => t.key, () => true);
   }
 
-  get notKept(): number {
-    return this.sequences.notKept + this.timers.notKept;
-  }
-
   /** Every sequence of one kind. */
   *of(kind: KillerKind): Generator<KillSequence> {
     for (const seq of this.sequences.values()) if (seq.kind === kind) yield seq;

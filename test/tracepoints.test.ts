@@ -16,7 +16,8 @@ import type { RecordLine, SignalLine } from "../lib/schema.ts";
 import { TRACEPOINT_KILL } from "../lib/sources/tracepoint-calls.ts";
 import { TRACEPOINT_EVENTS, TRACEPOINT_SIGNAL_FILTER } from "../lib/sources/tracepoint-live.ts";
 import { CALL_NOT_SEEN, SIGNAL_GENERATE } from "../lib/sources/tracefs-line.ts";
-import { findTracefs, leftInstances, ownInstanceName } from "../lib/sources/tracefs.ts";
+import { findTracefs, leftInstances } from "../lib/sources/tracefs.ts";
+import { runKey } from "../lib/rules/run-keys.ts";
 import { tracefsSkipReason, waitFor } from "./helpers/live.ts";
 import { startVictim, type Victim } from "./helpers/sender.ts";
 import { buildTpSender, collectTracepoints, recordToSignal, senderOf, tpSend, tpSenderSkipReason, type Collected } from "./helpers/tracepoints.ts";
@@ -63,7 +64,7 @@ function childrenOf(pid: number): number[] {
 }
 
 describe.skipIf(skip !== null || b64 === null)("tracepoints on the real kernel", () => {
-  const instanceName = ownInstanceName();
+  const instanceName = runKey();
   let collected: Collected;
   const victims: Victim[] = [];
   const children: Bun.Subprocess[] = [];
@@ -230,7 +231,7 @@ describe.skipIf(skip !== null || b64 === null)("tracepoints on the real kernel",
   test("a reader stalled through a burst, with a 4 KiB buffer: the kernel's loss is a gap line of this source, with its count", async () => {
     const victim = await startVictim();
     victims.push(victim);
-    const small = collectTracepoints({ instanceName: ownInstanceName(), bufferSizeKb: 4 });
+    const small = collectTracepoints({ instanceName: runKey(), bufferSizeKb: 4 });
     try {
       await small.ready;
       // spawnSync holds this thread: nothing reads the instance while the kernel writes 15,000 lines into it.

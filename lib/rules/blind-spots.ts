@@ -11,7 +11,7 @@
  * the wall clock or on /proc/stat's whole-second btime. btime is used only to
  * print ISO times.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 
 export interface ProcStat {
@@ -85,10 +85,14 @@ export function readBootTime(procRoot = "/proc"): number {
   return Number(match[1]);
 }
 
-/** Now, in clock ticks since boot (from /proc/uptime's first field). */
+/** Seconds since boot, /proc/uptime's first field: CLOCK_BOOTTIME, as the stat start times and the trace clock count. */
+export function uptimeSeconds(procRoot = "/proc"): number {
+  return Number(readFileSync(join(procRoot, "uptime"), "utf8").split(/\s+/)[0]);
+}
+
+/** Now, in clock ticks since boot. */
 export function uptimeTicks(ticksPerSecond: number, procRoot = "/proc"): number {
-  const seconds = Number(readFileSync(join(procRoot, "uptime"), "utf8").split(/\s+/)[0]);
-  return Math.floor(seconds * ticksPerSecond);
+  return Math.floor(uptimeSeconds(procRoot) * ticksPerSecond);
 }
 
 export function readClock(procRoot = "/proc"): ClockInfo {
@@ -99,13 +103,9 @@ export function readClock(procRoot = "/proc"): ClockInfo {
 export function listProcesses(procRoot = "/proc"): ProcStat[] {
   const processes: ProcStat[] = [];
   for (const name of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = parseProcStat(readFileSync(join(procRoot, name, "stat"), "utf8"));
-      if (stat) processes.push(stat);
-    } catch {
-      // Exited between readdir and read.
-    }
+    // null: exited between readdir and read.
+    const stat = /^\d+$/.test(name) ? readProcStat(Number(name), procRoot) : null;
+    if (stat) processes.push(stat);
   }
   return processes.sort((a, b) => a.pid - b.pid);
 }
@@ -113,6 +113,15 @@ export function listProcesses(procRoot = "/proc"): ProcStat[] {
 export function readProcStat(pid: number, procRoot = "/proc"): ProcStat | null {
   try {
     return parseProcStat(readFileSync(join(procRoot, String(pid), "stat"), "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+/** /proc/PID/exe, or null: a kernel thread, a zombie or a process gone, or another user's without ptrace access. */
+export function readExe(pid: number, procRoot = "/proc"): string | null {
+  try {
+    return readlinkSync(join(procRoot, String(pid), "exe"));
   } catch {
     return null;
   }

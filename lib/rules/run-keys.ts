@@ -18,22 +18,28 @@ export function startTicks(pid: number): number | null {
   return readProcStat(pid)?.startTicks ?? null;
 }
 
-/** A key for this run's temporary rules: `whokilled-watch-PID-START-RAND` (watch), `whokilled-bench-…` (bench/overhead.ts), `whokilled-probe-…` (the cost probe). */
-export function runKey(kind: RunKind): string {
-  return `whokilled-${kind}-${process.pid}-${startTicks(process.pid) ?? "0"}-${Math.random().toString(36).slice(2, 8)}`;
+/** A key for this run's temporary rules: `whokilled-watch-PID-START-RAND` (watch), `whokilled-bench-…` (bench/overhead.ts), `whokilled-probe-…` (the cost probe); with no kind, its tracefs instance's name, `whokilled-PID-START-RAND`. */
+export function runKey(kind?: RunKind): string {
+  return `whokilled-${kind === undefined ? "" : `${kind}-`}${process.pid}-${startTicks(process.pid) ?? "0"}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 /**
- * Run keys whose run is gone (its PID has no process, or one started at
- * another time). A key named otherwise, this process's own, or one whose
- * owner lives, is never listed.
+ * Is the run that named a key or instance (runKey; no recorded start: named before it was) gone? Its PID has no
+ * process, or one started at another time (reused). null while it may live, and for this process's own names.
  */
+export function ownerGone(pid: number, recordedStart: number | undefined, ownerStart: (pid: number) => number | null = startTicks): "gone" | "reused" | null {
+  if (pid === process.pid) return null;
+  const started = ownerStart(pid);
+  if (started === null) return "gone";
+  return recordedStart !== undefined && recordedStart !== started ? "reused" : null;
+}
+
+/** Run keys whose run is gone (ownerGone). A key named otherwise, this process's own, or one whose owner lives, is never listed. */
 export function leftRunKeys(keys: readonly string[], ownerStart: (pid: number) => number | null = startTicks): string[] {
   const left = new Set<string>();
   for (const key of keys) {
     const own = RUN_KEY.exec(key);
-    if (!own || Number(own[2]) === process.pid) continue;
-    if (ownerStart(Number(own[2])) !== Number(own[3])) left.add(key);
+    if (own && ownerGone(Number(own[2]), Number(own[3]), ownerStart) !== null) left.add(key);
   }
   return [...left].sort();
 }

@@ -5,12 +5,12 @@
  * process there now is innocent. A signal from another host of a gathered
  * log (`node=`) is left alone: this /proc is not that host's.
  */
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { AncestorInfo, Killer, Placement, Victim } from "../schema.ts";
 import { readPlacement } from "./workload.ts";
-import { parseProcStat } from "../rules/blind-spots.ts";
+import { readExe, readProcStat } from "../rules/blind-spots.ts";
 
 export interface ProcSnapshot {
   pid: number;
@@ -68,18 +68,12 @@ export class ProcReader {
 
   read(pid: number): ProcSnapshot | null {
     try {
-      const stat = parseProcStat(readFileSync(join(this.root, String(pid), "stat"), "utf8"));
+      const stat = readProcStat(pid, this.root);
       if (stat === null) return null;
       const { ppid, comm, startTicks } = stat;
       const cmdline = readFileSync(join(this.root, String(pid), "cmdline"));
       const argv = cmdline.length === 0 ? [] : cmdline.toString("utf8").replace(/\0$/, "").split("\0");
-      let exe: string | null = null;
-      try {
-        exe = readlinkSync(join(this.root, String(pid), "exe"));
-      } catch {
-        // Kernel threads and other users' processes without ptrace access have no readable exe.
-      }
-      return { pid, ppid, comm, exe, argv, startMs: this.boot() + (startTicks * 1000) / this.ticksPerSecond };
+      return { pid, ppid, comm, exe: readExe(pid, this.root), argv, startMs: this.boot() + (startTicks * 1000) / this.ticksPerSecond };
     } catch {
       return null;
     }

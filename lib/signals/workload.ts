@@ -115,14 +115,16 @@ export interface LivePlacement {
   nsPid: number | null;
 }
 
+/** The placement a process's /proc/PID/cgroup and /proc/PID/status texts give. */
+export function placementOf(cgroup: string, status: string): LivePlacement {
+  const nsPids = nsPidsOfStatus(status);
+  return { workload: workloadOfCgroupFile(cgroup), nsPid: nsPids !== null && nsPids.length > 1 ? nsPids.at(-1)! : null };
+}
+
 /** Read a live process's placement; null when it is gone or unreadable. */
 export function readPlacement(pid: number, root = "/proc"): LivePlacement | null {
   try {
-    const cgroup = readFileSync(join(root, String(pid), "cgroup"), "utf8");
-    const status = readFileSync(join(root, String(pid), "status"), "utf8");
-    const nsPids = nsPidsOfStatus(status);
-    const inner = nsPids !== null && nsPids.length > 1 ? nsPids[nsPids.length - 1]! : null;
-    return { workload: workloadOfCgroupFile(cgroup), nsPid: inner };
+    return placementOf(readFileSync(join(root, String(pid), "cgroup"), "utf8"), readFileSync(join(root, String(pid), "status"), "utf8"));
   } catch {
     return null;
   }

@@ -97,6 +97,12 @@ export class TaskTable {
     return this.tasks.get(tid);
   }
 
+  /** A line's task with the process and comm its creation, rename and exec lines gave, where seen: the kernel's own record beats the head's caches. */
+  known(head: Pick<TraceHead, "comm" | "tid" | "tgid">): Pick<TraceHead, "comm" | "tid" | "tgid"> {
+    const seen = this.tasks.get(head.tid);
+    return seen ? { tid: head.tid, tgid: seen.tgid ?? head.tgid, comm: seen.comm ?? head.comm } : head;
+  }
+
   remember(tid: number, task: TaskSeen): TaskSeen {
     this.tasks.delete(tid);
     this.tasks.set(tid, task);

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { dlopen } from "bun:ffi";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
-import { readProcStat } from "../rules/blind-spots.ts";
+import { ownerGone, runKey } from "../rules/run-keys.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
 import { LineSplitter } from "./lines.ts";
 import { abortableSleep } from "./abortable-sleep.ts";
@@ -99,14 +99,23 @@ function clockMs(id: number): number {
 // generators (process.exit from elsewhere).
 const liveInstances = new Map<string, () => void>();
 let exitHooked = false;
-function trackInstance(dir: string, cleanup: () => void): void {
-  liveInstances.set(dir, cleanup);
-  if (exitHooked) return;
+/** `cleanup` made to run once, also at process exit if nothing ran it before; returns it. */
+function trackInstance(dir: string, cleanup: () => void): () => void {
+  let cleaned = false;
+  const once = () => {
+    if (cleaned) return;
+    cleaned = true;
+    liveInstances.delete(dir);
+    cleanup();
+  };
+  liveInstances.set(dir, once);
+  if (exitHooked) return once;
   exitHooked = true;
   process.on("exit", () => {
     for (const remove of liveInstances.values()) remove();
     liveInstances.clear();
   });
+  return once;
 }
 
 /** Disable every event of an instance, then remove it. */
@@ -142,7 +151,7 @@ export interface TracefsOptions {
   signal?: AbortSignal;
   /** Event filter for signal_generate; default `sig != 17` (drop SIGCHLD). Empty string: no filter. */
   filter?: string;
-  /** Instance directory name; default `whokilled-PID-START-RAND` (ownInstanceName). */
+  /** Instance directory name; default `whokilled-PID-START-RAND` (run-keys.ts runKey()). */
   instanceName?: string;
   /** Called once the event is enabled: signals from then on will be seen. */
   onReady?: () => void;
@@ -183,17 +192,6 @@ const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Our instances: whokilled-PID-START-RAND, and whokilled-PID-RAND as named before the start time was recorded. */
 const OWN_INSTANCE = /^whokilled-(\d+)-(?:(\d+)-)?([a-z0-9]{1,12})$/;
 
-/** A process's start time in clock ticks since boot (/proc/PID/stat field 22), or null when it is gone. */
-function processStartTicks(pid: number): string | null {
-  const stat = readProcStat(pid);
-  return stat === null ? null : String(stat.startTicks);
-}
-
-/** This run's instance name: the owner's PID and start time, so a later run can tell whether the owner still lives. */
-export function ownInstanceName(): string {
-  return `whokilled-${process.pid}-${processStartTicks(process.pid) ?? "0"}-${Math.random().toString(36).slice(2, 8)}`;
-}
-
 /** A whokilled instance whose owner is gone (or whose PID now belongs to another process). */
 export interface LeftInstance {
   dir: string;
@@ -220,13 +218,10 @@ export function leftInstances(root: string | null = findTracefs()): LeftInstance
     const own = OWN_INSTANCE.exec(name);
     if (!own) continue;
     const pid = Number(own[1]);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue;
-    const started = processStartTicks(pid);
-    const recorded = own[2];
-    let why: string;
-    if (started === null) why = `its owner, PID ${pid}, is gone`;
-    else if (recorded !== undefined && recorded !== started) why = `its owner, PID ${pid}, is gone (the PID now belongs to a process started later)`;
-    else continue; // The owner lives (or, named without a start time, its PID is taken): not ours to judge.
+    if (!Number.isSafeInteger(pid) || pid <= 0) continue;
+    const gone = ownerGone(pid, own[2] === undefined ? undefined : Number(own[2]));
+    if (gone === null) continue; // The owner lives (or, named without a start time, its PID is taken): not ours to judge.
+    const why = gone === "gone" ? `its owner, PID ${pid}, is gone` : `its owner, PID ${pid}, is gone (the PID now belongs to a process started later)`;
     left.push({ dir: join(root, "instances", name), pid, why });
   }
   return left;
@@ -244,6 +239,13 @@ export function removeLeftInstances(root: string | null = findTracefs()): LeftIn
   return removed;
 }
 
+/** Where a new instance goes, tracefs mounted and what killed runs left removed first. */
+function newInstanceDir(name: string): string {
+  const root = ensureTracefs();
+  removeLeftInstances(root);
+  return join(root, "instances", name);
+}
+
 /** A private instance with events enabled that nothing reads: bench/overhead.ts measures what enabling them costs every process. */
 export interface QuietInstance {
   dir: string;
@@ -251,23 +253,16 @@ export interface QuietInstance {
   remove(): void;
 }
 
-/** Make a private instance (ownInstanceName) and enable `events` (SYSTEM/EVENT, each with an optional filter) in it. */
-export function openQuietInstance(events: readonly { path: string; filter?: string }[], name: string = ownInstanceName()): QuietInstance {
-  if (!INSTANCE_NAME.test(name)) throw new WhokilledError("E_USAGE", `tracefs: bad instance name ${JSON.stringify(name)}`);
-  const root = ensureTracefs();
-  removeLeftInstances(root);
-  const dir = join(root, "instances", name);
+/** Make a private instance (run-keys.ts runKey()) and enable `events` (SYSTEM/EVENT, each with an optional filter) in it. */
+export function openQuietInstance(events: readonly { path: string; filter?: string }[]): QuietInstance {
+  const dir = newInstanceDir(runKey());
   try {
     mkdirSync(dir);
   } catch (error) {
     const code = errorCode(error);
     throw new WhokilledError(code === "EACCES" || code === "EPERM" ? "E_PERM" : "E_KERNEL", `tracefs: cannot make instance ${dir}: ${(error as Error).message}`);
   }
-  const remove = () => {
-    liveInstances.delete(dir);
-    disableAndRemove(dir);
-  };
-  trackInstance(dir, remove);
+  const remove = trackInstance(dir, () => disableAndRemove(dir));
   try {
     for (const event of events) {
       if (event.filter) writeFileSync(join(dir, "events", event.path, "filter"), event.filter);
@@ -289,13 +284,11 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
   if (bufferSizeKb !== undefined && !(Number.isInteger(bufferSizeKb) && bufferSizeKb > 0)) {
     throw new WhokilledError("E_USAGE", `tracefs: bufferSizeKb must be a positive integer, not ${bufferSizeKb}`);
   }
-  const name = options.instanceName ?? ownInstanceName();
+  const name = options.instanceName ?? runKey();
   if (!INSTANCE_NAME.test(name)) throw new WhokilledError("E_USAGE", `tracefs: bad instance name ${JSON.stringify(name)}`);
   if (signal?.aborted) return;
 
-  const root = ensureTracefs();
-  removeLeftInstances(root);
-  const dir = join(root, "instances", name);
+  const dir = newInstanceDir(name);
   const enablePath = join(dir, "events", "signal", "signal_generate", "enable");
   try {
     mkdirSync(dir);
@@ -307,11 +300,7 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
   }
 
   let fd: number | null = null;
-  let cleaned = false;
-  const cleanup = () => {
-    if (cleaned) return;
-    cleaned = true;
-    liveInstances.delete(dir);
+  const cleanup = trackInstance(dir, () => {
     try {
       writeFileSync(extraEvents.length > 0 ? join(dir, "events", "enable") : enablePath, "0");
     } catch {
@@ -325,8 +314,7 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
       }
     }
     removeInstanceDir(dir);
-  };
-  trackInstance(dir, cleanup);
+  });
 
   try {
     const clock = pickClock(join(dir, "trace_clock"));

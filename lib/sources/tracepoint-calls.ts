@@ -280,8 +280,7 @@ export class CallMatcher {
   private senderFacts(head: TraceHead): SenderFacts {
     const { tgid: pid, note } = this.processOf(head);
     const seen = this.tasks.get(pid);
-    // The kernel's own record of the thread's name beats the head's cache.
-    const comm = this.tasks.get(head.tid)?.comm ?? head.comm;
+    const comm = this.tasks.known(head).comm;
     const facts: SenderFacts = {
       pid, tid: head.tid, comm, exe: null, exeFrom: null, ppid: null, ppidFrom: null,
       uid: null, euid: null, argv: null, start: null, ancestry: [], arch: this.options.arch, warnings: [],

@@ -6,10 +6,10 @@
  * by CallMatcher (tracepoint-calls.ts), with /proc read while each sender
  * lives. No audit rule, no audit at all: this is the light way of watching.
  */
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../log.ts";
-import { parseProcStatus, readProcStat } from "../rules/blind-spots.ts";
+import { parseProcStatus, readExe, readProcStat, uptimeSeconds } from "../rules/blind-spots.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
 import { CallMatcher, madeRecordLine, TRACED_CALLS, type CallMatcherStats, type MadeRecord, type SenderLookup, type VictimLookup } from "./tracepoint-calls.ts";
 import { TRACEPOINT_TASK_EVENTS, type ProcView } from "./trace-tasks.ts";
@@ -38,7 +38,7 @@ export interface TracepointOptions {
   onReady?: () => void;
   /** Per-CPU ring buffer size (buffer_size_kb); default 4096: a burst of kills is three lines each. */
   bufferSizeKb?: number;
-  /** Instance directory name; default tracefs.ts ownInstanceName(). */
+  /** Instance directory name; default run-keys.ts runKey(). */
   instanceName?: string;
   /** Gets the matcher's counts when the capture ends (calls, unfinished, outside…). */
   onEnd?: (stats: CallMatcherStats) => void;
@@ -54,11 +54,6 @@ const IDLE_CHECK_MS = 500;
 export function nativeArch(): string | null {
   const names: Record<string, string> = { x64: "x86_64", arm64: "aarch64", ia32: "i386", arm: "armeb", riscv64: "riscv64", ppc64: "ppc64le", s390x: "s390x" };
   return names[process.arch] ?? null;
-}
-
-/** Seconds since boot (CLOCK_BOOTTIME, the trace clock tracefs.ts picks), from /proc/uptime. */
-function bootSeconds(root = "/proc"): number {
-  return Number(readFileSync(join(root, "uptime"), "utf8").split(" ")[0]);
 }
 
 /**
@@ -81,12 +76,7 @@ export function procLookup(root = "/proc", ticksPerSecond = 100): SenderLookup {
         }
       }
       const { uid, euid } = parseProcStatus(readFileSync(join(dir, "status"), "utf8"));
-      let exe: string | null = null;
-      try {
-        exe = readlinkSync(join(dir, "exe"));
-      } catch {
-        // No exe to read (a kernel thread, or one ending).
-      }
+      const exe = readExe(pid, root);
       const cmdline = readFileSync(join(dir, "cmdline"));
       const again = readProcStat(pid, root);
       if (again === null || again.startTicks !== first.startTicks || again.state === "Z") return null;
@@ -160,7 +150,7 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
     pollWaitMs: POLL_WAIT_MS,
     onReady: () => {
       // After every tracepoint is on: a process started before this has no creation line to be seen.
-      matcher = new CallMatcher({ lookup, victimLookup, tracingSince: bootSeconds(), arch: nativeArch() });
+      matcher = new CallMatcher({ lookup, victimLookup, tracingSince: uptimeSeconds(), arch: nativeArch() });
       onReady?.();
     },
     // The ring buffer overflowed (`[LOST N EVENTS]`): yielded in line, as a gap of source `tracepoints`.
@@ -169,7 +159,7 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
 
   let counter = 0;
   // Trace clock to wall clock, from the last line tracefs.ts placed (it measures the offset per read).
-  let offsetMs = Date.now() - bootSeconds() * 1000;
+  let offsetMs = Date.now() - uptimeSeconds() * 1000;
   const toRecord = (made: MadeRecord): RecordLine => madeRecordLine(made, ++counter, offsetMs);
 
   let next: Promise<IteratorResult<RecordLine>> | null = null;
@@ -183,7 +173,7 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
       yield* lost.splice(0);
       if (result === "idle") {
         // Quiet: a call whose exit line was lost must not wait for the next line to be written.
-        if (matcher) for (const made of matcher.expire(bootSeconds())) yield toRecord(made);
+        if (matcher) for (const made of matcher.expire(uptimeSeconds())) yield toRecord(made);
         continue;
       }
       next = null;

@@ -172,7 +172,7 @@ export class WatchCore {
       this.unparsed++;
       return;
     }
-    const task = this.knownTask(event.task);
+    const task = this.tasks.known(event.task);
     const tgid = task.tgid ?? task.tid;
     if (task.tgid !== null && task.tid !== 0) setBounded(this.tgidOf, task.tid, task.tgid, MAX_TASKS * 2);
     switch (event.event) {
@@ -233,12 +233,6 @@ export class WatchCore {
         if (event.groupDead) this.processEnded(tgid, event.pid === tgid ? event.comm : null, atMs, raw);
         break;
     }
-  }
-
-  /** A line's task with the process and comm its creation, rename and exec lines gave, where they were seen. */
-  private knownTask(head: TraceTask): TraceTask {
-    const seen = this.tasks.get(head.tid);
-    return seen ? { tid: head.tid, tgid: seen.tgid ?? head.tgid, comm: seen.comm ?? head.comm } : head;
   }
 
   private readonly considered = new Map<number, number>();

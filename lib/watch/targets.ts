@@ -4,11 +4,11 @@
  * it ran), exe, uid, its unit or container (lib/signals/workload.ts) and its
  * namespace PID. --unit and --cgroup read each candidate's /proc/PID/cgroup.
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { usageError } from "../errors.ts";
-import { clockTicksPerSecond, parseProcStatus, readProcStat } from "../rules/blind-spots.ts";
-import { cgroupLines, nsPidsOfStatus, workloadOfCgroupFile } from "../signals/workload.ts";
+import { clockTicksPerSecond, parseProcStatus, readExe, readProcStat, uptimeSeconds } from "../rules/blind-spots.ts";
+import { cgroupLines, placementOf, workloadOfCgroupFile } from "../signals/workload.ts";
 import type { WatchedProcess } from "./core.ts";
 
 export type WatchTarget =
@@ -55,8 +55,7 @@ export function targetFromFlags(flags: { pid?: number; comm?: string; unit?: str
 /** Reads /proc for watch. One per run: the boot time on the wall clock is read once. */
 export class ProcProcesses {
   private readonly ticksPerSecond = clockTicksPerSecond();
-  // /proc/uptime counts CLOCK_BOOTTIME, as the stat start time and the trace clock do.
-  private readonly bootWallMs = Date.now() - Number(readFileSync("/proc/uptime", "utf8").split(/\s+/)[0]) * 1000;
+  private readonly bootWallMs = Date.now() - uptimeSeconds() * 1000;
 
   private read(pid: number, file: string): string | null {
     try {
@@ -101,13 +100,7 @@ export class ProcProcesses {
     if (!stat || stat.kernelThread) return null;
     const status = this.read(pid, "status") ?? "";
     const cgroup = this.read(pid, "cgroup");
-    const nsPids = nsPidsOfStatus(status);
-    let exe: string | null = null;
-    try {
-      exe = readlinkSync(join("/proc", String(pid), "exe"));
-    } catch {
-      // A zombie, or gone.
-    }
+    const exe = readExe(pid);
     const { uid } = parseProcStatus(status);
     const memoryCgroup = cgroup !== null ? memoryCgroupPath(cgroup) : null;
     return {
@@ -116,7 +109,7 @@ export class ProcProcesses {
       startedAtMs: Math.round(this.bootWallMs + (stat.startTicks * 1000) / this.ticksPerSecond),
       exe,
       uid,
-      placement: cgroup !== null ? { workload: workloadOfCgroupFile(cgroup), nsPid: nsPids !== null && nsPids.length > 1 ? nsPids.at(-1)! : null } : null,
+      placement: cgroup !== null ? placementOf(cgroup, status) : null,
       memoryCgroup,
       memoryLimitBytes: memoryCgroup !== null && memoryCgroup !== "/" ? this.memoryLimit(memoryCgroup) : null,
       matchedBy,

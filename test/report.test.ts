@@ -172,7 +172,7 @@ describe("memory bounds: (killer, PID) pairs and victims", () => {
   test("below the caps nothing is let go, and the report says nothing of it", async () => {
     // The seed holds one pair and two victims (findpid, and PID 26880 where no OBJ_PID named it).
     const report = await analyze([...seedSignals(), ...oneEach(5)], { maxPairs: 6, maxVictims: 7 });
-    expect(report.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0 });
+    expect(report.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0, causeSignalsNotGrouped: 0 });
     expect(report.summary.totals.victimsNotKept).toBe(0);
     expect(report.summary.totals.killersNotKept).toBe(0);
     expect(report.summary.totals.victims).toBe(report.summary.victims.length);
@@ -198,7 +198,7 @@ describe("memory bounds: (killer, PID) pairs and victims", () => {
     expect(text).toContain("to bound memory, 42 victims hit once are counted but not listed; 41 PIDs a killer aimed at once were forgotten");
     expect(renderReport(report, "markdown", {})).toContain("**Note:** to bound memory");
     expect(renderReport(report, "html", {})).toContain("<b>Note:</b> to bound memory");
-    expect(JSON.parse(renderJson(report)).limits).toEqual({ pairsNotKept: 41, stormKillersNotKept: 0 });
+    expect(JSON.parse(renderJson(report)).limits).toEqual({ pairsNotKept: 41, stormKillersNotKept: 0, causeSignalsNotGrouped: 0 });
   });
 
   test("when every pair and victim has been hit again, new ones are not kept, and counted", async () => {
@@ -456,6 +456,18 @@ describe("findings: blind-spot", () => {
     expect(ids(report, "timer")[0]!.headline).toMatch(/SIGALRM to .*from its own timer/);
   });
 
+  test("kernel-sent signals past the cause groups' bound are said, not dropped unsaid", async () => {
+    // 1,000 groups are held; each victim's comm is a group of its own here.
+    const signals = Array.from({ length: 1003 }, (_, i) =>
+      tracefs({ id: `t${i}`, time: T0 + i, nr: 14, name: "SIGALRM", target: 2000 + i, victims: [{ pid: 2000 + i, comm: `job${i}` }], origin: ORIGIN_KERNEL }),
+    );
+    const report = await analyze(signals);
+    expect(report.summary.totals.signals).toBe(1003);
+    expect(report.limits.causeSignalsNotGrouped).toBe(3);
+    expect(renderText(report, { color: false })).toContain("3 signals the kernel or the process itself sent, past 1000 groups of one cause, are counted but in no finding");
+    expect(JSON.parse(renderJson(report)).limits.causeSignalsNotGrouped).toBe(3);
+  });
+
   test("a tracefs signal with its audit twin is merged, not a finding, not counted twice", async () => {
     const killer = { pid: 4299 };
     for (const order of ["audit-first", "tracefs-first"]) {
@@ -641,7 +653,7 @@ describe("escaping", () => {
     // Stable: same input, same bytes; fixed top-level key order.
     expect(renderJson(await evilReport())).toBe(text);
     expect(Object.keys(parsed)).toEqual(["kind", "version", "summary", "findings", "crossCheck", "gaps", "coverage", "limits"]);
-    expect(parsed.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0 });
+    expect(parsed.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0, causeSignalsNotGrouped: 0 });
   });
 
   test("formatSignalRow: readable and escaped", () => {

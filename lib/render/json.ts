@@ -45,7 +45,7 @@ export function reportObject(report: Report) {
       problemsNotKept: c.problemsNotKept,
       last: c.last && pick(c.last, ["state", "time"]),
     },
-    limits: pick(report.limits, ["pairsNotKept", "stormKillersNotKept"]),
+    limits: pick(report.limits, ["pairsNotKept", "stormKillersNotKept", "causeSignalsNotGrouped"]),
   };
 }
 

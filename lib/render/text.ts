@@ -6,6 +6,7 @@
 import type { Report } from "../signals/findings.ts";
 import type { Finding } from "../signals/findings/types.ts";
 import type { Timeline } from "../signals/report-summary.ts";
+import { MAX_CAUSE_GROUPS } from "../signals/findings/cause-groups.ts";
 import { describeAncestry, plural } from "../signals/describe.ts";
 import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeControl, escapeOr } from "./escape.ts";
@@ -83,12 +84,14 @@ export function limitsText(report: Report): string | null {
   const victims = report.summary.totals.victimsNotKept;
   const pairs = report.limits.pairsNotKept;
   const storm = report.limits.stormKillersNotKept;
-  if (killers === 0 && victims === 0 && pairs === 0 && storm === 0) return null;
+  const ungrouped = report.limits.causeSignalsNotGrouped;
+  if (killers === 0 && victims === 0 && pairs === 0 && storm === 0 && ungrouped === 0) return null;
   const parts: string[] = [];
   if (killers > 0) parts.push(`${plural(killers, "killer")} that sent one signal ${killers === 1 ? "is" : "are"} counted but not listed`);
   if (victims > 0) parts.push(`${plural(victims, "victim")} hit once ${victims === 1 ? "is" : "are"} counted but not listed`);
   if (pairs > 0) parts.push(`${plural(pairs, "PID")} a killer aimed at once ${pairs === 1 ? "was" : "were"} forgotten, so a stale PID its killer came back to only much later could be missed`);
   if (storm > 0) parts.push(`the storm check let go of ${plural(storm, "killer")} that had sent one signal, so a storm that began with one of them could be counted a signal short`);
+  if (ungrouped > 0) parts.push(`${plural(ungrouped, "signal")} the kernel or the process itself sent, past ${MAX_CAUSE_GROUPS} groups of one cause, ${ungrouped === 1 ? "is" : "are"} counted but in no finding`);
   return `to bound memory, ${parts.join("; ")}.`;
 }
 

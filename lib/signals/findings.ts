@@ -10,6 +10,7 @@ import { SourceCorrelator, type CorrelateStats } from "./correlate.ts";
 import { blindSpot } from "./findings/blind-spot.ts";
 import { FindingFolder } from "./findings/fold.ts";
 import { PairTable } from "./findings/pairs.ts";
+import { CauseGroups } from "./findings/cause-groups.ts";
 import { recycledPid } from "./findings/recycled-pid.ts";
 import { signalStorm, type StormState } from "./findings/signal-storm.ts";
 import { stalePid } from "./findings/stale-pid.ts";
@@ -72,6 +73,8 @@ export interface ReportLimits {
   pairsNotKept: number;
   /** Killers that had sent one signal and that signal-storm stopped following: a storm could be counted a signal short, or missed. */
   stormKillersNotKept: number;
+  /** Kernel-sent and self-inflicted signals past a finding's bound of cause groups (findings/cause-groups.ts): counted, in no finding. */
+  causeSignalsNotGrouped: number;
 }
 
 export interface GapStats {
@@ -326,7 +329,14 @@ export class Analyzer {
     addStartedBy(folded, summary);
     const pairs = this.shared.get("pairs");
     const storm = this.runs.find((run) => run.detector === signalStorm)?.state as StormState | undefined;
-    const limits = { pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0, stormKillersNotKept: storm?.killers.notKept ?? 0 };
+    const limits = {
+      pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0,
+      stormKillersNotKept: storm?.killers.notKept ?? 0,
+      // A detector's state is its CauseGroups, or holds them (tty-hangup's two, parent-death's made in detect).
+      causeSignalsNotGrouped: this.runs
+        .flatMap(({ state }) => (state instanceof CauseGroups ? [state] : state && typeof state === "object" ? Object.values(state) : []))
+        .reduce((n, held) => n + (held instanceof CauseGroups ? held.notGrouped : 0), 0),
+    };
     return { summary, findings: folded, crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps }, coverage: { ...this.coverageStats, problems: this.coverageStats.problems.map((p) => ({ ...p })) }, limits };
   }
 }

@@ -3,7 +3,7 @@
  * signals (tty-hangup, timer, resource-limit, self-inflicted): signals
  * grouped by what caused them, with their victims, the tasks that were
  * running when they were generated, times and example ids. Bounded: a few
- * victims and contexts per group, and MAX_GROUPS groups.
+ * victims and contexts per group, and MAX_CAUSE_GROUPS groups.
  */
 import type { SignalLine } from "../../schema.ts";
 import { isoTime, signalName, victimKey, victimsOf, widen } from "../keys.ts";
@@ -11,7 +11,7 @@ import type { Finding, ObservedSignal } from "./types.ts";
 
 const MAX_VICTIMS = 10;
 const MAX_CONTEXTS = 5;
-const MAX_GROUPS = 1000;
+export const MAX_CAUSE_GROUPS = 1000;
 
 export interface TaskCount {
   pid: number | null;
@@ -58,14 +58,19 @@ export interface CauseGroup extends SignalCounts {
 
 export class CauseGroups {
   private readonly map = new Map<string, CauseGroup>();
+  /** Signals not grouped because MAX_CAUSE_GROUPS was reached (the report's limits say how many). */
+  notGrouped = 0;
 
   constructor(private readonly maxExamples: number) {}
 
-  /** Count one signal in the group `key`, and under `tag` in its counts (none past MAX_GROUPS). */
+  /** Count one signal in the group `key`, and under `tag` in its counts (none past MAX_CAUSE_GROUPS). */
   add(key: string, { signal, ms }: Pick<ObservedSignal, "signal" | "ms">, tag?: string): void {
     let group = this.map.get(key);
     if (!group) {
-      if (this.map.size >= MAX_GROUPS) return;
+      if (this.map.size >= MAX_CAUSE_GROUPS) {
+        this.notGrouped++;
+        return;
+      }
       group = {
         rule: signal.cause?.rule ?? "audit",
         label: signal.cause?.label ?? "",

@@ -34,6 +34,8 @@ interface DeathState {
   /** PID (node-qualified) → its exit notifications (SIGCHLD in its own context). */
   exits: Map<string, Exit[]>;
   maxExamples: number;
+  /** The groups detect() made, kept for the report's limits. */
+  groups: CauseGroups | null;
 }
 
 const contextKey = (node: string | null, pid: number) => `${node}\n${pid}`;
@@ -51,7 +53,7 @@ const near = (a: number | null, b: number | null) => a === null || b === null ||
 export const parentDeath = defineDetector<DeathState>({
   id: "parent-death",
   title: "Parent-death signal",
-  init: (options) => ({ sent: new Map(), exits: new Map(), maxExamples: options.maxExamples }),
+  init: (options) => ({ sent: new Map(), exits: new Map(), maxExamples: options.maxExamples, groups: null }),
   // Lines may reach detectors out of order (the correlator holds process signals back for an audit twin), so pairing waits for detect().
   observe(state, observed) {
     const { signal, ms } = observed;
@@ -62,7 +64,7 @@ export const parentDeath = defineDetector<DeathState>({
     else if (signal.signal.nr === SIG.CHLD && EXIT_CODES.has(signal.origin?.code ?? -1)) remember(state.exits, key, { ms, parent: signal.target.pid });
   },
   *detect({ state }) {
-    const groups = new CauseGroups(state.maxExamples);
+    const groups = (state.groups = new CauseGroups(state.maxExamples));
     for (const [key, sent] of state.sent) {
       const exits = state.exits.get(key);
       if (!exits) continue;

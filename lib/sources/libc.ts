@@ -3,8 +3,9 @@
  * kernel's audit netlink family: the multicast reader (lib/sources/netlink.ts)
  * and rule/status control (lib/rules/audit-netlink.ts); syscall(2), for
  * bait's pidfds (lib/demo/pid-bait.ts); getppid(2), the unrelated call the
- * cost probe times (lib/rules/probe.ts); and poll(2) and fcntl(2), for reading
- * pipes (lib/sources/poll.ts). libc is loaded on first use, so code that
+ * cost probe times (lib/rules/probe.ts); poll(2) and fcntl(2), for reading
+ * pipes (lib/sources/poll.ts); and clock_gettime(2), the trace clocks
+ * (lib/sources/tracefs.ts). libc is loaded on first use, so code that
  * never touches the kernel pays nothing for it.
  */
 import { dlopen, FFIType, read } from "bun:ffi";
@@ -47,6 +48,7 @@ function openLibc() {
     getppid: { args: [], returns: "i32" },
     poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
     fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+    clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   }).symbols;
 }
 

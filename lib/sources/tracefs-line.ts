@@ -71,7 +71,8 @@ export function parseTraceHead(raw: string): { head: TraceHead; body: string } |
 
 // The kernel's own fields come last: a comm may hold spaces, dashes and `pid=`-like text.
 const TAIL = /^sig=(-?\d+) errno=(-?\d+) code=(-?\d+) comm=(.*) pid=(-?\d+) grp=(\d+) res=(\d+)\s*$/;
-const EVENT = "signal_generate: ";
+/** What a signal_generate line's event text (after its head) starts with. */
+export const SIGNAL_GENERATE_EVENT = "signal_generate: ";
 
 /** Parse one trace_pipe line; null when it is not a signal_generate line. */
 export function parseSignalGenerate(raw: string): SignalGenerate | null {
@@ -81,8 +82,8 @@ export function parseSignalGenerate(raw: string): SignalGenerate | null {
 
 /** A line already split at its head (parseTraceHead): its signal_generate event, or null. */
 export function signalGenerateOf(head: TraceHead, body: string): SignalGenerate | null {
-  if (!body.startsWith(EVENT)) return null;
-  const tail = TAIL.exec(body.slice(EVENT.length));
+  if (!body.startsWith(SIGNAL_GENERATE_EVENT)) return null;
+  const tail = TAIL.exec(body.slice(SIGNAL_GENERATE_EVENT.length));
   if (!tail) return null;
   return {
     sender: { comm: head.comm, pid: head.tid },

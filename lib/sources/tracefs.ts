@@ -11,7 +11,6 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync, constants } from "node:fs";
 import { join } from "node:path";
-import { dlopen } from "bun:ffi";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import { ownerGone, runKey } from "../rules/run-keys.ts";
@@ -19,14 +18,14 @@ import type { GapLine, RecordLine } from "../schema.ts";
 import { LineSplitter } from "./lines.ts";
 import { abortableSleep } from "./abortable-sleep.ts";
 import { ownRecordLine } from "./own-record.ts";
+import { lib } from "./libc.ts";
 import { readable } from "./poll.ts";
-import { SIGNAL_GENERATE } from "./tracefs-line.ts";
+import { parseTraceHead, SIGNAL_GENERATE, SIGNAL_GENERATE_EVENT, type TraceHead } from "./tracefs-line.ts";
 
 export const DEFAULT_TRACEFS_MOUNT = "/sys/kernel/tracing";
 /** SIGCHLD (17) fires on every child exit and says nothing about who killed whom. */
 export const DEFAULT_SIGNAL_FILTER = "sig != 17";
 
-const MARKER = ": signal_generate: ";
 const IDLE_SLEEP_MIN_MS = 1;
 const IDLE_SLEEP_MAX_MS = 20;
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -79,20 +78,19 @@ export function ensureTracefs(): string {
   return DEFAULT_TRACEFS_MOUNT;
 }
 
-type ClockReader = (id: number) => number;
-let clockReader: ClockReader | null = null;
+/** struct timespec { time_t tv_sec; long tv_nsec; }, reused. */
+const timespec = new BigInt64Array(2);
 
-/** Milliseconds on a POSIX clock (CLOCK_BOOTTIME, CLOCK_MONOTONIC), through libc. */
+/** Milliseconds on a POSIX clock (CLOCK_BOOTTIME, CLOCK_MONOTONIC), through libc (libc.ts). */
 function clockMs(id: number): number {
-  if (!clockReader) {
-    const { symbols } = dlopen("libc.so.6", { clock_gettime: { args: ["i32", "ptr"], returns: "i32" } });
-    const timespec = new BigInt64Array(2);
-    clockReader = (clock) => {
-      if (symbols.clock_gettime(clock, timespec) !== 0) throw new WhokilledError("E_KERNEL", `clock_gettime(${clock}) failed`);
-      return Number(timespec[0]!) * 1000 + Number(timespec[1]!) / 1e6;
-    };
+  let c: ReturnType<typeof lib>;
+  try {
+    c = lib();
+  } catch (error) {
+    throw new WhokilledError("E_KERNEL", `tracefs: cannot read the trace clock: ${(error as Error).message}`, { cause: error });
   }
-  return clockReader(id);
+  if (c.clock_gettime(id, timespec) !== 0) throw new WhokilledError("E_KERNEL", `clock_gettime(${id}) failed`);
+  return Number(timespec[0]!) * 1000 + Number(timespec[1]!) / 1e6;
 }
 
 // Instances still to remove if the process exits without unwinding the
@@ -275,11 +273,30 @@ export function openQuietInstance(events: readonly { path: string; filter?: stri
   return { dir, remove };
 }
 
+/** One trace_pipe line, read once: its record, its head and event text (parseTraceHead), and its batch's offset from the trace clock to the wall clock. */
+export interface TracefsLine {
+  record: RecordLine;
+  head: TraceHead;
+  /** The event's text after the head: `signal_generate: sig=9 …`, `sys_kill(pid: …`. */
+  body: string;
+  /** Wall-clock ms minus trace-clock ms, measured when this line's batch was read: `head.timestamp * 1000 + offsetMs` is the line's wall time. */
+  offsetMs: number;
+}
+
 /**
  * One RecordLine (type SIGNAL_GENERATE) per signal the kernel generates,
  * until `signal` aborts or the consumer stops.
  */
-export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenerator<RecordLine> {
+export function tracefsRecords(options: TracefsOptions = {}): AsyncGenerator<RecordLine> {
+  return readInstance(options, (record) => record);
+}
+
+/** tracefsRecords, each record with its head already read and its batch's clock offset: for a reader that places times of its own (tracepoints). */
+export function tracefsLines(options: TracefsOptions = {}): AsyncGenerator<TracefsLine> {
+  return readInstance(options, (record, head, body, offsetMs) => ({ record, head, body, offsetMs }));
+}
+
+async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLine, head: TraceHead, body: string, offsetMs: number) => T): AsyncGenerator<T> {
   const { signal, filter = DEFAULT_SIGNAL_FILTER, onReady, onLost, bufferSizeKb, extraEvents = [], recordTgid = false, pollWaitMs = 0 } = options;
   if (bufferSizeKb !== undefined && !(Number.isInteger(bufferSizeKb) && bufferSizeKb > 0)) {
     throw new WhokilledError("E_USAGE", `tracefs: bufferSizeKb must be a positive integer, not ${bufferSizeKb}`);
@@ -324,6 +341,8 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
     if (filter.trim() !== "") writeFilter(join(dir, "events", "signal", "signal_generate"), filter, "");
     if (recordTgid) writeFileSync(join(dir, "options", "record-tgid"), "1");
     for (const extra of extraEvents) enableExtraEvent(dir, extra);
+    // What each event's text starts with, after the head (its marker without the leading `: `).
+    const extraNames = extraEvents.map((extra) => extra.marker.replace(/^: /, ""));
     fd = openSync(join(dir, "trace_pipe"), constants.O_RDONLY | constants.O_NONBLOCK);
     writeFileSync(enablePath, "1");
     onReady?.();
@@ -364,15 +383,17 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
       splitter.push(Buffer.from(buffer.subarray(0, count)), (line) => lines.push(line.bytes.toString("utf8")));
       for (const raw of lines) {
         // A signal_generate line, an extra event's (TRACEFS_EVENT), else perhaps the overflow notice.
-        const at = raw.indexOf(MARKER);
-        const extraAt = at < 0 ? extraMarkerAt(raw, extraEvents) : -1;
-        if (at >= 0 || extraAt >= 0) {
-          yield toRecord(raw, at >= 0 ? at : extraAt, offsetMs, ++counter, at >= 0 ? SIGNAL_GENERATE : "TRACEFS_EVENT");
+        // The head is read once, and the event named by the text after it: a comm may hold any marker.
+        const line = parseTraceHead(raw);
+        const type = line === null ? null : eventType(line.body, extraNames);
+        if (line !== null && type !== null) {
+          yield make(toRecord(raw, line.head, offsetMs, ++counter, type), line.head, line.body, offsetMs);
           continue;
         }
         const gap = lostEvents(raw);
         if (gap && onLost) onLost(gap);
         else if (gap) log.warn(`tracefs: ${gap.reason}`);
+        else if (line === null && raw.trim() !== "") log.warn(`tracefs: a trace_pipe line with no head, not read: ${JSON.stringify(raw.slice(0, 200))}`);
       }
     }
   } finally {
@@ -380,13 +401,11 @@ export async function* tracefsRecords(options: TracefsOptions = {}): AsyncGenera
   }
 }
 
-/** Where the first of these events' markers starts in a line, or -1. */
-function extraMarkerAt(raw: string, extraEvents: readonly TracefsExtraEvent[]): number {
-  for (const extra of extraEvents) {
-    const at = raw.indexOf(extra.marker);
-    if (at >= 0) return at;
-  }
-  return -1;
+/** The record type of a line's event text (the body after its head): SIGNAL_GENERATE, TRACEFS_EVENT for an extra event's, else null. */
+function eventType(body: string, extraNames: readonly string[]): string | null {
+  if (body.startsWith(SIGNAL_GENERATE_EVENT)) return SIGNAL_GENERATE;
+  for (const name of extraNames) if (body.startsWith(name)) return "TRACEFS_EVENT";
+  return null;
 }
 
 function enableExtraEvent(dir: string, extra: TracefsExtraEvent): void {
@@ -432,11 +451,7 @@ export function lostEvents(raw: string, now = new Date()): GapLine | null {
   };
 }
 
-const TIMESTAMP = /(\d+)\.(\d+):$/;
-
-function toRecord(raw: string, markerAt: number, offsetMs: number, counter: number, type: string): RecordLine {
-  const stamp = TIMESTAMP.exec(raw.slice(0, markerAt + 1));
+function toRecord(raw: string, head: TraceHead, offsetMs: number, counter: number, type: string): RecordLine {
   // Microseconds in the line; milliseconds are all the id and ISO time keep.
-  const clockMsValue = stamp ? Number(stamp[1]) * 1000 + Number(`0.${stamp[2]}`) * 1000 : Date.now() - offsetMs;
-  return ownRecordLine(type, raw, { file: "tracefs", line: counter }, counter, Math.round(clockMsValue + offsetMs));
+  return ownRecordLine(type, raw, { file: "tracefs", line: counter }, counter, Math.round(head.timestamp * 1000 + offsetMs));
 }

@@ -13,7 +13,7 @@ import { parseProcStatus, readExe, readProcStat, uptimeSeconds } from "../rules/
 import type { GapLine, RecordLine } from "../schema.ts";
 import { CallMatcher, madeRecordLine, TRACED_CALLS, type CallMatcherStats, type MadeRecord, type SenderLookup, type VictimLookup } from "./tracepoint-calls.ts";
 import { TRACEPOINT_TASK_EVENTS, type ProcView } from "./trace-tasks.ts";
-import { tracefsRecords, type TracefsExtraEvent } from "./tracefs.ts";
+import { tracefsLines, type TracefsExtraEvent, type TracefsLine } from "./tracefs.ts";
 import { TRACEPOINTS_FILE } from "./tracefs-line.ts";
 
 /**
@@ -137,9 +137,9 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
   // Made in onReady (a callback TS does not follow: hence the cast).
   let matcher = null as CallMatcher | null;
   const lost: GapLine[] = [];
-  // Ours to abort when the consumer stops: tracefsRecords sleeps on its signal between reads.
+  // Ours to abort when the consumer stops: tracefsLines sleeps on its signal between reads.
   const stop = new AbortController();
-  const lines = tracefsRecords({
+  const lines = tracefsLines({
     signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
     filter: TRACEPOINT_SIGNAL_FILTER,
     instanceName,
@@ -158,11 +158,11 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
   });
 
   let counter = 0;
-  // Trace clock to wall clock, from the last line tracefs.ts placed (it measures the offset per read).
+  // Trace clock to wall clock: the offset tracefs.ts measured for the last line's batch (one per read).
   let offsetMs = Date.now() - uptimeSeconds() * 1000;
   const toRecord = (made: MadeRecord): RecordLine => madeRecordLine(made, ++counter, offsetMs);
 
-  let next: Promise<IteratorResult<RecordLine>> | null = null;
+  let next: Promise<IteratorResult<TracefsLine>> | null = null;
   try {
     for (;;) {
       next ??= lines.next();
@@ -178,11 +178,10 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
       }
       next = null;
       if (result.done) break;
-      const line = result.value;
+      const { record, offsetMs: lineOffsetMs } = result.value;
       if (!matcher) continue;
-      const stamp = /(\d+\.\d+): /.exec(line.raw);
-      if (stamp && line.time) offsetMs = Date.parse(line.time) - Number(stamp[1]) * 1000;
-      for (const made of matcher.line(line.raw)) yield toRecord(made);
+      offsetMs = lineOffsetMs;
+      for (const made of matcher.line(record.raw)) yield toRecord(made);
       for (const made of matcher.expire()) yield toRecord(made);
     }
     // Stopped (signal): the calls still open are written, unfinished.

@@ -9,7 +9,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Killer } from "../lib/schema.ts";
-import { enrichFromProc, ProcReader } from "../lib/signals/proc.ts";
+import { IdNames, isHostNode } from "../lib/audit/ids.ts";
+import type { Victim } from "../lib/schema.ts";
+import { enrichFromProc, placeVictimFromProc, ProcReader } from "../lib/signals/proc.ts";
 
 const root = mkdtempSync(join(tmpdir(), "whokilled-proc-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -64,6 +66,49 @@ describe("ProcReader and enrichFromProc on a fake /proc", () => {
     const short = new ProcReader(root, 100, "vm");
     for (const node of ["vm", "vm.example.org"]) expect([node, short.isThisHost(node)]).toEqual([node, true]);
     for (const node of ["vm2.example.org", "web1"]) expect([node, short.isThisHost(node)]).toEqual([node, false]);
+  });
+
+  test("the same process as the event's is told from its stat alone; enrichFromProc and placeVictimFromProc ask the same", () => {
+    // A process whose cmdline cannot be read (gone since, or not ours): its stat still says when it started.
+    const dir = join(root, "600");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "stat"), `600 (statonly) S 1 ${Array.from({ length: 17 }, () => "0").join(" ")} ${300 * 100} 0 0\n`);
+    expect(proc.read(600)).toBeNull();
+    expect(proc.sameAsAt(600, at(400))).toEqual({ pid: 600, ppid: 1, comm: "statonly", startMs: (BOOT_S + 300) * 1000 });
+    expect(proc.sameAsAt(600, at(200))).toBeNull();
+    expect(proc.sameAsAt(600, null)).toBeNull();
+    expect(proc.sameAsAt(999, at(400))).toBeNull();
+    expect(proc.sameAsAt(500, at(100))).not.toBeNull();
+    // Within the slack (20 ms) of the start, still the same process.
+    expect(proc.sameAsAt(500, new Date((BOOT_S + 100) * 1000 - 20).toISOString())).not.toBeNull();
+    expect(proc.sameAsAt(500, new Date((BOOT_S + 100) * 1000 - 21).toISOString())).toBeNull();
+    const victim = (pid: number): Victim => ({ pid, comm: null, uid: null, user: null });
+    expect(placeVictimFromProc(victim(600), at(400), proc)).toBe(true);
+    expect(placeVictimFromProc(victim(600), at(200), proc)).toBe(false);
+    expect(placeVictimFromProc(victim(999), at(400), proc)).toBe(false);
+    // The killer needs its cmdline too: without it, it is left alone.
+    expect(enrichFromProc(killer({ pid: 600 }), at(400), proc)).toBe(false);
+  });
+});
+
+describe("is node= this host: one rule for ids' passwd choice and --proc", () => {
+  test("isHostNode: case aside, a short name matches a first label, two FQDNs only whole", () => {
+    expect(isHostNode("VM.a.org", "vm.a.org")).toBe(true);
+    expect(isHostNode("vm", "VM.a.org")).toBe(true);
+    expect(isHostNode("vm.a.org", "vm")).toBe(true);
+    expect(isHostNode("vm.a.org.b", "vm.a.org")).toBe(false);
+    expect(isHostNode("vm.a", "vm.a.org")).toBe(false);
+    expect(isHostNode("vm10", "vm")).toBe(false);
+  });
+
+  test("IdNames and ProcReader agree, on `VM.a.org` and `vm.a.org.b` too", () => {
+    const hostName = "vm.a.org";
+    const ids = new IdNames({ lookup: true, thisHost: { name: hostName, logDirs: [root] } });
+    const proc = new ProcReader(root, 100, hostName);
+    const nodes = ["vm.a.org", "VM.a.org", "vm", "VM", "vm.a.org.b", "vm.a", "vm.b.org", "web1", "10.0.0.7"];
+    const answers = nodes.map((node) => [node, ids.isThisHosts("netlink", node), proc.isThisHost(node)]);
+    expect(answers).toEqual(nodes.map((node) => [node, isHostNode(node, hostName), isHostNode(node, hostName)]));
+    expect(answers.filter(([, local]) => local).map(([node]) => node)).toEqual(["vm.a.org", "VM.a.org", "vm", "VM"]);
   });
 });
 

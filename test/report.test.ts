@@ -10,6 +10,7 @@ import { renderJson } from "../lib/render/json.ts";
 import { formatSignalRow } from "../lib/render/signal-row.ts";
 import { renderText } from "../lib/render/text.ts";
 import { analyze, Analyzer, DETECTORS, type Report } from "../lib/signals/findings.ts";
+import { DEFAULT_FINDING_OPTIONS, type FindingDetector } from "../lib/signals/findings/types.ts";
 import { signalTimeMs } from "../lib/signals/keys.ts";
 import { type Summary, SummaryBuilder, type SummaryOptions } from "../lib/signals/report-summary.ts";
 import { ORIGIN_FAULT, ORIGIN_KERNEL, ORIGIN_USER, seedSignals, sig } from "./helpers/report-fixtures.ts";
@@ -585,6 +586,22 @@ describe("registry and analyzer", () => {
     expect(both.findings.map((f) => f.id)).toEqual(["stale-pid", "recycled-pid"]);
     // Counted once, not once per detector.
     expect(both.findings[0]!.evidence.count).toBe(3);
+  });
+
+  test("the report's limits are the sum of what each detector's limits hook says; the cause-group detectors and signal-storm say theirs", async () => {
+    const letting = (id: string, limits: Partial<Report["limits"]>): FindingDetector<null> => ({ id, title: `lets go ${id}`, init: () => null, observe: () => {}, detect: () => [], limits: () => limits });
+    const report = await analyze([...seedSignals()], { detectors: [letting("a", { causeSignalsNotGrouped: 2 }), letting("b", { causeSignalsNotGrouped: 3, stormKillersNotKept: 1 }), letting("c", {})] });
+    expect(report.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 1, causeSignalsNotGrouped: 5 });
+    const fresh = (d: FindingDetector<any>) => d.limits?.(d.init(DEFAULT_FINDING_OPTIONS, new Map()));
+    const saying = DETECTORS.filter((d) => d.limits !== undefined).map((d) => [d.id, fresh(d)]);
+    expect(Object.fromEntries(saying)).toEqual({
+      "signal-storm": { stormKillersNotKept: 0 },
+      "tty-hangup": { causeSignalsNotGrouped: 0 },
+      timer: { causeSignalsNotGrouped: 0 },
+      "resource-limit": { causeSignalsNotGrouped: 0 },
+      "parent-death": { causeSignalsNotGrouped: 0 },
+      "self-inflicted": { causeSignalsNotGrouped: 0 },
+    });
   });
 
   test("Analyzer can be fed one signal at a time", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BoundedMap, EvictionOrder, PidSet, rankedRecord, Tally } from "../lib/signals/tally.ts";
+import { BoundedMap, EvictionOrder, PidSet, rankedRecord, setBounded, Tally } from "../lib/signals/tally.ts";
 
 describe("Tally", () => {
   test("counts names like a Map, ranks like rankedRecord", () => {
@@ -120,5 +120,32 @@ describe("BoundedMap", () => {
     a.hits = 1;
     expect(put(map, "d")).toBe(true); // c goes: a left the order when it was passed over
     expect([...map.values()].map((e) => e.key).sort()).toEqual(["a", "d"]);
+  });
+});
+
+describe("setBounded", () => {
+  test("holds at most max keys; the least recently set goes first, and setting a key again makes it the newest", () => {
+    const map = new Map<string, number>();
+    for (const [key, value] of [["a", 1], ["b", 2], ["c", 3]] as const) setBounded(map, key, value, 3);
+    expect([...map]).toEqual([["a", 1], ["b", 2], ["c", 3]]);
+    setBounded(map, "a", 10, 3); // re-set: no eviction, a moves to the end
+    expect([...map]).toEqual([["b", 2], ["c", 3], ["a", 10]]);
+    setBounded(map, "d", 4, 3); // full: b, the least recently set, goes
+    expect([...map]).toEqual([["c", 3], ["a", 10], ["d", 4]]);
+  });
+
+  test("the same keys and order as setting then trimming past max (the trace-tasks and pidfd tables' old way)", () => {
+    const bounded = new Map<number, number>();
+    const trimmed = new Map<number, number>();
+    let seed = 7;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const key = seed % 37;
+      setBounded(bounded, key, i, 16);
+      trimmed.delete(key);
+      trimmed.set(key, i);
+      if (trimmed.size > 16) trimmed.delete(trimmed.keys().next().value!);
+      expect([...bounded]).toEqual([...trimmed]);
+    }
   });
 });

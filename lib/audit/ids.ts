@@ -21,6 +21,27 @@ export const LOCAL_AUDIT_LOG_DIR = "/var/log/audit/";
 /** auditd's log, where capture and why look by default. */
 export const DEFAULT_AUDIT_LOG = `${LOCAL_AUDIT_LOG_DIR}audit.log`;
 
+/** `vm` of `vm.example.org`; a name without a dot is its own. */
+function firstLabel(name: string): string {
+  const dot = name.indexOf(".");
+  return dot < 0 ? name : name.slice(0, dot);
+}
+
+/**
+ * Is a `node=` this host, named `hostName`? auditd names a node by hostname
+ * or FQDN (name_format), so, case aside, a short name matches the other's
+ * first label (`vm` and `vm.example.org`), two FQDNs only whole. An address
+ * or a name of the admin's own choosing cannot be told from another host's,
+ * so it is not this host. (IdNames, and ProcReader for `attribute --proc`.)
+ */
+export function isHostNode(node: string, hostName: string): boolean {
+  const name = node.toLowerCase();
+  const host = hostName.toLowerCase();
+  if (name === host) return true;
+  if (!name.includes(".")) return name === firstLabel(host);
+  return !host.includes(".") && firstLabel(name) === host;
+}
+
 /** What this machine is, for telling its own log from others' (tests give their own). */
 export interface ThisHost {
   /** Its passwd and group (default /etc/passwd, /etc/group). */
@@ -131,9 +152,7 @@ export class IdNames {
   private isThisNode(node: string): boolean {
     let local = this.nodeIsLocal.get(node);
     if (local === undefined) {
-      // auditd's name_format: hostname, or fqd (the host name with its domain).
-      const name = this.host.name;
-      local = node === name || node.startsWith(`${name}.`) || name.startsWith(`${node}.`);
+      local = isHostNode(node, this.host.name);
       if (this.nodeIsLocal.size < MAX_CACHED) this.nodeIsLocal.set(node, local);
     }
     return local;

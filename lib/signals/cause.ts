@@ -11,6 +11,7 @@ import { signalOrigin } from "../sources/tracefs-line.ts";
 import { KERNEL_SIGNAL_RULES, SEQUENCE_RULES, SI_KERNEL, SI_QUEUE, SI_TIMER, SI_TKILL, SI_USER, matchKernelSignalRule, type KillerIs } from "../tables/kernel-signals.ts";
 import { signalLabel } from "../tables/signals.ts";
 import { signalNr } from "./keys.ts";
+import { setBounded } from "./tally.ts";
 
 /** The killer of a signal the kernel sent on its own account. */
 export const KERNEL_KILLER: Readonly<Killer> = Object.freeze({ pid: null, ppid: null, comm: "[kernel]", exe: null, uid: null, user: null, auid: null, argv: [] });
@@ -111,10 +112,7 @@ export class CauseSequences {
     const at = ms ?? Number.NaN;
     for (const sequence of SEQUENCE_RULES) {
       if (cause.rule === sequence.after) {
-        const key = `${sequence.after}\n${line.node}\n${pid}`;
-        this.seen.delete(key);
-        if (this.seen.size >= MAX_SEQUENCE_VICTIMS) this.seen.delete(this.seen.keys().next().value!);
-        this.seen.set(key, at);
+        setBounded(this.seen, `${sequence.after}\n${line.node}\n${pid}`, at, MAX_SEQUENCE_VICTIMS);
       } else if (cause.rule === sequence.refines) {
         const first = this.seen.get(`${sequence.after}\n${line.node}\n${pid}`);
         if (first === undefined || (Number.isFinite(first) && Number.isFinite(at) && (at < first || at - first > SEQUENCE_WINDOW_MS))) continue;

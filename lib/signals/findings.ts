@@ -10,9 +10,8 @@ import { SourceCorrelator, type CorrelateStats } from "./correlate.ts";
 import { blindSpot } from "./findings/blind-spot.ts";
 import { FindingFolder } from "./findings/fold.ts";
 import { PairTable } from "./findings/pairs.ts";
-import { CauseGroups } from "./findings/cause-groups.ts";
 import { recycledPid } from "./findings/recycled-pid.ts";
-import { signalStorm, type StormState } from "./findings/signal-storm.ts";
+import { signalStorm } from "./findings/signal-storm.ts";
 import { stalePid } from "./findings/stale-pid.ts";
 import { ttyHangup } from "./findings/tty-hangup.ts";
 import { timer } from "./findings/timer.ts";
@@ -33,6 +32,7 @@ import {
   type FindingDetector,
   type FindingOptions,
   type CorrelatedSignal,
+  type ReportLimits,
   type ResolvedFindingOptions,
 } from "./findings/types.ts";
 import { blamedKiller, killerKey, signalTimeMs } from "./keys.ts";
@@ -68,14 +68,7 @@ export interface Report {
   limits: ReportLimits;
 }
 
-export interface ReportLimits {
-  /** (killer, PID) pairs hit once and not kept: a stale PID whose killer came back to it only after this many others could be missed. */
-  pairsNotKept: number;
-  /** Killers that had sent one signal and that signal-storm stopped following: a storm could be counted a signal short, or missed. */
-  stormKillersNotKept: number;
-  /** Kernel-sent and self-inflicted signals past a finding's bound of cause groups (findings/cause-groups.ts): counted, in no finding. */
-  causeSignalsNotGrouped: number;
-}
+export type { ReportLimits };
 
 export interface GapStats {
   count: number;
@@ -328,15 +321,12 @@ export class Analyzer {
     if (big) this.garbage.collect(0);
     addStartedBy(folded, summary);
     const pairs = this.shared.get("pairs");
-    const storm = this.runs.find((run) => run.detector === signalStorm)?.state as StormState | undefined;
-    const limits = {
-      pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0,
-      stormKillersNotKept: storm?.killers.notKept ?? 0,
-      // A detector's state is its CauseGroups, or holds them (tty-hangup's two, parent-death's made in detect).
-      causeSignalsNotGrouped: this.runs
-        .flatMap(({ state }) => (state instanceof CauseGroups ? [state] : state && typeof state === "object" ? Object.values(state) : []))
-        .reduce((n, held) => n + (held instanceof CauseGroups ? held.notGrouped : 0), 0),
-    };
+    // The pairs table is shared by stale-pid and recycled-pid, so it is asked here, once; every other detector says its own.
+    const limits: ReportLimits = { pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0, stormKillersNotKept: 0, causeSignalsNotGrouped: 0 };
+    for (const run of this.runs) {
+      const held = run.detector.limits?.(run.state);
+      if (held) for (const name of Object.keys(held) as Array<keyof ReportLimits>) limits[name] += held[name] ?? 0;
+    }
     return { summary, findings: folded, crossCheck: { ...this.correlator.stats }, gaps: { ...this.gaps }, coverage: { ...this.coverageStats, problems: this.coverageStats.problems.map((p) => ({ ...p })) }, limits };
   }
 }

@@ -21,6 +21,7 @@
  * Bounded: the newest `max` descriptors are kept.
  */
 import type { PidFrom } from "../schema.ts";
+import { setBounded } from "./tally.ts";
 
 export type InferredFrom = Exclude<PidFrom, "obj_pid">;
 
@@ -45,14 +46,8 @@ export class PidfdTable {
   /** The caller's descriptor `fd` names process `pid`, as of audit time `timeMs`. */
   note(caller: PidfdCaller, fd: number, pid: number, from: InferredFrom, timeMs: number): void {
     if (!(pid > 0) || !(fd >= 0)) return;
-    const key = keyOf(caller, fd);
     // Re-inserted, so the Map's order is the order of last use and the oldest goes first.
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(key, { pid, from, timeMs });
+    setBounded(this.entries, keyOf(caller, fd), { pid, from, timeMs }, this.max);
   }
 
   /**

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { AncestorInfo, Killer, Placement, Victim } from "../schema.ts";
+import { isHostNode } from "../audit/ids.ts";
 import { readPlacement } from "./workload.ts";
 import { readExe, readProcStat } from "../rules/blind-spots.ts";
 
@@ -22,39 +23,25 @@ export interface ProcSnapshot {
   startMs: number;
 }
 
-/** `vm` of `vm.example.org`; a name without a dot is its own. */
-function firstLabel(name: string): string {
-  const dot = name.indexOf(".");
-  return dot < 0 ? name : name.slice(0, dot);
-}
+/** Start times are in clock ticks (10 ms) and audit's clock is coarse: allow this much. */
+const START_SLACK_MS = 20;
+
+/** What a process's stat alone tells. */
+export type ProcStatSnapshot = Omit<ProcSnapshot, "exe" | "argv">;
 
 export class ProcReader {
   private bootMs: number | null = null;
-  /** hostName in lower case, for matching nodes. */
-  private readonly host: string;
 
   constructor(
     readonly root = "/proc",
     private readonly ticksPerSecond = 100,
     /** This host's name (gethostname(2)). */
     readonly hostName = hostname(),
-  ) {
-    this.host = hostName.toLowerCase();
-  }
+  ) {}
 
-  /**
-   * Is an event's node this host? No node (a single host's log) is. auditd
-   * names a node by hostname or FQDN (name_format), so a short name matches
-   * the other's first label (`vm` and `vm.example.org`), two FQDNs only
-   * whole. An address or a name of the admin's own choosing cannot be told
-   * from another host's, so it is not this host.
-   */
+  /** Is an event's node this host (isHostNode)? No node (a single host's log) is. */
   isThisHost(node: string | null): boolean {
-    if (node === null) return true;
-    const name = node.toLowerCase();
-    if (name === this.host) return true;
-    if (!name.includes(".")) return name === firstLabel(this.host);
-    return !this.host.includes(".") && firstLabel(name) === this.host;
+    return node === null || isHostNode(node, this.hostName);
   }
 
   private boot(): number {
@@ -66,32 +53,57 @@ export class ProcReader {
     return this.bootMs;
   }
 
-  read(pid: number): ProcSnapshot | null {
+  /** The process now at `pid` from its stat alone (no cmdline or exe), or null when it is gone. */
+  private stat(pid: number): ProcStatSnapshot | null {
     try {
       const stat = readProcStat(pid, this.root);
       if (stat === null) return null;
       const { ppid, comm, startTicks } = stat;
-      const cmdline = readFileSync(join(this.root, String(pid), "cmdline"));
-      const argv = cmdline.length === 0 ? [] : cmdline.toString("utf8").replace(/\0$/, "").split("\0");
-      return { pid, ppid, comm, exe: readExe(pid, this.root), argv, startMs: this.boot() + (startTicks * 1000) / this.ticksPerSecond };
+      return { pid, ppid, comm, startMs: this.boot() + (startTicks * 1000) / this.ticksPerSecond };
     } catch {
       return null;
     }
   }
-}
 
-/** Start times are in clock ticks (10 ms) and audit's clock is coarse: allow this much. */
-const START_SLACK_MS = 20;
+  /** The rest of a process (cmdline, exe) onto what its stat told (`stat`, `sameAsAt`); null when it has gone since. */
+  readRest(stat: ProcStatSnapshot): ProcSnapshot | null {
+    try {
+      const { pid } = stat;
+      const cmdline = readFileSync(join(this.root, String(pid), "cmdline"));
+      const argv = cmdline.length === 0 ? [] : cmdline.toString("utf8").replace(/\0$/, "").split("\0");
+      return { pid, ppid: stat.ppid, comm: stat.comm, exe: readExe(pid, this.root), argv, startMs: stat.startMs };
+    } catch {
+      return null;
+    }
+  }
+
+  read(pid: number): ProcSnapshot | null {
+    const stat = this.stat(pid);
+    return stat && this.readRest(stat);
+  }
+
+  /**
+   * The process now at `pid`, from its stat alone, when it is the one an
+   * event at `eventTime` saw: alive, and started no later than the event
+   * (within START_SLACK_MS). Null when gone, when there is no time, or when
+   * it started after: the PID was recycled.
+   */
+  sameAsAt(pid: number, eventTime: string | null): ProcStatSnapshot | null {
+    if (eventTime === null) return null;
+    const live = this.stat(pid);
+    return !live || live.startMs > Date.parse(eventTime) + START_SLACK_MS ? null : live;
+  }
+}
 
 /**
  * Enrich `killer` in place from /proc when the live process is the same one
  * (started no later than the event). Returns whether it did.
  */
 export function enrichFromProc(killer: Killer, eventTime: string | null, proc: ProcReader, depth = 32): boolean {
-  if (killer.pid === null || eventTime === null) return false;
-  const eventMs = Date.parse(eventTime);
-  const live = proc.read(killer.pid);
-  if (!live || live.startMs > eventMs + START_SLACK_MS) return false;
+  if (killer.pid === null) return false;
+  const same = proc.sameAsAt(killer.pid, eventTime);
+  const live = same && proc.readRest(same);
+  if (!live) return false;
   if (killer.argv.length === 0) killer.argv = live.argv;
   if (killer.exe === null) killer.exe = live.exe;
   const ancestry: AncestorInfo[] = [];
@@ -118,9 +130,7 @@ function place(target: Placement, pid: number, proc: ProcReader): void {
 
 /** A victim still alive, and the same process (started no later than the event): its unit or container. */
 export function placeVictimFromProc(victim: Victim, eventTime: string | null, proc: ProcReader): boolean {
-  if (victim.pid === null || eventTime === null) return false;
-  const live = proc.read(victim.pid);
-  if (!live || live.startMs > Date.parse(eventTime) + START_SLACK_MS) return false;
+  if (victim.pid === null || proc.sameAsAt(victim.pid, eventTime) === null) return false;
   place(victim, victim.pid, proc);
   return true;
 }

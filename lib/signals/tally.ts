@@ -45,6 +45,17 @@ export function rankedRecord(entries: Iterable<[string, number]>): Record<string
   return out;
 }
 
+/**
+ * Set `key` in a Map that holds at most `max` keys, forgetting the oldest
+ * past that. The key is re-inserted, so the Map's order is the order of last
+ * set and the least recently set key goes first.
+ */
+export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  if (map.size >= max) map.delete(map.keys().next().value as K);
+  map.set(key, value);
+}
+
 /** Past this many, a PidSet moves its pids into a Set (linear search stops paying). */
 const FEW = 16;
 

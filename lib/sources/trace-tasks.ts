@@ -5,6 +5,7 @@
  * signal), so a trace line's head is never taken on trust where a line told
  * the truth. Pure: no I/O.
  */
+import { setBounded } from "../signals/tally.ts";
 import type { TracefsExtraEvent } from "./tracefs.ts";
 import type { TraceHead } from "./tracefs-line.ts";
 import type { TracepointLine } from "./tracepoint-line.ts";
@@ -104,10 +105,8 @@ export class TaskTable {
   }
 
   remember(tid: number, task: TaskSeen): TaskSeen {
-    this.tasks.delete(tid);
-    this.tasks.set(tid, task);
     // Oldest first out: a busy host forks without end, and what matters is recent.
-    if (this.tasks.size > this.maxTasks) this.tasks.delete(this.tasks.keys().next().value!);
+    setBounded(this.tasks, tid, task, this.maxTasks);
     return task;
   }
 

@@ -16,6 +16,7 @@ import { intArg, inInterrupt, parseTracepointLine, type TracepointLine } from ".
 import type { RecordLine } from "../schema.ts";
 import { SIGNAL_GENERATE, TRACEPOINTS_FILE, type TraceHead } from "./tracefs-line.ts";
 import { ownRecordLine } from "./own-record.ts";
+import { setBounded } from "../signals/tally.ts";
 import { blankTask, TaskTable, TICK_SLACK, type ProcView, type TaskSeen } from "./trace-tasks.ts";
 
 export const TRACEPOINT_KILL = "TRACEPOINT_KILL";
@@ -223,10 +224,7 @@ export class CallMatcher {
     const pid = call.args[0] ? intArg(call.args[0].value) : null;
     if (ret < 0n || pid === null || pid <= 0) return;
     const tgid = this.processOf(call.head).tgid;
-    const key = `${tgid}:${ret}`;
-    this.pidfds.delete(key);
-    this.pidfds.set(key, { pid, openerCreatedAt: this.tasks.get(tgid)?.createdAt ?? null });
-    if (this.pidfds.size > MAX_PIDFDS) this.pidfds.delete(this.pidfds.keys().next().value!);
+    setBounded(this.pidfds, `${tgid}:${ret}`, { pid, openerCreatedAt: this.tasks.get(tgid)?.createdAt ?? null }, MAX_PIDFDS);
   }
 
   /** A call's record: its trace lines, the sender's creation and exec lines used, and what capture knew of the sender. */

@@ -14,6 +14,7 @@
  * it (cause.ts); an audit record of the same kill names its exe, uid and argv.
  */
 import { classifySignal } from "../signals/cause.ts";
+import { setBounded } from "../signals/tally.ts";
 import type { SignalCause, SignalLine } from "../schema.ts";
 import type { LivePlacement } from "../signals/workload.ts";
 import type { SignalGenerate } from "../sources/tracefs-line.ts";
@@ -107,13 +108,6 @@ interface PendingDeath {
   exitComm: string | null;
   /** The process-sent signal whose audit record the death waits for. */
   awaits?: SeenSignal;
-}
-
-/** A Map that forgets its oldest key past `max`. */
-function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key);
-  if (map.size >= max) map.delete(map.keys().next().value as K);
-  map.set(key, value);
 }
 
 function signalRef(nr: number): { nr: number; name: string } {

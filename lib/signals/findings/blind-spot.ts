@@ -8,7 +8,7 @@ import { describeProcess, plural } from "../describe.ts";
 import { isoTime, signalName, victimKey } from "../keys.ts";
 import type { SignalLine } from "../../schema.ts";
 import { CALL_NOT_SEEN } from "../../sources/tracefs-line.ts";
-import { bump, countSignal, noSignals, type SignalCounts, type TaskCount } from "./cause-groups.ts";
+import { bump, countSignal, MAX_CONTEXTS, noSignals, type SignalCounts, type TaskCount } from "./cause-groups.ts";
 import { defineDetector, findingProcess, type DetectedFinding, type FindingProcess, type Severity } from "./types.ts";
 
 /**
@@ -105,7 +105,7 @@ export const blindSpot = defineDetector<BlindState>({
     const senderPid = signal.killer.pid;
     if (group.killer && senderPid !== null && !group.killer.pids.includes(senderPid) && group.killer.pids.length < 10) group.killer.pids.push(senderPid);
     const context = signal.context;
-    if (kind === "kernel" && context && context.pid !== (signal.target.tid ?? signal.target.pid)) bump(group.contexts, `${context.pid}\n${context.comm}`, context.pid, context.comm, 5);
+    if (kind === "kernel" && context && context.pid !== (signal.target.tid ?? signal.target.pid)) bump(group.contexts, `${context.pid}\n${context.comm}`, context.pid, context.comm, MAX_CONTEXTS);
     const victims = signal.victims.length > 0 ? signal.victims : [{ pid: signal.target.tid ?? signal.target.pid, comm: null, uid: null, user: null }];
     for (const v of victims) {
       // For kernel/fault signals the "sender" is just the running task: self-sending means nothing there.

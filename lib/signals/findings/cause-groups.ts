@@ -10,7 +10,8 @@ import { isoTime, signalName, victimKey, victimsOf, widen } from "../keys.ts";
 import type { Finding, ObservedSignal } from "./types.ts";
 
 const MAX_VICTIMS = 10;
-const MAX_CONTEXTS = 5;
+/** Contexts kept per group (blind-spot's context note keeps as many). */
+export const MAX_CONTEXTS = 5;
 export const MAX_CAUSE_GROUPS = 1000;
 
 export interface TaskCount {

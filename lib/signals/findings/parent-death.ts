@@ -12,6 +12,7 @@ import { plural } from "../describe.ts";
 import { CauseGroups, groupFacts, signalList, taskList } from "./cause-groups.ts";
 import { defineDetector, type ObservedSignal } from "./types.ts";
 import { SIG } from "../../tables/signals.ts";
+import { setBounded } from "../tally.ts";
 
 /** CLD_EXITED, CLD_KILLED, CLD_DUMPED: the child is gone. */
 const EXIT_CODES = new Set([1, 2, 3]);
@@ -34,8 +35,8 @@ interface DeathState {
   /** PID (node-qualified) → its exit notifications (SIGCHLD in its own context). */
   exits: Map<string, Exit[]>;
   maxExamples: number;
-  /** The groups detect() made, kept for the report's limits. */
-  groups: CauseGroups | null;
+  /** Signals detect() could not group (past MAX_CAUSE_GROUPS), for the report's limits. */
+  notGrouped: number;
 }
 
 const contextKey = (node: string | null, pid: number) => `${node}\n${pid}`;
@@ -43,9 +44,7 @@ const contextKey = (node: string | null, pid: number) => `${node}\n${pid}`;
 function remember<T>(map: Map<string, T[]>, key: string, value: T): void {
   const list = map.get(key) ?? [];
   list.push(value);
-  map.delete(key);
-  if (map.size >= MAX_PENDING) map.delete(map.keys().next().value!);
-  map.set(key, list.slice(-20));
+  setBounded(map, key, list.slice(-20), MAX_PENDING);
 }
 
 const near = (a: number | null, b: number | null) => a === null || b === null || (b >= a && b - a <= WINDOW_MS);
@@ -53,7 +52,8 @@ const near = (a: number | null, b: number | null) => a === null || b === null ||
 export const parentDeath = defineDetector<DeathState>({
   id: "parent-death",
   title: "Parent-death signal",
-  init: (options) => ({ sent: new Map(), exits: new Map(), maxExamples: options.maxExamples, groups: null }),
+  init: (options) => ({ sent: new Map(), exits: new Map(), maxExamples: options.maxExamples, notGrouped: 0 }),
+  limits: (state) => ({ causeSignalsNotGrouped: state.notGrouped }),
   // Lines may reach detectors out of order (the correlator holds process signals back for an audit twin), so pairing waits for detect().
   observe(state, observed) {
     const { signal, ms } = observed;
@@ -64,7 +64,7 @@ export const parentDeath = defineDetector<DeathState>({
     else if (signal.signal.nr === SIG.CHLD && EXIT_CODES.has(signal.origin?.code ?? -1)) remember(state.exits, key, { ms, parent: signal.target.pid });
   },
   *detect({ state }) {
-    const groups = (state.groups = new CauseGroups(state.maxExamples));
+    const groups = new CauseGroups(state.maxExamples);
     for (const [key, sent] of state.sent) {
       const exits = state.exits.get(key);
       if (!exits) continue;
@@ -81,6 +81,7 @@ export const parentDeath = defineDetector<DeathState>({
         groups.add(JSON.stringify([earlier.signal.node, earlier.signal.context!.comm, earlier.signal.victims[0]?.comm ?? null]), earlier, tag);
       }
     }
+    state.notGrouped = groups.notGrouped;
     for (const g of groups.groups()) {
       const parents = taskList(g.contexts.values());
       const children = taskList(g.victims.values(), g.moreVictims);

@@ -22,6 +22,7 @@ export const resourceLimit = defineDetector<CauseGroups>({
   id: "resource-limit",
   title: "A resource limit was reached",
   init: (options) => new CauseGroups(options.maxExamples),
+  limits: (groups) => ({ causeSignalsNotGrouped: groups.notGrouped }),
   observe(groups, observed) {
     const { signal } = observed;
     if (signal.cause?.kind !== "rlimit") return;

@@ -78,6 +78,7 @@ export const selfInflicted = defineDetector<CauseGroups>({
   id: "self-inflicted",
   title: "The process ended itself",
   init: (options) => new CauseGroups(options.maxExamples),
+  limits: (groups) => ({ causeSignalsNotGrouped: groups.notGrouped }),
   observe(groups, observed) {
     const { signal } = observed;
     const kind = selfKind(signal);

@@ -77,6 +77,7 @@ export const signalStorm = defineDetector<StormState>({
     // One signal, short of any threshold that makes a storm: a killer that may already have stormed never goes.
     killers: new BoundedMap<StormAcc>(options.maxKillers, (acc) => acc.killer.key, (acc) => acc.total === 1 && acc.peak < options.stormThreshold),
   }),
+  limits: (state) => ({ stormKillersNotKept: state.killers.notKept }),
   observe(state, { signal, ms, killerKey: key }) {
     const who = blamedKiller(signal);
     let acc = state.killers.get(key);

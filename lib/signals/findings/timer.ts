@@ -14,6 +14,7 @@ export const timer = defineDetector<CauseGroups>({
   id: "timer",
   title: "A process's own timer fired",
   init: (options) => new CauseGroups(options.maxExamples),
+  limits: (groups) => ({ causeSignalsNotGrouped: groups.notGrouped }),
   observe(groups, observed) {
     const { signal } = observed;
     const rule = signal.cause?.rule;

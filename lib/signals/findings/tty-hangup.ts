@@ -15,6 +15,7 @@ export const ttyHangup = defineDetector<{ hangups: CauseGroups; keys: CauseGroup
   id: "tty-hangup",
   title: "Terminal hung up",
   init: (options) => ({ hangups: new CauseGroups(options.maxExamples), keys: new CauseGroups(options.maxExamples) }),
+  limits: (state) => ({ causeSignalsNotGrouped: state.hangups.notGrouped + state.keys.notGrouped }),
   observe(state, observed) {
     const rule = observed.signal.cause?.rule;
     if (rule === undefined) return;

@@ -120,6 +120,16 @@ export interface DetectInput<S> {
   options: ResolvedFindingOptions;
 }
 
+/** What the detectors let go to bound memory, as the report says it (Report.limits). */
+export interface ReportLimits {
+  /** (killer, PID) pairs hit once and not kept: a stale PID whose killer came back to it only after this many others could be missed. */
+  pairsNotKept: number;
+  /** Killers that had sent one signal and that signal-storm stopped following: a storm could be counted a signal short, or missed. */
+  stormKillersNotKept: number;
+  /** Kernel-sent and self-inflicted signals past a finding's bound of cause groups (findings/cause-groups.ts): counted, in no finding. */
+  causeSignalsNotGrouped: number;
+}
+
 export interface FindingDetector<S = unknown> {
   id: string;
   title: string;
@@ -132,6 +142,8 @@ export interface FindingDetector<S = unknown> {
   observe(state: S, observed: ObservedSignal): void;
   /** Findings as they are made: the analyzer folds them one at a time, so a detector need not hold thousands. */
   detect(input: DetectInput<S>): Iterable<Finding>;
+  /** What its state let go to stay bounded, asked once its findings are made: the analyzer sums every detector's into the report's limits. */
+  limits?(state: S): Partial<ReportLimits>;
 }
 
 /** A finding as a detector yields it: its id and title are the detector's, unless it names its own title. */

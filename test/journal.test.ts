@@ -12,6 +12,8 @@ import { readFileSync } from "node:fs";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { journalFactsOf, parseExportEntry, parseSystemdMessage } from "../lib/sources/journal-systemd.ts";
 import { journalFileRecords } from "../lib/sources/journal-read.ts";
+import { classifyLine } from "../lib/sources/inputs.ts";
+import { lineToRecord } from "../lib/sources/record-lines.ts";
 import type { RecordLine } from "../lib/schema.ts";
 
 const entry = (over: Record<string, unknown> = {}) => ({
@@ -192,5 +194,67 @@ describe("the journal source through the stages", () => {
     const report = JSON.parse(stage("report", ["--format", "json", `${JOURNAL_DIR}/systemd-oomd.json`]));
     expect(report.findings.map((f: any) => f.id)).toEqual(["memory-pressure"]);
     expect(report.findings[0].headline).toContain("killed 1 process to free memory: every process of app-firefox-4242.scope (SIGKILL)");
+  });
+});
+
+describe("a `{` line: classifyLine (decode, attribute, report) and capture's lineToRecord read it alike (readJsonLine)", () => {
+  const both = (text: string) => {
+    const decodeMessages: string[] = [];
+    const captureMessages: string[] = [];
+    const item = classifyLine(text, { file: "j", line: 3 }, new InputErrors({ strict: false, print: (m) => decodeMessages.push(m) }));
+    const stats = { records: 0, structural: 0 };
+    const record = lineToRecord(text, { file: "j", line: 3 }, new InputErrors({ strict: false, print: (m) => captureMessages.push(m) }), stats);
+    return { item, record, stats, decodeMessages, captureMessages };
+  };
+
+  test("each of systemd's messages in the fixtures: the same record", () => {
+    let seen = 0;
+    for (const file of ["main-process-exit.json", "oom-killer.json", "stop-sigterm-timeout.json", "systemd-oomd.json"]) {
+      for (const text of readFileSync(`${JOURNAL_DIR}/${file}`, "utf8").split("\n").filter((l) => l !== "")) {
+        const { item, record, stats, decodeMessages, captureMessages } = both(text);
+        expect(decodeMessages).toEqual([]);
+        expect(captureMessages).toEqual([]);
+        if (record === null) {
+          // Another message of the journal: structure on both paths.
+          expect(item).toEqual({ form: "raw", text: "", source: { file: "j", line: 3 } });
+          expect(stats).toEqual({ records: 0, structural: 1 });
+        } else {
+          seen++;
+          expect(item).toEqual({ form: "json", value: record, source: { file: "j", line: 3 } });
+          expect(stats).toEqual({ records: 1, structural: 0 });
+        }
+      }
+    }
+    expect(seen).toBeGreaterThan(0);
+  });
+
+  test("an audit entry becomes its record; one missing a part is the same error on both paths; other JSON and no JSON are each path's own", () => {
+    const audit = both(JSON.stringify(entry()));
+    expect(audit.item).toMatchObject({ form: "raw", text: "type=SYSCALL msg=audit(1285245430.007:34): arch=40000003 syscall=37 success=no exit=-3" });
+    expect(audit.record).toMatchObject({ kind: "record", type: "SYSCALL", id: "1285245430.007:34" });
+    const damaged = both(JSON.stringify(entry({ _AUDIT_ID: undefined })));
+    expect(damaged.item).toBeNull();
+    expect(damaged.record).toBeNull();
+    expect(damaged.decodeMessages).toEqual(damaged.captureMessages);
+    expect(damaged.decodeMessages.join("")).toContain("journal audit entry without a numeric _AUDIT_ID");
+    const other = both(JSON.stringify({ _TRANSPORT: "stdout", MESSAGE: "hello" }));
+    expect(other.item).toEqual({ form: "raw", text: "", source: { file: "j", line: 3 } });
+    expect(other.stats).toEqual({ records: 0, structural: 1 });
+    const notJson = both("{ not json");
+    expect(notJson.decodeMessages.join("")).toContain("invalid JSON");
+    expect(notJson.captureMessages.join("")).toContain("not an audit record");
+  });
+});
+
+describe("a journal time past what a date can hold", () => {
+  const PAST = "9999999999999999999";
+  test("is an error naming the kernel entry, and no time for one of systemd's messages: never a crash", () => {
+    expect(journalAuditRecord({ _TRANSPORT: "kernel", MESSAGE: "x", __REALTIME_TIMESTAMP: PAST })).toEqual({
+      error: `journal kernel entry whose __REALTIME_TIMESTAMP (${PAST} µs) is past what a date can hold`,
+    });
+    const entries = readFileSync(`${import.meta.dir}/fixtures/journal/stop-sigterm-timeout.json`, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, string>);
+    const facts = entries.map((entry) => journalFactsOf({ ...entry, __REALTIME_TIMESTAMP: PAST, _SOURCE_REALTIME_TIMESTAMP: PAST })).filter((f) => f !== null);
+    expect(facts.length).toBeGreaterThan(0);
+    for (const f of facts) expect(f.time).toBeNull();
   });
 });

@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { parseLine } from "../lib/audit/line.ts";
 import { captureFiles } from "../lib/sources/capture-run.ts";
+import { kernelLogStamp } from "../lib/sources/kernel-oom.ts";
+import { lineToRecord } from "../lib/sources/record-lines.ts";
 import { LineWriter } from "../lib/bytes/line-writer.ts";
 import { decodeFiles, fixturesDir } from "./helpers/run.ts";
 
@@ -87,6 +89,58 @@ describe("parseLine: a kernel log's other lines are not-audit, damaged records s
   test("an indented line may continue a kernel message; an indented record out of place may not", () => {
     expect(parseLine("               Please enable it if your BIOS has the CPPC option.")).toMatchObject({ kind: "invalid", indented: true });
     expect(parseLine("    type=SYSCALL msg=audit(1686666551.525:28860764): arch=c000003e").indented).toBeUndefined();
+  });
+});
+
+describe("a kernel log's line is classed (parseLine) and read (kernelLogStamp) by the same prefixes", () => {
+  const classed = [
+    "[    1.000000]",
+    "<6>[    0.000000] Linux version 6.18",
+    "kern  :notice: [    0.000000] Linux version 6.18",
+    "[Mon Dec  7 00:35:55 2026] Linux version 6.18",
+    "2026-12-07T00:35:55,000000+00:00 Linux version 6.18",
+    "Dec  7 00:35:55 vm1 kernel: [    0.000000] Linux version 6.18",
+    "Dec 07 00:35:55.123456 vm1 kernel: Linux version 6.18",
+    "2026-12-07T00:35:55.532101+00:00 vm1 kernel: Linux version 6.18",
+    "2026-12-07T00:35:55+0000 vm1 kernel: Linux version 6.18",
+    "2026-12-07T00:35:55Z vm1 kernel: Linux version 6.18",
+    "2026-12-07T00:35:55 vm1 kernel: Linux version 6.18",
+    "2026-12-07T00:35:55.532101 vm1 kernel: Linux version 6.18",
+    "Mon 2026-12-07 00:35:55 UTC vm1 kernel: Linux version 6.18",
+    "1796604087.297001 vm1 kernel: Linux version 6.18",
+    "[  440.104000] vm1 kernel: Linux version 6.18",
+  ];
+  for (const line of classed) {
+    test(line, () => {
+      expect(parseLine(line)).toEqual({ kind: "not-audit" });
+      expect(kernelLogStamp(line)?.message).toBe(line === "[    1.000000]" ? "" : "Linux version 6.18");
+    });
+  }
+
+  test("neither classes nor reads a dmesg stamp run into its message", () => {
+    expect(parseLine("[    0.100000]Linux version 6.18").kind).toBe("invalid");
+    expect(kernelLogStamp("[    0.100000]Linux version 6.18")).toBeNull();
+  });
+
+  const KILLED = "Out of memory: Killed process 1 (x) total-vm:1000kB, anon-rss:500kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0";
+  test("an RFC 3339 stamp without its zone: read, with no wall time, so its OOM report is a record", () => {
+    const line = `2025-12-07T00:36:12 host kernel: ${KILLED}`;
+    expect(parseLine(line)).toEqual({ kind: "not-audit" });
+    expect(kernelLogStamp(line)).toEqual({ message: KILLED, bootSeconds: null, time: null });
+    expect(kernelLogStamp("2025-12-07T00:36:12.5+01:00 host kernel: x")?.time).toBe("2025-12-06T23:36:12.500Z");
+    const messages: string[] = [];
+    const errors = new InputErrors({ strict: true, print: (m) => messages.push(m) });
+    const stats = { records: 0, structural: 0 };
+    const record = lineToRecord(line, { file: "kern.log", line: 1 }, errors, stats);
+    expect(record).toMatchObject({ kind: "record", type: "KERNEL_OOM", raw: line });
+    expect({ stats, notAudit: errors.notAudit, errors: errors.count, messages }).toEqual({ stats: { records: 1, structural: 0 }, notAudit: 0, errors: 0, messages: [] });
+  });
+
+  test("the zone-less OOM report through decode: one record, nothing lost", async () => {
+    const path = join(dir, "zoneless.log");
+    writeFileSync(path, `2025-12-07T00:36:12 host kernel: eth0: link up\n2025-12-07T00:36:12 host kernel: ${KILLED}\n`);
+    const { stats, notAudit, errors } = await decodeFiles([path]);
+    expect({ records: stats.records, notAudit, errors }).toEqual({ records: 1, notAudit: 1, errors: 0 });
   });
 });
 

@@ -182,9 +182,8 @@ export class EventAssembler {
   private eoeStream = false;
   private readonly windowSeconds: number;
   private readonly maxInFlight: number;
-  /** Per record type: is it standalone (isStandaloneType), is it audit text (its stamp is audit time)? */
+  /** Per record type: is it standalone (isStandaloneType)? */
   private readonly standaloneTypes = new Map<string, boolean>();
-  private readonly auditTimeTypes = new Map<string, boolean>();
   /** Complete events not yet emitted, in the order they completed (closed ones are skipped). */
   private complete: OpenEvent[] = [];
   private completeHead = 0;
@@ -213,7 +212,8 @@ export class EventAssembler {
     this.countedNext = false;
     if (counted) return this.place(node, id, seconds, millis, record, serial, idIsCopy);
     this.recordCount++;
-    const auditTime = byType(this.auditTimeTypes, record.type, isAuditText);
+    // Audit text: its stamp is audit time.
+    const auditTime = isAuditText(record.type);
     if (!auditTime) {
       // A source's own record (tracefs, the kernel log's OOM report): its stamp is no audit time. It
       // moves no clock, and cannot go back before a jump, so it confirms one waiting (see advance).

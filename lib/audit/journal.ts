@@ -18,15 +18,21 @@
  * or arrays of bytes where journald holds something not UTF-8.
  */
 import { recordTypeName } from "../tables/record-types.ts";
-import { journalFactsOf, type JournalEntry } from "../sources/journal-systemd.ts";
+import { journalMicrosToMs } from "./spelling.ts";
+import type { JournalEntry } from "../sources/journal-systemd.ts";
 
-/** An audit record's text, an error, or a systemd message the journal source reads (lib/sources/journal-systemd.ts `journalRecord`). */
-export type JournalRecord = { text: string } | { error: string } | { systemd: JournalEntry };
+/**
+ * An audit record's text, an error, or an entry of another transport: the
+ * journal source's record when it is one of systemd's messages
+ * (lib/sources/journal-systemd.ts `journalRecord` decides, once), else no record.
+ */
+export type JournalRecord = { text: string } | { error: string } | { entry: JournalEntry };
 
 /**
  * A parsed JSON value as a journal entry: its audit record (or the error),
- * null for an entry of another transport, undefined when it is no journal
- * entry at all (then it is some other JSON line).
+ * an entry of another transport, null for a kernel message the entry lacks
+ * (no record), undefined when it is no journal entry at all (then it is
+ * some other JSON line).
  */
 export function journalRecordOf(value: unknown): JournalRecord | null | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
@@ -48,11 +54,12 @@ const DIGITS = /^\d{1,19}$/;
 
 /**
  * A journal entry → the audit record text, or an error saying what is
- * missing; null for an entry of another transport (not an audit record).
+ * missing; a kernel message as its kern.log line (null when it lacks one);
+ * an entry of another transport as it is (not an audit record).
  */
 export function journalAuditRecord(entry: Record<string, unknown>): JournalRecord | null {
   if (entry._TRANSPORT === "kernel") return journalKernelLine(entry);
-  if (entry._TRANSPORT !== "audit") return journalFactsOf(entry) === null ? null : { systemd: entry };
+  if (entry._TRANSPORT !== "audit") return { entry };
   const message = fieldText(entry.MESSAGE);
   const type = fieldText(entry._AUDIT_TYPE);
   const serial = fieldText(entry._AUDIT_ID);
@@ -77,9 +84,11 @@ export function journalAuditRecord(entry: Record<string, unknown>): JournalRecor
 function journalKernelLine(entry: Record<string, unknown>): JournalRecord | null {
   const message = fieldText(entry.MESSAGE);
   const micros = fieldText(entry.__REALTIME_TIMESTAMP);
+  const ms = journalMicrosToMs(micros);
   if (message === null || micros === null || !DIGITS.test(micros)) return null;
+  if (ms === null) return { error: `journal kernel entry whose __REALTIME_TIMESTAMP (${micros} µs) is past what a date can hold` };
   const us = BigInt(micros);
-  const iso = new Date(Number(us / 1000n)).toISOString().slice(0, 19);
+  const iso = new Date(ms).toISOString().slice(0, 19);
   const host = fieldText(entry._HOSTNAME) ?? "localhost";
   return { text: `${iso}.${String(us % 1000000n).padStart(6, "0")}+00:00 ${host.replace(/\s/g, "_")} kernel: ${message}` };
 }

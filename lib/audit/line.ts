@@ -81,6 +81,23 @@ export function parseLine(text: string): ParsedLine {
 }
 
 /**
+ * The stamp prefixes of a kernel log's lines, once: KERNEL_LOG_LINE below
+ * classifies by them and lib/sources/kernel-oom.ts `kernelLogStamp` reads
+ * the stamp and message by them, so every line classed a kernel log's is
+ * one the stamp reader reads. The capture groups are kernelLogStamp's.
+ */
+export const KERNEL_LOG_PREFIX = {
+  // dmesg: [    0.268578] …, -r <6>[…] …, -x "kern  :info  : […] …", -T [Mon Dec  7 00:36:12 2025] …
+  // (journalctl -k -o short-monotonic starts the same way); 1: the seconds since boot
+  dmesg: String.raw`^(?:<\d+>|[a-z]+ *:[a-z]+ *: )?\[(?:\s*(\d+\.\d+)|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\](?: |$)`,
+  // dmesg --time-format iso: 2025-12-07T00:36:12,123456+00:00 …; 1: the time, 2: its fraction, 3: its zone
+  dmesgIso: String.raw`^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d),(\d+)([+-]\d\d:\d\d) `,
+  // syslog, kern.log and journalctl -k: STAMP [HOST] kernel: … (RFC 3339 stamps with their zone or,
+  // as some syslog templates write them, without); 1: an ISO time, 2: its zone, 3: unix seconds
+  syslog: String.raw`^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(Z|[+-]\d\d:?\d\d)?|[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+|(\d+)\.\d+)(?: \S+)? kernel: `,
+} as const;
+
+/**
  * A line of a kernel log that is not an audit record: the kernel's other
  * messages as `dmesg` (also -r, -T, -x), kern.log/syslog (classic and
  * RFC 3339 stamps) and `journalctl -k` (short, -precise, -iso, -full,
@@ -92,13 +109,9 @@ export function parseLine(text: string): ParsedLine {
  */
 const KERNEL_LOG_LINE = new RegExp(
   [
-    // dmesg: [    0.268578] …, -r <6>[…] …, -x "kern  :info  : […] …", -T [Mon Dec  7 00:36:12 2025] …
-    // (journalctl -k -o short-monotonic starts the same way)
-    String.raw`^(?:<\d+>|[a-z]+ *:[a-z]+ *: )?\[(?:\s*\d+\.\d+|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\](?: |$)`,
-    // dmesg --time-format iso: 2025-12-07T00:36:12,123456+00:00 …
-    String.raw`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d+[+-]\d\d:\d\d `,
-    // syslog, kern.log and journalctl -k: STAMP [HOST] kernel: …
-    String.raw`^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?|[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+|\d+\.\d+)(?: \S+)? kernel: `,
+    KERNEL_LOG_PREFIX.dmesg,
+    KERNEL_LOG_PREFIX.dmesgIso,
+    KERNEL_LOG_PREFIX.syslog,
     // journalctl's own lines: -- Boot 0f3c… --, -- No entries --, -- Logs begin at … --
     String.raw`^-- .+ --$`,
   ].join("|"),

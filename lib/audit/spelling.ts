@@ -237,6 +237,13 @@ const MILLIS = Array.from({ length: 1000 }, (_, ms) => String(ms).padStart(3, "0
 /** Date's range in seconds (±8.64e15 ms): a stamp past it is damage, not a time. A second at its end may hold only its first millisecond. */
 export const MAX_STAMP_SECONDS = 8.64e12;
 
+/** A journal's µs timestamp (`__REALTIME_TIMESTAMP`, up to 19 digits) as ms since the epoch; null for other text or past a date's range. */
+export function journalMicrosToMs(micros: string | null): number | null {
+  if (micros === null || !/^\d{1,19}$/.test(micros)) return null;
+  const ms = Number(BigInt(micros) / 1000n);
+  return ms <= MAX_STAMP_SECONDS * 1000 ? ms : null;
+}
+
 /**
  * An audit stamp's time in ISO 8601 UTC with milliseconds, as
  * `new Date(seconds * 1000 + millis).toISOString()` writes it

@@ -10,11 +10,14 @@
  * pass for another one.
  */
 
-// C0, DEL, C1, backslash; U+2028/2029 line/paragraph separators; bidi marks, embeddings, overrides and isolates;
-// zero-width and invisible format characters (U+200B-200D, U+2060-2064, U+FEFF), by which `ss\u200bhd` would read as sshd.
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\\\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
-// The same less C0 and the backslash: for text already JSON-escaped (JSON.stringify leaves C1, bidi and zero-width raw).
-const UNSAFE_AFTER_JSON = /[\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+// What JSON.stringify leaves raw and no one should see raw: DEL and C1; U+2028/2029 line/paragraph separators;
+// bidi marks, embeddings, overrides and isolates; zero-width and invisible format characters (U+200B-200D,
+// U+2060-2064, U+FEFF), by which `ss\u200bhd` would read as sshd. Written once, for both classes below.
+const INVISIBLE = String.raw`\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff`;
+// Those, C0 and the backslash.
+const UNSAFE = new RegExp(String.raw`[\x00-\x1f\\${INVISIBLE}]`, "g");
+// Those alone: for text already JSON-escaped (JSON.stringify escapes C0 and the backslash itself).
+const UNSAFE_AFTER_JSON = new RegExp(`[${INVISIBLE}]`, "g");
 
 function escapeChar(ch: string): string {
   if (ch === "\\") return "\\\\";

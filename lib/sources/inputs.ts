@@ -7,7 +7,7 @@
  * stays ordered and cheap, and a closed pipe (`| head`) ends the run quietly.
  */
 import { isUtf8 } from "node:buffer";
-import type { AnyLine, SourceRef } from "../schema.ts";
+import type { AnyLine, RecordLine, SourceRef } from "../schema.ts";
 import type { InputErrors } from "../audit/input-errors.ts";
 import { SlotReader, type SlotLineSink } from "./slot-reader.ts";
 import { journalRecordOf } from "../audit/journal.ts";
@@ -50,30 +50,20 @@ export type InputItem =
  */
 export function classifyLine(text: string, source: SourceRef, errors: InputErrors): InputItem | null {
   if (text.charCodeAt(0) !== 0x7b /* { */) return { form: "raw", text, source };
-  const unparsed = unparsedProblem(text);
-  if (unparsed !== null) {
-    errors.report(source, unparsed, text);
-    return null;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    errors.report(source, `invalid JSON (${(error as Error).message})`, text);
-    return null;
-  }
-  // `journalctl -o json`: an audit record journald kept, as auditd would have written it.
-  const journal = journalRecordOf(value);
-  if (journal === null) return { form: "raw", text: "", source }; // another transport: counted as structure
-  if (journal !== undefined) {
-    if ("error" in journal) {
-      errors.report(source, journal.error, text);
+  const read = readJsonLine(text, source, errors);
+  if (read === null) return null;
+  switch (read.is) {
+    case "audit":
+      return { form: "raw", text: read.text, source };
+    case "systemd":
+      return { form: "json", value: read.record, source };
+    case "structure":
+      return { form: "raw", text: "", source }; // counted as structure
+    case "invalid":
+      errors.report(source, `invalid JSON (${read.error.message})`, text);
       return null;
-    }
-    // A systemd message: a record of the journal source (lib/sources/journal-systemd.ts).
-    if ("systemd" in journal) return { form: "json", value: journalRecord(journal.systemd, text, source)!, source };
-    return { form: "raw", text: journal.text, source };
   }
+  const value = read.value;
   if (typeof value !== "object" || value === null || Array.isArray(value) || !isLineKind((value as { kind?: unknown }).kind)) {
     errors.report(source, "JSON line without a known \"kind\"", text);
     return null;
@@ -84,6 +74,52 @@ export function classifyLine(text: string, source: SourceRef, errors: InputError
     return null;
   }
   return { form: "json", value: value as AnyLine, source };
+}
+
+/** A `{` line read as far as a journal entry goes (readJsonLine). */
+export type JsonLine =
+  /** `journalctl -o json`: an audit record journald kept, as auditd would have written it (or a kernel message as its kern.log line). */
+  | { is: "audit"; text: string }
+  /** A systemd message: a record of the journal source (lib/sources/journal-systemd.ts). */
+  | { is: "systemd"; record: RecordLine }
+  /** An entry of another transport, or a kernel message the entry lacks: structure. */
+  | { is: "structure" }
+  /** JSON that is no journal entry: some other JSON line. */
+  | { is: "json"; value: unknown }
+  /** No JSON. */
+  | { is: "invalid"; error: Error };
+
+/**
+ * A `{` line as classifyLine and capture's lineToRecord both read it: bounded
+ * first, as every JSON line is, then parsed, then read as a journal entry.
+ * null when it is none of use, reported here (too long or deep, or a journal
+ * audit entry missing a part); each caller has its own way with a line that
+ * is no journal entry (`json`, `invalid`). A journal entry whose time is out
+ * of range throws (as it did when each caller read it itself).
+ */
+export function readJsonLine(text: string, source: SourceRef, errors: InputErrors): JsonLine | null {
+  const unparsed = unparsedProblem(text);
+  if (unparsed !== null) {
+    errors.report(source, unparsed, text);
+    return null;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { is: "invalid", error: error as Error };
+  }
+  const journal = journalRecordOf(value);
+  if (journal === undefined) return { is: "json", value };
+  if (journal === null) return { is: "structure" };
+  if ("error" in journal) {
+    errors.report(source, journal.error, text);
+    return null;
+  }
+  if ("text" in journal) return { is: "audit", text: journal.text };
+  // Another transport's entry: a record only when it is one of systemd's messages.
+  const record = journalRecord(journal.entry, text, source);
+  return record === null ? { is: "structure" } : { is: "systemd", record };
 }
 
 /**

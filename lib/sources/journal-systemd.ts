@@ -24,6 +24,7 @@ import type { AssembledEvent, PendingRecord } from "../audit/assemble.ts";
 import type { EventLine, OomFacts, RecordLine, SignalCause, SignalLine, SourceRef } from "../schema.ts";
 import { KERNEL_KILLER } from "../signals/cause.ts";
 import { signalName, signalNumber } from "../tables/signals.ts";
+import { journalMicrosToMs } from "../audit/spelling.ts";
 import { ownEvent, ownRecord, ownRecordLine, unreadRecordEvent } from "./own-record.ts";
 import type { SourceSpec } from "./registry.ts";
 
@@ -155,7 +156,8 @@ export function journalFactsOf(entry: JournalEntry): JournalFacts | null {
   const message = parseSystemdMessage(text, unit);
   if (message === null || !fromSystemd(entry, message)) return null;
   const micros = entryText(entry, "_SOURCE_REALTIME_TIMESTAMP") ?? entryText(entry, "__REALTIME_TIMESTAMP");
-  const time = micros !== null && /^\d{1,19}$/.test(micros) ? new Date(Number(BigInt(micros) / 1000n)).toISOString() : null;
+  const ms = journalMicrosToMs(micros);
+  const time = ms === null ? null : new Date(ms).toISOString();
   return {
     message,
     text,

@@ -14,6 +14,7 @@
  * become events and signals here.
  */
 import type { AssembledEvent, PendingRecord } from "../audit/assemble.ts";
+import { KERNEL_LOG_PREFIX } from "../audit/line.ts";
 import type { EventLine, OomFacts, RecordLine, SignalLine, SourceRef } from "../schema.ts";
 import { KERNEL_KILLER } from "../signals/cause.ts";
 import { ownRecord, ownRecordLine, ownSignalEvent, unreadRecordEvent } from "./own-record.ts";
@@ -30,9 +31,10 @@ export interface KernelLogStamp {
   time: string | null;
 }
 
-const DMESG = /^(?:<\d+>|[a-z]+ *:[a-z]+ *: )?\[(?:\s*(\d+\.\d+)|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\] ?/;
-const DMESG_ISO = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d),(\d+)([+-]\d\d:\d\d) /;
-const SYSLOG = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))|[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+|(\d+)\.\d+)(?: \S+)? kernel: /;
+// The prefixes parseLine classes a kernel log's lines by (lib/audit/line.ts), so what it classes is read here.
+const DMESG = new RegExp(KERNEL_LOG_PREFIX.dmesg);
+const DMESG_ISO = new RegExp(KERNEL_LOG_PREFIX.dmesgIso);
+const SYSLOG = new RegExp(KERNEL_LOG_PREFIX.syslog);
 const INNER_BOOT = /^\[\s*(\d+\.\d+)\] ?/;
 
 /** Split a kernel-log line into its stamp and message; null for another form. */
@@ -51,8 +53,9 @@ export function kernelLogStamp(text: string): KernelLogStamp | null {
     time = isoTime(`${match[1]}.${match[2]!.slice(0, 3)}${match[3]}`);
     rest = text.slice(match[0].length);
   } else if ((match = SYSLOG.exec(text))) {
-    if (match[1] !== undefined) time = isoTime(match[1]);
-    else if (match[2] !== undefined) time = new Date(Number(match[2]) * 1000).toISOString();
+    // An ISO stamp without its zone says no wall time (as the classic syslog stamp).
+    if (match[1] !== undefined) time = match[2] === undefined ? null : isoTime(match[1] + match[2]);
+    else if (match[3] !== undefined) time = new Date(Number(match[3]) * 1000).toISOString();
     rest = text.slice(match[0].length);
   } else return null;
   // kern.log of a kernel with printk times: `… kernel: [  12.345] msg`

@@ -5,14 +5,12 @@
 import { PlainHeader } from "../audit/bytes/header.ts";
 import { isAsciiRange } from "../bytes/read.ts";
 import { parseLine } from "../audit/line.ts";
-import { journalRecordOf, type JournalRecord } from "../audit/journal.ts";
 import type { InputErrors } from "../audit/input-errors.ts";
 import { ascii, copyEscaped, jsonBytes, putBytes, writeInt } from "../bytes/json.ts";
 import type { LineWriter } from "../bytes/line-writer.ts";
 import type { RecordLine, SourceRef } from "../schema.ts";
 import { oomJoinerFor } from "./kernel-oom.ts";
-import { journalRecord } from "./journal-systemd.ts";
-import { unparsedProblem } from "../schema-check.ts";
+import { readJsonLine, type JsonLine } from "./inputs.ts";
 
 export interface CaptureStats {
   records: number;
@@ -22,28 +20,23 @@ export interface CaptureStats {
 /** One raw line → a record line, or null for structure (blank, `----`, `time->`, comments), a kernel log's other lines and errors. */
 export function lineToRecord(text: string, source: SourceRef, errors: InputErrors, stats: CaptureStats): RecordLine | null {
   if (text.charCodeAt(0) === 0x7b /* { */) {
-    // A journal entry is parsed: bounded first, as every JSON line is.
-    const unparsed = unparsedProblem(text);
-    if (unparsed !== null) {
-      errors.report(source, unparsed, text);
+    let read: JsonLine | null;
+    try {
+      read = readJsonLine(text, source, errors);
+    } catch {
+      read = { is: "invalid", error: new Error() }; // a journal entry that cannot be read (a time out of range): parseLine reports it
+    }
+    if (read === null) return null;
+    if (read.is === "structure") {
+      stats.structural++; // a journal entry of another transport
       return null;
     }
-    const journal = journalLine(text);
-    if (journal !== undefined) {
-      if (journal === null) {
-        stats.structural++; // a journal entry of another transport
-        return null;
-      }
-      if ("error" in journal) {
-        errors.report(source, journal.error, text);
-        return null;
-      }
-      if ("systemd" in journal) {
-        stats.records++;
-        return journalRecord(journal.systemd, text, source);
-      }
-      text = journal.text;
+    if (read.is === "systemd") {
+      stats.records++;
+      return read.record;
     }
+    if (read.is === "audit") text = read.text;
+    // Else no journal entry (not JSON, or other JSON): parseLine reports it.
   }
   const parsed = parseLine(text);
   if (parsed.kind === "record") {
@@ -61,15 +54,6 @@ export function lineToRecord(text: string, source: SourceRef, errors: InputError
   if (parsed.kind === "invalid" || parsed.kind === "not-audit") errors.skipOrReport(source, parsed, text);
   else stats.structural++;
   return null;
-}
-
-/** A `journalctl -o json` line: its audit record, null for another transport, undefined when it is no journal entry. */
-function journalLine(text: string): JournalRecord | null | undefined {
-  try {
-    return journalRecordOf(JSON.parse(text));
-  } catch {
-    return undefined; // not JSON: parseLine reports it
-  }
 }
 
 const OPEN = ascii('{"kind":"record","type":"');

@@ -30,7 +30,7 @@ import { parseArgs } from "node:util";
 import { stopOnSignals } from "../lib/cli/script-io.ts";
 import { log } from "../lib/log.ts";
 import { escapeControl } from "../lib/render/escape.ts";
-import { CostStates, median, type CostState } from "../lib/rules/cost-states.ts";
+import { CostStates, median, rotated, type CostState } from "../lib/rules/cost-states.ts";
 import { WAY_TRACEPOINTS, wayTracepoints } from "../lib/rules/way-check.ts";
 
 const HERE = resolve(import.meta.dir);
@@ -132,20 +132,12 @@ async function main(): Promise<void> {
   const killRate = new Map<StateName, number[]>(measured.map((s) => [s.name, []]));
   const others = { auditRules: 0, instances: 0 };
   for (let round = 0; round < rounds; round++) {
-    // Rotate the order so that no state always runs first (or right after a heavy one).
-    const order = measured.map((_, i) => measured[(i + round) % measured.length]!);
-    for (const state of order) {
+    for (const state of rotated(measured, round)) {
       if (stop.signal.aborted) throw new Stopped();
-      states.setUp(state);
-      try {
-        const present = states.othersPresent();
-        others.auditRules = Math.max(others.auditRules, present.auditRules);
-        others.instances = Math.max(others.instances, present.instances);
+      await states.visit(state, others, async () => {
         perCall.get(state.name)!.push(await runLoop(binary, ["getppid", String(calls)]));
         killRate.get(state.name)!.push(await runLoop(binary, ["kill", String(kills), String(killSignal)]));
-      } finally {
-        states.takeDown();
-      }
+      });
     }
     log.info(`bench:overhead: round ${round + 1}/${rounds} done`);
   }
@@ -187,7 +179,6 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (error) {
-  states.takeDown();
   if (!(error instanceof Stopped)) {
     log.error(`bench:overhead: ${escapeControl((error as Error).message)}`);
     process.exitCode = 1;

@@ -16,10 +16,10 @@ import { log } from "../lib/log.ts";
 import { buildRules, DEFAULT_KEY, rulesFileText } from "../lib/rules/build.ts";
 import { DEFAULT_RULES_DIR, installRules, listInstalled, removeRules } from "../lib/rules/install.ts";
 import { parseKey, ruleOptionsFromFlags } from "../lib/rules/options.ts";
-import { statusReport } from "../lib/rules/status.ts";
+import { readAudit, statusReport } from "../lib/rules/status.ts";
 import { stopOnSignals, type SignalStop } from "../lib/cli/script-io.ts";
 import { isCompiledBinary } from "../lib/cli/stage-command.ts";
-import { checkWay, hostFacts, requireWay, wayStatusLine } from "../lib/rules/way-check.ts";
+import { auditFacts, checkWay, hostFacts, requireWay, wayStatusLine, type HostFacts } from "../lib/rules/way-check.ts";
 import { parseWatchWay, WATCH_WAYS, wayUses, type WatchWay } from "../lib/rules/ways.ts";
 import { costStatusLines, probeCost, probeSummary } from "../lib/rules/probe.ts";
 import { ensureTracefs } from "../lib/sources/tracefs.ts";
@@ -148,9 +148,12 @@ const install = defineCommand({
     const uses = wayUses(way);
     if (!uses.audit && (args.persist || args["rules-dir"] !== undefined)) throw usageError("--persist writes audit rules, and --way tracepoints installs none");
     // The tracepoints are checked first: a host that cannot watch this way gets no rule either.
+    // The tracefs side is read once; the audit side only when the way uses it, after the install (it changes it).
+    let facts: HostFacts | null = null;
     if (uses.tracepoints) {
       ensureTracefs(); // as capture would: mounted at /sys/kernel/tracing when it is not
-      requireWay(checkWay("tracepoints", hostFacts(options)));
+      facts = hostFacts(options, "unread");
+      requireWay(checkWay("tracepoints", facts));
     }
     const lines: unknown[] = [];
     if (uses.audit) {
@@ -158,8 +161,8 @@ const install = defineCommand({
       lines.push(...report.lines);
       log.info(`${report.added.length} rule(s) added, ${report.present.length} already present (key ${report.key})`);
     }
-    if (uses.tracepoints) {
-      lines.push(wayStatusLine(checkWay(way, hostFacts(options))));
+    if (facts) {
+      lines.push(wayStatusLine(checkWay(way, uses.audit ? { ...facts, audit: auditFacts(options) } : facts)));
       log.info(
         `--way ${way}: ${uses.audit ? "the audit rules are loaded;" : "nothing to install:"} capture enables the tracepoints in a private tracefs instance that lives only while it runs. To watch: ${captureCommand(way)}`,
       );
@@ -229,8 +232,10 @@ const status = defineCommand({
   },
   async run({ args, rawArgs }) {
     const options = optionsFrom(args, rawArgs);
-    const facts = hostFacts(options);
-    emit([...statusReport(options), ...WATCH_WAYS.map((way) => wayStatusLine(checkWay(way, facts)))]);
+    // Audit's status and rule list read once, for the status lines and the ways' checks.
+    const read = readAudit();
+    const facts = hostFacts(options, read);
+    emit([...statusReport(options, {}, read), ...WATCH_WAYS.map((way) => wayStatusLine(checkWay(way, facts)))]);
     if (!args.probe) return;
     // The probe loads these rules under a key of its own.
     const result = await probeCost({ rules: options, signal: stop?.signal });

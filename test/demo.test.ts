@@ -17,7 +17,7 @@ const root = join(import.meta.dir, "..");
 const demoScript = join(root, "scripts", "demo.ts");
 /** Short enough for CI, long enough for bait to take the PID between two kills. */
 const FAST_INTERVAL = "0.3";
-const KEY_PATTERN = /whokilled-demo-\d+-\w+/;
+const KEY_PATTERN = /whokilled-demo-\d+-\d+-[a-z0-9]+/;
 
 /** Every demo started here (ours to end) and every key seen, for afterAll should a test fail half-way. */
 const started: Bun.Subprocess[] = [];

@@ -18,6 +18,7 @@ import { buildRules, kernelArches, rulesFileText, type RuleOptions } from "../li
 import { readRecordedEnable } from "../lib/rules/enable-time.ts";
 import { installRules, listInstalled, removeRules } from "../lib/rules/install.ts";
 import { parseArch, parseKey, parsePid, parseSignal, parseUid, ruleOptionsFromFlags } from "../lib/rules/options.ts";
+import { leftRunKeys, runKey, RunRules, startTicks } from "../lib/rules/run-keys.ts";
 import { statusReport } from "../lib/rules/status.ts";
 import type { BlindSpotLine, StatusLine } from "../lib/schema.ts";
 import { ruleIdentity, sameRule } from "./helpers/rule-identity.ts";
@@ -660,5 +661,69 @@ describe("install, remove, list and status through a fake kernel", () => {
     const clock = readClock();
     expect(clock.ticksPerSecond).toBeGreaterThan(0);
     expect(clock.bootTime).toBeGreaterThan(1_000_000_000);
+  });
+});
+
+describe("run keys and one run's rules (run-keys.ts)", () => {
+  test("the demo's key is a run key: a dead demo's is listed by leftRunKeys, a live one's and this process's are not", () => {
+    const own = runKey("demo");
+    expect(own).toMatch(new RegExp(`^whokilled-demo-${process.pid}-${startTicks(process.pid)}-[a-z0-9]{1,12}$`));
+    const start = (pid: number) => (pid === 100 ? 5000 : null);
+    const keys = [own, "whokilled-demo-100-5000-abc", "whokilled-demo-100-4999-def", "whokilled-demo-999999999-7-ghi", "whokilled-demo-300-x", "whokilled"];
+    expect(leftRunKeys(keys, start)).toEqual(["whokilled-demo-100-4999-def", "whokilled-demo-999999999-7-ghi"]);
+  });
+
+  test("RunRules: add under the run key, remove only that key's rules, once; forget leaves the kernel alone", () => {
+    const fake = new FakeAuditControl(1, 0, ["-a always,exit -F arch=b64 -S kill -k someone-else"]);
+    const rules = new RunRules("demo", fake);
+    expect(rules.key).toMatch(/^whokilled-demo-/);
+    const report = rules.add((key) => installRules({ key, arches: ["b64"] }, { control: fake }));
+    expect(report.added.length).toBeGreaterThan(0);
+    expect(fake.listRules().filter((r) => r.keys.includes(rules.key))).toHaveLength(report.added.length);
+    expect(rules.remove()).toHaveLength(report.added.length);
+    expect(fake.lines()).toEqual(["-a always,exit -F arch=b64 -S kill -F key=someone-else"]);
+    const deletes = fake.deletes;
+    expect(rules.remove()).toEqual([]);
+    const other = new RunRules("watch", fake);
+    fake.failOnAdd = 1;
+    expect(() => other.add((key) => installRules({ key, arches: ["b64"] }, { control: fake }))).toThrow(/EINVAL/);
+    other.forget();
+    expect(other.remove()).toEqual([]);
+    expect(fake.deletes).toBe(deletes);
+  });
+
+  test("RunRules: rules still added at process exit are removed then (process.exit from elsewhere)", () => {
+    const dir = tempDir();
+    const script = join(dir, "exit.ts");
+    const log = join(dir, "deleted.txt");
+    writeFileSync(
+      script,
+      `import { appendFileSync } from "node:fs";
+import { RunRules } from ${JSON.stringify(join(import.meta.dir, "../lib/rules/run-keys.ts"))};
+const rules: string[] = [];
+const control = {
+  status: () => { throw new Error("unused"); },
+  enable: () => {},
+  listRules: () => rules.map((key) => ({ rule: key, line: key, keys: [key] })),
+  addRule: () => "added",
+  deleteRule: (rule: string) => { appendFileSync(${JSON.stringify(log)}, rule + "\\n"); rules.splice(rules.indexOf(rule), 1); return "deleted"; },
+} as any;
+const kept = new RunRules("demo", control);
+kept.add((key) => rules.push(key));
+const removed = new RunRules("watch", control);
+removed.add((key) => rules.push(key));
+removed.remove();
+appendFileSync(${JSON.stringify(log)}, "exit\\n");
+process.exit(0);
+`,
+    );
+    const run = Bun.spawnSync([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
+    expect(run.stderr.toString()).toBe("");
+    expect(run.exitCode).toBe(0);
+    const lines = readFileSync(log, "utf8").trim().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^whokilled-watch-/);
+    expect(lines[1]).toBe("exit");
+    expect(lines[2]).toMatch(/^whokilled-demo-/);
   });
 });

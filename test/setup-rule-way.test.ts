@@ -12,8 +12,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { WhokilledError } from "../lib/errors.ts";
+import { parseRuleText } from "../lib/rules/audit-rule.ts";
 import { kernelAuditControl, kernelRule, type AuditControl, type AuditStatus, type KernelRule } from "../lib/rules/control.ts";
-import { auditAccess } from "../lib/rules/cost-states.ts";
+import { auditAccess, CostStates, rotated } from "../lib/rules/cost-states.ts";
 import { probeCost } from "../lib/rules/probe.ts";
 import { leftRunKeys } from "../lib/rules/run-keys.ts";
 import { checkWay, requireWay, wayStatusLine, wayTracepoints, type HostFacts } from "../lib/rules/way-check.ts";
@@ -22,7 +23,7 @@ import { parseWatchWay, wayUses, WATCH_WAYS } from "../lib/rules/ways.ts";
 import { lineProblem } from "../lib/schema-check.ts";
 import { findTracefs } from "../lib/sources/tracefs.ts";
 import { auditSkipReason, removeKeyNow, TestKeys } from "./helpers/live.ts";
-import { runScriptProcess } from "./helpers/run.ts";
+import { jsonLines, runScriptProcess, setupRuleSync } from "./helpers/run.ts";
 
 const repo = join(import.meta.dir, "..");
 const script = join(repo, "scripts", "setup-rule.ts");
@@ -35,17 +36,12 @@ interface Run {
   lines: Record<string, unknown>[];
 }
 
-function parseLines(stdout: string): Record<string, unknown>[] {
-  return stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+const parseLines = jsonLines;
 
+/** setup-rule.ts run to its end (helpers/run.ts), its stdout parsed at once: every line JSON. */
 function setupRule(args: string[]): Run {
-  const result = Bun.spawnSync([process.execPath, script, ...args], { cwd: repo, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  const stdout = result.stdout.toString();
-  return { code: result.exitCode ?? -1, stdout, stderr: result.stderr.toString(), lines: parseLines(stdout) };
+  const run = setupRuleSync(args);
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr, lines: run.lines };
 }
 
 // --- fake hosts ----------------------------------------------------------------
@@ -177,6 +173,26 @@ describe("ways of watching, without the kernel", () => {
 
     // Every way line fits the schema.
     for (const way of WATCH_WAYS) expect(lineProblem(wayStatusLine(checkWay(way, on)))).toBeNull();
+  });
+
+  test("cost states: each round's order is rotated; a visit sets up, notes others' rules, and takes down even when the measure throws", async () => {
+    expect([0, 1, 2, 3].map((round) => rotated(["a", "b", "c"], round).join(""))).toEqual(["abc", "bca", "cab", "abc"]);
+    const other = kernelRule(parseRuleText("-a always,exit -F arch=b64 -S kill -k someone-else"));
+    const { control, calls } = fakeControl(1, [other]);
+    // This fake's deleteRule removes nothing: a removal is seen in its calls.
+    const states = new CostStates("probe", { whenAuditOff: "skip", control });
+    const others = { auditRules: 0, instances: 0 };
+    expect(await states.visit({ audit: true, tracepoints: [] }, others, () => control.listRules().filter((r) => r.keys.includes(states.key)).length)).toBeGreaterThan(0);
+    expect(others.auditRules).toBe(1);
+    const added = calls.filter((c) => c === "add").length;
+    expect(calls.filter((c) => c === "delete")).toHaveLength(added);
+    await expect(
+      states.visit({ audit: true, tracepoints: [] }, others, () => {
+        throw new Error("measure failed");
+      }),
+    ).rejects.toThrow("measure failed");
+    expect(calls.filter((c) => c === "delete").length).toBeGreaterThan(added);
+    states.close();
   });
 
   test("the probe's audit access: off is skipped (never switched on), locked is skipped, on is measured", () => {

@@ -31,7 +31,8 @@ import { WhokilledError, usageError } from "../errors.ts";
 import { log } from "../log.ts";
 import { pickFreePid } from "./pid-space.ts";
 import { kernelAuditControl } from "../rules/control.ts";
-import { installRules, listInstalled, removeRules } from "../rules/install.ts";
+import { installRules, listInstalled } from "../rules/install.ts";
+import { removeLeftRunRules, RunRules } from "../rules/run-keys.ts";
 import { isCompiledBinary, stageCommand, type StageName } from "../cli/stage-command.ts";
 import { DEFAULT_ROGUE_COMM } from "./rogue.ts";
 import { DEFAULT_WATCH_WAY, wayUses, type WatchWay } from "../rules/ways.ts";
@@ -249,7 +250,10 @@ export async function liveDemo(options: DemoOptions = {}): Promise<number | null
   const interval = options.intervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
   checkInterval(interval);
   const intervalMs = interval * 1000;
-  const key = `whokilled-demo-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  // Removed in the cleanup below, and at process exit should the demo end otherwise; a demo killed by kill -9
+  // leaves them under a key that names it, for the next run, setup-rule status and setup-rule remove (run-keys.ts).
+  const rules = new RunRules("demo");
+  const key = rules.key;
   const uses = wayUses(options.way ?? DEFAULT_WATCH_WAY);
   const children = new Children();
   let phase: DemoPhase = "rules";
@@ -265,9 +269,14 @@ export async function liveDemo(options: DemoOptions = {}): Promise<number | null
     if (uses.audit) {
       enter("rules", `audit rules for SIGKILLs aimed at PID ${pid}, key ${key}`);
       rulesTouched = true;
+      try {
+        removeLeftRunRules();
+      } catch (error) {
+        log.warn(`demo: could not look for rules left by killed runs: ${(error as Error).message}`);
+      }
       // As narrow as the case allows: first in the list, so no earlier rule takes our kills, and narrow (the
       // rogue's kill() of SIGKILL at this PID only), so we take as little as possible from other keys' rules.
-      const install = installRules({ key, first: true, pid, signal: SIG.KILL, syscalls: ["kill"] });
+      const install = rules.add(() => installRules({ key, first: true, pid, signal: SIG.KILL, syscalls: ["kill"] }));
       log.info(`rules installed under key ${key} (${install.added.length} added)`);
       if (install.enabledAudit) log.warn("audit was off: switched it on (enabled 1, never 2); it stays on");
       // The install blocks the event loop: let a Ctrl-C that came meanwhile be seen before anything starts.
@@ -349,7 +358,7 @@ export async function liveDemo(options: DemoOptions = {}): Promise<number | null
     let left: string[] = [];
     if (rulesTouched) {
       try {
-        removeRules(key);
+        rules.remove();
         left = listInstalled(key).map((line) => line.rule);
       } catch (error) {
         log.error(`could not remove the rules with key ${key}: ${(error as Error).message}`);

@@ -29,6 +29,7 @@ import {
   SOCK_RAW,
   SOL_SOCKET,
 } from "../sources/libc.ts";
+import { NLMSG_HDRLEN, netlinkMessages, type NetlinkMessageView } from "../sources/netlink.ts";
 
 export const AUDIT_GET = 1000;
 export const AUDIT_SET = 1001;
@@ -40,7 +41,7 @@ export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
 export const NLM_F_REQUEST = 1;
 export const NLM_F_ACK = 4;
-export const NLMSG_HDRLEN = 16;
+export { NLMSG_HDRLEN };
 
 export const AUDIT_STATUS_ENABLED = 0x0001;
 
@@ -49,13 +50,7 @@ const requestName = (type: number) => Object.entries(REQUESTS).find(([, n]) => n
 
 // --- framing (pure) ----------------------------------------------------------
 
-export interface NetlinkMessage {
-  type: number;
-  flags: number;
-  seq: number;
-  pid: number;
-  payload: Uint8Array;
-}
+export type NetlinkMessage = NetlinkMessageView;
 
 /** One request: nlmsghdr (len, type, flags, seq, pid 0) + payload, padded to 4 bytes. */
 export function encodeNetlinkMessage(type: number, flags: number, seq: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -70,24 +65,9 @@ export function encodeNetlinkMessage(type: number, flags: number, seq: number, p
   return bytes;
 }
 
-/** A datagram → its messages, walked by nlmsg_len (4-byte aligned); a length past the end is clamped to it. */
+/** A datagram → its messages (lib/sources/netlink.ts netlinkMessages), each payload copied: the receive buffer is reused. */
 export function parseNetlinkMessages(datagram: Uint8Array): NetlinkMessage[] {
-  const messages: NetlinkMessage[] = [];
-  const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-  let offset = 0;
-  while (offset + NLMSG_HDRLEN <= datagram.length) {
-    const declared = view.getUint32(offset, true);
-    const end = declared >= NLMSG_HDRLEN && offset + declared <= datagram.length ? offset + declared : datagram.length;
-    messages.push({
-      type: view.getUint16(offset + 4, true),
-      flags: view.getUint16(offset + 6, true),
-      seq: view.getUint32(offset + 8, true),
-      pid: view.getUint32(offset + 12, true),
-      payload: datagram.slice(offset + NLMSG_HDRLEN, end),
-    });
-    offset = (end + 3) & ~3;
-  }
-  return messages;
+  return Array.from(netlinkMessages(datagram), (message) => ({ ...message, payload: message.payload.slice() }));
 }
 
 /** NLMSG_ERROR's payload starts with the error as a negative errno; 0 is an ack. Returns the positive errno. */

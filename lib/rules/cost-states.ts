@@ -19,8 +19,8 @@ import { escapeControl } from "../render/escape.ts";
 import { findTracefs, openQuietInstance, removeLeftInstances, type QuietInstance } from "../sources/tracefs.ts";
 import { parseRuleText } from "./audit-rule.ts";
 import { buildRules, type RuleOptions } from "./build.ts";
-import { deleteRulesWithKey, hasAuditControl, kernelAuditControl, type AuditControl } from "./control.ts";
-import { removeLeftRunRules, runKey, type RunKind } from "./run-keys.ts";
+import { hasAuditControl, kernelAuditControl, type AuditControl } from "./control.ts";
+import { removeLeftRunRules, RunRules, type RunKind } from "./run-keys.ts";
 import type { Tracepoint } from "./way-check.ts";
 
 /** One state to measure: whokilled's audit rules loaded or not, and the tracepoints enabled. */
@@ -58,6 +58,11 @@ export function auditAccess(whenOff: "load" | "skip", control: AuditControl | nu
   return { enabled, skip: null, note: null };
 }
 
+/** Round `round`'s order of the states: rotated by one each round, so that no state always runs first (or right after a heavy one). */
+export function rotated<T>(states: readonly T[], round: number): T[] {
+  return states.map((_, i) => states[(i + round) % states.length]!);
+}
+
 /** Audit rules and tracefs instances of others present now: they weigh on every state alike, so they are said beside the figures. */
 export interface OthersPresent {
   auditRules: number;
@@ -78,22 +83,21 @@ export class CostStates {
   readonly audit: AuditAccess;
   private readonly control: AuditControl | null;
   private readonly rules: Omit<RuleOptions, "key">;
-  private rulesLoaded = false;
+  /** This run's rules: removed at process exit too (run-keys.ts), as the instance is (tracefs.ts). */
+  private readonly runRules: RunRules;
   private instance: QuietInstance | null = null;
-  private readonly atExit = () => this.takeDown();
 
   constructor(kind: RunKind, options: CostStatesOptions) {
-    this.key = runKey(kind);
     this.control = options.control ?? (hasAuditControl() ? kernelAuditControl : null);
+    this.runRules = new RunRules(kind, this.control ?? undefined);
+    this.key = this.runRules.key;
     this.audit = auditAccess(options.whenAuditOff, this.control);
     this.rules = options.rules ?? {};
-    process.on("exit", this.atExit);
   }
 
-  /** takeDown, and no longer at exit: for a caller that measures and goes on running. */
+  /** takeDown, for a caller that measures and goes on running (nothing is left to remove at exit then). */
   close(): void {
     this.takeDown();
-    process.off("exit", this.atExit);
   }
 
   /** Whether a state can be measured here: audit states need audit access. */
@@ -110,23 +114,38 @@ export class CostStates {
   /** Load the state's rules and enable its tracepoints. On an error, what was set up stays for takeDown. */
   setUp(state: CostState): void {
     if (state.audit) {
-      if (this.audit.skip || !this.control) throw new Error(`cannot load audit rules: ${this.audit.skip ?? "no audit control"}`);
-      this.rulesLoaded = true; // before adding: a half-done add is taken down too
-      // Added one by one, not through installRules: that would switch audit on when it is off.
-      for (const rule of buildRules({ ...this.rules, key: this.key })) this.control.addRule(parseRuleText(rule.args));
+      const control = this.control;
+      if (this.audit.skip || !control) throw new Error(`cannot load audit rules: ${this.audit.skip ?? "no audit control"}`);
+      // Added one by one, not through installRules: that would switch audit on when it is off. A half-done add is taken down too.
+      this.runRules.add((key) => {
+        for (const rule of buildRules({ ...this.rules, key })) control.addRule(parseRuleText(rule.args));
+      });
     }
     if (state.tracepoints.length > 0) this.instance = openQuietInstance(state.tracepoints);
   }
 
+  /**
+   * One visit to a state: set it up, note the others' rules and instances present (the most seen, into `others`),
+   * run `measure`, and take the state down whatever happens.
+   */
+  async visit<T>(state: CostState, others: OthersPresent, measure: () => T | Promise<T>): Promise<T> {
+    try {
+      this.setUp(state);
+      const present = this.othersPresent();
+      others.auditRules = Math.max(others.auditRules, present.auditRules);
+      others.instances = Math.max(others.instances, present.instances);
+      return await measure();
+    } finally {
+      this.takeDown();
+    }
+  }
+
   /** Remove this run's rules and instance, if any; safe to call any number of times. */
   takeDown(): void {
-    if (this.rulesLoaded && this.control) {
-      this.rulesLoaded = false;
-      try {
-        deleteRulesWithKey(this.key, this.control);
-      } catch (error) {
-        log.error(`could not remove the audit rules with key ${this.key}: ${escapeControl((error as Error).message)}; setup-rule remove --key ${this.key} removes them`);
-      }
+    try {
+      this.runRules.remove();
+    } catch (error) {
+      log.error(`could not remove the audit rules with key ${this.key}: ${escapeControl((error as Error).message)}; setup-rule remove --key ${this.key} removes them`);
     }
     this.instance?.remove();
     this.instance = null;

@@ -22,7 +22,7 @@ import { lib } from "../sources/libc.ts";
 import { ensureTracefs } from "../sources/tracefs.ts";
 import type { RuleOptions } from "./build.ts";
 import type { AuditControl } from "./control.ts";
-import { CostStates, median, type AuditAccess, type CostState, type OthersPresent } from "./cost-states.ts";
+import { CostStates, median, rotated, type AuditAccess, type CostState, type OthersPresent } from "./cost-states.ts";
 import { missingTracepoints, wayTracepoints } from "./way-check.ts";
 
 export type ProbeStateName = "nothing" | "audit" | "tracepoints";
@@ -129,22 +129,15 @@ export async function probeCost(options: ProbeOptions = {}): Promise<ProbeResult
     const estimate = quickest(4, 5_000);
     callsPerRun = Math.max(MIN_BATCH, Math.min(MAX_BATCH, Math.round((budgetMs * 1e6) / (estimate * measured.length * rounds * RUNS_PER_VISIT))));
     probing: for (let round = 0; round < rounds; round++) {
-      // Rotate the order so that no state always runs first (or right after a heavy one).
-      const order = measured.map((_, i) => measured[(i + round) % measured.length]!);
-      for (const name of order) {
+      for (const name of rotated(measured, round)) {
         stopped = await abortedAfterTurn(options.signal);
         if (stopped) break probing;
-        costStates.setUp(states[name]);
-        try {
-          const present = costStates.othersPresent();
-          others.auditRules = Math.max(others.auditRules, present.auditRules);
-          others.instances = Math.max(others.instances, present.instances);
-          stopped = await abortedAfterTurn(options.signal);
-          if (stopped) break probing;
+        stopped = await costStates.visit(states[name], others, async () => {
+          if (await abortedAfterTurn(options.signal)) return true;
           visits[name].push(quickest(RUNS_PER_VISIT, callsPerRun));
-        } finally {
-          costStates.takeDown();
-        }
+          return false;
+        });
+        if (stopped) break probing;
       }
     }
   } finally {

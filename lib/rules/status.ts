@@ -13,13 +13,20 @@ import { log } from "../log.ts";
 import { leftInstances } from "../sources/tracefs.ts";
 import { escapeControl } from "../render/escape.ts";
 import { leftRunKeys } from "./run-keys.ts";
+import type { AuditRead } from "./way-check.ts";
 
 /** Below this, a burst of kills can overflow the kernel's queue (Debian's rules.d uses 8192). */
 const SMALL_BACKLOG = 8192;
 
-export function statusReport(options: RuleOptions, env: RulesEnv = {}): (StatusLine | BlindSpotLine)[] {
+/** The kernel's audit status and rule list, read once for statusReport and the ways' checks (way-check.ts hostFacts). */
+export function readAudit(env: RulesEnv = {}): AuditRead {
   const control = controlOf(env, "setup-rule status");
-  const status = control.status();
+  return { status: control.status(), installed: control.listRules() };
+}
+
+/** The status lines; `read`: the status and rule list already read (readAudit), else read now. */
+export function statusReport(options: RuleOptions, env: RulesEnv = {}, read: AuditRead = readAudit(env)): (StatusLine | BlindSpotLine)[] {
+  const { status, installed } = read;
   const clock = readClock(env.procRoot);
   const lines: (StatusLine | BlindSpotLine)[] = [];
 
@@ -52,7 +59,6 @@ export function statusReport(options: RuleOptions, env: RulesEnv = {}): (StatusL
   });
 
   const expected = buildRules(options);
-  const installed = control.listRules();
   const { held, other } = matchInstalled(expected, installed, options.key);
   const present = expected.filter((_, i) => held[i]).map((r) => r.line);
   const missing = expected.filter((_, i) => !held[i]).map((r) => r.line);

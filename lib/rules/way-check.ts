@@ -11,7 +11,7 @@ import { DEFAULT_TRACEFS_MOUNT, findTracefs } from "../sources/tracefs.ts";
 import { TRACEPOINT_SIGNAL_FILTER, TRACEPOINT_SYSCALL_EVENTS } from "../sources/tracepoint-live.ts";
 import { TRACEPOINT_TASK_EVENTS } from "../sources/trace-tasks.ts";
 import { buildRules, type RuleOptions } from "./build.ts";
-import { hasAuditControl, kernelAuditControl, type AuditStatus } from "./control.ts";
+import { hasAuditControl, kernelAuditControl, type AuditStatus, type KernelRule } from "./control.ts";
 import { matchInstalled } from "./install.ts";
 import { WAY_GIVES, wayUses, type WatchWay } from "./ways.ts";
 
@@ -79,18 +79,33 @@ export interface HostFacts {
   tracefs: TracefsFacts;
 }
 
-/** What this host has for each way; nothing is changed (tracefs is not mounted, no rule added). */
-export function hostFacts(rules: RuleOptions): HostFacts {
-  return { audit: auditFacts(rules), tracefs: tracefsFacts(findTracefs()) };
+/** The kernel's audit status and rule list, as read once (status.ts readAudit) and shared, so that they are not read again. */
+export interface AuditRead {
+  status: AuditStatus;
+  installed: readonly KernelRule[];
 }
 
-function auditFacts(rules: RuleOptions): AuditFacts {
+/**
+ * What this host has for each way; nothing is changed (tracefs is not mounted, no rule added). `audit`: what was
+ * read already (AuditRead), or "unread" for a caller whose way does not use audit: its facts are then not read.
+ */
+export function hostFacts(rules: RuleOptions, audit?: AuditRead | "unread"): HostFacts {
+  return { audit: audit === "unread" ? unreadAuditFacts(rules) : auditFacts(rules, audit), tracefs: tracefsFacts(findTracefs()) };
+}
+
+function unreadAuditFacts(rules: RuleOptions): AuditFacts {
+  const expected = buildRules(rules).length;
+  return { control: hasAuditControl(), status: null, error: "not read: this way does not use audit", rulesPresent: false, rulesMissing: expected, rulesExpected: expected, key: rules.key };
+}
+
+/** The audit side of the host: from `read` when given, else read now (errors said in `error`). */
+export function auditFacts(rules: RuleOptions, read?: AuditRead): AuditFacts {
   const expected = buildRules(rules);
   const facts: AuditFacts = { control: true, status: null, error: null, rulesPresent: false, rulesMissing: expected.length, rulesExpected: expected.length, key: rules.key };
-  if (!hasAuditControl()) return { ...facts, control: false, error: "needs root (CAP_AUDIT_CONTROL)" };
+  if (!read && !hasAuditControl()) return { ...facts, control: false, error: "needs root (CAP_AUDIT_CONTROL)" };
   try {
-    facts.status = kernelAuditControl.status();
-    const { held } = matchInstalled(expected, kernelAuditControl.listRules(), rules.key);
+    facts.status = read?.status ?? kernelAuditControl.status();
+    const { held } = matchInstalled(expected, read?.installed ?? kernelAuditControl.listRules(), rules.key);
     facts.rulesMissing = held.filter((h) => !h).length;
     facts.rulesPresent = facts.rulesMissing === 0;
   } catch (error) {

@@ -37,7 +37,7 @@ import { recordTypeName } from "../tables/record-types.ts";
 import { abortableSleep } from "./abortable-sleep.ts";
 
 const AUDIT_NLGRP_READLOG = 1;
-const NLMSG_HDRLEN = 16;
+export const NLMSG_HDRLEN = 16;
 /** Below this, nlmsg types are netlink control messages (NOOP, ERROR, DONE, OVERRUN). */
 const NLMSG_MIN_TYPE = 0x10;
 
@@ -93,6 +93,36 @@ function openAuditSocket(c: Libc, receiveBufferBytes: number): number {
 const STAMP = /^audit\((\d+\.\d+:\d+)\)/;
 const decoder = new TextDecoder("utf-8");
 
+/** One netlink message of a datagram: its nlmsghdr, and its payload as a view into the datagram (copy it if the buffer is reused). */
+export interface NetlinkMessageView {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  payload: Uint8Array;
+}
+
+/**
+ * A datagram's messages, walked by nlmsg_len (4-byte aligned, NLMSG_ALIGN). Multicast copies carry the full
+ * length; auditd's unicast copies famously do not: a length that points past the datagram is clamped to its end.
+ */
+export function* netlinkMessages(datagram: Uint8Array): Generator<NetlinkMessageView> {
+  const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+  let offset = 0;
+  while (offset + NLMSG_HDRLEN <= datagram.length) {
+    const declared = view.getUint32(offset, true);
+    const end = declared >= NLMSG_HDRLEN && offset + declared <= datagram.length ? offset + declared : datagram.length;
+    yield {
+      type: view.getUint16(offset + 4, true),
+      flags: view.getUint16(offset + 6, true),
+      seq: view.getUint32(offset + 8, true),
+      pid: view.getUint32(offset + 12, true),
+      payload: datagram.subarray(offset + NLMSG_HDRLEN, end),
+    };
+    offset = (end + 3) & ~3;
+  }
+}
+
 /**
  * One datagram as received → its records. Pure, for tests. A datagram holds
  * one message in practice; several are walked by nlmsg_len all the same.
@@ -100,19 +130,10 @@ const decoder = new TextDecoder("utf-8");
  */
 export function netlinkDatagramToRecords(datagram: Uint8Array, line: number): RecordLine[] {
   const records: RecordLine[] = [];
-  const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-  let offset = 0;
-  while (offset + NLMSG_HDRLEN <= datagram.length) {
-    const declared = view.getUint32(offset, true);
-    const type = view.getUint16(offset + 4, true);
-    // Multicast copies carry the full length; auditd's unicast copies famously
-    // do not. Trust the datagram's own size over a length that points past it.
-    const end = declared >= NLMSG_HDRLEN && offset + declared <= datagram.length ? offset + declared : datagram.length;
-    if (type >= NLMSG_MIN_TYPE) {
-      const record = netlinkMessageToRecord(type, datagram.subarray(offset + NLMSG_HDRLEN, end), line);
-      if (record) records.push(record);
-    }
-    offset = (end + 3) & ~3; // NLMSG_ALIGN
+  for (const message of netlinkMessages(datagram)) {
+    if (message.type < NLMSG_MIN_TYPE) continue;
+    const record = netlinkMessageToRecord(message.type, message.payload, line);
+    if (record) records.push(record);
   }
   return records;
 }

@@ -11,11 +11,11 @@
  * watch finds the instance by its dead owner; the rule's key names the run.
  */
 import { WhokilledError } from "../errors.ts";
-import { removeLeftRunRules, runKey } from "../rules/run-keys.ts";
+import { removeLeftRunRules, RunRules } from "../rules/run-keys.ts";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
-import { kernelAuditControl, deleteRulesWithKey } from "../rules/control.ts";
-import { installRules, listInstalled, removeRules } from "../rules/install.ts";
+import { kernelAuditControl } from "../rules/control.ts";
+import { installRules, listInstalled } from "../rules/install.ts";
 import { InputErrors } from "../audit/input-errors.ts";
 import type { SignalLine } from "../schema.ts";
 import { plural } from "../signals/describe.ts";
@@ -52,68 +52,43 @@ const TICK_MS = 20;
 const DEFAULT_RESCAN_MS = 250;
 const VANISHED_MS = 1000;
 
-// Keys still installed if the process exits without unwinding the generator (process.exit from elsewhere).
-const liveKeys = new Set<string>();
-let exitHooked = false;
-function removeAtExit(key: string): void {
-  liveKeys.add(key);
-  if (exitHooked) return;
-  exitHooked = true;
-  process.on("exit", () => {
-    for (const k of liveKeys) {
-      try {
-        deleteRulesWithKey(k);
-      } catch {
-        // Nothing more can be done at exit.
-      }
-    }
-    liveKeys.clear();
-  });
-}
-
 /** Install the temporary kill-family rule, or say why audit is not used. Never switches audit on or changes its mode. */
-function startAudit(wanted: boolean): WatchState["audit"] {
-  if (!wanted) return { on: false, why: "--way tracepoints" };
-  if (process.getuid?.() !== 0) return { on: false, why: "not root" };
+function startAudit(wanted: boolean): { state: WatchState["audit"]; rules: RunRules | null } {
+  const off = (why: string) => ({ state: { on: false as const, why }, rules: null });
+  if (!wanted) return off("--way tracepoints");
   let enabled: number;
   try {
     enabled = kernelAuditControl.status().enabled;
   } catch (error) {
-    return { on: false, why: `no kernel audit (${(error as Error).message})` };
+    return off(`no kernel audit (${(error as Error).message})`);
   }
-  if (enabled === 0) return { on: false, why: "audit is off (switching it on now would not make senders already running visible; `setup-rule install` does, for later ones)" };
-  if (enabled === 2) return { on: false, why: "audit is locked (enabled 2): no rule can be added until reboot" };
+  if (enabled === 0) return off("audit is off (switching it on now would not make senders already running visible; `setup-rule install` does, for later ones)");
+  if (enabled === 2) return off("audit is locked (enabled 2): no rule can be added until reboot");
   try {
     removeLeftRunRules();
   } catch (error) {
     log.warn(`watch: could not look for rules left by killed watch runs: ${(error as Error).message}`);
   }
-  const key = runKey("watch");
-  removeAtExit(key);
+  const rules = new RunRules("watch");
   try {
-    installRules({ key });
+    rules.add((key) => installRules({ key }));
   } catch (error) {
-    liveKeys.delete(key);
-    try {
-      removeRules(key);
-    } catch {
-      // Nothing was added.
-    }
-    return { on: false, why: `the audit rule could not be added (${(error as Error).message})` };
+    // installRules took back the rules it had added.
+    rules.forget();
+    return off(`the audit rule could not be added (${(error as Error).message})`);
   }
-  return { on: true, key };
+  return { state: { on: true, key: rules.key }, rules };
 }
 
-function stopAudit(audit: WatchState["audit"]): void {
-  if (!audit.on) return;
+function stopAudit(rules: RunRules | null): void {
+  if (!rules) return;
   try {
-    removeRules(audit.key);
-    const left = listInstalled(audit.key);
-    if (left.length > 0) log.error(`watch: rules with key ${audit.key} are still installed: ${left.map((l) => escapeControl(l.rule)).join("; ")}`);
+    rules.remove();
+    const left = listInstalled(rules.key);
+    if (left.length > 0) log.error(`watch: rules with key ${rules.key} are still installed: ${left.map((l) => escapeControl(l.rule)).join("; ")}`);
   } catch (error) {
-    log.error(`watch: could not remove the rules with key ${audit.key}: ${(error as Error).message}`);
+    log.error(`watch: could not remove the rules with key ${rules.key}: ${(error as Error).message}`);
   }
-  liveKeys.delete(audit.key);
 }
 
 /**
@@ -151,7 +126,7 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
     stop.abort();
   };
 
-  const audit = startAudit(options.audit !== false);
+  const { state: audit, rules } = startAudit(options.audit !== false);
   const core: WatchCore = new WatchCore(
     { audit },
     {
@@ -305,7 +280,7 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
     stop.abort();
     options.signal?.removeEventListener("abort", onAbort);
     await Promise.allSettled(tasks);
-    stopAudit(audit);
+    stopAudit(rules);
     // Nothing silently lost: a trace line of an enabled event that did not parse is counted here.
     if (core.unparsed > 0) log.warn(`watch: ${plural(core.unparsed, "trace line")} could not be read`);
   }

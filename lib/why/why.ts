@@ -270,11 +270,11 @@ export async function why(options: WhyOptions): Promise<WhyAnswer> {
   // 4. What concerns this process, in the window.
   mine.sort((a, b) => timeOf(a) - timeOf(b));
   const mineIds = new Set(mine.map((s) => s.id));
+  // By pid: the units of the kills of this pid, whose other lines around them (a stop timeout, the main process's end) are context.
+  const units = new Set(mine.map((s) => journalFacts.get(s.id)?.facts.message.unit).filter((u): u is string => typeof u === "string"));
   const context = [...journalFacts.values()].filter(({ facts, record }) => {
     if (mineIds.has(record.id) || !inWindow(facts.time, window)) return false;
     if (query.comm !== undefined) return unitMatches(facts, query.comm);
-    // By pid: the unit's other lines around a kill of this pid (its stop timeout, its main process's end).
-    const units = new Set(mine.map((s) => journalFacts.get(s.id)?.facts.message.unit).filter((u): u is string => typeof u === "string"));
     return facts.message.unit !== null && units.has(facts.message.unit);
   });
   const myFaults = faults.filter(({ fault, time }) => (query.pid !== undefined ? fault.pid === query.pid : commIs(fault.comm, query.comm)) && inWindow(time, window));

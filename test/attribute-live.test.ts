@@ -12,8 +12,7 @@ import type { InputItem } from "../lib/sources/inputs.ts";
 import { installRules, removeRules } from "../lib/rules/install.ts";
 import type { RecordLine, SignalLine } from "../lib/schema.ts";
 import { SignalStage } from "../lib/signals/signal-stage.ts";
-import { netlinkRecords } from "../lib/sources/netlink.ts";
-import { auditSkipReason, removeOnExit, uniqueKey, waitFor } from "./helpers/live.ts";
+import { auditSkipReason, removeOnExit, startRecordCollector, uniqueKey, waitFor } from "./helpers/live.ts";
 import { attributeFiles, attributeStream } from "./helpers/run.ts";
 import { buildSender, senderSkipReason, startVictim, type SenderBuild, type Victim } from "./helpers/sender.ts";
 
@@ -21,9 +20,9 @@ const skip = auditSkipReason();
 if (skip) console.error(`skip: live attribute tests: ${skip}`);
 
 const key = uniqueKey("attribute");
-const records: RecordLine[] = [];
-const controller = new AbortController();
-let capture: Promise<void> | null = null;
+let collector: ReturnType<typeof startRecordCollector> | null = null;
+/** Every audit record the kernel sent while the tests ran. */
+let records: RecordLine[] = [];
 let sender: SenderBuild;
 const victims: Victim[] = [];
 const extraChildren: Bun.Subprocess[] = [];
@@ -34,19 +33,13 @@ beforeAll(async () => {
   // pidfd_open too, so a pidfd_send_signal that fails with ESRCH still names its target.
   installRules({ key, arches: ["b64", "b32"], pidfdOpen: true });
   sender = buildSender("b64")!;
-  let ready!: () => void;
-  const isReady = new Promise<void>((resolve) => (ready = resolve));
-  capture = (async () => {
-    for await (const line of netlinkRecords({ signal: controller.signal, onReady: ready })) {
-      if (line.kind === "record") records.push(line);
-    }
-  })();
-  await isReady;
+  collector = startRecordCollector();
+  records = collector.records;
+  await collector.ready;
 });
 
 afterAll(async () => {
-  controller.abort();
-  await capture;
+  await collector?.stop();
   for (const victim of victims) await victim.stop();
   for (const child of extraChildren) {
     if (child.exitCode === null) child.kill("SIGKILL");

@@ -46,6 +46,7 @@ import { buildRules, type RuleOptions } from "../lib/rules/build.ts";
 import { deleteRulesWithKey, kernelAuditControl } from "../lib/rules/control.ts";
 import { auditctl, auditctlSkipReason, auditSkipReason, removeKeyNow, TestKeys } from "./helpers/live.ts";
 import { ruleIdentity, sameRule } from "./helpers/rule-identity.ts";
+import { setupRuleSync } from "./helpers/run.ts";
 
 const HOST = "x86_64";
 /** linux/audit.h's values, which the encoder must produce. */
@@ -273,17 +274,10 @@ function flagsOf(options: RuleOptions): string[] {
 
 // --- the real kernel --------------------------------------------------------
 
-const script = join(import.meta.dir, "..", "scripts", "setup-rule.ts");
-
+/** setup-rule.ts run to its end (helpers/run.ts), its stdout parsed at once (every line JSON) and its rule lines picked. */
 function setupRule(args: string[]): { code: number; stdout: string; stderr: string; rules: Record<string, unknown>[] } {
-  const result = Bun.spawnSync([process.execPath, script, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
-  const stdout = result.stdout.toString();
-  const rules = stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l.kind === "rule");
-  return { code: result.exitCode ?? -1, stdout, stderr: result.stderr.toString(), rules };
+  const run = setupRuleSync(args);
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr, rules: run.lines.filter((l) => l.kind === "rule") };
 }
 
 /** `auditctl -l` lines carrying this key (as `-F key=K` or `-k K`, alone or among others). */

@@ -4,22 +4,20 @@
  * within a second; Ctrl-C ends it cleanly with exit 130 (128 + SIGINT).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import type { InputItem } from "../lib/sources/inputs.ts";
 import { installRules, removeRules } from "../lib/rules/install.ts";
 import type { SignalLine } from "../lib/schema.ts";
 import { SignalStage } from "../lib/signals/signal-stage.ts";
-import { auditSkipReason, removeOnExit, uniqueKey, waitFor } from "./helpers/live.ts";
+import { AUDITD_LOG, auditSkipReason, auditdSkipReason, removeOnExit, uniqueKey, waitFor } from "./helpers/live.ts";
 import { buildSender, send, startVictim, type Victim } from "./helpers/sender.ts";
 
 const root = join(import.meta.dir, "..");
 const skip = auditSkipReason();
-const auditdLog = "/var/log/audit/audit.log";
-const auditdRunning = Bun.spawnSync(["pgrep", "-x", "auditd"]).exitCode === 0 && existsSync(auditdLog);
+const auditdSkip = auditdSkipReason();
 if (skip) console.error(`skip: live capture tests: ${skip}`);
-else if (!auditdRunning) console.error("skip: capture --follow test: auditd is not running");
+else if (auditdSkip) console.error(`skip: capture --follow test: ${auditdSkip}`);
 
 const key = uniqueKey("capture");
 const victims: Victim[] = [];
@@ -97,9 +95,9 @@ describe.skipIf(skip !== null)("capture live", () => {
     expect(capture.stderr()).toMatch(/capture: \d+ records/);
   });
 
-  test.skipIf(!auditdRunning)("--follow on auditd's log: a kill appears within 1 second", async () => {
+  test.skipIf(auditdSkip !== null)("--follow on auditd's log: a kill appears within 1 second", async () => {
     installRules({ key, arches: ["b64"], first: true });
-    const capture = startCapture(["--follow", "--file", auditdLog]);
+    const capture = startCapture(["--follow", "--file", AUDITD_LOG]);
     expect(await waitFor(() => (capture.stderr().includes("follow: watching") ? true : undefined), 15_000)).toBe(true);
     await Bun.sleep(300); // the first poll positions the reader at the end of the log
     const latency = await killAndTime(capture);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { log } from "../lib/log.ts";
 import type { SourceLine } from "../lib/sources/file.ts";
 import { followFileLines, type FollowOptions } from "../lib/sources/follow.ts";
-import { auditctl, auditctlSkipReason, waitFor } from "./helpers/live.ts";
+import { auditctl, auditctlSkipReason, auditdSkipReason, waitFor } from "./helpers/live.ts";
 
 let dir: string;
 beforeAll(() => {
@@ -283,15 +283,8 @@ describe("followFileLines", () => {
 
 describe("live: /var/log/audit/audit.log", () => {
   const auditLog = "/var/log/audit/audit.log";
-  const reason = (() => {
-    // auditctl -m writes the USER record; auditd writes it to the log.
-    const base = auditctlSkipReason();
-    if (base) return base;
-    const pid = existsSync("/var/run/auditd.pid") ? readFileSync("/var/run/auditd.pid", "utf8").trim() : "";
-    if (!pid || !existsSync(`/proc/${pid}`)) return "auditd is not running";
-    if (!existsSync(auditLog)) return `${auditLog} does not exist`;
-    return null;
-  })();
+  // auditctl -m writes the USER record; auditd writes it to the log.
+  const reason = auditctlSkipReason() ?? auditdSkipReason();
   if (reason) console.warn(`skipping live follow test: ${reason}`);
 
   test.skipIf(reason !== null)("a new USER record reaches the consumer within 1 s", async () => {

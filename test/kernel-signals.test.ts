@@ -124,13 +124,23 @@ describe.skipIf(liveSkip !== null)("kernel-sent signals on the real kernel, thro
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Run a scenario, wait for `until` among its lines, and report on them as capture → attribute → report would. */
-  async function reportOn(scenario: Scenario, until: (line: SeenLine) => boolean, keepSigchld = false) {
+  /** Run a scenario and wait for `until` among its lines: the run and the lines it caused. */
+  async function runScenario(scenario: Scenario, until: (line: SeenLine) => boolean) {
     const from = collector.seen.length;
     const run = await scenario.run(binary!);
     await waitFor(() => (linesOf(collector.seen, run, from).some(until) ? true : undefined), 5000, 20);
     await Bun.sleep(100);
-    const lines = linesOf(collector.seen, run, from).filter((l) => keepSigchld || l.parsed.sig !== 17);
+    return { run, lines: linesOf(collector.seen, run, from) };
+  }
+
+  /** `timeout 1 sleep 10`, run once for the two tests that report on it (without and with its SIGCHLD lines). */
+  let timeoutRun: ReturnType<typeof runScenario> | undefined;
+  const runTimeout = () => (timeoutRun ??= runScenario(SCENARIOS.timeout!, (l) => l.parsed.sig === 15));
+
+  /** Run a scenario (or take `ran`, one already run), wait for `until` among its lines, and report on them as capture → attribute → report would. */
+  async function reportOn(scenario: Scenario, until: (line: SeenLine) => boolean, keepSigchld = false, ran?: ReturnType<typeof runScenario>) {
+    const { run, lines: all } = await (ran ?? runScenario(scenario, until));
+    const lines = all.filter((l) => keepSigchld || l.parsed.sig !== 17);
     const path = join(dir, `${scenario.name}.jsonl`);
     writeFileSync(path, lines.map((l) => JSON.stringify(l.record)).join("\n") + "\n");
     const { signals, messages } = await attributeFiles([path]);
@@ -166,7 +176,7 @@ describe.skipIf(liveSkip !== null)("kernel-sent signals on the real kernel, thro
   }, 20000);
 
   test("timeout 1 sleep 10: the SIGALRM is timeout's own timer, not from the task that happened to run", async () => {
-    const { report, signals } = await reportOn(SCENARIOS.timeout!, (l) => l.parsed.sig === 15);
+    const { report, signals } = await reportOn(SCENARIOS.timeout!, (l) => l.parsed.sig === 15, false, runTimeout());
     const alarm = signals.find((s) => s.signal.nr === 14)!;
     expect(alarm.cause).toMatchObject({ kind: "timer", rule: "posix-timer" });
     expect(alarm.killer.comm).toBe("timeout");
@@ -210,7 +220,7 @@ describe.skipIf(liveSkip !== null)("kernel-sent signals on the real kernel, thro
     expect(term.killer.comm).toBe("wk-pdeath"); // the dying parent, not an unrelated task
     expect(finding(report, "parent-death")?.headline).toMatch(/wk-orphan\[\d+\] got SIGTERM because its parent wk-pdeath\[\d+\] exited/);
     // timeout kills its child and waits for it: that is no parent-death signal.
-    const timeout = await reportOn(SCENARIOS.timeout!, (l) => l.parsed.sig === 15, true);
+    const timeout = await reportOn(SCENARIOS.timeout!, (l) => l.parsed.sig === 15, true, runTimeout());
     expect(finding(timeout.report, "parent-death")).toBeUndefined();
   }, 20000);
 });

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { NETLINK_GAP_REASON, netlinkDatagramToRecords, netlinkRecords } from "../lib/sources/netlink.ts";
 import { kernelAuditControl } from "../lib/rules/control.ts";
 import type { GapLine, RecordLine } from "../lib/schema.ts";
-import { addRuleNow, auditSkipReason, deadlinePuller, removeKeyNow, removeOnExit, spawnVictim, uniqueKey, waitFor } from "./helpers/live.ts";
+import { addRuleNow, auditSkipReason, collectInBackground, deadlinePuller, removeKeyNow, removeOnExit, spawnVictim, uniqueKey, waitFor } from "./helpers/live.ts";
 import { buildSender, senderSkipReason } from "./helpers/sender.ts";
 
 /** nlmsghdr (little-endian, as on every Linux target we run on) + body. */
@@ -86,15 +86,9 @@ interface Arrival {
 }
 
 function startCollector() {
-  const controller = new AbortController();
   const seen: Arrival[] = [];
-  let ready!: () => void;
-  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
-  const done = (async () => {
-    for await (const line of netlinkRecords({ signal: controller.signal, onReady: ready })) seen.push({ line, at: Date.now() });
-  })();
-  done.catch(() => ready());
-  return { seen, ready: readyPromise, done, stop: async () => (controller.abort(), await done) };
+  const collector = collectInBackground((signal, onReady) => netlinkRecords({ signal, onReady }), (line) => seen.push({ line, at: Date.now() }));
+  return { seen, ...collector };
 }
 
 /** Inodes of this process's audit netlink sockets (protocol 9 in /proc/net/netlink). */

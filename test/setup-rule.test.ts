@@ -19,42 +19,15 @@ import type { RuleLine, StatusLine } from "../lib/schema.ts";
 import { syscallNumber } from "../lib/tables/syscalls.ts";
 import { startTicks } from "../lib/rules/run-keys.ts";
 import { addRuleNow, auditSkipReason, removeKeyNow, removeOnExit, spawnVictim, startRecordCollector, TestKeys, waitFor } from "./helpers/live.ts";
+import { setupRuleSync, type SetupRuleRun } from "./helpers/run.ts";
 import { buildSender, send, senderSkipReason, type SenderBuild } from "./helpers/sender.ts";
 
-const repo = join(import.meta.dir, "..");
 /** Live tests wait for the kernel's records; give them room even without --timeout. */
 const LIVE_TIMEOUT = 60_000;
-const script = join(repo, "scripts", "setup-rule.ts");
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** stdout parsed as JSON Lines; throws if any line is not JSON (a stray log line). */
-  readonly lines: Record<string, unknown>[];
-}
-
-/** Run the script with bun itself (process.execPath under `bun test`). */
-function setupRule(args: string[], prefix: string[] = []): Run {
-  const result = Bun.spawnSync([...prefix, process.execPath, script, ...args], {
-    cwd: repo,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  const stdout = result.stdout.toString();
-  return {
-    code: result.exitCode ?? -1,
-    stdout,
-    stderr: result.stderr.toString(),
-    get lines() {
-      return stdout
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-    },
-  };
-}
+type Run = SetupRuleRun;
+/** setup-rule.ts run to its end (helpers/run.ts); `lines` parsed on first read, throwing on a stray non-JSON line. */
+const setupRule = setupRuleSync;
 
 /** The kernel's rules carrying this key, as `auditctl -l` lines. */
 const keyed = (key: string) => kernelAuditControl.listRules().filter((r) => r.keys.includes(key)).map((r) => r.line);

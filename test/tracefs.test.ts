@@ -9,10 +9,12 @@ import { tmpdir } from "node:os";
 import { parseSignalGenerate, signalOrigin } from "../lib/sources/tracefs-line.ts";
 import { findTracefs, lostEvents, tracefsRecords } from "../lib/sources/tracefs.ts";
 import { WhokilledError } from "../lib/errors.ts";
-import type { GapLine, RecordLine } from "../lib/schema.ts";
+import { runKey } from "../lib/rules/run-keys.ts";
+import type { GapLine } from "../lib/schema.ts";
 import { deadlinePuller, spawnVictim, tracefsSkipReason, waitFor, waitForComm } from "./helpers/live.ts";
 import { buildSender, senderSkipReason } from "./helpers/sender.ts";
 import { makeMemoryCgroup, memoryCgroupSkipReason } from "./helpers/cgroup.ts";
+import { startSignalCollector } from "./helpers/kernel-signals.ts";
 
 describe("parseSignalGenerate", () => {
   test("a plain kill", () => {
@@ -104,28 +106,6 @@ if (!skip && !sender) console.error(`tracefs user-kill test skipped: ${senderSki
 const cgroupSkip = skip ?? memoryCgroupSkipReason();
 if (!skip && cgroupSkip) console.error(`tracefs OOM test skipped: ${cgroupSkip}`);
 
-interface Seen {
-  record: RecordLine;
-  parsed: NonNullable<ReturnType<typeof parseSignalGenerate>>;
-  arrived: number;
-}
-
-/** Run tracefsRecords in the background, collecting into an array. */
-function startCollector(options: { instanceName: string; filter?: string }) {
-  const controller = new AbortController();
-  const seen: Seen[] = [];
-  let ready!: () => void;
-  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
-  const done = (async () => {
-    for await (const record of tracefsRecords({ ...options, signal: controller.signal, onReady: ready })) {
-      const parsed = parseSignalGenerate(record.raw);
-      if (parsed) seen.push({ record, parsed, arrived: Date.now() });
-    }
-  })();
-  done.catch(() => ready());
-  return { seen, ready: readyPromise, done, stop: async () => (controller.abort(), await done) };
-}
-
 const buildDir = join(tmpdir(), `whokilled-victim-${process.pid}`);
 function buildVictim(): string {
   mkdirSync(buildDir, { recursive: true });
@@ -138,15 +118,14 @@ function buildVictim(): string {
 }
 
 describe.skipIf(skip !== null)("tracefs on the real kernel", () => {
-  const instanceName = `whokilled-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  let collector: ReturnType<typeof startCollector>;
+  let collector: ReturnType<typeof startSignalCollector>;
   let instanceDir = "";
   const children: Bun.Subprocess[] = [];
 
   beforeAll(async () => {
-    collector = startCollector({ instanceName });
+    collector = startSignalCollector();
     await collector.ready;
-    instanceDir = join(findTracefs()!, "instances", instanceName);
+    instanceDir = join(findTracefs()!, "instances", collector.instanceName);
   });
 
   afterAll(async () => {
@@ -235,7 +214,7 @@ describe.skipIf(skip !== null)("tracefs on the real kernel", () => {
   }, 30000);
 
   test("the instance is removed when the consumer breaks out", async () => {
-    const name = `whokilled-test-break-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const name = runKey();
     const dir = join(findTracefs()!, "instances", name);
     const victim = spawnVictim();
     children.push(victim);
@@ -257,7 +236,7 @@ describe.skipIf(skip !== null)("tracefs on the real kernel", () => {
     const controller = new AbortController();
     const gaps: GapLine[] = [];
     const stream = tracefsRecords({
-      instanceName: `whokilled-test-lost-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      instanceName: runKey(),
       filter: `pid == ${victim.pid}`,
       bufferSizeKb: 4,
       signal: controller.signal,
@@ -286,7 +265,7 @@ describe.skipIf(skip !== null)("tracefs on the real kernel", () => {
   }, 30000);
 
   test("a bad filter is a usage error and leaves no instance behind", async () => {
-    const name = `whokilled-test-badfilter-${process.pid}`;
+    const name = runKey();
     const dir = join(findTracefs()!, "instances", name);
     let caught: unknown;
     try {

@@ -18,6 +18,7 @@ import { TRACEPOINT_EVENTS, TRACEPOINT_SIGNAL_FILTER } from "../lib/sources/trac
 import { CALL_NOT_SEEN, SIGNAL_GENERATE } from "../lib/sources/tracefs-line.ts";
 import { findTracefs, leftInstances } from "../lib/sources/tracefs.ts";
 import { runKey } from "../lib/rules/run-keys.ts";
+import { childrenOf } from "./helpers/kernel-signals.ts";
 import { tracefsSkipReason, waitFor } from "./helpers/live.ts";
 import { startVictim, type Victim } from "./helpers/sender.ts";
 import { buildTpSender, collectTracepoints, recordToSignal, senderOf, tpSend, tpSenderSkipReason, type Collected } from "./helpers/tracepoints.ts";
@@ -52,15 +53,6 @@ async function callOf(collected: Collected, pid: number, since: number, timeoutM
   const signal = recordToSignal(record)!;
   expect(lineProblem(signal)).toBeNull();
   return signal;
-}
-
-/** Children of a process, from /proc. */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 describe.skipIf(skip !== null || b64 === null)("tracepoints on the real kernel", () => {

@@ -6,7 +6,7 @@
  * SIGTERM, and an OOM kill in a memory cgroup the test makes.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -20,7 +20,7 @@ import { leftRunKeys } from "../lib/rules/run-keys.ts";
 import { deathEnvironment, deathText, type DeathLine } from "../lib/watch/death.ts";
 import { cgroupPaths, memoryCgroupPath, targetFromFlags } from "../lib/watch/targets.ts";
 import { parseTraceEvent } from "../lib/watch/trace-events.ts";
-import { makeMemoryCgroup, memoryCgroupSkipReason, sleeperInNamespace } from "./helpers/cgroup.ts";
+import { makeMemoryCgroup, makeNamedCgroup, memoryCgroupSkipReason, namedCgroupRoot, sleeperInNamespace } from "./helpers/cgroup.ts";
 import { auditSkipReason, tracefsSkipReason } from "./helpers/live.ts";
 
 // --- trace lines as this machine's instance prints them (options/record-tgid on) ---
@@ -619,15 +619,13 @@ describe("live", () => {
   }
 
   const unshare = Bun.which("unshare");
-  const pidsRoot = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"].find((d) => existsSync(join(d, "cgroup.procs")));
+  const pidsRoot = namedCgroupRoot();
   const unitSkip = liveSkip ?? (unshare === null ? "unshare missing" : pidsRoot === undefined ? "no writable cgroup hierarchy" : null);
   if (!liveSkip && unitSkip) console.error(`skip: live watch --unit test: ${unitSkip}`);
   test.skipIf(unitSkip !== null)("--unit: PID 1 of an unshare -p namespace in a cgroup named as systemd names units: the unit and its namespace PID in the line", async () => {
-    const parent = join(pidsRoot!, `whokilled-test-watch-${process.pid}`);
     const unit = `wk-w${Math.random().toString(36).slice(2, 8)}.service`;
-    const cgroup = join(parent, unit);
-    mkdirSync(cgroup, { recursive: true });
-    const { child, inner } = await sleeperInNamespace(join(cgroup, "cgroup.procs"));
+    const cgroup = makeNamedCgroup(pidsRoot!, `whokilled-test-watch-${process.pid}`, unit);
+    const { child, inner } = await sleeperInNamespace(cgroup.procs);
     let watch: Watch | null = null;
     try {
       expect(inner).toBeDefined();
@@ -650,17 +648,7 @@ describe("live", () => {
       await stopWatch(watch);
       if (child.exitCode === null && child.signalCode === null) child.kill(9);
       await child.exited;
-      for (const dir of [cgroup, parent]) {
-        for (let i = 0; i < 50; i++) {
-          try {
-            rmdirSync(dir);
-            break;
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code === "ENOENT") break;
-            await Bun.sleep(20);
-          }
-        }
-      }
+      cgroup.remove();
     }
   }, 30_000);
 

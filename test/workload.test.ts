@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { sleeperInNamespace } from "./helpers/cgroup.ts";
+import { makeNamedCgroup, namedCgroupRoot, sleeperInNamespace, type NamedCgroup } from "./helpers/cgroup.ts";
 import { nsPidsOfStatus, readPlacement, workloadLabel, workloadOfCgroupFile, workloadOfPath } from "../lib/signals/workload.ts";
 
 const ID = "3f2a9c0d1e4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5";
@@ -76,27 +75,18 @@ describe("/proc/PID/cgroup and status", () => {
 // Live: a process in a PID namespace the test makes, in a cgroup named as docker names it.
 const unshare = Bun.which("unshare");
 const isRoot = process.getuid?.() === 0;
-const pidsRoot = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"].find((dir) => existsSync(join(dir, "cgroup.procs")));
+const pidsRoot = namedCgroupRoot();
 const liveSkip = !isRoot ? "not root" : unshare === null ? "unshare missing" : pidsRoot === undefined ? "no writable cgroup hierarchy" : null;
 if (liveSkip) console.error(`live workload test skipped: ${liveSkip}`);
 
 describe.skipIf(liveSkip !== null)("live", () => {
-  const parent = join(pidsRoot ?? "/nonexistent", `whokilled-test-workload-${process.pid}`);
-  const cgroup = join(parent, `docker-${ID}.scope`);
-  afterAll(() => {
-    for (const dir of [cgroup, parent]) {
-      try {
-        rmdirSync(dir);
-      } catch {
-        // Already gone, or a process still in it (its kill below ends it).
-      }
-    }
-  });
+  let cgroup: NamedCgroup | null = null;
+  afterAll(() => cgroup?.remove());
 
   test("unshare -p in a docker-named cgroup: the namespace PID and the container id", async () => {
-    mkdirSync(cgroup, { recursive: true });
+    cgroup = makeNamedCgroup(pidsRoot!, `whokilled-test-workload-${process.pid}`, `docker-${ID}.scope`);
     // unshare forks the namespace's first process (PID 1 inside); it sleeps while we look.
-    const { child, inner } = await sleeperInNamespace(join(cgroup, "cgroup.procs"));
+    const { child, inner } = await sleeperInNamespace(cgroup.procs);
     try {
       expect(inner).toBeDefined();
       const placement = readPlacement(inner!);

@@ -92,6 +92,38 @@ export function makeMemoryCgroup(name: string, limitBytes: number): MemoryCgroup
   return cgroup;
 }
 
+/** Where the named-cgroup tests make theirs: the pids hierarchy (cgroup v1), else the cgroup v2 root; undefined when neither is mounted. */
+export function namedCgroupRoot(): string | undefined {
+  return ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"].find((dir) => existsSync(join(dir, "cgroup.procs")));
+}
+
+export interface NamedCgroup {
+  /** `parentName` under the root: ours alone (it names this run). */
+  parent: string;
+  /** `leaf` inside it, named as a workload manager names its cgroups (a systemd unit, a docker scope). */
+  dir: string;
+  /** Write a pid here to move that process in. */
+  procs: string;
+  /** rmdir the leaf, then the parent (each retried while the kernel finishes with a dead member); gone already is fine. */
+  remove(): void;
+}
+
+/** Make `root/parentName/leaf` (parentName unique to the run, e.g. `whokilled-test-NAME-PID`). */
+export function makeNamedCgroup(root: string, parentName: string, leaf: string): NamedCgroup {
+  const parent = join(root, parentName);
+  const dir = join(parent, leaf);
+  mkdirSync(dir, { recursive: true });
+  return {
+    parent,
+    dir,
+    procs: join(dir, "cgroup.procs"),
+    remove: () => {
+      removeDir(dir);
+      removeDir(parent);
+    },
+  };
+}
+
 function removeDir(dir: string): void {
   for (let attempt = 0; attempt < 100; attempt++) {
     try {

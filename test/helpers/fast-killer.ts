@@ -8,34 +8,51 @@
  *
  *   bun test/helpers/fast-killer.ts PID ANCESTOR COUNT MS
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { ancestorsOf, readPidStat } from "../../lib/demo/pid-space.ts";
+import { parseProcStat, type ProcStat } from "../../lib/rules/blind-spots.ts";
 
 const [pid, ancestor, count, ms] = process.argv.slice(2).map(Number) as [number, number, number, number];
 if (!(pid > 1) || !(ancestor > 1)) throw new Error("usage: fast-killer.ts PID ANCESTOR COUNT MS");
 
-/** Whether a live process (not a zombie) holds PID now. */
-function alive(): boolean {
+const buffer = Buffer.alloc(4096);
+/**
+ * The stat of the process an open /proc/PID/stat names, or null once it is reaped: the open file stays with
+ * that one process, never the next one given the PID (bait takes it again at once through ns_last_pid, maybe
+ * within the same clock tick, so neither the PID nor its start time surely tells them apart).
+ */
+function statOf(fd: number): ProcStat | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    return parseProcStat(buffer.toString("utf8", 0, readSync(fd, buffer, 0, buffer.length, 0)));
   } catch {
-    return false;
+    return null; // ESRCH: reaped
   }
 }
 
 const deadline = Date.now() + ms;
 let kills = 0;
 while (kills < count && Date.now() < deadline) {
-  const stat = readPidStat(pid);
-  if (stat === null || stat.state === "Z" || (stat.tgid !== null && stat.tgid !== pid) || !ancestorsOf(pid).includes(ancestor)) continue;
+  let fd: number;
   try {
-    process.kill(pid, "SIGKILL");
+    fd = openSync(`/proc/${pid}/stat`, "r");
   } catch {
-    continue; // gone between the check and the kill
+    continue; // nothing holds the PID
   }
-  kills++;
-  console.log(`killed ${pid} (${stat.comm})`);
-  // Each process once: spin (no await, which could sleep past it) until it is a zombie or gone, before the next one may come.
-  while (alive() && Date.now() < deadline);
+  try {
+    const target = statOf(fd);
+    const stat = readPidStat(pid);
+    if (target === null || target.state === "Z" || stat === null || (stat.tgid !== null && stat.tgid !== pid) || !ancestorsOf(pid).includes(ancestor)) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      continue; // gone between the check and the kill
+    }
+    kills++;
+    console.log(`killed ${pid} (${target.comm})`);
+    // Each process once: spin (no await, which could sleep past it) until the one killed is a zombie or reaped,
+    // before the next one may come; a new holder of the PID no longer keeps it spinning to the deadline.
+    for (let now = statOf(fd); now !== null && now.state !== "Z" && Date.now() < deadline; now = statOf(fd));
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { parseSignalGenerate, type SignalGenerate } from "../../lib/sources/tracefs-line.ts";
 import { tracefsRecords } from "../../lib/sources/tracefs.ts";
 import type { RecordLine } from "../../lib/schema.ts";
+import { runKey } from "../../lib/rules/run-keys.ts";
+import { collectInBackground } from "./live.ts";
 
 const source = join(import.meta.dir, "kernel-signals.c");
 const buildDir = join(tmpdir(), `whokilled-ksig-${process.pid}`);
@@ -214,23 +216,25 @@ export const SCENARIOS: Record<string, Scenario> = {
 export interface SeenLine {
   record: RecordLine;
   parsed: SignalGenerate;
+  /** Date.now() when the line was read. */
+  arrived: number;
 }
 
-/** A private tracefs instance collecting signal_generate lines in the background. */
+/**
+ * A private tracefs instance collecting signal_generate lines in the background. The instance is named as the
+ * tool names its own (runKey(): whokilled-PID-START-RAND), so one left by a killed test run is swept like the tool's.
+ */
 export function startSignalCollector(options: { filter?: string } = {}) {
-  const controller = new AbortController();
   const seen: SeenLine[] = [];
-  let ready!: () => void;
-  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
-  const instanceName = `whokilled-ksig-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const done = (async () => {
-    for await (const record of tracefsRecords({ instanceName, filter: options.filter, signal: controller.signal, onReady: ready })) {
+  const instanceName = runKey();
+  const collector = collectInBackground(
+    (signal, onReady) => tracefsRecords({ instanceName, filter: options.filter, signal, onReady }),
+    (record) => {
       const parsed = parseSignalGenerate(record.raw);
-      if (parsed) seen.push({ record, parsed });
-    }
-  })();
-  done.catch(() => ready());
-  return { seen, ready: readyPromise, done, instanceName, stop: async () => (controller.abort(), await done) };
+      if (parsed) seen.push({ record, parsed, arrived: Date.now() });
+    },
+  );
+  return { seen, instanceName, ...collector };
 }
 
 /** The lines a scenario run caused: sent to or in the context of its PIDs, or to one of its comms. */

@@ -20,12 +20,30 @@ export function auditSkipReason(): string | null {
   return null;
 }
 
-/** Why a live test that reads auditd's log cannot run here, or null when it can. */
+/** auditd's log, which auditdSkipReason checks exists. */
+export const AUDITD_LOG = "/var/log/audit/audit.log";
+
+/**
+ * Why a live test that reads auditd's log cannot run here, or null when it can: the kernel's audit daemon
+ * (AUDIT_GET's pid) is auditd itself, and its log exists.
+ */
 export function auditdSkipReason(): string | null {
   const audit = auditSkipReason();
   if (audit) return audit;
-  if (kernelAuditControl.status().pid === 0 || !existsSync("/var/log/audit/audit.log")) return "auditd is not running (start it with `auditd`; .ci/run does)";
+  const pid = kernelAuditControl.status().pid;
+  if (pid === 0) return "auditd is not running (start it with `auditd`; .ci/run does)";
+  const comm = safeReadTrim(`/proc/${pid}/comm`);
+  if (comm !== "auditd") return `the kernel's audit daemon is PID ${pid} (${comm ?? "gone"}), not auditd`;
+  if (!existsSync(AUDITD_LOG)) return `auditd runs but ${AUDITD_LOG} does not exist`;
   return null;
+}
+
+function safeReadTrim(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return null;
+  }
 }
 
 /** auditctl, the oracle for the rule tests (Debian's auditd package). */
@@ -194,15 +212,27 @@ export function trackedChildren() {
  * thousands of kills meanwhile).
  */
 export function startRecordCollector(keep: (record: RecordLine) => boolean = () => true) {
-  const controller = new AbortController();
   const records: RecordLine[] = [];
+  const { ready, stop } = collectInBackground(
+    (signal, onReady) => netlinkRecords({ signal, onReady }),
+    (line) => void (line.kind === "record" && keep(line) && records.push(line)),
+  );
+  return { records, ready, stop };
+}
+
+/**
+ * A live source read in the background, each line handed to `each`: `ready`
+ * resolves when the source says it is (its onReady), or as it fails, so no
+ * caller waits forever; `stop()` aborts it and waits for its end, rethrowing
+ * the error that ended it.
+ */
+export function collectInBackground<L>(open: (signal: AbortSignal, onReady: () => void) => AsyncIterable<L>, each: (line: L) => void) {
+  const controller = new AbortController();
   let ready!: () => void;
   const readyPromise = new Promise<void>((resolve) => (ready = resolve));
   const done = (async () => {
-    for await (const line of netlinkRecords({ signal: controller.signal, onReady: ready })) {
-      if (line.kind === "record" && keep(line)) records.push(line);
-    }
+    for await (const line of open(controller.signal, ready)) each(line);
   })();
   done.catch(() => ready());
-  return { records, ready: readyPromise, stop: async () => (controller.abort(), await done) };
+  return { ready: readyPromise, done, stop: async () => (controller.abort(), await done) };
 }

@@ -146,3 +146,43 @@ export async function runScriptProcess(name: string, args: string[]): Promise<{ 
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return { stdout, stderr, code, pid: child.pid };
 }
+
+/** stdout as JSON Lines; throws if any line is not JSON (a stray log line). */
+export function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export interface SetupRuleRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout as JSON Lines (jsonLines), parsed on first read: a run that prints text is read as text. */
+  readonly lines: Record<string, unknown>[];
+}
+
+/**
+ * scripts/setup-rule.ts run to its end with bun itself (process.execPath under
+ * `bun test`), in the repository, NO_COLOR set; `prefix` goes before it (e.g.
+ * setpriv to run it as another user).
+ */
+export function setupRuleSync(args: readonly string[], prefix: readonly string[] = []): SetupRuleRun {
+  const result = Bun.spawnSync([...prefix, process.execPath, join(import.meta.dir, "..", "..", "scripts", "setup-rule.ts"), ...args], {
+    cwd: join(import.meta.dir, "..", ".."),
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const stdout = result.stdout.toString();
+  let lines: Record<string, unknown>[] | undefined;
+  return {
+    code: result.exitCode ?? -1,
+    stdout,
+    stderr: result.stderr.toString(),
+    get lines() {
+      return (lines ??= jsonLines(stdout));
+    },
+  };
+}

@@ -5,10 +5,12 @@
  */
 import type { AssembledEvent } from "../../lib/audit/assemble.ts";
 import { interpretEvent, type InterpretOptions } from "../../lib/audit/interpret.ts";
+import { parseId } from "../../lib/audit/line.ts";
 import type { GapLine, RecordLine, SignalLine } from "../../lib/schema.ts";
 import { eventToSignal } from "../../lib/signals/signal-line.ts";
 import { senderFactsOf } from "../../lib/sources/tracepoint-calls.ts";
 import { tracepointRecords, type TracepointOptions } from "../../lib/sources/tracepoint-live.ts";
+import { collectInBackground } from "./live.ts";
 import { noLookupIds } from "./run.ts";
 import { buildSender, senderSkipReason } from "./sender.ts";
 
@@ -45,35 +47,27 @@ export interface Collected {
 
 /** tracepointRecords in the background, collecting every record and gap. */
 export function collectTracepoints(options: TracepointOptions): Collected {
-  const controller = new AbortController();
   const records: RecordLine[] = [];
   const gaps: GapLine[] = [];
-  let ready!: () => void;
-  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
-  const done = (async () => {
-    for await (const line of tracepointRecords({ ...options, signal: controller.signal, onReady: ready })) {
-      if (line.kind === "gap") gaps.push(line);
-      else records.push(line);
-    }
-  })();
-  done.catch((error) => {
-    console.error(`tracepoints collector failed: ${(error as Error).message}`);
-    ready();
-  });
-  return { records, gaps, ready: readyPromise, stop: async () => (controller.abort(), await done.catch(() => {})) };
+  const { ready, done, stop } = collectInBackground(
+    (signal, onReady) => tracepointRecords({ ...options, signal, onReady }),
+    (line) => void (line.kind === "gap" ? gaps.push(line) : records.push(line)),
+  );
+  done.catch((error) => console.error(`tracepoints collector failed: ${(error as Error).message}`));
+  return { records, gaps, ready, stop: () => stop().catch(() => {}) };
 }
 
 /** A record as attribute reads it: one event, then its signal line (null if it makes none). */
 export function recordToSignal(record: RecordLine, options: InterpretOptions = noLookupIds): SignalLine | null {
-  const [sec, ms, serial] = record.id.split(/[.:]/).map(Number) as [number, number, number];
+  const id = parseId(record.id);
+  if (id === null) throw new Error(`record id ${JSON.stringify(record.id)} is not SEC.MS:SERIAL`);
   const event: AssembledEvent = {
     node: record.node,
     id: record.id,
-    seconds: sec,
-    millis: ms,
+    seconds: id.seconds,
+    millis: id.millis,
     records: [{ type: record.type, raw: record.raw, bodyStart: 0, time: record.time, source: record.source }],
   };
-  void serial;
   return eventToSignal(interpretEvent(event, options));
 }
 

@@ -94,8 +94,7 @@ export type JsonLine =
  * first, as every JSON line is, then parsed, then read as a journal entry.
  * null when it is none of use, reported here (too long or deep, or a journal
  * audit entry missing a part); each caller has its own way with a line that
- * is no journal entry (`json`, `invalid`). A journal entry whose time is out
- * of range throws (as it did when each caller read it itself).
+ * is no journal entry (`json`, `invalid`).
  */
 export function readJsonLine(text: string, source: SourceRef, errors: InputErrors): JsonLine | null {
   const unparsed = unparsedProblem(text);

@@ -17,12 +17,12 @@
  * the next run rather than skipping them.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, fstatSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
 import { MAX_LINE_BYTES } from "./lines.ts";
-import { closeSource, fileIdentity, FINGERPRINT_BYTES, openSource, readRange, readSourceLines, rotatedFiles, type OpenSource, type SourceLine } from "./file.ts";
+import { bytesBefore, closeSource, fileIdentity, FINGERPRINT_BYTES, nextTail, openSource, readRange, readSourceLines, rotatedFiles, type OpenSource, type SourceLine } from "./file.ts";
 
 export interface CheckpointState {
   version: 1;
@@ -212,16 +212,13 @@ async function holdsLastLine(src: OpenSource, state: CheckpointState): Promise<B
   }
   if (sha1(region.subarray(0, stop)) !== fingerprint.sha1) return null;
   // The guard's bytes come from this same read, so a truncation right after this check is still seen.
-  return region.length >= FINGERPRINT_BYTES ? Buffer.from(region.subarray(region.length - FINGERPRINT_BYTES)) : await tailBefore(src, state.offset, region);
+  return region.length >= FINGERPRINT_BYTES ? Buffer.from(region.subarray(region.length - FINGERPRINT_BYTES)) : tailBefore(src, state.offset, region);
 }
 
-/** The bytes before `offset` (up to FINGERPRINT_BYTES), ending with `known` when given; empty for .gz (never guarded). */
-async function tailBefore(src: OpenSource, offset: number, known?: Buffer): Promise<Buffer> {
-  if (src.gz || offset === 0) return Buffer.alloc(0);
-  const have = known?.length ?? 0;
-  const from = offset - Math.min(offset, FINGERPRINT_BYTES);
-  const before = await readRange(src, from, offset - have);
-  return before ? Buffer.concat([before, known ?? Buffer.alloc(0)]) : (known ?? Buffer.alloc(0));
+/** The bytes before `offset` (up to FINGERPRINT_BYTES), ending with `known` when given; empty for .gz and non-regular files (never guarded). */
+function tailBefore(src: OpenSource, offset: number, known: Buffer = Buffer.alloc(0)): Buffer {
+  if (src.gz || !src.regular || offset === 0) return Buffer.alloc(0);
+  return nextTail(bytesBefore(src.fd, offset - known.length) ?? Buffer.alloc(0), known);
 }
 
 /** A checkpoint without a fingerprint (nothing read yet) only claims "offset 0" or a line boundary. */
@@ -274,7 +271,7 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
   const sameFile = (src: OpenSource) => (state.birthtime && src.birthtimeMs ? src.birthtimeMs === state.birthtime : src.mtimeMs >= state.mtime);
   if (byInode >= 0) {
     const src = cands[byInode]!.src;
-    const tail = state.lastLine ? await holdsLastLine(src, state) : sameFile(src) && (await plausibleWithoutFingerprint(src, state)) ? await tailBefore(src, state.offset) : null;
+    const tail = state.lastLine ? await holdsLastLine(src, state) : sameFile(src) && (await plausibleWithoutFingerprint(src, state)) ? tailBefore(src, state.offset) : null;
     if (tail) return startAt(byInode, state.offset, state.line + 1, true, tail);
   }
   // (b) The fingerprint at the same offset in another generation: a compressed or copied rotation.
@@ -291,7 +288,7 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
       const hit = await findRecordId(cands[i]!.src, state.lastId, signal);
       if (hit) {
         notice("by-id", `resuming after record ${state.lastId} in ${cands[i]!.src.name} (the checkpointed position was not found)`);
-        return startAt(i, hit.end, hit.line + 1, false, await tailBefore(cands[i]!.src, hit.end));
+        return startAt(i, hit.end, hit.line + 1, false, tailBefore(cands[i]!.src, hit.end));
       }
     }
   }
@@ -365,8 +362,7 @@ function openCandidates(path: string, onStep?: (step: CheckpointStep) => void): 
 /** The first bytes of a plain file (up to FINGERPRINT_BYTES); empty for .gz, which is never guarded. */
 function headOf(src: OpenSource): Buffer {
   if (src.gz || !src.regular) return Buffer.alloc(0);
-  const buffer = Buffer.alloc(Math.min(src.size, FINGERPRINT_BYTES));
-  return buffer.subarray(0, buffer.length > 0 ? readSync(src.fd, buffer, 0, buffer.length, 0) : 0);
+  return bytesBefore(src.fd, Math.min(src.size, FINGERPRINT_BYTES)) ?? Buffer.alloc(0);
 }
 
 /** Do the same names still list, each naming the file opened under it (and the missing ones still missing)? */

@@ -357,6 +357,31 @@ export function holdsTail(fd: number, tail: Buffer, end: number): boolean {
   return readSync(fd, buffer, 0, tail.length, end - tail.length) === tail.length && buffer.equals(tail);
 }
 
+/** The bytes before `end` in fd (FINGERPRINT_BYTES, fewer near the start); null when the file is shorter than `end`. */
+export function bytesBefore(fd: number, end: number): Buffer | null {
+  const length = Math.min(end, FINGERPRINT_BYTES);
+  const buffer = Buffer.alloc(length);
+  return length === 0 || readSync(fd, buffer, 0, length, end - length) === length ? buffer : null;
+}
+
+/**
+ * One guarded read of up to `length` bytes at `at.position`, taken only if
+ * `at.tail` (the bytes before it), its own last bytes and `head` (the file's
+ * first bytes) are all still in place after it; then `at` moves past it.
+ * The chunk read; null when nothing was there; "truncated" when not taken.
+ */
+export function guardedRead(fd: number, at: { position: number; tail: Buffer }, length: number, head: Buffer = Buffer.alloc(0)): Buffer | null | "truncated" {
+  const buffer = Buffer.allocUnsafe(length);
+  const n = readSync(fd, buffer, 0, length, at.position);
+  if (n === 0) return null;
+  const chunk = n === length ? buffer : buffer.subarray(0, n);
+  const tail = nextTail(at.tail, chunk);
+  if (!holdsTail(fd, at.tail, at.position) || !holdsTail(fd, tail, at.position + n) || !holdsTail(fd, head, head.length)) return "truncated";
+  at.position += n;
+  at.tail = tail;
+  return chunk;
+}
+
 /**
  * rawChunks of a regular file, each read taken only while what was read stays
  * in place (SourceReadOptions.guard); `onStop` hears when reading stops short
@@ -370,29 +395,22 @@ async function* guardedChunks(
   guard: NonNullable<SourceReadOptions["guard"]>,
   onStop: () => void,
 ): AsyncGenerator<Buffer> {
-  let position = startOffset;
-  let tail = guard.tail;
-  const { head, end } = guard;
+  const at = { position: startOffset, tail: guard.tail };
   for (;;) {
     if (signal && (await signalsHadTheirTurn(signal))) return;
-    if (position >= end) return onStop();
-    const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, end - position));
-    let n: number;
+    if (at.position >= guard.end) return onStop();
+    let chunk: Buffer | null | "truncated";
     try {
-      n = readSync(source.fd, buffer, 0, buffer.length, position);
+      chunk = guardedRead(source.fd, at, Math.min(chunkBytes, guard.end - at.position), guard.head);
     } catch (error) {
       throw ioError(source.name, error);
     }
-    if (n === 0) return;
-    const chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
-    const next = nextTail(tail, chunk);
-    if (!holdsTail(source.fd, tail, position) || !holdsTail(source.fd, next, position + n) || !holdsTail(source.fd, head, head.length)) {
+    if (chunk === null) return;
+    if (chunk === "truncated") {
       onStop();
-      guard.onTruncated(position);
+      guard.onTruncated(at.position);
       return;
     }
-    position += n;
-    tail = next;
     yield chunk;
   }
 }

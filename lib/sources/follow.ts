@@ -12,14 +12,14 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { WhokilledError } from "../errors.ts";
 import { log } from "../log.ts";
 import {
+  bytesBefore,
   closeSource,
   DEFAULT_CHUNK_BYTES,
   fileIdentity,
-  FINGERPRINT_BYTES,
+  guardedRead,
   holdsTail,
   ioError,
   isGzipName,
-  nextTail,
   openSource,
   readFileLines,
   rawChunks,
@@ -55,14 +55,6 @@ interface Cursor {
 const NEWLINE = 0x0a;
 const NO_BYTES = Buffer.alloc(0);
 
-/** The last bytes of fd before `end`, for a cursor that starts there. */
-function tailBefore(fd: number, end: number): Buffer {
-  const length = Math.min(end, FINGERPRINT_BYTES);
-  const buffer = Buffer.alloc(length);
-  const n = length > 0 ? readSync(fd, buffer, 0, length, end - length) : 0;
-  return buffer.subarray(0, n);
-}
-
 function openCursor(path: string, atEnd: boolean): Cursor | null {
   let fd: number;
   try {
@@ -78,7 +70,7 @@ function openCursor(path: string, atEnd: boolean): Cursor | null {
     // mid-line would otherwise hand us the tail of a line as if it were one.
     // Counting the newlines on the way keeps line numbers true to the file.
     const { lines, lastLineEnd } = atEnd ? countLines(fd, st.size) : { lines: 0, lastLineEnd: 0 };
-    return { fd, ino: st.ino, dev: st.dev, position: lastLineEnd, splitter: new LineSplitter(lines + 1, lastLineEnd), tail: tailBefore(fd, lastLineEnd) };
+    return { fd, ino: st.ino, dev: st.dev, position: lastLineEnd, splitter: new LineSplitter(lines + 1, lastLineEnd), tail: bytesBefore(fd, lastLineEnd) ?? NO_BYTES };
   } catch (error) {
     closeSync(fd);
     throw error instanceof WhokilledError ? error : ioError(path, error);
@@ -106,37 +98,23 @@ function countLines(fd: number, size: number): { lines: number; lastLineEnd: num
  * Everything the fd holds past our position, one batch per read. Returns why
  * the file was truncated when it was, before or while we read: a read is
  * taken only if the bytes before it and its own last bytes are still there
- * after it, so no read of a file truncated and refilled under us passes.
+ * after it (guardedRead), and with nothing new to read the bytes before our
+ * position are checked, so a file truncated and refilled under us is seen.
  */
 function* drain(cursor: Cursor, file: string): Generator<SourceLine[], string | null> {
   for (;;) {
     const size = fstatSync(cursor.fd).size;
     if (size < cursor.position) return `size ${size} < offset ${cursor.position}`;
-    if (size === cursor.position) return null;
     // Sized to what is there: in steady state reads are a few hundred bytes,
     // and a line keeps its whole read buffer alive.
-    const buffer = Buffer.allocUnsafe(Math.min(DEFAULT_CHUNK_BYTES, size - cursor.position));
-    const n = readSync(cursor.fd, buffer, 0, buffer.length, cursor.position);
-    if (n === 0) return null;
-    const chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
-    const tail = nextTail(cursor.tail, chunk);
-    if (!holdsTail(cursor.fd, cursor.tail, cursor.position) || !holdsTail(cursor.fd, tail, cursor.position + n)) {
-      return `the bytes before offset ${cursor.position} changed`;
-    }
-    cursor.position += n;
-    cursor.tail = tail;
+    const chunk =
+      size > cursor.position ? guardedRead(cursor.fd, cursor, Math.min(DEFAULT_CHUNK_BYTES, size - cursor.position)) : holdsTail(cursor.fd, cursor.tail, cursor.position) ? null : "truncated";
+    if (chunk === "truncated") return `the bytes before offset ${cursor.position} changed`;
+    if (chunk === null) return null;
     const batch: SourceLine[] = [];
     cursor.splitter.push(chunk, (l) => batch.push(sourceLine(l, file, cursor.ino)));
     if (batch.length > 0) yield batch;
   }
-}
-
-/** Was the file truncated (or truncated and refilled past our offset) since we last read it? Why, or null. */
-function truncated(cursor: Cursor): string | null {
-  const size = fstatSync(cursor.fd).size;
-  if (size < cursor.position) return `size ${size} < offset ${cursor.position}`;
-  if (!holdsTail(cursor.fd, cursor.tail, cursor.position)) return `the bytes before offset ${cursor.position} changed`;
-  return null;
 }
 
 /** Rotated files checked for a copy of a truncated log: logrotate's copytruncate made the newest. */
@@ -291,18 +269,14 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
         cursor = openCursor(path, false);
         continue;
       }
-      let why = truncated(cursor);
-      if (why === null) {
-        const drained = drain(cursor, path);
-        let step = drained.next();
-        for (; !step.done; step = drained.next()) {
-          yield step.value;
-          if (signal?.aborted) return;
-        }
-        why = step.value;
+      const drained = drain(cursor, path);
+      let step = drained.next();
+      for (; !step.done; step = drained.next()) {
+        yield step.value;
+        if (signal?.aborted) return;
       }
-      if (why !== null) {
-        yield* afterTruncation(path, cursor, why, signal);
+      if (step.value !== null) {
+        yield* afterTruncation(path, cursor, step.value, signal);
         if (signal?.aborted) return;
         continue;
       }

@@ -11,6 +11,7 @@ import { join, relative } from "node:path";
 import { DEFAULT_SEED, generateString } from "../bench/gen-log.ts";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { lineToRecord } from "../lib/sources/record-lines.ts";
+import { OomJoiner } from "../lib/sources/kernel-oom.ts";
 import { captureFiles } from "../lib/sources/capture-run.ts";
 import { LineWriter } from "../lib/bytes/line-writer.ts";
 import { corpusDir, fixturesDir } from "./helpers/run.ts";
@@ -33,8 +34,9 @@ function reference(path: string) {
   const text = readFileSync(path).toString("utf8");
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
+  const oom = new OomJoiner();
   const out = lines
-    .map((line, i) => lineToRecord(line.endsWith("\r") ? line.slice(0, -1) : line, { file: path, line: i + 1 }, errors, stats))
+    .map((line, i) => lineToRecord(line.endsWith("\r") ? line.slice(0, -1) : line, { file: path, line: i + 1 }, errors, stats, oom))
     .filter((record) => record !== null)
     .map((record) => `${JSON.stringify(record)}\n`)
     .join("");

@@ -14,6 +14,7 @@ import { journalFactsOf, parseExportEntry, parseSystemdMessage } from "../lib/so
 import { journalFileRecords } from "../lib/sources/journal-read.ts";
 import { classifyLine } from "../lib/sources/inputs.ts";
 import { lineToRecord } from "../lib/sources/record-lines.ts";
+import { OomJoiner } from "../lib/sources/kernel-oom.ts";
 import type { RecordLine } from "../lib/schema.ts";
 
 const entry = (over: Record<string, unknown> = {}) => ({
@@ -203,7 +204,7 @@ describe("a `{` line: classifyLine (decode, attribute, report) and capture's lin
     const captureMessages: string[] = [];
     const item = classifyLine(text, { file: "j", line: 3 }, new InputErrors({ strict: false, print: (m) => decodeMessages.push(m) }));
     const stats = { records: 0, structural: 0 };
-    const record = lineToRecord(text, { file: "j", line: 3 }, new InputErrors({ strict: false, print: (m) => captureMessages.push(m) }), stats);
+    const record = lineToRecord(text, { file: "j", line: 3 }, new InputErrors({ strict: false, print: (m) => captureMessages.push(m) }), stats, new OomJoiner());
     return { item, record, stats, decodeMessages, captureMessages };
   };
 

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { parseLine } from "../lib/audit/line.ts";
 import { captureFiles } from "../lib/sources/capture-run.ts";
-import { kernelLogStamp } from "../lib/sources/kernel-oom.ts";
+import { kernelLogStamp, OomJoiner } from "../lib/sources/kernel-oom.ts";
 import { lineToRecord } from "../lib/sources/record-lines.ts";
 import { LineWriter } from "../lib/bytes/line-writer.ts";
 import { decodeFiles, fixturesDir } from "./helpers/run.ts";
@@ -131,7 +131,7 @@ describe("a kernel log's line is classed (parseLine) and read (kernelLogStamp) b
     const messages: string[] = [];
     const errors = new InputErrors({ strict: true, print: (m) => messages.push(m) });
     const stats = { records: 0, structural: 0 };
-    const record = lineToRecord(line, { file: "kern.log", line: 1 }, errors, stats);
+    const record = lineToRecord(line, { file: "kern.log", line: 1 }, errors, stats, new OomJoiner());
     expect(record).toMatchObject({ kind: "record", type: "KERNEL_OOM", raw: line });
     expect({ stats, notAudit: errors.notAudit, errors: errors.count, messages }).toEqual({ stats: { records: 1, structural: 0 }, notAudit: 0, errors: 0, messages: [] });
   });

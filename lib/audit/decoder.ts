@@ -14,7 +14,7 @@ import { PlainHeader } from "./bytes/header.ts";
 import { RecordLineReader } from "./bytes/record-line.ts";
 import { isAuditText } from "../sources/registry.ts";
 import { parseLine, parseId } from "./line.ts";
-import { oomJoinerFor } from "../sources/kernel-oom.ts";
+import { OomJoiner } from "../sources/kernel-oom.ts";
 import type { PassKind } from "../sources/inputs.ts";
 
 export interface DecoderOptions extends AssemblerOptions {
@@ -33,6 +33,8 @@ export interface DecoderStats {
 
 export class Decoder {
   private readonly assembler: EventAssembler;
+  /** This stream's OOM lines, joined into KERNEL_OOM records. */
+  private readonly oom = new OomJoiner();
   readonly stats: DecoderStats = { records: 0, events: 0, structural: 0, skipped: 0 };
 
   constructor(
@@ -48,7 +50,7 @@ export class Decoder {
     if (parsed.kind === "record") {
       this.pushStamped(parsed.node ?? null, parsed.id!, parsed, { type: parsed.type!, raw: text, bodyStart: parsed.bodyStart!, source });
     } else if (parsed.kind === "invalid" || parsed.kind === "not-audit") {
-      const oom = parsed.kind === "not-audit" ? oomJoinerFor(this.options.errors).line(text, source) : null;
+      const oom = parsed.kind === "not-audit" ? this.oom.line(text, source) : null;
       if (oom !== null) this.pushRecord(oom);
       else this.options.errors.skipOrReport(source, parsed, text);
     } else {

@@ -4,6 +4,7 @@
  * which may run at once and are merged as they arrive.
  */
 import type { InputErrors } from "../audit/input-errors.ts";
+import { OomJoiner } from "./kernel-oom.ts";
 import { lineToRecord, RecordLineWriter, type CaptureStats } from "./record-lines.ts";
 import type { LineWriter } from "../bytes/line-writer.ts";
 import { log } from "../log.ts";
@@ -76,6 +77,7 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
   let lastCheckpointId: string | null = null;
 
   const fromLines = async function* (lines: AsyncIterable<SourceLine[]>, checkpointed: boolean, source: string) {
+    const oom = new OomJoiner();
     for await (const batch of lines) {
       const records: Array<RecordLine | GapLine> = [];
       for (const line of batch) {
@@ -89,7 +91,7 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
           else reportTooLong(report, line.tooLong!);
           continue;
         }
-        const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats);
+        const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats, oom);
         if (record) {
           records.push(record);
           if (checkpointed) lastCheckpointId = record.id;
@@ -145,19 +147,15 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
       );
     } else {
       const { tracefsRecords } = await import("./tracefs.ts");
-      // The ring buffer's "[LOST N EVENTS]" arrives as a callback: yield it in order, as a gap line.
-      const lost: GapLine[] = [];
-      const records = tracefsRecords({
-        signal: liveSignal,
-        filter: options.tracefsFilter,
-        onReady: () => log.info("tracefs: listening to signal:signal_generate"),
-        onLost: (gap) => lost.push(gap),
-      });
+      // The ring buffer's "[LOST N EVENTS]" comes in the stream, in order, as a gap line.
       streams.push(
-        (async function* () {
-          for await (const record of records) yield [...lost.splice(0), record];
-          if (lost.length > 0) yield lost.splice(0);
-        })(),
+        single(
+          tracefsRecords({
+            signal: liveSignal,
+            filter: options.tracefsFilter,
+            onReady: () => log.info("tracefs: listening to signal:signal_generate"),
+          }),
+        ),
       );
     }
   }

@@ -12,6 +12,7 @@ import type { RecordLine, SourceRef } from "../schema.ts";
 import { readFileLines } from "./file.ts";
 import { LineSplitter, type Line } from "./lines.ts";
 import { ExportJoiner } from "./journal-systemd.ts";
+import { OomJoiner } from "./kernel-oom.ts";
 import { lineToRecord, type CaptureStats } from "./record-lines.ts";
 
 export interface JournalReadStats extends CaptureStats {
@@ -24,6 +25,7 @@ export interface JournalReadStats extends CaptureStats {
 /** Turns one journal stream's lines (either form, even mixed) into records. */
 export class JournalLines {
   private readonly joiner = new ExportJoiner();
+  private readonly oom = new OomJoiner();
   readonly stats: JournalReadStats = { records: 0, structural: 0, exportEntries: 0, binaryFields: 0 };
 
   constructor(private readonly errors: InputErrors) {}
@@ -40,7 +42,7 @@ export class JournalLines {
   }
 
   line(text: string, source: SourceRef): RecordLine | null {
-    if (text.charCodeAt(0) === 0x7b /* { */) return lineToRecord(text, source, this.errors, this.stats);
+    if (text.charCodeAt(0) === 0x7b /* { */) return lineToRecord(text, source, this.errors, this.stats, this.oom);
     return this.counted(this.joiner.line(text, source));
   }
 

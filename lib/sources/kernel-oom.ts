@@ -184,7 +184,8 @@ export function parseOomReport(raw: string): OomReport | null {
 }
 
 /**
- * Joins a stream's OOM lines into KERNEL_OOM records. The `invoked` and
+ * Joins a stream's OOM lines into KERNEL_OOM records: one per input stream,
+ * held by whatever reads that stream (Decoder, RecordLineWriter, JournalLines…). The `invoked` and
  * `oom-kill:` lines stay counted as a kernel log's other lines (the caller
  * skips them) and are also copied into the next kill's record as evidence.
  */
@@ -229,15 +230,6 @@ export class OomJoiner {
     const untimed = stamp.bootSeconds !== null ? `boot+${stamp.bootSeconds}` : `line${source.line}`;
     return ownRecordLine(KERNEL_OOM, lines.join("\n"), source, killed.pid, stamp.time === null ? null : Date.parse(stamp.time), untimed);
   }
-}
-
-/** One joiner per input stream (keyed by the stream's error counter, which every stage has one of). */
-const joiners = new WeakMap<object, OomJoiner>();
-
-export function oomJoinerFor(stream: object): OomJoiner {
-  let joiner = joiners.get(stream);
-  if (!joiner) joiners.set(stream, (joiner = new OomJoiner()));
-  return joiner;
 }
 
 /** A KERNEL_OOM record (lib/sources/kernel-oom.ts): the kernel's SIGKILL to the OOM killer's victim. */

@@ -9,7 +9,7 @@ import type { InputErrors } from "../audit/input-errors.ts";
 import { ascii, copyEscaped, jsonBytes, putBytes, writeInt } from "../bytes/json.ts";
 import type { LineWriter } from "../bytes/line-writer.ts";
 import type { RecordLine, SourceRef } from "../schema.ts";
-import { oomJoinerFor } from "./kernel-oom.ts";
+import { OomJoiner } from "./kernel-oom.ts";
 import { readJsonLine, type JsonLine } from "./inputs.ts";
 
 export interface CaptureStats {
@@ -17,8 +17,11 @@ export interface CaptureStats {
   structural: number;
 }
 
-/** One raw line → a record line, or null for structure (blank, `----`, `time->`, comments), a kernel log's other lines and errors. */
-export function lineToRecord(text: string, source: SourceRef, errors: InputErrors, stats: CaptureStats): RecordLine | null {
+/**
+ * One raw line → a record line, or null for structure (blank, `----`, `time->`, comments), a kernel log's other lines and errors.
+ * `oom` is the stream's OOM joiner: the caller holds one per stream it reads.
+ */
+export function lineToRecord(text: string, source: SourceRef, errors: InputErrors, stats: CaptureStats, oom: OomJoiner): RecordLine | null {
   if (text.charCodeAt(0) === 0x7b /* { */) {
     let read: JsonLine | null;
     try {
@@ -45,10 +48,10 @@ export function lineToRecord(text: string, source: SourceRef, errors: InputError
   }
   if (parsed.kind === "not-audit") {
     // The OOM killer's report becomes a KERNEL_OOM record (lib/sources/kernel-oom.ts); the kernel's other lines are skipped.
-    const oom = oomJoinerFor(errors).line(text, source);
-    if (oom !== null) {
+    const killed = oom.line(text, source);
+    if (killed !== null) {
       stats.records++;
-      return oom;
+      return killed;
     }
   }
   if (parsed.kind === "invalid" || parsed.kind === "not-audit") errors.skipOrReport(source, parsed, text);
@@ -73,6 +76,7 @@ const LINE = ascii(',"line":');
  */
 export class RecordLineWriter {
   private readonly header = new PlainHeader();
+  private readonly oom = new OomJoiner();
   private file = "";
   private fileJson: Uint8Array = jsonBytes("");
 
@@ -86,7 +90,7 @@ export class RecordLineWriter {
   line(bytes: Buffer, start: number, end: number, ascii: boolean, file: string, line: number): void {
     const header = this.header;
     if (!(ascii || isAsciiRange(bytes, start, end)) || !header.read(bytes, start, end)) {
-      const record = lineToRecord(bytes.toString("utf8", start, end), { file, line }, this.errors, this.stats);
+      const record = lineToRecord(bytes.toString("utf8", start, end), { file, line }, this.errors, this.stats, this.oom);
       if (record) this.writer.write(record);
       return;
     }

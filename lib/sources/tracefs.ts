@@ -153,11 +153,6 @@ export interface TracefsOptions {
   instanceName?: string;
   /** Called once the event is enabled: signals from then on will be seen. */
   onReady?: () => void;
-  /**
-   * Called when the ring buffer overflowed and the kernel dropped events
-   * (trace_pipe's `CPU:N [LOST M EVENTS]`). Without it, the loss is logged.
-   */
-  onLost?: (gap: GapLine) => void;
   /** Per-CPU ring buffer size of the instance (buffer_size_kb); default: the kernel's. */
   bufferSizeKb?: number;
   /**
@@ -275,6 +270,7 @@ export function openQuietInstance(events: readonly { path: string; filter?: stri
 
 /** One trace_pipe line, read once: its record, its head and event text (parseTraceHead), and its batch's offset from the trace clock to the wall clock. */
 export interface TracefsLine {
+  kind: "line";
   record: RecordLine;
   head: TraceHead;
   /** The event's text after the head: `signal_generate: sig=9 …`, `sys_kill(pid: …`. */
@@ -285,19 +281,21 @@ export interface TracefsLine {
 
 /**
  * One RecordLine (type SIGNAL_GENERATE) per signal the kernel generates,
- * until `signal` aborts or the consumer stops.
+ * until `signal` aborts or the consumer stops. Where the ring buffer
+ * overflowed and the kernel dropped events (trace_pipe's `CPU:N [LOST M
+ * EVENTS]`), a GapLine (source `tracefs`) comes in its place in the stream.
  */
-export function tracefsRecords(options: TracefsOptions = {}): AsyncGenerator<RecordLine> {
+export function tracefsRecords(options: TracefsOptions = {}): AsyncGenerator<RecordLine | GapLine> {
   return readInstance(options, (record) => record);
 }
 
-/** tracefsRecords, each record with its head already read and its batch's clock offset: for a reader that places times of its own (tracepoints). */
-export function tracefsLines(options: TracefsOptions = {}): AsyncGenerator<TracefsLine> {
-  return readInstance(options, (record, head, body, offsetMs) => ({ record, head, body, offsetMs }));
+/** tracefsRecords, each record with its head already read and its batch's clock offset: for a reader that places times of its own (tracepoints). Gaps come as in tracefsRecords. */
+export function tracefsLines(options: TracefsOptions = {}): AsyncGenerator<TracefsLine | GapLine> {
+  return readInstance(options, (record, head, body, offsetMs) => ({ kind: "line", record, head, body, offsetMs }));
 }
 
-async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLine, head: TraceHead, body: string, offsetMs: number) => T): AsyncGenerator<T> {
-  const { signal, filter = DEFAULT_SIGNAL_FILTER, onReady, onLost, bufferSizeKb, extraEvents = [], recordTgid = false, pollWaitMs = 0 } = options;
+async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLine, head: TraceHead, body: string, offsetMs: number) => T): AsyncGenerator<T | GapLine> {
+  const { signal, filter = DEFAULT_SIGNAL_FILTER, onReady, bufferSizeKb, extraEvents = [], recordTgid = false, pollWaitMs = 0 } = options;
   if (bufferSizeKb !== undefined && !(Number.isInteger(bufferSizeKb) && bufferSizeKb > 0)) {
     throw new WhokilledError("E_USAGE", `tracefs: bufferSizeKb must be a positive integer, not ${bufferSizeKb}`);
   }
@@ -382,7 +380,7 @@ async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLi
       const lines: string[] = [];
       splitter.push(Buffer.from(buffer.subarray(0, count)), (line) => lines.push(line.bytes.toString("utf8")));
       for (const raw of lines) {
-        // A signal_generate line, an extra event's (TRACEFS_EVENT), else perhaps the overflow notice.
+        // A signal_generate line, an extra event's (TRACEFS_EVENT), else perhaps the overflow notice (a gap, yielded in its place).
         // The head is read once, and the event named by the text after it: a comm may hold any marker.
         const line = parseTraceHead(raw);
         const type = line === null ? null : eventType(line.body, extraNames);
@@ -391,8 +389,7 @@ async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLi
           continue;
         }
         const gap = lostEvents(raw);
-        if (gap && onLost) onLost(gap);
-        else if (gap) log.warn(`tracefs: ${gap.reason}`);
+        if (gap) yield gap;
         else if (line === null && raw.trim() !== "") log.warn(`tracefs: a trace_pipe line with no head, not read: ${JSON.stringify(raw.slice(0, 200))}`);
       }
     }

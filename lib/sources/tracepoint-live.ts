@@ -136,7 +136,6 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
   const victimLookup = procVictimLookup();
   // Made in onReady (a callback TS does not follow: hence the cast).
   let matcher = null as CallMatcher | null;
-  const lost: GapLine[] = [];
   // Ours to abort when the consumer stops: tracefsLines sleeps on its signal between reads.
   const stop = new AbortController();
   const lines = tracefsLines({
@@ -153,8 +152,6 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
       matcher = new CallMatcher({ lookup, victimLookup, tracingSince: uptimeSeconds(), arch: nativeArch() });
       onReady?.();
     },
-    // The ring buffer overflowed (`[LOST N EVENTS]`): yielded in line, as a gap of source `tracepoints`.
-    onLost: (gap) => lost.push({ ...gap, source: TRACEPOINTS_FILE, reason: `${gap.reason}; kill calls and signals in it are not seen` }),
   });
 
   let counter = 0;
@@ -162,7 +159,7 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
   let offsetMs = Date.now() - uptimeSeconds() * 1000;
   const toRecord = (made: MadeRecord): RecordLine => madeRecordLine(made, ++counter, offsetMs);
 
-  let next: Promise<IteratorResult<TracefsLine>> | null = null;
+  let next: Promise<IteratorResult<TracefsLine | GapLine>> | null = null;
   try {
     for (;;) {
       next ??= lines.next();
@@ -170,7 +167,6 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
       const idle = new Promise<"idle">((resolve) => (timer = setTimeout(() => resolve("idle"), IDLE_CHECK_MS)));
       const result = await Promise.race([next, idle]);
       clearTimeout(timer);
-      yield* lost.splice(0);
       if (result === "idle") {
         // Quiet: a call whose exit line was lost must not wait for the next line to be written.
         if (matcher) for (const made of matcher.expire(uptimeSeconds())) yield toRecord(made);
@@ -178,6 +174,12 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
       }
       next = null;
       if (result.done) break;
+      if (result.value.kind === "gap") {
+        // The ring buffer overflowed (`[LOST N EVENTS]`): yielded in line, as a gap of source `tracepoints`.
+        const gap = result.value;
+        yield { ...gap, source: TRACEPOINTS_FILE, reason: `${gap.reason}; kill calls and signals in it are not seen` };
+        continue;
+      }
       const { record, offsetMs: lineOffsetMs } = result.value;
       if (!matcher) continue;
       offsetMs = lineOffsetMs;
@@ -186,7 +188,6 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
     }
     // Stopped (signal): the calls still open are written, unfinished.
     if (matcher) for (const made of matcher.flush()) yield toRecord(made);
-    yield* lost.splice(0);
   } finally {
     if (matcher) {
       onEnd?.(matcher.stats);

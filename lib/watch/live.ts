@@ -184,8 +184,11 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
         extraEvents: WATCH_EXTRA_EVENTS,
         recordTgid: true,
         onReady: () => traceStarted.resolve(),
-        onLost: (gap) => log.warn(`watch: ${gap.reason}: a death in that time may be told late (once /proc shows it gone) and without its cause`),
       })) {
+        if (record.kind === "gap") {
+          log.warn(`watch: ${record.reason}: a death in that time may be told late (once /proc shows it gone) and without its cause`);
+          continue;
+        }
         core.pushTrace(record.raw, record.time ? Date.parse(record.time) : Date.now());
         take();
       }

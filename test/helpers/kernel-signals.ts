@@ -230,6 +230,7 @@ export function startSignalCollector(options: { filter?: string } = {}) {
   const collector = collectInBackground(
     (signal, onReady) => tracefsRecords({ instanceName, filter: options.filter, signal, onReady }),
     (record) => {
+      if (record.kind === "gap") return;
       const parsed = parseSignalGenerate(record.raw);
       if (parsed) seen.push({ record, parsed, arrived: Date.now() });
     },

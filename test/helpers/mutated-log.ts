@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { Rng } from "../../bench/gen-log.ts";
 import { InputErrors } from "../../lib/audit/input-errors.ts";
 import { lineToRecord } from "../../lib/sources/record-lines.ts";
+import { OomJoiner } from "../../lib/sources/kernel-oom.ts";
 import { fixtureAndCorpusLogs } from "./run.ts";
 
 /**
@@ -132,10 +133,11 @@ export function mutatedLog(seed: number, count: number): string[] {
 export function recordLines(lines: string[], file: string, rng: Rng): string[] {
   const errors = new InputErrors({ strict: false, print: () => {}, printLimit: 0 });
   const stats = { records: 0, structural: 0 };
+  const oom = new OomJoiner();
   const out: string[] = [];
   lines.forEach((line, i) => {
     const text = Buffer.from(line, "latin1").toString("utf8");
-    const record = lineToRecord(text.replace(/\r$/, ""), { file, line: i + 1 }, errors, stats);
+    const record = lineToRecord(text.replace(/\r$/, ""), { file, line: i + 1 }, errors, stats, oom);
     if (record === null) return;
     if (rng.chance(0.02)) {
       const at = rng.int(0, record.raw.length);

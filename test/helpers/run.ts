@@ -8,6 +8,7 @@ import { join, relative } from "node:path";
 import { IdNames, type ThisHost } from "../../lib/audit/ids.ts";
 import type { InterpretOptions } from "../../lib/audit/interpret.ts";
 import { lineToRecord } from "../../lib/sources/record-lines.ts";
+import { OomJoiner } from "../../lib/sources/kernel-oom.ts";
 import { InputErrors } from "../../lib/audit/input-errors.ts";
 import { LineWriter } from "../../lib/bytes/line-writer.ts";
 import { readInputs } from "../../lib/sources/inputs.ts";
@@ -124,11 +125,12 @@ export async function attributeStream(paths: string[], filter: SignalFilterOptio
 export function writeRecordLines(path: string, target: string): string {
   const errors = new InputErrors({ strict: false, print: () => {}, printLimit: 0 });
   const stats = { records: 0, structural: 0 };
+  const oom = new OomJoiner();
   const out: string[] = [];
   readFileSync(path, "utf8")
     .split("\n")
     .forEach((text, i) => {
-      const record = lineToRecord(text.replace(/\r$/, ""), { file: path, line: i + 1 }, errors, stats);
+      const record = lineToRecord(text.replace(/\r$/, ""), { file: path, line: i + 1 }, errors, stats, oom);
       if (record) out.push(JSON.stringify(record));
     });
   writeFileSync(target, out.length ? out.join("\n") + "\n" : "");

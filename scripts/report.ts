@@ -8,13 +8,12 @@ import { writeFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { idNamesFromArgs, inputArgs, intFlag, procArgs, runScript, signalFilterArgs, signalFilterFromArgs } from "../lib/cli/args.ts";
 import { WhokilledError, usageError } from "../lib/errors.ts";
-import { log } from "../lib/log.ts";
 import { renderReport, REPORT_FORMATS, type ReportFormat } from "../lib/render/formats.ts";
 import { shouldColor } from "../lib/render/format.ts";
 import { analyze, findingsNeedingAttention, hasCoverageProblem } from "../lib/signals/findings.ts";
 import { signalsFrom } from "../lib/signals/signal-stage.ts";
 import type { BucketChoice } from "../lib/signals/report-summary.ts";
-import { stopOnSignals, inputErrors, inputPaths, notAuditNote } from "../lib/cli/script-io.ts";
+import { stopOnSignals, inputErrors, inputPaths, logSummary } from "../lib/cli/script-io.ts";
 
 /** Exit code when --fail-on findings and something was found (1 and 2 are errors). */
 const EXIT_FINDINGS = 3;
@@ -90,10 +89,7 @@ const command = defineCommand({
     }
 
     // cron mails stderr too: stay silent on a clean run unless something went wrong.
-    const t = report.summary.totals;
-    const line = `report: ${t.signals} signals, ${report.findings.length} findings, ${errors.count} input error${errors.count === 1 ? "" : "s"}${notAuditNote(errors)}`;
-    if (errors.count > 0) log.warn(line);
-    else if (!quiet) log.info(line);
+    logSummary("report", { signals: report.summary.totals.signals, findings: report.findings.length }, errors, { errorLabel: "input error", quiet });
 
     if (args["fail-on"] === "findings" && !clean) process.exitCode = EXIT_FINDINGS;
   },

@@ -18,7 +18,7 @@ import { DEFAULT_RULES_DIR, installRules, listInstalled, removeRules } from "../
 import { parseKey, ruleOptionsFromFlags } from "../lib/rules/options.ts";
 import { readAudit, statusReport } from "../lib/rules/status.ts";
 import { stopOnSignals, type SignalStop } from "../lib/cli/script-io.ts";
-import { isCompiledBinary } from "../lib/cli/stage-command.ts";
+import { userCommand } from "../lib/cli/stage-command.ts";
 import { auditFacts, checkWay, hostFacts, requireWay, wayStatusLine, type HostFacts } from "../lib/rules/way-check.ts";
 import { parseWatchWay, WATCH_WAYS, wayUses, type WatchWay } from "../lib/rules/ways.ts";
 import { costStatusLines, probeCost, probeSummary } from "../lib/rules/probe.ts";
@@ -70,15 +70,10 @@ function optionsFrom(args: RuleArgValues, rawArgs: readonly string[]) {
   return ruleOptionsFromFlags({ ...args, pidfdOpen: args["pidfd-open"] });
 }
 
-/** How people start a stage from here: `npx bun scripts/NAME.ts` from a clone, `whokilled NAME` from the binary. */
-function stageText(name: string): string {
-  return isCompiledBinary() ? `whokilled ${name}` : `npx bun scripts/${name}.ts`;
-}
-
 /** The live pipeline that watches this way. */
 function captureCommand(way: WatchWay): string {
   const sources = { audit: "--netlink", tracepoints: "--tracepoints", both: "--netlink --tracepoints" }[way];
-  return `${stageText("capture")} ${sources} | ${stageText("attribute")} --format table`;
+  return `${userCommand("capture")} ${sources} | ${userCommand("attribute")} --format table`;
 }
 
 /** SIGINT/SIGTERM while a verb runs (setup): status --probe stops between its visits and takes down what it loaded. */

@@ -6,12 +6,11 @@
  * stages as capture | attribute | report, under one command (lib/why/).
  */
 import { defineCommand } from "citty";
-import { evidenceArgs, idNamesFromArgs, inputArgs, intFlag, journalFlag, repeatedFlag, runScript, signalFilterArgs } from "../lib/cli/args.ts";
+import { evidenceArgs, idNameArgs, idNamesFromArgs, inputArgs, intFlag, journalFlag, repeatedFlag, runScript, signalFilterArgs } from "../lib/cli/args.ts";
 import { usageError } from "../lib/errors.ts";
 import { inputErrors, logSummary, stopOnSignals } from "../lib/cli/script-io.ts";
 import { renderWhyText } from "../lib/why/render.ts";
 import { why, type WhyQuery } from "../lib/why/why.ts";
-import { isCompiledBinary } from "../lib/cli/stage-command.ts";
 
 const command = defineCommand({
   meta: {
@@ -36,10 +35,7 @@ const command = defineCommand({
     ...evidenceArgs,
     proc: { type: "boolean", default: true, description: "Read the killer's parents from live /proc (for this machine's own logs, not for files given)", negativeDescription: "Do not read /proc" },
     format: { type: "enum", options: ["text", "json"], default: "text", description: "text (one plain answer) or json (one object)" },
-    lookup: inputArgs.lookup,
-    "local-names": inputArgs["local-names"],
-    passwd: inputArgs.passwd,
-    group: inputArgs.group,
+    ...idNameArgs,
     strict: inputArgs.strict,
   },
   async run({ args, rawArgs }) {
@@ -69,8 +65,6 @@ const command = defineCommand({
       localNames: args["local-names"] === true || !given,
       errors,
       signal: controller.signal,
-      // The trap commands as this user runs whokilled: the single binary, or the scripts of a clone.
-      command: isCompiledBinary() ? (name) => `whokilled ${name}` : undefined,
     });
     if (controller.finish("why", "no answer printed, since the evidence was not read to the end")) return;
     process.stdout.write(args.format === "json" ? `${JSON.stringify(answer)}\n` : renderWhyText(answer));

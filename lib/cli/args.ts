@@ -10,15 +10,8 @@ import type { SignalFilterOptions } from "../signals/filter.ts";
 import { DEFAULT_WATCH_WAY } from "../rules/ways.ts";
 import { resolved, resolveSubCommandForHelp, withCommandSummaries } from "./help.ts";
 
-/** Input and decoding flags shared by decode, attribute and report. */
-export const inputArgs = {
-  file: {
-    type: "string",
-    alias: "f",
-    description: "Input file (repeatable; `-` is stdin). Default: stdin",
-    valueHint: "PATH",
-  },
-  strict: { type: "boolean", description: "Stop at the first malformed line (exit 1)" },
+/** The flags that name uids/gids the log does not name: part of inputArgs, and why's own. */
+export const idNameArgs = {
   // Named `lookup`: citty reads any --no-X as X=false, so a flag named "no-lookup" would never be set.
   lookup: {
     type: "boolean",
@@ -35,10 +28,20 @@ export const inputArgs = {
   group: { type: "string", description: "Name gids from this group file, for any log", valueHint: "FILE" },
 } as const satisfies ArgsDef;
 
-type IdNameArgs = "lookup" | "local-names" | "passwd" | "group";
+/** Input and decoding flags shared by decode, attribute and report. */
+export const inputArgs = {
+  file: {
+    type: "string",
+    alias: "f",
+    description: "Input file (repeatable; `-` is stdin). Default: stdin",
+    valueHint: "PATH",
+  },
+  strict: { type: "boolean", description: "Stop at the first malformed line (exit 1)" },
+  ...idNameArgs,
+} as const satisfies ArgsDef;
 
-/** The parsed naming flags of `inputArgs` (--no-lookup, --local-names, --passwd, --group) as IdNames options. */
-export function idNamesFromArgs(args: Pick<ParsedArgs<typeof inputArgs>, IdNameArgs>): IdNameOptions {
+/** The parsed naming flags (--no-lookup, --local-names, --passwd, --group) as IdNames options. */
+export function idNamesFromArgs(args: Pick<ParsedArgs<typeof idNameArgs>, keyof typeof idNameArgs>): IdNameOptions {
   return { lookup: args.lookup !== false, passwdFile: args.passwd, groupFile: args.group, localNames: args["local-names"] === true };
 }
 

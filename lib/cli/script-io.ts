@@ -17,19 +17,20 @@ export function inputErrors(strict: boolean | undefined): InputErrors {
   return new InputErrors({ strict: strict === true, print: (message) => log.error(message) });
 }
 
-/** The closing counts' note on a kernel log's other lines (InputErrors.notAudit), when there were any: neither errors nor silent. */
-export function notAuditNote(errors: InputErrors): string {
-  return errors.notAudit > 0 ? `; ${errors.notAudit} line${errors.notAudit === 1 ? "" : "s"} not audit, skipped` : "";
-}
-
-/** One closing line on stderr: what went in, what came out, how many errors (and notAuditNote). */
-export function logSummary(verb: string, parts: Record<string, number>, errors: InputErrors): void {
+/**
+ * One closing line on stderr: what went in, what came out, how many errors
+ * (called `errorLabel`s), and the count of a kernel log's other lines
+ * (InputErrors.notAudit), neither errors nor silent. A warning when there were
+ * errors; otherwise info, left out when `quiet`.
+ */
+export function logSummary(verb: string, parts: Record<string, number>, errors: InputErrors, { errorLabel = "error", quiet = false } = {}): void {
   const text = Object.entries(parts)
     .map(([name, n]) => `${n} ${name}`)
     .join(", ");
-  const line = `${verb}: ${text}, ${errors.count} error${errors.count === 1 ? "" : "s"}${notAuditNote(errors)}`;
+  const notAudit = errors.notAudit > 0 ? `; ${errors.notAudit} line${errors.notAudit === 1 ? "" : "s"} not audit, skipped` : "";
+  const line = `${verb}: ${text}, ${errors.count} ${errorLabel}${errors.count === 1 ? "" : "s"}${notAudit}`;
   if (errors.count > 0) log.warn(line);
-  else log.info(line);
+  else if (!quiet) log.info(line);
 }
 
 /** What a script holds while SIGINT/SIGTERM may stop it: the abort signal it passes to lib, and which signal came. */

@@ -31,6 +31,14 @@ export function isCompiledBinary(): boolean {
   return Bun.main.startsWith("/$bunfs/");
 }
 
+/**
+ * How people start this stage, as they started whokilled: `whokilled NAME` from
+ * the binary, `npx bun scripts/NAME.ts` from a clone (`runner` says otherwise).
+ */
+export function userCommand(name: StageName, runner = "npx bun"): string {
+  return isCompiledBinary() ? `whokilled ${name}` : `${runner} ${STAGE_ENTRY_POINTS[name]}`;
+}
+
 /** The argv that starts this stage: `[bun, scripts/NAME.ts]`, or `[whokilled, NAME]` in the compiled binary. */
 export function stageCommand(name: StageName): string[] {
   return isCompiledBinary() ? [process.execPath, name] : [process.execPath, join(repositoryRoot, STAGE_ENTRY_POINTS[name])];

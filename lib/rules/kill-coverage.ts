@@ -15,7 +15,7 @@
 import { machine } from "node:os";
 import type { CoverageLine } from "../schema.ts";
 import { abortableSleep } from "../sources/abortable-sleep.ts";
-import { isCompiledBinary } from "../cli/stage-command.ts";
+import { userCommand } from "../cli/stage-command.ts";
 import { archName } from "../tables/arch.ts";
 import { KILL_FAMILY, KILL_SYSCALLS, type KillSyscall } from "../tables/kill-family.ts";
 import { syscallNumber } from "../tables/syscalls.ts";
@@ -60,7 +60,7 @@ const SIGNAL_CLASS: readonly KillSyscall[] = ["kill", "tkill", "tgkill"];
 
 /** How to run setup-rule, as the user started whokilled. */
 export function setupRuleCommand(args: string): string {
-  return isCompiledBinary() ? `whokilled setup-rule ${args}` : `bun scripts/setup-rule.ts ${args}`;
+  return `${userCommand("setup-rule", "bun")} ${args}`;
 }
 
 interface Abi {

@@ -26,6 +26,7 @@ import type { SourceName } from "../sources/registry.ts";
 import { endsProcessByDefault } from "../tables/signals.ts";
 import { DEFAULT_AUDIT_LOG } from "../audit/ids.ts";
 import { tooLongProblem } from "../sources/lines.ts";
+import { userCommand } from "../cli/stage-command.ts";
 
 export type WhyQuery = { pid: number; comm?: undefined } | { comm: string; pid?: undefined };
 
@@ -49,8 +50,6 @@ export interface WhyOptions extends DecodeSettings {
   proc: boolean;
   errors: InputErrors;
   signal?: AbortSignal;
-  /** How the trap commands are spelled (default `npx bun scripts/NAME.ts`). */
-  command?: (name: string) => string;
 }
 
 /** One source of evidence: whether it was read, from where, and what it held or why it was not read. */
@@ -328,7 +327,6 @@ function isSettledBy(signal: SignalLine): boolean {
 
 function answer(options: WhyOptions, g: Gathered): WhyAnswer {
   const { query } = options;
-  const cmd = options.command ?? ((name: string) => `npx bun scripts/${name}.ts`);
   const evidence: WhyEvidence[] = [];
   for (const signal of g.mine) for (const text of rawLinesOf(signal, g.journalFacts)) evidence.push({ source: sourceWords(signal), time: signal.time, text });
   for (const { raw, time } of g.myFaults) evidence.push({ source: "the kernel log", time, text: raw });
@@ -406,9 +404,9 @@ function answer(options: WhyOptions, g: Gathered): WhyAnswer {
     // A recycled PID: calls found it free (ESRCH), or it was seen under more than one name.
     const names = new Set(g.mine.flatMap((s) => s.victims.filter((v) => v.pid === query.pid).map((v) => v.comm)));
     const recycled = query.pid !== undefined && (g.mine.some((s) => s.result.errno === "ESRCH") || names.size > 1);
-    trap.push(`${cmd("setup-rule")} install --persist`);
-    if (recycled) trap.push(`${cmd("bait")} --pid ${query.pid}   # the PID is recycled: hold it with a bait child and see who kills it`);
-    trap.push(`${cmd("why")} ${query.pid ?? query.comm}   # after the next time`);
+    trap.push(`${userCommand("setup-rule")} install --persist`);
+    if (recycled) trap.push(`${userCommand("bait")} --pid ${query.pid}   # the PID is recycled: hold it with a bait child and see who kills it`);
+    trap.push(`${userCommand("why")} ${query.pid ?? query.comm}   # after the next time`);
   }
   return {
     kind: "why",

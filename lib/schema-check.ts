@@ -168,8 +168,7 @@ function obj<T>(fields: FieldsOf<T>): Described<T> {
 }
 /** A union of object types told apart by the string field `key`. */
 function union<T extends Record<K, string>, K extends string>(key: K, cases: { readonly [V in T[K]]: Described<Extract<T, Record<K, V>>> }): Described<T> {
-  const map = new Map<string, Shape>();
-  for (const [value, described] of Object.entries(cases) as Array<[string, Described<unknown>]>) map.set(value, described.shape);
+  const map = new Map((Object.entries(cases) as Array<[string, Described<unknown>]>).map(([value, described]) => [value, described.shape]));
   return { shape: new Shape(Is.Union, false, [], null, [], [], [], new Set(), key, map) };
 }
 

@@ -37,7 +37,7 @@ function watched(pid: number, comm: string, extra: Partial<WatchedProcess> = {})
 }
 
 function core(audit = false, now = { ms: 1_002_500 }) {
-  const c = new WatchCore(audit ? { audit: { on: true }, auditGraceMs: 250 } : { audit: { on: false, why: "test" } }, { now: () => now.ms });
+  const c = new WatchCore(audit ? { audit: { on: true } } : { audit: { on: false, why: "test" } }, { now: () => now.ms });
   return { c, now };
 }
 

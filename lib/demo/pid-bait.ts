@@ -351,12 +351,8 @@ async function discard(launcher: Launcher, child: HelperChild): Promise<void> {
 async function waitUntilFree(pid: number, waitMs: number, signal?: AbortSignal): Promise<boolean> {
   if (!pidInUse(pid)) return true;
   const deadline = Date.now() + waitMs;
-  let logged = false;
-  while (Date.now() < deadline) {
-    if (!logged) {
-      log.info(`bait: PID ${pid} is held by ${describeHolder(pid)}; waiting up to ${Math.round(waitMs / 1000)} s for it to be free`);
-      logged = true;
-    }
+  for (let first = true; Date.now() < deadline; first = false) {
+    if (first) log.info(`bait: PID ${pid} is held by ${describeHolder(pid)}; waiting up to ${Math.round(waitMs / 1000)} s for it to be free`);
     await abortableSleep(Math.min(100, Math.max(0, deadline - Date.now())), signal);
     if (signal?.aborted) return false;
     if (!pidInUse(pid)) return true;

@@ -57,11 +57,11 @@ export function readPidStat(pid: number): PidStat | null {
   return { pid, comm: stat.comm, state: stat.state, ppid: stat.ppid, tgid };
 }
 
-/** Parent chain of pid, parent first, up to PID 1 (or depth). Empty when pid is gone. */
-export function ancestorsOf(pid: number, depth = 64): number[] {
+/** Parent chain of pid, parent first, up to PID 1 (or 64 deep). Empty when pid is gone. */
+export function ancestorsOf(pid: number): number[] {
   const chain: number[] = [];
   let current = readPidStat(pid);
-  while (current && current.ppid > 0 && chain.length < depth) {
+  while (current && current.ppid > 0 && chain.length < 64) {
     chain.push(current.ppid);
     if (current.ppid === 1) break;
     current = readPidStat(current.ppid);

@@ -550,16 +550,12 @@ export function ruleKeys(rule: AuditRule): string[] {
  * names fold onto b64/b32, syscalls are a set: parseRuleText reads them all so.
  */
 export function ruleMeaning(rule: AuditRule): string {
-  const fields = rule.fields.map((f) => (f.field === AUDIT_FILTERKEY ? `key=${JSON.stringify(fieldText(f).split(KEY_SEPARATOR).sort())}` : fieldIdentity(f)));
-  return identity(rule, fields.sort());
-}
-
-function fieldIdentity(f: RuleField): string {
-  return `${f.field}${operatorSymbol(f.op)}${f.bytes ? JSON.stringify(fieldText(f)) : f.value}`;
-}
-
-function identity(rule: AuditRule, fields: readonly string[]): string {
-  return [ruleList(rule), rule.action, Array.from(rule.mask, (w) => w.toString(16)).join("."), ...fields].join(" ");
+  const fields = rule.fields.map((f) =>
+    f.field === AUDIT_FILTERKEY
+      ? `key=${JSON.stringify(fieldText(f).split(KEY_SEPARATOR).sort())}`
+      : `${f.field}${operatorSymbol(f.op)}${f.bytes ? JSON.stringify(fieldText(f)) : f.value}`,
+  );
+  return [ruleList(rule), rule.action, Array.from(rule.mask, (w) => w.toString(16)).join("."), ...fields.sort()].join(" ");
 }
 
 /** The same rule without -A's flag: what a delete request must carry to match the stored rule. */

@@ -36,7 +36,7 @@ const NOT_SETTLED =
   "The kernel log's line for the crash (`segfault at …`, `trap …`: `dmesg | grep -w PID`) confirms a fault; audit's kill rules (setup-rule install) would show a sender";
 
 /** Who or what a core-dumping signal most likely came from, by the kernel-signal table, from the signal alone. */
-export function coreDumpCause(sig: number): { cause: SignalCause; killerIs: "victim" | "kernel" | "unknown" } {
+function coreDumpCause(sig: number): { cause: SignalCause; killerIs: "victim" | "kernel" | "unknown" } {
   const name = signalLabel(sig);
   // A fault's code is positive (SEGV_MAPERR = 1…); abort() is a tgkill to itself; the rest as the kernel sends them.
   const rule = matchKernelSignalRule(1, name, true) ?? matchKernelSignalRule(name === "SIGABRT" ? SI_TKILL : 0x80, name, true);

@@ -38,19 +38,19 @@ export function describeProcess(p: ProcessLike): string {
 /**
  * A killer's parents, nearest first: `sh[300] "sh -c /usr/local/bin/cleanup" ← cron[200] ← systemd[1]`.
  * The nearest one's command line says which job it was; the rest give the
- * lineage. Past `max` generations (3: the rest is rarely news) the chain ends in `← …`.
+ * lineage. Past 3 generations (the rest is rarely news) the chain ends in `← …`.
  */
 export function describeAncestry(
   chain: ReadonlyArray<{ pid: number; comm: string | null; exe: string | null; argv?: string[] }>,
-  { max = 3, argv = true }: { max?: number; argv?: boolean } = {},
+  { argv = true }: { argv?: boolean } = {},
 ): string {
-  const parts = chain.slice(0, max).map((p, i) => {
+  const parts = chain.slice(0, 3).map((p, i) => {
     const name = `${p.comm ?? baseName(p.exe) ?? "?"}[${p.pid}]`;
     if (!argv || i > 0 || !p.argv || p.argv.length === 0) return name;
     const command = p.argv.join(" ");
     return `${name} "${command.length > 80 ? `${command.slice(0, 79)}…` : command}"`;
   });
-  if (chain.length > max) parts.push("…");
+  if (chain.length > 3) parts.push("…");
   return parts.join(" ← ");
 }
 

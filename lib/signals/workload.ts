@@ -134,7 +134,7 @@ export function readPlacement(pid: number, root = "/proc"): LivePlacement | null
 export function workloadLabel(workload: Workload): string {
   const parts: string[] = [];
   if (workload.container) {
-    const id = /^[0-9a-f]{64}$/.test(workload.container.id) ? workload.container.id.slice(0, 12) : workload.container.id;
+    const id = BARE_ID.test(workload.container.id) ? workload.container.id.slice(0, 12) : workload.container.id;
     parts.push(`${workload.container.runtime} container ${id}`);
   }
   if (workload.pod) parts.push(`pod ${workload.pod}`);

@@ -93,7 +93,7 @@ export function journalctlArgs(sinceMs?: number, untilMs?: number): string[] {
 }
 
 /** Run journalctl with these arguments (no shell) and read its output as journal lines, named `journalctl`. */
-export async function* journalctlRecords(args: readonly string[], errors: InputErrors, lines = new JournalLines(errors)): AsyncGenerator<RecordLine[]> {
+export async function* journalctlRecords(args: readonly string[], errors: InputErrors, lines: JournalLines): AsyncGenerator<RecordLine[]> {
   const exe = journalctlPath();
   if (exe === null) throw new WhokilledError("E_IO", "journalctl is not installed");
   const child = Bun.spawn([exe, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });

@@ -42,16 +42,13 @@ export type SystemdMessage =
   | { kind: "oom"; unit: string | null }
   | { kind: "oomd"; unit: null; cgroup: string; pressureCgroup: string; pressure: string; limit: string; duration: string };
 
-export const RECORD_TYPE_OF: Readonly<Record<SystemdMessage["kind"], string>> = {
+const RECORD_TYPE_OF: Readonly<Record<SystemdMessage["kind"], string>> = {
   "stop-timeout": SYSTEMD_STOP_TIMEOUT,
   kill: SYSTEMD_KILL,
   exit: SYSTEMD_EXIT,
   oom: SYSTEMD_OOM,
   oomd: SYSTEMD_OOMD,
 };
-
-/** The journal source's own record types. */
-export const JOURNAL_RECORD_TYPES: readonly string[] = Object.values(RECORD_TYPE_OF);
 
 // A unit name: `name.type` (service, scope, slice, socket, mount, …), optionally `name@instance.type`.
 const UNIT_TYPES = "service|scope|slice|socket|mount|swap|timer|path|target|automount|device";
@@ -378,7 +375,7 @@ export function finishJournalSignal(line: SignalLine, event: EventLine): void {
 export const JOURNAL_SOURCE: SourceSpec = {
   name: "journal",
   label: "journal",
-  ownRecordTypes: JOURNAL_RECORD_TYPES,
+  ownRecordTypes: Object.values(RECORD_TYPE_OF),
   standalone: true,
   kernelTrace: false,
   streamAncestry: false,

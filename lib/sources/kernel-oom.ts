@@ -265,9 +265,9 @@ function interpretKernelOom(event: AssembledEvent, record: PendingRecord): Event
  * its cause and the report's memory facts, in place, from the record's raw
  * lines. Confirmed by the kernel's own report, so no `settle`.
  */
-export function explainOomSignal(line: SignalLine, raw: string): SignalLine {
+function explainOomSignal(line: SignalLine, raw: string): void {
   const report = parseOomReport(raw);
-  if (!report) return line;
+  if (!report) return;
   const { killed, kill, invoked } = report;
   line.killer = { ...KERNEL_KILLER, argv: [] };
   const oom: OomFacts = {
@@ -293,7 +293,6 @@ export function explainOomSignal(line: SignalLine, raw: string): SignalLine {
     oom,
   };
   if (report.bootSeconds !== null && line.time === null) line.bootSeconds = report.bootSeconds;
-  return line;
 }
 
 export const KERNEL_LOG_SOURCE: SourceSpec = {
@@ -305,5 +304,5 @@ export const KERNEL_LOG_SOURCE: SourceSpec = {
   streamAncestry: false,
   liveFiles: [],
   interpret: interpretKernelOom,
-  finishSignal: (line, event) => void explainOomSignal(line, event.records[0]?.raw ?? ""),
+  finishSignal: (line, event) => explainOomSignal(line, event.records[0]?.raw ?? ""),
 };

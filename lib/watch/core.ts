@@ -70,15 +70,14 @@ export interface WatchCoreEnv {
 export interface WatchCoreOptions {
   /** Audit's part: on (records come through pushAudit), or off with the reason said in each line. */
   audit: { on: true } | { on: false; why: string };
-  /** How long a death waits for the audit record of the kill that caused it. */
-  auditGraceMs?: number;
 }
 
 const MAX_SIGNALS_PER_TASK = 8;
 const MAX_TASKS = 20_000;
 const MAX_AUDIT_LINES = 512;
 const AUDIT_MATCH_MS = 3000;
-const DEFAULT_AUDIT_GRACE_MS = 250;
+/** How long a death waits for the audit record of the kill that caused it. */
+const AUDIT_GRACE_MS = 250;
 const CONSIDER_AGAIN_MS = 1000;
 /** How long before an exit a signal counts as its reason: a graceful stop may take systemd's 90 s. */
 const BEFORE_EXIT_MS = 120_000;
@@ -132,16 +131,13 @@ export class WatchCore {
   /** Tasks from their creation, rename and exec lines: what the kernel wrote, where a head only caches. */
   private readonly tasks: TaskTable = new TaskTable(MAX_TASKS, (head): number => this.tasks.get(head.tid)?.tgid ?? head.tgid ?? head.tid);
   private pending: PendingDeath[] = [];
-  private readonly graceMs: number;
   /** Trace lines that were not any event watch reads (counted, not lost). */
   unparsed = 0;
 
   constructor(
     private readonly options: WatchCoreOptions,
     private readonly env: WatchCoreEnv,
-  ) {
-    this.graceMs = options.auditGraceMs ?? DEFAULT_AUDIT_GRACE_MS;
-  }
+  ) {}
 
   track(process: WatchedProcess): void {
     this.tracked.set(process.pid, process);
@@ -209,14 +205,14 @@ export class WatchCore {
         const parent = this.tracked.get(tgid);
         if (parent && !this.tracked.has(event.childPid)) {
           const child = this.env.childOf?.(parent, event.childPid, event.childComm, atMs);
-          if (child) this.tracked.set(child.pid, child);
+          if (child) this.track(child);
         }
         break;
       }
       case "cgroup_attach":
         if (!this.tracked.has(event.pid) && !this.tracked.has(this.tgidOf.get(event.pid) ?? -1)) {
           const joined = this.env.attached?.(event.pid, event.path, event.comm, atMs);
-          if (joined) this.tracked.set(joined.pid, joined);
+          if (joined) this.track(joined);
         }
         break;
       case "oom_victim":
@@ -240,7 +236,7 @@ export class WatchCore {
     if (last !== undefined && atMs - last < CONSIDER_AGAIN_MS) return;
     setBounded(this.considered, pid, atMs, MAX_TASKS);
     const process = this.env.consider(pid);
-    if (process) this.tracked.set(process.pid, process);
+    if (process) this.track(process);
   }
 
   /** An audit `signal` line (from the kill-family rules): it may name a sender the trace knows only by comm. */
@@ -264,7 +260,7 @@ export class WatchCore {
     if (this.options.audit.on && !this.exitCodes.get(tgid)?.group && !this.oomVictims.has(tgid)) {
       const chosen = this.fatalSignal(tgid);
       if (chosen !== null && FROM_SYSCALL.includes(chosen.generate.code)) {
-        death.readyAtMs += this.graceMs;
+        death.readyAtMs += AUDIT_GRACE_MS;
         death.awaits = chosen;
       }
     }
@@ -442,7 +438,7 @@ export class WatchCore {
       if (before) {
         const { sender, cause } = this.sender(tgid, comm, before);
         line.before = { signal: signalRef(before.generate.sig), sender, cause };
-        line.explanation += ` after ${signalRef(before.generate.sig).name}: ${cause.label}`;
+        line.explanation += ` after ${line.before.signal.name}: ${cause.label}`;
         evidence.unshift(before.raw);
       }
     } else if (fatal || delivered) {
@@ -453,7 +449,7 @@ export class WatchCore {
         line.sender = sender;
         line.cause = cause;
         line.audit = audit;
-        const program = sender.from !== "kernel" ? killerProgram({ pid: sender.pid, comm: sender.comm, exe: sender.exe, argv: sender.argv }) : null;
+        const program = sender.from !== "kernel" ? killerProgram(sender) : null;
         if (program) line.killer = { kind: program.kind, what: program.what, graceSetting: program.graceSetting };
         // The catalogue's words for a known killer (and where its grace before SIGKILL is set), else the cause's.
         line.explanation = program ? `${program.what}${program.graceSetting ? `; its grace before SIGKILL: ${program.graceSetting}` : ""}` : cause.label;
@@ -486,9 +482,8 @@ export class WatchCore {
   private forget(tgid: number): void {
     for (const tid of this.tidsOf(tgid)) {
       this.signalsTo.delete(tid);
-      if (tid !== tgid) this.tgidOf.delete(tid);
+      this.tgidOf.delete(tid);
     }
-    this.tgidOf.delete(tgid);
     this.fatalDelivery.delete(tgid);
     this.exitCodes.delete(tgid);
     this.oomVictims.delete(tgid);

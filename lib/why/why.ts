@@ -128,6 +128,11 @@ function aboutQuery(signal: SignalLine, query: WhyQuery, facts: JournalFacts | u
   return signal.victims.some((v) => commIs(v.comm, comm)) || (facts !== undefined && unitMatches(facts, comm));
 }
 
+/** Is this process (a victim, a faulting task) the one asked about? */
+function isAsked(p: { pid: number | null; comm: string | null }, query: WhyQuery): boolean {
+  return query.pid !== undefined ? p.pid === query.pid : commIs(p.comm, query.comm);
+}
+
 /** The kernel keeps 15 bytes of a comm (TASK_COMM_LEN): a longer name asked for matches its first 15. */
 function commIs(comm: string | null, asked: string): boolean {
   return comm !== null && (comm === asked || (Buffer.byteLength(asked) > 15 && comm.length >= 15 && asked.startsWith(comm)));
@@ -136,11 +141,11 @@ function commIs(comm: string | null, asked: string): boolean {
 /** A journal fact about `name`: its unit (`name`, `name.service`), its command, or the cgroup systemd-oomd killed. */
 function unitMatches(facts: JournalFacts, name: string): boolean {
   const m = facts.message;
-  const unit = m.unit;
-  if (unit !== null && (unit === name || unit === `${name}.service` || unit.replace(/\.[a-z]+$/, "") === name)) return true;
+  const named = (part: string) => part === name || part.replace(/\.[a-z]+$/, "") === name;
+  if (m.unit !== null && named(m.unit)) return true;
   if (basenameOf(facts.command) === name) return true;
   if (m.kind === "kill" && commIs(m.comm, name)) return true;
-  if (m.kind === "oomd") return m.cgroup.split("/").some((part) => part === name || part.replace(/\.[a-z]+$/, "") === name);
+  if (m.kind === "oomd") return m.cgroup.split("/").some(named);
   return false;
 }
 
@@ -276,7 +281,7 @@ export async function why(options: WhyOptions): Promise<WhyAnswer> {
     if (query.comm !== undefined) return unitMatches(facts, query.comm);
     return facts.message.unit !== null && units.has(facts.message.unit);
   });
-  const myFaults = faults.filter(({ fault, time }) => (query.pid !== undefined ? fault.pid === query.pid : commIs(fault.comm, query.comm)) && inWindow(time, window));
+  const myFaults = faults.filter(({ fault, time }) => isAsked(fault, query) && inWindow(time, window));
 
   const report = await analyze([...mine, ...notices]);
   const findings = sortFindings(report.findings.filter((f) => f.severity !== "info" || f.id !== "blind-spot"));
@@ -347,9 +352,8 @@ function answer(options: WhyOptions, g: Gathered): WhyAnswer {
   let killer: Killer | null = null;
   const pidText = query.pid !== undefined ? `pid ${query.pid}` : query.comm!;
   if (last !== null) {
-    const mineVictim = (v: { pid: number | null; comm: string | null }) => (query.pid !== undefined ? v.pid === query.pid : commIs(v.comm, query.comm!));
     // The line that ended it may not name the victim (OBJ_PID left out): an earlier line to the same PID may.
-    const victim = last.victims.find(mineVictim) ?? last.victims[0] ?? g.mine.flatMap((s) => s.victims).findLast(mineVictim);
+    const victim = last.victims.find((v) => isAsked(v, query)) ?? last.victims[0] ?? g.mine.flatMap((s) => s.victims).findLast((v) => isAsked(v, query));
     const victimText = victim ? `${victim.comm ?? "?"}${victim.pid !== null ? ` (pid ${victim.pid})` : ""}` : unitVictim(last) ?? pidText;
     const fault = g.myFaults.find(({ fault }) => fault.signal === last.signal.name);
     settled = isSettledBy(last) || (fault !== undefined && last.cause?.kind === "fault");

@@ -24,16 +24,10 @@ function stderrIsTerminal(): boolean {
 }
 
 const MARK: Record<string, readonly [glyph: string, sgr: string]> = {
-  fatal: ["✖", "31"],
   error: ["✖", "31"],
   warn: ["⚠", "33"],
   info: ["ℹ", "36"],
-  success: ["✔", "32"],
-  fail: ["✖", "31"],
-  ready: ["✔", "32"],
-  start: ["◐", "35"],
   debug: ["⚙", "90"],
-  trace: ["→", "90"],
 };
 
 function text(value: unknown): string {

@@ -51,10 +51,9 @@ export const MAX_JSON_DEPTH = 64;
 
 /**
  * The most values (counted as `{`, `[` and `,`) a JSON line may hold, so
- * that parsing one costs bounded memory whatever its bytes are: 16 MiB of
- * `{},` made 5.6 million objects and took 540 MB. decode's event line of
- * 10,000 OBJ_PID records (the most an event holds) has 250,000. At this
- * limit, 375,000 empty objects or arrays beside 10 MB of text took 138 MB.
+ * that parsing one costs bounded memory whatever its bytes are (the figures
+ * are in docs/PERFORMANCE.md): decode's event line of 10,000 OBJ_PID records
+ * (the most an event holds) has 250,000.
  */
 export const MAX_JSON_VALUES = 750_000;
 

@@ -77,7 +77,7 @@ const command = defineCommand({
     if (journal !== null) {
       if (live.length > 0 || args._.length > 0 || args.file !== undefined) throw usageError("--journal reads the journal alone: no other input or live source");
       try {
-        const input = "file" in journal ? { files: [journal.file] } : { journalctl: journalctlArgs() };
+        const input = "file" in journal ? { file: journal.file } : { journalctl: journalctlArgs() };
         const stats = await captureJournal(input, { errors, writer, signal: controller.signal });
         logSummary("capture", { records: stats.records, "other journal entries": stats.structural, "binary fields left out": stats.binaryFields }, errors);
       } finally {

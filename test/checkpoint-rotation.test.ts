@@ -78,7 +78,7 @@ const idOf = (line: string) => /audit\(([^)]+)\)/.exec(line)?.[1] ?? null;
 async function cronRun(onStep?: (step: CheckpointStep) => void, chunkBytes = 256) {
   const run = readSinceCheckpoint(logPath, cp, { chunkBytes, onStep });
   const got: string[] = [];
-  for await (const batch of run) for (const l of batch) got.push(l.bytes.toString());
+  for await (const batch of run.lines) for (const l of batch) got.push(l.bytes.toString());
   run.commit(got.length > 0 ? idOf(got.at(-1)!) : undefined);
   readSoFar.push(...got);
   return { got, notices: run.notices.map((n) => n.kind) };

@@ -47,7 +47,7 @@ async function cronRun(options: { commit?: boolean; chunkBytes?: number; during?
   const run = readSinceCheckpoint(logPath, cp, { chunkBytes: options.chunkBytes });
   const got: string[] = [];
   let batches = 0;
-  for await (const batch of run) {
+  for await (const batch of run.lines) {
     options.during?.(batches++);
     for (const l of batch) got.push(l.bytes.toString());
   }
@@ -167,7 +167,7 @@ describe("readSinceCheckpoint: cron runs", () => {
 
     const run = readSinceCheckpoint(logPath, cp);
     const lines: SourceLine[] = [];
-    for await (const batch of run) lines.push(...batch);
+    for await (const batch of run.lines) lines.push(...batch);
     const damage = lines.filter((l) => l.damaged !== undefined);
     expect(damage.map((l) => [l.file, l.damaged!.split(" (")[0]])).toEqual([[gzPath, "its compressed data ends early"]]);
     const read = lines.filter((l) => l.damaged === undefined).map((l) => l.bytes.toString());
@@ -244,20 +244,6 @@ describe("readSinceCheckpoint: cron runs", () => {
       },
     });
     emit(logPath, 1);
-    await cronRun();
-    exactlyOnce();
-  });
-
-  test("commit(through) when the consumer stopped part-way", async () => {
-    emit(logPath, 20);
-    const run = readSinceCheckpoint(logPath, cp, { chunkBytes: 256 });
-    let stopAt = null as import("../lib/sources/file.ts").SourceLine | null;
-    for await (const batch of run) {
-      stopAt = batch[0]!; // handled only the first line of the first batch
-      break;
-    }
-    run.commit(idOf(stopAt!.bytes.toString()), stopAt!);
-    readSoFar.push(stopAt!.bytes.toString());
     await cronRun();
     exactlyOnce();
   });

@@ -5,7 +5,8 @@
  * unescape must agree with JSON.parse or refuse without touching the bytes.
  */
 import { describe, expect, test } from "bun:test";
-import { ascii, canonicalDigitsValue, indexWithin } from "../lib/bytes/read.ts";
+import { ascii } from "../lib/bytes/json.ts";
+import { canonicalDigitsValue, indexWithin } from "../lib/bytes/read.ts";
 import { matchRecordLine, unescapeAsciiInPlace, type RecordLineShape } from "../lib/audit/bytes/record-line.ts";
 
 /** Several lines in one buffer, as a reader slot holds them; the ranges of each. */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { renderText } from "../lib/render/text.ts";
-import { analyze, compareFindings, sortFindings } from "../lib/signals/findings.ts";
+import { analyze, compareFindings } from "../lib/signals/findings.ts";
 import { FindingFolder, KEEP_PER_KILLER } from "../lib/signals/findings/fold.ts";
 import { SequenceTable } from "../lib/signals/findings/sequences.ts";
 import { DEFAULT_FINDING_OPTIONS, SEVERITY_ORDER, type Finding, type Severity } from "../lib/signals/findings/types.ts";
@@ -32,7 +32,7 @@ function finding(id: string, killer: string, pid: number, severity: Severity, co
 
 /** The definition the folder streams: sort all, keep each (kind, killer) group's best `keep`, fold the rest into one. */
 function foldAllAtOnce(all: Finding[], keep = KEEP_PER_KILLER): Finding[] {
-  const sorted = sortFindings([...all]);
+  const sorted = [...all].sort(compareFindings);
   const key = (f: Finding) => `${f.id}\n${f.killer?.key ?? ""}`;
   const groups = new Map<string, Finding[]>();
   for (const f of sorted) groups.set(key(f), [...(groups.get(key(f)) ?? []), f]);

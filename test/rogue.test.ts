@@ -6,8 +6,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { bait } from "../lib/demo/pid-bait.ts";
-import { aheadOfCursor, rogueVerdict, type RogueAttempt } from "../lib/demo/rogue.ts";
-import { pidInUse, readPidStat } from "../lib/demo/pid-space.ts";
+import { rogueVerdict, type RogueAttempt } from "../lib/demo/rogue.ts";
+import { aheadOfCursor, pidInUse, readPidStat } from "../lib/demo/pid-space.ts";
 import type { BaitLine } from "../lib/schema.ts";
 import { addRuleNow, auditSkipReason, removeKeyNow, startRecordCollector, removeOnExit, spawnVictim, trackedChildren, uniqueKey, waitFor } from "./helpers/live.ts";
 import { pickFreePid } from "./helpers/pids.ts";

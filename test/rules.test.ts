@@ -438,7 +438,6 @@ describe("install, remove, list and status through a fake kernel", () => {
     expect(fake.enabled).toBe(1);
     expect(fake.enables).toBe(1);
     expect(report.added).toHaveLength(2);
-    expect(report.blindSpots.map((b) => b.pid)).toEqual([1, 300]);
     expect(report.ownContext?.context).toBe(false);
     expect(report.lines.filter((l) => l.kind === "status")).toMatchObject([
       { topic: "audit", enabled: 1 },
@@ -480,7 +479,6 @@ describe("install, remove, list and status through a fake kernel", () => {
     expect(again.enabledAudit).toBe(true);
     expect(again.ownContext?.context).toBe(true);
     expect(again.lines.find((l) => l.kind === "status" && l.topic === "blind-spots")).toMatchObject({ basis: "recorded", exact: true, count: 2 });
-    expect(again.blindSpots.map((b) => b.pid)).toEqual([1, 300]);
     expect(again.lines.filter((l): l is BlindSpotLine => l.kind === "blindspot").map((l) => l.pid)).not.toContain(500);
     expect(readRecordedEnable({ procRoot, stateDir })?.first?.ticks).toBe(1000);
     const status = statusReport(options, { control: fake, procRoot, stateDir });
@@ -497,7 +495,6 @@ describe("install, remove, list and status through a fake kernel", () => {
     // This test process is not in the fake /proc: the bound is the install time (2000 ticks).
     expect(spots).toMatchObject({ basis: "seen", exact: false, count: null, possible: 3, enabledAt: new Date((1_700_000_000 + 20) * 1000).toISOString() });
     expect(spots!.detail).toContain("cannot tell which");
-    expect(report.blindSpots).toEqual([]);
     expect(report.lines.some((l) => l.kind === "blindspot")).toBe(false);
     const record = readRecordedEnable({ procRoot, stateDir });
     expect(record?.first).toBeNull();
@@ -611,7 +608,6 @@ describe("install, remove, list and status through a fake kernel", () => {
     const rulesDir = join(tempDir(), "rules.d");
     const first = installRules({ ...options, arches: both, persist: true, rulesDir }, { control: fake });
     const file = join(rulesDir, "whokilled.rules");
-    expect(first.persistedTo).toBe(file);
     expect(readFileSync(file, "utf8")).toBe(rulesFileText(buildRules({ ...options, arches: both }), { ...options, arches: both }));
     const second = installRules({ ...options, arches: both, persist: true, rulesDir }, { control: fake });
     expect(second.lines.filter((l) => l.kind === "rule" && l.action === "persist").every((l) => l.kind === "rule" && l.result === "present")).toBe(true);

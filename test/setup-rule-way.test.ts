@@ -192,7 +192,7 @@ describe("ways of watching, without the kernel", () => {
       }),
     ).rejects.toThrow("measure failed");
     expect(calls.filter((c) => c === "delete").length).toBeGreaterThan(added);
-    states.close();
+    states.takeDown();
   });
 
   test("the probe's audit access: off is skipped (never switched on), locked is skipped, on is measured", () => {

@@ -15,8 +15,6 @@ import {
   isNullishAt,
   isoOfMs,
   IsoClock,
-  isUnsetId,
-  isUnsetIdAt,
   isUserNameAt,
   KEY_JOIN_BYTE,
   keysText,
@@ -59,7 +57,6 @@ describe("numbers", () => {
       const definition = text === "4294967295" || text === "-1" || !/^-?[0-9]+$/.test(text) ? null : Number(text);
       const bytes = utf8(text);
       expect({ text, s: idOrNull(text), b: numberOrNull(idAt(bytes, 0, bytes.length)) }).toEqual({ text, s: definition, b: definition });
-      expect(isUnsetIdAt(bytes, 0, bytes.length)).toBe(isUnsetId(text));
     }
   });
 

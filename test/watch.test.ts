@@ -18,7 +18,7 @@ import { WatchCore, type WatchedProcess } from "../lib/watch/core.ts";
 import { endsProcessByDefault } from "../lib/tables/signals.ts";
 import { leftRunKeys } from "../lib/rules/run-keys.ts";
 import { deathEnvironment, deathText, type DeathLine } from "../lib/watch/death.ts";
-import { cgroupPaths, memoryCgroupPath, targetFromFlags } from "../lib/watch/targets.ts";
+import { memoryCgroupPath, targetFromFlags } from "../lib/watch/targets.ts";
 import { parseTraceEvent } from "../lib/watch/trace-events.ts";
 import { makeMemoryCgroup, makeNamedCgroup, memoryCgroupSkipReason, namedCgroupRoot, sleeperInNamespace } from "./helpers/cgroup.ts";
 import { auditSkipReason, tracefsSkipReason } from "./helpers/live.ts";
@@ -334,7 +334,6 @@ describe("flags", () => {
 
   test("cgroup paths of both versions", () => {
     const v1 = "12:memory:/wk-oom\n11:cpu,cpuacct:/\n1:name=systemd:/system.slice/x.service\n0::/\n";
-    expect(cgroupPaths(v1)).toEqual(["/wk-oom", "/", "/system.slice/x.service", "/"]);
     expect(memoryCgroupPath(v1)).toBe("/wk-oom");
     expect(memoryCgroupPath("0::/user.slice/a.scope\n")).toBe("/user.slice/a.scope");
   });

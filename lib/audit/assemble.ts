@@ -142,13 +142,6 @@ function isSameRecord(a: PendingRecord, b: PendingRecord): boolean {
   return a.raw.endsWith(b.raw.slice(b.bodyStart));
 }
 
-/** `rule(type)`, remembered per type (a log has a few dozen). */
-function byType(cache: Map<string, boolean>, type: string, rule: (type: string) => boolean): boolean {
-  let answer = cache.get(type);
-  if (answer === undefined) cache.set(type, (answer = rule(type)));
-  return answer;
-}
-
 function addBody(bodies: Map<number, PendingRecord[]>, hash: number, record: PendingRecord): void {
   const same = bodies.get(hash);
   if (same === undefined) bodies.set(hash, [record]);
@@ -182,7 +175,7 @@ export class EventAssembler {
   private eoeStream = false;
   private readonly windowSeconds: number;
   private readonly maxInFlight: number;
-  /** Per record type: is it standalone (isStandaloneType)? */
+  /** Per record type: is it standalone (isStandaloneType)? Remembered: a log has a few dozen types. */
   private readonly standaloneTypes = new Map<string, boolean>();
   /** Complete events not yet emitted, in the order they completed (closed ones are skipped). */
   private complete: OpenEvent[] = [];
@@ -277,7 +270,8 @@ export class EventAssembler {
   /** The record into its event (found, opened, or none for a standalone record); closes what it completes. */
   private place(node: string | null, id: string, seconds: number, millis: number, record: PendingRecord, serial: number, idIsCopy: boolean): void {
     const type = record.type;
-    const standalone = byType(this.standaloneTypes, type, isStandaloneType);
+    let standalone = this.standaloneTypes.get(type);
+    if (standalone === undefined) this.standaloneTypes.set(type, (standalone = isStandaloneType(type)));
     // Past 2^53 two spellings of one id may parse to different numbers: one bucket for them all.
     if (!Number.isSafeInteger(serial)) serial = -1;
     let event: OpenEvent | undefined;

@@ -174,11 +174,6 @@ export function interpretField(kind: FieldKind, name: string, start: number, end
   }
 }
 
-/** The argument field holding a kill-family call's signal, once the record's syscall says which: undefined before. */
-export function signalArgField(ctx: RecordContext): string | undefined {
-  return ARG_NAMES[ctx.signalArg];
-}
-
 /** An untrusted string (spelling.ts decodeEscaped): hex when unquoted and hex-shaped, else nothing to add. */
 function escapedField(start: number, end: number, quoted: boolean, ctx: RecordContext, out: DecodedSink): void {
   if (quoted) return;

@@ -5,12 +5,12 @@
  * bytes), plus the event head (syscall, process, targets, proctitle, key:
  * event-head.ts) that attribution reads.
  */
-import type { DecodedRecord, EventLine, FieldMap, ProcessInfo, SyscallInfo, TargetInfo, TargetScope } from "../schema.ts";
-import { isKillFamily, KILL_FAMILY, killScope, type KillSpec } from "../tables/kill-family.ts";
+import type { DecodedRecord, EventLine, FieldMap, ProcessInfo, SyscallInfo, TargetInfo } from "../schema.ts";
+import { isKillFamily, KILL_FAMILY, killScope } from "../tables/kill-family.ts";
 import { signalName } from "../tables/signals.ts";
 import type { AssembledEvent, PendingRecord } from "./assemble.ts";
 import { ARG_NAMES, enrichedNameOf, FieldKind, kindOf } from "./field-types.ts";
-import { type DecodedSink, interpretField, localIdName, RecordContext, signalArgField } from "./field-rules.ts";
+import { type DecodedSink, interpretField, localIdName, RecordContext } from "./field-rules.ts";
 import { newFieldMap, parseFields, type ParsedFields } from "./fields.ts";
 import { ByteRecord } from "./bytes/record.ts";
 import { UnitScratch, unitsOf } from "./bytes/field-cursor.ts";
@@ -23,15 +23,10 @@ export interface InterpretOptions {
   ids: IdNames;
 }
 
-/** A record's source file (`-` is stdin, `netlink`…), without making a ByteRecord's SourceRef. */
-export function sourceFileOf(record: PendingRecord): string | undefined {
-  return record instanceof ByteRecord ? record.file : record.source?.file;
-}
-
-/** The names an event's ids may take (lib/audit/ids.ts): by its first record's source and its node. */
+/** The names an event's ids may take (lib/audit/ids.ts): by its first record's source file (`-` is stdin; a ByteRecord's read without making its SourceRef) and its node. */
 export function eventScope(event: AssembledEvent, ids: IdNames): IdScope {
   const first = event.records[0];
-  return ids.scope(first === undefined ? undefined : sourceFileOf(first), event.node);
+  return ids.scope(first instanceof ByteRecord ? first.file : first?.source?.file, event.node);
 }
 
 /** The object path's sink: each decoded value a string in the record's `decoded` map. */
@@ -84,26 +79,24 @@ function decodeField(kind: FieldKind, name: string, value: string, quoted: boole
   interpretField(kind, name, 0, value.length, quoted, context, sink);
 }
 
-/** An id field's decoded value (field-rules.ts): "unset", the ENRICHED tail's name, a name from `scope`'s file, or "unknown(N)". */
+/** A uid field's decoded value (field-rules.ts): "unset", the ENRICHED tail's name, a name from `scope`'s file, or "unknown(N)". */
 export function idName(
   field: string,
   value: string,
   enriched: FieldMap | undefined,
   scope: IdScope,
-  kind: "user" | "group",
 ): string {
   context.begin("", scope);
   sink.decoded = newFieldMap();
   sink.enriched = enriched;
-  decodeField(kind === "user" ? FieldKind.Uid : FieldKind.Gid, field, value, false);
+  decodeField(FieldKind.Uid, field, value, false);
   return sink.decoded[field]!;
 }
 
 /** Decode one record's fields (its ids named as `scope` allows: see eventScope). */
 export function decodeRecord(
   record: PendingRecord,
-  options: InterpretOptions,
-  scope: IdScope = options.ids.scope(sourceFileOf(record), null),
+  scope: IdScope,
 ): DecodedRecord & { parsed: ParsedFields } {
   const parsed = parseFields(record.raw, record.bodyStart);
   const { fields, enriched, quoted } = parsed;
@@ -116,7 +109,7 @@ export function decodeRecord(
     if (kind !== undefined) decodeField(kind, name, fields[name]!, quoted?.has(name) === true);
   }
   // A kill-family call's signal argument may come before the syscall that says which it is: decoded again now.
-  const signalArg = signalArgField(context);
+  const signalArg = ARG_NAMES[context.signalArg];
   if (signalArg !== undefined && fields[signalArg] !== undefined) {
     decodeField(FieldKind.Arg, signalArg, fields[signalArg], quoted?.has(signalArg) === true);
   }
@@ -154,38 +147,28 @@ export function execveArgv(fields: FieldMap, quoted: ReadonlySet<string> | undef
   return argv;
 }
 
-function killSpec(name: string | null | undefined): KillSpec | undefined {
-  return name && isKillFamily(name) ? KILL_FAMILY[name] : undefined;
-}
-
-/** What a kill-family call aimed at, from its `0x…` arguments. */
-export function killTarget(syscall: string, args: string[]): { pid: number; scope: TargetScope; tid?: number } | undefined {
-  const spec = killSpec(syscall);
-  const a0 = args[spec?.targetArg ?? 0];
-  if (!spec || a0 === undefined) return undefined;
-  const pid = toSigned32(a0.slice(2));
-  const target: { pid: number; scope: TargetScope; tid?: number } = { pid, scope: killScope(spec, pid) };
-  if (spec.tidArg !== null && spec.tidArg !== spec.targetArg) {
-    const tid = args[spec.tidArg];
-    if (tid !== undefined) target.tid = toSigned32(tid.slice(2));
-  }
-  return target;
-}
-
 export function buildSyscall(record: DecodedRecord): SyscallInfo {
   const { fields } = record;
   const args = ARG_NAMES.filter((a) => fields[a] !== undefined).map((a) => `0x${fields[a]}`);
   const info: SyscallInfo = { ...buildSyscallHead(record), args };
   const name = info.name;
-  const spec = killSpec(name);
-  if (spec && name) {
+  const spec = name && isKillFamily(name) ? KILL_FAMILY[name] : undefined;
+  if (spec) {
     const sigArg = args[spec.signalArg];
     if (sigArg !== undefined) {
       const nr = toSigned32(sigArg.slice(2));
       info.signal = { nr, name: signalName(nr) };
     }
-    const target = killTarget(name, args);
-    if (target) info.target = target;
+    // What the call aimed at, from its `0x…` arguments.
+    const targetArg = args[spec.targetArg];
+    if (targetArg !== undefined) {
+      const pid = toSigned32(targetArg.slice(2));
+      info.target = { pid, scope: killScope(spec, pid) };
+      if (spec.tidArg !== null && spec.tidArg !== spec.targetArg) {
+        const tid = args[spec.tidArg];
+        if (tid !== undefined) info.target.tid = toSigned32(tid.slice(2));
+      }
+    }
   }
   return info;
 }
@@ -214,7 +197,7 @@ export function interpretEvent(event: AssembledEvent, options: InterpretOptions)
   let warnings: string[] | undefined = event.warnings ? [...event.warnings] : undefined;
   const scope = eventScope(event, options.ids);
   for (const pending of event.records) {
-    const { parsed, ...record } = decodeRecord(pending, options, scope);
+    const { parsed, ...record } = decodeRecord(pending, scope);
     records.push(record);
     if (record.type === "SYSCALL" && syscallRecord === undefined) syscallRecord = record;
     else if (record.type === "OBJ_PID") targets.push(buildTarget(record));

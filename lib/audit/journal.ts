@@ -42,7 +42,8 @@ export function journalRecordOf(value: unknown): JournalRecord | null | undefine
 
 const utf8 = new TextDecoder("utf-8");
 
-function fieldText(value: unknown): string | null {
+/** A journal field's value as text: a string, or journald's array of bytes (where not UTF-8). */
+export function fieldText(value: unknown): string | null {
   if (typeof value === "string") return value;
   if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
     return utf8.decode(Uint8Array.from(value as number[]));

@@ -94,10 +94,6 @@ export function num(value: string | undefined): number | null {
 export const UNSET_ID_WORDS: readonly string[] = ["4294967295", "-1"];
 const UNSET_ID_BYTES = UNSET_ID_WORDS.map(ascii);
 
-export function isUnsetId(text: string | undefined): boolean {
-  return text !== undefined && UNSET_ID_WORDS.includes(text);
-}
-
 export function isUnsetIdAt(bytes: Uint8Array, start: number, end: number): boolean {
   for (let i = 0; i < UNSET_ID_BYTES.length; i++) if (bytesAre(bytes, start, end, UNSET_ID_BYTES[i]!)) return true;
   return false;
@@ -110,7 +106,7 @@ export function idAt(bytes: Uint8Array, start: number, end: number): number {
 
 /** idAt of a field's text: null when absent, unset or not a number. */
 export function idOrNull(value: string | undefined): number | null {
-  if (value === undefined || isUnsetId(value)) return null;
+  if (value === undefined || UNSET_ID_WORDS.includes(value)) return null;
   return num(value);
 }
 

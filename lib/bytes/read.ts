@@ -4,9 +4,7 @@
  * Values come back as numbers, or as strings only when asked for one.
  */
 
-import { ascii, bytesAre } from "./json.ts";
-
-export { ascii };
+import { bytesAre } from "./json.ts";
 
 /** A byte's value as a hex digit, or -1. */
 export const HEX_DIGIT = (() => {

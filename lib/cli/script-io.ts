@@ -71,8 +71,3 @@ export function stopOnSignals({ exitWithSignal = true }: { exitWithSignal?: bool
     },
   };
 }
-
-/** stopOnSignals for the demo's rogue: stopping is its normal end (exit 0), the demo tells it to. */
-export function abortOnSignals(): { readonly signal: AbortSignal } {
-  return stopOnSignals({ exitWithSignal: false });
-}

@@ -41,14 +41,10 @@ import { findTracefs } from "../sources/tracefs.ts";
 
 // Imported as files so that `npm run build` embeds them in dist/whokilled: the replay works there too.
 import seedRecordsPath from "../../test/fixtures/seed.log" with { type: "file" };
+// The seed's users as every Linux host names them (root), and no others: the replay reads the same everywhere.
 import seedPasswdPath from "../../test/fixtures/passwd.minimal" with { type: "file" };
 import seedGroupPath from "../../test/fixtures/group.minimal" with { type: "file" };
 import { SIG } from "../tables/signals.ts";
-
-export const SEED_RECORDS: string = seedRecordsPath;
-/** The seed's users as every Linux host names them (root), and no others: the replay reads the same everywhere. */
-const SEED_PASSWD: string = seedPasswdPath;
-const SEED_GROUP: string = seedGroupPath;
 
 /** Why the live demo cannot run here in this way, or null. */
 export function liveDemoUnavailable(way: WatchWay = DEFAULT_WATCH_WAY): string | null {
@@ -212,14 +208,14 @@ export async function replaySeed(options: DemoOptions = {}): Promise<number | nu
  * are copied out to a temporary directory for the child processes.
  */
 async function seedFilesOnDisk(): Promise<{ records: string; passwd: string; group: string; tempDir: string | null }> {
-  if (!isCompiledBinary()) return { records: SEED_RECORDS, passwd: SEED_PASSWD, group: SEED_GROUP, tempDir: null };
+  if (!isCompiledBinary()) return { records: seedRecordsPath, passwd: seedPasswdPath, group: seedGroupPath, tempDir: null };
   const tempDir = mkdtempSync(join(tmpdir(), "whokilled-seed-"));
   const copy = async (from: string, name: string) => {
     const to = join(tempDir, name);
     await Bun.write(to, Bun.file(from));
     return to;
   };
-  return { records: await copy(SEED_RECORDS, "seed.log"), passwd: await copy(SEED_PASSWD, "passwd"), group: await copy(SEED_GROUP, "group"), tempDir };
+  return { records: await copy(seedRecordsPath, "seed.log"), passwd: await copy(seedPasswdPath, "passwd"), group: await copy(seedGroupPath, "group"), tempDir };
 }
 
 /** Pass a child's stderr through to ours; resolves once `marker` went by `times` times (false: the stream ended first), with what it said until then. */

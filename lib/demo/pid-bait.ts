@@ -38,9 +38,9 @@ import { WhokilledError, usageError } from "../errors.ts";
 import { abortableSleep } from "../sources/abortable-sleep.ts";
 import { errno, lib } from "../sources/libc.ts";
 import { log } from "../log.ts";
-import { describeHolder, NS_LAST_PID_FILE, PID_MAX_FILE, pidInUse, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "./pid-space.ts";
+import { aheadOfCursor, describeHolder, NS_LAST_PID_FILE, PID_MAX_FILE, pidInUse, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "./pid-space.ts";
 import type { BaitLine } from "../schema.ts";
-import { SIG, signalName, signalNumber } from "../tables/signals.ts";
+import { SIG, signalName } from "../tables/signals.ts";
 
 export type BaitMethod = BaitLine["method"];
 
@@ -137,7 +137,6 @@ interface ChildImage {
   launcherArgv: string[];
   /** `true`: what the fork loop burns PIDs with. It exits by itself, so no kill(2) shows up in the audit log per PID. */
   burnerArgv: string[];
-  comm: string;
   cleanup(): void;
 }
 
@@ -190,7 +189,6 @@ function prepareChildImage(comm: string): ChildImage {
   return {
     launcherArgv: setpriv ? [setpriv, "--pdeathsig", "KILL", "--", ...script] : script,
     burnerArgv: burner === sleep ? [sleep, "0"] : [burner],
-    comm,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -280,9 +278,7 @@ class Launcher {
    * helper's child still: a pid the helper has reaped could be someone
    * else's by now. False when it is gone.
    */
-  signalChild(pid: number, signal: NodeJS.Signals): boolean {
-    const nr = signalNumber(signal);
-    if (nr === null) return false;
+  signalChild(pid: number, nr: number): boolean {
     let c: ReturnType<typeof lib>;
     try {
       c = lib();
@@ -301,7 +297,7 @@ class Launcher {
     try {
       if (readPidStat(pid)?.ppid !== this.process.pid) return false;
       if (Number(c.syscall(PIDFD_SEND_SIGNAL, fd, nr, 0, 0)) === 0) return true;
-      log.debug(`bait: pidfd_send_signal(${pid}, ${signal}): errno ${errno(c)}`);
+      log.debug(`bait: pidfd_send_signal(${pid}, ${signalName(nr)}): errno ${errno(c)}`);
       return false;
     } finally {
       c.close(fd);
@@ -340,7 +336,7 @@ async function burn(image: ChildImage): Promise<number> {
 
 /** End a child of the helper that did not get the PID, and wait until the helper has reaped it (its number is not free before). */
 async function discard(launcher: Launcher, child: HelperChild): Promise<void> {
-  launcher.signalChild(child.pid, "SIGKILL");
+  launcher.signalChild(child.pid, SIG.KILL);
   await child.ended;
 }
 
@@ -465,7 +461,8 @@ class PidTaker {
         if (child.pid === pid) return { child, method: "fork-loop", attempts: attempt, takeMs: performance.now() - started };
         got = child.pid;
         await discard(this.launcher, child);
-        if (!isBefore(got, pid, pidMax)) log.debug(`bait: fork loop: another task took PID ${pid} first (we got ${got}); going round again`);
+        // Got a number shortly before pid in allocation order: not there yet. Past it: another task took it.
+        if (aheadOfCursor(pid, got, pidMax) >= 64) log.debug(`bait: fork loop: another task took PID ${pid} first (we got ${got}); going round again`);
       } else {
         got = await burn(this.image);
         if (got === pid) log.debug(`bait: fork loop: a burner got PID ${pid} (the cursor moved under us); going round again`);
@@ -503,12 +500,6 @@ export function allocationsBefore(pid: number, pidMax: number, lastPid = readLas
     next++;
   }
   return Number.POSITIVE_INFINITY;
-}
-
-/** Whether `got` lies shortly (< 64) before `pid` in allocation order. */
-function isBefore(got: number, pid: number, pidMax: number): boolean {
-  const distance = got < pid ? pid - got : pidMax - got + (pid - RESERVED_PIDS);
-  return distance > 0 && distance < 64;
 }
 
 /**
@@ -549,7 +540,7 @@ export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
       const stop = async () => {
         if (ended || stopped) return;
         stopped = true;
-        helper.signalChild(child.pid, "SIGTERM");
+        helper.signalChild(child.pid, SIG.TERM);
         // A timer we clear: a pending Bun.sleep would keep bait alive for the whole grace after its child is gone.
         let graceTimer: ReturnType<typeof setTimeout> | undefined;
         const graceOver = new Promise<false>((resolve) => (graceTimer = setTimeout(() => resolve(false), STOP_GRACE_MS)));
@@ -557,7 +548,7 @@ export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
         clearTimeout(graceTimer);
         if (!gone) {
           escalated = true;
-          helper.signalChild(child.pid, "SIGKILL");
+          helper.signalChild(child.pid, SIG.KILL);
         }
       };
       const onAbort = () => void stop();

@@ -31,6 +31,14 @@ export function readLastPid(): number | null {
   }
 }
 
+/** How many allocations from the cursor until pid comes up (0 < n), wrapping at pid_max. */
+export function aheadOfCursor(pid: number, lastPid: number, pidMax: number): number {
+  if (pid > lastPid) return pid - lastPid;
+  // After the wrap the allocator starts again at RESERVED_PIDS; below that it never comes round.
+  if (pid < RESERVED_PIDS) return Number.POSITIVE_INFINITY;
+  return pidMax - lastPid + (pid - RESERVED_PIDS);
+}
+
 /**
  * Whether some task holds this number. /proc/N resolves thread ids too (they
  * are only hidden from the listing) and zombies, both of which block reuse.

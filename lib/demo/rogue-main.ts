@@ -16,7 +16,7 @@ import { usageError } from "../errors.ts";
 import { LineWriter } from "../bytes/line-writer.ts";
 import { log } from "../log.ts";
 import { readPidStat } from "./pid-space.ts";
-import { abortOnSignals } from "../cli/script-io.ts";
+import { stopOnSignals } from "../cli/script-io.ts";
 import { DEFAULT_ROGUE_COMM, describeAttempt, rogue, setOwnComm, waitForGo } from "./rogue.ts";
 
 const command = defineCommand({
@@ -38,7 +38,8 @@ const command = defineCommand({
     if (pid === undefined || ancestor === undefined) throw usageError("--pid and --ancestor are required");
     const forMs = millisecondsFlag(args.for, "for") ?? 60_000;
     const intervalMs = millisecondsFlag(args.interval, "interval") ?? 2000;
-    const controller = abortOnSignals();
+    // Stopping is the rogue's normal end (exit 0): the demo tells it to.
+    const controller = stopOnSignals({ exitWithSignal: false });
     if (args["start-on-stdin"] && !(await waitForGo(Bun.stdin.stream(), controller.signal))) return;
     // Named when it starts work, so a capture started meanwhile sees the rename (task_rename): trace_pipe's heads
     // cache names by PID, and may still show an earlier holder's for a process renamed before the tracing began.

@@ -20,7 +20,7 @@
 import { writeFileSync } from "node:fs";
 import { abortableSleep } from "../sources/abortable-sleep.ts";
 import { usageError } from "../errors.ts";
-import { ancestorsOf, readLastPid, readPidMax, readPidStat, RESERVED_PIDS } from "./pid-space.ts";
+import { aheadOfCursor, ancestorsOf, readLastPid, readPidMax, readPidStat } from "./pid-space.ts";
 import { signalName, signalNumber } from "../tables/signals.ts";
 
 export const DEFAULT_ROGUE_COMM = "rogue-httpd";
@@ -81,14 +81,6 @@ export function rogueVerdict(pid: number, options: { baitComm: string; ancestor:
     return { go: false, reason: `held by a ${JSON.stringify(stat.comm)} that is not a descendant of the demo (${options.ancestor})`, comm: stat.comm };
   }
   return { go: true, state: "bait", comm: stat.comm };
-}
-
-/** How many allocations from the cursor until pid comes up (0 < n), wrapping at pid_max. */
-export function aheadOfCursor(pid: number, lastPid: number, pidMax: number): number {
-  if (pid > lastPid) return pid - lastPid;
-  // After the wrap the allocator starts again at RESERVED_PIDS; below that it never comes round.
-  if (pid < RESERVED_PIDS) return Number.POSITIVE_INFINITY;
-  return pidMax - lastPid + (pid - RESERVED_PIDS);
 }
 
 /** Set our comm (what audit's `comm=` shows for our syscalls). /proc/self/comm names the main thread. */

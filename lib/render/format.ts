@@ -63,7 +63,7 @@ export function truncate(s: string, max: number): string {
   return `${out}…`;
 }
 
-export type Style = "bold" | "dim" | "red" | "green" | "yellow" | "blue" | "magenta" | "cyan";
+export type Style = "bold" | "dim" | "red" | "green" | "yellow" | "blue" | "cyan";
 
 const ANSI: Record<Style, [number, number]> = {
   bold: [1, 22],
@@ -72,7 +72,6 @@ const ANSI: Record<Style, [number, number]> = {
   green: [32, 39],
   yellow: [33, 39],
   blue: [34, 39],
-  magenta: [35, 39],
   cyan: [36, 39],
 };
 

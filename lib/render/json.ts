@@ -28,11 +28,11 @@ function finding(f: Finding) {
   };
 }
 
-/** The object `renderJson` prints (exported for callers that embed it). */
-export function reportObject(report: Report) {
+/** One line, so the output is also a JSON Line. */
+export function renderJson(report: Report): string {
   const c = report.coverage;
-  return {
-    kind: "report" as const,
+  const object = {
+    kind: "report",
     version: REPORT_JSON_VERSION,
     // Built in this key order by the summary itself (lib/signals/report-summary.ts), which every renderer reads.
     summary: report.summary,
@@ -47,9 +47,5 @@ export function reportObject(report: Report) {
     },
     limits: pick(report.limits, ["pairsNotKept", "stormKillersNotKept", "causeSignalsNotGrouped"]),
   };
-}
-
-/** One line, so the output is also a JSON Line. */
-export function renderJson(report: Report): string {
-  return `${JSON.stringify(reportObject(report))}\n`;
+  return `${JSON.stringify(object)}\n`;
 }

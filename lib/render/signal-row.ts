@@ -8,7 +8,7 @@
 import type { Placement, SignalLine } from "../schema.ts";
 import { workloadLabel } from "../signals/workload.ts";
 import { describeAncestry } from "../signals/describe.ts";
-import { signalName, victimsOf } from "../signals/keys.ts";
+import { isEsrch, signalName, victimsOf } from "../signals/keys.ts";
 import { escapeControl, escapeOr } from "./escape.ts";
 import { formatTime, num, painter, truncate, uidLabel } from "./format.ts";
 
@@ -61,7 +61,7 @@ export function formatSignalRow(signal: SignalLine, options: SignalRowOptions = 
       .map((v) => `${escapeOr(v.comm)}[${num(v.pid)}]${placedText(v)} uid ${uidLabel(v.uid, v.user)}`);
     if (victims.length > MAX_VICTIMS_SHOWN) shown.push(`+${victims.length - MAX_VICTIMS_SHOWN} more`);
     hit = ` ${paint(shown.join(", "), "cyan")}`;
-  } else if (signal.result.success === false && (signal.result.errno ?? "").toUpperCase() === "ESRCH") {
+  } else if (isEsrch(signal)) {
     hit = ` ${paint("(no such process)", "dim")}`;
   }
 

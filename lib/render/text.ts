@@ -36,17 +36,16 @@ const SEVERITY_STYLE: Record<Finding["severity"], Style[]> = {
 export function formatColumns(
   headers: string[],
   rows: string[][],
-  options: { right?: boolean[]; paint?: Paint; styles?: Array<Style | null> } = {},
+  { right, paint, styles }: { right: boolean[]; paint: Paint; styles: Array<Style | null> },
 ): string[] {
-  const paint = options.paint ?? ((t: string) => t);
   const widths = headers.map((h, i) => Math.max(Bun.stringWidth(h), ...rows.map((r) => Bun.stringWidth(r[i] ?? ""))));
   const line = (cells: string[], header: boolean) =>
     "  " +
     cells
       .map((cell, i) => {
         const last = i === cells.length - 1;
-        const padded = options.right?.[i] ? padStart(cell, widths[i]!) : last ? cell : padEnd(cell, widths[i]!);
-        const style = options.styles?.[i];
+        const padded = right[i] ? padStart(cell, widths[i]!) : last ? cell : padEnd(cell, widths[i]!);
+        const style = styles[i];
         return header ? paint(padded, "bold") : style ? paint(padded, style) : padded;
       })
       .join("  ")

@@ -41,7 +41,6 @@ export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
 export const NLM_F_REQUEST = 1;
 export const NLM_F_ACK = 4;
-export { NLMSG_HDRLEN };
 
 export const AUDIT_STATUS_ENABLED = 0x0001;
 
@@ -49,8 +48,6 @@ const REQUESTS = { AUDIT_GET, AUDIT_SET, AUDIT_ADD_RULE, AUDIT_DEL_RULE, AUDIT_L
 const requestName = (type: number) => Object.entries(REQUESTS).find(([, n]) => n === type)?.[0] ?? `message ${type}`;
 
 // --- framing (pure) ----------------------------------------------------------
-
-export type NetlinkMessage = NetlinkMessageView;
 
 /** One request: nlmsghdr (len, type, flags, seq, pid 0) + payload, padded to 4 bytes. */
 export function encodeNetlinkMessage(type: number, flags: number, seq: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -66,7 +63,7 @@ export function encodeNetlinkMessage(type: number, flags: number, seq: number, p
 }
 
 /** A datagram → its messages (lib/sources/netlink.ts netlinkMessages), each payload copied: the receive buffer is reused. */
-export function parseNetlinkMessages(datagram: Uint8Array): NetlinkMessage[] {
+export function parseNetlinkMessages(datagram: Uint8Array): NetlinkMessageView[] {
   return Array.from(netlinkMessages(datagram), (message) => ({ ...message, payload: message.payload.slice() }));
 }
 

@@ -95,11 +95,6 @@ export class CostStates {
     this.rules = options.rules ?? {};
   }
 
-  /** takeDown, for a caller that measures and goes on running (nothing is left to remove at exit then). */
-  close(): void {
-    this.takeDown();
-  }
-
   /** Whether a state can be measured here: audit states need audit access. */
   skipReason(state: CostState): string | null {
     return state.audit ? this.audit.skip : null;

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { log } from "../log.ts";
 import type { BlindSpotLine, EnableTimeBasis, StatusBlindSpots } from "../schema.ts";
 import { AUDIT_FILTER_EXCLUDE, AUDIT_FILTER_EXIT, AUDIT_FILTER_TASK, AUDIT_NEVER, ruleList } from "./audit-rule.ts";
-import { findBlindSpots, listProcesses, ticksToIso, type BlindSpot, type ClockInfo } from "./blind-spots.ts";
+import { findBlindSpots, listProcesses, ticksToIso, type ClockInfo } from "./blind-spots.ts";
 import type { KernelRule } from "./control.ts";
 
 export const DEFAULT_STATE_DIR = "/run/whokilled";
@@ -207,9 +207,9 @@ export function blindSpotReport(
   first: FirstEnable,
   clock: ClockInfo,
   env: EnableTimeEnv,
-): { status: StatusBlindSpots; lines: BlindSpotLine[]; blindSpots: BlindSpot[] } {
+): { status: StatusBlindSpots; lines: BlindSpotLine[] } {
   if (first.ticks === null) {
-    return { status: { kind: "status", topic: "blind-spots", enabledAt: null, basis: first.basis, exact: false, count: null, possible: null, detail: first.detail }, lines: [], blindSpots: [] };
+    return { status: { kind: "status", topic: "blind-spots", enabledAt: null, basis: first.basis, exact: false, count: null, possible: null, detail: first.detail }, lines: [] };
   }
   const enabledAt = ticksToIso(first.ticks, clock);
   const before = first.ticks === 0 ? [] : findBlindSpots(listProcesses(env.procRoot), first.ticks, clock, [process.pid]);
@@ -217,7 +217,6 @@ export function blindSpotReport(
     return {
       status: { kind: "status", topic: "blind-spots", enabledAt, basis: first.basis, exact: true, count: before.length, possible: null, detail: first.detail },
       lines: before.map((b) => ({ kind: "blindspot", pid: b.pid, ppid: b.ppid, comm: b.comm, start: b.start, enabledAt, basis: first.basis })),
-      blindSpots: before,
     };
   }
   const detail =
@@ -226,6 +225,5 @@ export function blindSpotReport(
   return {
     status: { kind: "status", topic: "blind-spots", enabledAt, basis: first.basis, exact: false, count: null, possible: before.length, detail },
     lines: [],
-    blindSpots: [],
   };
 }

@@ -11,7 +11,7 @@ import { log } from "../log.ts";
 import { escapeControl } from "../render/escape.ts";
 import type { BlindSpotLine, RuleLine, StatusLine } from "../schema.ts";
 import { parseRuleText, ruleMeaning, type AuditRule } from "./audit-rule.ts";
-import { readClock, readProcStat, uptimeTicks, ticksToIso, type BlindSpot } from "./blind-spots.ts";
+import { readClock, readProcStat, uptimeTicks, ticksToIso } from "./blind-spots.ts";
 import { buildRules, rulesFileText, type BuiltRule, type RuleOptions } from "./build.ts";
 import { deleteRulesWithKey, hasAuditControl, kernelAuditControl, type AuditControl, type AuditStatus, type KernelRule, type OwnAuditContext } from "./control.ts";
 import { blindSpotReport, firstEnableTime, probeNoContextDoubt, recordEnableEvidence, type EnableTimeEnv } from "./enable-time.ts";
@@ -44,8 +44,6 @@ export interface InstallReport {
   lines: (RuleLine | StatusLine | BlindSpotLine)[];
   added: string[];
   present: string[];
-  /** Rules with our key that these options do not generate; left in place. */
-  other: string[];
   /** True when audit was off and this call switched it on. */
   enabledAudit: boolean;
   /**
@@ -54,9 +52,6 @@ export interface InstallReport {
    * enable; false: it was the first; null: could not tell). Else undefined.
    */
   ownContext?: OwnAuditContext;
-  /** Processes certainly never audited: only when the first enable time is known exactly. */
-  blindSpots: BlindSpot[];
-  persistedTo: string | null;
 }
 
 /** env's audit control, else the kernel's; E_PERM (exit 2) naming `what` when this process lacks the privilege. */
@@ -110,10 +105,7 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
     lines: [],
     added: [],
     present: [],
-    other,
     enabledAudit: false,
-    blindSpots: [],
-    persistedTo: null,
   };
   try {
     for (const [i, rule] of rules.entries()) {
@@ -126,9 +118,9 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
     throw error;
   }
 
-  if (report.other.length > 0) {
+  if (other.length > 0) {
     log.warn(
-      `${report.other.length} other rule(s) with key ${options.key} are installed and were left in place (setup-rule remove --key ${options.key} clears them):\n  ${report.other.map(escapeControl).join("\n  ")}`,
+      `${other.length} other rule(s) with key ${options.key} are installed and were left in place (setup-rule remove --key ${options.key} clears them):\n  ${other.map(escapeControl).join("\n  ")}`,
     );
   }
 
@@ -136,7 +128,6 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
     const enabled = enableAndFindBlindSpots(control, env, status.pid);
     report.enabledAudit = true;
     report.ownContext = enabled.ownContext;
-    report.blindSpots = enabled.blindSpots.blindSpots;
     report.lines.push(
       { kind: "status", topic: "audit", enabled: 1, failure: status.failure, detail: "audit was off: this install switched it on (enabled 1)" },
       enabled.blindSpots.status,
@@ -146,7 +137,6 @@ export function installRules(options: InstallOptions, env: RulesEnv = {}): Insta
 
   if (options.persist) {
     const file = persistRules(rules, options);
-    report.persistedTo = file.path;
     for (const rule of rules) {
       report.lines.push({
         kind: "rule",
@@ -213,7 +203,7 @@ function enableAndFindBlindSpots(control: AuditControl, env: RulesEnv, auditdPid
     first = { ...first, basis: "install", detail: "this install switched audit on for the first time since boot (its own process had no audit context): processes started before now are never audited, whatever the rules; restart the ones that matter" };
   }
   const blindSpots = blindSpotReport(first, clock, env);
-  const listed = blindSpots.blindSpots;
+  const listed = blindSpots.lines;
   const names = listed.length ? `:\n  ${listed.map((b) => `${b.pid} ${escapeControl(b.comm)} (started ${b.start})`).join("\n  ")}` : "";
   if (ownContext.context === true) {
     log.warn(

@@ -12,7 +12,6 @@
  * A filter on a call's own signal (`a1!=0`) only leaves out signal-0 probes,
  * which kill nobody; every other filter means the rule sees part of the calls.
  */
-import { machine } from "node:os";
 import type { CoverageLine } from "../schema.ts";
 import { abortableSleep } from "../sources/abortable-sleep.ts";
 import { userCommand } from "../cli/stage-command.ts";
@@ -172,7 +171,7 @@ export function assessKillCoverage(
   options: { arches?: readonly Arch[]; host?: string } = {},
 ): KillCoverage {
   const host = options.host ?? hostMachine();
-  const abis = abisOf(options.arches ?? kernelArches(options.host ?? machine()), host);
+  const abis = abisOf(options.arches ?? kernelArches(options.host), host);
   const enabled = status.enabled;
   const install = setupRuleCommand("install");
   const none = (reason: string, fix: string | null = install): KillCoverage => ({ state: "none", enabled, reason, missing: [], fix });

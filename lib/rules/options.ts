@@ -70,23 +70,17 @@ export function parseUid(text: string, passwdFile = "/etc/passwd"): number {
     if (uid >= 0xffffffff) throw usageError(`--uid ${trimmed} is not a valid uid (0–4294967294)`);
     return uid;
   }
-  const uid = uidForName(trimmed, passwdFile);
-  if (uid === null) throw usageError(`--uid ${JSON.stringify(text)}: no such user in ${passwdFile}`);
-  return uid;
-}
-
-export function uidForName(name: string, passwdFile = "/etc/passwd"): number | null {
-  let text: string;
+  let passwd: string;
   try {
-    text = readFileSync(passwdFile, "utf8");
+    passwd = readFileSync(passwdFile, "utf8");
   } catch (error) {
-    throw usageError(`--uid ${name}: cannot read ${passwdFile} to look the name up (${(error as Error).message})`);
+    throw usageError(`--uid ${trimmed}: cannot read ${passwdFile} to look the name up (${(error as Error).message})`);
   }
-  for (const line of text.split("\n")) {
+  for (const line of passwd.split("\n")) {
     const [user, , uid] = line.split(":");
-    if (user === name && uid !== undefined && /^\d+$/.test(uid)) return Number(uid);
+    if (user === trimmed && uid !== undefined && /^\d+$/.test(uid)) return Number(uid);
   }
-  return null;
+  throw usageError(`--uid ${JSON.stringify(text)}: no such user in ${passwdFile}`);
 }
 
 const ARCH_CHOICES = new Map<string, readonly Arch[]>([

@@ -7,10 +7,8 @@
  * tracepoint way's tracepoints enabled in a private instance. States
  * alternate, the order rotating each round; each visit to a state times a few
  * short runs and keeps the quickest (the host's noise only adds time), and a
- * state's figure is the median of its visits. An FFI call adds ~10 ns to each
- * syscall (measured: a libc call that does not enter the kernel takes ~11 ns
- * this way), the same in every state; under the same estimator the C loop of
- * bench/overhead.ts gave figures within a few percent of these.
+ * state's figure is the median of its visits. The FFI call adds the same few
+ * ns to each syscall in every state (docs/PERFORMANCE.md).
  *
  * The states are set up and taken down by cost-states.ts (shared with the
  * bench): nothing is left behind on return, error, abort or exit, and a run
@@ -22,7 +20,7 @@ import { lib } from "../sources/libc.ts";
 import { ensureTracefs } from "../sources/tracefs.ts";
 import type { RuleOptions } from "./build.ts";
 import type { AuditControl } from "./control.ts";
-import { CostStates, median, rotated, type AuditAccess, type CostState, type OthersPresent } from "./cost-states.ts";
+import { CostStates, median, rotated, type CostState, type OthersPresent } from "./cost-states.ts";
 import { missingTracepoints, wayTracepoints } from "./way-check.ts";
 
 export type ProbeStateName = "nothing" | "audit" | "tracepoints";
@@ -36,8 +34,6 @@ export interface ProbeRow {
   ratio: number | null;
   /** Calls timed in this state, all runs together. */
   calls: number;
-  /** ns per call of each visit (its quickest run). */
-  visits: number[];
   /** Why the state was not measured, or null. */
   skipped: string | null;
 }
@@ -46,7 +42,6 @@ export interface ProbeResult {
   rows: ProbeRow[];
   /** The run key the audit rules were loaded under (removed). */
   key: string;
-  audit: AuditAccess;
   /** Others' rules and instances present meanwhile: they weigh on every state alike. */
   others: OthersPresent;
   rounds: number;
@@ -141,7 +136,7 @@ export async function probeCost(options: ProbeOptions = {}): Promise<ProbeResult
       }
     }
   } finally {
-    costStates.close();
+    costStates.takeDown();
   }
   const base = visits.nothing.length > 0 ? median(visits.nothing) : null;
   const rows = PROBE_STATES.map((state): ProbeRow => {
@@ -152,11 +147,10 @@ export async function probeCost(options: ProbeOptions = {}): Promise<ProbeResult
       nsPerCall: ns === null ? null : Number(ns.toFixed(1)),
       ratio: ns === null || base === null ? null : Number((ns / base).toFixed(2)),
       calls: runs.length * callsPerRun * RUNS_PER_VISIT,
-      visits: runs.map((x) => Number(x.toFixed(1))),
       skipped: skipped[state] ?? (stopped && runs.length === 0 ? "stopped before it was measured" : null),
     };
   });
-  return { rows, key: costStates.key, audit: costStates.audit, others, rounds, callsPerRun, elapsedMs: Math.round(performance.now() - started), stopped };
+  return { rows, key: costStates.key, others, rounds, callsPerRun, elapsedMs: Math.round(performance.now() - started), stopped };
 }
 
 /** The probe's rows as `status` lines (topic cost), each saying what was measured and that the figures are noisy. */

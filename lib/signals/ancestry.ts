@@ -19,9 +19,8 @@ import type { AncestorInfo, EventLine } from "../schema.ts";
 import { parseFields } from "../audit/fields.ts";
 import { enrichedTailAt, FieldCursor } from "../audit/bytes/field-cursor.ts";
 import { execveArgv } from "../audit/interpret.ts";
-import { ascii } from "../bytes/read.ts";
 import { decodeEscaped, decodeProctitle, nullish, numAt, toSigned32 } from "../audit/spelling.ts";
-import { bytesAre } from "../bytes/json.ts";
+import { ascii, bytesAre } from "../bytes/json.ts";
 import type { ByteArena } from "../bytes/arena.ts";
 import { detach } from "../bytes/detach.ts";
 import { isoMs } from "./time-spec.ts";
@@ -229,11 +228,10 @@ export class ProcessSightings {
   }
 
   /** A process already decoded (from an event line), seen at `timeMs`. */
-  addEntry(entry: StreamProcess, timeMs = Number.NEGATIVE_INFINITY): number {
-    if (!isSightedPid(entry.pid)) return NONE;
+  addEntry(entry: StreamProcess, timeMs = Number.NEGATIVE_INFINITY): void {
+    if (!isSightedPid(entry.pid)) return;
     const seq = this.add(this.nodeIndex(entry.node) * NODE_STRIDE + entry.pid, timeMs);
     this.decoded[seq % this.capacity] = entry;
-    return seq;
   }
 
   /** The newest sighting of `pid` (on `node`) at or before audit time `atMs`. */

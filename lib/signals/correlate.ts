@@ -18,25 +18,22 @@
  * counted once and no "possibly the OOM killer" guess is left. They are
  * paired by host and victim pid, and by time when both lines have one
  * (dmesg's time is relative to boot). Such tracefs lines wait for their OOM
- * report until the end of input (at most `maxPending` of them).
+ * report until the end of input (at most MAX_PENDING of them).
  *
  * Inputs may be files read one after another rather than interleaved by
  * time, so matching does not assume order: recent audit calls are indexed by
- * count, not age, and tracefs signals wait (up to `maxPending`) for an audit
+ * count, not age, and tracefs signals wait (up to MAX_PENDING) for an audit
  * twin that may come later. Memory is bounded by those two caps.
  */
 import type { SignalLine } from "../schema.ts";
 import type { CorrelatedSignal } from "./findings/types.ts";
 import { causeViaSyscall } from "./cause.ts";
 import { widen, type Span } from "./keys.ts";
+import { EvictionOrder } from "./tally.ts";
 import { SIG } from "../tables/signals.ts";
 
-export interface CorrelateOptions {
-  /** Seconds between an audit call and its tracefs twin (clock skew, batching); default 2. */
-  toleranceSec?: number;
-  /** tracefs signals waiting for an audit twin; the oldest is released unmatched past this (default 50 000). */
-  maxPending?: number;
-}
+/** tracefs signals waiting for an audit twin; the oldest is released unmatched past this. */
+const MAX_PENDING = 50_000;
 
 interface Pending {
   seq: number;
@@ -177,12 +174,10 @@ function remember(map: Map<string, number[]>, key: string, ms: number | null, ma
 export class SourceCorrelator {
   readonly stats: CorrelateStats = { merged: 0, unmatched: 0, noAudit: 0 };
   private readonly tolerance: number;
-  private readonly maxPending: number;
   /** match key → times (ms, or NaN when unknown) of audit calls not yet matched. */
   private readonly audit = new Map<string, number[]>();
   /** Insertion order of audit keys, for evicting the oldest past MAX_AUDIT_INDEX. */
-  private readonly auditOrder: string[] = [];
-  private auditOrderHead = 0;
+  private auditOrder = new EvictionOrder<string>();
   /** When audit's calls ran (a tracepoints line audit has no twin for, inside it, is a blind spot of audit's). */
   private readonly auditSpan: Span = { first: null, last: null };
   /** When audit's or the syscall tracepoints' calls ran (a tracefs line with no call inside it is a blind spot). */
@@ -199,12 +194,12 @@ export class SourceCorrelator {
   private readonly oomReports = new Map<string, number[]>();
   /** Audit's calls (callKeyOf → times), for the tracepoints' line of the same call after them; bounded by MAX_AUDIT_INDEX keys. */
   private readonly auditCalls = new Map<string, number[]>();
-  /** The tracepoints' calls waiting for audit's line of the same call (released past maxPending or at the end). */
+  /** The tracepoints' calls waiting for audit's line of the same call (released past MAX_PENDING or at the end). */
   private readonly tracedCalls = new WaitingLines();
 
-  constructor(options: CorrelateOptions = {}) {
-    this.tolerance = (options.toleranceSec ?? 2) * 1000;
-    this.maxPending = options.maxPending ?? 50_000;
+  /** `toleranceSec`: seconds between an audit call and its tracefs twin (clock skew, batching). */
+  constructor(toleranceSec: number) {
+    this.tolerance = toleranceSec * 1000;
   }
 
   private near(a: number | null, b: number): boolean {
@@ -231,7 +226,7 @@ export class SourceCorrelator {
       // A kernel-sent tracefs signal whose ANOM_ABEND came first: merged into it.
       if (key !== null && signal.source === "tracefs" && !fromProcess(signal) && this.takeNear(this.coreDumps, key, ms)) return [];
       // A delivered core-dumping signal, for the ANOM_ABEND that may follow it.
-      if (key !== null && signal.result.success !== false) remember(this.coreSignals, key, ms, this.maxPending);
+      if (key !== null && signal.result.success !== false) remember(this.coreSignals, key, ms, MAX_PENDING);
     }
     if (signal.source === "kernel-log") return this.pushOom(signal, ms);
     if (signal.source === "tracepoints") return this.pushTracedCall(signal, ms);
@@ -242,7 +237,7 @@ export class SourceCorrelator {
     for (const key of keys) if (this.takeNear(this.audit, key, ms)) return [];
     this.pending.add(signal, ms, keys);
     const out: CorrelatedSignal[] = [];
-    while (this.pending.size > this.maxPending) out.push(this.uncovered(this.pending.takeOldest(), this.callSpan));
+    while (this.pending.size > MAX_PENDING) out.push(this.uncovered(this.pending.takeOldest(), this.callSpan));
     return out;
   }
 
@@ -255,7 +250,7 @@ export class SourceCorrelator {
   private pushCoreDump(signal: SignalLine, ms: number | null, key: string | null): CorrelatedSignal[] {
     if (key === null) return [{ signal, ms, crossCheck: null }];
     if (this.takeNear(this.coreSignals, key, ms)) return [];
-    remember(this.coreDumps, key, ms, this.maxPending);
+    remember(this.coreDumps, key, ms, MAX_PENDING);
     return [{ signal, ms, crossCheck: null }];
   }
 
@@ -271,7 +266,7 @@ export class SourceCorrelator {
         this.kernelKillCount--;
         this.stats.merged++;
         noteTracefsTwin(signal, twin!.signal);
-      } else remember(this.oomReports, key, ms, this.maxPending);
+      } else remember(this.oomReports, key, ms, MAX_PENDING);
     }
     return [{ signal, ms, crossCheck: null }];
   }
@@ -286,7 +281,7 @@ export class SourceCorrelator {
     waiting.push({ signal, ms });
     this.kernelKillCount++;
     const out: CorrelatedSignal[] = [];
-    while (this.kernelKillCount > this.maxPending) {
+    while (this.kernelKillCount > MAX_PENDING) {
       const [oldestKey, list] = this.kernelKills.entries().next().value!;
       const oldest = list.shift()!;
       if (list.length === 0) this.kernelKills.delete(oldestKey);
@@ -305,7 +300,7 @@ export class SourceCorrelator {
     if (this.takeNear(this.auditCalls, key, ms)) return [];
     this.tracedCalls.add(signal, ms, [key]);
     const out: CorrelatedSignal[] = [];
-    while (this.tracedCalls.size > this.maxPending) out.push(this.uncovered(this.tracedCalls.takeOldest(), this.auditSpan));
+    while (this.tracedCalls.size > MAX_PENDING) out.push(this.uncovered(this.tracedCalls.takeOldest(), this.auditSpan));
     return out;
   }
 
@@ -351,18 +346,13 @@ export class SourceCorrelator {
   }
 
   private evictAudit(): void {
-    while (this.auditOrder.length - this.auditOrderHead > MAX_AUDIT_INDEX) {
-      const key = this.auditOrder[this.auditOrderHead++]!;
+    while (this.auditOrder.size > MAX_AUDIT_INDEX) {
+      const key = this.auditOrder.takeOldest(() => true)!;
       const times = this.audit.get(key);
       if (times) {
         times.shift();
         if (times.length === 0) this.audit.delete(key);
       }
-    }
-    // Compact now and then so the order array does not grow without bound.
-    if (this.auditOrderHead > 4096 && this.auditOrderHead * 2 > this.auditOrder.length) {
-      this.auditOrder.splice(0, this.auditOrderHead);
-      this.auditOrderHead = 0;
     }
   }
 
@@ -383,8 +373,7 @@ export class SourceCorrelator {
     for (const p of this.pending.takeAll()) out.push(this.uncovered(p, this.callSpan));
     for (const p of this.tracedCalls.takeAll()) out.push(this.uncovered(p, this.auditSpan));
     for (const index of [this.audit, this.auditCalls, this.coreSignals, this.coreDumps, this.oomReports]) index.clear();
-    this.auditOrder.length = 0;
-    this.auditOrderHead = 0;
+    this.auditOrder = new EvictionOrder();
     return out;
   }
 }

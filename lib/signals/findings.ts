@@ -50,8 +50,6 @@ export const DETECTORS: ReadonlyArray<FindingDetector<any>> = [stalePid, recycle
 export interface AnalyzeOptions extends SummaryOptions, FindingOptions {
   /** Detectors to run (default: all of DETECTORS). */
   detectors?: ReadonlyArray<FindingDetector<any>>;
-  /** tracefs signals waiting for an audit twin (see lib/signals/correlate.ts). */
-  maxPending?: number;
 }
 
 /** Everything a renderer needs. */
@@ -67,8 +65,6 @@ export interface Report {
   /** What the detectors let go to bound memory (see findings/pairs.ts, findings/signal-storm.ts; the summary's: totals.victimsNotKept, totals.killersNotKept). */
   limits: ReportLimits;
 }
-
-export type { ReportLimits };
 
 export interface GapStats {
   count: number;
@@ -142,10 +138,6 @@ export function compareFindings(a: Finding, b: Finding): number {
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
     (a.headline < b.headline ? -1 : a.headline > b.headline ? 1 : 0)
   );
-}
-
-export function sortFindings(findings: Finding[]): Finding[] {
-  return findings.sort(compareFindings);
 }
 
 /**
@@ -242,7 +234,7 @@ export class Analyzer {
   constructor(options: AnalyzeOptions = {}) {
     this.options = resolveFindingOptions(options);
     this.summary = new SummaryBuilder(options);
-    this.correlator = new SourceCorrelator({ toleranceSec: this.options.matchToleranceSec, maxPending: options.maxPending });
+    this.correlator = new SourceCorrelator(this.options.matchToleranceSec);
     this.runs = (options.detectors ?? DETECTORS).map((detector) => ({ detector, state: detector.init(this.options, this.shared) }));
   }
 

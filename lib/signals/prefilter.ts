@@ -35,8 +35,8 @@
  * enough to keep a line, which the decoder then groups exactly, but a line
  * is only tied to a sighting or dropped on the exact stamp (and node).
  */
-import { ascii, digitsValue, indexWithin, hexAt, hexDigitsValue, isAsciiRange, startsWithAt } from "../bytes/read.ts";
-import { bytesAre } from "../bytes/json.ts";
+import { digitsValue, indexWithin, hexAt, hexDigitsValue, isAsciiRange, startsWithAt } from "../bytes/read.ts";
+import { ascii, bytesAre } from "../bytes/json.ts";
 import { parseLine } from "../audit/line.ts";
 import { stampKeyAt } from "../audit/bytes/stamp.ts";
 import { LastText } from "../audit/bytes/header.ts";
@@ -476,16 +476,12 @@ export class SignalLinePrefilter implements LinePrefilter {
     const kind = arch >= 0 && nr >= 0 ? signalInterest(arch, nr) : syscallInterestAt(bytes, after, stop);
     if (kind >= 0) {
       // A second SYSCALL under a kill's stamp ends the kill's event (lib/audit/assemble.ts): the decoder must see it.
-      if (kind === SKIP && !this.isWanted(key)) {
+      if ((kind === SKIP || kind === EXEC) && !this.isWanted(key)) {
+        this.unread.add(key, this.cursor.ms, this.lineNode(bytes));
+        this.skippedRecord(this.cursor.seconds, false);
+        if (kind === EXEC) return this.sight(bytes, start, stop, from, key);
         this.skipped++;
-        this.unread.add(key, this.cursor.ms, this.lineNode(bytes));
-        this.skippedRecord(this.cursor.seconds, false);
         return;
-      }
-      if (kind === EXEC && !this.isWanted(key)) {
-        this.unread.add(key, this.cursor.ms, this.lineNode(bytes));
-        this.skippedRecord(this.cursor.seconds, false);
-        return this.sight(bytes, start, stop, from, key);
       }
       // A kill outside --since/--until: its event stays unread (its other records are skipped as unwanted).
       if (kind === KILL && (this.cursor.ms < this.sinceMs || this.cursor.ms >= this.untilMs)) {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { AncestorInfo, Killer, Placement, Victim } from "../schema.ts";
 import { isHostNode } from "../audit/ids.ts";
 import { readPlacement } from "./workload.ts";
-import { readExe, readProcStat } from "../rules/blind-spots.ts";
+import { readBootTime, readExe, readProcStat } from "../rules/blind-spots.ts";
 
 export interface ProcSnapshot {
   pid: number;
@@ -45,11 +45,7 @@ export class ProcReader {
   }
 
   private boot(): number {
-    if (this.bootMs === null) {
-      const stat = readFileSync(join(this.root, "stat"), "utf8");
-      const match = /^btime (\d+)$/m.exec(stat);
-      this.bootMs = match ? Number(match[1]) * 1000 : 0;
-    }
+    this.bootMs ??= readBootTime(this.root) * 1000;
     return this.bootMs;
   }
 

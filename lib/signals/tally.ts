@@ -102,6 +102,10 @@ export class EvictionOrder<T> {
   private items: T[] = [];
   private head = 0;
 
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
   push(item: T): void {
     this.items.push(item);
   }

@@ -13,8 +13,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Container, ContainerRuntime, Workload } from "../schema.ts";
 
-export type { Container, ContainerRuntime, Workload } from "../schema.ts";
-
 const HEX64 = "[0-9a-f]{64}";
 /** Each container shape once: the first that matches a path segment names it. */
 const CONTAINER_SEGMENTS: ReadonlyArray<{ pattern: RegExp; runtime: ContainerRuntime }> = [

@@ -56,17 +56,16 @@ export interface CheckpointNotice {
   message: string;
 }
 
-export interface CheckpointRun extends AsyncIterable<SourceLine[]> {
+export interface CheckpointRun {
   /** The unread lines, oldest file first, in batches. */
   lines: AsyncGenerator<SourceLine[]>;
   /**
-   * Save the position after the last line yielded (or after `through`, when
-   * the caller stopped part-way through a batch). Call it after your output
+   * Save the position after the last line yielded. Call it after your output
    * for those lines is written. `lastId` is the id of the last record handled
    * (from this source); omitted or null, the previous one is kept if the
    * position did not move.
    */
-  commit(lastId?: string | null, through?: SourceLine): CheckpointState;
+  commit(lastId?: string | null): void;
   /** Filled in once `lines` has started: how the resume point was found. */
   readonly notices: CheckpointNotice[];
 }
@@ -332,7 +331,8 @@ function openCandidates(path: string, onStep?: (step: CheckpointStep) => void): 
       for (const name of names) {
         try {
           const src = openSource(name);
-          cands.push({ src, current: name === path, head: headOf(src), openedSize: src.size });
+          // Its first bytes (none for .gz, which is never guarded).
+          cands.push({ src, current: name === path, head: tailBefore(src, Math.min(src.size, FINGERPRINT_BYTES)), openedSize: src.size });
         } catch (error) {
           // A generation can vanish between listing and opening (rotation, cleanup); anything else is an error.
           const code = ((error as WhokilledError).cause as NodeJS.ErrnoException | undefined)?.code;
@@ -357,12 +357,6 @@ function openCandidates(path: string, onStep?: (step: CheckpointStep) => void): 
       throw new WhokilledError("E_IO", `cannot read ${path}: it and its rotated files were renamed during each of ${OPEN_ATTEMPTS} attempts to open them; try again`);
     }
   }
-}
-
-/** The first bytes of a plain file (up to FINGERPRINT_BYTES); empty for .gz, which is never guarded. */
-function headOf(src: OpenSource): Buffer {
-  if (src.gz || !src.regular) return Buffer.alloc(0);
-  return bytesBefore(src.fd, Math.min(src.size, FINGERPRINT_BYTES)) ?? Buffer.alloc(0);
 }
 
 /** Do the same names still list, each naming the file opened under it (and the missing ones still missing)? */
@@ -395,8 +389,6 @@ export function readSinceCheckpoint(path: string, checkpointFile: string, option
   /** Where this run started reading, and the last line handed out since. */
   let start: Position | null = null;
   let last: { cand: Candidate; line: SourceLine } | null = null;
-  /** Sources by the name their lines carry, so commit(…, through) can find a line's file. */
-  const readFrom = new Map<string, Candidate>();
 
   async function* lines(): AsyncGenerator<SourceLine[]> {
     started = true;
@@ -408,7 +400,6 @@ export function readSinceCheckpoint(path: string, checkpointFile: string, option
       onStep?.("planned");
       for (const step of planned.steps) {
         const src = step.cand.src;
-        readFrom.set(src.name, step.cand);
         // Truncated under us (copytruncate): stop at the last whole line read. The next run finds
         // that line in the copy by its fingerprint and goes on from there, then reads the log from 0.
         let cut = -1;
@@ -434,21 +425,18 @@ export function readSinceCheckpoint(path: string, checkpointFile: string, option
     }
   }
 
-  function commit(lastId?: string | null, through?: SourceLine): CheckpointState {
+  function commit(lastId?: string | null): void {
     if (!started) throw new WhokilledError("E_INTERNAL", "checkpoint commit before reading");
-    const previous: CheckpointState | null = state;
     // Nothing new: stay where we started, fingerprint and record id included.
     let at: Position | null = start;
-    const upTo = through ? { cand: readFrom.get(through.file), line: through } : last;
-    if (upTo) {
-      if (!upTo.cand) throw new WhokilledError("E_INTERNAL", `checkpoint commit: ${through!.file} was not read in this run`);
-      const l = upTo.line;
-      at = { cand: upTo.cand, offset: l.end, line: l.line, lastLine: { offset: l.offset, sha1: sha1(l.bytes) }, lastId: null };
+    if (last) {
+      const l = last.line;
+      at = { cand: last.cand, offset: l.end, line: l.line, lastLine: { offset: l.offset, sha1: sha1(l.bytes) }, lastId: null };
     }
     if (!at) {
       // No file to read at all: keep what we had.
-      if (!previous) throw new WhokilledError("E_IO", `cannot read ${path}: nothing to checkpoint`);
-      return previous;
+      if (!state) throw new WhokilledError("E_IO", `cannot read ${path}: nothing to checkpoint`);
+      return;
     }
     const stayed = start !== null && at.cand === start.cand && at.offset === start.offset;
     const src = at.cand.src;
@@ -470,15 +458,12 @@ export function readSinceCheckpoint(path: string, checkpointFile: string, option
     onStep?.("commit");
     saveCheckpoint(checkpointFile, next);
     state = next;
-    return next;
   }
 
-  const generator = lines();
   return {
-    lines: generator,
+    lines: lines(),
     commit,
     notices,
-    [Symbol.asyncIterator]: () => generator,
   };
 }
 

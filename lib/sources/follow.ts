@@ -95,13 +95,14 @@ function countLines(fd: number, size: number): { lines: number; lastLineEnd: num
 }
 
 /**
- * Everything the fd holds past our position, one batch per read. Returns why
- * the file was truncated when it was, before or while we read: a read is
- * taken only if the bytes before it and its own last bytes are still there
- * after it (guardedRead), and with nothing new to read the bytes before our
- * position are checked, so a file truncated and refilled under us is seen.
+ * Everything the fd holds past our position, one batch per read, until the
+ * signal aborts. Returns why the file was truncated when it was, before or
+ * while we read: a read is taken only if the bytes before it and its own last
+ * bytes are still there after it (guardedRead), and with nothing new to read
+ * the bytes before our position are checked, so a file truncated and refilled
+ * under us is seen.
  */
-function* drain(cursor: Cursor, file: string): Generator<SourceLine[], string | null> {
+function* drain(cursor: Cursor, file: string, signal?: AbortSignal): Generator<SourceLine[], string | null> {
   for (;;) {
     const size = fstatSync(cursor.fd).size;
     if (size < cursor.position) return `size ${size} < offset ${cursor.position}`;
@@ -114,6 +115,7 @@ function* drain(cursor: Cursor, file: string): Generator<SourceLine[], string | 
     const batch: SourceLine[] = [];
     cursor.splitter.push(chunk, (l) => batch.push(sourceLine(l, file, cursor.ino)));
     if (batch.length > 0) yield batch;
+    if (signal?.aborted) return null;
   }
 }
 
@@ -269,14 +271,10 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
         cursor = openCursor(path, false);
         continue;
       }
-      const drained = drain(cursor, path);
-      let step = drained.next();
-      for (; !step.done; step = drained.next()) {
-        yield step.value;
-        if (signal?.aborted) return;
-      }
-      if (step.value !== null) {
-        yield* afterTruncation(path, cursor, step.value, signal);
+      const truncated = yield* drain(cursor, path, signal);
+      if (signal?.aborted) return;
+      if (truncated !== null) {
+        yield* afterTruncation(path, cursor, truncated, signal);
         if (signal?.aborted) return;
         continue;
       }
@@ -284,11 +282,8 @@ export async function* followFileLines(path: string, options: FollowOptions = {}
       const now = fileIdentity(path);
       if (now && (now.ino !== cursor.ino || now.dev !== cursor.dev)) {
         // Rotated. What the writer put in the old file before the rename comes first.
-        const drained = drain(cursor, path);
-        for (let step = drained.next(); !step.done; step = drained.next()) {
-          yield step.value;
-          if (signal?.aborted) return;
-        }
+        yield* drain(cursor, path, signal);
+        if (signal?.aborted) return;
         const last = cursor.splitter.flush();
         if (last) {
           log.warn(`${path}: the rotated file ended without a newline; passing on its last line as is`);

@@ -120,15 +120,11 @@ export async function* journalctlRecords(args: readonly string[], errors: InputE
 
 /** capture --journal FILE, or --journal alone (journalctl): the journal's records to the writer, flushed per batch. */
 export async function captureJournal(
-  input: { files: readonly string[] } | { journalctl: readonly string[] },
+  input: { file: string } | { journalctl: readonly string[] },
   options: { errors: InputErrors; writer: { write(record: RecordLine): void; flush(): void }; signal?: AbortSignal },
 ): Promise<JournalReadStats> {
   const lines = new JournalLines(options.errors);
-  const batches = "files" in input
-    ? (async function* () {
-        for (const file of input.files) yield* journalFileRecords(file, options.errors, lines, options.signal);
-      })()
-    : journalctlRecords(input.journalctl, options.errors, lines);
+  const batches = "file" in input ? journalFileRecords(input.file, options.errors, lines, options.signal) : journalctlRecords(input.journalctl, options.errors, lines);
   for await (const batch of batches) {
     for (const record of batch) options.writer.write(record);
     options.writer.flush();

@@ -25,6 +25,7 @@ import type { EventLine, OomFacts, RecordLine, SignalCause, SignalLine, SourceRe
 import { KERNEL_KILLER } from "../signals/cause.ts";
 import { signalName, signalNumber } from "../tables/signals.ts";
 import { journalMicrosToMs } from "../audit/spelling.ts";
+import { fieldText } from "../audit/journal.ts";
 import { ownEvent, ownRecord, ownRecordLine, unreadRecordEvent } from "./own-record.ts";
 import type { SourceSpec } from "./registry.ts";
 
@@ -98,19 +99,12 @@ export function parseSystemdMessage(message: string, entryUnit: string | null = 
 /** A journal entry's fields (JSON values: strings, or byte arrays where not UTF-8). */
 export type JournalEntry = Record<string, unknown>;
 
-const utf8 = new TextDecoder("utf-8");
-
-/** A field as text: a string, or journald's array of bytes. */
+/** A field as text: a string, or journald's array of bytes (fieldText). */
 export function entryText(entry: JournalEntry, name: string): string | null {
   const value = entry[name];
-  if (typeof value === "string") return value;
-  if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return utf8.decode(Uint8Array.from(value as number[]));
-  if (Array.isArray(value)) {
-    // A field given more than once: its first value.
-    const first = value[0];
-    return typeof first === "string" ? first : null;
-  }
-  return null;
+  // A field given more than once: its first value.
+  if (Array.isArray(value) && typeof value[0] === "string") return value[0];
+  return fieldText(value);
 }
 
 function entryInt(entry: JournalEntry, name: string): number | null {
@@ -224,8 +218,8 @@ export class ExportJoiner {
   private lines: string[] = [];
   private firstLine = 0;
   private file = "";
-  /** Entries read, entries that made records, binary fields left out. */
-  readonly stats = { entries: 0, records: 0, binaryFields: 0 };
+  /** Entries read, binary fields left out. */
+  readonly stats = { entries: 0, binaryFields: 0 };
 
   line(text: string, source: SourceRef): RecordLine | null {
     if (source.file !== this.file) {
@@ -246,9 +240,7 @@ export class ExportJoiner {
     this.stats.entries++;
     const { entry, binary } = parseExportEntry(lines);
     this.stats.binaryFields += binary.length;
-    const record = journalRecord(entry, lines.join("\n"), { file: this.file, line: this.firstLine });
-    if (record !== null) this.stats.records++;
-    return record;
+    return journalRecord(entry, lines.join("\n"), { file: this.file, line: this.firstLine });
   }
 }
 

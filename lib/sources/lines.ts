@@ -144,22 +144,12 @@ export class LineSplitter {
     return this.nextLine;
   }
 
-  /** Split a chunk; calls `emit` for each complete line, in order. */
-  push(chunk: Buffer, emit: (line: Line) => void): void {
-    this.scan(chunk, (bytes, start, stop, line, offset, end, tooLong) =>
-      emit(tooLong === undefined ? { bytes: bytes.subarray(start, stop), line, offset, end } : { bytes: EMPTY, line, offset, end, tooLong }),
-    );
-  }
-
   /**
-   * Like push, without making a Buffer view per line (which costs more than
-   * finding the line): `emit` gets the buffer and the line's [start, stop)
-   * in it. The buffer is the chunk itself, or a small one holding a line that
-   * crossed chunks; either is only valid during the call. A line longer
-   * than MAX_LINE_BYTES comes as an empty range with its length in `tooLong`:
-   * it is never held whole (see slot-reader.ts).
+   * Split a chunk; calls `emit` for each complete line, in order. A line
+   * longer than its limit (lineLimit) comes as empty bytes with its length
+   * in `tooLong`: it is never held whole.
    */
-  scan(chunk: Buffer, emit: (bytes: Buffer, start: number, stop: number, line: number, offset: number, end: number, tooLong?: number) => void): void {
+  push(chunk: Buffer, emit: (line: Line) => void): void {
     const base = this.nextOffset;
     let start = 0;
     if (this.skipping >= 0 || !this.pending.isEmpty) {
@@ -178,11 +168,11 @@ export class LineSplitter {
       }
       if (over(held + newline)) {
         this.pending.clear();
-        emit(EMPTY, 0, 0, this.nextLine++, this.pendingOffset, base + newline + 1, held + newline);
+        emit({ bytes: EMPTY, line: this.nextLine++, offset: this.pendingOffset, end: base + newline + 1, tooLong: held + newline });
       } else {
         const joined = this.pending.take(chunk, 0, newline);
         const stop = joined.length > 0 && joined[joined.length - 1] === CR ? joined.length - 1 : joined.length;
-        emit(joined, 0, stop, this.nextLine++, this.pendingOffset, base + newline + 1);
+        emit({ bytes: joined.subarray(0, stop), line: this.nextLine++, offset: this.pendingOffset, end: base + newline + 1 });
       }
       this.skipping = -1;
       start = newline + 1;
@@ -191,8 +181,8 @@ export class LineSplitter {
       const newline = chunk.indexOf(NEWLINE, start);
       if (newline < 0) break;
       const stop = newline > start && chunk[newline - 1] === CR ? newline - 1 : newline;
-      if (newline - start > lineLimit(chunk[start])) emit(EMPTY, 0, 0, this.nextLine++, base + start, base + newline + 1, newline - start);
-      else emit(chunk, start, stop, this.nextLine++, base + start, base + newline + 1);
+      if (newline - start > lineLimit(chunk[start])) emit({ bytes: EMPTY, line: this.nextLine++, offset: base + start, end: base + newline + 1, tooLong: newline - start });
+      else emit({ bytes: chunk.subarray(start, stop), line: this.nextLine++, offset: base + start, end: base + newline + 1 });
       start = newline + 1;
     }
     this.pendingOffset = base + start;

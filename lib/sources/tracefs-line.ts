@@ -13,7 +13,7 @@
  */
 import type { AssembledEvent, PendingRecord } from "../audit/assemble.ts";
 import { isoClock } from "../audit/spelling.ts";
-import type { EventLine, SignalLine } from "../schema.ts";
+import type { EventLine, SignalLine, SignalOrigin } from "../schema.ts";
 import { explainTracefsSignal } from "../signals/cause.ts";
 import { errnoName } from "../tables/errno.ts";
 import { SIG, signalName } from "../tables/signals.ts";
@@ -98,13 +98,6 @@ export function signalGenerateOf(head: TraceHead, body: string): SignalGenerate 
   };
 }
 
-export interface SignalOriginInfo {
-  code: number;
-  /** "user", "kernel", "fault", "queue", "tkill", "timer" or "other". */
-  kind: string;
-  label: string;
-}
-
 // si_code values from include/uapi/asm-generic/siginfo.h.
 const SI_USER = 0;
 const SI_KERNEL = 0x80;
@@ -143,7 +136,7 @@ const CLD_CODES = ["", "CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED", 
 const POLL_CODES = ["", "POLL_IN", "POLL_OUT", "POLL_MSG", "POLL_ERR", "POLL_PRI", "POLL_HUP"];
 
 /** What si_code says about a signal's origin, in plain English. */
-export function signalOrigin(code: number, sig: number): SignalOriginInfo {
+export function signalOrigin(code: number, sig: number): SignalOrigin {
   if (code === SI_USER) {
     return {
       code,

@@ -116,18 +116,13 @@ function trackInstance(dir: string, cleanup: () => void): () => void {
   return once;
 }
 
-/** Disable every event of an instance, then remove it. */
+/** Disable every event of an instance, then remove it; tracefs answers EBUSY to the rmdir while a reader is still closing. */
 function disableAndRemove(dir: string): void {
   try {
     writeFileSync(join(dir, "events", "enable"), "0");
   } catch {
     // Gone meanwhile, or half made: rmdir tells.
   }
-  removeInstanceDir(dir);
-}
-
-/** Remove an instance directory; tracefs answers EBUSY while a reader is still closing. */
-function removeInstanceDir(dir: string): void {
   for (let attempt = 0; ; attempt++) {
     try {
       rmdirSync(dir);
@@ -268,14 +263,11 @@ export function openQuietInstance(events: readonly { path: string; filter?: stri
   return { dir, remove };
 }
 
-/** One trace_pipe line, read once: its record, its head and event text (parseTraceHead), and its batch's offset from the trace clock to the wall clock. */
+/** One trace_pipe line: its record, and its batch's offset from the trace clock to the wall clock. */
 export interface TracefsLine {
   kind: "line";
   record: RecordLine;
-  head: TraceHead;
-  /** The event's text after the head: `signal_generate: sig=9 …`, `sys_kill(pid: …`. */
-  body: string;
-  /** Wall-clock ms minus trace-clock ms, measured when this line's batch was read: `head.timestamp * 1000 + offsetMs` is the line's wall time. */
+  /** Wall-clock ms minus trace-clock ms, measured when this line's batch was read: a trace time `t` s is at `t * 1000 + offsetMs`. */
   offsetMs: number;
 }
 
@@ -289,12 +281,12 @@ export function tracefsRecords(options: TracefsOptions = {}): AsyncGenerator<Rec
   return readInstance(options, (record) => record);
 }
 
-/** tracefsRecords, each record with its head already read and its batch's clock offset: for a reader that places times of its own (tracepoints). Gaps come as in tracefsRecords. */
+/** tracefsRecords, each record with its batch's clock offset: for a reader that places times of its own (tracepoints). Gaps come as in tracefsRecords. */
 export function tracefsLines(options: TracefsOptions = {}): AsyncGenerator<TracefsLine | GapLine> {
-  return readInstance(options, (record, head, body, offsetMs) => ({ kind: "line", record, head, body, offsetMs }));
+  return readInstance(options, (record, offsetMs) => ({ kind: "line", record, offsetMs }));
 }
 
-async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLine, head: TraceHead, body: string, offsetMs: number) => T): AsyncGenerator<T | GapLine> {
+async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLine, offsetMs: number) => T): AsyncGenerator<T | GapLine> {
   const { signal, filter = DEFAULT_SIGNAL_FILTER, onReady, bufferSizeKb, extraEvents = [], recordTgid = false, pollWaitMs = 0 } = options;
   if (bufferSizeKb !== undefined && !(Number.isInteger(bufferSizeKb) && bufferSizeKb > 0)) {
     throw new WhokilledError("E_USAGE", `tracefs: bufferSizeKb must be a positive integer, not ${bufferSizeKb}`);
@@ -316,11 +308,6 @@ async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLi
 
   let fd: number | null = null;
   const cleanup = trackInstance(dir, () => {
-    try {
-      writeFileSync(extraEvents.length > 0 ? join(dir, "events", "enable") : enablePath, "0");
-    } catch {
-      // The instance may be half made; removing it disables everything anyway.
-    }
     if (fd !== null) {
       try {
         closeSync(fd);
@@ -328,7 +315,7 @@ async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLi
         // Already closed.
       }
     }
-    removeInstanceDir(dir);
+    disableAndRemove(dir);
   });
 
   try {
@@ -385,7 +372,7 @@ async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLi
         const line = parseTraceHead(raw);
         const type = line === null ? null : eventType(line.body, extraNames);
         if (line !== null && type !== null) {
-          yield make(toRecord(raw, line.head, offsetMs, ++counter, type), line.head, line.body, offsetMs);
+          yield make(toRecord(raw, line.head, offsetMs, ++counter, type), offsetMs);
           continue;
         }
         const gap = lostEvents(raw);

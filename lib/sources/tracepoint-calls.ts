@@ -251,13 +251,12 @@ export class CallMatcher {
    * head's thread group column, which is a cache (`note` says so).
    */
   private processOf(head: TraceHead): { tgid: number; note: string | null } {
-    const known = this.tasks.get(head.tid)?.tgid;
-    if (known != null) return { tgid: known, note: null };
+    const known = this.tasks.get(head.tid);
+    if (known?.tgid != null) return { tgid: known.tgid, note: null };
     const view = this.options.victimLookup?.(head.tid) ?? null;
     if (view?.tgid != null && view.start <= this.options.tracingSince + TICK_SLACK / 2) {
       // Remembered: a busy parent forks often. A new task with this id would come with its creation line. An entry a
       // rename line made keeps its name.
-      const known = this.tasks.get(head.tid);
       if (known) known.tgid = view.tgid;
       else this.tasks.remember(head.tid, { ...blankTask(), tgid: view.tgid });
       return { tgid: view.tgid, note: null };

@@ -39,10 +39,8 @@ export function parseTracepointLine(raw: string): TracepointLine | null {
   const parsed = parseTraceHead(raw);
   if (!parsed) return null;
   const { head, body } = parsed;
-  if (body.startsWith("signal_generate: ")) {
-    const generate = signalGenerateOf(head, body);
-    return generate ? { event: "signal_generate", head, generate } : null;
-  }
+  const generate = signalGenerateOf(head, body);
+  if (generate) return { event: "signal_generate", head, generate };
   if (body.startsWith("sys_")) {
     const exit = EXIT.exec(body);
     if (exit) return { event: "exit", head, call: exit[1]!, ret: BigInt.asIntN(64, BigInt(exit[2]!)) };

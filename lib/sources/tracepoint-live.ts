@@ -132,8 +132,6 @@ function cachedLookup(lookup: SenderLookup): SenderLookup {
  */
 export async function* tracepointRecords(options: TracepointOptions = {}): AsyncGenerator<RecordLine | GapLine> {
   const { signal, onReady, bufferSizeKb = DEFAULT_BUFFER_KB, instanceName, onEnd } = options;
-  const lookup = cachedLookup(procLookup());
-  const victimLookup = procVictimLookup();
   // Made in onReady (a callback TS does not follow: hence the cast).
   let matcher = null as CallMatcher | null;
   // Ours to abort when the consumer stops: tracefsLines sleeps on its signal between reads.
@@ -149,7 +147,7 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
     pollWaitMs: POLL_WAIT_MS,
     onReady: () => {
       // After every tracepoint is on: a process started before this has no creation line to be seen.
-      matcher = new CallMatcher({ lookup, victimLookup, tracingSince: uptimeSeconds(), arch: nativeArch() });
+      matcher = new CallMatcher({ lookup: cachedLookup(procLookup()), victimLookup: procVictimLookup(), tracingSince: uptimeSeconds(), arch: nativeArch() });
       onReady?.();
     },
   });
@@ -180,10 +178,9 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
         yield { ...gap, source: TRACEPOINTS_FILE, reason: `${gap.reason}; kill calls and signals in it are not seen` };
         continue;
       }
-      const { record, offsetMs: lineOffsetMs } = result.value;
       if (!matcher) continue;
-      offsetMs = lineOffsetMs;
-      for (const made of matcher.line(record.raw)) yield toRecord(made);
+      offsetMs = result.value.offsetMs;
+      for (const made of matcher.line(result.value.record.raw)) yield toRecord(made);
       for (const made of matcher.expire()) yield toRecord(made);
     }
     // Stopped (signal): the calls still open are written, unfinished.

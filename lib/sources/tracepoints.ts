@@ -54,7 +54,6 @@ function interpretTracepointKill(event: AssembledEvent, record: PendingRecord, i
 
   let ret: bigint | null = null;
   const targets: TargetInfo[] = [];
-  let victimIndex = 0;
   const warnings = facts.warnings.map((warning) => `${TRACEPOINT_KILL}: ${warning}`);
   for (const line of lines.slice(1, -1)) {
     const parsed = parseTracepointLine(line);
@@ -62,11 +61,10 @@ function interpretTracepointKill(event: AssembledEvent, record: PendingRecord, i
     else if (parsed?.event === "signal_generate") {
       const g = parsed.generate;
       // A thread-directed signal names the thread; audit's OBJ_PID names its process: tgkill's tgid, or the one /proc showed.
-      const seen = facts.victims?.[victimIndex];
+      const seen = facts.victims?.[targets.length];
       const pid = !g.group && target.tid !== undefined && g.target.pid === target.tid ? targetPid : (seen?.tgid ?? g.target.pid);
       const uid = seen?.uid ?? null;
       targets.push({ pid, comm: g.target.comm, uid, user: userOf(uid), auid: null, ses: null });
-      victimIndex++;
     } else if (parsed === null) warnings.push(`${TRACEPOINT_KILL}: a line that does not read as a trace line: ${JSON.stringify(line.slice(0, 200))}`);
   }
   const f = decoded.fields;

@@ -151,10 +151,6 @@ export class WatchCore {
     return this.tracked.has(pid);
   }
 
-  get trackedCount(): number {
-    return this.tracked.size;
-  }
-
   /** One trace_pipe line, with its wall-clock time (ms). */
   pushTrace(raw: string, atMs: number): void {
     const event = parseTraceEvent(raw);

@@ -4,8 +4,8 @@
  * docs/SCHEMA.md documents the line.
  */
 import { escapeControl, escapeOr } from "../render/escape.ts";
-import type { Killer, SignalCause } from "../schema.ts";
-import { workloadLabel, type Workload } from "../signals/workload.ts";
+import type { Killer, SignalCause, Workload } from "../schema.ts";
+import { workloadLabel } from "../signals/workload.ts";
 import { formatSpan } from "../signals/describe.ts";
 
 /** How a watched process ended. */

@@ -248,7 +248,7 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
     if (failure === null && !stop.signal.aborted) {
       scan();
       if (target.by === "pid" && !core.isTracked(target.pid)) throw new WhokilledError("E_USAGE", `watch: process ${target.pid} ended before the watch began`);
-      options.onReady?.({ target: matchedBy, tracked: core.trackedCount, audit });
+      options.onReady?.({ target: matchedBy, tracked: core.trackedProcesses().length, audit });
       // The clock: deaths whose audit grace is over, and new matching processes.
       tasks.push(
         (async () => {

@@ -89,7 +89,7 @@ export class ProcProcesses {
       }
       case "cgroup": {
         const cgroup = this.read(pid, "cgroup");
-        return cgroup !== null && cgroupPaths(cgroup).some((path) => inCgroup(path, target.path));
+        return cgroup !== null && cgroupLines(cgroup).some(({ path }) => inCgroup(path, target.path));
       }
     }
   }
@@ -158,11 +158,6 @@ export class ProcProcesses {
 /** Is cgroup `path` the cgroup `root`, or one below it? */
 export function inCgroup(path: string, root: string): boolean {
   return path === root || path.startsWith(`${root === "/" ? "" : root}/`);
-}
-
-/** Each path in a /proc/PID/cgroup text (v2's `0::PATH` and every v1 hierarchy's). */
-export function cgroupPaths(text: string): string[] {
-  return cgroupLines(text).map((line) => line.path);
 }
 
 /** The memory controller's path: the v1 line naming `memory`, else v2's. */

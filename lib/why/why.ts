@@ -12,7 +12,7 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import type { InputErrors } from "../audit/input-errors.ts";
 import type { DecodeSettings } from "../audit/event-stage.ts";
 import type { Killer, NoticeLine, RecordLine, SignalLine } from "../schema.ts";
-import { analyze, sortFindings, type Finding } from "../signals/findings.ts";
+import { analyze, compareFindings, type Finding } from "../signals/findings.ts";
 import { SignalStage } from "../signals/signal-stage.ts";
 import { timeWindow, type SignalTimeWindow } from "../signals/filter.ts";
 import { isoMs } from "../signals/time-spec.ts";
@@ -23,6 +23,7 @@ import { journalctlArgs, journalctlPath, journalctlRecords, journalFileRecords, 
 import { journalFactsOfRaw, type JournalFacts } from "../sources/journal-systemd.ts";
 import { parseKernelFault, type KernelFault } from "./kernel-fault.ts";
 import type { SourceName } from "../sources/registry.ts";
+import { baseName } from "../tables/killers.ts";
 import { endsProcessByDefault } from "../tables/signals.ts";
 import { DEFAULT_AUDIT_LOG } from "../audit/ids.ts";
 import { tooLongProblem } from "../sources/lines.ts";
@@ -113,12 +114,6 @@ function readable(path: string): boolean {
   }
 }
 
-function basenameOf(path: string | null): string | null {
-  if (path === null) return null;
-  const word = path.split(" ")[0]!;
-  return word.slice(word.lastIndexOf("/") + 1);
-}
-
 /** Does this signal line concern the process asked about? */
 function aboutQuery(signal: SignalLine, query: WhyQuery, facts: JournalFacts | undefined): boolean {
   if (query.pid !== undefined) {
@@ -143,7 +138,7 @@ function unitMatches(facts: JournalFacts, name: string): boolean {
   const m = facts.message;
   const named = (part: string) => part === name || part.replace(/\.[a-z]+$/, "") === name;
   if (m.unit !== null && named(m.unit)) return true;
-  if (basenameOf(facts.command) === name) return true;
+  if (baseName(facts.command?.split(" ")[0]) === name) return true;
   if (m.kind === "kill" && commIs(m.comm, name)) return true;
   if (m.kind === "oomd") return m.cgroup.split("/").some(named);
   return false;
@@ -284,7 +279,7 @@ export async function why(options: WhyOptions): Promise<WhyAnswer> {
   const myFaults = faults.filter(({ fault, time }) => isAsked(fault, query) && inWindow(time, window));
 
   const report = await analyze([...mine, ...notices]);
-  const findings = sortFindings(report.findings.filter((f) => f.severity !== "info" || f.id !== "blind-spot"));
+  const findings = report.findings.filter((f) => f.severity !== "info" || f.id !== "blind-spot").sort(compareFindings);
   const totals = { signals: signalsRead, matching: mine.length, journalEntries: journalLines.stats.records + journalLines.stats.structural };
   return answer(options, { mine, context, myFaults, findings, reads, window, journalFacts, totals });
 }

@@ -130,7 +130,7 @@ function copyBytes(src: Uint8Array, from: number, to: number, d: Uint8Array, p: 
 }
 
 /** Strings as JSON, comma-separated (no brackets). Needs room for 6 bytes per unit and 3 per string. */
-function putStrings(out: Uint8Array, p: number, strings: readonly string[]): number {
+export function putStrings(out: Uint8Array, p: number, strings: readonly string[]): number {
   for (let i = 0; i < strings.length; i++) {
     if (i > 0) out[p++] = COMMA;
     out[p++] = QUOTE;

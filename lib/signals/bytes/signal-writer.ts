@@ -16,17 +16,18 @@
 import { noFTL } from "bun:jsc";
 import type { AssembledEvent, PendingRecord } from "../../audit/assemble.ts";
 import { ByteRecord } from "../../audit/bytes/record.ts";
+import { putStrings } from "../../audit/bytes/event-writer.ts";
 import type { IdNames, IdScope } from "../../audit/ids.ts";
 import { enrichedTailAt, FieldCursor } from "../../audit/bytes/field-cursor.ts";
 import { eventScope, idName, namesUnknown } from "../../audit/interpret.ts";
 import { canonicalDigitsValue, digitsValue, hexDigitsValue } from "../../bytes/read.ts";
 import {
-  argvEnd, decodeEscaped, decodeProctitle, errnoOfExit, idAt, isKeySeparator, isNullishAt, IsoClock, isUnsetIdAt, isUserNameAt, KEY_JOIN_BYTE, keysText, NOT_ASCII, NOT_HEX,
+  argvEnd, decodeEscaped, decodeProctitle, errnoOfExit, idAt, isKeySeparator, isNoProctitleAt, isNullishAt, IsoClock, isUnsetIdAt, isUserNameAt, KEY_JOIN_BYTE, keysText, NOT_ASCII, NOT_HEX,
   nullish, numAt, signed32At, successAt, unhexInto, userName,
 } from "../../audit/spelling.ts";
 import type { LineWriter } from "../../bytes/line-writer.ts";
-import { ascii, bytesAre, copyEscaped, copyEscapedArgs, escapeAscii, PLAIN, putBytes, putNumber, putStringOrNull, writeString } from "../../bytes/json.ts";
-import type { AncestorInfo, FieldMap, ProcessInfo, SignalLine, TargetInfo, TargetScope } from "../../schema.ts";
+import { ascii, copyEscaped, copyEscapedArgs, escapeAscii, PLAIN, putBytes, putNumber, putStringOrNull, writeString } from "../../bytes/json.ts";
+import type { AncestorInfo, FieldMap, ProcessInfo, SignalLine, TargetInfo } from "../../schema.ts";
 import { archName } from "../../tables/arch.ts";
 import { isKillFamily, KILL_FAMILY, killScope, type KillSpec } from "../../tables/kill-family.ts";
 import { signalName as signalNameOf } from "../../tables/signals.ts";
@@ -155,22 +156,12 @@ const B = {
   false: ascii("false"),
 };
 
-/** numAt of a field's value: the number, or null. */
-function decimal(bytes: Uint8Array, start: number, end: number): number | null {
-  const n = numAt(bytes, start, end);
-  return Number.isNaN(n) ? null : n;
-}
-
-const NULL_TEXT = ascii("(null)");
-
 export interface SignalJsonOptions {
   ids: IdNames;
   ancestry: StreamAncestry;
   /** attribute's filters, on what they read of a signal (lib/signals/filter.ts compileFactFilter). */
   filter: FactFilter;
 }
-
-export type SignalWrite = "written" | "filtered" | "declined";
 
 /** What put() writes to: the LineWriter's interface. */
 type LineSink = Pick<LineWriter, "reserve" | "offset" | "commit">;
@@ -267,7 +258,7 @@ export class SignalJsonWriter {
    * optimizing compiler spent longer on it, and more memory, than attribute
    * spends reading a large log.
    */
-  write(event: AssembledEvent): SignalWrite {
+  write(event: AssembledEvent): "written" | "filtered" | "declined" {
     const made = this.make(event);
     if (made !== "made") return made;
     this.put(event, this.writer!);
@@ -306,8 +297,8 @@ export class SignalJsonWriter {
     this.arch = arch;
     const facts = this.facts;
     this.syscallFacts(bytes, KILL_FAMILY[name]);
-    facts.killerPid = picked.has(PID) ? decimal(bytes, picked.valueStart[PID]!, picked.valueEnd[PID]!) : null;
-    facts.killerPpid = picked.has(PPID) ? decimal(bytes, picked.valueStart[PPID]!, picked.valueEnd[PPID]!) : null;
+    facts.killerPid = this.numberValue(bytes, picked, PID, false);
+    facts.killerPpid = this.numberValue(bytes, picked, PPID, false);
     facts.pidfd = name === "pidfd_send_signal";
     facts.victimCount = this.victimCount;
     facts.node = node;
@@ -320,7 +311,7 @@ export class SignalJsonWriter {
     if (!this.options.filter.accept(facts)) return "filtered";
 
     this.user = this.killerUser(bytes);
-    this.killerUid = this.idValue(bytes, picked, UID);
+    this.killerUid = this.numberValue(bytes, picked, UID, true);
     this.chain = this.options.ancestry.ancestry(facts.killerPpid, atMs, node);
     this.errno = errnoOfExit(this.exit);
     this.signalName = this.hasSignal ? signalNameOf(facts.signalNr) : null;
@@ -353,7 +344,7 @@ export class SignalJsonWriter {
     p = this.putNumber(out, p, B.uid, this.killerUid);
     p = putBytes(out, p, B.user);
     p = user === TAIL_USER ? this.putTailUser(out, p, bytes) : putStringOrNull(out, p, user);
-    p = this.putNumber(out, p, B.auid, this.idValue(bytes, picked, AUID));
+    p = this.putNumber(out, p, B.auid, this.numberValue(bytes, picked, AUID, true));
     p = putBytes(out, p, B.argv);
     p = this.putArgv(out, p);
     out[p++] = 0x5d;
@@ -401,9 +392,9 @@ export class SignalJsonWriter {
         start = record.start + record.bodyStart;
         end = record.end;
       } else {
-        // A record held as text (report, a `record` line, a line copied out of the reader): read as bytes when ASCII.
+        // A record held as text (report, a `record` line, a line copied out of the reader): read as bytes when ASCII (one UTF-8 byte per unit).
         const raw = record.raw;
-        if (!isAsciiText(raw)) return null;
+        if (Buffer.byteLength(raw, "utf8") !== raw.length) return null;
         bytes = Buffer.from(raw, "latin1");
         start = record.bodyStart;
         end = raw.length;
@@ -439,7 +430,7 @@ export class SignalJsonWriter {
     if (!names.has(0)) return true;
     const valueStart = names.valueStart[0]!;
     const valueEnd = names.valueEnd[0]!;
-    if (valueStart === valueEnd || bytesAre(bytes, valueStart, valueEnd, NULL_TEXT)) return true;
+    if (isNoProctitleAt(bytes, valueStart, valueEnd)) return true;
     this.titleBytes = bytes;
     this.titleStart = valueStart;
     this.titleEnd = valueEnd;
@@ -457,13 +448,13 @@ export class SignalJsonWriter {
         const tail = this.tailNames;
         const enriched: FieldMap = {};
         for (let i = 0; i < ENRICHED_NAMES.length; i++) if (tail.has(i)) enriched[ENRICHED_NAMES[i]!] = tail.text(bytes, i);
-        user = userName(idName("ouid", names.text(bytes, OUID), enriched, this.scope, "user"));
+        user = userName(idName("ouid", names.text(bytes, OUID), enriched, this.scope));
       }
     } else user = this.localUser(bytes, names, OUID, "ouid");
     const v = this.victimCount++;
     this.victimBytes[v] = bytes;
-    this.facts.victimPids[v] = names.has(OPID) ? decimal(bytes, names.valueStart[OPID]!, names.valueEnd[OPID]!) : null;
-    this.victimUid[v] = this.idValue(bytes, names, OUID);
+    this.facts.victimPids[v] = this.numberValue(bytes, names, OPID, false);
+    this.victimUid[v] = this.numberValue(bytes, names, OUID, true);
     this.victimUser[v] = user;
     this.victimCommStart[v] = names.has(OCOMM) ? names.valueStart[OCOMM]! : -1;
     this.victimCommEnd[v] = names.valueEnd[OCOMM]!;
@@ -503,12 +494,12 @@ export class SignalJsonWriter {
     return name;
   }
 
-  /** buildSyscall's success, exit, signal and target (killTarget), from the picked fields: the call's facts. */
+  /** buildSyscall's success, exit, signal and target, from the picked fields: the call's facts. */
   private syscallFacts(bytes: Buffer, spec: KillSpec): void {
     const picked = this.syscallNames;
     const facts = this.facts;
     facts.success = picked.has(SUCCESS) ? successAt(bytes, picked.valueStart[SUCCESS]!, picked.valueEnd[SUCCESS]!) : null;
-    this.exit = picked.has(EXIT) ? decimal(bytes, picked.valueStart[EXIT]!, picked.valueEnd[EXIT]!) : null;
+    this.exit = this.numberValue(bytes, picked, EXIT, false);
     // The arguments as buildSyscall lists them: those present, in order (a missing one shifts the rest).
     let count = 0;
     for (let a = 0; a < 4; a++) if (picked.has(ARG_INDEX[a]!)) this.argAt[count++] = ARG_INDEX[a]!;
@@ -560,11 +551,11 @@ export class SignalJsonWriter {
     const end = names.valueEnd[index]!;
     // idName by the number it reads, for plain digits; other spellings (leading zeros, signs…) the way it reads them.
     const id = canonicalDigitsValue(bytes, start, end);
-    if (id < 0 || id > 0xffffffff) return userName(idName(field, bytes.toString("latin1", start, end), undefined, this.scope, "user"));
+    if (id < 0 || id > 0xffffffff) return userName(idName(field, bytes.toString("latin1", start, end), undefined, this.scope));
     const users = this.users[this.scope.index]!;
     let user = users.get(id);
     if (user === undefined) {
-      user = userName(idName(field, String(id), undefined, this.scope, "user"));
+      user = userName(idName(field, String(id), undefined, this.scope));
       // Bounded: arbitrary input cannot grow it past a few thousand ids.
       if (users.size < 4096) users.set(id, user);
     }
@@ -587,11 +578,13 @@ export class SignalJsonWriter {
     return namesUnknown(this.scope, killer, victims);
   }
 
-  /** A uid/auid field: null when absent or unset. */
-  private idValue(bytes: Buffer, names: FieldPicks, index: number): number | null {
+  /** A number field as numAt reads it (a uid/auid field as idAt does, when `unsetIsNull`): null when absent or no number. */
+  private numberValue(bytes: Buffer, names: FieldPicks, index: number, unsetIsNull: boolean): number | null {
     if (!names.has(index)) return null;
-    const id = idAt(bytes, names.valueStart[index]!, names.valueEnd[index]!);
-    return Number.isNaN(id) ? null : id;
+    const start = names.valueStart[index]!;
+    const end = names.valueEnd[index]!;
+    const n = unsetIsNull ? idAt(bytes, start, end) : numAt(bytes, start, end);
+    return Number.isNaN(n) ? null : n;
   }
 
   /** kind … result. */
@@ -622,7 +615,7 @@ export class SignalJsonWriter {
     const facts = this.facts;
     p = this.putNumber(out, p, B.targetPid, facts.targetPid);
     p = putBytes(out, p, B.scope);
-    p = putBytes(out, p, SCOPE[facts.scope]);
+    p = writeString(out, p, facts.scope);
     out[p++] = DQ;
     if (facts.pidfd) {
       if (facts.callTarget !== null) p = this.putNumber(out, p, B.fd, facts.callTarget);
@@ -724,12 +717,7 @@ export class SignalJsonWriter {
     const end = this.titleEnd;
     const n = this.titleQuoted ? NOT_HEX : this.unhex(bytes, start, end);
     if (n === NOT_ASCII) {
-      const argv = decodeProctitle(bytes.toString("latin1", start, end), false) ?? [];
-      for (let a = 0; a < argv.length; a++) {
-        if (a > 0) out[p++] = COMMA;
-        p = putStringOrNull(out, p, argv[a]!);
-      }
-      return p;
+      return putStrings(out, p, decodeProctitle(bytes.toString("latin1", start, end), false) ?? []);
     }
     const source: Uint8Array = n >= 0 ? this.decoded : bytes;
     const from = n >= 0 ? 0 : start;
@@ -745,22 +733,9 @@ export class SignalJsonWriter {
 
 }
 
-/** Only 0x00-0x7f units: a string a latin1 Buffer holds unit for unit. */
-function isAsciiText(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
-}
-
 /** The user is the ENRICHED tail's, written from the record's bytes. */
 const TAIL_USER = "\u0000tail";
 const TAIL_UID = 0;
-const SCOPE: Record<TargetScope, Uint8Array> = {
-  process: ascii("process"),
-  group: ascii("group"),
-  all: ascii("all"),
-  thread: ascii("thread"),
-  pidfd: ascii("pidfd"),
-};
 
 // The writer's methods stay at JSC's DFG tier: compiling them again with the
 // FTL cost more time and memory than it gave back. pick(), called for

@@ -4,7 +4,6 @@
  * later"), who ran the sender, and the evidence block. Strings are not
  * escaped (comm/argv are attacker-controlled; renderers escape).
  */
-import type { AncestorInfo } from "../../schema.ts";
 import { describeAncestry, formatSpan, plural } from "../describe.ts";
 import { isoTime, widen, type Span } from "../keys.ts";
 import { graceMs, type KillSequence } from "./sequences.ts";
@@ -48,8 +47,7 @@ export function catalogueKiller(seqs: readonly KillSequence[]): FindingProcess {
 
 /** The sender's parents, as one phrase: `run by sh[300] "sh -c pkill -f x" ← cron[200]`, or its parent pid alone. */
 export function launcherText(seq: KillSequence): string | null {
-  const chain: AncestorInfo[] = seq.killerAncestry;
-  if (chain.length > 0) return `run by ${describeAncestry(chain)}`;
+  if (seq.killerAncestry.length > 0) return `run by ${describeAncestry(seq.killerAncestry)}`;
   if (seq.killerPpid !== null && seq.killerPpid > 0) return `its parent was pid ${seq.killerPpid} (no execve event or --proc said more)`;
   return null;
 }
@@ -102,8 +100,8 @@ export function typicalGrace(story: StopStory): number | null {
 }
 
 /** Does a measured grace match a documented default (within 2 s: audit's clock is coarse, and the manager's timer is not exact)? */
-export function matchesDefault(measuredMs: number, defaultMs: number | null): boolean {
-  return defaultMs !== null && Math.abs(measuredMs - defaultMs) <= 2000;
+export function matchesDefault(measuredMs: number, defaultMs: number): boolean {
+  return Math.abs(measuredMs - defaultMs) <= 2000;
 }
 
 /** Evidence for a group of sequences: signals counted, the first and last, ids of the stop and kill signals first. */

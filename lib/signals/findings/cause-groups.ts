@@ -7,7 +7,7 @@
  */
 import type { SignalLine } from "../../schema.ts";
 import { isoTime, signalName, victimKey, victimsOf, widen } from "../keys.ts";
-import type { Finding, ObservedSignal } from "./types.ts";
+import { defineDetector, type DetectorSpec, type Finding, type FindingDetector, type ObservedSignal } from "./types.ts";
 
 const MAX_VICTIMS = 10;
 /** Contexts kept per group (blind-spot's context note keeps as many). */
@@ -45,7 +45,6 @@ export interface CauseGroup extends SignalCounts {
   /** The cause rule of the first signal (lib/tables/kernel-signals.ts). */
   rule: string;
   label: string;
-  node: string | null;
   victims: Map<string, TaskCount>;
   moreVictims: number;
   /** Tasks that were running when the kernel generated the signals, other than the victim: context, never the sender. */
@@ -75,7 +74,6 @@ export class CauseGroups {
       group = {
         rule: signal.cause?.rule ?? "audit",
         label: signal.cause?.label ?? "",
-        node: signal.node,
         ...noSignals(),
         victims: new Map(),
         moreVictims: 0,
@@ -97,6 +95,11 @@ export class CauseGroups {
   groups(): CauseGroup[] {
     return [...this.map.values()];
   }
+}
+
+/** A detector whose state is one CauseGroups: what it could not group goes to the report's limits. */
+export function defineCauseDetector(detector: Pick<DetectorSpec<CauseGroups>, "id" | "title" | "observe" | "detect">): FindingDetector<CauseGroups> {
+  return defineDetector({ ...detector, init: (options) => new CauseGroups(options.maxExamples), limits: (groups) => ({ causeSignalsNotGrouped: groups.notGrouped }) });
 }
 
 /** One more signal for the task `key` in `map`, which holds at most `max` tasks (`onFull` hears of one not kept). */

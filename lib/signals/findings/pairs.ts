@@ -17,7 +17,7 @@
 import type { SignalLine } from "../../schema.ts";
 import { blamedKiller, isEsrch, isoTime, signalName, victimsOf, widen } from "../keys.ts";
 import { EvictionOrder } from "../tally.ts";
-import { DEFAULT_FINDING_OPTIONS, defineSharedDetector, findingProcess, type DetectorSpec, type Finding, type FindingDetector, type FindingProcess, type ObservedSignal } from "./types.ts";
+import { defineSharedDetector, findingProcess, type DetectorSpec, type Finding, type FindingDetector, type FindingProcess, type ObservedSignal } from "./types.ts";
 
 const MAX_PIDS = 10;
 const MAX_HOLDERS = 20;
@@ -60,7 +60,7 @@ export class PairTable {
 
   constructor(
     private readonly maxExamples: number,
-    private readonly maxPairs = DEFAULT_FINDING_OPTIONS.maxPairs,
+    private readonly maxPairs: number,
   ) {}
 
   /** Every pair kept, killer by killer. */

@@ -6,8 +6,7 @@
  * the OOM killer: blind-spot reports that one, with both candidates.
  */
 import { plural } from "../describe.ts";
-import { CauseGroups, groupFacts, signalList, taskList } from "./cause-groups.ts";
-import { defineDetector } from "./types.ts";
+import { defineCauseDetector, groupFacts, signalList, taskList } from "./cause-groups.ts";
 
 const ADVICE: Readonly<Record<string, string>> = {
   cpu:
@@ -18,11 +17,9 @@ const ADVICE: Readonly<Record<string, string>> = {
     "a program that ignores SIGXFSZ gets EFBIG from write() instead.",
 };
 
-export const resourceLimit = defineDetector<CauseGroups>({
+export const resourceLimit = defineCauseDetector({
   id: "resource-limit",
   title: "A resource limit was reached",
-  init: (options) => new CauseGroups(options.maxExamples),
-  limits: (groups) => ({ causeSignalsNotGrouped: groups.notGrouped }),
   observe(groups, observed) {
     const { signal } = observed;
     if (signal.cause?.kind !== "rlimit") return;

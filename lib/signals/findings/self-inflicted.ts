@@ -8,8 +8,8 @@
 import { plural } from "../describe.ts";
 import { signalName } from "../keys.ts";
 import type { SignalLine } from "../../schema.ts";
-import { CauseGroups, groupFacts, signalList, taskList, type CauseGroup } from "./cause-groups.ts";
-import { defineDetector, type Severity } from "./types.ts";
+import { defineCauseDetector, groupFacts, signalList, taskList } from "./cause-groups.ts";
+import type { Severity } from "./types.ts";
 
 /** Signals that end a process when it sends them to itself; SIGPWR and real-time signals are runtimes talking to their own threads (GC). */
 const SELF_FATAL = new Set(["SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGSEGV", "SIGPIPE", "SIGTERM", "SIGSYS"]);
@@ -74,11 +74,9 @@ function selfKind(signal: SignalLine): SelfKind | null {
   return signal.signal.nr === 6 ? "abort" : "self-signal";
 }
 
-export const selfInflicted = defineDetector<CauseGroups>({
+export const selfInflicted = defineCauseDetector({
   id: "self-inflicted",
   title: "The process ended itself",
-  init: (options) => new CauseGroups(options.maxExamples),
-  limits: (groups) => ({ causeSignalsNotGrouped: groups.notGrouped }),
   observe(groups, observed) {
     const { signal } = observed;
     const kind = selfKind(signal);
@@ -96,12 +94,8 @@ export const selfInflicted = defineDetector<CauseGroups>({
         headline: `${taskList(g.victims.values(), g.moreVictims) || "a process"} ${words.headline} (${signalList(g)}, ${plural(g.count, "signal")})${detail}`,
         explanation: words.explanation,
         advice: words.advice,
-        ...groupFacts(g, groupSources(g)),
+        ...groupFacts(g, g.rule === "audit" ? ["Seen by audit as a call the process made against itself"] : []),
       };
     }
   },
 });
-
-function groupSources(g: CauseGroup): string[] {
-  return g.rule === "audit" ? ["Seen by audit as a call the process made against itself"] : [];
-}

@@ -27,10 +27,8 @@ const MAX_STEPS = 8;
 
 export interface SequenceStep {
   name: string;
-  nr: number;
   ms: number | null;
   id: string;
-  success: boolean | null;
 }
 
 export interface KillSequence {
@@ -56,7 +54,6 @@ export interface KillSequence {
   stop: SequenceStep | null;
   /** The first SIGKILL. */
   kill: SequenceStep | null;
-  cont: boolean;
   /** The systemd unit a journal signal names (the victim's). */
   unit?: string;
 }
@@ -163,7 +160,6 @@ export class SequenceTable {
         firstMs: ms,
         stop: null,
         kill: null,
-        cont: false,
       };
       this.sequences.add(seq);
     }
@@ -173,11 +169,10 @@ export class SequenceTable {
     if (pid !== null && seq.killer.pids.length < 10 && !seq.killer.pids.includes(pid)) seq.killer.pids.push(pid);
     if (ms !== null && (seq.firstMs === null || ms < seq.firstMs)) seq.firstMs = ms;
     const nr = signalNr(signal.signal);
-    const step: SequenceStep = { name: signalName(signal.signal), nr, ms, id: signal.id, success: signal.result.success };
+    const step: SequenceStep = { name: signalName(signal.signal), ms, id: signal.id };
     if (seq.steps.length < Math.max(MAX_STEPS, this.maxExamples)) seq.steps.push(step);
     if (nr === SIG.KILL) seq.kill ??= step;
-    else if (nr === SIG.CONT) seq.cont = true;
-    else seq.stop ??= step;
+    else if (nr !== SIG.CONT) seq.stop ??= step;
   }
 }
 

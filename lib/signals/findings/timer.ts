@@ -5,16 +5,13 @@
  * the victim. timeout(1) works this way: its own timer tells it time is up.
  */
 import { plural } from "../describe.ts";
-import { CauseGroups, causeKey, groupFacts, signalList, taskList } from "./cause-groups.ts";
-import { defineDetector } from "./types.ts";
+import { causeKey, defineCauseDetector, groupFacts, signalList, taskList } from "./cause-groups.ts";
 
 const TIMER_RULES = new Set(["posix-timer", "alarm", "cpu-itimer"]);
 
-export const timer = defineDetector<CauseGroups>({
+export const timer = defineCauseDetector({
   id: "timer",
   title: "A process's own timer fired",
-  init: (options) => new CauseGroups(options.maxExamples),
-  limits: (groups) => ({ causeSignalsNotGrouped: groups.notGrouped }),
   observe(groups, observed) {
     const { signal } = observed;
     const rule = signal.cause?.rule;

@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { log } from "../lib/log.ts";
 import type { SourceLine } from "../lib/sources/file.ts";
 import { followFileLines, type FollowOptions } from "../lib/sources/follow.ts";
+import { captureLive } from "../lib/sources/capture-run.ts";
+import { InputErrors } from "../lib/audit/input-errors.ts";
+import type { LineWriter } from "../lib/bytes/line-writer.ts";
 import { auditctl, auditctlSkipReason, auditdSkipReason, waitFor } from "./helpers/live.ts";
 
 let dir: string;
@@ -278,6 +281,23 @@ describe("followFileLines", () => {
     await f.until(want.length);
     await settle();
     expect(await f.stop()).toEqual(want);
+  });
+});
+
+describe("capture --follow beside another source", () => {
+  test("ends when its output stops, with nothing new in the log (the merge waits for every source)", async () => {
+    const path = join(dir, "merged.log");
+    writeFileSync(path, 'type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=62 success=yes exit=0 a0=1 a1=9 pid=2 comm="x"\n');
+    const writer = { write: () => { throw new Error("EPIPE: the reader went away"); }, flush: () => {} } as unknown as LineWriter;
+    const run = captureLive(["follow", "checkpoint"], {
+      path,
+      checkpointFile: join(dir, "merged.checkpoint.json"),
+      fromStart: false,
+      errors: new InputErrors({ strict: false, print: () => {} }),
+      writer,
+    });
+    const outcome = await Promise.race([run.then(() => "returned", (error: Error) => error.message), Bun.sleep(5000).then(() => "still waiting for the follow source")]);
+    expect(outcome).toBe("EPIPE: the reader went away");
   });
 });
 

@@ -107,7 +107,8 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
   for (const mode of modes) {
     if (mode === "follow") {
       const { followFileLines } = await import("./follow.ts");
-      streams.push(fromLines(followFileLines(options.path, { signal: options.signal, fromStart: options.fromStart }), false, "follow"));
+      // liveSignal: beside another source, the merge waits for follow to end, and follow waits for new lines.
+      streams.push(fromLines(followFileLines(options.path, { signal: liveSignal, fromStart: options.fromStart }), false, "follow"));
       log.info(`follow: watching ${options.path}`);
     } else if (mode === "checkpoint") {
       const { readSinceCheckpoint } = await import("./checkpoint.ts");

@@ -67,16 +67,20 @@ export interface ClockInfo {
   bootTime: number;
 }
 
-/** `getconf CLK_TCK`, or 100 (the value every Linux architecture uses) when getconf is missing. */
+let ticksPerSecond: number | null = null;
+
+/** `getconf CLK_TCK` (asked once), or 100 (the value every Linux architecture uses) when getconf is missing. */
 export function clockTicksPerSecond(): number {
+  if (ticksPerSecond !== null) return ticksPerSecond;
+  ticksPerSecond = 100;
   try {
     const result = Bun.spawnSync(["getconf", "CLK_TCK"], { stdout: "pipe", stderr: "ignore" });
     const value = Number(result.stdout.toString().trim());
-    if (result.exitCode === 0 && Number.isInteger(value) && value > 0) return value;
+    if (result.exitCode === 0 && Number.isInteger(value) && value > 0) ticksPerSecond = value;
   } catch {
-    // Fall through to the constant.
+    // The constant stays.
   }
-  return 100;
+  return ticksPerSecond;
 }
 
 export function readBootTime(procRoot = "/proc"): number {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { AncestorInfo, Killer, Placement, Victim } from "../schema.ts";
 import { isHostNode } from "../audit/ids.ts";
 import { readPlacement } from "./workload.ts";
-import { readBootTime, readExe, readProcStat } from "../rules/blind-spots.ts";
+import { clockTicksPerSecond, readBootTime, readExe, readProcStat } from "../rules/blind-spots.ts";
 
 export interface ProcSnapshot {
   pid: number;
@@ -34,7 +34,7 @@ export class ProcReader {
 
   constructor(
     readonly root = "/proc",
-    private readonly ticksPerSecond = 100,
+    private readonly ticksPerSecond = clockTicksPerSecond(),
     /** This host's name (gethostname(2)). */
     readonly hostName = hostname(),
   ) {}

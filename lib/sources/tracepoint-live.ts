@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../log.ts";
-import { parseProcStatus, readExe, readProcStat, uptimeSeconds } from "../rules/blind-spots.ts";
+import { clockTicksPerSecond, parseProcStatus, readExe, readProcStat, uptimeSeconds } from "../rules/blind-spots.ts";
 import type { GapLine, RecordLine } from "../schema.ts";
 import { CallMatcher, madeRecordLine, TRACED_CALLS, type CallMatcherStats, type MadeRecord, type SenderLookup, type VictimLookup } from "./tracepoint-calls.ts";
 import { TRACEPOINT_TASK_EVENTS, type ProcView } from "./trace-tasks.ts";
@@ -61,7 +61,7 @@ export function nativeArch(): string | null {
  * uid and euid, exe and argv. Read twice over its stat, so a PID that
  * changed hands while it was read is not mixed up; a zombie is gone.
  */
-export function procLookup(root = "/proc", ticksPerSecond = 100): SenderLookup {
+export function procLookup(root = "/proc", ticksPerSecond = clockTicksPerSecond()): SenderLookup {
   return (pid, tid) => {
     const dir = join(root, String(pid));
     try {
@@ -90,7 +90,7 @@ export function procLookup(root = "/proc", ticksPerSecond = 100): SenderLookup {
 }
 
 /** A victim's start, comm and uid from /proc, a zombie's too (it keeps its PID and status until reaped). */
-export function procVictimLookup(root = "/proc", ticksPerSecond = 100): VictimLookup {
+export function procVictimLookup(root = "/proc", ticksPerSecond = clockTicksPerSecond()): VictimLookup {
   return (pid) => {
     try {
       const stat = readProcStat(pid, root);

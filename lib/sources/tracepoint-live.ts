@@ -29,7 +29,7 @@ export const TRACEPOINT_SYSCALL_EVENTS: readonly TracefsExtraEvent[] = TRACED_CA
   { path: `syscalls/sys_exit_${call}`, marker: `: sys_${call} -> ` },
 ]);
 
-/** Every tracepoint the tracepoint way enables beside signal_generate (setup-rule's checks, its probe and the bench read these too). */
+/** Every tracepoint the tracepoint way enables beside signal_generate (setup-rule's checks read its two halves). */
 export const TRACEPOINT_EVENTS: readonly TracefsExtraEvent[] = [...TRACEPOINT_SYSCALL_EVENTS, ...TRACEPOINT_TASK_EVENTS];
 
 export interface TracepointOptions {

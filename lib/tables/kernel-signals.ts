@@ -43,7 +43,7 @@ export interface KernelSignalRule {
   killer: KillerIs;
   /** Plain words: what happened. */
   label: string;
-  /** The kernel path, for docs and the line's evidence. */
+  /** The kernel path that sends it: documentation, read by no code. */
   path: string;
   /** Could a kill-family syscall have made this line (so audit may hold its twin)? */
   viaSyscall: boolean;

@@ -88,6 +88,11 @@ describe("why from files (hand-written records)", () => {
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toContain(`${long}:1: a line of ${2 << 20} bytes`);
     expect(JSON.parse(out.stdout).ending).toMatchObject({ signal: "SIGSEGV", source: "the kernel log" });
+    // Under --strict the run stops there, and the message says so rather than "skipped" (as decode's and capture's do).
+    const strict = run([BUN, "scripts/why.ts", "segvx", "--kernel-log", long, "--no-proc", "--no-lookup", "--strict"]);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toContain(`${long}:1: a line of ${2 << 20} bytes, longer than any audit record (at most 1048576 are read as one line): --strict stops the run here`);
+    expect(strict.stderr).not.toContain("skipped");
   });
 
   test("the segfault line alone, by comm", () => {

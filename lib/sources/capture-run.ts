@@ -14,7 +14,7 @@ import type { KillCoverage } from "../rules/kill-coverage.ts";
 import type { CoverageLine, GapLine, NoticeLine, RecordLine } from "../schema.ts";
 import type { CheckpointRun } from "./checkpoint.ts";
 import { rotatedFiles, type SourceLine } from "./file.ts";
-import { reportTooLong } from "./lines.ts";
+import { reportUnreadLine } from "./lines.ts";
 import { isLiveFile } from "./registry.ts";
 import { SlotReader, type SlotLineSink } from "./slot-reader.ts";
 
@@ -85,12 +85,7 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
           records.push({ kind: "gap", source, time: new Date().toISOString(), reason: line.gap.reason, lost: line.gap.lost });
           continue;
         }
-        if (line.tooLong !== undefined || line.damaged !== undefined) {
-          const report = (problem: string) => options.errors.report({ file: line.file, line: line.line }, problem);
-          if (line.damaged !== undefined) report(line.damaged);
-          else reportTooLong(report, line.tooLong!);
-          continue;
-        }
+        if (reportUnreadLine(line, (problem) => options.errors.report({ file: line.file, line: line.line }, problem))) continue;
         const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats, oom);
         if (record) {
           records.push(record);

@@ -112,6 +112,14 @@ export function reportTooLong(report: (problem: string) => void, length: number,
   }
 }
 
+/** A line that is not one (past its limit, or where a .gz is damaged) reported through `report`: true when it was. */
+export function reportUnreadLine(line: { tooLong?: number; damaged?: string }, report: (problem: string) => void): boolean {
+  if (line.damaged !== undefined) report(line.damaged);
+  else if (line.tooLong !== undefined) reportTooLong(report, line.tooLong);
+  else return false;
+  return true;
+}
+
 const NEWLINE = 0x0a;
 const CR = 0x0d;
 

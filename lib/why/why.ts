@@ -26,7 +26,7 @@ import type { SourceName } from "../sources/registry.ts";
 import { baseName } from "../tables/killers.ts";
 import { endsProcessByDefault } from "../tables/signals.ts";
 import { DEFAULT_AUDIT_LOG } from "../audit/ids.ts";
-import { tooLongProblem } from "../sources/lines.ts";
+import { reportUnreadLine } from "../sources/lines.ts";
 import { userCommand } from "../cli/stage-command.ts";
 
 export type WhyQuery = { pid: number; comm?: undefined } | { comm: string; pid?: undefined };
@@ -167,8 +167,7 @@ async function* kernelLogLines(options: WhyOptions, reads: SourceRead[]): AsyncG
     for await (const batch of readFileLines(file, { signal: options.signal })) {
       for (const line of batch) {
         // A line past the limit, or a damaged .gz, is an input error like any other, never dropped unsaid.
-        if (line.tooLong !== undefined || line.damaged !== undefined) options.errors.report({ file, line: line.line }, line.damaged ?? tooLongProblem(line.tooLong!));
-        else yield { text: line.bytes.toString("utf8"), file, line: line.line };
+        if (!reportUnreadLine(line, (problem) => options.errors.report({ file, line: line.line }, problem))) yield { text: line.bytes.toString("utf8"), file, line: line.line };
       }
     }
     return;

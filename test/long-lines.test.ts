@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LineSplitter, MAX_LINE_BYTES } from "../lib/sources/lines.ts";
+import { LineSplitter, MAX_JSON_LINE_BYTES, MAX_LINE_BYTES } from "../lib/sources/lines.ts";
 import { SlotReader } from "../lib/sources/slot-reader.ts";
 import { runScriptProcess as runScript } from "./helpers/run.ts";
 
@@ -71,6 +71,23 @@ describe("lines past MAX_LINE_BYTES", () => {
       expect(got).toEqual(want);
     });
   }
+
+  test("LineSplitter names the limit each skipped line passed: a JSON line's own, whole or across chunks", () => {
+    const json = `{"pad":"${"p".repeat(MAX_JSON_LINE_BYTES)}"}`;
+    const text = Buffer.from(`${json}\n${"r".repeat(MAX_LINE_BYTES + 1)}\n${json}`);
+    for (const size of [1 << 20, 32 << 20]) {
+      const splitter = new LineSplitter();
+      const got: Array<{ tooLong?: number; limit?: number }> = [];
+      for (let at = 0; at < text.length; at += size) splitter.push(text.subarray(at, at + size), (l) => void got.push({ tooLong: l.tooLong, limit: l.limit }));
+      const last = splitter.flush();
+      got.push({ tooLong: last?.tooLong, limit: last?.limit });
+      expect(got).toEqual([
+        { tooLong: json.length, limit: MAX_JSON_LINE_BYTES },
+        { tooLong: MAX_LINE_BYTES + 1, limit: MAX_LINE_BYTES },
+        { tooLong: json.length, limit: MAX_JSON_LINE_BYTES },
+      ]);
+    }
+  });
 
   test("decode and capture report the line and read on; nothing is held whole", async () => {
     const path = join(dir, "damaged.log");

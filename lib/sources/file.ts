@@ -27,8 +27,10 @@ export interface SourceLine {
   end: number;
   /** Inode of the file read (of the .gz file itself when compressed); absent for stdin pipes. */
   inode?: number;
-  /** The line's length when it was past MAX_LINE_BYTES (lines.ts): skipped, `bytes` empty. */
+  /** The line's length when it was past its limit (lines.ts): skipped, `bytes` empty. */
   tooLong?: number;
+  /** With tooLong: the limit it passed. */
+  limit?: number;
   /**
    * Not a line: the source's data is damaged here (a .gz cut short), and
    * what follows in it is lost. `bytes` is empty; offset and end are where
@@ -496,7 +498,10 @@ export async function* readSourceLines(source: OpenSource, options: SourceReadOp
 /** A splitter's line, named by its source. */
 export function sourceLine(l: Line, file: string, inode: number | undefined): SourceLine {
   const line: SourceLine = { bytes: l.bytes, file, line: l.line, offset: l.offset, end: l.end, inode };
-  if (l.tooLong !== undefined) line.tooLong = l.tooLong;
+  if (l.tooLong !== undefined) {
+    line.tooLong = l.tooLong;
+    line.limit = l.limit;
+  }
   return line;
 }
 

@@ -14,8 +14,10 @@ export interface Line {
   offset: number;
   /** Byte offset just past the line's "\n" (where the next line starts). */
   end: number;
-  /** Set when the line was longer than MAX_LINE_BYTES: its length. It was skipped, not held; `bytes` is empty. */
+  /** Set when the line was longer than its limit: its length. It was skipped, not held; `bytes` is empty. */
   tooLong?: number;
+  /** With tooLong: the limit it passed (lineLimit: JSON lines have their own). */
+  limit?: number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -113,9 +115,9 @@ export function reportTooLong(report: (problem: string) => void, length: number,
 }
 
 /** A line that is not one (past its limit, or where a .gz is damaged) reported through `report`: true when it was. */
-export function reportUnreadLine(line: { tooLong?: number; damaged?: string }, report: (problem: string) => void): boolean {
+export function reportUnreadLine(line: { tooLong?: number; limit?: number; damaged?: string }, report: (problem: string) => void): boolean {
   if (line.damaged !== undefined) report(line.damaged);
-  else if (line.tooLong !== undefined) reportTooLong(report, line.tooLong);
+  else if (line.tooLong !== undefined) reportTooLong(report, line.tooLong, line.limit);
   else return false;
   return true;
 }
@@ -130,8 +132,10 @@ const CR = 0x0d;
  */
 export class LineSplitter {
   private readonly pending = new PartialLine();
-  /** The bytes so far of a line past MAX_LINE_BYTES, being skipped (it starts at pendingOffset); -1: none. */
+  /** The bytes so far of a line past its limit, being skipped (it starts at pendingOffset); -1: none. */
   private skipping = -1;
+  /** The limit the line being skipped passed. */
+  private skipLimit = MAX_LINE_BYTES;
   private pendingOffset = 0;
   private nextLine: number;
   private nextOffset: number;
@@ -165,10 +169,12 @@ export class LineSplitter {
       const newline = chunk.indexOf(NEWLINE);
       const skipping = this.skipping >= 0;
       const held = skipping ? this.skipping : this.pending.length;
-      const over = (length: number) => skipping || length > lineLimit(this.pending.first);
+      const limit = skipping ? this.skipLimit : lineLimit(this.pending.first);
+      const over = (length: number) => skipping || length > limit;
       if (newline < 0) {
         if (over(held + chunk.length)) {
           this.skipping = held + chunk.length;
+          this.skipLimit = limit;
           this.pending.clear();
         } else this.pending.add(chunk, 0, chunk.length);
         this.nextOffset = base + chunk.length;
@@ -176,7 +182,7 @@ export class LineSplitter {
       }
       if (over(held + newline)) {
         this.pending.clear();
-        emit({ bytes: EMPTY, line: this.nextLine++, offset: this.pendingOffset, end: base + newline + 1, tooLong: held + newline });
+        emit({ bytes: EMPTY, line: this.nextLine++, offset: this.pendingOffset, end: base + newline + 1, tooLong: held + newline, limit });
       } else {
         const joined = this.pending.take(chunk, 0, newline);
         const stop = joined.length > 0 && joined[joined.length - 1] === CR ? joined.length - 1 : joined.length;
@@ -189,13 +195,15 @@ export class LineSplitter {
       const newline = chunk.indexOf(NEWLINE, start);
       if (newline < 0) break;
       const stop = newline > start && chunk[newline - 1] === CR ? newline - 1 : newline;
-      if (newline - start > lineLimit(chunk[start])) emit({ bytes: EMPTY, line: this.nextLine++, offset: base + start, end: base + newline + 1, tooLong: newline - start });
+      const limit = lineLimit(chunk[start]);
+      if (newline - start > limit) emit({ bytes: EMPTY, line: this.nextLine++, offset: base + start, end: base + newline + 1, tooLong: newline - start, limit });
       else emit({ bytes: chunk.subarray(start, stop), line: this.nextLine++, offset: base + start, end: base + newline + 1 });
       start = newline + 1;
     }
     this.pendingOffset = base + start;
     this.nextOffset = base + chunk.length;
-    if (chunk.length - start > lineLimit(chunk[start])) this.skipping = chunk.length - start;
+    this.skipLimit = lineLimit(chunk[start]);
+    if (chunk.length - start > this.skipLimit) this.skipping = chunk.length - start;
     else if (start < chunk.length) this.pending.add(chunk, start, chunk.length);
   }
 
@@ -204,7 +212,7 @@ export class LineSplitter {
     if (this.skipping >= 0) {
       const length = this.skipping;
       this.skipping = -1;
-      const line = { bytes: EMPTY, line: this.nextLine++, offset: this.pendingOffset, end: this.pendingOffset + length, tooLong: length };
+      const line = { bytes: EMPTY, line: this.nextLine++, offset: this.pendingOffset, end: this.pendingOffset + length, tooLong: length, limit: this.skipLimit };
       this.pendingOffset += length;
       return line;
     }

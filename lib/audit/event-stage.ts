@@ -210,7 +210,8 @@ export async function runDecode(
   settings: DecodeSettings,
   errors: InputErrors,
   writer: LineWriter,
-  { reader, signal }: { reader?: SlotReader; signal?: AbortSignal } = {},
+  // With hints: the assembler holds each record as an object until its event is written.
+  { reader = new SlotReader({ gcHints: true }), signal }: { reader?: SlotReader; signal?: AbortSignal } = {},
 ): Promise<DecodeRun> {
   const sink = new EventJsonSink(writer, new IdNames(settings));
   const stage = new EventStage(settings, errors, sink);

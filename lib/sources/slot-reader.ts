@@ -51,10 +51,10 @@ export interface SlotReaderOptions {
   /**
    * Every few chunks, a hint to the collector (Bun.gc(false): a young
    * generation pass). For consumers that make objects of their lines (report,
-   * attribute with --proc or the table): by then what they made of a chunk is mostly
-   * dead, and JSC lets the heap grow well past that before collecting. The
-   * byte paths make little garbage and only lose time to the hint, so they
-   * go without it.
+   * decode's assembler, attribute with --proc or the table): by then what they
+   * made of a chunk is mostly dead, and JSC lets the heap grow well past that
+   * before collecting. attribute's byte path makes little garbage and only
+   * loses time to the hint, so it goes without it.
    */
   gcHints?: boolean;
 }

@@ -173,7 +173,7 @@ describe("memory bounds: (killer, PID) pairs and victims", () => {
   test("below the caps nothing is let go, and the report says nothing of it", async () => {
     // The seed holds one pair and two victims (findpid, and PID 26880 where no OBJ_PID named it).
     const report = await analyze([...seedSignals(), ...oneEach(5)], { maxPairs: 6, maxVictims: 7 });
-    expect(report.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0, causeSignalsNotGrouped: 0 });
+    expect(report.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0, causeSignalsNotGrouped: 0, parentDeathSignalsNotKept: 0 });
     expect(report.summary.totals.victimsNotKept).toBe(0);
     expect(report.summary.totals.killersNotKept).toBe(0);
     expect(report.summary.totals.victims).toBe(report.summary.victims.length);
@@ -199,7 +199,7 @@ describe("memory bounds: (killer, PID) pairs and victims", () => {
     expect(text).toContain("to bound memory, 42 victims hit once are counted but not listed; 41 PIDs a killer aimed at once were forgotten");
     expect(renderReport(report, "markdown", {})).toContain("**Note:** to bound memory");
     expect(renderReport(report, "html", {})).toContain("<b>Note:</b> to bound memory");
-    expect(JSON.parse(renderJson(report)).limits).toEqual({ pairsNotKept: 41, stormKillersNotKept: 0, causeSignalsNotGrouped: 0 });
+    expect(JSON.parse(renderJson(report)).limits).toEqual({ pairsNotKept: 41, stormKillersNotKept: 0, causeSignalsNotGrouped: 0, parentDeathSignalsNotKept: 0 });
   });
 
   test("when every pair and victim has been hit again, new ones are not kept, and counted", async () => {
@@ -469,6 +469,16 @@ describe("findings: blind-spot", () => {
     expect(JSON.parse(renderJson(report)).limits.causeSignalsNotGrouped).toBe(3);
   });
 
+  test("signals parent-death let go before pairing them are said, not dropped unsaid", async () => {
+    // 10,000 sending contexts are followed, the last 20 signals of each: here 10,002 senders, and one sends 22 signals.
+    const senders = Array.from({ length: 10_002 }, (_, i) => tracefs({ id: `t${i}`, time: T0 + i / 1000, nr: 15, killer: { pid: 3000 + i, comm: `sender${i}` }, target: 30_000 + i, origin: ORIGIN_USER }));
+    const repeated = Array.from({ length: 22 }, (_, i) => tracefs({ id: `r${i}`, time: T0 + 20 + i / 1000, nr: 15, killer: { pid: 2999, comm: "busy" }, target: 29_999, origin: ORIGIN_USER }));
+    const report = await analyze([...senders, ...repeated]);
+    expect(report.limits.parentDeathSignalsNotKept).toBe(2 + 1 + 2);
+    expect(renderText(report, { color: false })).toContain("the parent-death check let go of 5 signals before it could pair them with a parent's exit");
+    expect(JSON.parse(renderJson(report)).limits.parentDeathSignalsNotKept).toBe(5);
+  });
+
   test("a tracefs signal with its audit twin is merged, not a finding, not counted twice", async () => {
     const killer = { pid: 4299 };
     for (const order of ["audit-first", "tracefs-first"]) {
@@ -591,7 +601,7 @@ describe("registry and analyzer", () => {
   test("the report's limits are the sum of what each detector's limits hook says; the cause-group detectors and signal-storm say theirs", async () => {
     const letting = (id: string, limits: Partial<Report["limits"]>): FindingDetector<null> => ({ id, title: `lets go ${id}`, init: () => null, observe: () => {}, detect: () => [], limits: () => limits });
     const report = await analyze([...seedSignals()], { detectors: [letting("a", { causeSignalsNotGrouped: 2 }), letting("b", { causeSignalsNotGrouped: 3, stormKillersNotKept: 1 }), letting("c", {})] });
-    expect(report.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 1, causeSignalsNotGrouped: 5 });
+    expect(report.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 1, causeSignalsNotGrouped: 5, parentDeathSignalsNotKept: 0 });
     const fresh = (d: FindingDetector<any>) => d.limits?.(d.init(DEFAULT_FINDING_OPTIONS, new Map()));
     const saying = DETECTORS.filter((d) => d.limits !== undefined).map((d) => [d.id, fresh(d)]);
     expect(Object.fromEntries(saying)).toEqual({
@@ -599,7 +609,7 @@ describe("registry and analyzer", () => {
       "tty-hangup": { causeSignalsNotGrouped: 0 },
       timer: { causeSignalsNotGrouped: 0 },
       "resource-limit": { causeSignalsNotGrouped: 0 },
-      "parent-death": { causeSignalsNotGrouped: 0 },
+      "parent-death": { causeSignalsNotGrouped: 0, parentDeathSignalsNotKept: 0 },
       "self-inflicted": { causeSignalsNotGrouped: 0 },
     });
   });
@@ -670,7 +680,7 @@ describe("escaping", () => {
     // Stable: same input, same bytes; fixed top-level key order.
     expect(renderJson(await evilReport())).toBe(text);
     expect(Object.keys(parsed)).toEqual(["kind", "version", "summary", "findings", "crossCheck", "gaps", "coverage", "limits"]);
-    expect(parsed.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0, causeSignalsNotGrouped: 0 });
+    expect(parsed.limits).toEqual({ pairsNotKept: 0, stormKillersNotKept: 0, causeSignalsNotGrouped: 0, parentDeathSignalsNotKept: 0 });
   });
 
   test("formatSignalRow: readable and escaped", () => {

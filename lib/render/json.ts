@@ -45,7 +45,7 @@ export function renderJson(report: Report): string {
       problemsNotKept: c.problemsNotKept,
       last: c.last && pick(c.last, ["state", "time"]),
     },
-    limits: pick(report.limits, ["pairsNotKept", "stormKillersNotKept", "causeSignalsNotGrouped"]),
+    limits: pick(report.limits, ["pairsNotKept", "stormKillersNotKept", "causeSignalsNotGrouped", "parentDeathSignalsNotKept"]),
   };
   return `${JSON.stringify(object)}\n`;
 }

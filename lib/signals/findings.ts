@@ -314,7 +314,7 @@ export class Analyzer {
     addStartedBy(folded, summary);
     const pairs = this.shared.get("pairs");
     // The pairs table is shared by stale-pid and recycled-pid, so it is asked here, once; every other detector says its own.
-    const limits: ReportLimits = { pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0, stormKillersNotKept: 0, causeSignalsNotGrouped: 0 };
+    const limits: ReportLimits = { pairsNotKept: pairs instanceof PairTable ? pairs.notKept : 0, stormKillersNotKept: 0, causeSignalsNotGrouped: 0, parentDeathSignalsNotKept: 0 };
     for (const run of this.runs) {
       const held = run.detector.limits?.(run.state);
       if (held) for (const name of Object.keys(held) as Array<keyof ReportLimits>) limits[name] += held[name] ?? 0;

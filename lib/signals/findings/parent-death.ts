@@ -12,7 +12,6 @@ import { plural } from "../describe.ts";
 import { CauseGroups, groupFacts, signalList, taskList } from "./cause-groups.ts";
 import { defineDetector, type ObservedSignal } from "./types.ts";
 import { SIG } from "../../tables/signals.ts";
-import { setBounded } from "../tally.ts";
 
 /** CLD_EXITED, CLD_KILLED, CLD_DUMPED: the child is gone. */
 const EXIT_CODES = new Set([1, 2, 3]);
@@ -21,7 +20,9 @@ const EXIT_CODES = new Set([1, 2, 3]);
  * path (5 µs measured); lines carry milliseconds, so allow a few.
  */
 const WINDOW_MS = 5;
+/** Contexts followed, and the last signals kept of each (a parent-death signal and its exit come microseconds apart). */
 const MAX_PENDING = 10_000;
+const KEPT_PER_CONTEXT = 20;
 
 interface Exit {
   ms: number | null;
@@ -37,14 +38,25 @@ interface DeathState {
   maxExamples: number;
   /** Signals detect() could not group (past MAX_CAUSE_GROUPS), for the report's limits. */
   notGrouped: number;
+  /** Signals and exit notifications let go before detect() could pair them, for the report's limits. */
+  notKept: number;
 }
 
 const contextKey = (node: string | null, pid: number) => `${node}\n${pid}`;
 
-function remember<T>(map: Map<string, T[]>, key: string, value: T): void {
+/** `value` kept under `key`, within the bounds: how many values that let go. */
+function remember<T>(map: Map<string, T[]>, key: string, value: T): number {
   const list = map.get(key) ?? [];
   list.push(value);
-  setBounded(map, key, list.slice(-20), MAX_PENDING);
+  let letGo = list.length > KEPT_PER_CONTEXT ? list.splice(0, list.length - KEPT_PER_CONTEXT).length : 0;
+  map.delete(key);
+  if (map.size >= MAX_PENDING) {
+    const [oldestKey, oldest] = map.entries().next().value!;
+    map.delete(oldestKey);
+    letGo += oldest.length;
+  }
+  map.set(key, list);
+  return letGo;
 }
 
 const near = (a: number | null, b: number | null) => a === null || b === null || (b >= a && b - a <= WINDOW_MS);
@@ -52,16 +64,16 @@ const near = (a: number | null, b: number | null) => a === null || b === null ||
 export const parentDeath = defineDetector<DeathState>({
   id: "parent-death",
   title: "Parent-death signal",
-  init: (options) => ({ sent: new Map(), exits: new Map(), maxExamples: options.maxExamples, notGrouped: 0 }),
-  limits: (state) => ({ causeSignalsNotGrouped: state.notGrouped }),
+  init: (options) => ({ sent: new Map(), exits: new Map(), maxExamples: options.maxExamples, notGrouped: 0, notKept: 0 }),
+  limits: (state) => ({ causeSignalsNotGrouped: state.notGrouped, parentDeathSignalsNotKept: state.notKept }),
   // Lines may reach detectors out of order (the correlator holds process signals back for an audit twin), so pairing waits for detect().
   observe(state, observed) {
     const { signal, ms } = observed;
     const context = signal.context;
     if (!context || signal.source !== "tracefs") return;
     const key = contextKey(signal.node, context.pid);
-    if (signal.cause?.rule === "sent-by-process" && signal.origin?.code === 0) remember(state.sent, key, observed);
-    else if (signal.signal.nr === SIG.CHLD && EXIT_CODES.has(signal.origin?.code ?? -1)) remember(state.exits, key, { ms, parent: signal.target.pid });
+    if (signal.cause?.rule === "sent-by-process" && signal.origin?.code === 0) state.notKept += remember(state.sent, key, observed);
+    else if (signal.signal.nr === SIG.CHLD && EXIT_CODES.has(signal.origin?.code ?? -1)) state.notKept += remember(state.exits, key, { ms, parent: signal.target.pid });
   },
   *detect({ state }) {
     const groups = new CauseGroups(state.maxExamples);

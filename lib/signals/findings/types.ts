@@ -128,6 +128,8 @@ export interface ReportLimits {
   stormKillersNotKept: number;
   /** Kernel-sent and self-inflicted signals past a finding's bound of cause groups (findings/cause-groups.ts): counted, in no finding. */
   causeSignalsNotGrouped: number;
+  /** tracefs signals a process sent, and exit notifications, that parent-death let go unpaired: a parent-death signal among them could be missed. */
+  parentDeathSignalsNotKept: number;
 }
 
 export interface FindingDetector<S = unknown> {

@@ -524,10 +524,20 @@ describe("findings: blind-spot", () => {
       expect(ids(report, "blind-spot")).toEqual([]);
       expect(renderText(report)).toContain("3 duplicates (one signal seen by two sources) counted once");
     }
+    // Every renderer says the same: the merged lines alone (no tracepoints line left) still name the sources.
+    const merged = await analyze(calls("audit", "a", 0).concat(calls("tracepoints", "t", 0.3)));
+    const sentence = "3 audit, 0 tracefs; 3 duplicates (one signal seen by two sources) counted once";
+    for (const format of ["text", "markdown", "html"] as const) expect(renderReport(merged, format, { color: false })).toContain(sentence);
     // Another call, another target or another signal is not a twin.
     const other = await analyze([sig({ id: "a", time: T0, killer }), sig({ id: "t", time: T0, killer, target: 26881, source: "tracepoints" })]);
     expect(other.crossCheck.merged).toBe(0);
     expect(other.summary.totals.signals).toBe(2);
+    // Nothing merged: no "0 duplicates" in any of them.
+    for (const format of ["text", "markdown", "html"] as const) {
+      const text = renderReport(other, format, { color: false });
+      expect(text).toContain("1 audit, 0 tracefs, 1 tracepoints");
+      expect(text).not.toContain("duplicates");
+    }
   });
 
   test("a call the tracepoints saw and audit did not, while audit ran, is a blind spot of audit's", async () => {

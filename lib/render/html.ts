@@ -12,7 +12,7 @@ import { plural } from "../signals/describe.ts";
 import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeControl, escapeHtml } from "./escape.ts";
 import { bucketLabel, formatTime, hasNodes, killerCells, victimCells, withNodeCell } from "./format.ts";
-import { gapText, limitsText, namesText, sourceCounts } from "./text.ts";
+import { gapText, limitsText, namesText, sourcesText } from "./text.ts";
 
 /** Escape for HTML: control characters first (shown as `\x1b`), then markup. */
 const h = (s: string | null | undefined, fallback = "?"): string =>
@@ -168,13 +168,12 @@ export function renderHtml(report: Report): string {
   const t = summary.totals;
   const body: string[] = [];
 
+  const sources = sourcesText(report);
   body.push(`<h1>${TITLE}</h1>`);
   for (const text of coverageTexts(report)) body.push(`<p class="gap blind"><b>Warning:</b> ${escapeHtml(text)}</p>`);
   body.push(
     `<p class="lead">${t.first ? `${h(formatTime(t.first))} → ${h(formatTime(t.last))} (UTC)` : "No timed signals"}` +
-      (t.sources.tracefs > 0 || (t.sources.tracepoints ?? 0) > 0
-        ? ` · sources: ${sourceCounts(t)}, ${report.crossCheck.merged} duplicates merged`
-        : "") +
+      (sources !== null ? ` · sources: ${h(sources)}` : "") +
       `</p>`,
   );
   const stat = (n: number, label: string) => `<div class="stat"><b>${n}</b><span>${label}</span></div>`;

@@ -8,7 +8,7 @@ import { plural } from "../signals/describe.ts";
 import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeMarkdown } from "./escape.ts";
 import { countsText, formatTime, hasNodes, killerCells, victimCells, withNodeCell } from "./format.ts";
-import { gapText, limitsText, namesText, sourceCounts, timelineLines } from "./text.ts";
+import { gapText, limitsText, namesText, sourcesText, timelineLines } from "./text.ts";
 
 /** Rows in the killer and victim tables. */
 const MAX_ROWS = 50;
@@ -38,9 +38,8 @@ export function renderMarkdown(report: Report): string {
   out.push("");
   if (Object.keys(summary.signals).length > 0) out.push(`Signals: ${md(countsText(summary.signals, ", "))}  `);
   if (Object.keys(t.errnos).length > 0) out.push(`Errors: ${md(countsText(t.errnos, ", "))}  `);
-  if (t.sources.tracefs > 0 || (t.sources.tracepoints ?? 0) > 0 || report.crossCheck.merged > 0) {
-    out.push(`Sources: ${sourceCounts(t)}; ${report.crossCheck.merged} duplicates (one signal seen by two sources) counted once  `);
-  }
+  const sources = sourcesText(report);
+  if (sources !== null) out.push(`Sources: ${sources}  `);
   const gaps = gapText(report);
   if (gaps) out.push(`**Warning:** ${gaps}  `);
   const limits = limitsText(report);

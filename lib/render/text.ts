@@ -53,9 +53,17 @@ export function formatColumns(
   return [line(headers, true), ...rows.map((r) => line(r, false))];
 }
 
-/** `30 audit, 2 tracefs, 1 tracepoints`: the signals each source gave (tracepoints only when it gave any). */
-export function sourceCounts({ sources }: Report["summary"]["totals"]): string {
-  return `${sources.audit} audit, ${sources.tracefs} tracefs${sources.tracepoints ? `, ${sources.tracepoints} tracepoints` : ""}`;
+/**
+ * `30 audit, 2 tracefs; 2 duplicates (one signal seen by two sources) counted
+ * once`: the signals each source gave (tracepoints only when it gave any), or
+ * null when audit was the only one (every renderer's "Sources").
+ */
+export function sourcesText(report: Report): string | null {
+  const { sources } = report.summary.totals;
+  const merged = report.crossCheck.merged;
+  if (sources.tracefs === 0 && !sources.tracepoints && merged === 0) return null;
+  const counts = `${sources.audit} audit, ${sources.tracefs} tracefs${sources.tracepoints ? `, ${sources.tracepoints} tracepoints` : ""}`;
+  return merged > 0 ? `${counts}; ${merged} duplicates (one signal seen by two sources) counted once` : counts;
 }
 
 /** One sentence about capture gaps, or null when there were none. */
@@ -165,10 +173,8 @@ export function renderText(report: Report, options: TextOptions = {}): string {
   );
   if (Object.keys(summary.signals).length > 0) out.push(`  Signals: ${escapeControl(countsText(summary.signals))}`);
   if (Object.keys(t.errnos).length > 0) out.push(`  Errors: ${escapeControl(countsText(t.errnos))}`);
-  const cc = report.crossCheck;
-  if (t.sources.tracefs > 0 || (t.sources.tracepoints ?? 0) > 0 || cc.merged > 0) {
-    out.push(`  Sources: ${sourceCounts(t)}${cc.merged ? `; ${cc.merged} duplicates (one signal seen by two sources) counted once` : ""}`);
-  }
+  const sources = sourcesText(report);
+  if (sources !== null) out.push(`  Sources: ${sources}`);
   const gaps = gapText(report);
   if (gaps) out.push(`  ${paint("Warning:", "bold", "yellow")} ${gaps}`);
   const limits = limitsText(report);

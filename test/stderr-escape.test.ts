@@ -35,4 +35,33 @@ describe("stderr carries no terminal control from the input", () => {
     // JSON text keeps its own escapes; what JSON.stringify leaves raw is escaped on top.
     expect(escapeJsonText(JSON.stringify("x\u001b\u0085\u202ey"))).toBe('"x\\u001b\\x85\\u{202e}y"');
   });
+
+  test("every character drawn as nothing is shown: soft hyphen, fillers, variation selectors, tags, annotation marks", () => {
+    expect(escapeControl("ss\u00adhd")).toBe("ss\\xadhd");
+    expect(escapeControl("ss\u{e0041}hd")).toBe("ss\\u{e0041}hd");
+    expect(escapeControl("a\u3164b\u115fc\ufe0fd\ufff9e\u180ef\u206ag")).toBe("a\\u{3164}b\\u{115f}c\\u{fe0f}d\\u{fff9}e\\u{180e}f\\u{206a}g");
+    // What is drawn stays as it is.
+    expect(escapeControl("crème 中文 ß ☃")).toBe("crème 中文 ß ☃");
+  });
+
+  test("a script's closing error quotes paths and arguments escaped, on one line", () => {
+    const run = (...args: string[]) =>
+      Bun.spawnSync([process.execPath, join(root, "scripts", args[0]!), ...args.slice(1)], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const cases: Array<[string[], string]> = [
+      [["why.ts", "1", "--audit-log", "/nonexistent/x\x1b[2J\nFAKE LINE.log", "--no-proc"], "cannot read /nonexistent/x\\x1b[2J\\x0aFAKE LINE.log"],
+      [["attribute.ts", "--no-lookup", "/nonexistent/a\u202eb.log"], "cannot read /nonexistent/a\\u{202e}b.log"],
+      [["why.ts", "1", "--x\x1b[2J\u202e"], "unknown option --x\\x1b[2J\\u{202e}"],
+      [["why.ts", "1", "--since", "x\u202e"], "\\u{202e}"],
+      [["why.ts", "1", "--format", "x\x1b[2J"], "x\\x1b[2J"],
+    ];
+    for (const [args, shown] of cases) {
+      const out = run(...args);
+      const stderr = out.stderr.toString();
+      expect(out.exitCode, stderr).not.toBe(0);
+      expect(stderr, args.join(" ")).toContain(shown);
+      expect(UNSAFE_BYTES.test(stderr), JSON.stringify(stderr)).toBe(false);
+      expect(stderr).not.toMatch(/[\u202e\u200b]/);
+      expect(stderr.trimEnd().split("\n"), JSON.stringify(stderr)).toHaveLength(1);
+    }
+  });
 });

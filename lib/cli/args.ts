@@ -5,6 +5,7 @@
 import { renderUsage, runCommand, type ArgsDef, type CommandDef, type ParsedArgs } from "citty";
 import { WhokilledError, exitCodeFor, usageError } from "../errors.ts";
 import { log } from "../log.ts";
+import { escapeLine } from "../render/escape.ts";
 import type { IdNameOptions } from "../audit/ids.ts";
 import type { SignalFilterOptions } from "../signals/filter.ts";
 import { DEFAULT_WATCH_WAY } from "../rules/ways.ts";
@@ -219,7 +220,8 @@ export async function runScript<T extends ArgsDef>(command: CommandDef<T>, allAr
     if (error instanceof WhokilledError && error.code === "E_PIPE") return;
     process.exitCode = error instanceof WhokilledError ? exitCodeFor(error) : isCittyError(error) ? 2 : 1;
     // citty colours its own messages (an enum's choices); ours are plain, and the logger colours on a terminal.
-    const message = stripSgr(error instanceof Error ? error.message : String(error));
+    // Either may quote an argument or a path as given: escaped here, whatever its message did.
+    const message = escapeLine(stripSgr(error instanceof Error ? error.message : String(error)));
     log.error(message);
     if (!(error instanceof WhokilledError) && !isCittyError(error) && error instanceof Error) log.debug(error.stack);
   }

@@ -6,22 +6,25 @@
  *
  * One convention everywhere: `\xHH` for C0 controls, DEL and C1 controls
  * (ESC → `\x1b`, newline → `\x0a`), `\u{HHHH}` for Unicode line separators
- * and bidi controls, and `\\` for a backslash, so an escaped string can never
- * pass for another one.
+ * and what is drawn as nothing, and `\\` for a backslash, so an escaped string
+ * can never pass for another one.
  */
 
 // What JSON.stringify leaves raw and no one should see raw: DEL and C1; U+2028/2029 line/paragraph separators;
-// bidi marks, embeddings, overrides and isolates; zero-width and invisible format characters (U+200B-200D,
-// U+2060-2064, U+FEFF), by which `ss\u200bhd` would read as sshd. Written once, for both classes below.
-const INVISIBLE = String.raw`\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff`;
+// the interlinear annotation marks; and every code point Unicode draws as nothing (Default_Ignorable_Code_Point:
+// bidi marks and overrides, zero-width characters, the soft hyphen, fillers, variation selectors, tags), by
+// which `ss\u200bhd` would read as sshd. Written once, for both classes below.
+const INVISIBLE = String.raw`\x7f-\x9f\u2028\u2029\ufff9-\ufffb\p{Default_Ignorable_Code_Point}`;
 // Those, C0 and the backslash.
-const UNSAFE = new RegExp(String.raw`[\x00-\x1f\\${INVISIBLE}]`, "g");
+const UNSAFE = new RegExp(String.raw`[\x00-\x1f\\${INVISIBLE}]`, "gu");
 // Those alone: for text already JSON-escaped (JSON.stringify escapes C0 and the backslash itself).
-const UNSAFE_AFTER_JSON = new RegExp(`[${INVISIBLE}]`, "g");
+const UNSAFE_AFTER_JSON = new RegExp(`[${INVISIBLE}]`, "gu");
+// Those and C0, newline included: for a message meant as one line, whose parts may be escaped already.
+const UNSAFE_IN_LINE = new RegExp(String.raw`[\x00-\x1f${INVISIBLE}]`, "gu");
 
 function escapeChar(ch: string): string {
   if (ch === "\\") return "\\\\";
-  const code = ch.charCodeAt(0);
+  const code = ch.codePointAt(0)!;
   return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
 }
 
@@ -34,6 +37,16 @@ export function escapeControl(s: string): string {
 /** A JSON.stringify result made safe to print: what JSON leaves raw (C1, bidi, zero-width) as `\u{HHHH}`/`\xHH`. */
 export function escapeJsonText(json: string): string {
   return json.replace(UNSAFE_AFTER_JSON, escapeChar);
+}
+
+/**
+ * A one-line message whose parts may already be escaped (a script's closing
+ * error): whatever could still move the cursor, forge a second line or hide
+ * text is escaped, and backslashes are left as they are (escaping them again
+ * would double what escapeControl wrote).
+ */
+export function escapeLine(message: string): string {
+  return message.replace(UNSAFE_IN_LINE, escapeChar);
 }
 
 /** escapeControl for possibly-missing values: null/undefined → `fallback`. */

@@ -8,6 +8,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { WhokilledError } from "../errors.ts";
+import { escapeControl } from "../render/escape.ts";
 import { LineSplitter, type Line } from "./lines.ts";
 import { readable, widenPipe } from "./poll.ts";
 
@@ -69,7 +70,7 @@ export interface OpenSource {
 export function ioError(path: string, error: unknown): WhokilledError {
   const e = error as NodeJS.ErrnoException;
   const detail = e?.code ? `${e.code} ${e.message.replace(/^\w+:\s*/, "")}` : String(e?.message ?? error);
-  return new WhokilledError("E_IO", `cannot read ${path}: ${detail}`, { cause: error });
+  return new WhokilledError("E_IO", `cannot read ${escapeControl(path)}: ${escapeControl(detail)}`, { cause: error });
 }
 
 export const isGzipName = (path: string) => path.endsWith(".gz");

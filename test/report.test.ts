@@ -469,14 +469,20 @@ describe("findings: blind-spot", () => {
     expect(JSON.parse(renderJson(report)).limits.causeSignalsNotGrouped).toBe(3);
   });
 
-  test("signals parent-death let go before pairing them are said, not dropped unsaid", async () => {
-    // 10,000 sending contexts are followed, the last 20 signals of each: here 10,002 senders, and one sends 22 signals.
+  test("signals parent-death let go before pairing them are said, not dropped unsaid; those that could not pair are not", async () => {
+    // 10,000 sending tasks are followed, the last 20 signals of each: here 10,004 senders.
     const senders = Array.from({ length: 10_002 }, (_, i) => tracefs({ id: `t${i}`, time: T0 + i / 1000, nr: 15, killer: { pid: 3000 + i, comm: `sender${i}` }, target: 30_000 + i, origin: ORIGIN_USER }));
-    const repeated = Array.from({ length: 22 }, (_, i) => tracefs({ id: `r${i}`, time: T0 + 20 + i / 1000, nr: 15, killer: { pid: 2999, comm: "busy" }, target: 29_999, origin: ORIGIN_USER }));
-    const report = await analyze([...senders, ...repeated]);
-    expect(report.limits.parentDeathSignalsNotKept).toBe(2 + 1 + 2);
-    expect(renderText(report, { color: false })).toContain("the parent-death check let go of 5 signals before it could pair them with a parent's exit");
-    expect(JSON.parse(renderJson(report)).limits.parentDeathSignalsNotKept).toBe(5);
+    // 22 signals within 3 ms: the two let go could still come right before their sender's exit.
+    const burst = Array.from({ length: 22 }, (_, i) => tracefs({ id: `b${i}`, time: T0 + 20 + i / 10_000, nr: 15, killer: { pid: 2999, comm: "burst" }, target: 29_999, origin: ORIGIN_USER }));
+    // 25 signals a minute apart: each was followed by another, so its sender was alive after it.
+    const steady = Array.from({ length: 25 }, (_, i) => tracefs({ id: `s${i}`, time: T0 + 30 + i * 60, nr: 15, killer: { pid: 2998, comm: "steady" }, target: 29_998, origin: ORIGIN_USER }));
+    const report = await analyze([...senders, ...burst, ...steady]);
+    // 4 tasks' one signal each (the first senders), and burst's 2.
+    expect(report.limits.parentDeathSignalsNotKept).toBe(4 + 2);
+    expect(renderText(report, { color: false })).toContain("the parent-death check let go of 6 signals it could not yet pair with its sender's exit");
+    expect(JSON.parse(renderJson(report)).limits.parentDeathSignalsNotKept).toBe(6);
+    // A steady sender alone: nothing said.
+    expect((await analyze(steady)).limits.parentDeathSignalsNotKept).toBe(0);
   });
 
   test("a tracefs signal with its audit twin is merged, not a finding, not counted twice", async () => {

@@ -100,7 +100,7 @@ export function limitsText(report: Report): string | null {
   if (pairs > 0) parts.push(`${plural(pairs, "PID")} a killer aimed at once ${pairs === 1 ? "was" : "were"} forgotten, so a stale PID its killer came back to only much later could be missed`);
   if (storm > 0) parts.push(`the storm check let go of ${plural(storm, "killer")} that had sent one signal, so a storm that began with one of them could be counted a signal short`);
   if (ungrouped > 0) parts.push(`${plural(ungrouped, "signal")} the kernel or the process itself sent, past ${MAX_CAUSE_GROUPS} groups of one cause, ${ungrouped === 1 ? "is" : "are"} counted but in no finding`);
-  if (unpaired > 0) parts.push(`the parent-death check let go of ${plural(unpaired, "signal")} before it could pair ${unpaired === 1 ? "it" : "them"} with a parent's exit, so a parent-death signal among them could be missed`);
+  if (unpaired > 0) parts.push(`the parent-death check let go of ${plural(unpaired, "signal")} it could not yet pair with its sender's exit, so a parent-death signal could be missed`);
   return `to bound memory, ${parts.join("; ")}.`;
 }
 

@@ -44,22 +44,29 @@ interface DeathState {
 
 const contextKey = (node: string | null, pid: number) => `${node}\n${pid}`;
 
-/** `value` kept under `key`, within the bounds: how many values that let go. */
-function remember<T>(map: Map<string, T[]>, key: string, value: T): number {
+/** `value` kept under `key`, within the bounds: what that let go, each with its key. */
+function remember<T>(map: Map<string, T[]>, key: string, value: T): Array<[string, T[]]> {
   const list = map.get(key) ?? [];
   list.push(value);
-  let letGo = list.length > KEPT_PER_CONTEXT ? list.splice(0, list.length - KEPT_PER_CONTEXT).length : 0;
+  const letGo: Array<[string, T[]]> = [];
+  if (list.length > KEPT_PER_CONTEXT) letGo.push([key, list.splice(0, list.length - KEPT_PER_CONTEXT)]);
   map.delete(key);
   if (map.size >= MAX_PENDING) {
-    const [oldestKey, oldest] = map.entries().next().value!;
-    map.delete(oldestKey);
-    letGo += oldest.length;
+    const oldest = map.entries().next().value!;
+    map.delete(oldest[0]);
+    letGo.push(oldest);
   }
   map.set(key, list);
   return letGo;
 }
 
 const near = (a: number | null, b: number | null) => a === null || b === null || (b >= a && b - a <= WINDOW_MS);
+
+/** Of the signals let go, those that could still have been a parent-death signal: sent within WINDOW_MS of the task's last one seen. */
+function couldPair(state: DeathState, key: string, letGo: readonly ObservedSignal[]): number {
+  const latest = Math.max(...[...(state.sent.get(key) ?? []), ...letGo].map((s) => s.ms ?? Number.NEGATIVE_INFINITY));
+  return letGo.filter((s) => s.ms === null || latest - s.ms <= WINDOW_MS).length;
+}
 
 export const parentDeath = defineDetector<DeathState>({
   id: "parent-death",
@@ -72,8 +79,16 @@ export const parentDeath = defineDetector<DeathState>({
     const context = signal.context;
     if (!context || signal.source !== "tracefs") return;
     const key = contextKey(signal.node, context.pid);
-    if (signal.cause?.rule === "sent-by-process" && signal.origin?.code === 0) state.notKept += remember(state.sent, key, observed);
-    else if (signal.signal.nr === SIG.CHLD && EXIT_CODES.has(signal.origin?.code ?? -1)) state.notKept += remember(state.exits, key, { ms, parent: signal.target.pid });
+    if (signal.cause?.rule === "sent-by-process" && signal.origin?.code === 0) {
+      // A signal the task sent well before another one was not sent on its way out: letting it go loses nothing.
+      for (const [k, letGo] of remember(state.sent, key, observed)) state.notKept += couldPair(state, k, letGo);
+    } else if (signal.signal.nr === SIG.CHLD && EXIT_CODES.has(signal.origin?.code ?? -1)) {
+      // An exit matters while a signal its task sent just before it is held.
+      for (const [k, letGo] of remember(state.exits, key, { ms, parent: signal.target.pid })) {
+        const sent = state.sent.get(k) ?? [];
+        state.notKept += letGo.filter((e) => sent.some((s) => near(s.ms, e.ms))).length;
+      }
+    }
   },
   *detect({ state }) {
     const groups = new CauseGroups(state.maxExamples);

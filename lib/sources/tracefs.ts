@@ -116,13 +116,18 @@ function trackInstance(dir: string, cleanup: () => void): () => void {
   return once;
 }
 
-/** Disable every event of an instance, then remove it; tracefs answers EBUSY to the rmdir while a reader is still closing. */
-function disableAndRemove(dir: string): void {
+/**
+ * Disable every event of an instance (the syscall tracepoints cost every
+ * process while on), then `beforeRemove` (its reader closed), then remove it;
+ * tracefs answers EBUSY to the rmdir while a reader is still closing.
+ */
+function disableAndRemove(dir: string, beforeRemove?: () => void): void {
   try {
     writeFileSync(join(dir, "events", "enable"), "0");
   } catch {
     // Gone meanwhile, or half made: rmdir tells.
   }
+  beforeRemove?.();
   for (let attempt = 0; ; attempt++) {
     try {
       rmdirSync(dir);
@@ -307,16 +312,16 @@ async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLi
   }
 
   let fd: number | null = null;
-  const cleanup = trackInstance(dir, () => {
-    if (fd !== null) {
+  const cleanup = trackInstance(dir, () =>
+    disableAndRemove(dir, () => {
+      if (fd === null) return;
       try {
         closeSync(fd);
       } catch {
         // Already closed.
       }
-    }
-    disableAndRemove(dir);
-  });
+    }),
+  );
 
   try {
     const clock = pickClock(join(dir, "trace_clock"));

@@ -132,6 +132,9 @@ function cachedLookup(lookup: SenderLookup): SenderLookup {
  */
 export async function* tracepointRecords(options: TracepointOptions = {}): AsyncGenerator<RecordLine | GapLine> {
   const { signal, onReady, bufferSizeKb = DEFAULT_BUFFER_KB, instanceName, onEnd } = options;
+  // Before tracing starts: the lookups ask getconf for the clock's rate.
+  const lookup = cachedLookup(procLookup());
+  const victimLookup = procVictimLookup();
   // Made in onReady (a callback TS does not follow: hence the cast).
   let matcher = null as CallMatcher | null;
   // Ours to abort when the consumer stops: tracefsLines sleeps on its signal between reads.
@@ -147,7 +150,7 @@ export async function* tracepointRecords(options: TracepointOptions = {}): Async
     pollWaitMs: POLL_WAIT_MS,
     onReady: () => {
       // After every tracepoint is on: a process started before this has no creation line to be seen.
-      matcher = new CallMatcher({ lookup: cachedLookup(procLookup()), victimLookup: procVictimLookup(), tracingSince: uptimeSeconds(), arch: nativeArch() });
+      matcher = new CallMatcher({ lookup, victimLookup, tracingSince: uptimeSeconds(), arch: nativeArch() });
       onReady?.();
     },
   });

@@ -8,10 +8,13 @@
 import { describe, expect, test } from "bun:test";
 import { journalAuditRecord } from "../lib/audit/journal.ts";
 import { parseLine } from "../lib/audit/line.ts";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll } from "bun:test";
 import { InputErrors } from "../lib/audit/input-errors.ts";
 import { journalFactsOf, parseExportEntry, parseSystemdMessage } from "../lib/sources/journal-systemd.ts";
-import { journalFileRecords } from "../lib/sources/journal-read.ts";
+import { journalFileRecords, JournalLines } from "../lib/sources/journal-read.ts";
 import { classifyLine } from "../lib/sources/inputs.ts";
 import { lineToRecord } from "../lib/sources/record-lines.ts";
 import { OomJoiner } from "../lib/sources/kernel-oom.ts";
@@ -257,5 +260,173 @@ describe("a journal time past what a date can hold", () => {
     const facts = entries.map((entry) => journalFactsOf({ ...entry, __REALTIME_TIMESTAMP: PAST, _SOURCE_REALTIME_TIMESTAMP: PAST })).filter((f) => f !== null);
     expect(facts.length).toBeGreaterThan(0);
     for (const f of facts) expect(f.time).toBeNull();
+  });
+});
+
+describe("--journal: a line that is no journal entry is an input error naming file and line, never dropped", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wk-journal-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, content: string | Buffer) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+  const read = async (path: string) => {
+    const messages: string[] = [];
+    const errors = new InputErrors({ strict: false, print: (m) => messages.push(m) });
+    const lines = new JournalLines(errors);
+    const records: RecordLine[] = [];
+    for await (const batch of journalFileRecords(path, errors, lines)) records.push(...batch);
+    return { records, messages, stats: lines.stats, errors: errors.count };
+  };
+  const run = (args: string[]) => Bun.spawnSync(["./node_modules/.bin/bun", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const TEXT = [
+    "Dec 07 02:01:30 web1 systemd[1]: webapp.service: State 'stop-sigterm' timed out. Killing.",
+    "Dec 07 02:01:30 web1 systemd[1]: webapp.service: Killing process 4821 (serve) with signal SIGKILL.",
+  ].join("\n") + "\n";
+  const exportText = readFileSync(`${JOURNAL_DIR}/scope-stop-timeout.export`, "utf8");
+  const exportEntries = exportText.split("\n\n").filter((e) => e.trim() !== "");
+
+  test("journalctl's plain text output: each line refused with the hint (-o json or -o export)", async () => {
+    const path = write("text.txt", TEXT);
+    const { records, messages, errors } = await read(path);
+    expect(records).toEqual([]);
+    expect(errors).toBe(2);
+    expect(messages[0]).toStartWith(`${path}:1: journalctl's text output`);
+    expect(messages[1]).toStartWith(`${path}:2: journalctl's text output`);
+    for (const m of messages) {
+      expect(m).toContain("journalctl -o json");
+      expect(m).toContain("journalctl -o export");
+    }
+    // The other text forms journalctl prints (short-iso, -precise, -full, -monotonic, -unix, its -- markers) alike.
+    const forms = write("forms.txt", [
+      "2026-12-07T02:01:30+0000 web1 systemd[1]: x.service: Killing process 5 (x) with signal SIGKILL.",
+      "2026-12-07T02:01:30.001234+00:00 web1 systemd[1]: x",
+      "Dec 07 02:01:30.001234 web1 systemd[1]: x",
+      "Mon 2026-12-07 02:01:30 UTC web1 systemd[1]: x",
+      "[  610.000001] web1 systemd[1]: x",
+      "1796610000.000001 web1 systemd[1]: x",
+      "-- Boot 5c1d0e7f9a2b4c6d8e0f1a2b3c4d5e6f --",
+    ].join("\n"));
+    const all = await read(forms);
+    expect(all.messages.length).toBe(7);
+    all.messages.forEach((m, i) => expect(m).toStartWith(`${forms}:${i + 1}: journalctl's text output`));
+  });
+
+  test("capture --journal and why --journal on text: errors on stderr, counted; --strict stops at the first", () => {
+    const path = write("text2.txt", TEXT);
+    const capture = run(["scripts/capture.ts", "--journal", path]);
+    expect(capture.exitCode).toBe(0);
+    expect(capture.stdout.toString()).toBe("");
+    const stderr = capture.stderr.toString();
+    expect(stderr).toContain(`${path}:1: journalctl's text output`);
+    expect(stderr).toContain(`${path}:2: journalctl's text output`);
+    expect(stderr).toContain("0 records, 0 other journal entries, 0 binary fields left out, 2 errors");
+    const strict = run(["scripts/capture.ts", "--journal", path, "--strict"]);
+    expect(strict.exitCode).toBe(1);
+    expect(strict.stderr.toString()).toContain(`${path}:1: journalctl's text output`);
+    expect(strict.stderr.toString()).not.toContain(`${path}:2:`);
+    const whyOut = run(["scripts/why.ts", "4821", "--journal", path, "--no-proc", "--no-lookup"]);
+    expect(whyOut.stderr.toString()).toContain(`${path}:1: journalctl's text output`);
+    expect(whyOut.stderr.toString()).toContain("2 errors");
+    expect(run(["scripts/why.ts", "4821", "--journal", path, "--no-proc", "--no-lookup", "--strict"]).exitCode).toBe(1);
+  });
+
+  test("a line that is not JSON inside `-o json` output: an error; the entries around it are read", async () => {
+    const lines = readFileSync(`${JOURNAL_DIR}/stop-sigterm-timeout.json`, "utf8").split("\n").filter((l) => l !== "");
+    const path = write("mixed.json", [...lines.slice(0, 2), "not json at all", ...lines.slice(2)].join("\n") + "\n");
+    const { records, messages } = await read(path);
+    expect(records.map((r) => r.type)).toEqual(["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL", "SYSTEMD_EXIT"]);
+    expect(messages).toEqual([`${path}:3: not a journal entry: neither a \`journalctl -o json\` line nor an \`-o export\` field (KEY=VALUE): "not json at all"`]);
+  });
+
+  test("a malformed export line: an error naming it; the entry's other fields still make its record", async () => {
+    const [first, ...rest] = exportEntries;
+    const bad = ["lower=case", "1ST=digit first", "WITH SPACE=x", "=no name", "just words", `${"A".repeat(65)}=too long`, "MESSAGE\u001b[31m=evil"];
+    const fields = first!.split("\n");
+    const path = write("bad.export", [[fields[0], ...bad, ...fields.slice(1)].join("\n"), ...rest].join("\n\n") + "\n");
+    const { records, messages, stats } = await read(path);
+    expect(records.map((r) => r.type)).toEqual(["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL"]);
+    expect(records[0]!.source.line).toBe(1);
+    expect(records[0]!.raw).toBe(first!);
+    expect(stats).toMatchObject({ records: 3, structural: 1, exportEntries: 4, binaryFields: 0 });
+    expect(messages.length).toBe(bad.length);
+    messages.forEach((m, i) => expect(m).toStartWith(`${path}:${i + 2}: `));
+    expect(messages[0]).toContain('"lower" is no journal field name');
+    expect(messages[1]).toContain('"1ST" is no journal field name');
+    expect(messages[2]).toContain('"WITH SPACE" is no journal field name');
+    expect(messages[3]).toContain("an export field without its name");
+    expect(messages[4]).toContain("not a journal entry");
+    expect(messages[5]).toContain("is no journal field name");
+    // Attacker-controlled text is escaped on stderr.
+    expect(messages[6]).not.toContain("\u001b");
+    expect(messages[6]).toContain("\\x1b");
+  });
+
+  // journalctl -o export writes a field that is not printable text as NAME, "\n", a 64-bit little-endian length, the bytes, "\n".
+  const binaryField = (name: string, data: Buffer) => {
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64LE(BigInt(data.length));
+    return Buffer.concat([Buffer.from(`${name}\n`), size, data, Buffer.from("\n")]);
+  };
+
+  test("binary export fields (newlines, CR LF, `=` and empty lines in their bytes, a length byte that is a newline or `{`) are read past", async () => {
+    const [first, ...rest] = exportEntries;
+    const fields = first!.split("\n");
+    const ten = Buffer.from("a\n\nb=c\r\nxy"); // length 10: its first byte is a newline
+    const cr = Buffer.from('{"x":1}\r'); // ends in CR, before the field's closing newline
+    const brace = Buffer.from(`${"x".repeat(60)}\n\nBAD LINE\n${"y".repeat(52)}`); // length 123: its first byte is `{`
+    expect(brace.length).toBe(123);
+    const entry = Buffer.concat([
+      Buffer.from(`${fields.slice(0, 3).join("\n")}\n`),
+      binaryField("BLOB_ONE", ten),
+      binaryField("BLOB_TWO", cr),
+      binaryField("BLOB_THREE", brace),
+      Buffer.from(`${fields.slice(3).join("\n")}\n\n`),
+    ]);
+    const path = write("binary.export", Buffer.concat([entry, Buffer.from(rest.join("\n\n") + "\n")]));
+    const { records, messages, stats } = await read(path);
+    expect(messages).toEqual([]);
+    expect(records.map((r) => r.type)).toEqual(["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL"]);
+    expect(stats).toMatchObject({ records: 3, structural: 1, exportEntries: 4, binaryFields: 3 });
+    expect(records[0]!.raw).toBe([...fields.slice(0, 3), "BLOB_ONE", "BLOB_TWO", "BLOB_THREE", ...fields.slice(3)].join("\n"));
+    // The next entries keep their own line numbers.
+    const second = readFileSync(path).subarray(0, readFileSync(path).indexOf("__CURSOR", entry.length - 1)).toString("latin1").split("\n").length;
+    expect(records[1]!.source.line).toBe(second);
+  });
+
+  test("a binary field past the line limit is read past by its length; one whose data does not end at a newline is an error", async () => {
+    const [first, ...rest] = exportEntries;
+    const fields = first!.split("\n");
+    const big = Buffer.concat([Buffer.from("\n"), Buffer.alloc(1_300_000, 0x78), Buffer.from("\nend=of it")]);
+    const bigPath = write("big.export", Buffer.concat([Buffer.from(`${fields.join("\n")}\n`), binaryField("COREDUMP", big), Buffer.from(`\n${rest.join("\n\n")}\n`)]));
+    const bigRead = await read(bigPath);
+    expect(bigRead.messages).toEqual([]);
+    expect(bigRead.records.map((r) => r.type)).toEqual(["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL"]);
+    expect(bigRead.stats.binaryFields).toBe(1);
+    // A length of 3 before 6 bytes of data.
+    const short = binaryField("BLOB", Buffer.from("abcdef"));
+    short.writeBigUInt64LE(3n, 5);
+    const shortPath = write("short.export", Buffer.concat([Buffer.from(`${fields.join("\n")}\n`), short, Buffer.from(`\n${rest.join("\n\n")}\n`)]));
+    const shortRead = await read(shortPath);
+    expect(shortRead.records.map((r) => r.type)).toEqual(["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL"]);
+    expect(shortRead.messages).toEqual([`${shortPath}:${fields.length + 1}: binary export field BLOB of 3 bytes does not end at a newline: lines ${fields.length + 2}-${fields.length + 2} were read as its data`]);
+  });
+
+  test("a binary field cut short, or a bare name with no length after it: errors, and the lines after it are read", async () => {
+    const [first] = exportEntries;
+    const cut = Buffer.concat([Buffer.from(`${first}\n`), binaryField("BLOB", Buffer.from("0123456789")).subarray(0, 16)]);
+    const cutPath = write("cut.export", cut);
+    const cutRead = await read(cutPath);
+    expect(cutRead.records.map((r) => r.type)).toEqual(["SYSTEMD_STOP_TIMEOUT"]);
+    expect(cutRead.messages).toEqual([`${cutPath}:${first!.split("\n").length + 1}: binary export field BLOB of 10 bytes, cut short: the input ends after 3`]);
+    // A bare name in `-o json` output: what follows is no 64-bit length (a JSON line), so it is read as a line.
+    const json = readFileSync(`${JOURNAL_DIR}/stop-sigterm-timeout.json`, "utf8").split("\n").filter((l) => l !== "");
+    const barePath = write("bare.json", ["STRAY", ...json].join("\n") + "\n");
+    const bare = await read(barePath);
+    expect(bare.records.map((r) => r.type)).toEqual(["SYSTEMD_STOP_TIMEOUT", "SYSTEMD_KILL", "SYSTEMD_KILL", "SYSTEMD_EXIT"]);
+    expect(bare.messages.length).toBe(1);
+    expect(bare.messages[0]).toStartWith(`${barePath}:1: `);
+    expect(bare.messages[0]).toContain("STRAY");
   });
 });

@@ -102,3 +102,16 @@ export const JOURNAL_TEXT = /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d
 
 export const JOURNAL_TEXT_ERROR =
   "journalctl's text output: the audit stamp (time and serial) is not in it; read the journal with `journalctl -o json _TRANSPORT=audit`";
+
+/**
+ * journalctl's other text forms, as `--journal` meets them: the short ones
+ * (`Dec 07 02:01:30 host systemd[1]: …`, -precise, -iso, -iso-precise,
+ * -full, -monotonic, -unix), its `-- Boot … --` markers and -o verbose's
+ * indented fields. They lack the fields the journal source reads (who
+ * logged it: _COMM, _PID; the unit; the time to the microsecond).
+ */
+const JOURNALCTL_STAMP = String.raw`(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?|[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+|\[\s*\d+\.\d+\]|\d+\.\d+)`;
+export const JOURNALCTL_TEXT = new RegExp(String.raw`^(?:${JOURNALCTL_STAMP} \S|-- .* --$| {4}[A-Z_][A-Z0-9_]*=)`);
+
+export const JOURNALCTL_TEXT_ERROR =
+  "journalctl's text output, without the fields the journal is read by (who logged it: _COMM, _PID; the time to the microsecond): read the journal with `journalctl -o json` or `journalctl -o export`";

@@ -4,7 +4,8 @@
  * argument array (no shell) when it is installed. Lines become `record`
  * lines: the audit records journald kept (lib/audit/journal.ts) and the
  * systemd messages the journal source reads (lib/sources/journal-systemd.ts);
- * every other entry is counted.
+ * every other entry is counted, and a line of neither form (journalctl's
+ * text output among them) is an input error.
  */
 import type { InputErrors } from "../audit/input-errors.ts";
 import { WhokilledError } from "../errors.ts";
@@ -22,16 +23,28 @@ export interface JournalReadStats extends CaptureStats {
   binaryFields: number;
 }
 
-/** Turns one journal stream's lines (either form, even mixed) into records. */
+/** Turns one journal stream's lines (either form, even mixed) into records; a line that is neither is an input error. */
 export class JournalLines {
-  private readonly joiner = new ExportJoiner();
+  private readonly joiner: ExportJoiner;
   private readonly oom = new OomJoiner();
+  /** The input of the last line pushed: where a binary field's held lines are read again at the end. */
+  private file = "";
   readonly stats: JournalReadStats = { records: 0, structural: 0, exportEntries: 0, binaryFields: 0 };
 
-  constructor(private readonly errors: InputErrors) {}
+  constructor(private readonly errors: InputErrors) {
+    this.joiner = new ExportJoiner((source, problem, text) => errors.report(source, problem, text));
+  }
 
   /** A split line (lines.ts, or a file's SourceLine): its record, if any, into `out`; one past the line limit, or damaged, is an input error. */
   push(line: Line & { damaged?: string }, file: string, out: RecordLine[]): void {
+    this.file = file;
+    // A binary export field's bytes, whatever they look like (a newline, a `{`, a line too long).
+    if (this.joiner.binaryPending) {
+      const again = this.joiner.binary(line, file);
+      this.counted(null);
+      for (const held of again) this.push(held, file, out);
+      return;
+    }
     const source = { file, line: line.line };
     if (line.tooLong !== undefined || line.damaged !== undefined) {
       this.errors.report(source, line.damaged ?? `line of ${line.tooLong} bytes, too long to be a journal entry`);
@@ -41,14 +54,16 @@ export class JournalLines {
     if (record !== null) out.push(record);
   }
 
-  line(text: string, source: SourceRef): RecordLine | null {
+  private line(text: string, source: SourceRef): RecordLine | null {
     if (text.charCodeAt(0) === 0x7b /* { */) return lineToRecord(text, source, this.errors, this.stats, this.oom);
     return this.counted(this.joiner.line(text, source));
   }
 
-  /** End of input: an export entry without its closing empty line. */
-  end(): RecordLine | null {
-    return this.counted(this.joiner.end());
+  /** End of input: a binary field or an export entry left open; their records into `out`. */
+  end(out: RecordLine[]): void {
+    for (const held of this.joiner.endBinary()) this.push(held, this.file, out);
+    const last = this.counted(this.joiner.end());
+    if (last !== null) out.push(last);
   }
 
   private counted(record: RecordLine | null): RecordLine | null {
@@ -69,8 +84,9 @@ export async function* journalFileRecords(path: string, errors: InputErrors, lin
     for (const line of batch) lines.push(line, line.file, out);
     if (out.length > 0) yield out;
   }
-  const last = lines.end();
-  if (last !== null) yield [last];
+  const last: RecordLine[] = [];
+  lines.end(last);
+  if (last.length > 0) yield last;
 }
 
 /** Is journalctl on PATH? */
@@ -108,8 +124,9 @@ export async function* journalctlRecords(args: readonly string[], errors: InputE
   if (tail !== null) lines.push(tail, "journalctl", out);
   if (out.length > 0) yield out;
   const lineNo = splitter.lineNumber - 1;
-  const last = lines.end();
-  if (last !== null) yield [last];
+  const last: RecordLine[] = [];
+  lines.end(last);
+  if (last.length > 0) yield last;
   const code = await child.exited;
   // 1 with "No entries" or no journal at all is an empty journal, not a failure.
   if (code !== 0 && lineNo > 0) {

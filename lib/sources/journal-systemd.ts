@@ -25,7 +25,8 @@ import type { EventLine, OomFacts, RecordLine, SignalCause, SignalLine, SourceRe
 import { KERNEL_KILLER } from "../signals/cause.ts";
 import { signalName, signalNumber } from "../tables/signals.ts";
 import { journalMicrosToMs } from "../audit/spelling.ts";
-import { fieldText } from "../audit/journal.ts";
+import { fieldText, JOURNALCTL_TEXT, JOURNALCTL_TEXT_ERROR } from "../audit/journal.ts";
+import type { Line } from "./lines.ts";
 import { ownEvent, ownRecord, ownRecordLine, unreadRecordEvent } from "./own-record.ts";
 import type { SourceSpec } from "./registry.ts";
 
@@ -176,10 +177,35 @@ export function jsonEntry(value: unknown): JournalEntry | undefined {
   return value as JournalEntry;
 }
 
+/** A journal field's name, as journald allows it (journal_field_valid): 1 to 64 of A-Z, 0-9 and _, no digit first. */
+const FIELD_NAME = /^[A-Z_][A-Z0-9_]{0,63}$/;
+
+/** The most a binary export field holds: systemd's importer's DATA_SIZE_MAX (768 MiB). */
+const BINARY_FIELD_MAX = 768 * 1024 * 1024;
+
+/** A name as quoted in an error (it is the input's: InputErrors escapes it, and it is cut here). */
+function quotedName(name: string): string {
+  return `"${name.length > 80 ? `${name.slice(0, 80)}…` : name}"`;
+}
+
+/**
+ * What is wrong with one line of export input (neither empty nor a JSON
+ * line), or null for a field: `KEY=VALUE`, or the name alone that starts a
+ * binary field.
+ */
+export function exportLineProblem(text: string): string | null {
+  const eq = text.indexOf("=");
+  if (FIELD_NAME.test(eq < 0 ? text : text.slice(0, eq))) return null;
+  if (JOURNALCTL_TEXT.test(text)) return JOURNALCTL_TEXT_ERROR;
+  if (eq < 0) return "not a journal entry: neither a `journalctl -o json` line nor an `-o export` field (KEY=VALUE)";
+  if (eq === 0) return "an export field without its name (=VALUE): not a journal entry";
+  return `${quotedName(text.slice(0, eq))} is no journal field name (A-Z, 0-9 and _, no digit first, at most 64): not an \`-o export\` field`;
+}
+
 /**
  * The export format's entry → fields. Text fields only: a binary field
- * (`KEY\n` + 64-bit length + data) cannot be read line by line, so it is
- * left out and named in `binary`.
+ * (`KEY\n` + 64-bit length + data) is read past by ExportJoiner, its name
+ * kept in the entry's lines and named here in `binary`.
  */
 export function parseExportEntry(lines: readonly string[]): { entry: JournalEntry; binary: string[] } {
   const entry: JournalEntry = {};
@@ -187,7 +213,7 @@ export function parseExportEntry(lines: readonly string[]): { entry: JournalEntr
   for (const line of lines) {
     const eq = line.indexOf("=");
     if (eq <= 0) {
-      if (/^[A-Z0-9_]+$/.test(line)) binary.push(line);
+      if (FIELD_NAME.test(line)) binary.push(line);
       continue;
     }
     const name = line.slice(0, eq);
@@ -208,28 +234,122 @@ export function journalFactsOfRaw(raw: string): JournalFacts | null {
   return entry === undefined ? null : journalFactsOf(entry);
 }
 
+/** Where a line's problem goes: InputErrors.report (which escapes what it prints, and throws under --strict). */
+export type ReportProblem = (source: SourceRef, problem: string, text?: string) => void;
+
+/** A binary export field being read past: its name's line, then its 64-bit length and data, across the lines they split into. */
+interface PendingBinary {
+  name: string;
+  source: SourceRef;
+  /** Offset of the field's first byte after its name's line (the length's first); null until that line comes. */
+  start: number | null;
+  /** The first bytes, until the length's 8 are in. */
+  head: Buffer;
+  /** The length, once read. */
+  size: number | null;
+  /** The lines read while the length was not yet known: read again as lines when what follows the name is no length. */
+  held: Line[];
+  /** Offset past the last line read as the field's. */
+  readTo: number;
+}
+
+const NEWLINE = Buffer.from("\n");
+const CR = Buffer.from("\r");
+
 /**
  * The export format, line by line: an entry's `KEY=VALUE` lines up to the
  * empty line that ends it. `line` returns the entry's record at its end
  * (null for an entry that says nothing whokilled reads), `end` the last
- * entry when input ends without its empty line.
+ * entry when input ends without its empty line. A line that is no field is
+ * reported, and left out of its entry. A field name alone starts a binary
+ * field: its bytes come to `binary` as the lines they were split into
+ * (`binaryPending`), and are left out.
  */
 export class ExportJoiner {
   private lines: string[] = [];
   private firstLine = 0;
   private file = "";
+  private pending: PendingBinary | null = null;
   /** Entries read, binary fields left out. */
   readonly stats = { entries: 0, binaryFields: 0 };
 
+  constructor(private readonly report: ReportProblem) {}
+
   line(text: string, source: SourceRef): RecordLine | null {
-    if (source.file !== this.file) {
-      this.file = source.file;
-      this.lines = [];
+    // Another input: the entry left open in the last one ends there.
+    const ended = source.file !== this.file ? this.end() : null;
+    this.file = source.file;
+    if (text === "") return this.end() ?? ended;
+    const problem = exportLineProblem(text);
+    if (problem !== null) this.report(source, problem, text);
+    else {
+      if (this.lines.length === 0) this.firstLine = source.line;
+      this.lines.push(text);
+      if (!text.includes("=")) this.pending = { name: text, source, start: null, head: Buffer.alloc(0), size: null, held: [], readTo: 0 };
     }
-    if (text === "") return this.end();
-    if (this.lines.length === 0) this.firstLine = source.line;
-    this.lines.push(text);
-    return null;
+    return ended;
+  }
+
+  /** Is a binary field being read (its lines go to `binary`, not `line`)? */
+  get binaryPending(): boolean {
+    return this.pending !== null;
+  }
+
+  /** The next line of the binary field being read; returns the lines to read again as lines (when the name had no length after it). */
+  binary(line: Line & { damaged?: string }, file: string): Line[] {
+    const field = this.pending!;
+    if (line.damaged !== undefined) {
+      const again = this.endBinary();
+      this.report({ file, line: line.line }, line.damaged);
+      return again;
+    }
+    field.start ??= line.offset;
+    field.readTo = line.end;
+    // The line's bytes as they were: the CR the splitter takes off before a newline, and the newline.
+    const terminated = line.end - line.offset > (line.tooLong ?? line.bytes.length);
+    if (field.size === null) {
+      if (line.tooLong !== undefined) {
+        this.pending = null;
+        this.report(field.source, `binary export field ${field.name}: its length is at the start of a line of ${line.tooLong} bytes, too long to read`);
+        return [];
+      }
+      field.held.push({ ...line, bytes: Buffer.from(line.bytes) });
+      const cr = terminated && line.end - line.offset - line.bytes.length === 2;
+      field.head = Buffer.concat([field.head, line.bytes, ...(cr ? [CR] : []), ...(terminated ? [NEWLINE] : [])]).subarray(0, 8);
+      if (field.head.length < 8) return [];
+      const size = field.head.readBigUInt64LE(0);
+      if (size > BigInt(BINARY_FIELD_MAX)) return this.noLength(field);
+      field.size = Number(size);
+      field.held = [];
+    }
+    // The field ends with a newline right after its data.
+    const dataEnd = field.start + 8 + field.size;
+    const contentEnd = terminated ? line.end - 1 : line.end;
+    if (contentEnd < dataEnd) return [];
+    this.pending = null;
+    if (contentEnd === dataEnd) this.stats.binaryFields++;
+    else this.report(field.source, `binary export field ${field.name} of ${field.size} bytes does not end at a newline: lines ${field.source.line + 1}-${line.line} were read as its data`);
+    return [];
+  }
+
+  /** End of input in a binary field: the lines to read again as lines (when the name had no length after it). */
+  endBinary(): Line[] {
+    const field = this.pending;
+    if (field === null) return [];
+    if (field.size === null) return this.noLength(field);
+    this.pending = null;
+    const read = Math.max(0, field.readTo - (field.start ?? field.readTo) - 8);
+    this.report(field.source, `binary export field ${field.name} of ${field.size} bytes, cut short: the input ends after ${read}`);
+    return [];
+  }
+
+  /** A name alone with no 64-bit length after it: no field, and the lines after it are read as lines. */
+  private noLength(field: PendingBinary): Line[] {
+    this.pending = null;
+    // The name is the entry's last line: nothing is added while a binary field is read.
+    this.lines.pop();
+    this.report(field.source, "a field name alone, with no binary field's 64-bit length after it: not an `-o export` field", field.name);
+    return field.held;
   }
 
   /** The entry read so far, ended: at its empty line, or at the end of input. */
@@ -238,8 +358,7 @@ export class ExportJoiner {
     const lines = this.lines;
     this.lines = [];
     this.stats.entries++;
-    const { entry, binary } = parseExportEntry(lines);
-    this.stats.binaryFields += binary.length;
+    const { entry } = parseExportEntry(lines);
     return journalRecord(entry, lines.join("\n"), { file: this.file, line: this.firstLine });
   }
 }

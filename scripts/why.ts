@@ -32,6 +32,7 @@ const command = defineCommand({
     process: { type: "positional", required: true, description: "The process: its PID, or its comm (a unit name too, for the journal)" },
     since: signalFilterArgs.since,
     until: signalFilterArgs.until,
+    node: signalFilterArgs.node,
     ...evidenceArgs,
     proc: { type: "boolean", default: true, description: "Read the killer's parents from live /proc (for this machine's own logs, not for files given)", negativeDescription: "Do not read /proc" },
     format: { type: "enum", options: ["text", "json"], default: "text", description: "text (one plain answer) or json (one object)" },
@@ -41,6 +42,9 @@ const command = defineCommand({
   async run({ args, rawArgs }) {
     const target = String(args.process).trim();
     if (target === "") throw usageError("why needs a PID or a comm");
+    // A shell glob after --audit-log, or a time with a space, leaves words citty would drop unsaid.
+    const leftOver = args._.slice(1);
+    if (leftOver.length > 0) throw usageError(`why takes one PID or comm; left over: ${leftOver.join(" ")} (--audit-log takes one file: repeat the flag for each; quote a time with a space)`);
     const query: WhyQuery = /^\d+$/.test(target) ? { pid: intFlag(target, "pid")! } : { comm: target };
     if (query.pid !== undefined && (query.pid <= 0 || query.pid > 4194304)) throw usageError(`not a PID: ${target}`);
     const auditLogs = repeatedFlag(rawArgs, "audit-log");
@@ -52,6 +56,7 @@ const command = defineCommand({
       query,
       since: args.since,
       until: args.until,
+      ...(args.node !== undefined ? { node: args.node } : {}),
       inputs: {
         ...(auditLogs.length > 0 ? { auditLogs } : {}),
         ...(args["kernel-log"] !== undefined ? { kernelLog: args["kernel-log"] } : {}),

@@ -8,7 +8,7 @@
  * netlink multicast while it happens).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RecordLine } from "../lib/schema.ts";
@@ -373,5 +373,101 @@ describe("why on the journal (hand-written fixtures, test/fixtures/journal/READM
     const answer = JSON.parse(out.stdout.toString());
     expect(answer.ending).toBeNull();
     expect(answer.missing[0]).toBe("Nothing in the sources read says how pid 4821 ended (until 2026-12-07T02:00:00.000Z).");
+  });
+});
+
+describe("why: what the evidence says, no more and no less", () => {
+  const staleCall =
+    'type=SYSCALL msg=audit(1285245430.434:122): arch=40000003 syscall=37 per=400000 success=no exit=-3 a0=6900 a1=9 a2=a0a95e0 a3=0 items=0 ppid=4274 pid=4299 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="roxen" exe="/usr/local/roxen/server-4.5.241/pike/bin/pike" key=(null)';
+
+  test("kill-family calls aimed at it, none of them fatal: a rule was loaded, and Missing says so", () => {
+    const stale = join(dir, "stale-only.log");
+    writeFileSync(stale, `${staleCall}\n`);
+    const answer = why(["26880", "--audit-log", stale]);
+    expect(answer.missing).toEqual([
+      "Nothing in the sources read says how pid 26880 ended.",
+      "The audit log holds 1 kill-family call aimed at it (so a kill rule was loaded then), but none delivered a signal that ends a process: SIGKILL failed with ESRCH.",
+    ]);
+    // A delivered SIGSTOP stops a process, it does not end it.
+    const stop = join(dir, "sigstop.log");
+    writeFileSync(stop, [
+      'type=SYSCALL msg=audit(1796608800.100:4240): arch=c000003e syscall=62 success=yes exit=0 a0=4e09 a1=13 a2=0 a3=0 items=0 ppid=1 pid=500 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="crasher" exe="/usr/bin/crasher" key="k"',
+      'type=OBJ_PID msg=audit(1796608800.100:4240): opid=19977 oauid=-1 ouid=0 oses=-1 obj=(none) ocomm="segvx"',
+    ].join("\n") + "\n");
+    expect(why(["19977", "--audit-log", stop]).missing[1]).toBe(
+      "The audit log holds 1 kill-family call aimed at it (so a kill rule was loaded then), but none delivered a signal that ends a process: SIGSTOP delivered.",
+    );
+    // No call at all: as before.
+    expect(why(["19977", "--audit-log", join(dir, "anom.log")]).missing[1]).toBe("The audit log holds no kill-family call for it: no kill rule was loaded then (or another rule's filter left it out).");
+  });
+
+  test("by unit name: the answer is about the unit's main process, and the others leave it out", () => {
+    const answer = why(["webapp", "--journal", "test/fixtures/journal/stop-sigterm-timeout.json"]);
+    expect(answer.ending.what).toBe("serve (pid 4821) was ended by SIGKILL");
+    expect(answer.others).toEqual([4822]);
+    const text = whyText(["webapp", "--journal", "test/fixtures/journal/stop-sigterm-timeout.json"]);
+    expect(text).toContain("Also ended in that time: 1 other process named webapp (pid 4822); ask for one by its pid.");
+  });
+
+  test("by name, a kernel-log fault after an audited kill: the fault is the last ending, the kill is counted", () => {
+    const kill = join(dir, "kill-then-fault.log");
+    writeFileSync(kill, [
+      'type=SYSCALL msg=audit(1796608800.100:4240): arch=c000003e syscall=62 success=yes exit=0 a0=4e09 a1=9 a2=0 a3=0 items=0 ppid=1 pid=500 auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="crasher" exe="/usr/bin/crasher" key="k"',
+      'type=OBJ_PID msg=audit(1796608800.100:4240): opid=19977 oauid=-1 ouid=0 oses=-1 obj=(none) ocomm="segvx"',
+    ].join("\n") + "\n");
+    const later = join(dir, "later-fault.txt");
+    writeFileSync(later, "2026-12-07T03:00:00,120000+00:00 segvx[20001]: segfault at 0 ip 000055d1c0a1d139 sp 00007ffd5b0e5c70 error 6 in segvx[1139,55d1c0a1d000+1000]\n");
+    const answer = why(["segvx", "--audit-log", kill, "--kernel-log", later]);
+    expect(answer.ending).toMatchObject({ signal: "SIGSEGV", source: "the kernel log", what: "segvx (pid 20001) was ended by SIGSEGV", time: "2026-12-07T03:00:00.120Z" });
+    expect(answer.others).toEqual([19977]);
+    // The other way round, the kill is the last: the fault's process is counted.
+    const earlier = join(dir, "earlier-fault.txt");
+    writeFileSync(earlier, "2026-12-07T01:00:00,120000+00:00 segvx[20001]: segfault at 0 ip 000055d1c0a1d139 sp 00007ffd5b0e5c70 error 6 in segvx[1139,55d1c0a1d000+1000]\n");
+    const before = why(["segvx", "--audit-log", kill, "--kernel-log", earlier]);
+    expect(before.ending).toMatchObject({ signal: "SIGKILL", source: "audit", what: "segvx (pid 19977) was ended by SIGKILL" });
+    expect(before.others).toEqual([20001]);
+  });
+
+  test("more than one process, or a word left over, is a usage error naming it", () => {
+    const empty = join(dir, "empty.log");
+    writeFileSync(empty, "");
+    const files = run([BUN, "scripts/why.ts", "26880", "--audit-log", empty, join(dir, "anom.log"), "--no-proc"]);
+    expect(files.code).toBe(2);
+    expect(files.stdout).toBe("");
+    expect(files.stderr).toContain(`why takes one PID or comm; left over: ${join(dir, "anom.log")} (--audit-log takes one file: repeat the flag for each; quote a time with a space)`);
+    const time = run([BUN, "scripts/why.ts", "26880", "--audit-log", empty, "--since", "2026-12-07", "03:01:31", "--no-proc"]);
+    expect(time.code).toBe(2);
+    expect(time.stderr).toContain("left over: 03:01:31");
+    const evil = run([BUN, "scripts/why.ts", "26880", "x\x1b[2Jy", "--audit-log", empty, "--no-proc"]);
+    expect(evil.code).toBe(2);
+    expect(evil.stderr).toContain("left over: x\\x1b[2Jy");
+    expect(evil.stderr).not.toContain("\x1b[2J");
+  });
+
+  test("a log gathered from several hosts: --node asks about one; without it, a PID on several hosts is refused", () => {
+    const multi = "test/fixtures/multi-node.log";
+    const refused = run([BUN, "scripts/why.ts", "500", "--audit-log", multi, "--no-proc", "--no-lookup"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toContain("the lines about pid 500 come from 3 hosts (web1, web2, web3), each with its own PIDs: ask about one with --node NAME");
+    const web2 = why(["500", "--audit-log", multi, "--node", "web2"]);
+    expect(web2.ending).toMatchObject({ signal: "SIGTERM", what: "postgres (pid 500) on web2 was ended by SIGTERM" });
+    expect(web2.signals.map((s: any) => s.node)).toEqual(["web2"]);
+    expect(web2.evidence.map((e: any) => e.text)).toEqual(["2023-11-14T22:13:25.100Z  web2  agent[900] /usr/bin/agent uid 0 kill SIGTERM → 500 postgres  ok (ausearch -a 10)"]);
+    const web1 = whyText(["500", "--audit-log", multi, "--node", "web1"]);
+    expect(web1).toStartWith("backup.sh (pid 500) on web1 was ended by SIGTERM, 2023-11-14 22:15:20Z.\n");
+    expect(web1).not.toContain("web2");
+    expect(why(["500", "--audit-log", multi, "--node", "web9"]).missing[1]).toBe("No signal read is from host web9: those read are from web1, web2, web3.");
+    // A name only one host has is answered; a host name is escaped where it is printed.
+    expect(why(["nginx", "--audit-log", multi]).ending.what).toBe("nginx (pid 500) on web1 was ended by SIGTERM");
+    const evil = join(dir, "evil-node.log");
+    writeFileSync(evil, readFileSync(multi, "utf8").replaceAll("node=web2 ", "node=web2\x1b[2J "));
+    const evilRefused = run([BUN, "scripts/why.ts", "500", "--audit-log", evil, "--no-proc", "--no-lookup"]);
+    expect(evilRefused.code).toBe(2);
+    expect(evilRefused.stderr).toContain("(web1, web2\\x1b[2J, web3)");
+    expect(evilRefused.stderr).not.toContain("\x1b[2J");
+    const evilText = whyText(["500", "--audit-log", evil, "--node", "web2\x1b[2J"]);
+    expect(evilText).toContain("on web2\\x1b[2J was ended by SIGTERM");
+    expect(evilText).not.toContain("\x1b[2J");
   });
 });

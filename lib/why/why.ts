@@ -28,6 +28,8 @@ import { endsProcessByDefault } from "../tables/signals.ts";
 import { DEFAULT_AUDIT_LOG } from "../audit/ids.ts";
 import { reportUnreadLine } from "../sources/lines.ts";
 import { userCommand } from "../cli/stage-command.ts";
+import { usageError } from "../errors.ts";
+import { plural } from "../signals/describe.ts";
 
 export type WhyQuery = { pid: number; comm?: undefined } | { comm: string; pid?: undefined };
 
@@ -44,6 +46,8 @@ export interface WhyOptions extends DecodeSettings {
   query: WhyQuery;
   since?: string;
   until?: string;
+  /** Only the lines from this host of a gathered log (its node=NAME): lines that carry no node= are left out too. */
+  node?: string;
   inputs: WhyInputs;
   /** Read the machine's own sources for those not given (false: only the files given, as tests do). */
   discover: boolean;
@@ -225,12 +229,16 @@ export async function why(options: WhyOptions): Promise<WhyAnswer> {
   const mine: SignalLine[] = [];
   const notices: NoticeLine[] = [];
   let signalsRead = 0;
+  // The hosts of a gathered log (node=): each has its own PIDs.
+  const nodesRead = new Set<string>();
   const journalFacts = new Map<string, { facts: JournalFacts; record: RecordLine }>();
   const collect = (lines: Array<SignalLine | NoticeLine>) => {
     for (const line of lines) {
       if (line.kind !== "signal") notices.push(line);
       else {
         signalsRead++;
+        if (line.node !== null) nodesRead.add(line.node);
+        if (options.node !== undefined && line.node !== options.node) continue;
         if (aboutQuery(line, query, journalFacts.get(line.id)?.facts) && inWindow(line.time, window)) mine.push(line);
       }
     }
@@ -271,16 +279,25 @@ export async function why(options: WhyOptions): Promise<WhyAnswer> {
   // By pid: the units of the kills of this pid, whose other lines around them (a stop timeout, the main process's end) are context.
   const units = new Set(mine.map((s) => journalFacts.get(s.id)?.facts.message.unit).filter((u): u is string => typeof u === "string"));
   const context = [...journalFacts.values()].filter(({ facts, record }) => {
-    if (mineIds.has(record.id) || !inWindow(facts.time, window)) return false;
+    // The journal's entries carry no node=: under --node only the signals' own lines count.
+    if (options.node !== undefined || mineIds.has(record.id) || !inWindow(facts.time, window)) return false;
     if (query.comm !== undefined) return unitMatches(facts, query.comm);
     return facts.message.unit !== null && units.has(facts.message.unit);
   });
-  const myFaults = faults.filter(({ fault, time }) => isAsked(fault, query) && inWindow(time, window));
+  const myFaults = options.node !== undefined ? [] : faults.filter(({ fault, time }) => isAsked(fault, query) && inWindow(time, window));
+  const hosts = [...new Set(mine.map((s) => s.node).filter((node): node is string => node !== null))].sort();
+  if (hosts.length > 1) {
+    const subject = query.pid !== undefined ? `pid ${query.pid}` : query.comm;
+    throw usageError(`the lines about ${subject} come from ${plural(hosts.length, "host")} (${hosts.join(", ")}), each with its own PIDs: ask about one with --node NAME`);
+  }
+  if (options.node !== undefined) {
+    for (const read of reads) if (read.read && read.source !== "audit log") read.note += "; its lines carry no node=, so --node leaves them out";
+  }
 
   const report = await analyze([...mine, ...notices]);
   const findings = report.findings.filter((f) => f.severity !== "info" || f.id !== "blind-spot").sort(compareFindings);
   const totals = { signals: signalsRead, matching: mine.length, journalEntries: journalLines.stats.records + journalLines.stats.structural };
-  return answer(options, { mine, context, myFaults, findings, reads, window, journalFacts, totals });
+  return answer(options, { mine, context, myFaults, findings, reads, window, journalFacts, totals, nodes: [...nodesRead].sort(), multiHost: nodesRead.size > 1 });
 }
 
 function timeOf(signal: SignalLine): number {
@@ -297,6 +314,16 @@ interface Gathered {
   window: SignalTimeWindow;
   journalFacts: Map<string, { facts: JournalFacts; record: RecordLine }>;
   totals: WhyAnswer["totals"];
+  /** The hosts the signals read came from (node=); several: the evidence names each line's. */
+  nodes: string[];
+  multiHost: boolean;
+}
+
+type Fault = Gathered["myFaults"][number];
+
+function faultMs({ time, bootSeconds }: Fault): number {
+  if (time !== null) return isoMs(time);
+  return bootSeconds !== null ? bootSeconds * 1000 : Number.NEGATIVE_INFINITY;
 }
 
 const SOURCE_WORDS: Record<SourceName, string> = { audit: "audit", tracefs: "tracefs", "kernel-log": "the kernel log", journal: "the journal", tracepoints: "the syscall tracepoints" };
@@ -327,19 +354,24 @@ function isSettledBy(signal: SignalLine): boolean {
 function answer(options: WhyOptions, g: Gathered): WhyAnswer {
   const { query } = options;
   const evidence: WhyEvidence[] = [];
-  for (const signal of g.mine) for (const text of rawLinesOf(signal, g.journalFacts)) evidence.push({ source: sourceWords(signal), time: signal.time, text });
+  for (const signal of g.mine) for (const text of rawLinesOf(signal, g.journalFacts, g.multiHost)) evidence.push({ source: sourceWords(signal), time: signal.time, text });
   for (const { raw, time } of g.myFaults) evidence.push({ source: "the kernel log", time, text: raw });
   for (const { facts, record } of g.context) evidence.push({ source: "the journal", time: facts.time, text: journalLine(facts, record) });
   evidence.sort((a, b) => (a.time ?? "").localeCompare(b.time ?? ""));
 
   // What ended it: the last delivered signal that ends a process by default, one whose sender is known before one whose is not.
   const delivered = g.mine.filter((s) => s.result.success !== false && s.signal.nr !== null && endsProcessByDefault(s.signal.nr));
-  // A name stands for every process that had it: the answer is about the one that ended last, the others are counted.
-  const victimOf = (s: SignalLine) => (query.comm !== undefined ? (s.victims.find((v) => commIs(v.comm, query.comm!))?.pid ?? s.target.pid) : query.pid);
-  const lastPid = delivered.length > 0 ? victimOf(delivered[delivered.length - 1]!) : null;
+  // A name stands for every process that had it: the answer is about the one that ended last (by a signal or a fault), the others are counted.
+  const victimOf = (s: SignalLine) => (query.comm !== undefined ? (s.victims.find((v) => commIs(v.comm, query.comm!))?.pid ?? s.target.pid ?? mainPidOf(s, g)) : query.pid);
+  // Signals first, then faults: at one instant, the fault line (the kernel's own word) is taken as the later.
+  const endings = [...delivered.map((s) => ({ ms: timeOf(s), pid: victimOf(s) ?? null })), ...g.myFaults.map((f) => ({ ms: faultMs(f), pid: f.fault.pid }))];
+  const lastEnding = endings.reduce<(typeof endings)[number] | null>((latest, e) => (latest === null || e.ms >= latest.ms ? e : latest), null);
+  const lastPid = query.pid ?? lastEnding?.pid ?? null;
   const fatal = query.comm === undefined || lastPid === null ? delivered : delivered.filter((s) => victimOf(s) === lastPid);
-  const others = query.comm === undefined ? [] : [...new Set(delivered.map(victimOf).filter((pid): pid is number => pid !== null && pid !== lastPid))];
+  const fatalFaults = query.comm === undefined ? g.myFaults : g.myFaults.filter(({ fault }) => fault.pid === lastPid);
   const last = fatal.findLast(isSettledBy) ?? fatal[fatal.length - 1] ?? null;
+  const answeredPid = lastPid ?? (last !== null ? victimOf(last) : null);
+  const others = query.comm === undefined ? [] : [...new Set(endings.map((e) => e.pid).filter((pid): pid is number => pid !== null && pid !== answeredPid))];
   const exit = [...g.context].reverse().find(({ facts }) => facts.message.kind === "exit");
   let ending: WhyEnding | null = null;
   let settled = false;
@@ -348,8 +380,9 @@ function answer(options: WhyOptions, g: Gathered): WhyAnswer {
   if (last !== null) {
     // The line that ended it may not name the victim (OBJ_PID left out): an earlier line to the same PID may.
     const victim = last.victims.find((v) => isAsked(v, query)) ?? last.victims[0] ?? g.mine.flatMap((s) => s.victims).findLast((v) => isAsked(v, query));
-    const victimText = victim ? `${victim.comm ?? "?"}${victim.pid !== null ? ` (pid ${victim.pid})` : ""}` : unitVictim(last) ?? pidText;
-    const fault = g.myFaults.find(({ fault }) => fault.signal === last.signal.name);
+    const onNode = g.multiHost && last.node !== null ? ` on ${last.node}` : "";
+    const victimText = (victim ? `${victim.comm ?? "?"}${victim.pid !== null ? ` (pid ${victim.pid})` : ""}` : unitVictim(last) ?? pidText) + onNode;
+    const fault = fatalFaults.find(({ fault }) => fault.signal === last.signal.name);
     settled = isSettledBy(last) || (fault !== undefined && last.cause?.kind === "fault");
     killer = last.killer.pid !== null || last.killer.comm !== null ? last.killer : null;
     ending = {
@@ -360,9 +393,9 @@ function answer(options: WhyOptions, g: Gathered): WhyAnswer {
       who: whoText(last) + (fault !== undefined && last.cause?.kind === "fault" ? `; the kernel log confirms it: ${fault.fault.what}${fault.fault.address !== null ? ` at ${fault.fault.address}` : ""}` : ""),
       source: sourceWords(last),
     };
-  } else if (g.myFaults.length > 0) {
+  } else if (fatalFaults.length > 0) {
     // The kernel log's fault line alone: the process faulted; audit was not there to say it ended by it.
-    const { fault, time, bootSeconds } = g.myFaults[g.myFaults.length - 1]!;
+    const { fault, time, bootSeconds } = fatalFaults[fatalFaults.length - 1]!;
     settled = true;
     ending = {
       time,
@@ -392,8 +425,14 @@ function answer(options: WhyOptions, g: Gathered): WhyAnswer {
   if (!settled) {
     if (ending === null) missing.push(`Nothing in the sources read says how ${pidText} ended${describeWindow(window)}.`);
     else missing.push(`${ending.source} says ${ending.signal ?? "it"} ended it, not who sent it.`);
+    // Calls aimed at it say a rule was loaded: what they did is what is missing.
+    const calls = g.mine.filter((s) => s.source === "audit" && s.syscall !== null && (query.pid !== undefined || answeredPid === null || victimOf(s) === answeredPid));
+    if (options.node !== undefined && g.nodes.length > 0 && !g.nodes.includes(options.node)) missing.push(`No signal read is from host ${options.node}: those read are from ${g.nodes.join(", ")}.`);
     if (!auditRead) missing.push("No audit log was read: audit's kill rules record every sender, with its program, user and parents.");
-    else missing.push("The audit log holds no kill-family call for it: no kill rule was loaded then (or another rule's filter left it out).");
+    else if (calls.length > 0) {
+      const what = [...new Set(calls.map((s) => `${s.signal.name ?? `signal ${s.signal.nr}`} ${s.result.success === false ? `failed${s.result.errno !== null ? ` with ${s.result.errno}` : ""}` : "delivered"}`))];
+      missing.push(`The audit log holds ${plural(calls.length, "kill-family call")} aimed at it (so a kill rule was loaded then), but none delivered a signal that ends a process: ${what.join(", ")}.`);
+    } else missing.push("The audit log holds no kill-family call for it: no kill rule was loaded then (or another rule's filter left it out).");
     if (ending === null && g.reads.some((r) => r.source === "kernel log" && r.read)) {
       missing.push("The kernel log is rate-limited: under load it drops a crash's `segfault` line and audit's copies of records (ANOM_ABEND). auditd, left running, keeps every audit record in audit.log.");
     }
@@ -424,6 +463,18 @@ function answer(options: WhyOptions, g: Gathered): WhyAnswer {
   };
 }
 
+/**
+ * The pid of a unit's main process, for systemd's `Main process exited` (which names none): the one process
+ * of the unit systemd killed whose comm is the unit's command, when exactly one is.
+ */
+function mainPidOf(signal: SignalLine, g: Gathered): number | null {
+  if (signal.cause?.rule !== "systemd-exit" || signal.unit === undefined) return null;
+  const command = baseName(g.journalFacts.get(signal.id)?.facts.command?.split(" ")[0]);
+  if (command === null) return null;
+  const pids = new Set(g.mine.filter((s) => s.unit === signal.unit).flatMap((s) => s.victims.filter((v) => v.pid !== null && commIs(v.comm, command)).map((v) => v.pid)));
+  return pids.size === 1 ? [...pids][0]! : null;
+}
+
 /** Who a journal signal with no victim pid hit: what the journal says of the unit. */
 function unitVictim(signal: SignalLine): string | null {
   if (signal.unit === undefined) return null;
@@ -447,8 +498,8 @@ function commNow(pid: number, options: WhyOptions): string | null {
   }
 }
 
-/** The raw lines a signal rests on, where the signal line carries them. */
-function rawLinesOf(signal: SignalLine, journal: Map<string, { facts: JournalFacts; record: RecordLine }>): string[] {
+/** The raw lines a signal rests on, where the signal line carries them (with its host, in a log gathered from several). */
+function rawLinesOf(signal: SignalLine, journal: Map<string, { facts: JournalFacts; record: RecordLine }>, multiHost: boolean): string[] {
   const entry = journal.get(signal.id);
   if (entry !== undefined) return [journalLine(entry.facts, entry.record)];
   if (signal.cause?.oom !== undefined) return signal.cause.oom.lines;
@@ -459,7 +510,8 @@ function rawLinesOf(signal: SignalLine, journal: Map<string, { facts: JournalFac
   const result = signal.result.success === false ? `failed ${signal.result.errno ?? ""}`.trimEnd() : "ok";
   // An audit event is found again by its serial: `ausearch -a SERIAL`.
   const serial = signal.source === "audit" ? ` (ausearch -a ${signal.id.slice(signal.id.indexOf(":") + 1)})` : "";
-  return [`${signal.time ?? signal.id}  ${killer} ${how} ${signal.signal.name ?? signal.signal.nr} → ${signal.target.pid ?? "?"}${victim}  ${result}${serial}`];
+  const node = multiHost && signal.node !== null ? `  ${signal.node}` : "";
+  return [`${signal.time ?? signal.id}${node}  ${killer} ${how} ${signal.signal.name ?? signal.signal.nr} → ${signal.target.pid ?? "?"}${victim}  ${result}${serial}`];
 }
 
 /** A journal entry as `journalctl` prints it: time, who logged it, the message. */

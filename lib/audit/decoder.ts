@@ -81,11 +81,9 @@ export class Decoder {
   pushRecordBytes(bytes: Buffer, start: number, end: number): ByteRecord | null | false {
     const reader = this.recordLines;
     if (!reader.read(bytes, start, end) || reader.isOwnType() || !reader.unescape()) return false;
-    const file = reader.file;
-    const node = reader.node;
-    const record = this.pushPlain(bytes, reader.rawStart, reader.rawEnd, reader.source.line, file, node);
+    const record = this.pushPlain(bytes, reader.rawStart, reader.rawEnd, reader.source.line, reader.file, reader.node);
     // Not a plain record (a kernel-log form, a bad stamp…): the object JSON.parse would have made.
-    if (record === null) this.pushRecord(reader.toRecordLine(file, node));
+    if (record === null) this.pushRecord(reader.toRecordLine());
     return record;
   }
 

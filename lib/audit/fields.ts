@@ -47,11 +47,8 @@ export function parseFields(text: string, start = 0): ParsedFields {
   const bytes = unitsOf(text, scratch);
   const gs = enrichedTailAt(bytes, start, text.length);
   const end = gs < 0 ? text.length : gs;
-  result.fields = scan(text, cursor.reset(bytes, start, end), result, result.fields, true);
-  if (gs >= 0) {
-    result.enriched = newFieldMap();
-    result.enriched = scan(text, cursor.reset(bytes, gs + 1, text.length), result, result.enriched, false);
-  }
+  result.fields = scan(text, cursor.reset(bytes, start, end), result, true);
+  if (gs >= 0) result.enriched = scan(text, cursor.reset(bytes, gs + 1, text.length), result, false);
   return result;
 }
 
@@ -60,13 +57,14 @@ function has(map: FieldMap, key: string): boolean {
 }
 
 /**
- * Names and values in order → the map (the one given, or a fresh one).
+ * Names and values in order → the map.
  * Repeated names happen (laurel's ptrace sample has uid twice) and keep every
  * value, as `name#2`…; they are rare, so the fast path assigns each name
  * unless something is there already, and only then builds the map again the
- * careful way, on a fresh object (the given one is left half filled).
+ * careful way, on a fresh object (the first one is left half filled).
  */
-function build(map: FieldMap, names: string[], values: string[], quoted: boolean[], result: ParsedFields, trackQuoted: boolean): FieldMap {
+function build(names: string[], values: string[], quoted: boolean[], result: ParsedFields, trackQuoted: boolean): FieldMap {
+  const map = newFieldMap();
   let placed = 0;
   for (; placed < names.length; placed++) {
     const name = names[placed]!;
@@ -117,8 +115,8 @@ function warn(result: ParsedFields, message: string): void {
   (result.warnings ??= []).push(message);
 }
 
-/** The fields the cursor walks over `text` into `map`, or into a fresh map it returns instead (see build). */
-function scan(text: string, c: FieldCursor, result: ParsedFields, map: FieldMap, allowMsg: boolean): FieldMap {
+/** The fields the cursor walks over `text`, as a map. `main`: the record's own fields (not the ENRICHED tail's or a nested msg's), whose quoting is kept and whose msg='…' is read. */
+function scan(text: string, c: FieldCursor, result: ParsedFields, main: boolean): FieldMap {
   let freeText: string | null = null;
   const names: string[] = [];
   const values: string[] = [];
@@ -134,9 +132,9 @@ function scan(text: string, c: FieldCursor, result: ParsedFields, map: FieldMap,
     names.push(key);
     values.push(text.slice(c.valueStart, c.valueEnd));
     quoted.push(c.quote === DQ);
-    if (c.quote === SQ && allowMsg && key === NESTED_FIELD && result.msg === undefined) {
+    if (c.quote === SQ && main && key === NESTED_FIELD && result.msg === undefined) {
       const nested: ParsedFields = { fields: newFieldMap() };
-      result.msg = scan(text, msgCursor.reset(scratch.bytes, c.valueStart, c.valueEnd), nested, nested.fields, false);
+      result.msg = scan(text, msgCursor.reset(scratch.bytes, c.valueStart, c.valueEnd), nested, false);
       if (nested.warnings) for (const w of nested.warnings) warn(result, inMsg(w));
     }
   }
@@ -145,5 +143,5 @@ function scan(text: string, c: FieldCursor, result: ParsedFields, map: FieldMap,
     values.push(freeText);
     quoted.push(false);
   }
-  return build(map, names, values, quoted, result, map !== result.enriched);
+  return build(names, values, quoted, result, main);
 }

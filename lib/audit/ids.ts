@@ -104,6 +104,12 @@ class IdFile {
 /** Bounded caches: arbitrary input cannot grow them past a few dozen entries. */
 const MAX_CACHED = 64;
 
+/** `answer`, kept for `key` while the cache holds fewer than MAX_CACHED. */
+function remember(cache: Map<string, boolean>, key: string, answer: boolean): boolean {
+  if (cache.size < MAX_CACHED) cache.set(key, answer);
+  return answer;
+}
+
 export class IdNames {
   private readonly host: ThisHost;
   private readonly scopes: IdScope[];
@@ -141,21 +147,11 @@ export class IdNames {
     if (this.options.localNames === true) return true;
     if (node !== null && !this.isThisNode(node)) return false;
     if (file === undefined) return false;
-    let local = this.sourceIsLocal.get(file);
-    if (local === undefined) {
-      local = this.isLocalSource(file);
-      if (this.sourceIsLocal.size < MAX_CACHED) this.sourceIsLocal.set(file, local);
-    }
-    return local;
+    return this.sourceIsLocal.get(file) ?? remember(this.sourceIsLocal, file, this.isLocalSource(file));
   }
 
   private isThisNode(node: string): boolean {
-    let local = this.nodeIsLocal.get(node);
-    if (local === undefined) {
-      local = isHostNode(node, this.host.name);
-      if (this.nodeIsLocal.size < MAX_CACHED) this.nodeIsLocal.set(node, local);
-    }
-    return local;
+    return this.nodeIsLocal.get(node) ?? remember(this.nodeIsLocal, node, isHostNode(node, this.host.name));
   }
 
   private isLocalSource(file: string): boolean {

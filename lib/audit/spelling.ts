@@ -20,6 +20,7 @@ import { digitsValue, HEX_DIGIT, startsWithAt } from "../bytes/read.ts";
 /** Reused for running a byte rule over a string (bytes/field-cursor.ts unitsOf: valid until the next call). */
 let scratch: UnitScratch | null = null;
 const unitsOfText = (text: string): Uint8Array => unitsOf(text, (scratch ??= new UnitScratch()));
+const utf8 = new TextDecoder("utf-8");
 
 // ------------------------------------------------------------ the key
 
@@ -61,7 +62,6 @@ export function signed32At(bytes: Uint8Array, start: number, end: number): numbe
 
 /** signed32At of a string. */
 export function toSigned32(hex: string): number {
-  if (hex.length > 16) return Number.NaN;
   return signed32At(unitsOfText(hex), 0, hex.length);
 }
 
@@ -72,12 +72,8 @@ export function numAt(bytes: Uint8Array, start: number, end: number): number {
   if (digits === end) return Number.NaN;
   for (let i = digits; i < end; i++) if (bytes[i]! < 0x30 || bytes[i]! > 0x39) return Number.NaN;
   let value = digitsValue(bytes, digits, end);
-  if (value < 0) {
-    // Over 15 digits: Number() of the text rounds as a double does.
-    let text = "";
-    for (let i = digits; i < end; i++) text += String.fromCharCode(bytes[i]!);
-    value = Number(text);
-  }
+  // Over 15 digits: Number() of the text rounds as a double does.
+  if (value < 0) value = Number(utf8.decode(bytes.subarray(digits, end)));
   return negative ? -value : value;
 }
 
@@ -189,8 +185,6 @@ export function unhexInto(bytes: Uint8Array, start: number, end: number, into: U
   }
   return high >= 0x80 ? NOT_ASCII : n;
 }
-
-const utf8 = new TextDecoder("utf-8");
 
 /** Reused for decoding: a Buffer per value (Buffer.from(value, "hex")) cost more than the rest of attribute's summary. */
 let hexBytes = Buffer.allocUnsafe(4096);

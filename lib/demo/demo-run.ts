@@ -102,19 +102,12 @@ export interface DemoOptions {
   way?: WatchWay;
 }
 
-/** Thrown inside the demo when its signal aborts; never leaves this module. */
-class Interrupted extends Error {}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new Interrupted();
-}
-
-/** `promise`, or Interrupted as soon as `signal` aborts. */
+/** `promise`, or a rejection with the abort's reason as soon as `signal` aborts (the demo's catch then sees the signal aborted). */
 function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new Interrupted());
+  if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Interrupted());
+    const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
@@ -122,7 +115,7 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined):
 
 async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   await abortableSleep(ms, signal);
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
 }
 
 /** Our children, and only they, ended however the demo ends. */
@@ -193,7 +186,7 @@ export async function replaySeed(options: DemoOptions = {}): Promise<number | nu
     const [, code] = await unlessAborted(Promise.all([attribute.exited, report.exited]), options.signal);
     return code;
   } catch (error) {
-    if (!(error instanceof Interrupted)) throw error;
+    if (!options.signal?.aborted) throw error;
     return null;
   } finally {
     children.terminate();
@@ -260,7 +253,7 @@ export async function liveDemo(options: DemoOptions = {}): Promise<number | null
   let rulesTouched = false;
   let rogue: Subprocess<"pipe", "ignore", "inherit"> | null = null;
   try {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const pid = pickFreePid();
     if (uses.audit) {
       enter("rules", `audit rules for SIGKILLs aimed at PID ${pid}, key ${key}`);
@@ -338,9 +331,9 @@ export async function liveDemo(options: DemoOptions = {}): Promise<number | null
     if (attributeCode !== 0) log.warn(`attribute exited with status ${attributeCode}`);
     return reportCode !== 0 ? reportCode : attributeCode;
   } catch (error) {
-    // Ctrl-C reaches the whole process group at once: a child that stopped on it can fail a step
-    // (a closed pipe, capture gone) before our own handler has run. Give that handler a moment.
-    if (!(error instanceof Interrupted) && !(await abortableSleep(CHILD_FAILURE_GRACE_MS, signal).then(() => signal?.aborted))) throw error;
+    // An abort throws its reason from the step it stopped. Ctrl-C reaches the whole process group at once: a child that
+    // stopped on it can fail a step (a closed pipe, capture gone) before our own handler has run. Give that handler a moment.
+    if (!(await abortableSleep(CHILD_FAILURE_GRACE_MS, signal).then(() => signal?.aborted))) throw error;
     log.warn(`demo interrupted in phase ${phase}: ending its processes and removing its rules`);
     return null;
   } finally {

@@ -193,29 +193,14 @@ function prepareChildImage(comm: string): ChildImage {
   };
 }
 
-/** Lines from a stream, one at a time. */
-class LineReader {
-  private readonly reader: { read(): Promise<{ value?: Uint8Array; done: boolean }> };
-  private readonly decoder = new TextDecoder();
-  private buffered = "";
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.reader = stream.getReader();
-  }
-
-  /** The next line, or null at the end of the stream. */
-  async next(): Promise<string | null> {
-    for (;;) {
-      const newline = this.buffered.indexOf("\n");
-      if (newline >= 0) {
-        const line = this.buffered.slice(0, newline);
-        this.buffered = this.buffered.slice(newline + 1);
-        return line;
-      }
-      const { value, done } = await this.reader.read();
-      if (done || value === undefined) return null;
-      this.buffered += this.decoder.decode(value, { stream: true });
-    }
+/** Lines from a stream, one at a time, read as they are asked for (a last line without its newline is dropped). */
+async function* streamLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string, undefined> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of stream) {
+    const lines = (buffered + decoder.decode(chunk, { stream: true })).split("\n");
+    buffered = lines.pop()!;
+    yield* lines;
   }
 }
 
@@ -233,7 +218,7 @@ interface HelperChild {
 class Launcher {
   private constructor(
     private readonly process: Bun.Subprocess<"pipe", "pipe", "ignore">,
-    private readonly lines: LineReader,
+    private readonly lines: AsyncGenerator<string, undefined>,
   ) {}
 
   get pid(): number {
@@ -254,8 +239,8 @@ class Launcher {
     } catch (error) {
       throw new WhokilledError("E_KERNEL", `cannot start bait's helper: ${(error as Error).message}`, { cause: error });
     }
-    const launcher = new Launcher(child, new LineReader(child.stdout));
-    if ((await launcher.lines.next()) !== "ready") {
+    const launcher = new Launcher(child, streamLines(child.stdout));
+    if ((await launcher.lines.next()).value !== "ready") {
       await launcher.close();
       throw new WhokilledError("E_KERNEL", `bait's helper (${image.launcherArgv.join(" ")}) did not start`);
     }
@@ -266,10 +251,10 @@ class Launcher {
   async fork(): Promise<HelperChild | null> {
     this.process.stdin.write("fork\n");
     this.process.stdin.flush();
-    const line = await this.lines.next();
+    const { value: line } = await this.lines.next();
     const pid = line?.startsWith("pid ") ? Number(line.slice(4)) : Number.NaN;
     if (!Number.isInteger(pid)) return null;
-    const ended = this.lines.next().then((status) => (status?.startsWith("status ") ? Number(status.slice(7)) : null));
+    const ended = this.lines.next().then(({ value: status }) => (status?.startsWith("status ") ? Number(status.slice(7)) : null));
     return { pid, ended };
   }
 
@@ -395,20 +380,20 @@ class PidTaker {
   }
 
   /**
-   * How long to wait for a held PID. Held before our first attempt: the
-   * user's --wait (0: fail at once). Taken while we were trying: we lost a
-   * race to a process that is likely short-lived, so wait out the take budget.
+   * Before an attempt: wait until pid is free; false when aborted. Held before our first attempt: wait the
+   * user's --wait (0: fail at once). Taken while we were trying: we lost a race to a process that is likely
+   * short-lived, so wait out the take budget.
    */
-  private holdWait(attempt: number, started: number): number {
-    if (attempt === 1) return this.options.waitMs;
-    return Math.max(this.options.waitMs, this.options.takeTimeoutMs - (performance.now() - started));
+  private async untilFree(pid: number, attempt: number, started: number): Promise<boolean> {
+    const { signal, waitMs, takeTimeoutMs } = this.options;
+    if (signal?.aborted) return false;
+    const holdWaitMs = attempt === 1 ? waitMs : Math.max(waitMs, takeTimeoutMs - (performance.now() - started));
+    return await waitUntilFree(pid, holdWaitMs, signal);
   }
 
   private async viaNsLastPid(pid: number, started: number): Promise<Taken | null | "refused"> {
-    const { signal } = this.options;
     for (let attempt = 1; attempt <= NS_LAST_PID_ATTEMPTS; attempt++) {
-      if (signal?.aborted) return null;
-      if (!(await waitUntilFree(pid, this.holdWait(attempt, started), signal))) return null;
+      if (!(await this.untilFree(pid, attempt, started))) return null;
       try {
         writeFileSync(NS_LAST_PID_FILE, String(pid - 1));
       } catch (error) {
@@ -428,13 +413,13 @@ class PidTaker {
       // Another task got the number between our write and the helper's fork.
       await discard(this.launcher, child);
       log.debug(`bait: attempt ${attempt}: got PID ${child.pid}, not ${pid}; retrying`);
-      await abortableSleep(Math.min(attempt, 20), signal);
+      await abortableSleep(Math.min(attempt, 20), this.options.signal);
     }
     throw new WhokilledError("E_KERNEL", `could not take PID ${pid}: other tasks got it first ${NS_LAST_PID_ATTEMPTS} times in a row`);
   }
 
   private async viaForkLoop(pid: number, started: number): Promise<Taken | null> {
-    const { signal, takeTimeoutMs } = this.options;
+    const { takeTimeoutMs } = this.options;
     const pidMax = readPidMax();
     const lastPid = readLastPid();
     // Below RESERVED_PIDS only counts once the allocator has wrapped, which on a running system it has.
@@ -448,8 +433,7 @@ class PidTaker {
     let nextProgress = Date.now() + PROGRESS_EVERY_MS;
     let realTries = 0;
     for (let attempt = 1; attempt <= maxSpawns; attempt++) {
-      if (signal?.aborted) return null;
-      if (!(await waitUntilFree(pid, this.holdWait(attempt, started), signal))) return null;
+      if (!(await this.untilFree(pid, attempt, started))) return null;
       // Burn PIDs with short-lived children (they exit by themselves, so no
       // kill per PID shows up in the audit log) until the target is a few
       // allocations away; from there on spawn real children, so other tasks
@@ -531,22 +515,19 @@ export async function* bait(options: BaitOptions): AsyncGenerator<BaitLine> {
       const child = taken.child;
       // From here the PID is ours, with its comm and uid from the fork on.
       const start = new Date().toISOString();
-      let ended = false;
-      void child.ended.then(() => (ended = true));
+      const childGone = new AbortController();
+      void child.ended.then(() => childGone.abort());
       options.onHold?.({ pid: child.pid, comm, method: taken.method, attempts: taken.attempts, takeMs: taken.takeMs });
 
       let stopped = false;
       let escalated = false;
       const stop = async () => {
-        if (ended || stopped) return;
+        if (childGone.signal.aborted || stopped) return;
         stopped = true;
         helper.signalChild(child.pid, SIG.TERM);
-        // A timer we clear: a pending Bun.sleep would keep bait alive for the whole grace after its child is gone.
-        let graceTimer: ReturnType<typeof setTimeout> | undefined;
-        const graceOver = new Promise<false>((resolve) => (graceTimer = setTimeout(() => resolve(false), STOP_GRACE_MS)));
-        const gone = await Promise.race([child.ended.then(() => true), graceOver]);
-        clearTimeout(graceTimer);
-        if (!gone) {
+        // Not Bun.sleep: a pending one would keep bait alive for the whole grace after its child is gone.
+        await abortableSleep(STOP_GRACE_MS, childGone.signal);
+        if (!childGone.signal.aborted) {
           escalated = true;
           helper.signalChild(child.pid, SIG.KILL);
         }

@@ -10,13 +10,12 @@ import type { Finding } from "../signals/findings/types.ts";
 import type { Timeline } from "../signals/report-summary.ts";
 import { plural } from "../signals/describe.ts";
 import { coverageTexts, noFindingsText } from "./coverage-line.ts";
-import { escapeControl, escapeHtml } from "./escape.ts";
-import { bucketLabel, formatTime, hasNodes, killerCells, victimCells, withNodeCell } from "./format.ts";
-import { gapText, limitsText, namesText, sourcesText } from "./text.ts";
+import { escapeHtml, escapeOr } from "./escape.ts";
+import { bucketLabel, formatTime, hasNodes, killerCells, victimCells, withNodeCell, type Escape } from "./format.ts";
+import { noticesOf, sourcesText } from "./text.ts";
 
 /** Escape for HTML: control characters first (shown as `\x1b`), then markup. */
-const h = (s: string | null | undefined, fallback = "?"): string =>
-  s === null || s === undefined ? escapeHtml(fallback) : escapeHtml(escapeControl(s));
+const h: Escape = (s, fallback) => escapeHtml(escapeOr(s, fallback));
 
 const CSS = `
 :root { color-scheme: light; --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --bg: #f6f7f9; --card: #fff;
@@ -182,12 +181,7 @@ export function renderHtml(report: Report): string {
       `${stat(t.killers, "killers")}${stat(t.victims, "victims")}${stat(findings.length, "findings")}</div>`,
   );
 
-  const gaps = gapText(report);
-  if (gaps) body.push(`<p class="gap"><b>Warning:</b> ${escapeHtml(gaps)}</p>`);
-  const limits = limitsText(report);
-  if (limits) body.push(`<p class="gap"><b>Note:</b> ${escapeHtml(limits)}</p>`);
-  const names = namesText(report);
-  if (names) body.push(`<p class="gap"><b>Note:</b> ${escapeHtml(names)}</p>`);
+  for (const [label, text] of noticesOf(report)) body.push(`<p class="gap"><b>${label}:</b> ${escapeHtml(text)}</p>`);
 
   body.push(`<h2>Timeline <small class="id">per ${summary.timeline.unit}, UTC</small></h2>`);
   body.push(

@@ -8,7 +8,7 @@ import { plural } from "../signals/describe.ts";
 import { coverageTexts, noFindingsText } from "./coverage-line.ts";
 import { escapeMarkdown } from "./escape.ts";
 import { countsText, formatTime, hasNodes, killerCells, victimCells, withNodeCell } from "./format.ts";
-import { gapText, limitsText, namesText, sourcesText, timelineLines } from "./text.ts";
+import { noticesOf, sourcesText, timelineLines } from "./text.ts";
 
 /** Rows in the killer and victim tables. */
 const MAX_ROWS = 50;
@@ -40,12 +40,7 @@ export function renderMarkdown(report: Report): string {
   if (Object.keys(t.errnos).length > 0) out.push(`Errors: ${md(countsText(t.errnos, ", "))}  `);
   const sources = sourcesText(report);
   if (sources !== null) out.push(`Sources: ${sources}  `);
-  const gaps = gapText(report);
-  if (gaps) out.push(`**Warning:** ${gaps}  `);
-  const limits = limitsText(report);
-  if (limits) out.push(`**Note:** ${limits}  `);
-  const names = namesText(report);
-  if (names) out.push(`**Note:** ${names}  `);
+  for (const [label, text] of noticesOf(report)) out.push(`**${label}:** ${text}  `);
   out.push("");
 
   out.push(`## Findings (${findings.length})`, "");

@@ -104,6 +104,12 @@ export function limitsText(report: Report): string | null {
   return `to bound memory, ${parts.join("; ")}.`;
 }
 
+/** What markdown and html say below the counts, as [label, text]: the gaps warning, then the limits and names notes, those that apply. */
+export function noticesOf(report: Report): Array<[label: string, text: string]> {
+  const notices: Array<[string, string | null]> = [["Warning", gapText(report)], ["Note", limitsText(report)], ["Note", namesText(report)]];
+  return notices.filter((notice): notice is [string, string] => notice[1] !== null);
+}
+
 function findingLines(f: Finding, index: number, paint: Paint, width: number): string[] {
   const out: string[] = [];
   const sev = paint(f.severity.toUpperCase(), ...SEVERITY_STYLE[f.severity]);

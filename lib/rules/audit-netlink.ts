@@ -128,15 +128,15 @@ export class AuditRequestError extends WhokilledError {
   }
 }
 
+/** A failed socket call or a -errno ack, said for people: every errno's message is here. */
 function refusal(request: number, err: number): AuditRequestError {
   const what = requestName(request);
-  if (err === EPERM || err === EACCES) {
-    return new AuditRequestError(request, err, `${what}: ${errnoLabel(err)}: talking to the kernel's audit subsystem needs root (CAP_AUDIT_CONTROL) in the initial namespaces`);
-  }
-  if (err === ECONNREFUSED) {
-    return new AuditRequestError(request, err, `${what}: ${errnoLabel(err)}: the kernel takes audit requests only from the initial user namespace (this looks like a container)`);
-  }
-  return new AuditRequestError(request, err, `${what}: the kernel said ${errnoLabel(err)}`);
+  const refused = (message: string) => new AuditRequestError(request, err, message);
+  if (err === EPERM || err === EACCES) return refused(`${what}: ${errnoLabel(err)}: talking to the kernel's audit subsystem needs root (CAP_AUDIT_CONTROL) in the initial namespaces`);
+  if (err === ECONNREFUSED) return refused(`${what}: ${errnoLabel(err)}: the kernel takes audit requests only from the initial user namespace (this looks like a container)`);
+  // Only socket(NETLINK_AUDIT) fails so.
+  if (err === EPROTONOSUPPORT) return refused("this kernel has no audit support (CONFIG_AUDIT is off): socket(NETLINK_AUDIT) is not supported");
+  return refused(`${what}: the kernel said ${errnoLabel(err)}`);
 }
 
 /** How long to wait for the kernel's answer (it answers in microseconds; this only bounds a hang). */
@@ -155,11 +155,7 @@ export type ReplyShape = "ack" | "reply" | "list";
 export function auditRequest(type: number, payload: Uint8Array, shape: ReplyShape): Uint8Array[] {
   const c = lib();
   const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
-  if (fd < 0) {
-    const err = errno(c);
-    if (err === EPROTONOSUPPORT) throw new AuditRequestError(type, err, "this kernel has no audit support (CONFIG_AUDIT is off): socket(NETLINK_AUDIT) is not supported");
-    throw refusal(type, err);
-  }
+  if (fd < 0) throw refusal(type, errno(c));
   try {
     const local = netlinkAddress(0, 0);
     if (c.bind(fd, local, local.length) < 0) throw refusal(type, errno(c));

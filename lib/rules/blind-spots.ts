@@ -114,12 +114,18 @@ export function listProcesses(procRoot = "/proc"): ProcStat[] {
   return processes.sort((a, b) => a.pid - b.pid);
 }
 
-export function readProcStat(pid: number, procRoot = "/proc"): ProcStat | null {
+/** A text file's contents, or null when it cannot be read (gone, no permission, no /proc). */
+export function readTextOrNull(path: string): string | null {
   try {
-    return parseProcStat(readFileSync(join(procRoot, String(pid), "stat"), "utf8"));
+    return readFileSync(path, "utf8");
   } catch {
     return null;
   }
+}
+
+export function readProcStat(pid: number, procRoot = "/proc"): ProcStat | null {
+  const text = readTextOrNull(join(procRoot, String(pid), "stat"));
+  return text === null ? null : parseProcStat(text);
 }
 
 /** /proc/PID/exe, or null: a kernel thread, a zombie or a process gone, or another user's without ptrace access. */

@@ -4,7 +4,6 @@
  * a fake in tests, which can take paths the live kernel must not (audit off,
  * audit locked).
  */
-import { readFileSync } from "node:fs";
 import { WhokilledError } from "../errors.ts";
 import { EEXIST, EINVAL, ENOENT } from "../sources/libc.ts";
 import {
@@ -21,6 +20,7 @@ import {
 } from "./audit-netlink.ts";
 import { probeOwnAuditContext, type OwnAuditContext } from "../sources/netlink.ts";
 import { decodeRule, encodeRule, formatRule, ruleKeys, withoutPrepend, type AuditRule } from "./audit-rule.ts";
+import { readTextOrNull } from "./blind-spots.ts";
 
 export type { AuditStatus } from "./audit-netlink.ts";
 export type { OwnAuditContext } from "../sources/netlink.ts";
@@ -116,11 +116,8 @@ const CAP_AUDIT_CONTROL = 30n;
 
 /** Does this process hold CAP_AUDIT_CONTROL (root normally does)? */
 export function hasAuditControl(): boolean {
-  try {
-    const match = /^CapEff:\s*([0-9a-fA-F]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
-    if (match) return ((BigInt(`0x${match[1]}`) >> CAP_AUDIT_CONTROL) & 1n) === 1n;
-  } catch {
-    // No /proc: fall back to the uid.
-  }
+  const match = /^CapEff:\s*([0-9a-fA-F]+)$/m.exec(readTextOrNull("/proc/self/status") ?? "");
+  if (match) return ((BigInt(`0x${match[1]}`) >> CAP_AUDIT_CONTROL) & 1n) === 1n;
+  // No /proc: fall back to the uid.
   return process.geteuid?.() === 0;
 }

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { log } from "../log.ts";
 import type { BlindSpotLine, EnableTimeBasis, StatusBlindSpots } from "../schema.ts";
 import { AUDIT_FILTER_EXCLUDE, AUDIT_FILTER_EXIT, AUDIT_FILTER_TASK, AUDIT_NEVER, ruleList } from "./audit-rule.ts";
-import { findBlindSpots, listProcesses, ticksToIso, type ClockInfo } from "./blind-spots.ts";
+import { findBlindSpots, listProcesses, readTextOrNull, ticksToIso, type ClockInfo } from "./blind-spots.ts";
 import type { KernelRule } from "./control.ts";
 
 export const DEFAULT_STATE_DIR = "/run/whokilled";
@@ -54,11 +54,7 @@ export interface RecordedEnable {
 }
 
 export function bootId(procRoot = "/proc"): string | null {
-  try {
-    return readFileSync(join(procRoot, "sys/kernel/random/boot_id"), "utf8").trim();
-  } catch {
-    return null;
-  }
+  return readTextOrNull(join(procRoot, "sys/kernel/random/boot_id"))?.trim() ?? null;
 }
 
 const isMark = (value: unknown): value is TimeMark =>
@@ -141,11 +137,7 @@ export interface FirstEnable {
 }
 
 function bootedWithAudit(procRoot = "/proc"): boolean {
-  try {
-    return /(^|\s)audit=1(\s|$)/.test(readFileSync(join(procRoot, "cmdline"), "utf8"));
-  } catch {
-    return false;
-  }
+  return /(^|\s)audit=1(\s|$)/.test(readTextOrNull(join(procRoot, "cmdline")) ?? "");
 }
 
 /**

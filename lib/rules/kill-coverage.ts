@@ -161,6 +161,11 @@ function excludes(rule: AuditRule, type: number): "all" | "some" | "none" {
   return narrowed ? "some" : "all";
 }
 
+/** A verdict, as the coverage line holds it; `missing`: [] when none or not known. */
+function coverage(state: KillCoverage["state"], enabled: number | null, reason: string, fix: string | null, missing: string[] = []): KillCoverage {
+  return { state, enabled, reason, missing, fix };
+}
+
 /**
  * Judge the kill family's coverage from the audit switch and the loaded
  * rules. `arches`: the ABIs to cover (default: every one this kernel runs).
@@ -174,7 +179,7 @@ export function assessKillCoverage(
   const abis = abisOf(options.arches ?? kernelArches(options.host), host);
   const enabled = status.enabled;
   const install = setupRuleCommand("install");
-  const none = (reason: string, fix: string | null = install): KillCoverage => ({ state: "none", enabled, reason, missing: [], fix });
+  const none = (reason: string, fix: string | null = install) => coverage("none", enabled, reason, fix);
   if (enabled === 0) return none("audit is off (enabled 0): the kernel logs no syscall at all");
 
   const missing: string[] = [];
@@ -234,16 +239,10 @@ export function assessKillCoverage(
     const reason = hidden ? `a never rule hides the kill family: ${missing.join("; ")}` : "no rule covers the kill family (kill, tkill, tgkill and the rest)";
     return none(reason, locked ? lockedFix : hidden ? setupRuleCommand("install --first") : install);
   }
-  if (missing.length === 0) return { state: "full", enabled, reason: "audit is on and loaded rules cover every call of the kill family", missing, fix: null };
+  if (missing.length === 0) return coverage("full", enabled, "audit is on and loaded rules cover every call of the kill family", null);
   fix ??= locked ? lockedFix : hidden ? setupRuleCommand("install --first") : install;
   const shown = missing.slice(0, 2).join("; ");
-  return {
-    state: "partial",
-    enabled,
-    reason: `not all of the kill family is covered: ${shown}${missing.length > 2 ? `; and ${missing.length - 2} more` : ""}`,
-    missing,
-    fix,
-  };
+  return coverage("partial", enabled, `not all of the kill family is covered: ${shown}${missing.length > 2 ? `; and ${missing.length - 2} more` : ""}`, fix, missing);
 }
 
 /** Read the kernel's state and judge it; "unknown" when it cannot be read (no CAP_AUDIT_CONTROL). */
@@ -251,13 +250,7 @@ export function checkKillCoverage(control: AuditControl = kernelAuditControl): K
   try {
     return assessKillCoverage(control.status(), control.listRules());
   } catch (error) {
-    return {
-      state: "unknown",
-      enabled: null,
-      reason: `reading the kernel's audit status and rules failed: ${(error as Error).message}`,
-      missing: [],
-      fix: `sudo ${setupRuleCommand("status")}`,
-    };
+    return coverage("unknown", null, `reading the kernel's audit status and rules failed: ${(error as Error).message}`, `sudo ${setupRuleCommand("status")}`);
   }
 }
 

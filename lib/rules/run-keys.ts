@@ -56,22 +56,16 @@ export function removeLeftRunRules(control: AuditControl = kernelAuditControl): 
 
 // Run keys whose rules are still to remove should the process exit without unwinding (process.exit from elsewhere).
 const removeAtExit = new Map<string, AuditControl>();
-let exitHooked = false;
-function hookExit(key: string, control: AuditControl): void {
-  removeAtExit.set(key, control);
-  if (exitHooked) return;
-  exitHooked = true;
-  process.on("exit", () => {
-    for (const [k, c] of removeAtExit) {
-      try {
-        deleteRulesWithKey(k, c);
-      } catch {
-        // Nothing more can be done at exit.
-      }
+process.on("exit", () => {
+  for (const [k, c] of removeAtExit) {
+    try {
+      deleteRulesWithKey(k, c);
+    } catch {
+      // Nothing more can be done at exit.
     }
-    removeAtExit.clear();
-  });
-}
+  }
+  removeAtExit.clear();
+});
 
 /**
  * One run's temporary audit rules, under its run key (runKey(kind)): added through add(), removed by remove(), and at
@@ -88,7 +82,7 @@ export class RunRules {
 
   /** Add rules under the key (`add` is given it); they are removed at exit from before the first goes in, a half-done add included. */
   add<T>(add: (key: string) => T): T {
-    hookExit(this.key, this.control);
+    removeAtExit.set(this.key, this.control);
     return add(this.key);
   }
 

@@ -3,13 +3,14 @@
  * has it, read without changing a thing (status mounts nothing, adds no
  * rule); and the tracepoints the tracepoint way enables.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { WhokilledError } from "../errors.ts";
 import type { StatusWay } from "../schema.ts";
 import { DEFAULT_TRACEFS_MOUNT, findTracefs } from "../sources/tracefs.ts";
 import { TRACEPOINT_SIGNAL_FILTER, TRACEPOINT_SYSCALL_EVENTS } from "../sources/tracepoint-live.ts";
 import { TRACEPOINT_TASK_EVENTS } from "../sources/trace-tasks.ts";
+import { readTextOrNull } from "./blind-spots.ts";
 import { buildRules, type RuleOptions } from "./build.ts";
 import { hasAuditControl, kernelAuditControl, type AuditStatus, type KernelRule } from "./control.ts";
 import { matchInstalled } from "./install.ts";
@@ -90,18 +91,14 @@ export interface AuditRead {
  * read already (AuditRead), or "unread" for a caller whose way does not use audit: its facts are then not read.
  */
 export function hostFacts(rules: RuleOptions, audit?: AuditRead | "unread"): HostFacts {
-  return { audit: audit === "unread" ? unreadAuditFacts(rules) : auditFacts(rules, audit), tracefs: tracefsFacts(findTracefs()) };
+  return { audit: auditFacts(rules, audit), tracefs: tracefsFacts(findTracefs()) };
 }
 
-function unreadAuditFacts(rules: RuleOptions): AuditFacts {
-  const expected = buildRules(rules).length;
-  return { control: hasAuditControl(), status: null, error: "not read: this way does not use audit", rulesPresent: false, rulesMissing: expected, rulesExpected: expected, key: rules.key };
-}
-
-/** The audit side of the host: from `read` when given, else read now (errors said in `error`). */
-export function auditFacts(rules: RuleOptions, read?: AuditRead): AuditFacts {
+/** The audit side of the host: from `read` when given, else read now (errors said in `error`); "unread": not read at all. */
+export function auditFacts(rules: RuleOptions, read?: AuditRead | "unread"): AuditFacts {
   const expected = buildRules(rules);
   const facts: AuditFacts = { control: true, status: null, error: null, rulesPresent: false, rulesMissing: expected.length, rulesExpected: expected.length, key: rules.key };
+  if (read === "unread") return { ...facts, control: hasAuditControl(), error: "not read: this way does not use audit" };
   if (!read && !hasAuditControl()) return { ...facts, control: false, error: "needs root (CAP_AUDIT_CONTROL)" };
   try {
     facts.status = read?.status ?? kernelAuditControl.status();
@@ -125,11 +122,7 @@ function tracefsFacts(root: string | null): TracefsFacts {
 }
 
 function kernelHasTracefs(): boolean {
-  try {
-    return /\ttracefs$/m.test(readFileSync("/proc/filesystems", "utf8"));
-  } catch {
-    return false;
-  }
+  return /\ttracefs$/m.test(readTextOrNull("/proc/filesystems") ?? "");
 }
 
 function auditChecks(audit: AuditFacts): { possible: boolean; ready: boolean; checks: WayCheckItem[] } {

@@ -268,33 +268,30 @@ export class ProcessSightings {
     return Math.imul((key - node * NODE_STRIDE) ^ Math.imul(node, 0x85ebca6b), 0x9e3779b1) >>> this.tableShift;
   }
 
+  /** The table slot that holds `key`, or the empty one where it would go. */
+  private probe(key: number): number {
+    const mask = this.tableKey.length - 1;
+    let i = this.home(key);
+    while (this.tableKey[i] !== 0 && this.tableKey[i] !== key + 1) i = (i + 1) & mask;
+    return i;
+  }
+
   private newest(key: number): number {
     if (this.nextSeq === 0) return NONE;
-    const mask = this.tableKey.length - 1;
-    for (let i = this.home(key); ; i = (i + 1) & mask) {
-      const stored = this.tableKey[i]!;
-      if (stored === 0) return NONE;
-      if (stored === key + 1) return this.tableSeq[i]!;
-    }
+    const i = this.probe(key);
+    return this.tableKey[i] === 0 ? NONE : this.tableSeq[i]!;
   }
 
   /** Make `seq` the newest sighting of `key`; returns the one it replaces, or NONE. */
   private setNewest(key: number, seq: number): number {
-    const mask = this.tableKey.length - 1;
-    for (let i = this.home(key); ; i = (i + 1) & mask) {
-      const stored = this.tableKey[i]!;
-      if (stored === key + 1) {
-        const before = this.tableSeq[i]!;
-        this.tableSeq[i] = seq;
-        return before;
-      }
-      if (stored === 0) {
-        this.tableKey[i] = key + 1;
-        this.tableSeq[i] = seq;
-        if (++this.tableUsed > this.tableKey.length >>> 1) this.rebuild();
-        return NONE;
-      }
+    const i = this.probe(key);
+    const before = this.tableKey[i] === 0 ? NONE : this.tableSeq[i]!;
+    this.tableSeq[i] = seq;
+    if (before === NONE) {
+      this.tableKey[i] = key + 1;
+      if (++this.tableUsed > this.tableKey.length >>> 1) this.rebuild();
     }
+    return before;
   }
 
   /** Keep only keys whose sightings are still in the ring. */
@@ -395,27 +392,19 @@ export class StreamAncestry {
 
   /**
    * Parent first, up to MAX_ANCESTRY generations, from sightings (on `node`)
-   * at or before audit time `atMs`. Most killers' parents were never seen
-   * exec'ing: that answer is one lookup, with nothing allocated.
+   * at or before audit time `atMs`, until a pid comes round again. Most
+   * killers' parents were never seen exec'ing: that answer is one lookup.
    */
   ancestry(ppid: number | null, atMs: number, node: string | null): AncestorInfo[] {
-    if (ppid === null || ppid <= 0) return [];
-    let p = this.sightings.get(ppid, atMs, node);
-    if (!p) return [];
     const chain: AncestorInfo[] = [];
-    const seen = new Set<number>();
-    let pid = ppid;
-    for (;;) {
-      seen.add(pid);
+    for (let pid = ppid; pid !== null && pid > 0 && chain.length < MAX_ANCESTRY && !chain.some((a) => a.pid === pid); ) {
+      const p = this.sightings.get(pid, atMs, node);
+      if (!p) break;
       const ancestor: AncestorInfo = { pid, comm: p.comm, exe: p.exe, from: "stream" };
       const argv = argvOf(p);
       if (argv) ancestor.argv = argv;
       chain.push(ancestor);
-      const next = p.ppid;
-      if (next === null || next <= 0 || chain.length >= MAX_ANCESTRY || seen.has(next)) break;
-      p = this.sightings.get(next, atMs, node);
-      if (!p) break;
-      pid = next;
+      pid = p.ppid;
     }
     return chain;
   }

@@ -167,8 +167,8 @@ const HEAP_LOOK_MAX_SIGNALS = 4096;
  * collection, which it starts once the heap is about three times what is
  * live: on a big stream, tens of MB of dead lines and signals on top of the
  * report's tables, and RSS never gives that memory back. A full collection
- * once the heap is `slack` past what the last one left keeps the peak near
- * live + slack; what the reader and the tables do not free, it cannot.
+ * once the heap is GARBAGE_SLACK_BYTES past what the last one left keeps the
+ * peak near live + that slack; what the reader and the tables do not free, it cannot.
  */
 class GarbageBudget {
   private live = heapSize();
@@ -176,18 +176,16 @@ class GarbageBudget {
   private gap = HEAP_LOOK_MIN_SIGNALS;
   private countdown = HEAP_LOOK_MIN_SIGNALS;
 
-  constructor(private readonly slack: number) {}
-
   /** Once per signal. */
   tick(): void {
     if (--this.countdown > 0) return;
     const size = heapSize();
     const grown = size - this.lastLook;
     this.lastLook = size;
-    const gap = grown > 0 ? Math.floor((this.gap * this.slack) / 8 / grown) : this.gap * 2;
+    const gap = grown > 0 ? Math.floor((this.gap * GARBAGE_SLACK_BYTES) / 8 / grown) : this.gap * 2;
     this.gap = Math.min(HEAP_LOOK_MAX_SIGNALS, Math.max(HEAP_LOOK_MIN_SIGNALS, gap));
     this.countdown = this.gap;
-    if (size - this.live > this.slack) this.fullCollection();
+    if (size - this.live > GARBAGE_SLACK_BYTES) this.fullCollection();
   }
 
   /** A full collection if more than `atLeast` bytes were allocated since the last one (a full collection costs 30–90 ms on a big run). */
@@ -229,7 +227,7 @@ export class Analyzer {
   private openProblem: CoverageProblem | null = null;
   /** State the detectors share (the pair table). */
   private readonly shared = new Map<string, unknown>();
-  private readonly garbage = new GarbageBudget(GARBAGE_SLACK_BYTES);
+  private readonly garbage = new GarbageBudget();
 
   constructor(options: AnalyzeOptions = {}) {
     this.options = resolveFindingOptions(options);

@@ -231,9 +231,8 @@ export class SignalLinePrefilter implements LinePrefilter {
   private nodeStart = -1;
   private nodeEnd = -1;
   private readonly nodeNames = new LastText();
-  /** The last node name's bytes (up to 64) and its number, for lineNode. */
-  private readonly lastNodeBytes = new Uint8Array(64);
-  private lastNodeLength = -1;
+  /** The last node name (nodeNames gives the same string while the bytes repeat) and its number, for lineNode. */
+  private lastNodeName: string | null = null;
   private lastNode = 0;
   private readonly recordLines = new RecordLineReader();
   private readonly cursor = { end: 0, ms: 0, seconds: 0 };
@@ -315,6 +314,12 @@ export class SignalLinePrefilter implements LinePrefilter {
     this.runSeconds = seconds;
     this.runCount++;
     if (eoe) this.runEoe = true;
+  }
+
+  /** The current record (an EOE or not), unread: counted as skipped, and joins the run not yet told. */
+  private skipRecord(eoe = false): void {
+    this.skipped++;
+    this.skippedRecord(this.cursor.seconds, eoe);
   }
 
   /** Tell the run not yet told (LinePrefilter): before a kept line, a note, a chunk's end, the end. */
@@ -449,10 +454,8 @@ export class SignalLinePrefilter implements LinePrefilter {
     while (space < stop && bytes[space] !== 0x20) space++;
     // A source's own record (tracefs): not audit text, always decoded.
     if (space < stop && isOwnRecordTypeAt(bytes, name, space)) return this.keep(bytes);
-    if (space > name && this.stampKey(bytes, space + 1, stop) >= 0) {
-      this.skipped++;
-      this.skippedRecord(this.cursor.seconds, false);
-    } else this.keep(bytes);
+    if (space > name && this.stampKey(bytes, space + 1, stop) >= 0) this.skipRecord();
+    else this.keep(bytes);
   }
 
   private syscall(bytes: Buffer, start: number, stop: number, from: number): void {
@@ -525,12 +528,8 @@ export class SignalLinePrefilter implements LinePrefilter {
    */
   private objPid(bytes: Buffer, stop: number, from: number): void {
     const key = this.outsideWindow === 0 ? -1 : this.stampKey(bytes, from, stop);
-    if (key >= 0 && this.slotOf(bytes, key, this.outside) >= 0) {
-      this.skipped++;
-      this.skippedRecord(this.cursor.seconds, false);
-      return;
-    }
-    this.keep(bytes);
+    if (key >= 0 && this.slotOf(bytes, key, this.outside) >= 0) this.skipRecord();
+    else this.keep(bytes);
   }
 
   /** An execve SYSCALL: note the process, decode nothing. */
@@ -566,21 +565,14 @@ export class SignalLinePrefilter implements LinePrefilter {
 
   /** The current line's node as the sightings number it (0: none). */
   private lineNode(bytes: Buffer): number {
-    const start = this.nodeStart;
-    if (start < 0) return 0;
+    if (this.nodeStart < 0) return 0;
     // Asked of every unread SYSCALL: a log names one host, or a few, line after line.
-    const length = this.nodeEnd - start;
-    const last = this.lastNodeBytes;
-    if (length === this.lastNodeLength) {
-      let same = true;
-      for (let i = 0; i < length && same; i++) same = bytes[start + i] === last[i];
-      if (same) return this.lastNode;
+    const name = this.nodeName(bytes);
+    if (name !== this.lastNodeName) {
+      this.lastNodeName = name;
+      this.lastNode = this.sightings.nodeIndex(name);
     }
-    const node = this.sightings.nodeIndex(this.nodeName(bytes));
-    this.lastNodeLength = length <= last.length ? length : -1;
-    for (let i = 0; i < length && i < last.length; i++) last[i] = bytes[start + i]!;
-    this.lastNode = node;
-    return node;
+    return this.lastNode;
   }
 
   /**
@@ -621,8 +613,7 @@ export class SignalLinePrefilter implements LinePrefilter {
     }
     if (key < 0 || this.isWanted(key)) return this.keep(bytes);
     if (part === "title") return this.hold(bytes, key);
-    this.skipped++;
-    this.skippedRecord(this.cursor.seconds, false);
+    this.skipRecord();
   }
 
   /** A PROCTITLE left unread, held in case its SYSCALL comes later (ausearch pastes). */
@@ -668,8 +659,7 @@ export class SignalLinePrefilter implements LinePrefilter {
   private eoe(bytes: Buffer, start: number, stop: number, from: number): void {
     const key = this.stampKey(bytes, from, stop);
     if (key < 0 || this.isWanted(key)) return this.keep(bytes);
-    this.skipped++;
-    this.skippedRecord(this.cursor.seconds, true);
+    this.skipRecord(true);
   }
 
   /** A held line never claimed: its slot freed, and the line skipped after all (the assembler was told of it when it was held). */

@@ -477,20 +477,12 @@ function buildTimeline(buckets: Map<number, BucketAcc>, unit: BucketUnit): Timel
   if (starts.length === 0) return { unit, sparse: false, buckets: [] };
   const firstStart = starts[0]!;
   const lastStart = starts[starts.length - 1]!;
-  const dense = (lastStart - firstStart) / size + 1;
-  if (dense > MAX_DENSE_BUCKETS) {
-    return {
-      unit,
-      sparse: true,
-      buckets: starts.map((s) => ({ start: new Date(s).toISOString(), count: buckets.get(s)!.count, failed: buckets.get(s)!.failed })),
-    };
-  }
-  const out: TimelineBucket[] = [];
-  for (let s = firstStart; s <= lastStart; s += size) {
-    const b = buckets.get(s);
-    out.push({ start: new Date(s).toISOString(), count: b?.count ?? 0, failed: b?.failed ?? 0 });
-  }
-  return { unit, sparse: false, buckets: out };
+  const sparse = (lastStart - firstStart) / size + 1 > MAX_DENSE_BUCKETS;
+  // Dense: every bucket from the first to the last, the empty ones too.
+  const listed = sparse ? starts : [];
+  if (!sparse) for (let s = firstStart; s <= lastStart; s += size) listed.push(s);
+  const out = listed.map((s): TimelineBucket => ({ start: new Date(s).toISOString(), count: buckets.get(s)?.count ?? 0, failed: buckets.get(s)?.failed ?? 0 }));
+  return { unit, sparse, buckets: out };
 }
 
 /** Signals per source; audit and tracefs always, any other source only once one is seen, so reports without any keep their shape. */

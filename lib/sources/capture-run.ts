@@ -76,7 +76,7 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
   // The id the checkpoint remembers must come from the checkpointed log itself.
   let lastCheckpointId: string | null = null;
 
-  const fromLines = async function* (lines: AsyncIterable<SourceLine[]>, checkpointed: boolean, source: string) {
+  const fromLines = async function* (lines: AsyncIterable<SourceLine[]>, source: "follow" | "checkpoint") {
     const oom = new OomJoiner();
     for await (const batch of lines) {
       const records: Array<RecordLine | GapLine> = [];
@@ -89,41 +89,37 @@ export async function captureLive(modes: readonly CaptureMode[], options: LiveOp
         const record = lineToRecord(line.bytes.toString("utf8"), { file: line.file, line: line.line }, options.errors, stats, oom);
         if (record) {
           records.push(record);
-          if (checkpointed) lastCheckpointId = record.id;
+          if (source === "checkpoint") lastCheckpointId = record.id;
         }
       }
       yield records;
     }
   };
-  const single = async function* <T>(items: AsyncIterable<T>) {
-    for await (const item of items) yield [item];
+  const single = async function* <T>(items: AsyncIterable<T>, onEnd?: () => void) {
+    try {
+      for await (const item of items) yield [item];
+    } finally {
+      onEnd?.();
+    }
   };
 
   for (const mode of modes) {
     if (mode === "follow") {
       const { followFileLines } = await import("./follow.ts");
       // liveSignal: beside another source, the merge waits for follow to end, and follow waits for new lines.
-      streams.push(fromLines(followFileLines(options.path, { signal: liveSignal, fromStart: options.fromStart }), false, "follow"));
+      streams.push(fromLines(followFileLines(options.path, { signal: liveSignal, fromStart: options.fromStart }), "follow"));
       log.info(`follow: watching ${options.path}`);
     } else if (mode === "checkpoint") {
       const { readSinceCheckpoint } = await import("./checkpoint.ts");
       checkpoint = readSinceCheckpoint(options.path, options.checkpointFile!, { signal: options.signal });
-      streams.push(fromLines(checkpoint.lines, true, "checkpoint"));
+      streams.push(fromLines(checkpoint.lines, "checkpoint"));
     } else if (mode === "netlink") {
       const { netlinkRecords } = await import("./netlink.ts");
       const { coverageLines } = await import("../rules/kill-coverage.ts");
       // The coverage check ends with the records: a failed netlink source must not leave it polling.
       const ended = new AbortController();
       const signal = options.signal ? AbortSignal.any([options.signal, ended.signal]) : ended.signal;
-      streams.push(
-        (async function* () {
-          try {
-            yield* single(netlinkRecords({ signal: liveSignal, onReady: () => log.info("netlink: listening to the kernel's audit multicast group") }));
-          } finally {
-            ended.abort();
-          }
-        })(),
-      );
+      streams.push(single(netlinkRecords({ signal: liveSignal, onReady: () => log.info("netlink: listening to the kernel's audit multicast group") }), () => ended.abort()));
       // Whether audit can see kill calls at all: said at once, and again whenever that changes.
       if (options.checkCoverage !== false) streams.push(single(coverageLines({ signal, check: options.coverageCheck, intervalMs: options.coverageIntervalMs })));
     } else if (mode === "tracepoints") {

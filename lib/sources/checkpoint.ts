@@ -197,9 +197,7 @@ async function holdsLastLine(src: OpenSource, state: CheckpointState): Promise<B
   if (state.offset - fingerprint.offset > MAX_LINE_BYTES + 2) {
     // A line past the cap was never held, so its fingerprint is of no bytes: the file must reach
     // the offset with a line end there. Hashing the region would read megabytes into memory.
-    if (fingerprint.sha1 !== sha1(Buffer.alloc(0))) return null;
-    const before = await readRange(src, state.offset - Math.min(state.offset, FINGERPRINT_BYTES), state.offset);
-    return before !== null && before[before.length - 1] === 0x0a ? before : null;
+    return fingerprint.sha1 === sha1(Buffer.alloc(0)) ? lineEndBefore(src, state.offset) : null;
   }
   const region = await readRange(src, fingerprint.offset, state.offset);
   if (!region) return null;
@@ -220,11 +218,11 @@ function tailBefore(src: OpenSource, offset: number, known: Buffer = Buffer.allo
   return nextTail(bytesBefore(src.fd, offset - known.length) ?? Buffer.alloc(0), known);
 }
 
-/** A checkpoint without a fingerprint (nothing read yet) only claims "offset 0" or a line boundary. */
-async function plausibleWithoutFingerprint(src: OpenSource, state: CheckpointState): Promise<boolean> {
-  if (state.offset === 0) return true;
-  const before = await readRange(src, state.offset - 1, state.offset);
-  return before !== null && before[0] === 0x0a;
+/** Does a line end right before `offset` (or is it 0)? Then the bytes before it (up to FINGERPRINT_BYTES, to guard the read from there), else null. */
+async function lineEndBefore(src: OpenSource, offset: number): Promise<Buffer | null> {
+  if (offset === 0) return Buffer.alloc(0);
+  const before = await readRange(src, offset - Math.min(offset, FINGERPRINT_BYTES), offset);
+  return before !== null && before[before.length - 1] === 0x0a ? before : null;
 }
 
 /** The last line containing `audit(ID)`'s id in this source. */
@@ -270,7 +268,8 @@ async function plan(path: string, state: CheckpointState | null, cands: Candidat
   const sameFile = (src: OpenSource) => (state.birthtime && src.birthtimeMs ? src.birthtimeMs === state.birthtime : src.mtimeMs >= state.mtime);
   if (byInode >= 0) {
     const src = cands[byInode]!.src;
-    const tail = state.lastLine ? await holdsLastLine(src, state) : sameFile(src) && (await plausibleWithoutFingerprint(src, state)) ? tailBefore(src, state.offset) : null;
+    // Without a fingerprint (nothing read yet) a checkpoint only claims "offset 0" or a line boundary.
+    const tail = state.lastLine ? await holdsLastLine(src, state) : sameFile(src) ? await lineEndBefore(src, state.offset) : null;
     if (tail) return startAt(byInode, state.offset, state.line + 1, true, tail);
   }
   // (b) The fingerprint at the same offset in another generation: a compressed or copied rotation.
@@ -415,7 +414,6 @@ export function readSinceCheckpoint(path: string, checkpointFile: string, option
           log.warn(`${src.name} was truncated while being read (at offset ${cut}); the next run reads the rest from its copy, if one was kept`);
           return;
         }
-        refresh(src);
       }
     } finally {
       for (const c of cands) {
@@ -475,6 +473,6 @@ function refresh(src: OpenSource): void {
     src.size = st.size;
     src.mtimeMs = st.mtimeMs;
   } catch {
-    // Already closed: the values from the last refresh stand.
+    // Already closed: the values from opening it stand.
   }
 }

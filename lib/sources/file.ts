@@ -12,26 +12,12 @@ import { escapeControl } from "../render/escape.ts";
 import { LineSplitter, type Line } from "./lines.ts";
 import { readable, widenPipe } from "./poll.ts";
 
-export interface SourceLine {
-  /**
-   * The line without "\n" / "\r\n". A view into the chunk it was read in: copy
-   * it (Buffer.from) if you keep it for long, or it pins the whole chunk.
-   */
-  bytes: Buffer;
+/** A line (lines.ts) named by the file it was read from, or a marker in a line's place (`damaged`, `gap`). */
+export interface SourceLine extends Line {
   /** The path the line was read from (`-` for stdin). */
   file: string;
-  /** 1-based line number within that file. */
-  line: number;
-  /** Byte offset of the line's first byte (in the decompressed stream for .gz). */
-  offset: number;
-  /** Byte offset just past the line's newline: where the next line starts. */
-  end: number;
   /** Inode of the file read (of the .gz file itself when compressed); absent for stdin pipes. */
   inode?: number;
-  /** The line's length when it was past its limit (lines.ts): skipped, `bytes` empty. */
-  tooLong?: number;
-  /** With tooLong: the limit it passed. */
-  limit?: number;
   /**
    * Not a line: the source's data is damaged here (a .gz cut short), and
    * what follows in it is lost. `bytes` is empty; offset and end are where

@@ -6,11 +6,14 @@
 import { WhokilledError } from "../errors.ts";
 
 export interface Line {
-  /** The line's bytes without the trailing "\n" (and without a "\r" before it). */
+  /**
+   * The line's bytes without the trailing "\n" (and without a "\r" before it). A view into the
+   * chunk it was read in: copy it (Buffer.from) if you keep it for long, or it pins the whole chunk.
+   */
   bytes: Buffer;
   /** 1-based line number in this input. */
   line: number;
-  /** Byte offset of the line's first byte in the input. */
+  /** Byte offset of the line's first byte in the input (in the decompressed stream for .gz). */
   offset: number;
   /** Byte offset just past the line's "\n" (where the next line starts). */
   end: number;
@@ -92,20 +95,18 @@ export class PartialLine {
 
 const SKIPPED = ": skipped";
 
-/** The error for a line past its limit (lineLimit). */
-export function tooLongProblem(length: number, limit = MAX_LINE_BYTES): string {
-  if (limit === MAX_JSON_LINE_BYTES) return `a JSON line of ${length} bytes, longer than any whokilled line (at most ${MAX_JSON_LINE_BYTES} are read as one line)${SKIPPED}`;
-  return `a line of ${length} bytes, longer than any audit record (at most ${MAX_LINE_BYTES} are read as one line)${SKIPPED}`;
-}
-
 /**
- * Report a line past its limit through `report` (InputErrors.report).
+ * Report a line past its limit (lineLimit) through `report` (InputErrors.report).
  * Under --strict reporting throws, and then the line is not skipped: the run
  * stops there, and the message says so instead.
  */
 export function reportTooLong(report: (problem: string) => void, length: number, limit = MAX_LINE_BYTES): void {
+  const line =
+    limit === MAX_JSON_LINE_BYTES
+      ? `a JSON line of ${length} bytes, longer than any whokilled line (at most ${MAX_JSON_LINE_BYTES} are read as one line)`
+      : `a line of ${length} bytes, longer than any audit record (at most ${MAX_LINE_BYTES} are read as one line)`;
   try {
-    report(tooLongProblem(length, limit));
+    report(`${line}${SKIPPED}`);
   } catch (error) {
     if (error instanceof WhokilledError && error.code === "E_INPUT" && error.message.endsWith(SKIPPED)) {
       throw new WhokilledError("E_INPUT", `${error.message.slice(0, -SKIPPED.length)}: --strict stops the run here`, { cause: error });

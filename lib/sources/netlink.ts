@@ -130,29 +130,24 @@ export function* netlinkMessages(datagram: Uint8Array): Generator<NetlinkMessage
  */
 export function netlinkDatagramToRecords(datagram: Uint8Array, line: number): RecordLine[] {
   const records: RecordLine[] = [];
-  for (const message of netlinkMessages(datagram)) {
-    if (message.type < NLMSG_MIN_TYPE) continue;
-    const record = netlinkMessageToRecord(message.type, message.payload, line);
-    if (record) records.push(record);
+  for (const { type, payload: body } of netlinkMessages(datagram)) {
+    if (type < NLMSG_MIN_TYPE) continue;
+    // The body (`audit(…): fields`) of record type `type`, without its trailing NULs and newline; an empty one is no record.
+    let stop = body.length;
+    while (stop > 0 && (body[stop - 1] === 0 || body[stop - 1] === 0x0a)) stop--;
+    if (stop === 0) continue;
+    const text = decoder.decode(body.subarray(0, stop));
+    const name = recordTypeName(type);
+    records.push({
+      kind: "record",
+      type: name,
+      id: STAMP.exec(text)?.[1] ?? "",
+      node: null,
+      raw: `type=${name} msg=${text}`,
+      source: { file: "netlink", line },
+    });
   }
   return records;
-}
-
-/** A message body (`audit(…): fields`) of record type `type` → a RecordLine, or null when empty. */
-export function netlinkMessageToRecord(type: number, body: Uint8Array, line: number): RecordLine | null {
-  let stop = body.length;
-  while (stop > 0 && (body[stop - 1] === 0 || body[stop - 1] === 0x0a)) stop--;
-  if (stop === 0) return null;
-  const text = decoder.decode(body.subarray(0, stop));
-  const name = recordTypeName(type);
-  return {
-    kind: "record",
-    type: name,
-    id: STAMP.exec(text)?.[1] ?? "",
-    node: null,
-    raw: `type=${name} msg=${text}`,
-    source: { file: "netlink", line },
-  };
 }
 
 export interface NetlinkOptions {

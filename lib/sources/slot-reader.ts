@@ -58,7 +58,7 @@ export interface SlotReaderOptions {
    */
   gcHints?: boolean;
 }
-const BYTE_ORDER_MARK = [0xef, 0xbb, 0xbf];
+const BYTE_ORDER_MARK = Buffer.from([0xef, 0xbb, 0xbf]);
 const CARRY_BYTES = 64 * 1024;
 /** The least room worth reading into: what a pipe holds. */
 const MIN_READ = 64 * 1024;
@@ -230,14 +230,9 @@ export class SlotReader {
   private skipByteOrderMark(bytes: Buffer, end: number): boolean {
     const start = this.pending;
     const available = Math.min(end - start, BYTE_ORDER_MARK.length);
-    for (let i = 0; i < available; i++) {
-      if (bytes[start + i] !== BYTE_ORDER_MARK[i]) {
-        this.atInputStart = false;
-        return true;
-      }
-    }
-    if (available < BYTE_ORDER_MARK.length) return false;
-    this.pending += BYTE_ORDER_MARK.length;
+    const marked = bytes.compare(BYTE_ORDER_MARK, 0, available, start, start + available) === 0;
+    if (marked && available < BYTE_ORDER_MARK.length) return false;
+    if (marked) this.pending += BYTE_ORDER_MARK.length;
     this.atInputStart = false;
     return true;
   }

@@ -95,23 +95,19 @@ function clockMs(id: number): number {
 
 // Instances still to remove if the process exits without unwinding the
 // generators (process.exit from elsewhere).
-const liveInstances = new Map<string, () => void>();
+const liveInstances = new Set<() => void>();
 let exitHooked = false;
 /** `cleanup` made to run once, also at process exit if nothing ran it before; returns it. */
-function trackInstance(dir: string, cleanup: () => void): () => void {
-  let cleaned = false;
+function trackInstance(cleanup: () => void): () => void {
+  // Out of the set at its first run: a second finds it gone and does nothing.
   const once = () => {
-    if (cleaned) return;
-    cleaned = true;
-    liveInstances.delete(dir);
-    cleanup();
+    if (liveInstances.delete(once)) cleanup();
   };
-  liveInstances.set(dir, once);
+  liveInstances.add(once);
   if (exitHooked) return once;
   exitHooked = true;
   process.on("exit", () => {
-    for (const remove of liveInstances.values()) remove();
-    liveInstances.clear();
+    for (const remove of liveInstances) remove();
   });
   return once;
 }
@@ -255,7 +251,7 @@ export function openQuietInstance(events: readonly { path: string; filter?: stri
     const code = errorCode(error);
     throw new WhokilledError(code === "EACCES" || code === "EPERM" ? "E_PERM" : "E_KERNEL", `tracefs: cannot make instance ${dir}: ${(error as Error).message}`);
   }
-  const remove = trackInstance(dir, () => disableAndRemove(dir));
+  const remove = trackInstance(() => disableAndRemove(dir));
   try {
     for (const event of events) {
       if (event.filter) writeFileSync(join(dir, "events", event.path, "filter"), event.filter);
@@ -293,6 +289,7 @@ export function tracefsLines(options: TracefsOptions = {}): AsyncGenerator<Trace
 
 async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLine, offsetMs: number) => T): AsyncGenerator<T | GapLine> {
   const { signal, filter = DEFAULT_SIGNAL_FILTER, onReady, bufferSizeKb, extraEvents = [], recordTgid = false, pollWaitMs = 0 } = options;
+  // Checked here, where they become a directory and a kernel setting: a name must not leave the instances folder.
   if (bufferSizeKb !== undefined && !(Number.isInteger(bufferSizeKb) && bufferSizeKb > 0)) {
     throw new WhokilledError("E_USAGE", `tracefs: bufferSizeKb must be a positive integer, not ${bufferSizeKb}`);
   }
@@ -312,7 +309,7 @@ async function* readInstance<T>(options: TracefsOptions, make: (record: RecordLi
   }
 
   let fd: number | null = null;
-  const cleanup = trackInstance(dir, () =>
+  const cleanup = trackInstance(() =>
     disableAndRemove(dir, () => {
       if (fd === null) return;
       try {

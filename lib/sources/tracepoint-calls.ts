@@ -145,10 +145,8 @@ export class CallMatcher {
       this.stats.unreadable++;
       return [];
     }
-    const out: MadeRecord[] = [];
     if (parsed.head.timestamp > this.newest) this.newest = parsed.head.timestamp;
-    this.take(parsed, raw, out);
-    return out;
+    return this.take(parsed, raw);
   }
 
   /** End the calls open more than OPEN_SECONDS behind `now` (trace seconds; default the newest line's). */
@@ -167,28 +165,29 @@ export class CallMatcher {
     return this.expire(Number.POSITIVE_INFINITY);
   }
 
-  private take(parsed: TracepointLine, raw: string, out: MadeRecord[]): void {
+  /** One parsed line taken in: the records it completed. */
+  private take(parsed: TracepointLine, raw: string): MadeRecord[] {
     const tid = parsed.head.tid;
     switch (parsed.event) {
       case "newtask":
       case "fork":
       case "rename":
         this.tasks.take(parsed, raw);
-        return;
+        return [];
       case "exec": {
         // Read now, while it may still live; kept only if it is this process, as it was after this exec.
         const now = this.tasks.take(parsed, raw)!;
         const proc = this.options.lookup?.(parsed.pid, parsed.pid) ?? null;
         if (proc && this.mismatch(proc, parsed.head.timestamp, now, now.comm) === null) now.lastProc = { view: proc, at: parsed.head.timestamp, when: "exec" };
-        return;
+        return [];
       }
       case "enter": {
-        if (!TRACED_CALLS.includes(parsed.call)) return;
+        if (!TRACED_CALLS.includes(parsed.call)) return [];
         const before = this.open.get(tid);
         // One thread makes one call at a time: an open one whose exit never came ends here.
-        if (before) out.push(this.finish(before, null));
+        const ended = before ? [this.finish(before, null)] : [];
         this.open.set(tid, { name: parsed.call, head: parsed.head, lines: [raw], args: parsed.args, victims: [] });
-        return;
+        return ended;
       }
       case "signal_generate": {
         const call = this.open.get(tid);
@@ -196,26 +195,24 @@ export class CallMatcher {
         if (call && KILL_CALLS.has(call.name) && !inInterrupt(parsed.head)) {
           call.lines.push(raw);
           call.victims.push({ pid: parsed.generate.target.pid, comm: parsed.generate.target.comm, at: parsed.head.timestamp });
-          return;
+          return [];
         }
         this.stats.outside++;
-        out.push({ type: SIGNAL_GENERATE, raw, timestamp: parsed.head.timestamp });
-        return;
+        return [{ type: SIGNAL_GENERATE, raw, timestamp: parsed.head.timestamp }];
       }
       case "exit": {
         const call = this.open.get(tid);
         if (!call || call.name !== parsed.call) {
           this.stats.orphanExits++;
-          return;
+          return [];
         }
         this.open.delete(tid);
         call.lines.push(raw);
         if (call.name === "pidfd_open") {
           this.openedPidfd(call, parsed.ret);
-          return;
+          return [];
         }
-        out.push(this.finish(call, parsed.ret));
-        return;
+        return [this.finish(call, parsed.ret)];
       }
     }
   }

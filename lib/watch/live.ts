@@ -175,42 +175,40 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
 
   const traceStarted = Promise.withResolvers<void>();
   const tasks: Promise<void>[] = [];
+  /** Runs `task` beside the others: its failure stops the watch. */
+  const background = (task: () => Promise<void>) => tasks.push(task().catch(fail));
   // Tracepoints first: from the moment they are on, no death is missed; the processes are read after.
-  tasks.push(
-    (async () => {
-      for await (const record of tracefsRecords({
-        signal: stop.signal,
-        filter: WATCH_SIGNAL_FILTER,
-        extraEvents: WATCH_EXTRA_EVENTS,
-        recordTgid: true,
-        onReady: () => traceStarted.resolve(),
-      })) {
-        if (record.kind === "gap") {
-          log.warn(`watch: ${record.reason}: a death in that time may be told late (once /proc shows it gone) and without its cause`);
+  background(async () => {
+    for await (const record of tracefsRecords({
+      signal: stop.signal,
+      filter: WATCH_SIGNAL_FILTER,
+      extraEvents: WATCH_EXTRA_EVENTS,
+      recordTgid: true,
+      onReady: () => traceStarted.resolve(),
+    })) {
+      if (record.kind === "gap") {
+        log.warn(`watch: ${record.reason}: a death in that time may be told late (once /proc shows it gone) and without its cause`);
+        continue;
+      }
+      core.pushTrace(record.raw, record.time ? Date.parse(record.time) : Date.now());
+      take();
+    }
+  });
+  if (audit.on) {
+    background(async () => {
+      const errors = new InputErrors({ strict: false, print: (message) => log.debug(`watch: audit: ${message}`) });
+      const stage = new SignalStage({ filter: {}, lookup: true, localNames: true }, errors);
+      for await (const record of netlinkRecords({ signal: stop.signal })) {
+        if (record.kind !== "record") {
+          log.warn(`watch: ${record.reason}`);
           continue;
         }
-        core.pushTrace(record.raw, record.time ? Date.parse(record.time) : Date.now());
+        for (const line of stage.push([{ form: "json", value: record, source: record.source }])) {
+          if (line.kind === "signal") core.pushAudit(line as SignalLine, line.time ? Date.parse(line.time) : Date.now());
+        }
         take();
       }
-    })().catch(fail),
-  );
-  if (audit.on) {
-    tasks.push(
-      (async () => {
-        const errors = new InputErrors({ strict: false, print: (message) => log.debug(`watch: audit: ${message}`) });
-        const stage = new SignalStage({ filter: {}, lookup: true, localNames: true }, errors);
-        for await (const record of netlinkRecords({ signal: stop.signal })) {
-          if (record.kind !== "record") {
-            log.warn(`watch: ${record.reason}`);
-            continue;
-          }
-          for (const line of stage.push([{ form: "json", value: record, source: record.source }])) {
-            if (line.kind === "signal") core.pushAudit(line as SignalLine, line.time ? Date.parse(line.time) : Date.now());
-          }
-          take();
-        }
-      })().catch(fail),
-    );
+    });
   }
   await Promise.race([traceStarted.promise, Promise.all(tasks)]);
 
@@ -250,20 +248,18 @@ export async function* watchDeaths(options: WatchOptions): AsyncGenerator<DeathL
       if (target.by === "pid" && !core.isTracked(target.pid)) throw new WhokilledError("E_USAGE", `watch: process ${target.pid} ended before the watch began`);
       options.onReady?.({ target: matchedBy, tracked: core.trackedProcesses().length, audit });
       // The clock: deaths whose audit grace is over, and new matching processes.
-      tasks.push(
-        (async () => {
-          let lastScan = Date.now();
-          while (!stop.signal.aborted) {
-            await abortableSleep(TICK_MS, stop.signal);
-            take();
-            if (Date.now() - lastScan >= rescanMs) {
-              lastScan = Date.now();
-              refresh();
-              if (target.by !== "pid") scan();
-            }
+      background(async () => {
+        let lastScan = Date.now();
+        while (!stop.signal.aborted) {
+          await abortableSleep(TICK_MS, stop.signal);
+          take();
+          if (Date.now() - lastScan >= rescanMs) {
+            lastScan = Date.now();
+            refresh();
+            if (target.by !== "pid") scan();
           }
-        })().catch(fail),
-      );
+        }
+      });
     }
     while (failure === null && !stop.signal.aborted) {
       const death = ready.shift();

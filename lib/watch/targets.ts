@@ -67,13 +67,11 @@ export class ProcProcesses {
 
   /** Every process id in /proc. */
   pids(): number[] {
-    let names: string[];
     try {
-      names = readdirSync("/proc");
+      return readdirSync("/proc").filter((n) => /^\d+$/.test(n)).map(Number);
     } catch {
       return [];
     }
-    return names.filter((n) => /^\d+$/.test(n)).map(Number);
   }
 
   /** Does this process match the target? Reads only what the target needs. */

@@ -51,20 +51,16 @@ export const WATCH_EXTRA_EVENTS: readonly TracefsExtraEvent[] = [
   ...TRACEPOINT_TASK_EVENTS,
 ];
 
-const DELIVER = /^sig=(-?\d+) errno=-?\d+ code=(-?\d+) sa_handler=([0-9a-f]+) sa_flags=[0-9a-f]+\s*$/;
-const SYSCALL_CODE = /^error_code: (0x[0-9a-f]+|\d+)\)\s*$/;
+// Each names its event first: a line of another event, or one that does not read, matches none.
+const DELIVER = /^signal_deliver: sig=(-?\d+) errno=-?\d+ code=(-?\d+) sa_handler=([0-9a-f]+) sa_flags=[0-9a-f]+\s*$/;
+const EXIT_CALL = /^sys_(exit_group|exit)\(error_code: (0x[0-9a-f]+|\d+)\)\s*$/;
 // comm may hold spaces and `pid=`: the kernel's own fields come last.
-const PROCESS_EXIT = /^comm=(.*) pid=(-?\d+) prio=-?\d+(?: group_dead=(true|false))?\s*$/;
+const PROCESS_EXIT = /^sched_process_exit: comm=(.*) pid=(-?\d+) prio=-?\d+(?: group_dead=(true|false))?\s*$/;
 // Non-greedy: the kernel's path comes first, the comm (the process's to choose) last.
-const CGROUP_ATTACH = /^dst_root=\d+ dst_id=\d+ dst_level=-?\d+ dst_path=(.*?) pid=(\d+) comm=(.*)$/;
-const MARK_VICTIM = /^pid=(\d+) comm=(.*) total-vm=(\d+)kB anon-rss=(\d+)kB .* uid=(\d+) /;
-
-function syscallCode(text: string): number | null {
-  // Number reads the 0x-hex form too.
-  const value = Number(SYSCALL_CODE.exec(text)?.[1] ?? Number.NaN);
-  // exit_group(status): the parent sees status & 0xff.
-  return Number.isFinite(value) ? value & 0xff : null;
-}
+const CGROUP_ATTACH = /^cgroup_attach_task: dst_root=\d+ dst_id=\d+ dst_level=-?\d+ dst_path=(.*?) pid=(\d+) comm=(.*)$/;
+const MARK_VICTIM = /^mark_victim: pid=(\d+) comm=(.*) total-vm=(\d+)kB anon-rss=(\d+)kB .* uid=(\d+) /;
+// Older kernels print only the pid.
+const MARK_VICTIM_PID = /^mark_victim: pid=(\d+)/;
 
 /** One trace_pipe line of any event watch enables; null for other lines. The head is read once: an event's name follows it. */
 export function parseTraceEvent(raw: string): TraceEvent | null {
@@ -72,42 +68,22 @@ export function parseTraceEvent(raw: string): TraceEvent | null {
   if (!parsed) return null;
   const { head, body } = parsed;
   const at = { task: { comm: head.comm, tid: head.tid, tgid: head.tgid }, timestamp: head.timestamp };
-  /** The event text after `name`, when the line is that event. */
-  const after = (name: string): string | null => (body.startsWith(name) ? body.slice(name.length) : null);
-  if (body.startsWith("signal_generate: ")) {
-    const generate = signalGenerateOf(head, body);
-    return generate ? { event: "signal_generate", ...at, generate } : null;
-  }
-  let text = after("signal_deliver: ");
-  if (text !== null) {
-    const match = DELIVER.exec(text);
-    return match ? { event: "signal_deliver", ...at, sig: Number(match[1]), code: Number(match[2]), handler: match[3]! } : null;
-  }
-  for (const [name, event] of [["sys_exit_group(", "exit_group"], ["sys_exit(", "exit"]] as const) {
-    text = after(name);
-    if (text === null) continue;
-    const exitCode = syscallCode(text);
-    return exitCode !== null ? { event, ...at, exitCode } : null;
-  }
-  text = after("sched_process_exit: ");
-  if (text !== null) {
-    const match = PROCESS_EXIT.exec(text);
-    // Kernels before group_dead was added print no such field: every exit counts then.
-    return match ? { event: "process_exit", ...at, comm: match[1]!, pid: Number(match[2]), groupDead: match[3] !== "false" } : null;
-  }
-  text = after("cgroup_attach_task: ");
-  if (text !== null) {
-    const match = CGROUP_ATTACH.exec(text);
-    return match ? { event: "cgroup_attach", ...at, path: match[1]!, pid: Number(match[2]), comm: match[3]! } : null;
-  }
-  text = after("mark_victim: ");
-  if (text !== null) {
-    const match = MARK_VICTIM.exec(text);
-    if (match) return { event: "oom_victim", ...at, pid: Number(match[1]), comm: match[2]!, totalVmKb: Number(match[3]), anonRssKb: Number(match[4]), uid: Number(match[5]) };
-    // Older kernels print only the pid.
-    const pid = /^pid=(\d+)/.exec(text);
-    return pid ? { event: "oom_victim", ...at, pid: Number(pid[1]), comm: "", totalVmKb: null, anonRssKb: null, uid: null } : null;
-  }
+  const generate = signalGenerateOf(head, body);
+  if (generate) return { event: "signal_generate", ...at, generate };
+  const deliver = DELIVER.exec(body);
+  if (deliver) return { event: "signal_deliver", ...at, sig: Number(deliver[1]), code: Number(deliver[2]), handler: deliver[3]! };
+  const exit = EXIT_CALL.exec(body);
+  // Number reads the 0x-hex form too; exit_group(status): the parent sees status & 0xff.
+  if (exit) return { event: exit[1] === "exit_group" ? "exit_group" : "exit", ...at, exitCode: Number(exit[2]) & 0xff };
+  const processExit = PROCESS_EXIT.exec(body);
+  // Kernels before group_dead was added print no such field: every exit counts then.
+  if (processExit) return { event: "process_exit", ...at, comm: processExit[1]!, pid: Number(processExit[2]), groupDead: processExit[3] !== "false" };
+  const attach = CGROUP_ATTACH.exec(body);
+  if (attach) return { event: "cgroup_attach", ...at, path: attach[1]!, pid: Number(attach[2]), comm: attach[3]! };
+  const victim = MARK_VICTIM.exec(body);
+  if (victim) return { event: "oom_victim", ...at, pid: Number(victim[1]), comm: victim[2]!, totalVmKb: Number(victim[3]), anonRssKb: Number(victim[4]), uid: Number(victim[5]) };
+  const victimPid = MARK_VICTIM_PID.exec(body);
+  if (victimPid) return { event: "oom_victim", ...at, pid: Number(victimPid[1]), comm: "", totalVmKb: null, anonRssKb: null, uid: null };
   // Creation, rename and exec lines: the tracepoints source's reading of them (lib/sources/tracepoint-line.ts).
   const task = parseTracepointLine(raw);
   if (task?.event === "fork") return { event: "fork", ...at, childComm: task.childComm, childPid: task.childPid, line: task };

@@ -166,7 +166,7 @@ export class EventJsonWriter implements DecodedSink {
   private readonly raw = new ByteBuffer();
   private readonly enr = new ByteBuffer();
   private readonly msg = new ByteBuffer();
-  /** Event summary pieces: syscall + process, proctitle, targets, key. */
+  /** Event summary pieces: syscall + process, proctitle, targets, key (each empty until the event has one). */
   private readonly head = new ByteBuffer();
   private readonly title = new ByteBuffer();
   private readonly targets = new ByteBuffer();
@@ -243,8 +243,6 @@ export class EventJsonWriter implements DecodedSink {
   private wantTitle = false;
   // Per event.
   private hasSyscall = false;
-  private hasTitle = false;
-  private targetCount = 0;
   /** The names this event's ids may take (interpret.ts eventScope). */
   private scope!: IdScope;
   /** A summary user (process, target) had a uid but no name. */
@@ -296,8 +294,6 @@ export class EventJsonWriter implements DecodedSink {
     this.targets.pos = 0;
     this.keyOut.pos = 0;
     this.hasSyscall = false;
-    this.hasTitle = false;
-    this.targetCount = 0;
     this.userMissing = false;
     this.scope = eventScope(event, this.options.ids);
     if (this.eventWarnings.length > 0) this.eventWarnings = [];
@@ -332,7 +328,7 @@ export class EventJsonWriter implements DecodedSink {
       p += this.head.buf.copy(out, p, 0, this.head.pos);
     } else p = putBytes(out, p, B.noSyscall);
     p = putBytes(out, p, B.proctitle);
-    if (this.hasTitle) p += this.title.buf.copy(out, p, 0, this.title.pos);
+    if (this.title.pos > 0) p += this.title.buf.copy(out, p, 0, this.title.pos);
     else p = putBytes(out, p, B.null);
     p = putBytes(out, p, B.targets);
     p += this.targets.buf.copy(out, p, 0, this.targets.pos);
@@ -678,7 +674,7 @@ export class EventJsonWriter implements DecodedSink {
       const kind = names.kind[id]!;
       if (kind === 0) continue;
       this.at = k;
-      this.wantTitle = isProctitle && id === this.id.proctitle && !this.hasTitle;
+      this.wantTitle = isProctitle && id === this.id.proctitle && this.title.pos === 0;
       interpretField(kind, names.names[id]!, this.fStart[k]!, this.fEnd[k]!, this.fQuoted[k] === 1, ctx, this);
       // decodeRecord names the signal argument once all fields are in; written in order here, it must come after syscall (it always does).
       if (id === this.id.syscall && ctx.signalArg >= 0) {
@@ -713,7 +709,6 @@ export class EventJsonWriter implements DecodedSink {
     p = putStrings(out, p, argv);
     out[p++] = 0x5d;
     this.title.pos = p;
-    this.hasTitle = true;
   }
 
   asWritten(hexPrefix: boolean): void {
@@ -774,7 +769,6 @@ export class EventJsonWriter implements DecodedSink {
     p = copyEscapedArgs(bytes, from, to, out, p);
     out[p++] = 0x5d;
     this.title.pos = p;
-    this.hasTitle = true;
   }
 
   // ------------------------------------------------------------ summary
@@ -905,7 +899,7 @@ export class EventJsonWriter implements DecodedSink {
   private summarizeTarget(line: Uint8Array, recordBytes: number): void {
     const out = this.targets.ensure(4 * recordBytes + 256);
     let p = this.targets.pos;
-    if (this.targetCount++ > 0) out[p++] = COMMA;
+    if (p > 0) out[p++] = COMMA;
     p = this.putObject(out, p, this.targetShape, line);
     out[p++] = 0x7d;
     this.targets.pos = p;

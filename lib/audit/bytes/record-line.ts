@@ -219,15 +219,15 @@ export class RecordLineReader {
   }
 
   /** The line (read and unescaped) as JSON.parse would make it. */
-  toRecordLine(file = this.file, node = this.node): RecordLine {
+  toRecordLine(): RecordLine {
     const { bytes, shape } = this;
     return {
       kind: "record",
       type: bytes.toString("utf8", shape.typeStart, shape.typeEnd),
       id: bytes.toString("utf8", shape.idStart, shape.idEnd),
-      node,
+      node: this.node,
       raw: bytes.toString("utf8", this.rawStart, this.rawEnd),
-      source: { file, line: this.source.line },
+      source: { file: this.file, line: this.source.line },
     };
   }
 

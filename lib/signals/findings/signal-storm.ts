@@ -53,20 +53,23 @@ function lowerBound(slots: Slot[], sec: number): number {
   return lo;
 }
 
-/** Signals in the seconds from..to, and the first and last of them (ms). */
-const range = { sum: 0, firstMs: 0, lastMs: 0 };
-
-function sumRange(slots: Slot[], from: number, to: number): typeof range {
-  range.sum = 0;
-  range.firstMs = Number.POSITIVE_INFINITY;
-  range.lastMs = Number.NEGATIVE_INFINITY;
+/** The window of the seconds from..to becomes the killer's peak if it holds more signals than the peak so far. */
+function raisePeak(acc: StormAcc, from: number, to: number): void {
+  const slots = acc.slots;
+  let sum = 0;
+  let firstMs = Number.POSITIVE_INFINITY;
+  let lastMs = Number.NEGATIVE_INFINITY;
   for (let i = lowerBound(slots, from); i < slots.length && slots[i]![0] <= to; i++) {
     const slot = slots[i]!;
-    range.sum += slot[1];
-    if (slot[2] < range.firstMs) range.firstMs = slot[2];
-    if (slot[3] > range.lastMs) range.lastMs = slot[3];
+    sum += slot[1];
+    if (slot[2] < firstMs) firstMs = slot[2];
+    if (slot[3] > lastMs) lastMs = slot[3];
   }
-  return range;
+  if (sum <= acc.peak) return;
+  acc.peak = sum;
+  acc.peakFirstMs = firstMs;
+  acc.peakLastMs = lastMs;
+  acc.peakIds = [...acc.recent];
 }
 
 export const signalStorm = defineDetector<StormState>({
@@ -123,21 +126,8 @@ export const signalStorm = defineDetector<StormState>({
       if (ms > existing[3]) existing[3] = ms;
     } else slots.splice(i, 0, [sec, 1, ms, ms]);
     // Both windows that contain this second at an edge: ending here, and (for late arrivals) starting here.
-    // sumRange answers in one shared object: the first window's numbers are copied out before the second call.
-    const { sum: endingSum, firstMs: endingFirst, lastMs: endingLast } = sumRange(slots, sec - w + 1, sec);
-    const starting = sumRange(slots, sec, sec + w - 1);
-    if (endingSum > acc.peak || starting.sum > acc.peak) {
-      if (endingSum >= starting.sum) {
-        acc.peak = endingSum;
-        acc.peakFirstMs = endingFirst;
-        acc.peakLastMs = endingLast;
-      } else {
-        acc.peak = starting.sum;
-        acc.peakFirstMs = starting.firstMs;
-        acc.peakLastMs = starting.lastMs;
-      }
-      acc.peakIds = [...acc.recent];
-    }
+    raisePeak(acc, sec - w + 1, sec);
+    raisePeak(acc, sec, sec + w - 1);
     // Keep a few windows so mildly out-of-order input (tracefs merged late) still counts.
     const newest = slots[slots.length - 1]![0];
     const drop = lowerBound(slots, newest - 3 * w);

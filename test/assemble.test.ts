@@ -111,3 +111,18 @@ describe("records out of stamp order", () => {
     }
   });
 });
+
+describe("memory", () => {
+  test("events that close in order leave nothing behind: the queue of open events stays as long as what is open", () => {
+    const assembler = new EventAssembler(() => {});
+    for (let serial = 1; serial <= 200_000; serial++) {
+      // 100 events a second, each closed by audit time two seconds on.
+      const seconds = 1700000000 + Math.floor(serial / 100);
+      const head = `type=CWD msg=audit(${seconds}.000:${serial}): `;
+      assembler.push(null, `${seconds}.000:${serial}`, seconds, 0, { type: "CWD", raw: `${head}cwd="/"`, bodyStart: head.length }, serial);
+    }
+    const queued = (assembler as unknown as { order: unknown[] }).order.length;
+    expect(queued).toBeLessThan(20_000);
+    assembler.flush();
+  });
+});

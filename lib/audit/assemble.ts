@@ -379,10 +379,7 @@ export class EventAssembler {
       }
       if (oldest === this.orderHead) return undefined;
       const open = new KeyedSerialIndex<OpenEvent>(this.openCount, (event) => eventKey(event.node, event.id));
-      for (let i = this.orderHead; i < order.length; i++) {
-        const event = order[i];
-        if (event && !event.closed) open.set(event.serial, event);
-      }
+      for (const event of this.openEvents()) open.set(event.serial, event);
       this.open = open;
     }
     return this.open.get(serial, eventKey(node, id));
@@ -427,11 +424,7 @@ export class EventAssembler {
   /** End of input: emit the complete events (as settle does), then everything still open, oldest first. */
   flush(): void {
     this.settle();
-    const order = this.order;
-    for (let i = this.orderHead; i < order.length; i++) {
-      const event = order[i];
-      if (event && !event.closed) this.close(event);
-    }
+    for (const event of this.openEvents()) this.close(event);
     this.order = [];
     this.orderHead = 0;
   }
@@ -483,25 +476,31 @@ export class EventAssembler {
     this.dropClosedHead();
   }
 
-  /** Passed closed events at the head of `order`: let them go. */
+  /** Passed closed events at the head of `order`: let them go, and now and then the slots they held. */
   private dropClosedHead(): void {
     const order = this.order;
     while (this.orderHead < order.length) {
       const event = order[this.orderHead];
-      if (event && !event.closed) return;
+      if (event && !event.closed) break;
       order[this.orderHead++] = null;
     }
+    if (this.orderHead > 4096 && this.orderHead * 2 > order.length) this.compactOrder();
   }
 
   /** Drop closed events from `order`: more of them than open ones piled up behind an old open event. */
   private compactOrder(): void {
-    const kept: (OpenEvent | null)[] = [];
+    this.order = this.openEvents();
+    this.orderHead = 0;
+  }
+
+  /** The open events in `order`, oldest first. */
+  private openEvents(): OpenEvent[] {
+    const open: OpenEvent[] = [];
     for (let i = this.orderHead; i < this.order.length; i++) {
       const event = this.order[i];
-      if (event && !event.closed) kept.push(event);
+      if (event && !event.closed) open.push(event);
     }
-    this.order = kept;
-    this.orderHead = 0;
+    return open;
   }
 
   private close(event: OpenEvent): void {

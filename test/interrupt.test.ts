@@ -58,11 +58,13 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** True once the process catches SIGINT (bit 1 of SigCgt): our handler is installed. */
-function catchesSigint(pid: number): boolean {
+const SIGNAL_NUMBER = { SIGINT: 2, SIGTERM: 15 } as const;
+
+/** Whether the process catches `signal` (its bit in SigCgt): our handler for it is in place. SIGINT's comes a moment before SIGTERM's. */
+function catches(pid: number, signal: "SIGINT" | "SIGTERM"): boolean {
   try {
     const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/^SigCgt:\s*([0-9a-f]+)$/m);
-    return line !== null && (BigInt(`0x${line[1]}`) & 2n) !== 0n;
+    return line !== null && (BigInt(`0x${line[1]}`) & (1n << BigInt(SIGNAL_NUMBER[signal] - 1))) !== 0n;
   } catch {
     return false;
   }
@@ -122,7 +124,7 @@ async function interrupt(args: string[], signal: "SIGINT" | "SIGTERM", opts: { i
   let position: number | null = null;
   for (;;) {
     if (Date.now() > deadline) throw new Error(`${args.join(" ")}: never became ready`);
-    if (catchesSigint(child.pid)) {
+    if (catches(child.pid, signal)) {
       if (!opts.input) break;
       if (openedAt === null && hasOpen(child.pid, opts.input)) openedAt = bytesRead(child.pid);
       const now = bytesRead(child.pid);
